@@ -1,0 +1,138 @@
+"""Typed records that cross module boundaries (no raw dicts travel between layers)."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+class GiftStatus(enum.StrEnum):
+    """&Open's gift request statuses. Unknown future values are kept as plain strings."""
+
+    SUBMITTED = "submitted"
+    REDEEMED = "redeemed"
+    DISPATCHED = "dispatched"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+# Progress order; Cancelled is final and outranks everything.
+STATUS_RANK: dict[str, int] = {
+    GiftStatus.SUBMITTED: 1,
+    GiftStatus.REDEEMED: 2,
+    GiftStatus.DISPATCHED: 3,
+    GiftStatus.DELIVERED: 4,
+    GiftStatus.CANCELLED: 100,
+}
+
+
+def status_label(raw: str | None) -> str:
+    """What a user sees: 'Delivered' for known values, the raw value for unknown ones."""
+    if not raw:
+        return ""
+    return raw.capitalize() if raw in STATUS_RANK else raw
+
+
+class EventSource(enum.StrEnum):
+    WEBHOOK = "webhook"
+    POLL = "poll"
+    SEND = "send"
+    SHEET = "sheet"  # a gift id found on a list row, or read from a shared history tab
+
+
+class SendState(enum.StrEnum):
+    """Journal state of one (list, email) send."""
+
+    ATTEMPTING = "attempting"  # written before the request; left behind by a crash = unknown
+    SENT = "sent"
+    REJECTED = "rejected"  # &Open refused the row (fix it, send again)
+    FAILED = "failed"  # never reached &Open (safe to send again)
+    UNKNOWN = "unknown"  # may or may not exist in &Open: a person must check
+
+
+class Outcome(enum.StrEnum):
+    """How one POST /gift_requests ended, per andopen-api.md "Defensive rules"."""
+
+    CREATED = "created"
+    REJECTED = "rejected"
+    RUN_STOPPING = "run_stopping"
+    RETRYABLE = "retryable"
+    UNKNOWN = "unknown"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime) -> str:
+    """&Open's timestamp format: ISO-8601 UTC with milliseconds."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def normalize_email(email: str | None) -> str:
+    return (email or "").strip().lower()
+
+
+@dataclass(frozen=True)
+class Recipient:
+    first_name: str
+    last_name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class ApiErrorDetail:
+    type: str
+    code: str
+    message: str
+    param: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.param}: {self.message}" if self.param else self.message
+
+
+@dataclass(frozen=True)
+class GiftRequest:
+    id: str
+    status: str
+    campaign_id: str | None
+    redemption_url: str | None
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    name: str
+    state: str | None = None
+    created_at: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """One status update for one gift, from any source. Deduplicated on event_id."""
+
+    event_id: str
+    gift_request_id: str
+    status: str
+    source: EventSource
+    email: str = ""
+    event_type: str = ""
+    occurred_at: str | None = None  # the gift's updated_at, when the source gives one
+    received_at: str = field(default_factory=lambda: iso(utcnow()))
+    redemption_url: str | None = None
+    actor: str = ""  # who caused it, for send/override events

@@ -1,0 +1,154 @@
+"""Which rows a run sends, and why every other row does not: one pure function.
+
+The review page's summary, the Send button and the CLI all use `plan_rows`, so what the
+user is shown is exactly what is sent.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from .models import Recipient, SendState, normalize_email
+from .recipients import RowCheck, duplicate_message
+from .sending import SendItem, result_for_entry
+from .store import JournalEntry
+from .writeback import ELIGIBILITY, SEND_ERROR, SKIP_REASON, RowResult
+
+
+class RowAction(enum.StrEnum):
+    SEND = "send"
+    NOT_APPROVED = "not approved"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+    SKIP = "skip"  # gifted inside the look-back window
+    ALREADY_SENT = "already sent"
+    UNKNOWN = "unknown outcome"
+    BLOCKED = "blocked"  # an earlier row with this email is unknown: check &Open first
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    row_key: str
+    row_number: int
+    action: RowAction
+    recipient: Recipient
+    message: str = ""
+    journal: JournalEntry | None = None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    rows: tuple[RowPlan, ...]
+
+    @property
+    def items(self) -> list[SendItem]:
+        return [SendItem(r.row_key, r.recipient) for r in self.rows if r.action == RowAction.SEND]
+
+    def count(self, action: RowAction) -> int:
+        return sum(1 for r in self.rows if r.action == action)
+
+    def counts(self) -> dict[str, int]:
+        return {a.value: self.count(a) for a in RowAction}
+
+    def results(self) -> list[RowResult]:
+        """Result columns for rows this run will not send: why not, or what the journal holds."""
+        out = []
+        for r in self.rows:
+            if r.journal is not None and r.action in (RowAction.ALREADY_SENT, RowAction.UNKNOWN):
+                out.append(result_for_entry(r.row_key, r.journal))
+            elif r.action in (RowAction.INVALID, RowAction.DUPLICATE, RowAction.BLOCKED):
+                out.append(RowResult(r.row_key, r.recipient.email, {SEND_ERROR: r.message}))
+            elif r.action == RowAction.SEND and r.journal is None:
+                out.append(RowResult(r.row_key, r.recipient.email, {SEND_ERROR: ""}))
+        return out
+
+
+def plan_rows(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
+              eligibility: Mapping[str, Eligibility] | None = None) -> RunPlan:
+    """Decide each row. Precedence: what the journal holds, then approval, validation,
+    duplicates among rows to send, the look-back window."""
+    owners = _journal_owners(checks, journal)
+    first_to_send: dict[str, int] = {}
+    plans = []
+    for c in checks:
+        email = normalize_email(c.recipient.email)
+        entry = journal.get(email) if email else None
+        owner = owners.get(email)
+        validation = [p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)]
+        held = entry is not None and entry.state in (SendState.SENT, SendState.UNKNOWN, SendState.ATTEMPTING)
+        if held and owner == c.row_key:
+            action = RowAction.ALREADY_SENT if entry.state == SendState.SENT else RowAction.UNKNOWN
+            plans.append(RowPlan(c.row_key, c.row_number, action, c.recipient, "", entry))
+            continue
+        if not c.approved:
+            plans.append(RowPlan(c.row_key, c.row_number, RowAction.NOT_APPROVED, c.recipient, "; ".join(validation)))
+            continue
+        if validation:
+            plans.append(RowPlan(c.row_key, c.row_number, RowAction.INVALID, c.recipient, "; ".join(validation)))
+            continue
+        if held:
+            owner_no = next((x.row_number for x in checks if x.row_key == owner), None)
+            where = f"row {owner_no}" if owner_no else "an earlier row of this list"
+            if entry.state == SendState.SENT:
+                msg = f"Same email as {where}, which was already sent"
+                plans.append(RowPlan(c.row_key, c.row_number, RowAction.DUPLICATE, c.recipient, msg))
+            else:
+                msg = f"Same email as {where}, whose send has an unknown outcome — check in &Open first"
+                plans.append(RowPlan(c.row_key, c.row_number, RowAction.BLOCKED, c.recipient, msg))
+            continue
+        if email in first_to_send:
+            plans.append(RowPlan(c.row_key, c.row_number, RowAction.DUPLICATE, c.recipient,
+                                 duplicate_message(first_to_send[email])))
+            continue
+        verdict = (eligibility or {}).get(c.row_key)
+        if verdict is not None and not verdict.eligible:
+            plans.append(RowPlan(c.row_key, c.row_number, RowAction.SKIP, c.recipient, verdict.reason))
+            continue
+        first_to_send[email] = c.row_number
+        plans.append(RowPlan(c.row_key, c.row_number, RowAction.SEND, c.recipient, "", entry))
+    return RunPlan(tuple(plans))
+
+
+def _journal_owners(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry]) -> dict[str, str]:
+    """email → the row that a journal entry belongs to: the row it was sent from when that
+    row still has this email, else the first row with the email."""
+    owners: dict[str, str] = {}
+    by_key = {c.row_key: normalize_email(c.recipient.email) for c in checks}
+    for c in checks:
+        email = normalize_email(c.recipient.email)
+        entry = journal.get(email) if email else None
+        if entry is None or email in owners:
+            continue
+        owners[email] = entry.row_key if by_key.get(entry.row_key or "") == email else c.row_key
+    return owners
+
+
+def apply_results(df: pd.DataFrame, results: Sequence[RowResult]) -> pd.DataFrame:
+    """A new frame with result values written onto the rows whose index is the row key;
+    result columns missing from the frame are added after the user's own."""
+    out = df.copy()
+    by_col: dict[str, dict[str, str]] = {}
+    for r in results:
+        for col, value in r.values.items():
+            by_col.setdefault(col, {})[r.row_key] = value
+    keys = pd.Series(out.index.astype(str), index=out.index)
+    for col, mapping in by_col.items():
+        current = out[col] if col in out.columns else pd.Series("", index=out.index, dtype=object)
+        update = keys.map(mapping)
+        out[col] = update.where(update.notna(), current).astype(object)
+    return out
+
+
+def eligibility_results(checks: Sequence[RowCheck], verdicts: Mapping[str, Eligibility]) -> list[RowResult]:
+    return [RowResult(c.row_key, c.recipient.email,
+                      {ELIGIBILITY: "eligible" if v.eligible else "skip", SKIP_REASON: v.reason})
+            for c in checks if (v := verdicts.get(c.row_key)) is not None]

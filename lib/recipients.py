@@ -1,0 +1,299 @@
+"""From a user's table to checked recipients: column matching, validation, duplicates,
+approval.
+
+Pure functions over pandas frames. Frames passed in are never mutated: the app keeps its
+source frame stable for st.data_editor and applies edits explicitly (DESIGN.md).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from numbers import Number
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from email_validator import EmailNotValidError, validate_email
+
+from lib.models import Recipient, normalize_email
+from lib.writeback import RESULT_COLUMNS
+
+NAME_MIN, NAME_MAX = 2, 255  # andopen-api.md field rules
+TRUTHY = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "checked", "on"})
+APPROVED_TEXT, NOT_APPROVED_TEXT = "TRUE", "FALSE"  # as Sheets and Excel export checkboxes
+
+# ---------------------------------------------------------------------------- columns
+
+FIELD_LABELS: dict[str, str] = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "email": "Email",
+    "approved": "Approved",
+}
+REQUIRED_FIELDS: tuple[str, ...] = ("first_name", "last_name", "email")
+
+_EXACT: dict[str, frozenset[str]] = {
+    "first_name": frozenset({"firstname", "first", "givenname", "fname", "forename",
+                             "recipientfirstname", "contactfirstname"}),
+    "last_name": frozenset({"lastname", "last", "surname", "familyname", "lname",
+                            "recipientlastname", "contactlastname"}),
+    "email": frozenset({"email", "emailaddress", "mail", "workemail", "businessemail",
+                        "emailid", "recipientemail", "contactemail"}),  # "E-mail" normalises to these
+    "approved": frozenset({"approved", "approve", "approval", "send", "sendgift", "gift"}),
+}
+
+
+def _tolerant(field: str, key: str) -> bool:
+    """Second pass for headers like "Recipient's First Name" or "Primary Email"."""
+    if field == "first_name":
+        return "first" in key and "name" in key and "last" not in key
+    if field == "last_name":
+        return ("last" in key and "name" in key and "first" not in key) or "surname" in key \
+            or "familyname" in key
+    if field == "email":
+        return "email" in key
+    return "approv" in key
+
+
+def normalise_header(name: str) -> str:
+    """'E-mail Address ' -> 'emailaddress': lowercase, letters and digits only."""
+    return "".join(ch for ch in str(name).lower() if ch.isalnum())
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which of the user's columns holds each field (None: not found)."""
+
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    approved: str | None
+
+    def missing(self) -> list[str]:
+        """Human names of required fields with no column, for "map these columns" prompts."""
+        return [FIELD_LABELS[f] for f in REQUIRED_FIELDS if getattr(self, f) is None]
+
+
+def _field_for_override(key: str) -> str:
+    wanted = normalise_header(key)
+    for field in FIELD_LABELS:
+        if normalise_header(field) == wanted:
+            return field
+    raise ValueError(f"Unknown field in column overrides: {key!r}")
+
+
+def match_columns(columns: Sequence[str], overrides: Mapping[str, str] | None = None) -> ColumnMap:
+    """Find the first name, last name, email and approval columns by loose header matching.
+
+    `overrides` (field -> column, from the user's own mapping step) win; field names may be
+    "first_name" or "First name". An override of "" means "no column for this field";
+    one naming a column that no longer exists is ignored. A full-name column is not split.
+    Each column serves at most one field; our own result columns are never matched.
+    """
+    cols = [str(c) for c in columns]
+    found: dict[str, str | None] = {}
+    for key, column in (overrides or {}).items():
+        field = _field_for_override(key)
+        if column == "" or column is None:
+            found[field] = None
+        elif column in cols:
+            found[field] = column
+
+    used = {c for c in found.values() if c is not None}
+    result_keys = {normalise_header(c) for c in RESULT_COLUMNS}
+    candidates = [(c, normalise_header(c)) for c in cols if normalise_header(c) not in result_keys]
+    for matches in (lambda f, k: k in _EXACT[f], _tolerant):
+        for field in FIELD_LABELS:
+            if field in found:
+                continue
+            hit = next((c for c, k in candidates if c not in used and matches(field, k)), None)
+            if hit is not None:
+                found[field] = hit
+                used.add(hit)
+    return ColumnMap(**{f: found.get(f) for f in FIELD_LABELS})
+
+
+# ---------------------------------------------------------------------------- values
+
+def is_approved(value: object) -> bool:
+    """Whether a cell means "send": bools, non-zero numbers, or TRUTHY text in any case."""
+    if value is None or value is pd.NA:
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() in TRUTHY
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, Number):
+        try:
+            return bool(not math.isnan(value) and value != 0)  # type: ignore[arg-type]
+        except TypeError:
+            return bool(value != 0)
+    return str(value).strip().lower() in TRUTHY
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+@functools.lru_cache(maxsize=200_000)
+def _email_ok(email: str) -> bool:
+    """Cached: a list often repeats addresses, and validation dominates check_rows."""
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def _name_problems(label: str, value: str) -> list[str]:
+    if not value:
+        return [f"{label} is missing"]
+    if len(value) < NAME_MIN:
+        return [f"{label} '{value}' is too short (at least {NAME_MIN} characters)"]
+    if len(value) > NAME_MAX:
+        return [f"{label} '{_shown(value)}' is too long (at most {NAME_MAX} characters)"]
+    return []
+
+
+def validate_row(first: str, last: str, email: str) -> list[str]:
+    """User-facing problems that would make &Open refuse the row (empty list: fine)."""
+    first, last, email = first.strip(), last.strip(), email.strip()
+    problems = _name_problems("First name", first) + _name_problems("Last name", last)
+    if not email:
+        problems.append("Email is missing")
+    elif not _email_ok(email):
+        problems.append(f"Email '{_shown(email)}' is not a valid address")
+    return problems
+
+
+def duplicate_message(row_number: int) -> str:
+    """Problem text for a later row repeating row `row_number`'s email."""
+    return f"Same email as row {row_number}, which is sent instead"
+
+
+# ---------------------------------------------------------------------------- rows
+
+@dataclass(frozen=True)
+class RowCheck:
+    """One data row, checked. `problems` includes the duplicate message when duplicate_of is set."""
+
+    row_key: str
+    row_number: int  # 1-based, as a user counts data rows (header not counted)
+    recipient: Recipient
+    approved: bool
+    problems: tuple[str, ...]
+    duplicate_of: int | None  # row number of the first row with the same normalised email
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems and self.duplicate_of is None
+
+
+def _text(df: pd.DataFrame, column: str | None) -> list[str]:
+    """A column as stripped text, read once (vectorised); missing values and columns -> ""."""
+    if column is None or column not in df.columns:
+        return [""] * len(df)
+    series = df[column]
+    return series.astype(object).where(series.notna(), "").astype(str).str.strip().tolist()
+
+
+def check_rows(df: pd.DataFrame, cmap: ColumnMap, row_keys: Sequence[str] | None = None) -> list[RowCheck]:
+    """Check every row: validation problems, approval, and duplicates by normalised email.
+
+    The first row with an email is the one that can be sent; later rows with the same
+    email (case and surrounding spaces ignored) point at it. `row_keys` default to the
+    frame's index labels as text.
+    """
+    n = len(df)
+    keys = [str(k) for k in (df.index if row_keys is None else row_keys)]
+    if len(keys) != n:
+        raise ValueError(f"row_keys has {len(keys)} entries for {n} rows")
+    firsts, lasts, emails = _text(df, cmap.first_name), _text(df, cmap.last_name), _text(df, cmap.email)
+    if cmap.approved is not None and cmap.approved in df.columns:
+        approvals = [is_approved(v) for v in df[cmap.approved].tolist()]
+    else:
+        approvals = [False] * n
+
+    first_row_for: dict[str, int] = {}
+    checks: list[RowCheck] = []
+    for i in range(n):
+        row_number = i + 1
+        problems = validate_row(firsts[i], lasts[i], emails[i])
+        duplicate_of = None
+        key = normalize_email(emails[i])
+        if key:
+            duplicate_of = first_row_for.setdefault(key, row_number)
+            if duplicate_of == row_number:
+                duplicate_of = None
+            else:
+                problems.append(duplicate_message(duplicate_of))
+        checks.append(RowCheck(
+            row_key=keys[i],
+            row_number=row_number,
+            recipient=Recipient(firsts[i], lasts[i], emails[i]),
+            approved=approvals[i],
+            problems=tuple(problems),
+            duplicate_of=duplicate_of,
+        ))
+    return checks
+
+
+# ---------------------------------------------------------------------------- edits
+
+def ensure_columns(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """A new frame with any missing `columns` appended (empty text), in the given order,
+    after the existing ones; existing columns are never reordered."""
+    out = df.copy()
+    for column in columns:
+        if column not in out.columns:
+            out[column] = pd.Series([""] * len(out), index=out.index, dtype="str")
+    return out
+
+
+def _approval_value(series: pd.Series, approved: bool) -> object:
+    """Keep a bool column bool; write text columns as spreadsheet checkboxes export them."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return approved
+    return APPROVED_TEXT if approved else NOT_APPROVED_TEXT
+
+
+def apply_approval_edits(
+    df: pd.DataFrame, edited_rows: Mapping[int, Mapping[str, object]], approved_col: str
+) -> pd.DataFrame:
+    """A new frame with only the approval edits from st.data_editor's `edited_rows` applied.
+
+    Keys are row positions (ints, or their text after a JSON round trip); positions out of
+    range and edits to any other column are ignored, so the editor can never change data.
+    """
+    out = ensure_columns(df, [approved_col])
+    series = out[approved_col]
+    values = series.tolist()
+    changed = False
+    for position, edits in edited_rows.items():
+        try:
+            i = int(position)
+        except (TypeError, ValueError):
+            continue
+        if approved_col in edits and 0 <= i < len(values):
+            values[i] = _approval_value(series, is_approved(edits[approved_col]))
+            changed = True
+    if changed:
+        out[approved_col] = _rebuild(values, series)
+    return out
+
+
+def set_all_approved(df: pd.DataFrame, approved_col: str, value: bool) -> pd.DataFrame:
+    """A new frame with every row approved (or none), for "approve all" / "clear" buttons."""
+    out = ensure_columns(df, [approved_col])
+    series = out[approved_col]
+    out[approved_col] = _rebuild([_approval_value(series, value)] * len(out), series)
+    return out
+
+
+def _rebuild(values: list[object], like: pd.Series) -> pd.Series:
+    """Values as a column of `like`'s dtype, or object when they no longer fit (e.g. 1/0 -> text)."""
+    try:
+        return pd.Series(values, index=like.index, dtype=like.dtype)
+    except (TypeError, ValueError):
+        return pd.Series(values, index=like.index, dtype=object)

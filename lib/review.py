@@ -1,0 +1,70 @@
+"""Review a loaded list against the store: validation, look-back, journal → a RunPlan and
+the result columns to show. The app and the CLI both call `review`, so they agree."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from . import eligibility as elig
+from .models import status_label, utcnow
+from .plan import Eligibility, RunPlan, apply_results, eligibility_results, plan_rows
+from .recipients import RowCheck, check_rows
+from .sources import LoadedList
+from .store import Store
+from .writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, RowResult
+
+
+@dataclass(frozen=True)
+class Review:
+    checks: list[RowCheck]
+    verdicts: dict[str, Eligibility]
+    plan: RunPlan
+    frame: pd.DataFrame  # the list with every result column as it should now read
+
+    @property
+    def skip_rate(self) -> float:
+        considered = [v for v in self.verdicts.values()]
+        return (sum(not v.eligible for v in considered) / len(considered)) if considered else 0.0
+
+
+def review(loaded: LoadedList, store: Store, window: elig.Window | None, *, now: datetime | None = None,
+           extra_history: pd.DataFrame | None = None) -> Review:
+    now = now or utcnow()
+    checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index))
+    journal = store.journal(loaded.list_key)
+    verdicts: dict[str, Eligibility] = {}
+    if loaded.cmap.email:
+        known = elig.known_gifts(store, list_key=loaded.list_key, list_frame=loaded.frame,
+                                 email_col=loaded.cmap.email, extra=extra_history)
+        own = loaded.frame[GIFT_REQUEST_ID] if GIFT_REQUEST_ID in loaded.frame else None
+        result = elig.check(loaded.frame[loaded.cmap.email], known, window, now=now, own_gift_ids=own,
+                            list_key=loaded.list_key, overrides=store.overrides(loaded.list_key))
+        verdicts = {str(k): Eligibility(e == "eligible", r)
+                    for k, e, r in zip(result.index, result["Eligibility"], result["Skip reason"])}
+    plan = plan_rows(checks, journal, verdicts)
+    results: list[RowResult] = eligibility_results(checks, verdicts) + plan.results()
+    frame = apply_results(loaded.frame, results)
+    frame = apply_results(frame, status_results(frame, store))
+    return Review(checks, verdicts, plan, frame)
+
+
+def status_results(frame: pd.DataFrame, store: Store) -> list[RowResult]:
+    """`Gift status` for every row carrying a gift id, from the latest known status, and a
+    `Redemption URL` that was still empty when the gift was created."""
+    if GIFT_REQUEST_ID not in frame:
+        return []
+    latest = {g.gift_request_id: g for g in store.gifts()}
+    urls = frame[REDEMPTION_URL].astype(str) if REDEMPTION_URL in frame else pd.Series("", index=frame.index)
+    out = []
+    for key, gid, url in zip(frame.index, frame[GIFT_REQUEST_ID].astype(str), urls):
+        g = latest.get(gid.strip()) if gid.strip() else None
+        if g is None:
+            continue
+        values = {GIFT_STATUS: status_label(g.status)} if g.status else {}
+        if not url.strip() and g.redemption_url:
+            values[REDEMPTION_URL] = g.redemption_url
+        if values:
+            out.append(RowResult(str(key), g.email, values))
+    return out

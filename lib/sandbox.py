@@ -1,0 +1,788 @@
+"""The sandbox: a fake &Open server on loopback, for demo mode, tests and benchmarks.
+
+It follows the [doc] behaviour in shared/andopen-api.md exactly, picks the [assumed] parts
+in the constants below, and adds what a real server cannot be asked to do on purpose:
+fault injection (rate limits, 503s, gifts created behind a 500 or a hung answer) and a
+lifecycle that moves gifts by itself and announces each move with a signed webhook.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import heapq
+import hmac
+import html
+import itertools
+import json
+import math
+import random
+import re
+import socket
+import socketserver
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import requests
+
+from lib.models import GiftStatus, iso, normalize_email, utcnow
+
+DEFAULT_TOKEN = "ao-v1-staging-sandbox0000demo"
+API_VERSION = "2026-05"
+MAX_BODY = 1024 * 1024  # larger bodies get 413
+MAX_DRAIN = 16 * MAX_BODY  # up to this, an oversized body is read and dropped so the 413 arrives
+PAGE_LIMIT = 25
+# [assumed] statuses and codes the documentation does not give.
+CREATED_STATUS = 201
+VALIDATION_STATUS = 422
+NAME_LENGTH = (2, 255)  # 2025-10 rule, measured on the stripped value
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # deliberately simple
+WEBHOOK_TIMEOUT = 5.0
+WEBHOOK_BACKOFF = (1, 2, 4, 8, 16)  # seconds before retry n; so 1 + 5 attempts at most
+REORDER_DELAY = (2.0, 12.0)  # seconds a "reordered" delivery is held back
+DUPLICATE_DELAY = (0.1, 2.0)  # seconds between a delivery and its duplicate
+MAX_SCHEDULED = 100_000  # bound on pending lifecycle steps and pending deliveries
+MAX_RECORDED = 100_000  # oldest half of `requests` is dropped beyond this
+
+_VERSION_ERROR = {"errors": [{"type": "api_error", "code": "unsupported_api_version",
+                              "message": "Requests must include header 'AndOpen-API-Version: 2026-05'."}]}
+_AUTH_ERROR = {"errors": [{"type": "authentication_error", "code": "invalid_token",
+                           "message": "The access token provided is invalid or has expired."}]}
+
+
+@dataclass
+class Faults:
+    """What goes wrong on POST /gift_requests. Mutable at runtime; all off by default."""
+
+    latency: float = 0.0
+    rate_limit: float | None = None
+    error_503: float = 0.0
+    error_500_after_create: float = 0.0
+    hang_after_create: float = 0.0
+    hang_seconds: float = 30.0
+    seed: int | None = None
+
+
+@dataclass
+class Lifecycle:
+    """Simulated recipients, so statuses move and webhooks flow without anyone clicking."""
+
+    redeem_after: tuple[float, float] = (5, 60)
+    dispatch_after: tuple[float, float] = (10, 40)
+    deliver_after: tuple[float, float] = (10, 40)
+    cancel_share: float = 0.08
+    duplicate_share: float = 0.1
+    reorder_share: float = 0.1
+    speed: float = 1.0
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str  # as sent, query included
+    headers: dict[str, str]
+    body: bytes
+    status: int | None  # None: the sandbox never answered (hang fault)
+    request_id: str
+    at: float = field(default_factory=time.time)
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body) if self.body else None
+        except ValueError:
+            return None
+
+    def header(self, name: str) -> str | None:
+        low = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == low), None)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook delivery attempt."""
+
+    event_id: str
+    event_type: str
+    gift_id: str
+    attempt: int
+    status_code: int | None
+    error: str | None
+    at: float = field(default_factory=time.time)
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """&Open's webhook signature: hex HMAC-SHA256 of "{timestamp}." + raw body."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def _dump(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _error(type_: str, code: str, message: str, param: str | None = None) -> dict:
+    err = {"type": type_, "code": code, "message": message}
+    if param is not None:
+        err["param"] = param
+    return err
+
+
+def _invalid(code: str, message: str, param: str | None) -> dict:
+    return _error("validation_error", code, message, param)
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: float | None = None  # set: answer nothing, wait this long, close the connection
+
+
+def _json(status: int, obj: Any, **headers: str) -> _Response:
+    return _Response(status, _dump(obj), headers=headers)
+
+
+def _errors(status: int, *errs: dict, **headers: str) -> _Response:
+    return _json(status, {"errors": list(errs)}, **headers)
+
+
+def _request_id() -> str:
+    return "req_" + uuid.uuid4().hex
+
+
+def validate_gift_request(body: Any, campaigns: dict[str, dict]) -> list[dict]:
+    """Every problem with a POST /gift_requests body, all at once, as &Open reports them."""
+    if not isinstance(body, dict):
+        return [_invalid("invalid_type", "request body must be a JSON object", None)]
+    errs: list[dict] = []
+    cid = body.get("campaign_id")
+    if cid is None or cid == "":
+        errs.append(_invalid("required", "is required", "campaign_id"))
+    elif not isinstance(cid, str) or cid not in campaigns:
+        errs.append(_invalid("invalid_reference", "does not exist", "campaign_id"))
+    elif campaigns[cid].get("state") == "archived":
+        errs.append(_invalid("campaign_archived", "is archived", "campaign_id"))
+    recipient = body.get("recipient")
+    if recipient is None:
+        recipient = {}  # a missing recipient reports each of its fields as required
+    if not isinstance(recipient, dict):
+        errs.append(_invalid("invalid_type", "must be an object", "recipient"))
+    else:
+        lo, hi = NAME_LENGTH
+        for key in ("first_name", "last_name", "email"):
+            value, param = recipient.get(key), f"recipient.{key}"
+            if value is None:
+                errs.append(_invalid("required", "is required", param))
+            elif not isinstance(value, str):
+                errs.append(_invalid("invalid_type", "must be a string", param))
+            elif key == "email":
+                if not EMAIL_RE.fullmatch(value):
+                    errs.append(_invalid("invalid_format", "is not a valid email address", param))
+            elif not lo <= len(value.strip()) <= hi:
+                errs.append(_invalid("invalid_length", f"must be between {lo} and {hi} characters", param))
+    ship, items = body.get("shipping_address"), body.get("line_items")
+    if (ship is None) != (items is None):
+        missing, given = ("line_items", "shipping_address") if items is None else ("shipping_address", "line_items")
+        errs.append(_invalid("required", f"is required together with {given}", missing))
+    return errs
+
+
+_CATALOGUES = [
+    [("Artisan chocolate box", "35.00"), ("Candle & card set", "28.00"), ("Gourmet popcorn tin", "30.00")],
+    [("Single-origin coffee bag", "22.00"), ("Coffee & biscotti duo", "30.00"), ("Cold brew kit", "40.00")],
+    [("Succulent in a ceramic pot", "32.00"), ("Notebook & pen set", "25.00"), ("Tea sampler", "27.00")],
+    [("Gift card", "25.00"), ("Snack box", "30.00"), ("Branded tumbler", "20.00")],
+]
+_ARCHIVED_DEMO = 7  # "Demo campaign 07" is archived
+
+
+def default_campaigns() -> list[dict]:
+    """~30 campaigns (more than a page), newest first, with stable ids across restarts."""
+    named = [
+        ("Holiday thank-you 2026", "A seasonal thank-you for customers and partners."),
+        ("Q4 prospecting — coffee & treats", "Coffee and treats for accounts we want to meet."),
+        ("Customer win-back", "A small something for customers we have not heard from."),
+    ]
+    named += [(f"Demo campaign {n:02d}", f"Generated demo campaign number {n}.") for n in range(4, 31)]
+    anchor = datetime(2026, 4, 10, 9, 0, tzinfo=timezone.utc)
+    out = []
+    for i, (name, description) in enumerate(named):
+        n = i + 1
+        created = anchor - timedelta(days=3 * i)
+        archived = n == _ARCHIVED_DEMO
+        out.append({
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"giftrun-sandbox/campaign/{n}")),
+            "name": name,
+            "description": description,
+            "state": "archived" if archived else "available",
+            "archived_at": iso(created + timedelta(days=20)) if archived else None,
+            "created_at": iso(created),
+            "catalogue": [
+                {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"giftrun-sandbox/campaign/{n}/item/{k}")),
+                 "name": item, "price": price, "currency": "USD"}
+                for k, (item, price) in enumerate(_CATALOGUES[min(i, 3)])
+            ],
+        })
+    return out
+
+
+def _normalise_campaign(raw: dict) -> dict:
+    c = {"id": str(uuid.uuid4()), "name": "", "description": "", "state": "available",
+         "archived_at": None, "created_at": iso(utcnow()), "catalogue": []}
+    c.update(copy.deepcopy(raw))
+    return c
+
+
+class _TokenBucket:
+    """Token bucket with burst max(1, rate); a changed rate starts a full bucket."""
+
+    def __init__(self) -> None:
+        self._rate: float | None = None
+        self._tokens = 0.0
+        self._last = 0.0
+
+    def take(self, rate: float | None, now: float) -> float:
+        """0 when allowed, otherwise the seconds until a token is there."""
+        if not rate or rate <= 0:
+            self._rate = None
+            return 0.0
+        cap = max(1.0, rate)
+        if rate != self._rate:
+            self._rate, self._tokens = rate, cap
+        else:
+            self._tokens = min(cap, self._tokens + (now - self._last) * rate)
+        self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / rate
+
+
+class _DelayQueue:
+    """Items that become due after a delay; one consumer thread blocks on get()."""
+
+    def __init__(self, maxsize: int = MAX_SCHEDULED) -> None:
+        self._heap: list[tuple[float, int, Any]] = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._maxsize = maxsize
+        self._closed = False
+
+    def put(self, delay: float, item: Any) -> bool:
+        with self._cond:
+            if self._closed or len(self._heap) >= self._maxsize:
+                return False
+            heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay), next(self._seq), item))
+            self._cond.notify()
+            return True
+
+    def get(self) -> Any:
+        """The next due item, or None once closed."""
+        with self._cond:
+            while not self._closed:
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait <= 0:
+                    return heapq.heappop(self._heap)[2]
+                self._cond.wait(wait)
+            return None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._heap.clear()
+            self._cond.notify_all()
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._heap)
+
+
+@dataclass(frozen=True)
+class _Event:
+    event_id: str
+    event_type: str
+    gift_id: str
+    body: bytes
+    url: str
+    secret: str
+
+
+class Sandbox:
+    """A fake &Open API on 127.0.0.1. `with Sandbox() as sb: ... sb.url ...`"""
+
+    def __init__(self, token: str = DEFAULT_TOKEN, *, port: int = 0, faults: Faults | None = None,
+                 campaigns: list[dict] | None = None, webhook_url: str | None = None,
+                 webhook_secret: str | None = None, lifecycle: Lifecycle | None = None) -> None:
+        self.token = token
+        self.url = ""  # set by start()
+        self.port = port
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        raw = default_campaigns() if campaigns is None else [_normalise_campaign(c) for c in campaigns]
+        self.campaigns: list[dict] = sorted(raw, key=lambda c: c.get("created_at") or "", reverse=True)
+        self._campaign_index = {c["id"]: i for i, c in enumerate(self.campaigns)}
+        self._campaigns_by_id = {c["id"]: c for c in self.campaigns}
+        self.requests: list[RecordedRequest] = []
+        self.deliveries: list[Delivery] = []
+        self.gifts: dict[str, dict] = {}
+        self._codes: dict[str, str] = {}
+        self._lock = threading.Lock()  # gifts, codes, requests, deliveries
+        self._fault_lock = threading.Lock()
+        self._bucket = _TokenBucket()
+        self._lc_lock = threading.Lock()
+        self.faults = faults or Faults()
+        self.lifecycle = lifecycle
+        self._lifecycle_q = _DelayQueue()
+        self._delivery_q = _DelayQueue()
+        self._stopping = threading.Event()
+        self._conns: set[socket.socket] = set()
+        self._conn_lock = threading.Lock()
+        self._server: _Server | None = None
+        self._threads: list[threading.Thread] = []
+
+    # Replacing faults or lifecycle re-seeds their randomness, so seeded runs repeat exactly.
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: Faults) -> None:
+        with self._fault_lock:
+            self._faults = value
+            self._fault_rng = random.Random(value.seed)
+
+    @property
+    def lifecycle(self) -> Lifecycle | None:
+        return self._lifecycle
+
+    @lifecycle.setter
+    def lifecycle(self, value: Lifecycle | None) -> None:
+        with self._lc_lock:
+            self._lifecycle = value
+            self._lc_rng = random.Random(value.seed if value else None)
+
+    @property
+    def campaign_ids(self) -> list[str]:
+        return [c["id"] for c in self.campaigns]
+
+    # -- running ------------------------------------------------------------------------
+    def start(self) -> "Sandbox":
+        if self._server is not None:
+            return self
+        server = _Server(("127.0.0.1", self.port), _Handler)
+        server.sandbox = self
+        self._server = server
+        self.port = server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        for name, target in (("serve", lambda: server.serve_forever(poll_interval=0.05)),
+                             ("lifecycle", self._lifecycle_loop), ("webhooks", self._delivery_loop)):
+            t = threading.Thread(target=target, name=f"sandbox-{name}-{self.port}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        """Stops at once: hanging answers and pending webhooks are abandoned."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        with self._conn_lock:
+            conns = list(self._conns)
+        for conn in conns:  # keep-alive connections would otherwise still be served
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._lifecycle_q.close()
+        self._delivery_q.close()
+        for t in self._threads:
+            t.join(timeout=0.5)
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _track(self, conn: socket.socket, alive: bool) -> None:
+        with self._conn_lock:
+            if alive:
+                self._conns.add(conn)
+            else:
+                self._conns.discard(conn)
+        if alive and self._stopping.is_set():
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _record(self, rec: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(rec)
+            if len(self.requests) > MAX_RECORDED:
+                del self.requests[: MAX_RECORDED // 2]
+
+    # -- inspection and control ---------------------------------------------------------
+    def gifts_by_email(self) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        with self._lock:
+            for gift in self.gifts.values():
+                out.setdefault(normalize_email(gift["recipient"]["email"]), []).append(copy.deepcopy(gift))
+        return out
+
+    def set_status(self, gift_id: str, status: str) -> dict:
+        """Move a gift by hand (KeyError if unknown); webhooks go out as for any change."""
+        return self._change_status(gift_id, str(status))  # type: ignore[return-value]
+
+    def _change_status(self, gift_id: str, status: str, expected: str | None = None) -> dict | None:
+        with self._lock:
+            gift = self.gifts[gift_id]
+            if expected is not None and gift["status"] != expected:
+                return None  # moved by someone else meanwhile: that wins
+            gift["status"] = status
+            gift["updated_at"] = iso(utcnow())
+            body = _dump(gift)
+        self._emit(gift_id, f"gift_request_{status}", body)
+        return json.loads(body)
+
+    # -- HTTP ---------------------------------------------------------------------------
+    def _dispatch(self, method: str, raw_path: str, headers: Any, body: bytes) -> _Response:
+        split = urlsplit(raw_path)
+        path = split.path.rstrip("/") or "/"
+        parts = [unquote(p) for p in path.split("/")[1:]]
+        route: tuple[tuple[str, ...], bool, Any] | None = None  # (methods, public, call)
+        if path == "/health":
+            route = (("GET",), True, lambda: _json(200, {"ok": True}))
+        elif len(parts) == 2 and parts[0] == "r":
+            route = (("GET",), True, lambda: self._redeem_page(parts[1]))
+        elif path == "/gift_requests":
+            route = (("POST",), False, lambda: self._post_gift(body))
+        elif len(parts) == 2 and parts[0] == "gift_requests":
+            route = (("GET",), False, lambda: self._get_gift(parts[1]))
+        elif path == "/campaigns":
+            route = (("GET",), False, lambda: self._list_campaigns(parse_qs(split.query, keep_blank_values=True)))
+        elif len(parts) == 2 and parts[0] == "campaigns":
+            route = (("GET",), False, lambda: self._get_campaign(parts[1]))
+        if route is None:
+            return _errors(404, _error("invalid_request_error", "not_found",
+                                       f"Unrecognized request URL ({method}: {split.path})."))
+        methods, public, call = route
+        if method not in methods:
+            return _errors(405, _error("invalid_request_error", "method_not_allowed",
+                                       f"{method} is not allowed on {split.path}."), Allow=", ".join(methods))
+        if not public:
+            if headers.get("AndOpen-API-Version") != API_VERSION:
+                return _json(400, _VERSION_ERROR)
+            scheme, _, token = (headers.get("Authorization") or "").strip().partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.token.encode()):
+                return _json(401, _AUTH_ERROR, **{"WWW-Authenticate": "Bearer"})
+        return call()
+
+    def _redeem_page(self, code: str) -> _Response:
+        with self._lock:
+            gift = self.gifts.get(self._codes.get(code, ""))
+            name = gift["recipient"]["first_name"] if gift else ""
+        if gift is None:
+            return _errors(404, _error("invalid_request_error", "not_found", f"No such gift link: '{code}'"))
+        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Your gift is waiting</title></head>"
+                f"<body><h1>Your gift is waiting</h1><p>Hi {html.escape(name)}, pick your gift here. "
+                f"(&amp;Open sandbox: nothing will be shipped.)</p></body></html>")
+        return _Response(200, page.encode(), content_type="text/html; charset=utf-8")
+
+    def _get_gift(self, gift_id: str) -> _Response:
+        with self._lock:
+            gift = self.gifts.get(gift_id)
+            body = _dump(gift) if gift else None
+        if body is None:
+            return _errors(404, _error("invalid_request_error", "not_found", f"No such gift request: '{gift_id}'"))
+        return _Response(200, body)
+
+    def _get_campaign(self, campaign_id: str) -> _Response:
+        campaign = self._campaigns_by_id.get(campaign_id)
+        if campaign is None:
+            return _errors(404, _error("invalid_request_error", "not_found", f"No such campaign: '{campaign_id}'"))
+        return _json(200, campaign)
+
+    def _list_campaigns(self, query: dict[str, list[str]]) -> _Response:
+        errs, limit, start = [], PAGE_LIMIT, 0
+        if "limit" in query:
+            raw = query["limit"][0].strip()
+            if not raw.isdecimal() or int(raw) <= 0:
+                errs.append(_error("invalid_request_error", "invalid_parameter",
+                                   "limit must be a positive integer", "limit"))
+            else:
+                limit = min(int(raw), PAGE_LIMIT)
+        after = query.get("after", [""])[0]
+        if after:
+            if after not in self._campaign_index:
+                errs.append(_error("invalid_request_error", "invalid_parameter",
+                                   "after must be the id of a campaign from this list", "after"))
+            else:
+                start = self._campaign_index[after] + 1
+        if errs:
+            return _errors(400, *errs)
+        page = self.campaigns[start:start + limit]
+        return _json(200, {"data": page, "has_more": start + limit < len(self.campaigns)})
+
+    def _post_gift(self, body: bytes) -> _Response:
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _errors(400, _error("invalid_request_error", "invalid_json", f"The request body is not valid JSON: {exc}"))
+        errs = validate_gift_request(payload, self._campaigns_by_id)
+        if errs:
+            return _errors(VALIDATION_STATUS, *errs)
+        faults = self.faults
+        with self._fault_lock:
+            wait = self._bucket.take(faults.rate_limit, time.monotonic())
+            draws = None if wait else [self._fault_rng.random() for _ in range(3)]
+        if draws is None:
+            seconds = max(1, math.ceil(wait))
+            return _errors(429, _error("rate_limit_error", "too_many_requests",
+                                       f"Too many requests. Retry after {seconds} seconds."),
+                           **{"Retry-After": str(seconds)})
+        if draws[0] < faults.error_503:
+            return _errors(503, _error("api_error", "service_unavailable",
+                                       "The service is temporarily unavailable. Nothing was created."))
+        gift_body = self._create_gift(payload)
+        if draws[1] < faults.error_500_after_create:
+            return _errors(500, _error("api_error", "internal_error", "An internal error occurred."))
+        if draws[2] < faults.hang_after_create:
+            return _Response(0, hang=faults.hang_seconds)
+        return _Response(CREATED_STATUS, gift_body)
+
+    def _create_gift(self, payload: dict) -> bytes:
+        now = iso(utcnow())
+        gift_id, code = str(uuid.uuid4()), uuid.uuid4().hex[:10]
+        rec = payload["recipient"]
+        gift = {
+            "id": gift_id,
+            "status": GiftStatus.SUBMITTED.value,
+            "campaign_id": payload["campaign_id"],
+            "redemption_url": f"{self.url}/r/{code}",
+            "recipient": {"id": str(uuid.uuid4()), "first_name": rec["first_name"],
+                          "last_name": rec["last_name"], "email": rec["email"]},
+            "shipping_address": payload.get("shipping_address"),
+            "line_items": payload.get("line_items"),
+            "created_at": now,
+            "updated_at": now,
+        }
+        body = _dump(gift)
+        with self._lock:
+            self.gifts[gift_id] = gift
+            self._codes[code] = gift_id
+        self._emit(gift_id, "gift_request_created", body)
+        lc = self.lifecycle
+        if lc is not None:
+            self._lifecycle_q.put(self._lc_delay(lc, lc.redeem_after), (gift_id, GiftStatus.SUBMITTED.value, "redeemed"))
+        return body
+
+    # -- lifecycle and webhooks ---------------------------------------------------------
+    def _lc_delay(self, lc: Lifecycle, bounds: tuple[float, float]) -> float:
+        with self._lc_lock:
+            return self._lc_rng.uniform(*bounds) / (lc.speed if lc.speed > 0 else 1.0)
+
+    def _lifecycle_loop(self) -> None:
+        follow = {"redeemed": ("dispatched", "dispatch_after"), "dispatched": ("delivered", "deliver_after")}
+        while (item := self._lifecycle_q.get()) is not None:
+            gift_id, expected, nxt = item
+            lc = self.lifecycle
+            if lc is None:
+                continue
+            if nxt == "redeemed":
+                with self._lc_lock:
+                    if self._lc_rng.random() < lc.cancel_share:
+                        nxt = GiftStatus.CANCELLED.value
+            try:
+                if self._change_status(gift_id, nxt, expected=expected) is None:
+                    continue
+            except KeyError:
+                continue
+            if nxt in follow:
+                then, bounds = follow[nxt]
+                self._lifecycle_q.put(self._lc_delay(lc, getattr(lc, bounds)), (gift_id, nxt, then))
+
+    def _emit(self, gift_id: str, event_type: str, body: bytes) -> None:
+        url, secret, lc = self.webhook_url, self.webhook_secret, self.lifecycle
+        if not (url and secret) or self._stopping.is_set():
+            return
+        event = _Event(str(uuid.uuid4()), event_type, gift_id, body, url, secret)
+        delay, duplicate = 0.0, None
+        if lc is not None:
+            speed = lc.speed if lc.speed > 0 else 1.0
+            with self._lc_lock:
+                if self._lc_rng.random() < lc.reorder_share:
+                    delay = self._lc_rng.uniform(*REORDER_DELAY) / speed
+                if self._lc_rng.random() < lc.duplicate_share:
+                    duplicate = delay + self._lc_rng.uniform(*DUPLICATE_DELAY) / speed
+        for d in (delay, duplicate):
+            if d is not None and not self._delivery_q.put(d, (event, 1)):
+                self._record_delivery(event, 1, None, "dropped: delivery queue full")
+
+    def _record_delivery(self, event: _Event, attempt: int, status: int | None, error: str | None) -> None:
+        with self._lock:
+            self.deliveries.append(Delivery(event.event_id, event.event_type, event.gift_id, attempt, status, error))
+
+    def _delivery_loop(self) -> None:
+        """The one thread that sends webhooks, so a slow receiver never slows the API."""
+        session = requests.Session()
+        session.trust_env = False  # loopback receivers: never through a proxy
+        try:
+            while (item := self._delivery_q.get()) is not None:
+                event, attempt = item
+                ts = int(time.time())
+                headers = {
+                    "Content-Type": "application/json",
+                    "AndOpen-Webhook-Signature": sign(event.secret, ts, event.body),
+                    "AndOpen-Webhook-Dispatch-Timestamp": str(ts),
+                    "AndOpen-Webhook-Event-Id": event.event_id,
+                    "AndOpen-Webhook-Event-Type": event.event_type,
+                    "AndOpen-Webhook-API-Version": API_VERSION,
+                }
+                status, error = None, None
+                try:
+                    status = session.post(event.url, data=event.body, headers=headers, timeout=WEBHOOK_TIMEOUT).status_code
+                except requests.RequestException as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                self._record_delivery(event, attempt, status, error)
+                if (status is None or not 200 <= status < 300) and attempt <= len(WEBHOOK_BACKOFF):
+                    lc = self.lifecycle
+                    speed = lc.speed if lc and lc.speed > 0 else 1.0
+                    self._delivery_q.put(WEBHOOK_BACKOFF[attempt - 1] / speed, (event, attempt + 1))
+        finally:
+            session.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # stop() must not wait for hanging answers
+    request_queue_size = 128  # 8+ clients connecting at once must not overflow the backlog
+    sandbox: Sandbox
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind does a reverse DNS lookup; loopback needs none.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # the client went away or stop() closed the socket
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so benchmarks measure the client, not TCP setup
+    server_version = "AndOpenSandbox"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    timeout = 120  # idle keep-alive connections give their thread back eventually
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.sandbox._track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.sandbox._track(self.connection, False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (unparsable request, unknown method) as JSON too."""
+        self.close_connection = True
+        if code == 501:
+            resp = _errors(405, _error("invalid_request_error", "method_not_allowed",
+                                       f"{self.command} is not allowed."))
+        else:
+            resp = _errors(code, _error("invalid_request_error", "bad_request", message or "Bad request"))
+        self._answer(resp, b"")
+
+    def _handle(self) -> None:
+        sb = self.server.sandbox
+        body = b""
+        length = (self.headers.get("Content-Length") or "0").strip()
+        if (self.headers.get("Transfer-Encoding") or "identity").lower() != "identity":
+            self.close_connection = True
+            resp = _errors(411, _error("invalid_request_error", "length_required",
+                                       "Send a Content-Length; chunked bodies are not accepted."))
+        elif not length.isdecimal():
+            self.close_connection = True
+            resp = _errors(400, _error("invalid_request_error", "invalid_content_length", "Bad Content-Length."))
+        elif int(length) > MAX_BODY:
+            self._drain(int(length))
+            resp = _errors(413, _error("invalid_request_error", "request_too_large",
+                                       f"Request bodies are limited to {MAX_BODY} bytes."))
+        else:
+            body = self.rfile.read(int(length)) if int(length) else b""
+            try:
+                resp = sb._dispatch(self.command, self.path, self.headers, body)
+            except Exception:  # a sandbox bug must still answer with an errors body
+                resp = _errors(500, _error("api_error", "internal_error", "Sandbox error."))
+        self._answer(resp, body)
+
+    def _drain(self, length: int) -> None:
+        """Read and drop an oversized body, so the client gets the 413 instead of a reset."""
+        if length > MAX_DRAIN:
+            self.close_connection = True
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                break
+            length -= len(chunk)
+
+    def _answer(self, resp: _Response, body: bytes) -> None:
+        sb = self.server.sandbox
+        rid = _request_id()
+        headers = getattr(self, "headers", None)
+        sb._record(RecordedRequest(getattr(self, "command", None) or "", getattr(self, "path", ""),
+                                   dict(headers.items()) if headers is not None else {}, body,
+                                   None if resp.hang is not None else resp.status, rid))
+        if resp.hang is not None:
+            sb._stopping.wait(resp.hang)
+            self.close_connection = True  # the socket closes with no answer at all
+            return
+        if sb.faults.latency > 0:
+            sb._stopping.wait(sb.faults.latency)
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(resp.body)))
+        self.send_header("Request-Id", rid)
+        for name, value in resp.headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(resp.body)

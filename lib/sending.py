@@ -1,0 +1,340 @@
+"""The run engine shared by the app and the CLI: paced, concurrent, journalled, stoppable.
+
+Every send is journalled in the store before it is attempted and with its outcome after,
+so a crash, a kill or a lost write-back never leads to a second gift: a row the journal
+holds as sent or unknown is never sent again by a later run.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+from .andopen import AndOpenClient, AndOpenError, RejectedError, RetryableError, RunStoppingError, UnknownOutcomeError
+from .models import EventSource, Recipient, SendState, StatusEvent, iso, status_label, utcnow
+from .ratelimit import AdaptiveRateLimiter, RetryPolicy, retry_delay
+from .store import JournalEntry, Store
+from .writeback import (GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, ResultSink,
+                        RowResult, merge_results)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE = 10.0  # requests/s; &Open documents no limit, so stay polite and adapt on 429
+DEFAULT_CONCURRENCY = 8
+FLUSH_INTERVAL = 2.0
+
+UNKNOWN_MESSAGE = "Unknown outcome — check in &Open before sending again"
+NOT_SENT_UNAVAILABLE = "Not sent: &Open was unavailable. Nothing was created; press Send again later."
+NOT_SENT_STOPPED = "Not sent: the run was stopped before this row. Press Send again to send it."
+
+
+@dataclass(frozen=True)
+class SendItem:
+    row_key: str
+    recipient: Recipient
+
+
+@dataclass
+class RunProgress:
+    total: int = 0
+    done: int = 0
+    sent: int = 0
+    rejected: int = 0
+    unknown: int = 0
+    failed: int = 0
+    already: int = 0  # held by the journal from an earlier run: not sent again
+    retries: int = 0
+    throttled: int = 0
+    flushes: int = 0
+    flush_errors: int = 0
+    writeback_error: str = ""
+    state: str = "pending"  # pending / running / completed / stopped
+    message: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+    run_id: str = ""
+
+    @property
+    def elapsed(self) -> float:
+        return ((self.finished or time.monotonic()) - self.started) if self.started else 0.0
+
+    @property
+    def rate(self) -> float:
+        return (self.done / self.elapsed) if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        left = self.total - self.done
+        return (left / self.rate) if self.rate > 0 and left > 0 else (0.0 if left <= 0 else None)
+
+    def counts(self) -> dict:
+        return {k: getattr(self, k) for k in
+                ("total", "done", "sent", "rejected", "unknown", "failed", "already", "retries", "throttled")}
+
+
+def result_for_entry(row_key: str, entry: JournalEntry) -> RowResult:
+    """The result columns a journal entry means for its row: also how lost cells are restored."""
+    if entry.state == SendState.SENT:
+        values = {GIFT_REQUEST_ID: entry.gift_request_id or "", REDEMPTION_URL: entry.redemption_url or "",
+                  SEND_ERROR: "", SENT_AT: _display_time(entry.finished_at or entry.attempted_at)}
+    elif entry.state in (SendState.UNKNOWN, SendState.ATTEMPTING):
+        values = {SEND_ERROR: UNKNOWN_MESSAGE + (f" ({entry.error})" if entry.error and
+                                                 not entry.error.startswith("Unknown outcome") else "")}
+    else:
+        values = {SEND_ERROR: entry.error or ""}
+    return RowResult(row_key, entry.email, values)
+
+
+def _display_time(ts: str | None) -> str:
+    return (ts or "")[:19].replace("T", " ") + (" UTC" if ts else "")
+
+
+class SendRun:
+    """One run over a list. `run()` blocks; call it from a thread to run in the background."""
+
+    def __init__(self, client: AndOpenClient, store: Store, list_key: str, items: Sequence[SendItem],
+                 campaign_id: str, *, actor: str = "local", rate: float = DEFAULT_RATE,
+                 concurrency: int = DEFAULT_CONCURRENCY, sink: ResultSink | None = None,
+                 flush_interval: float = FLUSH_INTERVAL, policy: RetryPolicy = RetryPolicy(),
+                 rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.client, self.store, self.list_key = client, store, list_key
+        self.items = list(items)
+        self.campaign_id = campaign_id
+        self.actor = actor
+        self.concurrency = max(1, concurrency)
+        self.limiter = AdaptiveRateLimiter(rate, sleep=sleep)
+        self.sink = sink
+        self.flush_interval = flush_interval
+        self.policy = policy
+        self.rng = rng or random.Random()
+        self._sleep = sleep
+        self.progress = RunProgress(total=len(self.items))
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pending: list[RowResult] = []
+        self._done = threading.Event()
+        self.run_id = ""
+
+    # -- control --
+    def stop(self, message: str = "Stopped by user.") -> None:
+        with self._lock:
+            if not self.progress.message:
+                self.progress.message = message
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def snapshot(self) -> RunProgress:
+        with self._lock:
+            return replace(self.progress)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    # -- the run --
+    def run(self) -> RunProgress:
+        """Acquire the list's run lock (raises RunInProgress), send, flush, release."""
+        self.begin()
+        return self.execute()
+
+    def begin(self) -> str:
+        """Take the list's run lock: one run per list across every process sharing the
+        store. Call from the thread that must hear about RunInProgress."""
+        self.run_id = self.store.acquire_run(self.list_key, self.actor)
+        self.store.mark_orphans_unknown(self.list_key)
+        with self._lock:
+            self.progress.state, self.progress.started, self.progress.run_id = "running", time.monotonic(), self.run_id
+        return self.run_id
+
+    def execute(self) -> RunProgress:
+        try:
+            work = self._exclude_journalled()
+            q: queue.SimpleQueue[SendItem] = queue.SimpleQueue()
+            for item in work:
+                q.put(item)
+            workers = [threading.Thread(target=self._worker, args=(q,), daemon=True, name=f"send-{i}")
+                       for i in range(min(self.concurrency, max(1, len(work))))]
+            flusher = threading.Thread(target=self._flush_loop, daemon=True, name="send-flush")
+            for t in workers:
+                t.start()
+            flusher.start()
+            for t in workers:
+                t.join()
+            self._done_sending = True
+            flusher.join()
+            self._flush()
+        except BaseException as exc:
+            self._finish("stopped", f"The run failed: {exc}")
+            raise
+        else:
+            self._finish("stopped" if self._stop.is_set() else "completed", self.progress.message)
+        return self.snapshot()
+
+    _done_sending = False
+
+    def _finish(self, state: str, message: str) -> None:
+        with self._lock:
+            self.progress.state, self.progress.finished = state, time.monotonic()
+            self.progress.message = message
+            counts = self.progress.counts()
+        try:
+            self.store.finish_run(self.run_id, state, counts, message)
+        finally:
+            self._done.set()
+
+    def _exclude_journalled(self) -> list[SendItem]:
+        """Rows the journal already holds (sent, unknown) are not sent; their results are
+        written back again in case the sheet or file lost them."""
+        journal = self.store.journal(self.list_key)
+        work = []
+        for item in self.items:
+            entry = journal.get(item.recipient.email.strip().lower())
+            if entry and entry.state in (SendState.SENT, SendState.UNKNOWN, SendState.ATTEMPTING):
+                self._emit(result_for_entry(item.row_key, entry), already=True)
+            else:
+                work.append(item)
+        return work
+
+    def _worker(self, q: "queue.SimpleQueue[SendItem]") -> None:
+        while not self._stop.is_set():
+            try:
+                item = q.get_nowait()
+            except queue.Empty:
+                return
+            self._send_one(item)
+        # Stopped: the rest of the queue was never attempted; it stays unsent (not journalled).
+
+    def _send_one(self, item: SendItem) -> None:
+        r = item.recipient
+        attempt = 0
+        while True:
+            if not self.limiter.acquire(self._stop.is_set):
+                return  # stopped while waiting: nothing journalled, nothing sent
+            if attempt == 0 and not self.store.begin_attempt(
+                    self.list_key, r, row_key=item.row_key, campaign_id=self.campaign_id, run_id=self.run_id):
+                entry = self.store.journal(self.list_key).get(r.email.strip().lower())
+                if entry:
+                    self._emit(result_for_entry(item.row_key, entry), already=True)
+                return
+            attempt += 1
+            try:
+                gift = self.client.create_gift_request(self.campaign_id, r.first_name, r.last_name, r.email)
+            except RunStoppingError as exc:
+                # Nothing was created (401/403/bad campaign): undo the journal line, stop the run.
+                self.store.forget_attempt(self.list_key, r.email, self.run_id)
+                self.stop(exc.user_message)
+                return
+            except RetryableError as exc:
+                self.limiter.on_error(exc)
+                delay = retry_delay(attempt, exc, self.rng, self.policy)
+                if delay is None or self._stop.is_set():
+                    msg = NOT_SENT_STOPPED if self._stop.is_set() else NOT_SENT_UNAVAILABLE
+                    self._record(item, SendState.FAILED, error=msg, request_id=exc.request_id)
+                    return
+                with self._lock:
+                    self.progress.retries += 1
+                    self.progress.throttled += exc.status == 429
+                if not self._interruptible_sleep(delay):
+                    self._record(item, SendState.FAILED, error=NOT_SENT_STOPPED, request_id=exc.request_id)
+                    return
+                continue
+            except RejectedError as exc:
+                self._record(item, SendState.REJECTED, error=f"&Open rejected this row: {exc.user_message}",
+                             request_id=exc.request_id)
+                return
+            except UnknownOutcomeError as exc:
+                self._record(item, SendState.UNKNOWN, error=exc.user_message, request_id=exc.request_id)
+                return
+            except AndOpenError as exc:  # any future class: treat as unknown, never retry blindly
+                self._record(item, SendState.UNKNOWN, error=str(exc), request_id=exc.request_id)
+                return
+            except Exception as exc:  # a bug or a transport surprise after the journal line
+                log.exception("unexpected error while sending")
+                self._record(item, SendState.UNKNOWN, error=f"unexpected error ({type(exc).__name__})")
+                return
+            self.limiter.succeeded()
+            self.store.record_outcome(self.list_key, r.email, SendState.SENT, gift_request_id=gift.id,
+                                      redemption_url=gift.redemption_url)
+            self.store.add_event(StatusEvent(
+                event_id=f"send:{gift.id}", gift_request_id=gift.id, status=gift.status or "submitted",
+                source=EventSource.SEND, email=r.email, event_type="gift_request_created",
+                occurred_at=gift.created_at, redemption_url=gift.redemption_url, actor=self.actor))
+            now = iso(utcnow())
+            self._emit(RowResult(item.row_key, r.email, {
+                GIFT_REQUEST_ID: gift.id, REDEMPTION_URL: gift.redemption_url or "", SEND_ERROR: "",
+                GIFT_STATUS: status_label(gift.status or "submitted"), SENT_AT: _display_time(now)}), state=SendState.SENT)
+            return
+
+    def _record(self, item: SendItem, state: SendState, *, error: str, request_id: str | None = None) -> None:
+        self.store.record_outcome(self.list_key, item.recipient.email, state, error=error, request_id=request_id)
+        text = UNKNOWN_MESSAGE + f" ({error})" if state == SendState.UNKNOWN else error
+        if request_id and state != SendState.FAILED:
+            text += f" [Request-Id {request_id}]"
+        self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: text}), state=state)
+
+    def _emit(self, result: RowResult, *, state: SendState | None = None, already: bool = False) -> None:
+        with self._lock:
+            self._pending.append(result)
+            if already:
+                self.progress.already += 1
+            else:
+                self.progress.done += 1
+                if state == SendState.SENT:
+                    self.progress.sent += 1
+                elif state == SendState.REJECTED:
+                    self.progress.rejected += 1
+                elif state == SendState.UNKNOWN:
+                    self.progress.unknown += 1
+                elif state == SendState.FAILED:
+                    self.progress.failed += 1
+
+    def _interruptible_sleep(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self._stop.is_set():
+                return False
+            self._sleep(min(left, 0.1))
+        return True
+
+    def _flush_loop(self) -> None:
+        while not self._done_sending:
+            end = time.monotonic() + self.flush_interval
+            while time.monotonic() < end and not self._done_sending:
+                time.sleep(0.05)
+            self._flush()
+            self.store.heartbeat(self.run_id, self.snapshot().counts())
+
+    def _flush(self) -> None:
+        """Hand the batched results to the sink; on failure keep them for the next flush
+        (they are in the journal anyway, so nothing is lost)."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch or self.sink is None:
+            return
+        try:
+            self.sink.write(merge_results(batch))
+        except Exception as exc:
+            log.warning("write-back failed, will retry: %s", exc)
+            with self._lock:
+                self._pending[:0] = batch
+                self.progress.flush_errors += 1
+                self.progress.writeback_error = f"Writing results back failed ({exc}); they are kept and retried."
+            return
+        with self._lock:
+            self.progress.flushes += 1
+            self.progress.writeback_error = ""
+
+    @property
+    def unflushed(self) -> list[RowResult]:
+        with self._lock:
+            return list(self._pending)
+
+
+__all__ = ["SendRun", "SendItem", "RunProgress", "result_for_entry", "UNKNOWN_MESSAGE", "DEFAULT_RATE",
+           "DEFAULT_CONCURRENCY"]

@@ -1,0 +1,134 @@
+"""One typed Settings built from any mapping (st.secrets, os.environ, a dict).
+
+The same names work in `.streamlit/secrets.toml` (top level) and in the environment.
+Secrets are held in `Secret`, whose repr and str never show the value.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class Secret:
+    """A string that never prints itself; `.reveal()` is the only way to the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def masked(self) -> str:
+        return mask_token(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret({self.masked()})"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def mask_token(token: str | None) -> str:
+    """`ao-v1-production-…1234`: the stage and the last 4 characters, nothing more."""
+    if not token:
+        return "(not set)"
+    tail = token[-4:] if len(token) >= 12 else ""
+    parts = token.split("-")
+    if len(parts) >= 4 and parts[0] == "ao":
+        return f"ao-{parts[1]}-{parts[2]}-…{tail}"
+    return f"…{tail}" if tail else "…"
+
+
+DEFAULT_DATA_DIR = ".giftrun"
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key: Secret | None = None
+    base_url: str | None = None
+    campaign_id: str | None = None
+    webhook_secret: Secret | None = None
+    data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
+    history_sheet: str | None = None
+    service_account: Mapping[str, Any] | None = None
+    app_password: Secret | None = None
+    allowed_domains: tuple[str, ...] = ()
+
+    @property
+    def demo_mode(self) -> bool:
+        return not self.api_key
+
+    @classmethod
+    def from_mapping(cls, *sources: Mapping[str, Any]) -> "Settings":
+        """Earlier sources win: `Settings.from_mapping(st.secrets, os.environ)`."""
+
+        def get(name: str) -> Any:
+            for src in sources:
+                try:
+                    value = src.get(name)
+                except Exception:  # st.secrets raises when no secrets file exists
+                    value = None
+                if value not in (None, ""):
+                    return value
+            return None
+
+        def text(name: str) -> str | None:
+            value = get(name)
+            return str(value).strip() if value not in (None, "") else None
+
+        def secret(name: str) -> Secret | None:
+            value = text(name)
+            return Secret(value) if value else None
+
+        domains = get("GIFTRUN_ALLOWED_DOMAINS") or ()
+        if isinstance(domains, str):
+            domains = [d for d in domains.replace(";", ",").split(",")]
+        return cls(
+            api_key=secret("ANDOPEN_API_KEY"),
+            base_url=(text("ANDOPEN_BASE_URL") or None),
+            campaign_id=text("ANDOPEN_CAMPAIGN_ID"),
+            webhook_secret=secret("ANDOPEN_WEBHOOK_SECRET"),
+            data_dir=Path(text("GIFTRUN_DATA_DIR") or DEFAULT_DATA_DIR),
+            history_sheet=text("GIFTRUN_HISTORY_SHEET"),
+            service_account=_service_account(get("gcp_service_account"), get("GOOGLE_SERVICE_ACCOUNT_JSON")),
+            app_password=secret("GIFTRUN_APP_PASSWORD"),
+            allowed_domains=tuple(d.strip().lower().lstrip("@") for d in domains if str(d).strip()),
+        )
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls.from_mapping(os.environ)
+
+
+class SettingsError(Exception):
+    """A configuration value is unusable; the message says which and why."""
+
+
+def _service_account(section: Any, env_value: Any) -> Mapping[str, Any] | None:
+    if section:
+        return dict(section)
+    if not env_value:
+        return None
+    raw = str(env_value).strip()
+    if not raw.startswith("{"):
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"GOOGLE_SERVICE_ACCOUNT_JSON points to {path}, which does not exist.")
+        raw = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"GOOGLE_SERVICE_ACCOUNT_JSON is not valid JSON ({exc.msg}).") from None

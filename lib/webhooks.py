@@ -1,0 +1,259 @@
+"""&Open webhook intake: verify first, parse second, store before answering 2xx.
+
+The signature is checked over the raw bytes (re-serialised JSON breaks it), in constant
+time, then the timestamp window; only then is the body parsed. An event is stored
+durably, deduplicated on its event id, before &Open gets a 2xx, so a crash never loses an
+acknowledged event. The same Starlette routes serve the Streamlit app (`st.App(routes=…)`)
+and the standalone receiver (`serve`).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Mapping
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from .models import EventSource, StatusEvent
+from .store import Store
+
+log = logging.getLogger("giftrun.webhooks")
+
+MAX_BODY_BYTES = 256 * 1024  # a gift request object is ~1 KB; anything huge is not &Open
+TOLERANCE_SECONDS = 300
+SIGNATURE_HEADER = "andopen-webhook-signature"
+TIMESTAMP_HEADER = "andopen-webhook-dispatch-timestamp"
+EVENT_ID_HEADER = "andopen-webhook-event-id"
+EVENT_TYPE_HEADER = "andopen-webhook-event-type"
+# Types whose status word differs from their suffix; others map gift_request_<status>.
+_TYPE_STATUS = {"gift_request_created": "submitted"}
+_TS = re.compile(r"\d{1,15}", re.ASCII)
+
+
+def sign(secret: str, timestamp: int | str, body: bytes) -> str:
+    """&Open's signature: hex HMAC-SHA256 of "{timestamp}." + raw body, keyed by the secret."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+class WebhookError(Exception):
+    """A refused delivery; `message` is safe to return to the caller (never the secret)."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SignatureError(WebhookError):
+    status = 401
+
+
+class TimestampError(WebhookError):
+    status = 401
+
+
+class MalformedError(WebhookError):
+    status = 400
+
+
+class TooLargeError(WebhookError):
+    status = 413
+
+
+def verify(
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: str,
+    *,
+    now: float | None = None,
+    tolerance: int = TOLERANCE_SECONDS,
+    max_bytes: int = MAX_BODY_BYTES,
+) -> StatusEvent:
+    """Check one delivery and turn it into a StatusEvent, or raise a WebhookError.
+    Nothing in the body is trusted (or even parsed) before the signature matches."""
+    if len(body) > max_bytes:
+        raise TooLargeError(f"body larger than {max_bytes} bytes")
+    h = {k.lower(): v for k, v in headers.items()}
+    signature, ts = h.get(SIGNATURE_HEADER), h.get(TIMESTAMP_HEADER)
+    if not signature:
+        raise SignatureError("missing AndOpen-Webhook-Signature header")
+    if not ts:
+        raise TimestampError("missing AndOpen-Webhook-Dispatch-Timestamp header")
+    ts = ts.strip()
+    if not _TS.fullmatch(ts):
+        raise TimestampError("AndOpen-Webhook-Dispatch-Timestamp is not an integer")
+    expected = sign(secret, ts, body).encode()
+    if not hmac.compare_digest(expected, signature.strip().lower().encode("utf-8", "replace")):
+        raise SignatureError("signature does not match")
+    if abs((time.time() if now is None else now) - int(ts)) > tolerance:
+        raise TimestampError(f"timestamp more than {tolerance} s from now")
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedError("body is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise MalformedError("body is not a JSON object")
+    gift_id = obj.get("id")
+    if not isinstance(gift_id, str) or not gift_id.strip():
+        raise MalformedError("body has no gift request id")
+    event_id = (h.get(EVENT_ID_HEADER) or "").strip()
+    if not event_id:
+        raise MalformedError("missing AndOpen-Webhook-Event-Id header")
+    event_type = (h.get(EVENT_TYPE_HEADER) or "").strip()
+    status = obj.get("status")
+    if not isinstance(status, str) or not status:
+        status = _status_from_type(event_type)
+    recipient = obj.get("recipient")
+    email = recipient.get("email") if isinstance(recipient, dict) else None
+    return StatusEvent(
+        event_id=event_id,
+        gift_request_id=gift_id.strip(),
+        status=status,
+        source=EventSource.WEBHOOK,
+        email=_str(email) or "",
+        event_type=event_type,
+        occurred_at=_str(obj.get("updated_at")),
+        redemption_url=_str(obj.get("redemption_url")),
+    )
+
+
+def _status_from_type(event_type: str) -> str:
+    """gift_request_redeemed → redeemed; unknown gift types keep their word as it came."""
+    if event_type in _TYPE_STATUS:
+        return _TYPE_STATUS[event_type]
+    prefix = "gift_request_"
+    return event_type[len(prefix):] if event_type.startswith(prefix) else ""
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+class WebhookIntake:
+    """Verifies, stores and acknowledges deliveries; transport-free so tests call it directly."""
+
+    def __init__(
+        self,
+        store: Store,
+        secret: str | None,
+        *,
+        max_bytes: int = MAX_BODY_BYTES,
+        on_accepted: Callable[[list[StatusEvent]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self._secret = secret or None
+        self.max_bytes = max_bytes
+        self.on_accepted = on_accepted
+        self._lock = threading.Lock()
+        self.counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+
+    @property
+    def configured(self) -> bool:
+        return self._secret is not None
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.counts[key] += 1
+
+    def handle(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
+        """(HTTP status, JSON body). 2xx only once the event is durably stored."""
+        if self._secret is None:  # refuse unsigned intake rather than accept anything
+            return 503, {"error": "webhook secret not configured"}
+        try:
+            event = verify(headers, body, self._secret, max_bytes=self.max_bytes)
+        except WebhookError as exc:
+            self._count("rejected")
+            log.warning("webhook refused (%s): %s", exc.status, exc.message)
+            return exc.status, {"error": exc.message}
+        try:
+            new = self.store.add_event(event)
+        except Exception:  # &Open retries on non-2xx, so nothing is lost
+            log.exception("webhook event %s could not be stored", event.event_id)
+            return 503, {"error": "event could not be stored; retry later"}
+        self._count("accepted" if new else "duplicate")
+        if new and self.on_accepted is not None:
+            try:
+                self.on_accepted([event])
+            except Exception:  # the event is stored; a copy elsewhere can catch up later
+                log.exception("on_accepted failed for webhook event %s", event.event_id)
+        return 200, {"status": "accepted" if new else "duplicate", "event_id": event.event_id}
+
+
+def routes(intake_factory: Callable[[], WebhookIntake]) -> list[BaseRoute]:
+    """`POST /webhooks/andopen` and `GET /webhooks/health`. The factory is called per
+    request (cache inside it), so the app can build the intake lazily from its settings."""
+
+    async def _intake() -> WebhookIntake | JSONResponse:
+        try:
+            return await run_in_threadpool(intake_factory)
+        except Exception:
+            log.exception("webhook intake could not be created")
+            return JSONResponse({"error": "webhook intake unavailable"}, status_code=503)
+
+    async def receive(request: Request) -> JSONResponse:
+        intake = await _intake()
+        if isinstance(intake, JSONResponse):
+            return intake
+        too_large = JSONResponse({"error": f"body larger than {intake.max_bytes} bytes"}, status_code=413)
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return JSONResponse({"error": "bad Content-Length"}, status_code=400)
+            if int(length) > intake.max_bytes:
+                return too_large
+        chunks, size = [], 0
+        try:
+            async for chunk in request.stream():  # stop reading past the cap
+                size += len(chunk)
+                if size > intake.max_bytes:
+                    return too_large
+                chunks.append(chunk)
+        except ClientDisconnect:
+            return JSONResponse({"error": "client disconnected"}, status_code=400)
+        status, payload = await run_in_threadpool(intake.handle, request.headers, b"".join(chunks))
+        return JSONResponse(payload, status_code=status)
+
+    async def health(request: Request) -> JSONResponse:
+        intake = await _intake()
+        if isinstance(intake, JSONResponse):
+            return JSONResponse({"ok": False, "error": "webhook intake unavailable"}, status_code=503)
+        with intake._lock:
+            counts = dict(intake.counts)
+        return JSONResponse({"ok": intake.configured, "secret_configured": intake.configured, "events": counts},
+                            status_code=200 if intake.configured else 503)
+
+    return [
+        Route("/webhooks/andopen", receive, methods=["POST"]),
+        Route("/webhooks/health", health, methods=["GET"]),
+    ]
+
+
+def receiver_app(data_dir: Path, secret: str, **kw) -> Starlette:
+    """The standalone receiver: the webhook routes plus `GET /health`, over one Store.
+    `kw` goes to WebhookIntake (max_bytes, on_accepted)."""
+    intake = WebhookIntake(Store(data_dir), secret, **kw)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[*routes(lambda: intake), Route("/health", health, methods=["GET"])])
+
+
+def serve(data_dir: Path, secret: str, host: str = "127.0.0.1", port: int = 8502) -> None:
+    """Run the receiver until interrupted. Access logs are off: nothing about a request
+    (headers, signature) is ever logged, and the secret never is."""
+    import uvicorn
+
+    uvicorn.run(receiver_app(data_dir, secret), host=host, port=port, log_level="warning",
+                access_log=False, server_header=False)
