@@ -160,6 +160,10 @@ def _frame(email, gifted_at, status, gift_id, origin_list, origin_row) -> pd.Dat
     })
 
 
+def _nat(n: int):
+    return pd.array([pd.NaT] * n, dtype=DT_DTYPE)
+
+
 def _to_utc(values: pd.Series) -> pd.Series:
     """Parse timestamps leniently: ISO-8601 first (fast), then any other readable form
     for the rest ('2026-11-20 14:03 UTC', '11/20/2026'). Naive times are taken as UTC.
@@ -175,8 +179,13 @@ def _to_utc(values: pd.Series) -> pd.Series:
     out = pd.to_datetime(text.replace("", None), format="ISO8601", utc=True, errors="coerce")
     retry = out.isna() & (text != "")
     if retry.any():
+        # e.g. Giftrun's own "2026-11-20 10:00:00 UTC", then anything dateutil can read
         cleaned = text[retry].str.replace(r"\s*(UTC|GMT|Z)$", "", regex=True, case=False)
-        out[retry] = pd.to_datetime(cleaned, format="mixed", utc=True, errors="coerce")
+        again = pd.to_datetime(cleaned, format="ISO8601", utc=True, errors="coerce")
+        rest = again.isna()
+        if rest.any():
+            again[rest] = pd.to_datetime(cleaned[rest], format="mixed", utc=True, errors="coerce")
+        out[retry] = again
     return out.astype(DT_DTYPE)
 
 
@@ -217,11 +226,11 @@ def _from_list(frame: pd.DataFrame, email_col: str | None, list_key: str | None)
         return empty_known()
     sub = frame.loc[has]
     n = int(has.sum())
-    sent_at = _to_utc(sub[SENT_AT]) if SENT_AT in sub.columns else pd.Series([pd.NaT] * n)
+    sent_at = _to_utc(sub[SENT_AT]).array if SENT_AT in sub.columns else _nat(n)
     status = _norm_status(sub[GIFT_STATUS]).to_numpy() if GIFT_STATUS in sub.columns else [""] * n
     out = pd.DataFrame({
         "email": pd.array(_norm_email(sub[email_col]).to_numpy(), dtype="str"),
-        "gifted_at": sent_at.astype(DT_DTYPE).to_numpy(),
+        "gifted_at": sent_at,
         "status": pd.array(status, dtype="str"),
         "gift_request_id": pd.array(ids[has], dtype="str"),
         "origin_list": pd.array([list_key or ""] * n, dtype="str"),
@@ -239,12 +248,12 @@ def _conform(extra: pd.DataFrame) -> pd.DataFrame:
     def text(name: str, norm=_clean_str) -> np.ndarray:
         return norm(extra[name]).to_numpy() if name in extra.columns else np.full(n, "", dtype=object)
 
-    when = _to_utc(extra["gifted_at"]) if "gifted_at" in extra.columns else pd.Series([pd.NaT] * n)
+    when = _to_utc(extra["gifted_at"]).array if "gifted_at" in extra.columns else _nat(n)
     rows = (pd.to_numeric(extra["origin_row"], errors="coerce").to_numpy() if "origin_row" in extra.columns
             else [pd.NA] * n)
     return pd.DataFrame({
         "email": pd.array(text("email", _norm_email), dtype="str"),
-        "gifted_at": when.astype(DT_DTYPE).to_numpy(),
+        "gifted_at": when,
         "status": pd.array(text("status", _norm_status), dtype="str"),
         "gift_request_id": pd.array(text("gift_request_id"), dtype="str"),
         "origin_list": pd.array(text("origin_list"), dtype="str"),
@@ -370,7 +379,9 @@ def _with_columns(known: pd.DataFrame) -> pd.DataFrame:
     missing = {c: d for c, d in (("status", ""), ("gift_request_id", ""), ("origin_list", ""),
                                  ("origin_row", pd.NA)) if c not in known.columns}
     if "gifted_at" not in known.columns:
-        missing["gifted_at"] = pd.NaT
+        missing["gifted_at"] = _nat(len(known))
+    elif not isinstance(known["gifted_at"].dtype, pd.DatetimeTZDtype):
+        missing["gifted_at"] = _to_utc(known["gifted_at"]).array
     return known.assign(**missing) if missing else known
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import secrets as _secrets
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -10,6 +12,10 @@ from .andopen import AndOpenClient
 from .sandbox import DEFAULT_TOKEN, Lifecycle, Sandbox
 from .settings import Secret, Settings
 from .store import Store
+
+if TYPE_CHECKING:
+    from .runs import RunRegistry
+    from .webhooks import WebhookIntake
 
 HTTP_POOL = 16  # connections kept to &Open: above the send engine's default concurrency
 
@@ -50,3 +56,58 @@ def make_client(settings: Settings, session: requests.Session | None = None) -> 
     if not settings.api_key:
         raise ValueError("make_client needs ANDOPEN_API_KEY; demo mode uses Demo.client()")
     return AndOpenClient(session or http_session(), settings.api_key, settings.base_url)
+
+
+@dataclass
+class Services:
+    """Everything one process shares across users, reruns and tabs."""
+
+    settings: Settings
+    store: Store
+    demo: Demo | None
+    registry: "RunRegistry"
+
+    @property
+    def demo_mode(self) -> bool:
+        return self.demo is not None
+
+    def client(self) -> AndOpenClient:
+        return self.demo.client() if self.demo else make_client(self.settings)
+
+    @property
+    def webhook_secret(self) -> str | None:
+        if self.demo:
+            return self.demo.webhook_secret
+        return self.settings.webhook_secret.reveal() if self.settings.webhook_secret else None
+
+    def intake(self) -> "WebhookIntake":
+        from .webhooks import WebhookIntake
+
+        if self._intake is None:
+            self._intake = WebhookIntake(self.store, self.webhook_secret)
+        return self._intake
+
+    _intake: "WebhookIntake | None" = None
+
+
+_services: Services | None = None
+_services_lock = threading.Lock()
+
+
+def get_services(settings_factory, *, port: int | None = None, demo_speed: float = 1.0) -> Services:
+    """Build the process's services once (not per rerun): the demo sandbox starts here,
+    delivering signed webhooks to this same server's endpoint."""
+    global _services
+    with _services_lock:
+        if _services is None:
+            from .runs import RunRegistry
+
+            settings: Settings = settings_factory()
+            demo = None
+            data_dir = settings.data_dir
+            if settings.demo_mode:
+                data_dir = settings.data_dir / "demo"  # fake gifts never mix with real history
+                hook = f"http://127.0.0.1:{port}/webhooks/andopen" if port else None
+                demo = Demo.start(hook, speed=demo_speed)
+            _services = Services(settings, Store(data_dir), demo, RunRegistry())
+        return _services

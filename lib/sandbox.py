@@ -385,6 +385,8 @@ class Sandbox:
     def start(self) -> "Sandbox":
         if self._server is not None:
             return self
+        if self._stopping.is_set():
+            raise RuntimeError("a stopped Sandbox cannot be started again; make a new one")
         server = _Server(("127.0.0.1", self.port), _Handler)
         server.sandbox = self
         self._server = server

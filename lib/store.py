@@ -82,6 +82,13 @@ CREATE TABLE IF NOT EXISTS overrides (
     reason TEXT,
     PRIMARY KEY (list_key, email)
 );
+CREATE TABLE IF NOT EXISTS lists (
+    list_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    csv BLOB NOT NULL,              -- the list as the user last left it (approvals included)
+    mapping TEXT,                   -- the user's column choices, JSON
+    updated_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     target TEXT NOT NULL,            -- e.g. a sheet key: events waiting to be appended there
@@ -396,6 +403,25 @@ class Store:
     def overrides(self, list_key: str) -> dict[str, tuple[str, str, str]]:
         rows = self._conn().execute("SELECT * FROM overrides WHERE list_key=?", (list_key,)).fetchall()
         return {r["email"]: (r["actor"], r["at"], r["reason"]) for r in rows}
+
+    # -- local lists: an upload survives a closed tab -------------------------------
+    def save_list(self, list_key: str, name: str, csv: bytes, mapping: dict | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO lists (list_key, name, csv, mapping, updated_at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(list_key) DO UPDATE SET name=excluded.name, csv=excluded.csv, "
+                "mapping=excluded.mapping, updated_at=excluded.updated_at",
+                (list_key, name, csv, json.dumps(mapping or {}), iso(utcnow())),
+            )
+
+    def saved_lists(self) -> list[tuple[str, str, str]]:
+        """(list_key, name, updated_at), newest first."""
+        rows = self._conn().execute("SELECT list_key, name, updated_at FROM lists ORDER BY updated_at DESC")
+        return [(r["list_key"], r["name"], r["updated_at"]) for r in rows.fetchall()]
+
+    def load_list(self, list_key: str) -> tuple[str, bytes, dict] | None:
+        r = self._conn().execute("SELECT * FROM lists WHERE list_key=?", (list_key,)).fetchone()
+        return (r["name"], bytes(r["csv"]), json.loads(r["mapping"] or "{}")) if r else None
 
     # -- outbox: events waiting to be copied to another store (a sheet's history tab) -
     def enqueue(self, target: str, event_ids: list[str]) -> None:

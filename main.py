@@ -1,0 +1,18 @@
+"""The navigation script: `app.py` serves it together with the webhook route.
+AppTest targets this file (an st.App file renders nothing under AppTest)."""
+import streamlit as st
+
+from ui import common, state
+
+st.set_page_config(page_title="Giftrun", page_icon="🎁", layout="wide")
+
+svc = state.services()
+page = st.navigation([
+    st.Page("pages/build_list.py", title="Build list", icon="📋", default=True),
+    st.Page("pages/review_send.py", title="Review & send", icon="🎁"),
+    st.Page("pages/gift_status.py", title="Gift status", icon="📦"),
+    st.Page("pages/settings.py", title="Settings", icon="⚙️"),
+])
+common.sidebar(svc)
+common.banner(svc)
+page.run()

@@ -1,0 +1,77 @@
+"""Step 1: bring a list in (CSV, Google Sheet, sample, or a recent one) and match its columns."""
+import streamlit as st
+
+from lib import csvio
+from lib.recipients import match_columns
+from lib.sample import SAMPLE_NAME, sample_frame
+from lib.sources import prepare, upload_list_key
+from ui import sheets_ui, state
+
+svc = state.services()
+st.title("Build list")
+st.write("Upload a CSV or open a Google Sheet. Nothing is sent while you build the list.")
+
+tabs = st.tabs(["Upload a CSV", "Google Sheet", "Sample list", "Recent lists"])
+with tabs[0]:
+    upload = st.file_uploader("CSV file (UTF-8 or Windows-1252; comma, semicolon or tab)", type=["csv", "txt", "tsv"],
+                              key="giftrun_upload")
+    if upload is not None and st.button("Use this file", type="primary", key="use_upload"):
+        try:
+            frame = csvio.read_csv_bytes(upload.getvalue(), name=upload.name)
+        except csvio.CsvError as exc:
+            st.error(str(exc))
+        else:
+            state.set_list(prepare(frame, list_key=upload_list_key(upload.name), name=upload.name))
+            st.success(f"Loaded {len(frame)} people from {upload.name}.")
+with tabs[1]:
+    sheets_ui.open_sheet_form(svc)
+with tabs[2]:
+    st.write("25 made-up people, including a few problem rows (a missing name, a bad email, a duplicate).")
+    if st.button("Load the sample list", type="primary", key="load_sample"):
+        state.set_list(prepare(sample_frame(), list_key=upload_list_key(SAMPLE_NAME), name=SAMPLE_NAME))
+        st.success("Sample list loaded. Continue to Review & send.")
+with tabs[3]:
+    saved = svc.store.saved_lists()
+    if not saved:
+        st.caption("Lists you load are kept here, approvals included, so a closed tab loses nothing.")
+    else:
+        labels = {key: f"{name} — saved {at[:16].replace('T', ' ')} UTC" for key, name, at in saved}
+        choice = st.selectbox("Reopen a list", list(labels), format_func=labels.get, key="reopen_choice")
+        if st.button("Reopen", key="reopen"):
+            reopened = state.reopen_list(choice)
+            if reopened is None:
+                st.error("That list is no longer in the store.")
+            else:
+                state.set_list(reopened, save=False)
+                st.success(f"Reopened {reopened.name}.")
+
+loaded = state.current_list()
+if loaded is None:
+    st.stop()
+
+st.subheader(f"{loaded.name} — {len(loaded.frame)} people")
+st.caption("Columns are matched loosely (First Name, first_name, Email Address… all work). "
+           "If a column was not found, pick it from your own columns; the choice is remembered for this list.")
+fields = [("first_name", "First name"), ("last_name", "Last name"), ("email", "Email"), ("approved", "Approved")]
+options = ["(none)"] + list(loaded.user_columns)
+cols = st.columns(len(fields))
+overrides = {}
+for (field, label), col in zip(fields, cols):
+    current = getattr(loaded.cmap, field)
+    choice = col.selectbox(label, options, index=options.index(current) if current in options else 0,
+                           key=f"map_{field}_{loaded.list_key}")
+    overrides[field] = "" if choice == "(none)" else choice
+cmap = match_columns(loaded.user_columns, overrides)
+if cmap != loaded.cmap:
+    loaded.cmap = cmap
+    state.set_list(loaded)
+missing = cmap.missing()
+if missing:
+    st.warning(f"Pick a column for: {', '.join(missing)}. Rows cannot be sent until these are matched.")
+if not cmap.approved:
+    st.caption("No `Approved` column: one is added, and you approve rows on the next page.")
+
+st.dataframe(loaded.frame[list(loaded.user_columns)], hide_index=True, width="stretch", height=320)
+if st.button("Continue to Review & send →", type="primary", disabled=bool(missing)):
+    st.switch_page("pages/review_send.py")
+

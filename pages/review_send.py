@@ -1,0 +1,139 @@
+"""Step 2: approve rows, see what will happen to each one, send, watch the run."""
+import pandas as pd
+import streamlit as st
+
+from lib import csvio
+from lib import eligibility as elig
+from lib.andopen import AndOpenError
+from lib.plan import RowAction
+from lib.recipients import apply_approval_edits, is_approved, set_all_approved
+from lib.review import review
+from lib.sending import SendRun
+from lib.store import RunInProgress
+from lib.writeback import RESULT_COLUMNS
+from ui import runview, sheets_ui, state
+
+svc = state.services()
+st.title("Review & send")
+loaded = state.current_list()
+if loaded is None:
+    st.info("No list yet: load one on **Build list** first.")
+    running = svc.registry.active()
+    for run in running:  # a reopened tab can still watch a run started earlier
+        ctx = svc.registry.context.get(run.list_key)
+        if ctx is not None and st.button(f"Watch the run in progress on {ctx.name}", key=f"attach-{run.run_id}"):
+            state.set_list(ctx, save=False)
+            st.rerun()
+    st.stop()
+if loaded.cmap.missing():
+    st.warning(f"Match these columns on Build list first: {', '.join(loaded.cmap.missing())}.")
+    st.stop()
+
+approved_col = state.approved_column(loaded)
+if approved_col not in loaded.frame.columns:
+    loaded.frame.insert(len(loaded.user_columns), approved_col, "FALSE")
+    loaded.user_columns = (*loaded.user_columns, approved_col)
+    loaded.cmap = type(loaded.cmap)(**{**vars(loaded.cmap), "approved": approved_col})
+
+# -- settings for this run -----------------------------------------------------------------
+left, right = st.columns(2)
+campaigns = runview.campaigns(svc)
+if campaigns is None:
+    st.stop()
+ids = [c.id for c in campaigns if c.state != "archived"]
+names = {c.id: c.name for c in campaigns}
+default = svc.settings.campaign_id if svc.settings.campaign_id in ids else (ids[0] if ids else None)
+campaign_id = left.selectbox("Campaign", ids, index=ids.index(default) if default in ids else 0,
+                             format_func=lambda i: f"{names.get(i, i)}", key=state.CAMPAIGN)
+presets = [p for p, _ in elig.PRESETS]
+lookback = right.selectbox("Skip people gifted within", presets, index=presets.index(elig.DEFAULT),
+                           format_func=dict(elig.PRESETS).get, key=state.LOOKBACK)
+window = elig.parse_window(lookback)
+
+# -- the table: approvals are the only editable cells -------------------------------------
+key = state.editor_key(loaded)
+edits = st.session_state.get(key, {}).get("edited_rows", {})
+effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits else loaded.frame
+loaded_view = type(loaded)(loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns)
+rev = review(loaded_view, svc.store, window, extra_history=sheets_ui.shared_history(svc))
+plan = rev.plan
+
+b1, b2, _ = st.columns([1, 1, 4])
+if b1.button("Approve all", key="approve_all"):
+    loaded.frame = set_all_approved(effective, approved_col, True)
+    state.set_list(loaded)
+    st.rerun()
+if b2.button("Approve none", key="approve_none"):
+    loaded.frame = set_all_approved(effective, approved_col, False)
+    state.set_list(loaded)
+    st.rerun()
+
+actions = {r.row_key: r for r in plan.rows}
+display = pd.DataFrame(index=rev.frame.index)
+display[approved_col] = [is_approved(v) for v in loaded.frame[approved_col]]
+display["Will happen"] = [runview.action_label(actions[k].action) if k in actions else "" for k in rev.frame.index]
+display["Problem"] = [actions[k].message if k in actions and actions[k].action in
+                      (RowAction.INVALID, RowAction.NOT_APPROVED, RowAction.DUPLICATE, RowAction.BLOCKED)
+                      else "" for k in rev.frame.index]
+for col in loaded.user_columns:
+    if col != approved_col:
+        display[col] = rev.frame[col]
+for col in RESULT_COLUMNS:
+    display[col] = rev.frame[col]
+st.data_editor(
+    display, key=key, hide_index=True, width="stretch", height=min(38 + 35 * len(display), 560),
+    disabled=[c for c in display.columns if c != approved_col],
+    column_config={
+        approved_col: st.column_config.CheckboxColumn(approved_col, help="Tick to send this person a gift"),
+        "Redemption URL": st.column_config.LinkColumn("Redemption URL"),
+    },
+)
+
+# -- summary ---------------------------------------------------------------------------------
+counts = plan.counts()
+m = st.columns(6)
+m[0].metric("To send", counts["send"])
+m[1].metric("Skipped (look-back)", counts["skip"])
+m[2].metric("Invalid", counts["invalid"] + counts["duplicate"])
+m[3].metric("Sent", counts["already sent"])
+m[4].metric("Unknown outcome", counts["unknown outcome"] + counts["blocked"])
+m[5].metric("Not approved", counts["not approved"])
+if window is not None and rev.verdicts:
+    st.caption(f"Skip rate {rev.skip_rate:.0%} (window {elig.format_window(window)}). {elig.SKIP_RATE_NOTE}")
+
+runview.overrides_and_unknowns(svc, loaded, rev, state.actor())
+
+# -- send -----------------------------------------------------------------------------------
+run = svc.registry.get(loaded.list_key)
+running = run is not None and run.snapshot().state == "running"
+live_elsewhere = [r for r in svc.store.live_runs(loaded.list_key) if not run or r.run_id != run.run_id]
+if live_elsewhere:
+    r0 = live_elsewhere[0]
+    st.warning(f"A run on this list is in progress (started by {r0.actor}). Wait for it to finish.")
+label = f"Send {counts['send']} gift{'s' if counts['send'] != 1 else ''}"
+if st.button(label, type="primary", disabled=running or counts["send"] == 0 or bool(live_elsewhere),
+             key="send"):
+    loaded.frame = effective
+    state.save_list(loaded)
+    try:
+        client = svc.client()
+        sink = sheets_ui.sink_for(svc, loaded)
+        new_run = SendRun(client, svc.store, loaded.list_key, plan.items, campaign_id, actor=state.actor(),
+                          sink=sink)
+        if sink is not None:
+            sink.write(plan.results())
+        svc.registry.start(new_run, context=loaded)
+    except RunInProgress as exc:
+        st.warning(str(exc))
+    except AndOpenError as exc:
+        st.error(str(exc))
+    else:
+        state.bump_editor()
+        st.rerun()
+
+if run is not None:
+    runview.progress(run, loaded)
+
+st.download_button(
+    "Download CSV with results", csvio.to_csv_bytes(rev.frame[list(loaded.user_columns) + list(RESULT_COLUMNS)]),
+    file_name=f"{loaded.name.rsplit('.', 1)[0]}-results.csv", mime="text/csv", key="download")

@@ -1,0 +1,38 @@
+"""Settings: what the app is connected to (never the key itself), a connection check, the audit trail."""
+import pandas as pd
+import streamlit as st
+
+from lib.andopen import AndOpenError
+from ui import state
+
+svc = state.services()
+s = svc.settings
+st.title("Settings")
+if svc.demo_mode:
+    st.write(f"**Mode:** demo — the built-in sandbox at `{svc.demo.sandbox.url}`.")
+else:
+    st.write(f"**Mode:** live · **&Open key:** `{s.api_key.masked()}` · **host:** `{svc.client().base_url}`")
+st.write(f"**Default campaign:** `{s.campaign_id or '(none — pick one on Review & send)'}`")
+st.write(f"**Store:** `{svc.store.data_dir}`")
+secret_state = "configured" if svc.webhook_secret else "not set (webhooks are refused; use polling)"
+st.write(f"**Webhook endpoint:** `POST /webhooks/andopen` on this server · secret {secret_state}")
+
+if st.button("Check connection"):
+    try:
+        found = svc.client().list_campaigns()
+    except AndOpenError as exc:
+        st.error(f"&Open said no: {exc}")
+    else:
+        st.success(f"Connected: {len(found)} campaigns visible to this key.")
+
+st.subheader("Runs (audit trail)")
+runs = svc.store.runs()
+if runs:
+    st.dataframe(pd.DataFrame([{
+        "Started": r.started_at[:19].replace("T", " "), "By": r.actor, "State": r.state,
+        "Sent": r.counts.get("sent", 0), "Rejected": r.counts.get("rejected", 0),
+        "Unknown": r.counts.get("unknown", 0), "Not sent": r.counts.get("failed", 0),
+        "Message": r.message or "",
+    } for r in runs]), hide_index=True, width="stretch")
+else:
+    st.caption("No runs yet.")

@@ -1,0 +1,96 @@
+"""Pieces of the Review & send page: campaigns, live progress, overrides and unknown outcomes."""
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.andopen import AndOpenError
+from lib.models import Campaign, SendState
+from lib.plan import RowAction
+from lib.review import Review
+from lib.runtime import Services
+from lib.sending import SendRun
+from lib.sources import LoadedList
+
+from . import state
+
+
+@st.cache_data(ttl=300, show_spinner="Loading campaigns from &Open…")
+def _campaigns(_svc: Services, cache_key: str) -> list[Campaign]:
+    return _svc.client().list_campaigns()
+
+
+def campaigns(svc: Services) -> list[Campaign] | None:
+    """The campaign list, or None after showing what is wrong (bad key, wrong region…)."""
+    try:
+        found = _campaigns(svc, "demo" if svc.demo_mode else svc.settings.api_key.masked())
+    except AndOpenError as exc:
+        st.error(f"Could not load campaigns: {exc}")
+        return None
+    if not found:
+        st.error("This &Open account has no campaigns. Create one in &Open first.")
+        return None
+    return found
+
+
+ACTION_LABELS = {RowAction.ALREADY_SENT: "sent", RowAction.SKIP: "skip (look-back)",
+                 RowAction.UNKNOWN: "unknown — check &Open", RowAction.BLOCKED: "blocked — check &Open"}
+
+
+def action_label(action: RowAction) -> str:
+    return ACTION_LABELS.get(action, str(action))
+
+
+def progress(run: SendRun, loaded: LoadedList) -> None:
+    @st.fragment(run_every=1.0)
+    def _view() -> None:
+        p = run.snapshot()
+        total = max(p.total, 1)
+        if p.state == "running":
+            eta = f" · about {p.eta:.0f}s left" if p.eta else ""
+            st.progress(min(1.0, (p.done + p.already) / total),
+                        text=f"Sending… {p.done + p.already}/{p.total} done · {p.sent} sent · "
+                             f"{p.rejected + p.failed} failed · {p.unknown} unknown · {p.rate:.1f}/s{eta}")
+            if st.button("Stop", key=f"stop-{p.run_id}"):
+                run.stop("Stopped by " + state.actor() + ".")
+                st.toast("Stopping: no new sends; the ones in flight finish and are recorded.")
+            if p.writeback_error:
+                st.warning(p.writeback_error)
+        else:
+            seen = st.session_state.setdefault("giftrun_seen_runs", set())
+            if p.run_id not in seen:  # refresh the whole page once, so the table shows the results
+                seen.add(p.run_id)
+                state.bump_editor()
+                st.rerun(scope="app")
+            verb = "Run finished" if p.state == "completed" else "Run stopped"
+            msg = (f"{verb}: {p.sent} sent, {p.rejected} rejected by &Open, {p.failed} not sent (safe to send "
+                   f"again), {p.unknown} unknown outcome, {p.already} already sent earlier · {p.elapsed:.1f}s.")
+            (st.success if p.state == "completed" and not (p.rejected or p.unknown or p.failed) else st.warning)(msg)
+            if p.message and p.state != "completed":
+                st.error(p.message)
+
+    _view()
+
+
+def overrides_and_unknowns(svc: Services, loaded: LoadedList, rev: Review, actor: str) -> None:
+    skipped = [r for r in rev.plan.rows if r.action == RowAction.SKIP]
+    unknown = [r for r in rev.plan.rows if r.action == RowAction.UNKNOWN and r.journal
+               and r.journal.state == SendState.UNKNOWN]
+    if skipped:
+        with st.expander(f"Send anyway to {len(skipped)} skipped people (look-back override)"):
+            labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email} — {r.message}" for r in skipped}
+            chosen = st.multiselect("Deliberately send to", list(labels), format_func=labels.get, key="override_pick")
+            if st.button("Override the look-back check for these", disabled=not chosen, key="override_go"):
+                for email in chosen:
+                    svc.store.record_override(loaded.list_key, email, actor, labels[email])
+                st.rerun()
+    if unknown:
+        with st.expander(f"{len(unknown)} rows with an unknown outcome — check them in &Open", expanded=True):
+            st.write("These requests may or may not have created a gift. Look each one up in &Open. Only if it "
+                     "has **no** gift there, clear it here so it can be sent again.")
+            labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email}" for r in unknown}
+            chosen = st.multiselect("Checked in &Open, no gift found", list(labels), format_func=labels.get,
+                                    key="unknown_pick")
+            if st.button("Clear these so they can be sent again", disabled=not chosen, key="unknown_go"):
+                for email in chosen:
+                    svc.store.clear_unknown(loaded.list_key, email, actor)
+                st.rerun()

@@ -1,0 +1,84 @@
+"""Process services and per-session state, so pages stay thin views over lib/."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import streamlit as st
+
+from lib import csvio
+from lib.runtime import Services, get_services
+from lib.settings import Settings
+from lib.sources import LoadedList, prepare
+from lib.writeback import APPROVED
+
+LIST = "giftrun_list"            # the LoadedList being worked on (base frame: approvals committed)
+EDITOR_VERSION = "giftrun_editor_version"
+LOOKBACK = "giftrun_lookback"
+CAMPAIGN = "giftrun_campaign"
+
+
+def _secrets() -> dict[str, Any]:
+    try:
+        return {k: st.secrets[k] for k in st.secrets.keys()}
+    except Exception:  # no secrets file: demo mode / environment only
+        return {}
+
+
+def load_settings() -> Settings:
+    return Settings.from_mapping(_secrets(), os.environ)
+
+
+def services() -> Services:
+    port = st.get_option("server.port")
+    speed = float(os.environ.get("GIFTRUN_DEMO_SPEED", "1") or 1)
+    return get_services(load_settings, port=port, demo_speed=speed)
+
+
+def actor() -> str:
+    """Who is acting, for the audit trail: the signed-in email, else "local"."""
+    try:
+        if st.user.is_logged_in and st.user.get("email"):
+            return str(st.user.get("email"))
+    except Exception:
+        pass
+    return st.session_state.get("giftrun_actor", "local")
+
+
+def current_list() -> LoadedList | None:
+    return st.session_state.get(LIST)
+
+
+def set_list(loaded: LoadedList | None, *, save: bool = True) -> None:
+    st.session_state[LIST] = loaded
+    bump_editor()
+    if loaded is not None and save:
+        save_list(loaded)
+
+
+def save_list(loaded: LoadedList) -> None:
+    """Keep the list (approvals included) in the store, so a closed tab loses nothing."""
+    user = loaded.frame[list(loaded.user_columns)]
+    mapping = {k: v for k, v in vars(loaded.cmap).items() if v}
+    services().store.save_list(loaded.list_key, loaded.name, csvio.to_csv_bytes(user), mapping)
+
+
+def reopen_list(list_key: str) -> LoadedList | None:
+    saved = services().store.load_list(list_key)
+    if saved is None:
+        return None
+    name, data, mapping = saved
+    frame = csvio.read_csv_bytes(data, name=name)
+    return prepare(frame, list_key=list_key, name=name, overrides=mapping)
+
+
+def bump_editor() -> None:
+    st.session_state[EDITOR_VERSION] = st.session_state.get(EDITOR_VERSION, 0) + 1
+
+
+def editor_key(loaded: LoadedList) -> str:
+    return f"editor-{loaded.list_key}-{st.session_state.get(EDITOR_VERSION, 0)}"
+
+
+def approved_column(loaded: LoadedList) -> str:
+    return loaded.cmap.approved or APPROVED

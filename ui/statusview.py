@@ -1,0 +1,62 @@
+"""The Gift status page body: refreshes itself while open."""
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from lib import csvio
+from lib.andopen import AndOpenError
+from lib.history import FINAL_STATUSES
+from lib.polling import poll_statuses
+from lib.runtime import Services
+from lib.status_report import FOLLOW_UP, funnel, gifts_frame, history_frame, status_counts
+
+
+def render(svc: Services) -> None:
+    top = st.columns([1, 1, 4])
+    if top[0].button("Refresh statuses", help="Ask &Open for every gift not yet delivered or cancelled"):
+        gifts = gifts_frame(svc.store)
+        ids = gifts.loc[~gifts["status"].isin(FINAL_STATUSES), "Gift request ID"].tolist()
+        try:
+            summary = poll_statuses(svc.client(), svc.store, ids)
+        except AndOpenError as exc:
+            st.error(str(exc))
+        else:
+            st.toast(f"Checked {summary.checked} gifts, {summary.changed} changed.")
+            for err in summary.errors[:5]:
+                st.warning(err)
+    auto = top[1].toggle("Live", value=True, help="Refresh this page every few seconds")
+    _body(svc) if not auto else st.fragment(run_every=3.0)(_body)(svc)
+
+
+def _body(svc: Services) -> None:
+    gifts = gifts_frame(svc.store)
+    if gifts.empty:
+        st.info("No gifts yet. Send some from **Review & send**; their statuses appear here as &Open reports them.")
+        return
+    counts = status_counts(gifts)
+    cols = st.columns(len(counts))
+    for col, (label, n) in zip(cols, counts.items()):
+        col.metric(label, n)
+    chart = alt.Chart(funnel(gifts)).mark_bar().encode(
+        x=alt.X("Gifts:Q"), y=alt.Y("Stage:N", sort=None), color=alt.Color("Stage:N", legend=None),
+        tooltip=["Stage", "Gifts"]).properties(height=180)
+    st.altair_chart(chart, width="stretch")
+
+    f1, f2 = st.columns([2, 1])
+    quick = f1.radio("Show", ["All gifts", *FOLLOW_UP], horizontal=True, key="status_filter")
+    senders = sorted(gifts["Sent by"].unique())
+    sender = f2.selectbox("Sent by", ["Anyone", *senders], key="status_sender")
+    view = gifts if quick == "All gifts" else gifts[gifts["status"] == FOLLOW_UP[quick]]
+    if sender != "Anyone":
+        view = view[view["Sent by"] == sender]
+    st.dataframe(view.drop(columns=["status"]), hide_index=True, width="stretch",
+                 column_config={"Redemption URL": st.column_config.LinkColumn("Redemption URL")})
+
+    gid = st.selectbox("One gift's history", [""] + view["Gift request ID"].tolist(),
+                       format_func=lambda g: g and f"{g} — {gifts.set_index('Gift request ID').at[g, 'Recipient']}",
+                       key="status_gift")
+    if gid:
+        st.dataframe(history_frame(svc.store, gid), hide_index=True, width="stretch")
+    st.download_button("Download the full gift history (CSV)", csvio.to_csv_bytes(history_frame(svc.store)),
+                       file_name="gift-history.csv", mime="text/csv", key="history_csv")
