@@ -2,11 +2,12 @@
 AppTest targets this file (an st.App file renders nothing under AppTest)."""
 import streamlit as st
 
-from ui import common, state
+from ui import auth, common, state
 
 st.set_page_config(page_title="Giftrun", page_icon="🎁", layout="wide")
 
 svc = state.services()
+auth.gate(svc)
 page = st.navigation([
     st.Page("pages/build_list.py", title="Build list", icon="📋", default=True),
     st.Page("pages/review_send.py", title="Review & send", icon="🎁"),

@@ -72,7 +72,10 @@ class Services:
         return self.demo is not None
 
     def client(self) -> AndOpenClient:
-        return self.demo.client() if self.demo else make_client(self.settings)
+        """A client over the process's shared connection pool."""
+        if self._session is None:
+            self._session = http_session()
+        return self.demo.client(self._session) if self.demo else make_client(self.settings, self._session)
 
     @property
     def webhook_secret(self) -> str | None:
@@ -88,6 +91,7 @@ class Services:
         return self._intake
 
     _intake: "WebhookIntake | None" = None
+    _session: requests.Session | None = None
 
 
 _services: Services | None = None

@@ -2,7 +2,8 @@
 import pandas as pd
 import streamlit as st
 
-from lib.andopen import AndOpenError
+from lib.connection import check_connection
+from lib.runtime import http_session
 from ui import state
 
 svc = state.services()
@@ -11,19 +12,16 @@ st.title("Settings")
 if svc.demo_mode:
     st.write(f"**Mode:** demo — the built-in sandbox at `{svc.demo.sandbox.url}`.")
 else:
-    st.write(f"**Mode:** live · **&Open key:** `{s.api_key.masked()}` · **host:** `{svc.client().base_url}`")
+    st.write(f"**Mode:** live · **&Open key:** `{s.api_key.masked()}` · "
+             f"**host:** `{s.base_url or 'from the key (production US / staging)'}`")
 st.write(f"**Default campaign:** `{s.campaign_id or '(none — pick one on Review & send)'}`")
 st.write(f"**Store:** `{svc.store.data_dir}`")
 secret_state = "configured" if svc.webhook_secret else "not set (webhooks are refused; use polling)"
 st.write(f"**Webhook endpoint:** `POST /webhooks/andopen` on this server · secret {secret_state}")
 
-if st.button("Check connection"):
-    try:
-        found = svc.client().list_campaigns()
-    except AndOpenError as exc:
-        st.error(f"&Open said no: {exc}")
-    else:
-        st.success(f"Connected: {len(found)} campaigns visible to this key.")
+if st.button("Check connection", key="check_connection"):
+    result = check_connection(s, http_session(), svc.client() if svc.demo_mode else None)
+    (st.success if result.ok else st.error)(result.message)
 
 st.subheader("Runs (audit trail)")
 runs = svc.store.runs()
