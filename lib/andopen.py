@@ -110,7 +110,9 @@ class UnknownOutcomeError(AndOpenError):
 
 
 # -- classification (one function, tested as a table) -----------------------------------
-CAMPAIGN_CODES = frozenset({"invalid_reference", "campaign_archived", "archived", "not_found"})
+# Codes seen for campaign_id so far. Codes are an open set, and a campaign problem is the
+# same for every row of a run, so any problem on campaign_id stops the run.
+CAMPAIGN_CODES = frozenset({"invalid_reference", "campaign_archived", "archived", "not_found", "required"})
 
 
 def parse_error_details(body: Any) -> tuple[ApiErrorDetail, ...]:
@@ -158,7 +160,7 @@ def error_for(status: int, body: Any, *, request_id: str | None = None, retry_af
         if creating:
             return UnknownOutcomeError(f"&Open answered {status}: the gift may or may not have been created.", **kw)
         return RetryableError(f"&Open answered {status}.", **kw)
-    campaign_problems = [d for d in details if d.param == "campaign_id" and d.code in CAMPAIGN_CODES | {"required"}]
+    campaign_problems = [d for d in details if d.param == "campaign_id"]
     if creating and (campaign_problems or status == 404):
         why = "; ".join(d.describe() for d in campaign_problems) or "not found"
         return CampaignError(f"The campaign cannot be used ({why}). Pick another campaign.", **kw)
@@ -187,7 +189,7 @@ def host_stage(base_url: str) -> str | None:
     if root in STAGING_HOSTS:
         return "staging"
     host = urlsplit(root).hostname or ""
-    if host.endswith("andopen.co"):
+    if host == "andopen.co" or host.endswith(".andopen.co"):
         return "staging" if ".staging." in f".{host}" else "production"
     return None  # not an &Open host: a sandbox
 
@@ -210,6 +212,8 @@ def resolve_base_url(token: str, base_url: str | None) -> str:
             f"a {hstage} host. Use {DEFAULT_HOST[stage]} or a {hstage} key.")
     if hstage and stage is None:
         raise ConfigError(f"The &Open key ({mask_token(token)}) is not a valid &Open key for {url}.")
+    if hstage and not url.lower().startswith("https://"):
+        raise ConfigError(f"ANDOPEN_BASE_URL {url} must use https:// — the key would travel unencrypted.")
     return url
 
 
@@ -241,16 +245,18 @@ class AndOpenClient:
         return campaign_from_json(self._call("GET", f"/campaigns/{campaign_id}"))
 
     def iter_campaigns(self) -> Iterator[Campaign]:
-        after = None
+        """Every campaign once, following `after` paging; stops if the server repeats itself."""
+        after, seen = None, set()
         for _ in range(MAX_CAMPAIGN_PAGES):
             params = {"limit": 25} | ({"after": after} if after else {})
             page = self._call("GET", "/campaigns", params=params)
             data = page.get("data") if isinstance(page, dict) else None
             if not isinstance(data, list):
                 raise RetryableError("&Open sent a campaign list that could not be read.")
-            for item in data:
-                yield campaign_from_json(item)
-            if not page.get("has_more") or not data:
+            fresh = [c for c in map(campaign_from_json, data) if c.id not in seen]
+            seen.update(c.id for c in fresh)
+            yield from fresh
+            if not page.get("has_more") or not fresh:
                 return
             after = data[-1].get("id")
 

@@ -59,13 +59,45 @@ class Source:
 
     def __init__(self, text: str, settings: Settings, overrides: dict[str, str], worksheet: str | None) -> None:
         self.text = text
-        if _looks_like_sheet(text):
+        self.is_sheet = _looks_like_sheet(text)
+        if self.is_sheet:
             from .sheet_source import load_sheet
 
             self.loaded, self.sink = load_sheet(text, settings, overrides, worksheet)
         else:
             self.loaded = load_csv_path(text, overrides)
             self.sink = CsvFileSink(text, self.loaded)
+
+    def finish(self, store: Store) -> None:
+        """For a sheet: settle moved writes and append this list's status events to its
+        `Gift history` tab (created when missing)."""
+        if not self.is_sheet:
+            return
+        from . import sheets
+        from .sheet_source import mirror_events
+
+        self.sink.settle()
+        sheet = self.sink.sheet
+        ids = {g.strip() for g in self.loaded.frame.get(GIFT_REQUEST_ID, []) if str(g).strip()}
+        ids |= {e.gift_request_id for e in store.journal(self.loaded.list_key).values() if e.gift_request_id}
+        events = [e for gid in sorted(ids) for e in store.events(gift_request_id=gid)]
+        if events:
+            n = mirror_events(store, sheets.history_target(sheet.ref), sheet.history_tab(create=True), events)
+            _out(f"Gift history tab: {n} new events appended.")
+
+
+def _import_shared_history(settings: Settings, store: Store) -> None:
+    if not settings.history_sheet:
+        return
+    from .sheet_source import import_shared_history
+
+    try:
+        n = import_shared_history(settings, store)
+    except Exception as exc:  # the local store still works; say so and go on
+        _out(f"Warning: could not read the shared Gift history ({exc}); using the local store only.")
+    else:
+        if n:
+            _out(f"Imported {n} events from the shared Gift history.")
 
 
 def _looks_like_sheet(text: str) -> bool:
@@ -105,6 +137,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
                            "(python -m lib.cli campaigns lists them).", EXIT_STOPPED) from None
         raise CliError(f"Could not check the campaign: {exc}", EXIT_STOPPED) from None
     store.mark_orphans_unknown(loaded.list_key)
+    _import_shared_history(settings, store)
     rev = review(loaded, store, window, now=utcnow())
     loaded.frame = rev.frame
     plan = rev.plan
@@ -145,6 +178,10 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     _out(f"Sent {p.sent} · rejected {p.rejected} · unknown outcome {p.unknown} · not sent (safe to retry) "
          f"{p.failed} · already sent earlier {p.already} · retries {p.retries} · 429s {p.throttled} · "
          f"{p.elapsed:.1f}s")
+    try:
+        source.finish(store)
+    except Exception as exc:
+        _out(f"Warning: finishing the write-back failed ({exc}); the journal keeps every result.")
     if run.unflushed:
         _out(f"Warning: {len(run.unflushed)} results could not be written to {loaded.name} "
              f"({p.writeback_error}). They are kept in the journal and written by the next run.")
@@ -196,8 +233,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             _out(f"  {err}")
         if summary.errors and summary.checked == 0:
             return EXIT_STOPPED
+    _import_shared_history(settings, store)
     results = status_results(loaded.frame, store)
     source.sink.write(results)
+    source.finish(store)
     _out(f"Wrote Gift status for {len(results)} of {len(loaded.frame)} rows to {loaded.name}.")
     return EXIT_OK
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Callable
 
 from .sending import SendRun
 
@@ -18,23 +19,30 @@ class RunRegistry:
         self._runs: dict[str, SendRun] = {}
         self.context: dict[str, object] = {}  # list_key -> whatever the UI needs to reattach
 
-    def start(self, run: SendRun, context: object | None = None) -> SendRun:
+    def start(self, run: SendRun, context: object | None = None,
+              after: Callable[[SendRun], None] | None = None) -> SendRun:
         """Take the list's lock (RunInProgress propagates to the caller), then send in a
-        background thread."""
+        background thread; `after` runs once the run has ended (e.g. a sheet's history)."""
         run.begin()
         with self._lock:
             self._runs[run.list_key] = run
             if context is not None:
                 self.context[run.list_key] = context
-        threading.Thread(target=self._execute, args=(run,), daemon=True, name=f"run-{run.run_id[:8]}").start()
+        threading.Thread(target=self._execute, args=(run, after), daemon=True,
+                         name=f"run-{run.run_id[:8]}").start()
         return run
 
     @staticmethod
-    def _execute(run: SendRun) -> None:
+    def _execute(run: SendRun, after: Callable[[SendRun], None] | None) -> None:
         try:
             run.execute()
         except Exception:
             log.exception("run %s failed", run.run_id)
+        if after is not None:
+            try:
+                after(run)
+            except Exception:
+                log.exception("after-run step of %s failed", run.run_id)
 
     def get(self, list_key: str) -> SendRun | None:
         with self._lock:

@@ -68,7 +68,7 @@ class RunProgress:
 
     @property
     def eta(self) -> float | None:
-        left = self.total - self.done
+        left = self.total - self.done - self.already  # rows the journal already held are never sent
         return (left / self.rate) if self.rate > 0 and left > 0 else (0.0 if left <= 0 else None)
 
     def counts(self) -> dict:

@@ -45,9 +45,11 @@ def mask_token(token: str | None) -> str:
     """`ao-v1-production-…1234`: the stage and the last 4 characters, nothing more."""
     if not token:
         return "(not set)"
-    tail = token[-4:] if len(token) >= 12 else ""
-    parts = token.split("-")
-    if len(parts) >= 4 and parts[0] == "ao":
+    parts = token.split("-", 3)
+    andopen_shaped = len(parts) == 4 and parts[0] == "ao"
+    secret = parts[3] if andopen_shaped else token
+    tail = secret[-4:] if len(secret) >= 12 else ""  # a short secret would be shown whole
+    if andopen_shaped:
         return f"ao-{parts[1]}-{parts[2]}-…{tail}"
     return f"…{tail}" if tail else "…"
 
@@ -63,7 +65,7 @@ class Settings:
     webhook_secret: Secret | None = None
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
     history_sheet: str | None = None
-    service_account: Mapping[str, Any] | None = None
+    service_account: Mapping[str, Any] | None = field(default=None, repr=False)  # holds a private key
     app_password: Secret | None = None
     allowed_domains: tuple[str, ...] = ()
 

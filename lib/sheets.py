@@ -737,6 +737,10 @@ class SheetSink:
         values = self.sheet.values(self._caller)
         if not values or _is_blank_row(values[0]):
             raise NoHeaderRowError(f"The header row of the tab '{self.sheet.title}' is gone.")
+        # cells just read exist: the grid is at least that big (users may have grown it)
+        gp = self.sheet.properties.setdefault("gridProperties", {})
+        gp["rowCount"] = max(self.sheet.row_count, len(values))
+        gp["columnCount"] = max(self.sheet.col_count, max(len(r) for r in values))
         header = [c.strip() for c in values[0]]
         pos = {h: j for j, h in reversed(list(enumerate(header))) if h}
         loose_pos = {_loose(h): j for j, h in reversed(list(enumerate(header))) if h}
@@ -769,16 +773,32 @@ class SheetSink:
                 if e:
                     by_email[e].append(i)
 
+        # place each result: its key's row now, else the only row with its email
+        unplaced: dict[str, RowResult] = {}
+        placed: list[tuple[int, RowResult]] = []
+        claimed = {row_of[r.row_key] for r in pending if r.row_key in row_of}
+        for r in pending:
+            i = row_of.get(r.row_key)
+            if i is None:
+                cands = by_email.get(normalize_email(r.email), []) if r.email else []
+                if len(cands) == 1 and cands[0] not in claimed:
+                    i = cands[0]
+                    claimed.add(i)
+                else:
+                    unplaced[r.row_key] = r
+                    continue
+            placed.append((i, r))
+
         # columns: loose name → index; missing result columns go after the last used one
         names: dict[str, str] = {}  # loose → display name
-        for r in pending:
+        for _i, r in placed:
             for name in r.values:
                 names.setdefault(_loose(name), name)
         for lname, name in self._recent_names.items():
             names.setdefault(lname, name)
         col_at = {ln: loose_pos[ln] for ln in names if ln in loose_pos}
         added: list[str] = []
-        if pending and any(ln not in col_at for ln in names):
+        if placed and any(ln not in col_at for ln in names):
             last_used = max((j for row in values for j, v in enumerate(row) if v.strip()), default=-1)
             wanted = [c for c in RESULT_COLUMNS if _loose(c) not in loose_pos]
             wanted += [n for ln, n in names.items() if ln not in loose_pos and n not in wanted]
@@ -820,18 +840,7 @@ class SheetSink:
                         desired[(i, j)] = before  # our write landed on someone else's row
                         repaired_cells.add((i, j))
         # 2) this flush's results
-        unplaced: dict[str, RowResult] = {}
-        claimed = {row_of[r.row_key] for r in pending if r.row_key in row_of}
-        for r in pending:
-            i = row_of.get(r.row_key)
-            if i is None:
-                cands = by_email.get(normalize_email(r.email), []) if r.email else []
-                if len(cands) == 1 and cands[0] not in claimed:
-                    i = cands[0]
-                    claimed.add(i)
-                else:
-                    unplaced[r.row_key] = r
-                    continue
+        for i, r in placed:
             for name, v in r.values.items():
                 desired[(i, col_at[_loose(name)])] = _text(v)
         for n in added:

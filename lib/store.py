@@ -82,6 +82,15 @@ CREATE TABLE IF NOT EXISTS overrides (
     reason TEXT,
     PRIMARY KEY (list_key, email)
 );
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,           -- override / clear-unknown
+    list_key TEXT,
+    email TEXT,
+    detail TEXT
+);
 CREATE TABLE IF NOT EXISTS lists (
     list_key TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -93,6 +102,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     target TEXT NOT NULL,            -- e.g. a sheet key: events waiting to be appended there
     event_id TEXT NOT NULL,
+    done_at TEXT,                    -- copied: kept so the same event is never appended twice
     UNIQUE (target, event_id)
 );
 """
@@ -267,13 +277,7 @@ class Store:
                 (list_key, normalize_email(email), SendState.UNKNOWN),
             )
             if cur.rowcount:
-                db.execute(
-                    "INSERT INTO overrides (list_key, email, actor, at, reason) VALUES (?,?,?,?,?) "
-                    "ON CONFLICT(list_key, email) DO UPDATE SET actor=excluded.actor, at=excluded.at, "
-                    "reason=excluded.reason",
-                    (list_key, f"unknown-cleared:{normalize_email(email)}", actor, iso(utcnow()),
-                     "cleared unknown outcome after checking &Open"),
-                )
+                _audit(db, actor, "clear-unknown", list_key, email, "checked &Open: no gift; may be sent again")
             return cur.rowcount == 1
 
     # -- runs: one at a time per list, across processes -----------------------------
@@ -399,6 +403,12 @@ class Store:
                 "reason=excluded.reason",
                 (list_key, normalize_email(email), actor, iso(utcnow()), reason),
             )
+            _audit(db, actor, "override", list_key, email, reason)
+
+    def audit_log(self, limit: int = 500) -> list[dict]:
+        """Deliberate decisions by people (look-back overrides, cleared unknowns), newest first."""
+        rows = self._conn().execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(r) for r in rows]
 
     def overrides(self, list_key: str) -> dict[str, tuple[str, str, str]]:
         rows = self._conn().execute("SELECT * FROM overrides WHERE list_key=?", (list_key,)).fetchall()
@@ -433,16 +443,22 @@ class Store:
 
     def pending(self, target: str, limit: int = 5000) -> list[StatusEvent]:
         rows = self._conn().execute(
-            "SELECT e.* FROM outbox o JOIN events e ON e.event_id=o.event_id WHERE o.target=? "
-            "ORDER BY o.id LIMIT ?", (target, limit)
+            "SELECT e.* FROM outbox o JOIN events e ON e.event_id=o.event_id "
+            "WHERE o.target=? AND o.done_at IS NULL ORDER BY o.id LIMIT ?", (target, limit)
         ).fetchall()
         return [_event(r) for r in rows]
 
     def done(self, target: str, event_ids: list[str]) -> None:
         with self._tx() as db:
+            now = iso(utcnow())
             db.executemany(
-                "DELETE FROM outbox WHERE target=? AND event_id=?", [(target, e) for e in event_ids]
+                "UPDATE outbox SET done_at=? WHERE target=? AND event_id=?", [(now, target, e) for e in event_ids]
             )
+
+
+def _audit(db: sqlite3.Connection, actor: str, action: str, list_key: str, email: str, detail: str) -> None:
+    db.execute("INSERT INTO audit (at, actor, action, list_key, email, detail) VALUES (?,?,?,?,?,?)",
+               (iso(utcnow()), actor, action, list_key, normalize_email(email), detail))
 
 
 UNKNOWN_AFTER_CRASH = (

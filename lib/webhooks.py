@@ -250,10 +250,10 @@ def receiver_app(data_dir: Path, secret: str, **kw) -> Starlette:
     return Starlette(routes=[*routes(lambda: intake), Route("/health", health, methods=["GET"])])
 
 
-def serve(data_dir: Path, secret: str, host: str = "127.0.0.1", port: int = 8502) -> None:
+def serve(data_dir: Path, secret: str, host: str = "127.0.0.1", port: int = 8502, **kw) -> None:
     """Run the receiver until interrupted. Access logs are off: nothing about a request
     (headers, signature) is ever logged, and the secret never is."""
     import uvicorn
 
-    uvicorn.run(receiver_app(data_dir, secret), host=host, port=port, log_level="warning",
+    uvicorn.run(receiver_app(data_dir, secret, **kw), host=host, port=port, log_level="warning",
                 access_log=False, server_header=False)

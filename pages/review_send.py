@@ -80,8 +80,15 @@ for col in loaded.user_columns:
         display[col] = rev.frame[col]
 for col in RESULT_COLUMNS:
     display[col] = rev.frame[col]
+def _commit_edits() -> None:
+    """Save ticks as they are made, so leaving the page or closing the tab keeps them."""
+    changed = st.session_state.get(key, {}).get("edited_rows", {})
+    loaded.frame = apply_approval_edits(loaded.frame, changed, approved_col)
+    state.save_list(loaded)
+
+
 st.data_editor(
-    display, key=key, hide_index=True, width="stretch", height=min(38 + 35 * len(display), 560),
+    display, key=key, on_change=_commit_edits, hide_index=True, width="stretch", height=min(38 + 35 * len(display), 560),
     disabled=[c for c in display.columns if c != approved_col],
     column_config={
         approved_col: st.column_config.CheckboxColumn(approved_col, help="Tick to send this person a gift"),

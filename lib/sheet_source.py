@@ -1,0 +1,94 @@
+"""A Google Sheet as a list (source and destination) and as the shared history store.
+
+On Streamlit Community Cloud the app's disk does not last and the webhook receiver runs
+on another host, so the `Gift history` tab of GIFTRUN_HISTORY_SHEET is what they share:
+the receiver appends every accepted event there (through the store's outbox, so nothing
+is lost while Google refuses), and the app and the CLI import that tab's events into
+their local store before they compute statuses and the look-back check.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Callable, Mapping
+
+import gspread
+
+from . import sheets
+from .models import StatusEvent
+from .recipients import match_columns
+from .settings import Settings
+from .sources import LoadedList, prepare
+from .store import Store
+
+log = logging.getLogger(__name__)
+MIRROR_INTERVAL = 5.0  # seconds between appends to the shared tab: ≤ 12 writes a minute
+
+
+def sheets_client(settings: Settings) -> gspread.Client:
+    return sheets.make_client(settings.service_account, emulator_host=os.environ.get("SHEETS_EMULATOR_HOST"))
+
+
+def load_sheet(text: str, settings: Settings, overrides: Mapping[str, str] | None = None,
+               worksheet: str | None = None, client: gspread.Client | None = None
+               ) -> tuple[LoadedList, sheets.SheetSink]:
+    """Open the sheet, read it as text, key its rows by identity (not position)."""
+    sheet = sheets.SheetList.open(client or sheets_client(settings), sheets.parse_sheet_ref(text), worksheet)
+    frame = sheet.read()
+    cmap = match_columns(list(frame.columns), overrides)
+    keys = sheets.row_keys(frame, cmap.email, cmap.first_name, cmap.last_name)
+    loaded = prepare(frame, list_key=sheet.list_key, name=f"{sheet.spreadsheet_title} / {sheet.title}",
+                     overrides=overrides, row_keys=keys)
+    return loaded, sheet.sink(cmap.email, cmap.first_name, cmap.last_name)
+
+
+def mirror_events(store: Store, target: str, tab: sheets.HistoryTab, events: list[StatusEvent]) -> int:
+    """Queue events for a sheet's history tab and try to append them now; on a Google
+    refusal they stay queued in the store and go with the next call."""
+    store.enqueue(target, [e.event_id for e in events])
+    try:
+        return sheets.sync_outbox(store, target, tab)
+    except sheets.SheetsError as exc:
+        log.warning("history tab append postponed: %s", exc)
+        return 0
+
+
+def history_mirror(settings: Settings, store: Store, client: gspread.Client | None = None
+                   ) -> Callable[[list[StatusEvent]], None]:
+    """The receiver's on_accepted hook: queue each accepted event for the shared tab; a
+    background thread appends the queue in batches every few seconds."""
+    target = sheets.history_target(settings.history_sheet)
+    state: dict[str, sheets.HistoryTab] = {}
+    wake = threading.Event()
+
+    def tab() -> sheets.HistoryTab:
+        if "tab" not in state:
+            state["tab"] = sheets.HistoryTab.open(client or sheets_client(settings), settings.history_sheet)
+        return state["tab"]
+
+    def loop() -> None:
+        while True:
+            wake.wait(MIRROR_INTERVAL)
+            wake.clear()
+            try:
+                sheets.sync_outbox(store, target, tab())
+            except Exception as exc:  # kept in the outbox, retried next round
+                log.warning("history tab append postponed: %s", exc)
+
+    threading.Thread(target=loop, daemon=True, name="history-mirror").start()
+
+    def on_accepted(events: list[StatusEvent]) -> None:
+        store.enqueue(target, [e.event_id for e in events])
+
+    return on_accepted
+
+
+def import_shared_history(settings: Settings, store: Store, client: gspread.Client | None = None) -> int:
+    """Copy the shared tab's events into the local store (deduplicated by event id)."""
+    if not settings.history_sheet:
+        return 0
+    tab = sheets.HistoryTab.open(client or sheets_client(settings), settings.history_sheet, create=False)
+    if not tab.exists:
+        return 0
+    return len(store.add_events(tab.read_events()))

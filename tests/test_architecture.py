@@ -1,0 +1,198 @@
+"""House rules as tests: a pure core, thin pages, documented modules, secrets kept out of git,
+a pinned Streamlit, and CI running the command the README gives."""
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parent.parent
+LIB_MODULES = sorted((ROOT / "lib").glob("*.py"))
+PAGES = sorted((ROOT / "pages").glob("*.py"))
+MAX_PAGE_LINES = 150
+MIN_STREAMLIT = Version("1.53")  # st.App with extra Starlette routes (the webhook endpoint)
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [str(p.relative_to(ROOT)) for p in paths]
+
+
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _is_streamlit(module: str | None) -> bool:
+    return bool(module) and module.split(".")[0] == "streamlit"
+
+
+def streamlit_imports(tree: ast.AST) -> list[str]:
+    """Every way a module could reach Streamlit: `import streamlit…`, `from streamlit… import`,
+    at any depth (lazy imports in functions included), and `importlib.import_module("streamlit…")`
+    / `__import__("streamlit…")`."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [f"line {node.lineno}: import {a.name}" for a in node.names if _is_streamlit(a.name)]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and _is_streamlit(node.module):
+                found.append(f"line {node.lineno}: from {node.module} import …")
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            arg = node.args[0]
+            if (name in ("import_module", "__import__") and isinstance(arg, ast.Constant)
+                    and isinstance(arg.value, str) and _is_streamlit(arg.value)):
+                found.append(f"line {node.lineno}: {name}({arg.value!r})")
+    return found
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("import streamlit as st", 1),
+    ("import streamlit.components.v1", 1),
+    ("from streamlit import session_state", 1),
+    ("from streamlit.runtime import exists", 1),
+    ("def f():\n    import streamlit\n", 1),
+    ("class C:\n    def m(self):\n        from streamlit import secrets\n", 1),
+    ("import importlib\nimportlib.import_module('streamlit')", 1),
+    ("__import__('streamlit.testing')", 1),
+    ("import streamlit_extras", 0),  # a different package; only Streamlit itself is checked
+    ("import pandas as pd\nfrom . import streamlit_free", 0),
+    ("from .streamlit import x", 0),  # a relative module of ours, not the package
+])
+def test_the_streamlit_import_check_itself(source, expected):
+    assert len(streamlit_imports(ast.parse(source))) == expected
+
+
+def test_lib_has_modules_to_check():
+    assert len(LIB_MODULES) >= 5
+
+
+@pytest.mark.parametrize("path", LIB_MODULES, ids=_ids(LIB_MODULES))
+def test_lib_never_imports_streamlit(path):
+    assert streamlit_imports(_tree(path)) == [], f"{path.name} imports Streamlit; lib/ must stay pure"
+
+
+@pytest.mark.parametrize("path", LIB_MODULES, ids=_ids(LIB_MODULES))
+def test_every_lib_module_has_a_docstring(path):
+    tree = _tree(path)
+    if path.name == "__init__.py" and not tree.body:
+        pytest.skip("an empty package marker")
+    assert ast.get_docstring(tree), f"{path.name} has no module docstring"
+
+
+def test_there_are_pages():
+    assert {p.name for p in PAGES} >= {"build_list.py", "review_send.py", "gift_status.py", "settings.py"}
+
+
+@pytest.mark.parametrize("path", PAGES, ids=_ids(PAGES))
+def test_pages_stay_thin(path):
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines < MAX_PAGE_LINES, f"{path.name} has {lines} lines; move logic to lib/ or ui/"
+
+
+# -- secrets and the store stay out of git -----------------------------------------------------------
+
+def _check_ignore(path: str) -> bool:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT,
+                            capture_output=True, text=True)
+    if inside.returncode != 0:
+        pytest.skip("not a git work tree")
+    # --no-index: judge by the ignore rules even if a file was (wrongly) committed already
+    result = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode in (0, 1), result.stderr
+    return result.returncode == 0
+
+
+@pytest.mark.parametrize("path", [
+    ".streamlit/secrets.toml",
+    ".giftrun/",
+    ".giftrun/giftrun.sqlite3",
+    ".giftrun/demo/giftrun.sqlite3",
+])
+def test_secrets_and_store_are_git_ignored(path):
+    assert _check_ignore(path), f"{path} is not ignored by .gitignore"
+
+
+@pytest.mark.parametrize("path", [".streamlit/secrets.example.toml", ".streamlit/config.toml"])
+def test_shipped_config_is_not_ignored(path):
+    assert not _check_ignore(path), f"{path} must be committed, but .gitignore ignores it"
+
+
+def _looks_like_a_real_key(text: str) -> list[str]:
+    return re.findall(r"ao-v1-(?:production|staging)-[A-Za-z0-9_\-]{20,}", text)
+
+
+def test_the_key_check_itself():
+    assert _looks_like_a_real_key('ANDOPEN_API_KEY = "ao-v1-production-9fK2mQx7Lp3RtV8wZ1cN5bY"')
+    assert _looks_like_a_real_key("ao-v1-staging-abcdefghijklmnopqrstuvwxyz")
+    assert not _looks_like_a_real_key('ANDOPEN_API_KEY = "ao-v1-production-REPLACE_ME"')
+    assert not _looks_like_a_real_key("shown as `ao-v1-production-…1234`")
+
+
+def test_secrets_example_exists_without_a_real_key():
+    example = ROOT / ".streamlit" / "secrets.example.toml"
+    assert example.is_file(), "ship .streamlit/secrets.example.toml so operators know the names"
+    text = example.read_text(encoding="utf-8")
+    assert "ANDOPEN_API_KEY" in text
+    assert _looks_like_a_real_key(text) == []
+
+
+# -- dependencies and CI -------------------------------------------------------------------------------
+
+def _streamlit_requirement() -> str:
+    for raw in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        match = re.match(r"streamlit(?:\[[^\]]*\])?\s*([<>=!~].*)?$", line, re.IGNORECASE)
+        if match:
+            return (match.group(1) or "").replace(" ", "")
+    pytest.fail("requirements.txt does not list streamlit")
+
+
+def test_requirements_pin_a_streamlit_with_custom_routes():
+    spec = _streamlit_requirement()
+    assert spec, "streamlit is listed without a version: pin it"
+    specifiers = SpecifierSet(spec)
+    assert any(s.operator in ("==", "===", "~=", ">=") for s in specifiers), f"streamlit{spec} has no lower bound"
+    for s in specifiers:
+        if s.operator in ("==", "===", "~=", ">="):
+            assert Version(s.version.rstrip(".*")) >= MIN_STREAMLIT, f"streamlit{spec}: need >= {MIN_STREAMLIT}"
+    assert Version("1.52.9") not in specifiers
+
+
+def _normalise(command: str) -> str:
+    command = " ".join(command.split())
+    command = re.sub(r"^exec ", "", command)
+    return re.sub(r' "\$@"$', "", command)
+
+
+def readme_test_command(readme: Path, first_lines: int = 40) -> str | None:
+    """The test command from the README's opening lines: the `&&`/`;` segment that runs pytest."""
+    for raw in readme.read_text(encoding="utf-8").splitlines()[:first_lines]:
+        line = raw.strip().strip("`").lstrip("$ ").split(" #", 1)[0]
+        for part in re.split(r"&&|;", line):
+            if re.search(r"\bpytest\b", part):
+                return _normalise(part.strip().strip("`"))
+    return None
+
+
+def test_ci_runs_the_test_command_the_readme_gives():
+    readme = ROOT / "README.md"
+    if not readme.is_file():
+        pytest.skip("no README.md yet")
+    ci = ROOT / ".ci" / "run"
+    assert ci.is_file(), ".ci/run is missing"
+    command = readme_test_command(readme)
+    assert command, "README.md should give the test command in its first lines"
+    ci_commands = {_normalise(part) for line in ci.read_text(encoding="utf-8").splitlines()
+                   if line.strip() and not line.lstrip().startswith("#")
+                   for part in re.split(r"&&|;", line.split(" #", 1)[0]) if part.strip()}
+    assert command in ci_commands, f"README runs `{command}`; .ci/run runs {sorted(ci_commands)}"

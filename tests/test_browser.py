@@ -1,0 +1,253 @@
+"""End to end in a real Chromium: the flow a user does, on `streamlit run app.py` in demo mode.
+
+Approvals are clicked in the st.data_editor grid (a canvas: clicks by measured position,
+or a selected cell and Space), sends go to the built-in sandbox, statuses move by
+themselves (GIFTRUN_DEMO_SPEED=30), and the run writes docs/screenshots/*.png for the README.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lib import csvio
+from lib.writeback import RESULT_COLUMNS
+from tests.browser_support import (CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, VIEWPORT, AppServer,
+                                   full_page_screenshot, grid_geometry, metrics, poll, wait_idle,
+                                   wait_metric)
+
+pytestmark = pytest.mark.browser
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SAMPLE_COLUMNS = ["First Name", "Last Name", "Email", "Company", "Fit", "Funding", "Approved"]
+GOOD_ROWS = 20  # the sample's first 20 people are fine; the last 5 each have one problem
+VICTOR_ROW = 22  # "Victor Hugo", email 'victor.hugo@@example'
+EXPECTED_ERRORS = {  # sample row (1-based) -> words its Send error must contain
+    21: ["first name", "missing"],
+    22: ["victor.hugo@@example", "not a valid"],
+    23: ["same email as row 1"],
+    24: ["email is missing"],
+    25: ["'x'", "too short"],
+}
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the browser tests must run; .ci/run installs chromium)", pytrace=False)
+    pytest.skip(reason)
+
+
+# ------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def app(browser, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("giftrun-e2e")
+    server = AppServer(tmp / "data", tmp / "streamlit.log", demo_speed=30)
+    try:
+        server.wait_healthy(timeout=60)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    ctx.set_default_timeout(30_000)
+    yield ctx
+    ctx.close()
+
+
+def show_server_log_on_failure(test):
+    """Attach the tail of the streamlit log to any failure (Playwright timeouts included)."""
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        try:
+            return test(*args, **kwargs)
+        except BaseException as exc:
+            server = kwargs.get("app")
+            if server is not None and hasattr(exc, "add_note"):
+                exc.add_note(server.log_tail())
+            raise
+    return wrapper
+
+
+# ------------------------------------------------------------------------- steps
+
+def open_app(context, server: AppServer, path: str = ""):
+    page = context.new_page()
+    page.goto(f"{server.url}/{path}")
+    wait_idle(page, timeout=60)
+    return page
+
+
+def go_to(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title, exact=True).wait_for()
+    wait_idle(page)
+
+
+def click_button(page, name: str, *, timeout: float = 30) -> None:
+    page.get_by_role("button", name=name, exact=True).click()
+    wait_idle(page, timeout=timeout)
+
+
+def download_results(page, tmp_path: Path, name: str):
+    button = page.get_by_role("button", name="Download CSV with results")
+    with page.expect_download(timeout=30_000) as dl:
+        button.click()
+    target = tmp_path / name
+    dl.value.save_as(target)
+    return csvio.read_csv_bytes(target.read_bytes(), name=name)
+
+
+def approved_rows(frame) -> list[int]:
+    return [i + 1 for i, v in enumerate(frame["Approved"]) if str(v).strip().upper() == "TRUE"]
+
+
+# ------------------------------------------------------------------------- tests
+
+@show_server_log_on_failure
+def test_approve_in_the_grid_send_and_download_results(app, context, tmp_path):
+    page = open_app(context, app)
+
+    # Build list: the sample list
+    page.get_by_role("tab", name="Sample list").click()
+    click_button(page, "Load the sample list")
+    page.get_by_text("Sample list loaded").wait_for()
+    full_page_screenshot(page, SCREENSHOTS / "build-list.png")
+    click_button(page, "Continue to Review & send →")
+    page.get_by_role("heading", name="Review & send").wait_for()
+
+    # Review & send: nothing approved yet
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.wait_for()
+    wait_metric(page, "Not approved", 25)
+    assert metrics(page)["To send"] == 0
+    geo = grid_geometry(page, grid)
+
+    # Tick Approved on rows 1-3 by clicking their checkboxes on the canvas. After each
+    # click the app reruns; the count must grow by one each time and keep earlier ticks.
+    for row in (1, 2, 3):
+        page.mouse.click(geo.first_col_center_x, geo.row_center_y(row))
+        wait_idle(page)
+        wait_metric(page, "To send", row)
+
+    # Victor Hugo (row 22) is below the fold: select a cell in row 3, walk down with the
+    # keyboard (the grid scrolls), step left into Approved and press Space.
+    page.mouse.click(geo.second_col_x(), geo.row_center_y(3))
+    for _ in range(VICTOR_ROW - 3):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Space")
+    wait_idle(page)
+    seen = wait_metric(page, "Invalid", 1)
+    assert seen["To send"] == 3 and seen["Not approved"] == 21, seen
+    assert page.get_by_role("button", name="Send 3 gifts").is_enabled()
+
+    # The approvals reached the app: its own CSV has exactly those rows approved.
+    before = download_results(page, tmp_path, "before.csv")
+    assert approved_rows(before) == [1, 2, 3, VICTOR_ROW]
+
+    # Approve the rest with the button, then send every valid row.
+    click_button(page, "Approve all")
+    seen = wait_metric(page, "To send", GOOD_ROWS)
+    assert seen["Invalid"] == 5 and seen["Not approved"] == 0, seen
+    page.get_by_role("button", name=f"Send {GOOD_ROWS} gifts").click()
+    finished = page.get_by_text("Run finished")
+    finished.wait_for(timeout=90_000)
+    wait_idle(page)
+    assert f"{GOOD_ROWS} sent" in finished.inner_text()
+    wait_metric(page, "Sent", GOOD_ROWS)
+    assert metrics(page)["To send"] == 0
+    full_page_screenshot(page, SCREENSHOTS / "review-send.png")
+
+    # Results on the rows, as the user gets them: the downloaded CSV.
+    out = download_results(page, tmp_path, "results.csv")
+    assert list(out.columns) == SAMPLE_COLUMNS + list(RESULT_COLUMNS), list(out.columns)
+    assert len(out) == 25
+    assert out["First Name"].tolist()[:3] == ["Alice", "Bruno", "Chloé"]  # original row order
+    for i, row in enumerate(out.to_dict("records"), start=1):
+        who = f"row {i} ({row['First Name']} {row['Last Name']})"
+        if i <= GOOD_ROWS:
+            uuid.UUID(row["Gift request ID"])  # raises if it is not a uuid
+            assert re.match(r"https?://\S+$", row["Redemption URL"]), f"{who}: {row['Redemption URL']!r}"
+            assert row["Send error"] == "", f"{who}: {row['Send error']!r}"
+            assert row["Sent at"], f"{who} has no Sent at"
+            assert row["Gift status"] in {"Submitted", "Redeemed", "Dispatched", "Delivered", "Cancelled"}, who
+        else:
+            assert row["Gift request ID"] == "" and row["Redemption URL"] == "", f"{who} was sent"
+            error = row["Send error"].lower()
+            for word in EXPECTED_ERRORS[i]:
+                assert word in error, f"{who}: Send error {row['Send error']!r} should mention {word!r}"
+    assert len(set(out["Gift request ID"][:GOOD_ROWS])) == GOOD_ROWS
+
+
+@show_server_log_on_failure
+def test_gift_status_page_follows_the_gifts_live(app, context, tmp_path):
+    # Tab 1 watches the status page (auto-refresh, no reload); tab 2 sends new gifts.
+    watcher = open_app(context, app)
+    go_to(watcher, "Gift status")
+    first = metrics(watcher)  # {} when there are no gifts yet
+    first_total = sum(first.values())
+    first_moved = first.get("Redeemed", 0) + first.get("Delivered", 0)
+
+    people = "First Name,Last Name,Email,Team,Approved\n" + "".join(
+        f"{f},{l},{f.lower()}.{l.lower()}@status.example.com,Sales,TRUE\n"
+        for f, l in [("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing"),
+                     ("Edsger", "Dijkstra"), ("Barbara", "Liskov"), ("Donald", "Knuth")])
+    sender = open_app(context, app)
+    sender.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": "status-check.csv", "mimeType": "text/csv", "buffer": people.encode()}])
+    wait_idle(sender)
+    click_button(sender, "Use this file")
+    sender.get_by_text("Loaded 6 people").wait_for()
+    click_button(sender, "Continue to Review & send →")
+    wait_metric(sender, "To send", 6)
+    sender.get_by_role("button", name="Send 6 gifts").click()
+    sender.get_by_text("Run finished").wait_for(timeout=60_000)
+
+    # The watcher refreshes itself every 3 s: the new gifts appear, then move on.
+    snapshots = [first]
+
+    def moved() -> bool:
+        now = metrics(watcher)
+        if now != snapshots[-1]:
+            snapshots.append(now)
+        return (sum(now.values()) >= first_total + 6
+                and now.get("Redeemed", 0) + now.get("Delivered", 0) > first_moved)
+
+    poll(moved, timeout=60, interval=0.5, what="the status page to show redeemed or delivered gifts")
+    assert len(snapshots) >= 2, snapshots
+    watcher.get_by_test_id("stVegaLiteChart").first.wait_for()  # the funnel
+    watcher.get_by_text("status.example.com").first.wait_for()  # the table lists the new gifts
+    full_page_screenshot(watcher, SCREENSHOTS / "gift-status.png")
+
+
+@show_server_log_on_failure
+def test_settings_page_checks_the_demo_connection(app, context):
+    page = open_app(context, app)
+    go_to(page, "Settings")
+    page.get_by_text("Mode:").first.wait_for()
+    assert "demo" in page.get_by_test_id("stMain").inner_text().lower()
+    click_button(page, "Check connection")
+    page.get_by_text(re.compile(r"Connected to .* campaigns visible")).wait_for(timeout=30_000)
+    full_page_screenshot(page, SCREENSHOTS / "settings.png")

@@ -1,0 +1,328 @@
+"""AppTest page tests: every page renders in demo mode and the whole flow works without an exception.
+
+AppTest targets the navigation script `main.py` (an `st.App` file such as `app.py` renders nothing
+under AppTest). Each test gets its own store directory and its own process services (demo sandbox,
+run registry), so nothing leaks from one test to the next.
+
+AppTest does not send a data_editor's edit state back on later reruns the way a browser does: a test
+that edits approvals sets the edit state in session state before every run that should see it.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import lib.runtime as runtime
+from lib.models import SendState
+from lib.sample import SAMPLE_NAME
+from ui import state
+
+ROOT = Path(__file__).resolve().parent.parent
+MAIN = ROOT / "main.py"
+TIMEOUT = 30
+RUN_DEADLINE = 60.0  # seconds a 20-row demo run may take before the test gives up
+
+# Configuration that would take the app out of demo mode, gate it, or point it elsewhere.
+_ENV_TO_CLEAR = ("ANDOPEN_API_KEY", "ANDOPEN_BASE_URL", "ANDOPEN_CAMPAIGN_ID", "ANDOPEN_WEBHOOK_SECRET",
+                 "GIFTRUN_HISTORY_SHEET", "GOOGLE_SERVICE_ACCOUNT_JSON", "GIFTRUN_APP_PASSWORD",
+                 "GIFTRUN_ALLOWED_DOMAINS")
+
+
+def _reset_services() -> None:
+    svc = runtime._services
+    runtime._services = None
+    if svc is None:
+        return
+    for run in svc.registry.active():  # never leave a run thread writing to a deleted store
+        run.stop("test teardown")
+        run.wait(RUN_DEADLINE)
+    if svc.demo is not None:
+        svc.demo.sandbox.stop()
+    try:
+        svc.store.close()
+    except Exception:
+        pass
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    for name in _ENV_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    store_dir = tmp_path / "store"
+    monkeypatch.setenv("GIFTRUN_DATA_DIR", str(store_dir))
+    _reset_services()
+    st.cache_data.clear()  # the campaign list is cached per process
+    yield store_dir
+    _reset_services()
+    st.cache_data.clear()
+
+
+def new_session(data_dir: Path) -> AppTest:
+    """A fresh browser session on the same process services. Secrets are given explicitly so a
+    developer's real `.streamlit/secrets.toml` can never turn a test into a live send."""
+    at = AppTest.from_file(str(MAIN), default_timeout=TIMEOUT)
+    at.secrets["GIFTRUN_DATA_DIR"] = str(data_dir)
+    return at
+
+
+def run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def click(at: AppTest, key: str) -> AppTest:
+    at.button(key=key).click()
+    return run(at)
+
+
+def button_by_label(at: AppTest, label: str):
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no button labelled {label!r}; buttons: {[b.label for b in at.button]}"
+    return found[0]
+
+
+def go(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"pages/{page}.py")
+    return run(at)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def services() -> runtime.Services:
+    svc = runtime._services
+    assert svc is not None, "the app did not build its services"
+    return svc
+
+
+def list_key(at: AppTest) -> str:
+    return at.session_state[state.LIST].list_key
+
+
+def load_sample(at: AppTest) -> AppTest:
+    run(at)
+    return click(at, "load_sample")
+
+
+def wait_for_run(at: AppTest) -> None:
+    """Rerun the page, as its fragment would, until the background run is over."""
+    key = list_key(at)
+    deadline = time.monotonic() + RUN_DEADLINE
+    while True:
+        sending = services().registry.get(key)
+        assert sending is not None, "the send button did not start a run"
+        if sending.snapshot().state != "running":
+            break
+        assert time.monotonic() < deadline, f"run still going after {RUN_DEADLINE}s: {sending.snapshot()}"
+        time.sleep(0.2)
+        run(at)
+    run(at)  # the fragment sees the finished run and refreshes the whole page once
+    run(at)
+
+
+def approve_all_and_send(at: AppTest) -> AppTest:
+    go(at, "review_send")
+    click(at, "approve_all")
+    click(at, "send")
+    wait_for_run(at)
+    return at
+
+
+def approval_edit(row: int) -> dict:
+    return {"edited_rows": {row: {"Approved": True}}, "added_rows": [], "deleted_rows": []}
+
+
+# -- Build list ------------------------------------------------------------------------------------
+
+def test_build_list_renders_in_demo_mode(data_dir):
+    at = run(new_session(data_dir))
+    assert services().demo_mode
+    assert "Demo mode" in texts(at.info)
+    assert [t.value for t in at.title] == ["Build list"]
+    assert at.session_state.get(state.LIST) is None
+
+
+def test_loading_the_sample_gives_25_people_and_matched_columns(data_dir):
+    at = load_sample(new_session(data_dir))
+    loaded = at.session_state[state.LIST]
+    assert loaded.name == SAMPLE_NAME
+    assert len(loaded.frame) == 25
+    assert f"{SAMPLE_NAME} — 25 people" in texts(at.subheader)
+    pickers = {s.label: s.value for s in at.selectbox}
+    assert pickers["First name"] == "First Name"
+    assert pickers["Last name"] == "Last Name"
+    assert pickers["Email"] == "Email"
+    assert pickers["Approved"] == "Approved"
+    assert not at.warning  # nothing left to match
+
+
+def test_uploading_a_csv_matches_loose_column_names(data_dir):
+    at = run(new_session(data_dir))
+    csv = b"first_name,last_name,Email Address\nAda,Lovelace,ada@example.com\nAlan,Turing,alan@example.com\n"
+    at.file_uploader(key="giftrun_upload").set_value(("people.csv", csv, "text/csv"))
+    run(at)
+    click(at, "use_upload")
+    assert "Loaded 2 people from people.csv." in texts(at.success)
+    assert "people.csv — 2 people" in texts(at.subheader)
+    pickers = {s.label: s.value for s in at.selectbox}
+    assert (pickers["First name"], pickers["Last name"], pickers["Email"]) == (
+        "first_name", "last_name", "Email Address")
+    assert pickers["Approved"] == "(none)"
+    assert "No `Approved` column" in texts(at.caption)
+
+
+def test_a_reopened_list_keeps_its_approvals(data_dir):
+    first = load_sample(new_session(data_dir))
+    go(first, "review_send")
+    click(first, "approve_all")
+
+    second = run(new_session(data_dir))  # a new tab: the list comes back from the store
+    second.selectbox(key="reopen_choice").select(list_key(first))
+    click(second, "reopen")
+    assert f"Reopened {SAMPLE_NAME}." in texts(second.success)
+    go(second, "review_send")
+    assert metrics(second)["To send"] == "20"
+
+
+# -- Review & send ---------------------------------------------------------------------------------
+
+def test_review_without_a_list_points_to_build_list(data_dir):
+    at = run(new_session(data_dir))
+    go(at, "review_send")
+    assert "No list yet" in texts(at.info)
+
+
+def test_review_summary_before_and_after_approving(data_dir):
+    at = load_sample(new_session(data_dir))
+    go(at, "review_send")
+    m = metrics(at)
+    assert m["To send"] == "0"
+    assert m["Not approved"] == "25"
+    send = at.button(key="send")
+    assert send.label == "Send 0 gifts" and send.disabled
+
+    click(at, "approve_all")
+    m = metrics(at)
+    assert m["To send"] == "20"
+    assert m["Invalid"] == "5"  # a missing name, a bad email, a missing email, a short name + a duplicate
+    assert m["Not approved"] == "0"
+    assert m["Sent"] == "0"
+    send = at.button(key="send")
+    assert send.label == "Send 20 gifts" and not send.disabled
+
+    click(at, "approve_none")
+    assert metrics(at)["To send"] == "0"
+
+
+def test_campaign_picker_lists_the_sandboxs_live_campaigns(data_dir):
+    at = load_sample(new_session(data_dir))
+    go(at, "review_send")
+    sandbox = services().demo.sandbox
+    live = [c["id"] for c in sandbox.campaigns if c["state"] != "archived"]
+    archived = [c["id"] for c in sandbox.campaigns if c["state"] == "archived"]
+    picker = at.selectbox(key=state.CAMPAIGN)
+    assert list(picker.options) == [c["name"] for c in sandbox.campaigns if c["state"] != "archived"]
+    assert picker.value in live
+    assert archived and not set(archived) & set(live)
+
+
+def test_sending_the_sample_sends_20_gifts(data_dir):
+    at = load_sample(new_session(data_dir))
+    approve_all_and_send(at)
+    assert "Run finished: 20 sent" in texts(at.success)
+    m = metrics(at)
+    assert m["Sent"] == "20" and m["To send"] == "0" and m["Invalid"] == "5"
+
+    journal = services().store.journal(list_key(at))
+    assert sorted(e.state for e in journal.values()) == [SendState.SENT] * 20
+    assert all(e.gift_request_id for e in journal.values())
+    table = at.data_editor[0].value  # results come from the store into the review table
+    assert table["Gift request ID"].astype(bool).sum() == 20
+    assert (table["Will happen"] == "sent").sum() == 20
+
+    assert at.download_button(key="download").label == "Download CSV with results"
+
+    send = at.button(key="send")  # sending again: nothing left to send
+    assert send.label == "Send 0 gifts" and send.disabled
+
+
+def test_an_approval_ticked_in_the_table_is_what_gets_sent(data_dir):
+    at = load_sample(new_session(data_dir))
+    go(at, "review_send")
+    version = at.session_state[state.EDITOR_VERSION]
+    key = f"editor-{list_key(at)}-{version}"  # what state.editor_key gives inside the session
+    assert [e.key for e in at.data_editor] == [key]
+
+    at.session_state[key] = approval_edit(0)
+    run(at)
+    m = metrics(at)
+    assert (m["To send"], m["Not approved"]) == ("1", "24")
+    assert at.button(key="send").label == "Send 1 gift"
+
+    at.session_state[key] = approval_edit(0)  # the browser sends the edit state with every rerun
+    click(at, "send")
+    wait_for_run(at)
+    journal = services().store.journal(list_key(at))
+    assert list(journal) == ["alice.smith@example.com"]
+    assert journal["alice.smith@example.com"].state == SendState.SENT
+    m = metrics(at)  # the ticked approval was committed to the list when it was sent
+    assert (m["Sent"], m["To send"], m["Not approved"]) == ("1", "0", "24")
+
+
+# -- Gift status -----------------------------------------------------------------------------------
+
+def test_gift_status_with_no_gifts(data_dir):
+    at = run(new_session(data_dir))
+    go(at, "gift_status")
+    assert "No gifts yet" in texts(at.info)
+    assert not at.metric
+
+
+def test_gift_status_after_a_send(data_dir):
+    at = load_sample(new_session(data_dir))
+    approve_all_and_send(at)
+    go(at, "gift_status")
+    m = metrics(at)
+    assert "Submitted" in m
+    assert sum(int(v) for v in m.values()) >= 20
+    assert not any("No gifts yet" in i.value for i in at.info)
+    gifts = at.dataframe[0].value
+    assert len(gifts) == 20
+
+
+# -- Settings --------------------------------------------------------------------------------------
+
+def test_settings_in_demo_mode_and_connection_check(data_dir):
+    at = run(new_session(data_dir))
+    go(at, "settings")
+    sandbox = services().demo.sandbox
+    assert f"**Mode:** demo — the built-in sandbox at `{sandbox.url}`." in texts(at.markdown)
+    assert "No runs yet." in texts(at.caption)
+    button_by_label(at, "Check connection").click()
+    run(at)
+    assert not at.error
+    message = texts(at.success)
+    assert message.startswith("Connected"), message
+    assert len(sandbox.campaigns) == 30
+    assert re.search(rf"\b{len(sandbox.campaigns)} campaigns\b", message), message
+
+
+def test_settings_audit_trail_shows_the_run(data_dir):
+    at = load_sample(new_session(data_dir))
+    approve_all_and_send(at)
+    go(at, "settings")
+    runs = at.dataframe[0].value
+    assert len(runs) == 1
+    row = runs.iloc[0]
+    assert (row["By"], row["State"], int(row["Sent"])) == ("local", "completed", 20)
