@@ -23,7 +23,7 @@ from .models import utcnow
 from .polling import poll_statuses
 from .review import review, status_results
 from .runtime import http_session, make_client, open_store
-from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, SendRun
+from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
 from .settings import Settings, SettingsError, mask_token
 from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
 from .store import RunInProgress, Store
@@ -61,12 +61,14 @@ class Source:
         self.text = text
         self.is_sheet = _looks_like_sheet(text)
         if self.is_sheet:
-            from .sheet_source import load_sheet
+            from .sheet_source import SHEET_FLUSH_INTERVAL, load_sheet
 
             self.loaded, self.sink = load_sheet(text, settings, overrides, worksheet)
+            self.flush_interval = SHEET_FLUSH_INTERVAL
         else:
             self.loaded = load_csv_path(text, overrides)
             self.sink = CsvFileSink(text, self.loaded)
+            self.flush_interval = FLUSH_INTERVAL
 
     def finish(self, store: Store) -> None:
         """For a sheet: settle moved writes and append this list's status events to its
@@ -152,8 +154,14 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     _out(f"Sending to campaign \"{campaign.name}\" ({campaign.id}) at up to {args.rate:g} requests/s "
          f"with key {client.masked_token}.")
     run = SendRun(client, store, loaded.list_key, plan.items, campaign.id, actor=args.actor, rate=args.rate,
-                  concurrency=args.concurrency, sink=source.sink)
-    source.sink.write(plan.results() + _eligibility_rows(rev))  # validation errors etc. land at once
+                  concurrency=args.concurrency, sink=source.sink,
+                  flush_interval=source.flush_interval)
+    run.begin()  # the list's lock before the first write: a refused run (RunInProgress) leaves the list alone
+    try:
+        source.sink.write(rev.results())  # validation errors, eligibility etc. land at once
+    except BaseException:
+        store.finish_run(run.run_id, "stopped", run.snapshot().counts(), "writing to the list failed")
+        raise
     stop_signals = _stop_on_signals(run)
     worker = threading.Thread(target=_run_safely, args=(run,), daemon=True)
     try:
@@ -193,15 +201,9 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _eligibility_rows(rev) -> list:
-    from .plan import eligibility_results
-
-    return eligibility_results(rev.checks, rev.verdicts)
-
-
 def _run_safely(run: SendRun) -> None:
     try:
-        run.run()
+        run.execute()  # cmd_send has taken the list's lock (run.begin())
     except BaseException as exc:  # reported by the main thread
         run.crash = exc
 

@@ -23,6 +23,11 @@ class Review:
     plan: RunPlan
     frame: pd.DataFrame  # the list with every result column as it should now read
 
+    def results(self) -> list[RowResult]:
+        """What a destination should show before the run: eligibility, and why rows will
+        not be sent (validation, duplicates, what the journal holds)."""
+        return eligibility_results(self.checks, self.verdicts) + self.plan.results()
+
     @property
     def skip_rate(self) -> float:
         considered = [v for v in self.verdicts.values()]

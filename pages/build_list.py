@@ -1,7 +1,7 @@
 """Step 1: bring a list in (CSV, Google Sheet, sample, or a recent one) and match its columns."""
 import streamlit as st
 
-from lib import csvio
+from lib import csvio, sheets
 from lib.recipients import match_columns
 from lib.sample import SAMPLE_NAME, sample_frame
 from lib.sources import prepare, upload_list_key
@@ -38,7 +38,11 @@ with tabs[3]:
         labels = {key: f"{name} — saved {at[:16].replace('T', ' ')} UTC" for key, name, at in saved}
         choice = st.selectbox("Reopen a list", list(labels), format_func=labels.get, key="reopen_choice")
         if st.button("Reopen", key="reopen"):
-            reopened = state.reopen_list(choice)
+            try:
+                reopened = state.reopen_list(choice)
+            except sheets.SheetsError as exc:
+                st.error(str(exc))
+                st.stop()
             if reopened is None:
                 st.error("That list is no longer in the store.")
             else:

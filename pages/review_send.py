@@ -1,14 +1,13 @@
 """Step 2: approve rows, see what will happen to each one, send, watch the run."""
-import pandas as pd
 import streamlit as st
 
 from lib import csvio
 from lib import eligibility as elig
 from lib.andopen import AndOpenError
-from lib.plan import RowAction
-from lib.recipients import apply_approval_edits, is_approved, set_all_approved
+from lib.recipients import apply_approval_edits, set_all_approved
 from lib.review import review
-from lib.sending import SendRun
+from lib.sending import FLUSH_INTERVAL, SendRun
+from lib.sheets import SheetsError
 from lib.store import RunInProgress
 from lib.writeback import RESULT_COLUMNS
 from ui import runview, sheets_ui, state
@@ -68,18 +67,9 @@ if b2.button("Approve none", key="approve_none"):
     state.set_list(loaded)
     st.rerun()
 
-actions = {r.row_key: r for r in plan.rows}
-display = pd.DataFrame(index=rev.frame.index)
-display[approved_col] = [is_approved(v) for v in loaded.frame[approved_col]]
-display["Will happen"] = [runview.action_label(actions[k].action) if k in actions else "" for k in rev.frame.index]
-display["Problem"] = [actions[k].message if k in actions and actions[k].action in
-                      (RowAction.INVALID, RowAction.NOT_APPROVED, RowAction.DUPLICATE, RowAction.BLOCKED)
-                      else "" for k in rev.frame.index]
-for col in loaded.user_columns:
-    if col != approved_col:
-        display[col] = rev.frame[col]
-for col in RESULT_COLUMNS:
-    display[col] = rev.frame[col]
+display = runview.editor_frame(loaded, rev, approved_col)
+
+
 def _commit_edits() -> None:
     """Save ticks as they are made, so leaving the page or closing the tab keeps them."""
     changed = st.session_state.get(key, {}).get("edited_rows", {})
@@ -98,15 +88,7 @@ st.data_editor(
 
 # -- summary ---------------------------------------------------------------------------------
 counts = plan.counts()
-m = st.columns(6)
-m[0].metric("To send", counts["send"])
-m[1].metric("Skipped (look-back)", counts["skip"])
-m[2].metric("Invalid", counts["invalid"] + counts["duplicate"])
-m[3].metric("Sent", counts["already sent"])
-m[4].metric("Unknown outcome", counts["unknown outcome"] + counts["blocked"])
-m[5].metric("Not approved", counts["not approved"])
-if window is not None and rev.verdicts:
-    st.caption(f"Skip rate {rev.skip_rate:.0%} (window {elig.format_window(window)}). {elig.SKIP_RATE_NOTE}")
+runview.summary(rev, window)
 
 runview.overrides_and_unknowns(svc, loaded, rev, state.actor())
 
@@ -126,10 +108,12 @@ if st.button(label, type="primary", disabled=running or counts["send"] == 0 or b
         client = svc.client()
         sink = sheets_ui.sink_for(svc, loaded)
         new_run = SendRun(client, svc.store, loaded.list_key, plan.items, campaign_id, actor=state.actor(),
-                          sink=sink)
+                          sink=sink, flush_interval=sheets_ui.SHEET_FLUSH_INTERVAL if sink else FLUSH_INTERVAL)
         if sink is not None:
-            sink.write(plan.results())
-        svc.registry.start(new_run, context=loaded)
+            sink.write(rev.results())
+        svc.registry.start(new_run, context=loaded, after=sheets_ui.after_run(svc, sink))
+    except SheetsError as exc:
+        st.error(str(exc))
     except RunInProgress as exc:
         st.warning(str(exc))
     except AndOpenError as exc:

@@ -157,11 +157,16 @@ def full_page_screenshot(page, path: Path, *, max_height: int = 2600) -> None:
     """Streamlit scrolls inside `stMain`, so Playwright's full_page sees one viewport only:
     grow the viewport to the content's height for the shot, then put it back."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    height = page.evaluate(
-        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-        " return m ? m.scrollHeight : document.body.scrollHeight; }")
+    height = page.evaluate("""() => {
+        const main = document.querySelector('[data-testid="stMain"]');
+        if (!main) return document.body.scrollHeight;
+        let bottom = 0;  // the lowest element, not stMain's scrollHeight (that has a tall bottom padding)
+        for (const el of main.querySelectorAll('[data-testid="stElementContainer"]'))
+            bottom = Math.max(bottom, el.getBoundingClientRect().bottom);
+        return bottom ? bottom + main.scrollTop + 48 : main.scrollHeight;
+    }""")
     size = page.viewport_size
-    tall = max(size["height"], min(int(height) + 40, max_height))
+    tall = max(size["height"], min(int(height), max_height))
     try:
         if tall != size["height"]:
             page.set_viewport_size({"width": size["width"], "height": tall})

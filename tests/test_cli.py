@@ -238,12 +238,13 @@ def test_an_unusable_run_exits_with_one_clear_message(make_sandbox, tmp_path, na
 def test_a_list_held_by_another_run_is_refused(make_sandbox, tmp_path):
     sb = make_sandbox()
     path = tmp_path / "list.csv"
-    write_list(path, many(3))
+    before = write_list(path, many(3))
     Store(tmp_path / "data").acquire_run(csv_list_key(path), "alice@team")
     proc = cli(tmp_path, cli_env(tmp_path, sb), "send", "list.csv", "--campaign", sb.campaign_ids[0])
     assert proc.returncode == 1, proc.stderr
     assert "in progress" in proc.stderr and "alice@team" in proc.stderr
     assert posts(sb) == []
+    assert path.read_bytes() == before, "a refused run wrote over the list the other run is writing"
 
 
 # -- unknown outcomes wait for a person ---------------------------------------------------

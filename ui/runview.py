@@ -1,7 +1,10 @@
 """Pieces of the Review & send page: campaigns, live progress, overrides and unknown outcomes."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
+
+from lib import eligibility as elig
 
 from lib.andopen import AndOpenError
 from lib.models import Campaign, SendState
@@ -9,7 +12,9 @@ from lib.plan import RowAction
 from lib.review import Review
 from lib.runtime import Services
 from lib.sending import SendRun
+from lib.recipients import is_approved
 from lib.sources import LoadedList
+from lib.writeback import RESULT_COLUMNS
 
 from . import state
 
@@ -38,6 +43,37 @@ ACTION_LABELS = {RowAction.ALREADY_SENT: "sent", RowAction.SKIP: "skip (look-bac
 
 def action_label(action: RowAction) -> str:
     return ACTION_LABELS.get(action, str(action))
+
+
+def editor_frame(loaded: LoadedList, rev: Review, approved_col: str) -> pd.DataFrame:
+    """The grid: Approved first (the only editable column), what will happen and why,
+    the user's columns, then the result columns."""
+    actions = {r.row_key: r for r in rev.plan.rows}
+    problem_actions = (RowAction.INVALID, RowAction.NOT_APPROVED, RowAction.DUPLICATE, RowAction.BLOCKED)
+    display = pd.DataFrame(index=rev.frame.index)
+    display[approved_col] = [is_approved(v) for v in loaded.frame[approved_col]]
+    display["Will happen"] = [action_label(actions[k].action) if k in actions else "" for k in rev.frame.index]
+    display["Problem"] = [actions[k].message if k in actions and actions[k].action in problem_actions else ""
+                          for k in rev.frame.index]
+    for col in loaded.user_columns:
+        if col != approved_col:
+            display[col] = rev.frame[col]
+    for col in RESULT_COLUMNS:
+        display[col] = rev.frame[col]
+    return display
+
+
+def summary(rev: Review, window: elig.Window | None) -> None:
+    counts = rev.plan.counts()
+    m = st.columns(6)
+    m[0].metric("To send", counts["send"])
+    m[1].metric("Skipped (look-back)", counts["skip"])
+    m[2].metric("Invalid", counts["invalid"] + counts["duplicate"])
+    m[3].metric("Sent", counts["already sent"])
+    m[4].metric("Unknown outcome", counts["unknown outcome"] + counts["blocked"])
+    m[5].metric("Not approved", counts["not approved"])
+    if window is not None and rev.verdicts:
+        st.caption(f"Skip rate {rev.skip_rate:.0%} (window {elig.format_window(window)}). {elig.SKIP_RATE_NOTE}")
 
 
 def progress(run: SendRun, loaded: LoadedList) -> None:

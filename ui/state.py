@@ -16,6 +16,7 @@ LIST = "giftrun_list"            # the LoadedList being worked on (base frame: a
 EDITOR_VERSION = "giftrun_editor_version"
 LOOKBACK = "giftrun_lookback"
 CAMPAIGN = "giftrun_campaign"
+SHEET_LINKS = "giftrun_sheet_links"  # list_key -> (link, tab) for lists that came from a sheet
 
 
 def _secrets() -> dict[str, Any]:
@@ -60,6 +61,9 @@ def save_list(loaded: LoadedList) -> None:
     """Keep the list (approvals included) in the store, so a closed tab loses nothing."""
     user = loaded.frame[list(loaded.user_columns)]
     mapping = {k: v for k, v in vars(loaded.cmap).items() if v}
+    link = st.session_state.get(SHEET_LINKS, {}).get(loaded.list_key)
+    if link:  # a sheet list is reopened from its sheet, the durable copy
+        mapping |= {"_sheet_link": link[0], "_sheet_tab": link[1] or ""}
     services().store.save_list(loaded.list_key, loaded.name, csvio.to_csv_bytes(user), mapping)
 
 
@@ -68,6 +72,13 @@ def reopen_list(list_key: str) -> LoadedList | None:
     if saved is None:
         return None
     name, data, mapping = saved
+    link, tab = mapping.pop("_sheet_link", None), mapping.pop("_sheet_tab", None) or None
+    if link:
+        from lib.sheet_source import load_sheet
+
+        loaded, _ = load_sheet(link, services().settings, mapping, tab)
+        st.session_state.setdefault(SHEET_LINKS, {})[loaded.list_key] = (link, tab)
+        return loaded
     frame = csvio.read_csv_bytes(data, name=name)
     return prepare(frame, list_key=list_key, name=name, overrides=mapping)
 
