@@ -43,9 +43,10 @@ def poll_statuses(client: AndOpenClient, store: Store, gift_ids: Iterable[str], 
         try:
             gift = client.get_gift_request(gid)
         except RunStoppingError as exc:
-            stopped.set()
-            with lock:
-                summary.errors.append(exc.user_message)
+            with lock:  # requests already in flight get the same refusal: report it once
+                if not stopped.is_set():
+                    summary.errors.append(exc.user_message)
+                stopped.set()
             return
         except AndOpenError as exc:
             limiter.on_error(exc)

@@ -150,6 +150,7 @@ def wait_metric(page, label: str, expected: int, *, timeout: float = 15.0) -> di
         poll(check, timeout=timeout, what=f"metric {label!r} == {expected}")
     except AssertionError:
         raise AssertionError(f"metric {label!r} should be {expected}, the page shows {seen}") from None
+    page.wait_for_selector(IDLE, timeout=timeout * 1000)
     return seen
 
 
@@ -157,13 +158,15 @@ def full_page_screenshot(page, path: Path, *, max_height: int = 2600) -> None:
     """Streamlit scrolls inside `stMain`, so Playwright's full_page sees one viewport only:
     grow the viewport to the content's height for the shot, then put it back."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    page.wait_for_selector(IDLE)
     height = page.evaluate("""() => {
         const main = document.querySelector('[data-testid="stMain"]');
         if (!main) return document.body.scrollHeight;
+        main.scrollTo(0, 0);  // the shot starts at the top of the page
         let bottom = 0;  // the lowest element, not stMain's scrollHeight (that has a tall bottom padding)
         for (const el of main.querySelectorAll('[data-testid="stElementContainer"]'))
             bottom = Math.max(bottom, el.getBoundingClientRect().bottom);
-        return bottom ? bottom + main.scrollTop + 48 : main.scrollHeight;
+        return bottom ? bottom + 48 : main.scrollHeight;
     }""")
     size = page.viewport_size
     tall = max(size["height"], min(int(height), max_height))
@@ -231,3 +234,18 @@ def grid_geometry(page, grid) -> GridGeometry:
     header_bottom, row_height = rows[0], rows[1] - rows[0]
     assert 25 * scale <= row_height <= 50 * scale, f"odd row height {row_height / scale}px"
     return GridGeometry(box["x"], box["y"], right / scale, header_bottom / scale, row_height / scale)
+
+
+def collapse_sidebar(page) -> None:
+    """Give the main area the whole width (the collapse button shows on hover)."""
+    page.get_by_test_id("stSidebar").hover()
+    page.get_by_test_id("stSidebarCollapseButton").locator("button").click()
+    page.get_by_test_id("stExpandSidebarButton").wait_for()
+    page.wait_for_timeout(400)  # the main area animates to its new width
+
+
+def scroll_grid(page, grid, *, dx: float = 0, dy: float = 0) -> None:
+    box = grid.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(dx, dy)
+    page.wait_for_timeout(300)

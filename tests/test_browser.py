@@ -17,8 +17,8 @@ import pytest
 from lib import csvio
 from lib.writeback import RESULT_COLUMNS
 from tests.browser_support import (CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, VIEWPORT, AppServer,
-                                   full_page_screenshot, grid_geometry, metrics, poll, wait_idle,
-                                   wait_metric)
+                                   collapse_sidebar, full_page_screenshot, grid_geometry, metrics, poll, wait_idle,
+                                   scroll_grid, wait_metric)
 
 pytestmark = pytest.mark.browser
 
@@ -180,6 +180,10 @@ def test_approve_in_the_grid_send_and_download_results(app, context, tmp_path):
     assert f"{GOOD_ROWS} sent" in finished.inner_text()
     wait_metric(page, "Sent", GOOD_ROWS)
     assert metrics(page)["To send"] == 0
+    # For the README: the whole width, scrolled so names, gift ids and links show together.
+    collapse_sidebar(page)
+    grid = page.get_by_test_id("stDataFrame").first
+    scroll_grid(page, grid, dx=grid_geometry(page, grid).first_col_right + 150)
     full_page_screenshot(page, SCREENSHOTS / "review-send.png")
 
     # Results on the rows, as the user gets them: the downloaded CSV.

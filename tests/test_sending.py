@@ -20,7 +20,7 @@ from lib.models import Recipient, SendState, normalize_email
 from lib.ratelimit import RetryPolicy
 from lib.runtime import http_session
 from lib.sandbox import Faults, Sandbox
-from lib.sending import NOT_SENT_UNAVAILABLE, UNKNOWN_MESSAGE, SendItem, SendRun
+from lib.sending import NOT_SENT_STOPPED, NOT_SENT_UNAVAILABLE, UNKNOWN_MESSAGE, SendItem, SendRun
 from lib.store import RunInProgress, Store
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT
 
@@ -261,6 +261,44 @@ def test_a_row_whose_retries_run_out_is_failed_and_can_be_sent_later(make_sandbo
     sb.faults = Faults()  # &Open is back: a failed row is safe to send again
     p2 = engine(sb, store, items, sink=RecordingSink()).run()
     assert (p2.sent, p2.already) == (2, 0)
+    assert {e: len(g) for e, g in sb.gifts_by_email().items()} == {email_of(i): 1 for i in items}
+
+
+def test_a_refused_connection_is_retried_and_then_left_sendable(make_sandbox, store):
+    sb = make_sandbox()
+    sb.stop()  # nothing listens on its port any more: the request is never sent
+    items = people(2)
+    sink = RecordingSink()
+    policy = RetryPolicy(max_attempts=3, base=0.01, cap=0.02)
+    p = engine(sb, store, items, sink=sink, policy=policy).run()
+
+    assert (p.state, p.failed, p.unknown, p.retries) == ("completed", 2, 0, 4)
+    for item in items:
+        assert store.journal(LIST)[email_of(item)].state == SendState.FAILED
+        assert sink.rows()[item.row_key][SEND_ERROR] == NOT_SENT_UNAVAILABLE
+
+
+def test_stop_during_a_429_pause_leaves_the_waiting_rows_unsent_and_sendable(make_sandbox, store):
+    sb = make_sandbox(faults=Faults(rate_limit=2))  # Retry-After: 1 s on every 429
+    items = people(20)
+    sink = RecordingSink()
+    run = engine(sb, store, items, rate=20, sink=sink)
+    in_background(run)
+    assert until(lambda: sum(r.status == 429 for r in posts(sb)) >= 2), "never throttled"
+    run.stop()
+    assert run.wait(5.0), "the run did not stop"
+
+    p, journal, gifts = run.snapshot(), store.journal(LIST), sb.gifts_by_email()
+    assert p.state == "stopped"
+    assert {e.state for e in journal.values()} <= {SendState.SENT, SendState.FAILED}
+    waiting = [e for e, j in journal.items() if j.state == SendState.FAILED]
+    assert waiting, "no row was waiting out a 429: the test proves nothing"
+    for e in waiting:
+        assert journal[e].error == NOT_SENT_STOPPED and e not in gifts
+    assert {e for e, j in journal.items() if j.state == SendState.SENT} == set(gifts)
+
+    sb.faults = Faults()
+    engine(sb, store, items, sink=RecordingSink()).run()
     assert {e: len(g) for e, g in sb.gifts_by_email().items()} == {email_of(i): 1 for i in items}
 
 
