@@ -16,8 +16,8 @@ def domain_allowed(email: str | None, allowed: tuple[str, ...]) -> bool:
     exactly (a sub-domain is not its parent)."""
     if not allowed:
         return bool(email)
-    domain = (email or "").strip().lower().rpartition("@")[2]
-    return bool(domain) and domain in allowed
+    local, at, domain = (email or "").strip().lower().rpartition("@")
+    return bool(local and at and domain) and domain in allowed  # "team.example" alone is not an address
 
 
 @dataclass(frozen=True)

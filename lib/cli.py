@@ -25,6 +25,7 @@ from .review import review, status_results
 from .runtime import http_session, make_client, open_store
 from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
 from .settings import Settings, SettingsError, mask_token
+from .csvio import CsvError
 from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
 from .store import RunInProgress, Store
 from .writeback import GIFT_REQUEST_ID
@@ -373,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError,) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
-    except (SourceError, SettingsError, RunInProgress) as exc:
+    except (SourceError, SettingsError, RunInProgress, CsvError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT if not isinstance(exc, RunInProgress) else EXIT_STOPPED
     except AndOpenError as exc:

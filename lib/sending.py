@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 DEFAULT_RATE = 10.0  # requests/s; &Open documents no limit, so stay polite and adapt on 429
 DEFAULT_CONCURRENCY = 8
 FLUSH_INTERVAL = 2.0
+HEARTBEAT_INTERVAL = 5.0  # well inside store.STALE_RUN_SECONDS
 
 UNKNOWN_MESSAGE = "Unknown outcome — check in &Open before sending again"
 NOT_SENT_UNAVAILABLE = "Not sent: &Open was unavailable. Nothing was created; press Send again later."
@@ -100,7 +101,8 @@ class SendRun:
                  campaign_id: str, *, actor: str = "local", rate: float = DEFAULT_RATE,
                  concurrency: int = DEFAULT_CONCURRENCY, sink: ResultSink | None = None,
                  flush_interval: float = FLUSH_INTERVAL, policy: RetryPolicy = RetryPolicy(),
-                 rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
+                 preamble: Sequence[RowResult] = ()) -> None:
         self.client, self.store, self.list_key = client, store, list_key
         self.items = list(items)
         self.campaign_id = campaign_id
@@ -115,7 +117,7 @@ class SendRun:
         self.progress = RunProgress(total=len(self.items))
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._pending: list[RowResult] = []
+        self._pending: list[RowResult] = list(preamble)  # results to show before any send (why rows skip)
         self._done = threading.Event()
         self.run_id = ""
 
@@ -150,7 +152,17 @@ class SendRun:
         self.store.mark_orphans_unknown(self.list_key)
         with self._lock:
             self.progress.state, self.progress.started, self.progress.run_id = "running", time.monotonic(), self.run_id
+        threading.Thread(target=self._beat_loop, daemon=True, name="send-heartbeat").start()
         return self.run_id
+
+    def _beat_loop(self) -> None:
+        """Tell other processes this run is alive, on its own thread: a slow write-back
+        (a sheet backing off from 429s) must never make a live run look dead."""
+        while not self._done.wait(HEARTBEAT_INTERVAL):
+            try:
+                self.store.heartbeat(self.run_id, self.snapshot().counts())
+            except Exception:  # a busy store: the next beat tries again, well inside the window
+                log.warning("run heartbeat failed", exc_info=True)
 
     def execute(self) -> RunProgress:
         try:
@@ -308,7 +320,6 @@ class SendRun:
             while time.monotonic() < end and not self._done_sending:
                 time.sleep(0.05)
             self._flush()
-            self.store.heartbeat(self.run_id, self.snapshot().counts())
 
     def _flush(self) -> None:
         """Hand the batched results to the sink; on failure keep them for the next flush

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -46,7 +47,9 @@ def mask_token(token: str | None) -> str:
     if not token:
         return "(not set)"
     parts = token.split("-", 3)
-    andopen_shaped = len(parts) == 4 and parts[0] == "ao"
+    # Only a real key's version and stage are shown: any other "ao-…" text may be secret throughout.
+    andopen_shaped = (len(parts) == 4 and parts[0] == "ao" and bool(re.fullmatch(r"v\d{1,3}", parts[1]))
+                      and parts[2] in ("production", "staging"))
     secret = parts[3] if andopen_shaped else token
     tail = secret[-4:] if len(secret) >= 12 else ""  # a short secret would be shown whole
     if andopen_shaped:
@@ -127,10 +130,22 @@ def _service_account(section: Any, env_value: Any) -> Mapping[str, Any] | None:
     raw = str(env_value).strip()
     if not raw.startswith("{"):
         path = Path(raw).expanduser()
-        if not path.is_file():
-            raise SettingsError(f"GOOGLE_SERVICE_ACCOUNT_JSON points to {path}, which does not exist.")
+        try:
+            exists = path.is_file()
+        except (OSError, ValueError):  # "File name too long" would quote the whole value
+            exists = False
+        if not exists:
+            if _looks_like_path(raw):
+                raise SettingsError(f"GOOGLE_SERVICE_ACCOUNT_JSON points to {path}, which does not exist.")
+            # Not a path: probably mangled JSON (quoted, cut) holding a private key; never echo it.
+            raise SettingsError("GOOGLE_SERVICE_ACCOUNT_JSON is neither JSON text (it must start with '{') nor the "
+                                "path of an existing file. Its value is not shown, as it may hold a private key.")
         raw = path.read_text(encoding="utf-8")
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise SettingsError(f"GOOGLE_SERVICE_ACCOUNT_JSON is not valid JSON ({exc.msg}).") from None
+
+
+def _looks_like_path(value: str) -> bool:
+    return len(value) <= 255 and not any(c in value for c in '{}"\'\n\r') and "PRIVATE" not in value.upper()

@@ -108,9 +108,8 @@ if st.button(label, type="primary", disabled=running or counts["send"] == 0 or b
         client = svc.client()
         sink = sheets_ui.sink_for(svc, loaded)
         new_run = SendRun(client, svc.store, loaded.list_key, plan.items, campaign_id, actor=state.actor(),
-                          sink=sink, flush_interval=sheets_ui.SHEET_FLUSH_INTERVAL if sink else FLUSH_INTERVAL)
-        if sink is not None:
-            sink.write(rev.results())
+                          sink=sink, flush_interval=sheets_ui.SHEET_FLUSH_INTERVAL if sink else FLUSH_INTERVAL,
+                          preamble=rev.results() if sink else ())
         svc.registry.start(new_run, context=loaded, after=sheets_ui.after_run(svc, sink))
     except SheetsError as exc:
         st.error(str(exc))

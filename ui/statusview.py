@@ -11,8 +11,11 @@ from lib.polling import poll_statuses
 from lib.runtime import Services
 from lib.status_report import FOLLOW_UP, funnel, gifts_frame, history_frame, status_counts
 
+from . import sheets_ui
+
 
 def render(svc: Services) -> None:
+    sheets_ui.shared_history(svc)  # events the receiver on another host put in the shared sheet
     top = st.columns([1, 1, 4])
     if top[0].button("Refresh statuses", help="Ask &Open for every gift not yet delivered or cancelled"):
         gifts = gifts_frame(svc.store)
