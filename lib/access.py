@@ -3,6 +3,7 @@ shared app password with a lock-out, for deployments without an identity provide
 from __future__ import annotations
 
 import hmac
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class PasswordGate:
         now = self._clock()
         with self._lock:
             if now < self._locked_until:
-                wait = int(self._locked_until - now) + 1
+                wait = math.ceil(self._locked_until - now)  # whole seconds left, rounded up
                 return GateResult(False, f"Too many wrong passwords. Try again in {wait} s.")
             if hmac.compare_digest(attempt.encode(), self._password.reveal().encode()):
                 self._failures.clear()

@@ -228,6 +228,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     journal = store.journal(loaded.list_key)
     ids = [g for g in loaded.frame.get(GIFT_REQUEST_ID, []) if str(g).strip()]
     ids += [e.gift_request_id for e in journal.values() if e.gift_request_id]
+    _import_shared_history(settings, store)  # final statuses known elsewhere need no GET
     if args.poll:
         client = _client(settings)
         summary = poll_statuses(client, store, ids, rate=args.rate)
@@ -236,7 +237,6 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             _out(f"  {err}")
         if summary.errors and summary.checked == 0:
             return EXIT_STOPPED
-    _import_shared_history(settings, store)
     results = status_results(loaded.frame, store)
     source.sink.write(results)
     source.finish(store)

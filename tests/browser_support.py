@@ -74,7 +74,8 @@ class AppServer:
 
     def log_tail(self, lines: int = 60) -> str:
         try:
-            self._log.flush()
+            if not self._log.closed:
+                self._log.flush()
             text = self.log_path.read_text(errors="replace")
         except OSError:
             return "(no server log)"
@@ -249,3 +250,15 @@ def scroll_grid(page, grid, *, dx: float = 0, dy: float = 0) -> None:
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.wheel(dx, dy)
     page.wait_for_timeout(300)
+
+
+def checkbox_checked(page, geo: GridGeometry, row: int) -> bool:
+    """Whether the Approved checkbox drawn on visible row `row` is ticked: a ticked box is
+    filled (most of its pixels dark), an empty one is only a thin border."""
+    from PIL import Image
+
+    cx, cy = geo.first_col_center_x, geo.row_center_y(row)
+    shot = page.screenshot(clip={"x": cx - 8, "y": cy - 7, "width": 16, "height": 14})
+    img = Image.open(io.BytesIO(shot)).convert("RGB")
+    pixels = list(img.getdata())
+    return sum(sum(p) < 600 for p in pixels) > 0.45 * len(pixels)
