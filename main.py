@@ -9,10 +9,10 @@ st.set_page_config(page_title="Giftrun", page_icon="🎁", layout="wide")
 svc = state.services()
 auth.gate(svc)
 page = st.navigation([
-    st.Page("pages/build_list.py", title="Build list", icon="📋", default=True),
-    st.Page("pages/review_send.py", title="Review & send", icon="🎁"),
-    st.Page("pages/gift_status.py", title="Gift status", icon="📦"),
-    st.Page("pages/settings.py", title="Settings", icon="⚙️"),
+    st.Page("views/build_list.py", title="Build list", icon="📋", default=True),
+    st.Page("views/review_send.py", title="Review & send", icon="🎁"),
+    st.Page("views/gift_status.py", title="Gift status", icon="📦"),
+    st.Page("views/settings.py", title="Settings", icon="⚙️"),
 ])
 common.sidebar(svc)
 common.banner(svc)

@@ -292,8 +292,15 @@ class AndOpenClient:
                 raise UnknownOutcomeError(
                     "The connection to &Open dropped: the gift may or may not have been created.") from None
             raise RetryableError("The connection to &Open dropped.") from None
-        except requests.exceptions.RequestException as exc:
+        except _NEVER_SENT as exc:
             raise NotSentError(f"The request to &Open could not be made ({type(exc).__name__}).") from None
+        except requests.exceptions.RequestException as exc:
+            # e.g. a body cut off mid-answer: the request went out, so a gift may exist
+            if creating:
+                raise UnknownOutcomeError(
+                    f"&Open's answer was broken ({type(exc).__name__}): the gift may or may not have been "
+                    "created.") from None
+            raise RetryableError(f"&Open's answer was broken ({type(exc).__name__}).") from None
         request_id = resp.headers.get("Request-Id")
         try:
             body = resp.json() if resp.content else None
@@ -309,6 +316,11 @@ class AndOpenClient:
             return body
         raise error_for(resp.status_code, body, request_id=request_id,
                         retry_after=resp.headers.get("Retry-After"), creating=creating)
+
+
+# Failures raised while the request is being prepared: nothing reached &Open.
+_NEVER_SENT = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+               requests.exceptions.InvalidHeader, requests.exceptions.InvalidJSONError)
 
 
 def _failed_before_sending(exc: requests.exceptions.ConnectionError) -> bool:

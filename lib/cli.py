@@ -27,7 +27,7 @@ from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
 from .settings import Settings, SettingsError, mask_token
 from .csvio import CsvError
 from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
-from .store import RunInProgress, Store
+from .store import NO_LOOKBACK, RunInProgress, Store
 from .writeback import GIFT_REQUEST_ID
 
 EXIT_OK, EXIT_STOPPED, EXIT_INPUT = 0, 1, 2
@@ -125,11 +125,6 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     source = Source(args.source, settings, _parse_map(args.map), args.worksheet)
     loaded = source.loaded
     loaded.require_columns(approval=True)
-    for email in args.clear_unknown or ():
-        if store.clear_unknown(loaded.list_key, email, args.actor):
-            _out(f"Cleared the unknown outcome for {email}: it will be sent in this run if approved.")
-        else:
-            _out(f"No unknown outcome recorded for {email} in this list; nothing cleared.")
     try:
         campaign = client.get_campaign(campaign_id)
     except RunStoppingError as exc:
@@ -139,7 +134,12 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
             raise CliError(f"Campaign {campaign_id} was not found in &Open. Check the id "
                            "(python -m lib.cli campaigns lists them).", EXIT_STOPPED) from None
         raise CliError(f"Could not check the campaign: {exc}", EXIT_STOPPED) from None
-    store.mark_orphans_unknown(loaded.list_key)
+    store.mark_orphans_unknown(loaded.list_key)  # a killed run's attempts: unknown, clearable below
+    for email in args.clear_unknown or ():
+        if store.clear_unknown(loaded.list_key, email, args.actor):
+            _out(f"Cleared the unknown outcome for {email}: it will be sent in this run if approved.")
+        else:
+            _out(f"No unknown outcome recorded for {email} in this list; nothing cleared.")
     _import_shared_history(settings, store)
     rev = review(loaded, store, window, now=utcnow())
     loaded.frame = rev.frame
@@ -156,7 +156,8 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
          f"with key {client.masked_token}.")
     run = SendRun(client, store, loaded.list_key, plan.items, campaign.id, actor=args.actor, rate=args.rate,
                   concurrency=args.concurrency, sink=source.sink,
-                  flush_interval=source.flush_interval)
+                  flush_interval=source.flush_interval,
+                  lookback_days=NO_LOOKBACK if window is None else window.days)
     run.begin()  # the list's lock before the first write: a refused run (RunInProgress) leaves the list alone
     try:
         source.sink.write(rev.results())  # validation errors, eligibility etc. land at once
@@ -365,8 +366,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _NoTraceback(logging.Formatter):
+    """The CLI promises one clear line per problem, never a traceback."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
+        return ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.exc_text = ""
+        return super().format(record).rstrip()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_NoTraceback("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -63,8 +63,10 @@ class RunPlan:
         """Result columns for rows this run will not send: why not, or what the journal holds."""
         out = []
         for r in self.rows:
-            if r.journal is not None and r.action in (RowAction.ALREADY_SENT, RowAction.UNKNOWN):
-                out.append(result_for_entry(r.row_key, r.journal))
+            if r.journal is not None and r.journal.list_key and (
+                    r.action in (RowAction.ALREADY_SENT, RowAction.UNKNOWN)
+                    or (r.action == RowAction.SEND and r.journal.state in (SendState.REJECTED, SendState.FAILED))):
+                out.append(result_for_entry(r.row_key, r.journal))  # incl. &Open's reason for a rejection
             elif r.action in (RowAction.INVALID, RowAction.DUPLICATE, RowAction.BLOCKED):
                 out.append(RowResult(r.row_key, r.recipient.email, {SEND_ERROR: r.message}))
             elif r.action == RowAction.SEND and r.journal is None:
@@ -73,9 +75,12 @@ class RunPlan:
 
 
 def plan_rows(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
-              eligibility: Mapping[str, Eligibility] | None = None) -> RunPlan:
-    """Decide each row. Precedence: what the journal holds, then approval, validation,
-    duplicates among rows to send, the look-back window."""
+              eligibility: Mapping[str, Eligibility] | None = None,
+              gift_ids: Mapping[str, str] | None = None) -> RunPlan:
+    """Decide each row. Precedence: what the journal holds, a gift id already on the row
+    (sent by an earlier run, another store or another tool: never sent again), then
+    approval, validation, duplicates among rows to send, the look-back window."""
+    journal = _with_row_gifts(checks, journal, gift_ids or {})
     owners = _journal_owners(checks, journal)
     first_to_send: dict[str, int] = {}
     plans = []
@@ -83,8 +88,12 @@ def plan_rows(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
         email = normalize_email(c.recipient.email)
         entry = journal.get(email) if email else None
         owner = owners.get(email)
+        if gift_ids and (gift_ids.get(c.row_key) or "").strip() and not (held_by(entry) and owner == c.row_key):
+            plans.append(RowPlan(c.row_key, c.row_number, RowAction.ALREADY_SENT, c.recipient,
+                                 "This row already carries a Gift request ID: clear it to send again"))
+            continue
         validation = [p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)]
-        held = entry is not None and entry.state in (SendState.SENT, SendState.UNKNOWN, SendState.ATTEMPTING)
+        held = held_by(entry)
         if held and owner == c.row_key:
             action = RowAction.ALREADY_SENT if entry.state == SendState.SENT else RowAction.UNKNOWN
             plans.append(RowPlan(c.row_key, c.row_number, action, c.recipient, "", entry))
@@ -118,6 +127,26 @@ def plan_rows(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
     return RunPlan(tuple(plans))
 
 
+def held_by(entry: JournalEntry | None) -> bool:
+    """The journal says this person was (or may have been) gifted from this list."""
+    return entry is not None and entry.state in (SendState.SENT, SendState.UNKNOWN, SendState.ATTEMPTING)
+
+
+def _with_row_gifts(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
+                    gift_ids: Mapping[str, str]) -> Mapping[str, JournalEntry]:
+    """A row carrying a gift id counts as this list's send of that email, even when this
+    store never saw it (a fresh CI runner, a renamed file, a copied sheet)."""
+    extra = {}
+    for c in checks:
+        gid = (gift_ids.get(c.row_key) or "").strip()
+        email = normalize_email(c.recipient.email)
+        if gid and email and not held_by(journal.get(email)) and email not in extra:
+            extra[email] = JournalEntry(list_key="", email=email, state=SendState.SENT, run_id=None, row_key=c.row_key,
+                                        gift_request_id=gid, redemption_url=None, error=None, request_id=None,
+                                        attempted_at=None, finished_at=None)
+    return {**journal, **extra} if extra else journal
+
+
 def _journal_owners(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry]) -> dict[str, str]:
     """email → the row that a journal entry belongs to: the row it was sent from when that
     row still has this email, else the first row with the email."""
@@ -149,6 +178,15 @@ def apply_results(df: pd.DataFrame, results: Sequence[RowResult]) -> pd.DataFram
 
 
 def eligibility_results(checks: Sequence[RowCheck], verdicts: Mapping[str, Eligibility]) -> list[RowResult]:
-    return [RowResult(c.row_key, c.recipient.email,
-                      {ELIGIBILITY: "eligible" if v.eligible else "skip", SKIP_REASON: v.reason})
-            for c in checks if (v := verdicts.get(c.row_key)) is not None]
+    """`Eligibility` and `Skip reason` per row; blank for rows that cannot be sent anyway
+    (no valid email, missing names), where a verdict would mislead."""
+    out = []
+    for c in checks:
+        v = verdicts.get(c.row_key)
+        if v is None:
+            continue
+        valid = not [p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)]
+        values = ({ELIGIBILITY: "eligible" if v.eligible else "skip", SKIP_REASON: v.reason} if valid
+                  else {ELIGIBILITY: "", SKIP_REASON: ""})
+        out.append(RowResult(c.row_key, c.recipient.email, values))
+    return out

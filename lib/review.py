@@ -37,6 +37,7 @@ class Review:
 def review(loaded: LoadedList, store: Store, window: elig.Window | None, *, now: datetime | None = None,
            extra_history: pd.DataFrame | None = None) -> Review:
     now = now or utcnow()
+    store.mark_orphans_unknown(loaded.list_key)  # a crashed run's attempts show as unknown at once
     checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index))
     journal = store.journal(loaded.list_key)
     verdicts: dict[str, Eligibility] = {}
@@ -48,9 +49,10 @@ def review(loaded: LoadedList, store: Store, window: elig.Window | None, *, now:
                             list_key=loaded.list_key, overrides=store.overrides(loaded.list_key))
         verdicts = {str(k): Eligibility(e == "eligible", r)
                     for k, e, r in zip(result.index, result["Eligibility"], result["Skip reason"])}
-    plan = plan_rows(checks, journal, verdicts)
-    results: list[RowResult] = eligibility_results(checks, verdicts) + plan.results()
-    frame = apply_results(loaded.frame, results)
+    gift_ids = (dict(zip(loaded.frame.index.astype(str), loaded.frame[GIFT_REQUEST_ID].astype(str)))
+                if GIFT_REQUEST_ID in loaded.frame else {})
+    plan = plan_rows(checks, journal, verdicts, gift_ids)
+    frame = apply_results(loaded.frame, eligibility_results(checks, verdicts) + plan.results())
     frame = apply_results(frame, status_results(frame, store))
     return Review(checks, verdicts, plan, frame)
 

@@ -12,13 +12,15 @@ import random
 import threading
 import time
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Callable, Sequence
 
 from .andopen import AndOpenClient, AndOpenError, RejectedError, RetryableError, RunStoppingError, UnknownOutcomeError
 from .models import EventSource, Recipient, SendState, StatusEvent, iso, status_label, utcnow
 from .ratelimit import AdaptiveRateLimiter, RetryPolicy, retry_delay
-from .store import JournalEntry, Store
-from .writeback import (GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, ResultSink,
+from .store import NO_LOOKBACK, JournalEntry, Store
+from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
+                        ResultSink,
                         RowResult, merge_results)
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class RunProgress:
     unknown: int = 0
     failed: int = 0
     already: int = 0  # held by the journal from an earlier run: not sent again
+    skipped: int = 0  # gifted from another list while this run went (look-back, checked at send time)
     retries: int = 0
     throttled: int = 0
     flushes: int = 0
@@ -69,12 +72,13 @@ class RunProgress:
 
     @property
     def eta(self) -> float | None:
-        left = self.total - self.done - self.already  # rows the journal already held are never sent
+        left = self.total - self.done - self.already - self.skipped  # held or skipped rows are never sent
         return (left / self.rate) if self.rate > 0 and left > 0 else (0.0 if left <= 0 else None)
 
     def counts(self) -> dict:
         return {k: getattr(self, k) for k in
-                ("total", "done", "sent", "rejected", "unknown", "failed", "already", "retries", "throttled")}
+                ("total", "done", "sent", "rejected", "unknown", "failed", "already", "skipped", "retries",
+                 "throttled")}
 
 
 def result_for_entry(row_key: str, entry: JournalEntry) -> RowResult:
@@ -102,7 +106,7 @@ class SendRun:
                  concurrency: int = DEFAULT_CONCURRENCY, sink: ResultSink | None = None,
                  flush_interval: float = FLUSH_INTERVAL, policy: RetryPolicy = RetryPolicy(),
                  rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
-                 preamble: Sequence[RowResult] = ()) -> None:
+                 preamble: Sequence[RowResult] = (), lookback_days: int | None | object = NO_LOOKBACK) -> None:
         self.client, self.store, self.list_key = client, store, list_key
         self.items = list(items)
         self.campaign_id = campaign_id
@@ -115,8 +119,10 @@ class SendRun:
         self.rng = rng or random.Random()
         self._sleep = sleep
         self.progress = RunProgress(total=len(self.items))
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may stop() inside snapshot()
         self._stop = threading.Event()
+        self._sending_over = threading.Event()
+        self.lookback_days = lookback_days  # None = forever; NO_LOOKBACK = off
         self._pending: list[RowResult] = list(preamble)  # results to show before any send (why rows skip)
         self._done = threading.Event()
         self.run_id = ""
@@ -178,7 +184,7 @@ class SendRun:
             flusher.start()
             for t in workers:
                 t.join()
-            self._done_sending = True
+            self._sending_over.set()
             flusher.join()
             self._flush()
         except BaseException as exc:
@@ -187,8 +193,6 @@ class SendRun:
         else:
             self._finish("stopped" if self._stop.is_set() else "completed", self.progress.message)
         return self.snapshot()
-
-    _done_sending = False
 
     def _finish(self, state: str, message: str) -> None:
         with self._lock:
@@ -219,7 +223,12 @@ class SendRun:
                 item = q.get_nowait()
             except queue.Empty:
                 return
-            self._send_one(item)
+            try:
+                self._send_one(item)
+            except Exception as exc:  # the store failed (disk full, locked): stop rather than guess
+                log.error("run stopped: %s: %s", type(exc).__name__, exc)
+                self.stop(f"The run stopped: the store could not record a send ({type(exc).__name__}). "
+                          "Rows in flight are marked unknown at the next run.")
         # Stopped: the rest of the queue was never attempted; it stays unsent (not journalled).
 
     def _send_one(self, item: SendItem) -> None:
@@ -227,13 +236,20 @@ class SendRun:
         attempt = 0
         while True:
             if not self.limiter.acquire(self._stop.is_set):
-                return  # stopped while waiting: nothing journalled, nothing sent
-            if attempt == 0 and not self.store.begin_attempt(
-                    self.list_key, r, row_key=item.row_key, campaign_id=self.campaign_id, run_id=self.run_id):
-                entry = self.store.journal(self.list_key).get(r.email.strip().lower())
-                if entry:
-                    self._emit(result_for_entry(item.row_key, entry), already=True)
-                return
+                if attempt:  # journalled, only refused so far (429/503): certainly not created
+                    self._record(item, SendState.FAILED, error=NOT_SENT_STOPPED)
+                return  # stopped before the first try: nothing journalled, nothing sent
+            if attempt == 0:
+                claim = self.store.claim(self.list_key, r, row_key=item.row_key, campaign_id=self.campaign_id,
+                                         run_id=self.run_id, lookback_since=self._lookback_since())
+                if not claim.claimed:
+                    entry = self.store.journal(self.list_key).get(r.email.strip().lower())
+                    if claim.reason:
+                        self._emit(RowResult(item.row_key, r.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
+                                   skipped=True)
+                    elif entry:
+                        self._emit(result_for_entry(item.row_key, entry), already=True)
+                    return
             attempt += 1
             try:
                 gift = self.client.create_gift_request(self.campaign_id, r.first_name, r.last_name, r.email)
@@ -283,6 +299,11 @@ class SendRun:
                 GIFT_STATUS: status_label(gift.status or "submitted"), SENT_AT: _display_time(now)}), state=SendState.SENT)
             return
 
+    def _lookback_since(self) -> str | None | object:
+        if self.lookback_days is NO_LOOKBACK or self.lookback_days is None:
+            return self.lookback_days
+        return iso(utcnow() - timedelta(days=self.lookback_days))
+
     def _record(self, item: SendItem, state: SendState, *, error: str, request_id: str | None = None) -> None:
         self.store.record_outcome(self.list_key, item.recipient.email, state, error=error, request_id=request_id)
         text = UNKNOWN_MESSAGE + f" ({error})" if state == SendState.UNKNOWN else error
@@ -290,10 +311,13 @@ class SendRun:
             text += f" [Request-Id {request_id}]"
         self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: text}), state=state)
 
-    def _emit(self, result: RowResult, *, state: SendState | None = None, already: bool = False) -> None:
+    def _emit(self, result: RowResult, *, state: SendState | None = None, already: bool = False,
+              skipped: bool = False) -> None:
         with self._lock:
             self._pending.append(result)
-            if already:
+            if skipped:
+                self.progress.skipped += 1
+            elif already:
                 self.progress.already += 1
             else:
                 self.progress.done += 1
@@ -315,10 +339,7 @@ class SendRun:
         return True
 
     def _flush_loop(self) -> None:
-        while not self._done_sending:
-            end = time.monotonic() + self.flush_interval
-            while time.monotonic() < end and not self._done_sending:
-                time.sleep(0.05)
+        while not self._sending_over.wait(self.flush_interval):
             self._flush()
 
     def _flush(self) -> None:

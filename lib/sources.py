@@ -53,10 +53,12 @@ def csv_list_key(path: Path) -> str:
     return f"csv:{path.resolve()}"
 
 
-def upload_list_key(name: str) -> str:
-    """Uploads of the same list name share a journal, so a re-uploaded, corrected file
-    never re-sends the people already sent from it."""
-    return "list:" + hashlib.sha256(name.strip().lower().encode()).hexdigest()[:16]
+def upload_list_key(name: str, owner: str = "local") -> str:
+    """One person's uploads of the same list name share a journal, so a re-uploaded,
+    corrected file never re-sends the people already sent from it; another user's file
+    of the same name is another list (the look-back and gift ids on rows guard across lists)."""
+    ident = f"{owner.strip().lower()}\n{name.strip().lower()}"
+    return "list:" + hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
 def load_csv_path(path: str | Path, overrides: Mapping[str, str] | None = None) -> LoadedList:
@@ -83,12 +85,4 @@ class CsvFileSink:
         self.writes += 1
 
 
-class FrameSink:
-    """Keeps results on an in-memory frame (the app's table); thread-safe by replacement."""
-
-    def __init__(self, loaded: LoadedList) -> None:
-        self.loaded = loaded
-
-    def write(self, results: Sequence[RowResult]) -> None:
-        self.loaded.frame = apply_results(self.loaded.frame, results)
 

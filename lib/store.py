@@ -108,6 +108,13 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 STALE_RUN_SECONDS = 30.0
+NO_LOOKBACK = object()  # claim(): the look-back check is off
+
+
+@dataclass(frozen=True)
+class Claim:
+    claimed: bool
+    reason: str = ""  # why not, when the look-back refused it
 
 
 @dataclass(frozen=True)
@@ -164,11 +171,11 @@ class Store:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process kills
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=FULL")  # a journal line survives a power cut, not only a kill
+            conn.execute("PRAGMA busy_timeout=10000")  # well under STALE_RUN_SECONDS
             self._local.conn = conn
         return conn
 
@@ -191,13 +198,36 @@ class Store:
 
     # -- send journal ---------------------------------------------------------------
     def begin_attempt(
-        self, list_key: str, recipient: Recipient, *, row_key: str, campaign_id: str, run_id: str
+        self, list_key: str, recipient: Recipient, *, row_key: str, campaign_id: str, run_id: str,
+        lookback_since: str | None | object = NO_LOOKBACK,
     ) -> bool:
         """Journal a send before it is attempted. False when this person must not be sent
-        (already sent, outcome unknown, or attempted by a live run)."""
+        (already sent, outcome unknown, attempted by a live run, or, with a look-back, just
+        gifted from another list)."""
+        return self.claim(list_key, recipient, row_key=row_key, campaign_id=campaign_id, run_id=run_id,
+                          lookback_since=lookback_since).claimed
+
+    def claim(
+        self, list_key: str, recipient: Recipient, *, row_key: str, campaign_id: str, run_id: str,
+        lookback_since: str | None | object = NO_LOOKBACK,
+    ) -> "Claim":
+        """`begin_attempt` with the reason for a refusal. The look-back is checked again here,
+        in the same transaction as the journal line, so two lists sent at the same moment
+        cannot both gift one person: `lookback_since` is an ISO time (None = forever)."""
         email = normalize_email(recipient.email)
         now = iso(utcnow())
         with self._tx() as db:
+            if lookback_since is not NO_LOOKBACK and not db.execute(
+                    "SELECT 1 FROM overrides WHERE list_key=? AND email=?", (list_key, email)).fetchone():
+                other = db.execute(
+                    "SELECT list_key, attempted_at FROM sends WHERE email=? AND list_key<>? AND state IN (?,?,?) "
+                    "AND (? IS NULL OR attempted_at>=?) ORDER BY attempted_at DESC LIMIT 1",
+                    (email, list_key, SendState.SENT, SendState.ATTEMPTING, SendState.UNKNOWN,
+                     lookback_since, lookback_since),
+                ).fetchone()
+                if other:
+                    return Claim(False, f"Gifted {other['attempted_at'][:10]} from another list while this "
+                                        "run was going — inside the look-back window")
             cur = db.execute(
                 """INSERT INTO sends (list_key, email, state, run_id, row_key, first_name, last_name,
                        email_as_typed, campaign_id, attempted_at)
@@ -213,7 +243,7 @@ class Store:
                  recipient.last_name, recipient.email, campaign_id, now,
                  SendState.REJECTED, SendState.FAILED),
             )
-            return cur.rowcount == 1
+            return Claim(cur.rowcount == 1)
 
     def record_outcome(
         self,
@@ -226,13 +256,19 @@ class Store:
         error: str | None = None,
         request_id: str | None = None,
     ) -> None:
+        now = iso(utcnow())
         with self._tx() as db:
+            # An upsert: an outcome is never dropped, even if the line was cleared meanwhile.
             db.execute(
-                """UPDATE sends SET state=?, gift_request_id=COALESCE(?, gift_request_id),
-                       redemption_url=COALESCE(?, redemption_url), error=?, request_id=?, finished_at=?
-                   WHERE list_key=? AND email=?""",
-                (state, gift_request_id, redemption_url, error, request_id, iso(utcnow()),
-                 list_key, normalize_email(email)),
+                """INSERT INTO sends (list_key, email, state, gift_request_id, redemption_url, error, request_id,
+                       attempted_at, finished_at)
+                   VALUES (?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT(list_key, email) DO UPDATE SET state=excluded.state,
+                       gift_request_id=COALESCE(excluded.gift_request_id, sends.gift_request_id),
+                       redemption_url=COALESCE(excluded.redemption_url, sends.redemption_url),
+                       error=excluded.error, request_id=excluded.request_id, finished_at=excluded.finished_at""",
+                (list_key, normalize_email(email), state, gift_request_id, redemption_url, error, request_id,
+                 now, now),
             )
 
     def forget_attempt(self, list_key: str, email: str, run_id: str) -> None:

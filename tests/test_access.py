@@ -20,7 +20,6 @@ and show what the first visitors of a fresh process get (a known bypass, xfail).
 from __future__ import annotations
 
 import hmac
-import os
 import threading
 import time
 import uuid
@@ -259,7 +258,7 @@ def data_dir(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def server_state(monkeypatch):
     """Run `main.py` on every AppTest run, as a server process does once any session has called
-    `st.navigation`. AppTest re-creates Streamlit's class-wide "pages/ directory" flag before every
+    `st.navigation`. AppTest re-creates Streamlit's class-wide "views/ directory" flag before every
     run, so without this each run after the first executes the page file under `pages/` directly
     and the gate in `main.py` is never asked again (see the deep-link tests below)."""
     from streamlit.runtime.pages_manager import PagesManager
@@ -360,7 +359,7 @@ def services() -> runtime.Services:
 def send_sample(at: AppTest) -> None:
     at.button(key="load_sample").click()
     run(at)
-    at.switch_page("pages/review_send.py")
+    at.switch_page("views/review_send.py")
     run(at)
     at.button(key="approve_all").click()
     run(at)
@@ -386,7 +385,7 @@ def test_password_gate_shows_the_form_and_nothing_else(data_dir, sandbox, server
     assert not sandbox.requests, "nothing may be asked of &Open before sign-in"
 
     for page in ("settings", "review_send"):  # a link to another page is gated too
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
         run(at)
         assert_only_the_gate(at)
 
@@ -413,7 +412,7 @@ def test_the_name_typed_at_sign_in_is_the_runs_sender(data_dir, sandbox, server_
     send_sample(at)
     runs = services().store.runs()
     assert [r.actor for r in runs] == ["ann@team.example"]
-    at.switch_page("pages/settings.py")
+    at.switch_page("views/settings.py")
     run(at)
     assert at.dataframe[0].value.iloc[0]["By"] == "ann@team.example"
 
@@ -463,28 +462,18 @@ def test_demo_mode_ignores_a_configured_password(data_dir, server_state):
     assert [t.value for t in at.title] == ["Build list"]
 
 
-BYPASS = (
-    "gate bypass, outside the files this suite may fix: main.py keeps its page scripts in a `pages/` folder next to "
-    "it, so Streamlit (1.67) starts every server process in its legacy pages-directory mode "
-    "(PagesManager.uses_pages_directory; script_runner.py runs _mpa_v1 instead of main.py). Until some session in "
-    "the process has called st.navigation, i.e. until someone has got PAST the gate, a link to /settings, "
-    "/review_send, /build_list or /gift_status runs that file directly and main.py's auth.gate() never runs. "
-    "Checked with `streamlit run app.py` + Chromium: fresh process, /settings renders Settings with no password "
-    "form; after one sign-in on /, /settings is gated. Fix: move pages/ to another folder name (e.g. views/) and "
-    "update main.py's st.Page paths, and/or call auth.gate() from every page (e.g. in ui/state.services()).")
-
-
-@pytest.mark.xfail(strict=True, reason=BYPASS)
 @pytest.mark.parametrize("page", ["settings", "review_send", "build_list"])
 @pytest.mark.parametrize("mode", ["password", "oidc"])
 def test_a_direct_link_in_a_fresh_server_process_is_gated(data_dir, sandbox, mode, page):
-    """No `server_state` fixture: every AppTest run is what the first runs of a fresh process are."""
+    """No `server_state` fixture: every AppTest run is what the first runs of a fresh process are.
+    The views live in views/, not pages/: a pages/ folder next to main.py would make Streamlit
+    run a page file directly (its legacy multipage mode), skipping main.py and its gate."""
     if mode == "password":
         at = run(session(data_dir, sandbox, password=PASSWORD))
     else:
         at = run(session(data_dir, sandbox, auth=FAKE_AUTH, user={"is_logged_in": False}))
     assert_only_the_gate(at)
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"views/{page}.py")
     run(at)
     assert_only_the_gate(at)
 

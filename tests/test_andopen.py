@@ -2,8 +2,8 @@
 shows the token: checked against the sandbox over real HTTP on 127.0.0.1."""
 from __future__ import annotations
 
-import socket
 import traceback
+from functools import partial
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,6 +34,7 @@ from lib.andopen import (
 )
 from lib.models import Outcome
 from lib.sandbox import Faults, Sandbox
+from tests.support import archived_campaign, available_campaign, closed_port
 
 TOKEN = "ao-v1-staging-fakeTestToken9876"
 WRONG_TOKEN = "ao-v1-staging-fakeOtherToken5432"
@@ -41,47 +42,13 @@ FAST = (2.0, 0.3)  # (connect, read): short enough that a hang or a slow answer 
 
 
 @pytest.fixture
-def http():
-    with requests.Session() as session:
-        session.trust_env = False  # loopback only, never a proxy
-        yield session
-
-
-@pytest.fixture
-def make_sandbox():
-    started: list[Sandbox] = []
-
-    def make(**kwargs) -> Sandbox:
-        sb = Sandbox(TOKEN, **kwargs).start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
-
-
-@pytest.fixture
-def sandbox(make_sandbox) -> Sandbox:
-    return make_sandbox()
+def make_sandbox(make_sandbox):
+    """The shared factory, but every sandbox here takes this module's TOKEN."""
+    return partial(make_sandbox, TOKEN)
 
 
 def client_for(http, sb: Sandbox, token: str = TOKEN, timeout=(5.0, 10.0)) -> AndOpenClient:
     return AndOpenClient(http, token, sb.url, timeout=timeout)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def archived_campaign(sb: Sandbox) -> str:
-    return next(c["id"] for c in sb.campaigns if c["state"] == "archived")
-
-
-def available_campaign(sb: Sandbox) -> str:
-    return next(c["id"] for c in sb.campaigns if c["state"] == "available")
 
 
 def create(c: AndOpenClient, sb: Sandbox, email: str = "alice@example.com", campaign: str | None = None,

@@ -14,7 +14,7 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 LIB_MODULES = sorted((ROOT / "lib").glob("*.py"))
-PAGES = sorted((ROOT / "pages").glob("*.py"))
+PAGES = sorted((ROOT / "views").glob("*.py"))
 MAX_PAGE_LINES = 150
 MIN_STREAMLIT = Version("1.53")  # st.App with extra Starlette routes (the webhook endpoint)
 
@@ -84,6 +84,12 @@ def test_every_lib_module_has_a_docstring(path):
     if path.name == "__init__.py" and not tree.body:
         pytest.skip("an empty package marker")
     assert ast.get_docstring(tree), f"{path.name} has no module docstring"
+
+
+def test_no_pages_folder_that_would_bypass_the_gate():
+    """A pages/ folder beside main.py turns on Streamlit's legacy multipage mode, where a
+    direct link runs a page without main.py (and so without the sign-in gate)."""
+    assert not (ROOT / "pages").exists()
 
 
 def test_there_are_pages():

@@ -11,8 +11,7 @@ import csv
 import os
 import signal
 import subprocess
-import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -24,65 +23,25 @@ from lib.sending import DEFAULT_CONCURRENCY, UNKNOWN_MESSAGE
 from lib.sources import csv_list_key
 from lib.store import Store
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, RESULT_COLUMNS, SEND_ERROR
+from tests import support
+from tests.support import CLI, NO_SUCH_CAMPAIGN, assert_nobody_gifted_twice, cli_env, posted_email, posts, run_cli
 
-REPO = Path(__file__).resolve().parent.parent
 HEADER = ["Company", "First Name", "Last Name", "Email", "Approved", "Notes"]
 RUN_TIMEOUT = 120  # seconds any one CLI run may take before the test gives up
-NO_SUCH_CAMPAIGN = "00000000-0000-4000-8000-000000000000"
 
 
 # -- helpers ------------------------------------------------------------------------------
-def until(predicate, timeout: float = 30.0, step: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
-@pytest.fixture
-def make_sandbox():
-    started: list[Sandbox] = []
-
-    def make(**kwargs) -> Sandbox:
-        sb = Sandbox(**kwargs).start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
-
-
-def cli_env(tmp_path: Path, sb: Sandbox | None, **overrides: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ANDOPEN_", "GIFTRUN_")) and "proxy" not in k.lower()}
-    env.update(PYTHONPATH=str(REPO), GIFTRUN_DATA_DIR=str(tmp_path / "data"), NO_PROXY="127.0.0.1,localhost",
-               PYTHONUNBUFFERED="1")
-    if sb is not None:
-        env.update(ANDOPEN_API_KEY=sb.token, ANDOPEN_BASE_URL=sb.url)
-    for k, v in overrides.items():
-        if v is None:
-            env.pop(k, None)
-        else:
-            env[k] = v
-    return env
+until = partial(support.until, timeout=30.0, step=0.02)  # a CLI subprocess takes a while to get going
 
 
 def cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stdout, proc.stdout
-    return proc
+    return run_cli(tmp_path, env, *args, timeout=RUN_TIMEOUT)
 
 
 def popen(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
     out = open(tmp_path / "cli.out", "w")
     err = open(tmp_path / "cli.err", "w")
-    return subprocess.Popen([sys.executable, "-m", "lib.cli", *args], cwd=tmp_path, env=env, stdout=out,
-                            stderr=err)
+    return subprocess.Popen([*CLI, *args], cwd=tmp_path, env=env, stdout=out, stderr=err)
 
 
 def write_list(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> bytes:
@@ -98,17 +57,8 @@ def many(n: int) -> list[list[str]]:
             for i in range(n)]
 
 
-def posts(sb: Sandbox) -> list:
-    return [r for r in list(sb.requests) if r.method == "POST" and r.path.split("?")[0] == "/gift_requests"]
-
-
 def posted_emails(sb: Sandbox, start: int = 0) -> list[str]:
-    return [normalize_email(((r.json or {}).get("recipient") or {}).get("email")) for r in posts(sb)[start:]]
-
-
-def assert_nobody_gifted_twice(sb: Sandbox) -> None:
-    twice = {e: len(g) for e, g in sb.gifts_by_email().items() if len(g) > 1}
-    assert not twice, f"gifted more than once: {twice}"
+    return [posted_email(r) for r in posts(sb)[start:]]
 
 
 def by_email(df) -> dict[str, dict[str, str]]:
@@ -133,7 +83,8 @@ def test_send_writes_results_into_the_same_file_after_the_users_columns(make_san
     path = tmp_path / "list.csv"
     write_list(path, MIXED)
     original = csvio.read_csv_path(path)
-    proc = cli(tmp_path, cli_env(tmp_path, sb), "send", "list.csv", "--campaign", sb.campaign_ids[0], "--rate", "50")
+    proc = cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
+               "--rate", "50")
 
     assert proc.returncode == 0, proc.stderr
     assert "3 to send, 1 not approved, 2 invalid, 1 duplicate" in proc.stdout
@@ -159,12 +110,12 @@ def test_running_twice_sends_nothing_the_second_time_and_restores_lost_cells(mak
     path = tmp_path / "list.csv"
     original = write_list(path, many(12))
     args = ("send", "list.csv", "--campaign", sb.campaign_ids[0], "--rate", "50")
-    assert cli(tmp_path, cli_env(tmp_path, sb), *args).returncode == 0
+    assert cli(tmp_path, cli_env(tmp_path / "data", sb), *args).returncode == 0
     first = by_email(csvio.read_csv_path(path))
     assert len(posts(sb)) == 12
 
     path.write_bytes(original)  # the results were lost (an old copy was saved over the file)
-    proc = cli(tmp_path, cli_env(tmp_path, sb), *args)
+    proc = cli(tmp_path, cli_env(tmp_path / "data", sb), *args)
     assert proc.returncode == 0, proc.stderr
     assert "0 to send" in proc.stdout and "12 already sent" in proc.stdout
     assert len(posts(sb)) == 12, "the second run sent again"
@@ -177,7 +128,8 @@ def test_dry_run_sends_and_writes_nothing(make_sandbox, tmp_path):
     sb = make_sandbox()
     path = tmp_path / "list.csv"
     original = write_list(path, MIXED)
-    proc = cli(tmp_path, cli_env(tmp_path, sb), "send", "list.csv", "--campaign", sb.campaign_ids[0], "--dry-run")
+    proc = cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
+               "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert "3 to send" in proc.stdout and "Dry run: nothing sent, nothing written." in proc.stdout
     assert path.read_bytes() == original
@@ -226,7 +178,7 @@ def test_an_unusable_run_exits_with_one_clear_message(make_sandbox, tmp_path, na
         make(path)
     before = path.read_bytes() if path.exists() else None
     args = ["send", "list.csv", "--campaign", sb.campaign_ids[0], *extra]
-    proc = cli(tmp_path, cli_env(tmp_path, sb, **env_over), *args)
+    proc = cli(tmp_path, cli_env(tmp_path / "data", sb, **env_over), *args)
 
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     assert words in proc.stderr, proc.stderr
@@ -240,7 +192,7 @@ def test_a_list_held_by_another_run_is_refused(make_sandbox, tmp_path):
     path = tmp_path / "list.csv"
     before = write_list(path, many(3))
     Store(tmp_path / "data").acquire_run(csv_list_key(path), "alice@team")
-    proc = cli(tmp_path, cli_env(tmp_path, sb), "send", "list.csv", "--campaign", sb.campaign_ids[0])
+    proc = cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0])
     assert proc.returncode == 1, proc.stderr
     assert "in progress" in proc.stderr and "alice@team" in proc.stderr
     assert posts(sb) == []
@@ -253,7 +205,7 @@ def test_clear_unknown_lets_a_checked_row_be_sent_again(make_sandbox, tmp_path):
     path = tmp_path / "list.csv"
     write_list(path, many(2))
     args = ["send", "list.csv", "--campaign", sb.campaign_ids[0]]
-    env = cli_env(tmp_path, sb)
+    env = cli_env(tmp_path / "data", sb)
     proc = cli(tmp_path, env, *args)
     assert proc.returncode == 0, proc.stderr  # row errors: the run itself completed
     assert "unknown outcome 2" in proc.stdout
@@ -281,7 +233,7 @@ def test_sigterm_stops_gracefully_and_writes_the_results(make_sandbox, tmp_path)
     sb = make_sandbox(faults=Faults(latency=0.05))
     path = tmp_path / "list.csv"
     write_list(path, many(300))
-    proc = popen(tmp_path, cli_env(tmp_path, sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
+    proc = popen(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
                  "--rate", "20")
     try:
         assert until(lambda: len(posts(sb)) >= 20), "the run never got going"
@@ -315,7 +267,7 @@ def test_sigkill_mid_run_then_run_again_gifts_nobody_twice_and_loses_nothing(mak
     path = tmp_path / "list.csv"
     original_bytes = write_list(path, many(300))
     original = csvio.read_csv_path(path)
-    env = cli_env(tmp_path, sb)
+    env = cli_env(tmp_path / "data", sb)
     args = ["send", "list.csv", "--campaign", sb.campaign_ids[0], "--rate", "20"]
 
     proc = popen(tmp_path, env, *args)

@@ -20,13 +20,6 @@ from lib.writeback import ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, SENT_AT, SK
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "data")
-    yield s
-    s.close()
-
-
 def webhook(store: Store, gift_id: str, email: str, status: str, when: datetime) -> None:
     store.add_event(StatusEvent(
         event_id=f"evt-{gift_id}-{status}", gift_request_id=gift_id, status=status,

@@ -88,7 +88,7 @@ def button_by_label(at: AppTest, label: str):
 
 
 def go(at: AppTest, page: str) -> AppTest:
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"views/{page}.py")
     return run(at)
 
 
@@ -209,6 +209,7 @@ def test_review_summary_before_and_after_approving(data_dir):
     m = metrics(at)
     assert m["To send"] == "0"
     assert m["Not approved"] == "25"
+    assert m["Invalid"] == "4"  # problems show before approval; the duplicate only once it would be sent
     send = at.button(key="send")
     assert send.label == "Send 0 gifts" and send.disabled
 

@@ -126,6 +126,11 @@ class FakeClock:
         self.now += seconds
 
 
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
 def limiter(rate: float, clock: FakeClock, **kw) -> AdaptiveRateLimiter:
     return AdaptiveRateLimiter(rate, clock=clock, sleep=clock.sleep, **kw)
 
@@ -143,15 +148,13 @@ def gaps(times: list[float]) -> list[float]:
 
 
 @pytest.mark.parametrize("rate,gap", [(10.0, 0.1), (4.0, 0.25), (1.0, 1.0), (0.5, 2.0)])
-def test_paces_at_the_rate(rate, gap):
-    clock = FakeClock()
+def test_paces_at_the_rate(rate, gap, clock):
     times = starts(limiter(rate, clock), clock, 6)
     assert times[0] == 0.0
     assert gaps(times) == [gap] * 5
 
 
-def test_burst_allows_a_few_at_once_after_idle_time():
-    clock = FakeClock()
+def test_burst_allows_a_few_at_once_after_idle_time(clock):
     lim = limiter(10.0, clock, burst=3)
     starts(lim, clock, 1)
     clock.now += 5.0  # idle
@@ -159,8 +162,7 @@ def test_burst_allows_a_few_at_once_after_idle_time():
     assert gaps(times) == [0.0, 0.0, 0.1, 0.1]
 
 
-def test_throttled_halves_the_rate_down_to_the_floor():
-    clock = FakeClock()
+def test_throttled_halves_the_rate_down_to_the_floor(clock):
     lim = limiter(8.0, clock, min_rate=0.5)
     rates = []
     for _ in range(6):
@@ -170,8 +172,7 @@ def test_throttled_halves_the_rate_down_to_the_floor():
     assert lim.throttles == 6
 
 
-def test_throttled_slows_the_pace():
-    clock = FakeClock()
+def test_throttled_slows_the_pace(clock):
     lim = limiter(10.0, clock)
     starts(lim, clock, 2)
     lim.throttled(None)
@@ -180,8 +181,7 @@ def test_throttled_slows_the_pace():
 
 
 @pytest.mark.parametrize("retry_after", [3.0, 0.5, 12.0])
-def test_throttled_pauses_for_retry_after(retry_after):
-    clock = FakeClock()
+def test_throttled_pauses_for_retry_after(retry_after, clock):
     lim = limiter(10.0, clock)
     starts(lim, clock, 1)
     lim.throttled(retry_after)
@@ -190,8 +190,7 @@ def test_throttled_pauses_for_retry_after(retry_after):
     assert clock.now == pytest.approx(paused_at + retry_after)
 
 
-def test_succeeded_climbs_back_to_the_target_and_no_further():
-    clock = FakeClock()
+def test_succeeded_climbs_back_to_the_target_and_no_further(clock):
     lim = limiter(10.0, clock)
     lim.throttled(None)
     assert lim.rate == 5.0
@@ -207,22 +206,19 @@ def test_succeeded_climbs_back_to_the_target_and_no_further():
     (RateLimitedError("429", retry_after=2.0), 1), (ServiceUnavailableError("503", retry_after=2.0), 0),
     (NotSentError("refused"), 0), (RejectedError("bad"), 0),
 ], ids=["429", "503", "refused", "rejected"])
-def test_only_rate_limits_slow_the_pace(error, throttles):
-    clock = FakeClock()
+def test_only_rate_limits_slow_the_pace(error, throttles, clock):
     lim = limiter(10.0, clock)
     lim.on_error(error)
     assert (lim.throttles, lim.rate) == (throttles, 5.0 if throttles else 10.0)
 
 
-def test_acquire_returns_false_at_once_when_stopped():
-    clock = FakeClock()
+def test_acquire_returns_false_at_once_when_stopped(clock):
     lim = limiter(10.0, clock)
     assert lim.acquire(should_stop=lambda: True) is False
     assert clock.sleeps == []
 
 
-def test_stop_ends_a_long_wait_within_a_slice():
-    clock = FakeClock()
+def test_stop_ends_a_long_wait_within_a_slice(clock):
     lim = limiter(0.1, clock)  # one request every 10 s
     starts(lim, clock, 1)
     began = clock.now

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -15,6 +15,8 @@ import requests
 
 from lib.models import parse_iso
 from lib.sandbox import DEFAULT_TOKEN, Faults, Lifecycle, Sandbox, sign
+from tests import support
+from tests.support import closed_port, run_threads
 
 VERSION = {"AndOpen-API-Version": "2026-05"}
 AUTH = {**VERSION, "Authorization": f"Bearer {DEFAULT_TOKEN}"}
@@ -29,40 +31,7 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 SECRET = "whsec_test_secret"
 
 
-def until(predicate, timeout: float = 5.0, step: float = 0.01):
-    """Poll with a deadline; returns the last value of predicate()."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as session:
-        session.trust_env = False  # loopback only, never a proxy
-        yield session
-
-
-@pytest.fixture
-def make_sandbox():
-    started: list[Sandbox] = []
-
-    def make(**kwargs) -> Sandbox:
-        sb = Sandbox(**kwargs).start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
-
-
-@pytest.fixture
-def sandbox(make_sandbox) -> Sandbox:
-    return make_sandbox()
+until = partial(support.until, timeout=5.0)  # the sandbox answers and delivers in-process
 
 
 def recipient(n: int = 1, **overrides) -> dict:
@@ -342,11 +311,7 @@ def test_concurrent_clients_each_get_exactly_one_gift(make_sandbox):
             for i in range(25):
                 results.append(post_gift(s, sb, w * 100 + i, timeout=5).status_code)
 
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=15)
+    run_threads(worker, 8, timeout=15)
     assert results == [201] * 200
     assert len(sb.gifts) == 200
     assert all(len(v) == 1 for v in sb.gifts_by_email().values()) and len(sb.gifts_by_email()) == 200
@@ -568,10 +533,7 @@ def test_failed_deliveries_are_retried_with_the_same_event_id(http, make_sandbox
 
 
 def test_deliveries_give_up_after_five_retries(http, make_sandbox):
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sb = make_sandbox(webhook_url=f"http://127.0.0.1:{port}/hook", webhook_secret=SECRET, lifecycle=Lifecycle(**QUIET))
+    sb = make_sandbox(webhook_url=f"http://127.0.0.1:{closed_port()}/hook", webhook_secret=SECRET, lifecycle=Lifecycle(**QUIET))
     post_gift(http, sb)
     assert until(lambda: len(sb.deliveries) >= 6)
     time.sleep(0.3)
@@ -620,7 +582,8 @@ def test_lifecycle_moves_gifts_to_the_end(http, make_sandbox, receiver, cancel_s
 def test_lifecycle_works_without_webhooks(http, make_sandbox):
     sb = make_sandbox(lifecycle=Lifecycle(cancel_share=0.0, speed=200))
     gid = post_gift(http, sb).json()["id"]
-    assert until(lambda: http.get(f"{sb.url}/gift_requests/{gid}", headers=AUTH).json()["status"] == "delivered", 8)
+    assert until(lambda: http.get(f"{sb.url}/gift_requests/{gid}", headers=AUTH).json()["status"] == "delivered",
+                 timeout=8)
     assert not sb.deliveries
 
 

@@ -30,12 +30,12 @@ from pathlib import Path
 import pytest
 import requests
 import streamlit as st
+from starlette.applications import Starlette
 from streamlit.testing.v1 import AppTest
 
 with warnings.catch_warnings():  # "use httpx2": httpx is what this environment ships
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
-from starlette.applications import Starlette
 
 import lib.runtime as runtime
 from lib import cli
@@ -317,7 +317,7 @@ class Checked:
         return self.run()
 
     def go(self, page: str) -> AppTest:
-        self.at.switch_page(f"pages/{page}.py")
+        self.at.switch_page(f"views/{page}.py")
         return self.run()
 
     def button(self, label: str):

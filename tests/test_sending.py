@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections import Counter, defaultdict
 
 import pytest
@@ -23,25 +22,16 @@ from lib.sandbox import Faults, Sandbox
 from lib.sending import NOT_SENT_STOPPED, NOT_SENT_UNAVAILABLE, UNKNOWN_MESSAGE, SendItem, SendRun
 from lib.store import RunInProgress, Store
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT
+from tests.support import (NO_SUCH_CAMPAIGN, archived_campaign, assert_nobody_gifted_twice, gift_counts, posted_email,
+                           posts, until)
 
 LIST = "test:list"
 FAST = RetryPolicy(base=0.02, cap=0.2)  # 503 backoff without long waits (Retry-After still wins)
 SENT_AT_FORMAT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
-NO_SUCH_CAMPAIGN = "00000000-0000-4000-8000-000000000000"
 WRONG_TOKEN = "ao-v1-staging-notthesandboxtoken"
 
 
 # -- helpers ------------------------------------------------------------------------------
-def until(predicate, timeout: float = 10.0, step: float = 0.01):
-    """Poll with a deadline; returns the last value of predicate()."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
 class RecordingSink:
     """A ResultSink that keeps every batch it accepted; can be told to fail."""
 
@@ -69,27 +59,6 @@ class RecordingSink:
         return out
 
 
-@pytest.fixture
-def make_sandbox():
-    started: list[Sandbox] = []
-
-    def make(**kwargs) -> Sandbox:
-        sb = Sandbox(**kwargs).start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "data")
-    yield s
-    s.close()
-
-
 def client_for(sb: Sandbox, *, token: str | None = None, timeout=(5.0, 30.0)) -> AndOpenClient:
     session = http_session()
     session.trust_env = False  # loopback only, never a proxy
@@ -103,15 +72,6 @@ def people(n: int, prefix: str = "p") -> list[SendItem]:
 
 def email_of(item: SendItem) -> str:
     return normalize_email(item.recipient.email)
-
-
-def posts(sb: Sandbox) -> list:
-    return [r for r in list(sb.requests) if r.method == "POST" and r.path.split("?")[0] == "/gift_requests"]
-
-
-def posted_email(req) -> str:
-    body = req.json or {}
-    return normalize_email((body.get("recipient") or {}).get("email"))
 
 
 def posts_by_email(sb: Sandbox) -> dict[str, list]:
@@ -139,11 +99,6 @@ def in_background(run: SendRun) -> threading.Thread:
     t = threading.Thread(target=go, daemon=True)
     t.start()
     return t
-
-
-def assert_nobody_gifted_twice(sb: Sandbox) -> None:
-    twice = {e: len(g) for e, g in sb.gifts_by_email().items() if len(g) > 1}
-    assert not twice, f"gifted more than once: {twice}"
 
 
 # -- the happy path -----------------------------------------------------------------------
@@ -228,7 +183,7 @@ def test_429s_are_retried_until_every_row_is_sent(make_sandbox, store):
     assert p.throttled == statuses[429]
     assert p.retries == statuses[429]
     assert statuses[201] == 20
-    assert {e: len(g) for e, g in sb.gifts_by_email().items()} == {email_of(i): 1 for i in items}
+    assert gift_counts(sb) == {email_of(i): 1 for i in items}
 
 
 def test_503s_are_retried_to_success(make_sandbox, store):
@@ -240,7 +195,7 @@ def test_503s_are_retried_to_success(make_sandbox, store):
     assert statuses[503] > 0, "no 503 was answered: the test proves nothing"
     assert (p.sent, p.failed, p.unknown) == (20, 0, 0)
     assert p.retries == statuses[503] and p.throttled == 0
-    assert {e: len(g) for e, g in sb.gifts_by_email().items()} == {email_of(i): 1 for i in items}
+    assert gift_counts(sb) == {email_of(i): 1 for i in items}
 
 
 def test_a_row_whose_retries_run_out_is_failed_and_can_be_sent_later(make_sandbox, store):
@@ -261,7 +216,7 @@ def test_a_row_whose_retries_run_out_is_failed_and_can_be_sent_later(make_sandbo
     sb.faults = Faults()  # &Open is back: a failed row is safe to send again
     p2 = engine(sb, store, items, sink=RecordingSink()).run()
     assert (p2.sent, p2.already) == (2, 0)
-    assert {e: len(g) for e, g in sb.gifts_by_email().items()} == {email_of(i): 1 for i in items}
+    assert gift_counts(sb) == {email_of(i): 1 for i in items}
 
 
 def test_a_refused_connection_is_retried_and_then_left_sendable(make_sandbox, store):
@@ -299,7 +254,7 @@ def test_stop_during_a_429_pause_leaves_the_waiting_rows_unsent_and_sendable(mak
 
     sb.faults = Faults()
     engine(sb, store, items, sink=RecordingSink()).run()
-    assert {e: len(g) for e, g in sb.gifts_by_email().items()} == {email_of(i): 1 for i in items}
+    assert gift_counts(sb) == {email_of(i): 1 for i in items}
 
 
 # -- unknown outcomes ---------------------------------------------------------------------
@@ -337,15 +292,11 @@ def test_an_unknown_outcome_is_marked_and_never_retried(make_sandbox, store, nam
 
 
 # -- run-stopping outcomes ----------------------------------------------------------------
-def _archived(sb: Sandbox) -> str:
-    return next(c["id"] for c in sb.campaigns if c["state"] == "archived")
-
-
 STOPPING_CASES = [
     # (name, wrong token, campaign picker, words the one message must contain)
     ("wrong key", WRONG_TOKEN, lambda sb: sb.campaign_ids[0], "rejected the API key"),
     ("campaign does not exist", None, lambda sb: NO_SUCH_CAMPAIGN, "campaign cannot be used"),
-    ("archived campaign", None, _archived, "campaign cannot be used"),
+    ("archived campaign", None, archived_campaign, "campaign cannot be used"),
 ]
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
 import socket
 import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -33,9 +32,10 @@ from lib.store import Store
 from lib.webhooks import receiver_app, sign
 from lib.writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, RESULT_COLUMNS, SEND_ERROR,
                            SENT_AT, SKIP_REASON)
+from tests import support
 from tests.fake_sheets import Formula, FakeSheets
+from tests.support import CLI, assert_nobody_gifted_twice, posts, run_cli
 
-REPO = Path(__file__).resolve().parent.parent
 KEY = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
 HISTORY_KEY = "1HistVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2hist"
 TAB = "People"
@@ -49,19 +49,7 @@ def url(key: str = KEY) -> str:
     return f"https://docs.google.com/spreadsheets/d/{key}/edit#gid=0"
 
 
-def until(predicate, timeout: float = 30.0, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
-
-
-@pytest.fixture
-def fake():
-    with FakeSheets() as f:
-        yield f
+until = partial(support.until, step=0.05)
 
 
 @pytest.fixture
@@ -71,25 +59,20 @@ def sb():
 
 
 def cli_env(data_dir: Path, sb: Sandbox, fake: FakeSheets, **overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ANDOPEN_", "GIFTRUN_", "SHEETS_", "GOOGLE_")) and "proxy" not in k.lower()}
-    env.update(PYTHONPATH=str(REPO), GIFTRUN_DATA_DIR=str(data_dir), ANDOPEN_API_KEY=sb.token, ANDOPEN_BASE_URL=sb.url,
-               SHEETS_EMULATOR_HOST=fake.host, NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1",
-               GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps({"type": "service_account", "client_email": SA_EMAIL}))
-    env.update(overrides)
-    return env
+    """The shared CLI environment, reaching the fake Sheets API as a service account."""
+    return support.cli_env(data_dir, sb, **{
+        "SHEETS_EMULATOR_HOST": fake.host,
+        "GOOGLE_SERVICE_ACCOUNT_JSON": json.dumps({"type": "service_account", "client_email": SA_EMAIL}),
+        **overrides})
 
 
 def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=RUN_TIMEOUT)
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    return proc
+    return run_cli(cwd, env, *args, timeout=RUN_TIMEOUT)
 
 
 def popen(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "lib.cli", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([*CLI, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
@@ -107,10 +90,6 @@ def people(n: int) -> list[list[str]]:
     return [[f"First{i:03d}", f"Last{i:03d}", f"person{i:03d}@example.com", "yes", f"note {i}"] for i in range(n)]
 
 
-def posts(sb: Sandbox) -> list:
-    return [r for r in list(sb.requests) if r.method == "POST" and r.path.split("?")[0] == "/gift_requests"]
-
-
 def table(fake: FakeSheets, key: str = KEY, tab: str = TAB) -> list[dict[str, str]]:
     return fake.table(key, tab)
 
@@ -121,9 +100,8 @@ def by_email(fake: FakeSheets, key: str = KEY) -> dict[str, dict[str, str]]:
 
 def assert_results_on_their_rows(fake: FakeSheets, sb: Sandbox, emails: list[str]) -> None:
     """Every sent person's row carries that person's gift (by email, from the sandbox)."""
+    assert_nobody_gifted_twice(sb)
     gifts = sb.gifts_by_email()
-    twice = {e: len(g) for e, g in gifts.items() if len(g) > 1}
-    assert not twice, f"gifted more than once: {twice}"
     rows = by_email(fake)
     wrong = {}
     for email in emails:

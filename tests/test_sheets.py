@@ -32,6 +32,7 @@ SA_INFO = {"type": "service_account", "client_email": SA_EMAIL}
 KEY = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
 OTHER = "1ZZZMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2uXXX"
 HEADER = ["First Name", "Last Name", "Email", "Notes"]
+IDENTITY = ("Email", "First Name", "Last Name")  # the columns a result row is matched by
 
 
 def people(n: int) -> list[list[str]]:
@@ -45,12 +46,6 @@ def gid_for(email: str) -> str:
 def result(email: str, **extra: str) -> RowResult:
     values = {"Gift request ID": gid_for(email), "Gift status": "Submitted", **extra}
     return RowResult(f"{email}#1", email, values)
-
-
-@pytest.fixture
-def fake():
-    with FakeSheets() as f:
-        yield f
 
 
 @pytest.fixture
@@ -74,6 +69,21 @@ def open_list(client, retry, key: str = KEY, worksheet: str | None = None) -> Sh
 
 def by_email(fake: FakeSheets, title: str = "People") -> dict[str, dict[str, str]]:
     return {r["Email"]: r for r in fake.table(KEY, title) if r.get("Email")}
+
+
+def people_sink(fake, client, retry, n: int):
+    """A People tab of n people (people(n)) and a sink onto it, matched by IDENTITY."""
+    fake.create_spreadsheet(KEY, {"People": [HEADER, *people(n)]})
+    return open_list(client, retry).sink(*IDENTITY)
+
+
+def read_people(fake, client, retry, n: int):
+    """A People tab of n people, read as the engine reads it (indexed by row key), and a sink onto it."""
+    fake.create_spreadsheet(KEY, {"People": [HEADER, *people(n)]})
+    sheet = open_list(client, retry)
+    df = sheet.read()
+    df.index = row_keys(df, *IDENTITY)
+    return df, sheet.sink(*IDENTITY)
 
 
 # -- references, retries, error mapping (pure) ---------------------------------------------
@@ -243,7 +253,7 @@ def test_writeback_adds_missing_result_columns_after_the_last_column_and_widens_
     fake.create_spreadsheet(KEY, {"People": [header, ["Ann", "ann@x.com", "", "Lee", "vip"]]},
                             grid={"People": (5, 5)})
     sheet = open_list(client, retry)
-    sink = sheet.sink("Email", "First Name", "Last Name")
+    sink = sheet.sink(*IDENTITY)
     report = sink.write([RowResult("ann@x.com#1", "ann@x.com",
                                    {"Gift request ID": "gr_1", "Gift status": "Submitted"})])
     assert fake.rows(KEY, "People")[0] == header + [c for c in RESULT_COLUMNS if c != "Gift status"]
@@ -257,7 +267,7 @@ def test_writeback_adds_missing_result_columns_after_the_last_column_and_widens_
 
 def test_a_grid_that_shrank_since_opening_is_widened_again(fake, client, retry):
     fake.create_spreadsheet(KEY, {"People": [HEADER, *people(2)]}, grid={"People": (3, 12)})
-    sink = open_list(client, retry).sink("Email", "First Name", "Last Name")
+    sink = open_list(client, retry).sink(*IDENTITY)
     fake.mutate(lambda f: f._sheet(KEY, "People").resize(cols=4))  # a user deleted columns
     sink.write([result("p0001@example.com")])
     assert by_email(fake)["p0001@example.com"]["Gift request ID"] == "gr_p0001"
@@ -276,8 +286,7 @@ def test_existing_result_columns_are_matched_loosely(fake, client, retry):
 
 
 def test_writes_only_changed_cells_in_one_raw_call(fake, client, retry):
-    fake.create_spreadsheet(KEY, {"People": [HEADER, *people(5)]})
-    sink = open_list(client, retry).sink("Email", "First Name", "Last Name")
+    sink = people_sink(fake, client, retry, 5)
     emails = [f"p{i:04d}@example.com" for i in range(5)]
     sink.write([result(e) for e in emails])
     assert fake.counts["values.batchUpdate"] == 1
@@ -293,7 +302,7 @@ def test_writes_only_changed_cells_in_one_raw_call(fake, client, retry):
 
 def test_raw_keeps_formula_and_number_text_as_text(fake, client, retry):
     fake.create_spreadsheet(KEY, {"People": [HEADER, ["Ann", "Lee", "ann@x.com"]]})
-    sink = open_list(client, retry).sink("Email", "First Name", "Last Name")
+    sink = open_list(client, retry).sink(*IDENTITY)
     formula = '=HYPERLINK("http://evil.example","click")'
     sink.write([RowResult("ann@x.com#1", "ann@x.com", {"Send error": formula, "Gift request ID": "00123"})])
     row = fake.table(KEY, "People")[0]
@@ -303,11 +312,7 @@ def test_raw_keeps_formula_and_number_text_as_text(fake, client, retry):
 
 
 def test_rows_inserted_deleted_and_sorted_between_flushes(fake, client, retry):
-    fake.create_spreadsheet(KEY, {"People": [HEADER, *people(30)]})
-    sheet = open_list(client, retry)
-    df = sheet.read()
-    df.index = row_keys(df, "Email", "First Name", "Last Name")
-    sink = sheet.sink("Email", "First Name", "Last Name")
+    df, sink = read_people(fake, client, retry, 30)
     emails = list(df["Email"])
     sink.write([result(e) for e in emails[:10]])
     fake.insert_rows(KEY, "People", 2, [["New", "One", "new1@x.com"], ["New", "Two", "new2@x.com"]])
@@ -333,9 +338,9 @@ def test_rows_without_email_are_matched_by_name(fake, client, retry):
     fake.create_spreadsheet(KEY, {"People": [HEADER, ["Ann", "Lee", ""], ["Bob", "Ray", ""]]})
     sheet = open_list(client, retry)
     df = sheet.read()
-    keys = row_keys(df, "Email", "First Name", "Last Name")
+    keys = row_keys(df, *IDENTITY)
     assert keys == ["#name:ann|lee#1", "#name:bob|ray#1"]
-    sink = sheet.sink("Email", "First Name", "Last Name")
+    sink = sheet.sink(*IDENTITY)
     fake.sort_rows(KEY, "People", "First Name", reverse=True)
     sink.write([RowResult(keys[0], "", {"Send error": "missing email"})])
     assert {r["First Name"]: r["Send error"] for r in fake.table(KEY, "People")} == {
@@ -344,7 +349,7 @@ def test_rows_without_email_are_matched_by_name(fake, client, retry):
 
 def test_edited_email_falls_back_or_stays_pending(fake, client, retry):
     fake.create_spreadsheet(KEY, {"People": [HEADER, ["Ann", "Lee", "ann@x.com"]]})
-    sink = open_list(client, retry).sink("Email", "First Name", "Last Name")
+    sink = open_list(client, retry).sink(*IDENTITY)
     fake.set_cell(KEY, "People", 2, 3, "ann.lee@x.com")
     report = sink.write([RowResult("ann@x.com#1", "ann@x.com", {"Gift request ID": "gr_a"})])
     assert report.unplaced == ["ann@x.com#1"] and report.write_calls == 0
@@ -354,8 +359,7 @@ def test_edited_email_falls_back_or_stays_pending(fake, client, retry):
 
 
 def test_an_edit_landing_between_read_and_write_is_repaired(fake, client, retry):
-    fake.create_spreadsheet(KEY, {"People": [HEADER, *people(12)]})
-    sink = open_list(client, retry).sink("Email", "First Name", "Last Name")
+    sink = people_sink(fake, client, retry, 12)
     emails = [f"p{i:04d}@example.com" for i in range(12)]
     sink.write([result(e) for e in emails[:4]])
 
@@ -380,11 +384,7 @@ def test_an_edit_landing_between_read_and_write_is_repaired(fake, client, retry)
 
 def test_concurrent_edits_during_a_loop_of_flushes(fake, client, retry):
     n = 150
-    fake.create_spreadsheet(KEY, {"People": [HEADER, *people(n)]})
-    sheet = open_list(client, retry)
-    df = sheet.read()
-    df.index = row_keys(df, "Email", "First Name", "Last Name")
-    sink = sheet.sink("Email", "First Name", "Last Name")
+    df, sink = read_people(fake, client, retry, n)
     stop = threading.Event()
     rng = random.Random(7)
     deleted: set[str] = set()
@@ -434,8 +434,7 @@ def test_concurrent_edits_during_a_loop_of_flushes(fake, client, retry):
 
 
 def test_quota_storm_backs_off_then_succeeds(fake, client, retry, sleeps):
-    fake.create_spreadsheet(KEY, {"People": [HEADER, *people(3)]})
-    sink = open_list(client, retry).sink("Email", "First Name", "Last Name")
+    sink = people_sink(fake, client, retry, 3)
     fake.force_429(3)
     sink.write([result(f"p{i:04d}@example.com") for i in range(3)])
     assert sleeps == [1.0, 2.0, 4.0] and fake.throttled == 3
@@ -445,7 +444,7 @@ def test_quota_storm_backs_off_then_succeeds(fake, client, retry, sleeps):
 def test_quota_storm_past_the_attempts_raises_and_nothing_is_lost(fake, client, sleeps):
     fake.create_spreadsheet(KEY, {"People": [HEADER, *people(3)]})
     sheet = SheetList.open(client, KEY, retry=RetryPolicy(max_attempts=3, sleep=sleeps.append))
-    sink = sheet.sink("Email", "First Name", "Last Name")
+    sink = sheet.sink(*IDENTITY)
     batch = [result(f"p{i:04d}@example.com") for i in range(3)]
     fake.force_429(10)
     with pytest.raises(SheetsQuotaError, match="quota"):
@@ -476,16 +475,14 @@ def test_per_minute_budget_is_waited_out_with_backoff():
 
 
 def test_renamed_tab_is_followed(fake, client, retry):
-    fake.create_spreadsheet(KEY, {"People": [HEADER, *people(2)]})
-    sink = open_list(client, retry).sink("Email", "First Name", "Last Name")
+    sink = people_sink(fake, client, retry, 2)
     fake.rename_sheet(KEY, "People", "Guests")
     sink.write([result("p0001@example.com")])
     assert by_email(fake, "Guests")["p0001@example.com"]["Gift request ID"] == "gr_p0001"
 
 
 def test_missing_identity_column_is_a_clear_error(fake, client, retry):
-    fake.create_spreadsheet(KEY, {"People": [HEADER, *people(2)]})
-    sink = open_list(client, retry).sink("Email", "First Name", "Last Name")
+    sink = people_sink(fake, client, retry, 2)
     fake.set_cell(KEY, "People", 1, 3, "E-mail address")
     with pytest.raises(SheetsError, match="column 'Email' is no longer"):
         sink.write([result("p0001@example.com")])
@@ -493,12 +490,8 @@ def test_missing_identity_column_is_a_clear_error(fake, client, retry):
 
 def test_5000_rows_read_and_one_flush_is_one_write(fake, client, retry):
     n = 5000
-    fake.create_spreadsheet(KEY, {"People": [HEADER, *people(n)]})
-    sheet = open_list(client, retry)
-    df = sheet.read()
-    df.index = row_keys(df, "Email", "First Name", "Last Name")
+    df, sink = read_people(fake, client, retry, n)
     assert len(df) == n
-    sink = sheet.sink("Email", "First Name", "Last Name")
     report = sink.write([
         RowResult(k, e, {"Gift request ID": gid_for(e), "Redemption URL": f"https://g.example/{i}",
                          "Gift status": "Submitted", "Eligibility": "eligible",

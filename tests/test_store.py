@@ -9,20 +9,20 @@ import subprocess
 import sys
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from lib.models import EventSource, Recipient, SendState, StatusEvent, iso, utcnow
 from lib.store import UNKNOWN_AFTER_CRASH, RunInProgress, Store
+from tests.support import REPO, run_threads
 
-ROOT = Path(__file__).resolve().parent.parent
 LIST = "list-a"
 ALICE = Recipient("Alice", "Smith", "Alice@Example.com")
 
 
 @pytest.fixture
 def store(tmp_path) -> Store:
+    """Unlike the shared fixture, right in tmp_path: tests here open Store(tmp_path) beside it."""
     s = Store(tmp_path)
     yield s
     s.close()
@@ -47,7 +47,7 @@ def sql(store: Store, statement: str, *args) -> None:
 
 def run_child(code: str, *args: str) -> str:
     """Run Python in a separate process against the same store; returns its stdout."""
-    done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -219,7 +219,20 @@ def test_a_run_with_a_stale_heartbeat_is_taken_over(store):
     assert [r.actor for r in store.live_runs()] == ["bob"] and second != first
 
 
-def test_only_one_of_many_threads_gets_the_run(tmp_path):
+def _takes_the_run(store: Store, n: int) -> bool:
+    try:
+        store.acquire_run(LIST, f"user{n}")
+    except RunInProgress:
+        return False
+    return True
+
+
+def _attempts_the_person(store: Store, n: int) -> bool:
+    return begin(store, run_id=f"run-{n}")
+
+
+@pytest.mark.parametrize("attempt", [_takes_the_run, _attempts_the_person], ids=["the-run", "the-attempt-at-a-person"])
+def test_only_one_of_many_threads_gets(tmp_path, attempt):
     Store(tmp_path).close()  # schema in place before the race
     barrier, results = threading.Barrier(8), []
 
@@ -227,35 +240,11 @@ def test_only_one_of_many_threads_gets_the_run(tmp_path):
         s = Store(tmp_path)
         barrier.wait(timeout=10)
         try:
-            results.append(("ok", s.acquire_run(LIST, f"user{n}")))
-        except RunInProgress as exc:
-            results.append(("busy", str(exc)))
+            results.append(attempt(s, n))
         finally:
             s.close()
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert sorted(r[0] for r in results) == ["busy"] * 7 + ["ok"]
-
-
-def test_only_one_of_many_threads_may_attempt_a_person(tmp_path):
-    Store(tmp_path).close()
-    barrier, results = threading.Barrier(8), []
-
-    def worker(n: int) -> None:
-        s = Store(tmp_path)
-        barrier.wait(timeout=10)
-        results.append(begin(s, run_id=f"run-{n}"))
-        s.close()
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    run_threads(worker, 8)
     assert sorted(results) == [False] * 7 + [True]
 
 

@@ -46,8 +46,9 @@ def action_label(action: RowAction) -> str:
 
 
 def editor_frame(loaded: LoadedList, rev: Review, approved_col: str) -> pd.DataFrame:
-    """The grid: Approved first (the only editable column), what will happen and why,
-    the user's columns, then the result columns."""
+    """The grid: Approved first (the only editable column), what will happen and why, the
+    person, the results, then the user's other columns. Every other column is text, so
+    the grid's column types never change and a tick never recreates it."""
     actions = {r.row_key: r for r in rev.plan.rows}
     problem_actions = (RowAction.INVALID, RowAction.NOT_APPROVED, RowAction.DUPLICATE, RowAction.BLOCKED)
     display = pd.DataFrame(index=rev.frame.index)
@@ -55,11 +56,10 @@ def editor_frame(loaded: LoadedList, rev: Review, approved_col: str) -> pd.DataF
     display["Will happen"] = [action_label(actions[k].action) if k in actions else "" for k in rev.frame.index]
     display["Problem"] = [actions[k].message if k in actions and actions[k].action in problem_actions else ""
                           for k in rev.frame.index]
-    for col in loaded.user_columns:
-        if col != approved_col:
-            display[col] = rev.frame[col]
-    for col in RESULT_COLUMNS:
-        display[col] = rev.frame[col]
+    person = [c for c in (loaded.cmap.first_name, loaded.cmap.last_name, loaded.cmap.email) if c]
+    others = [c for c in loaded.user_columns if c != approved_col and c not in person]
+    for col in [*person, *RESULT_COLUMNS, *others]:
+        display[col] = rev.frame[col].astype(object).where(rev.frame[col].notna(), "").astype(str)
     return display
 
 
@@ -68,7 +68,9 @@ def summary(rev: Review, window: elig.Window | None) -> None:
     m = st.columns(6)
     m[0].metric("To send", counts["send"])
     m[1].metric("Skipped (look-back)", counts["skip"])
-    m[2].metric("Invalid", counts["invalid"] + counts["duplicate"])
+    problems = sum(1 for r in rev.plan.rows if r.action in (RowAction.INVALID, RowAction.DUPLICATE)
+                   or (r.action == RowAction.NOT_APPROVED and r.message))
+    m[2].metric("Invalid", problems, help="Rows with a problem to fix (approved or not); they are never sent")
     m[3].metric("Sent", counts["already sent"])
     m[4].metric("Unknown outcome", counts["unknown outcome"] + counts["blocked"])
     m[5].metric("Not approved", counts["not approved"])
@@ -83,8 +85,8 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
         total = max(p.total, 1)
         if p.state == "running":
             eta = f" · about {p.eta:.0f}s left" if p.eta else ""
-            st.progress(min(1.0, (p.done + p.already) / total),
-                        text=f"Sending… {p.done + p.already}/{p.total} done · {p.sent} sent · "
+            st.progress(min(1.0, (p.done + p.already + p.skipped) / total),
+                        text=f"Sending… {p.done + p.already + p.skipped}/{p.total} done · {p.sent} sent · "
                              f"{p.rejected + p.failed} failed · {p.unknown} unknown · {p.rate:.1f}/s{eta}")
             if st.button("Stop", key=f"stop-{p.run_id}"):
                 run.stop("Stopped by " + state.actor() + ".")
@@ -99,7 +101,9 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                 st.rerun(scope="app")
             verb = "Run finished" if p.state == "completed" else "Run stopped"
             msg = (f"{verb}: {p.sent} sent, {p.rejected} rejected by &Open, {p.failed} not sent (safe to send "
-                   f"again), {p.unknown} unknown outcome, {p.already} already sent earlier · {p.elapsed:.1f}s.")
+                   f"again), {p.unknown} unknown outcome, {p.already} already sent earlier"
+                   + (f", {p.skipped} skipped (just gifted from another list)" if p.skipped else "")
+                   + f" · {p.elapsed:.1f}s.")
             (st.success if p.state == "completed" and not (p.rejected or p.unknown or p.failed) else st.warning)(msg)
             if p.message and p.state != "completed":
                 st.error(p.message)

@@ -44,6 +44,7 @@ def _body(svc: Services) -> None:
     chart = alt.Chart(funnel(gifts)).mark_bar().encode(
         x=alt.X("Gifts:Q"), y=alt.Y("Stage:N", sort=None), color=alt.Color("Stage:N", legend=None),
         tooltip=["Stage", "Gifts"]).properties(height=180)
+    st.caption("Metrics: where each gift is now. Chart: how many gifts have reached each stage.")
     st.altair_chart(chart, width="stretch")
 
     f1, f2 = st.columns([2, 1])

@@ -1,4 +1,6 @@
 """Step 2: approve rows, see what will happen to each one, send, watch the run."""
+import copy
+
 import streamlit as st
 
 from lib import csvio
@@ -8,7 +10,7 @@ from lib.recipients import apply_approval_edits, set_all_approved
 from lib.review import review
 from lib.sending import FLUSH_INTERVAL, SendRun
 from lib.sheets import SheetsError
-from lib.store import RunInProgress
+from lib.store import NO_LOOKBACK, RunInProgress
 from lib.writeback import RESULT_COLUMNS
 from ui import runview, sheets_ui, state
 
@@ -21,7 +23,7 @@ if loaded is None:
     for run in running:  # a reopened tab can still watch a run started earlier
         ctx = svc.registry.context.get(run.list_key)
         if ctx is not None and st.button(f"Watch the run in progress on {ctx.name}", key=f"attach-{run.run_id}"):
-            state.set_list(ctx, save=False)
+            state.set_list(copy.deepcopy(ctx), save=False)  # never share one list object between sessions
             st.rerun()
     st.stop()
 if loaded.cmap.missing():
@@ -109,7 +111,8 @@ if st.button(label, type="primary", disabled=running or counts["send"] == 0 or b
         sink = sheets_ui.sink_for(svc, loaded)
         new_run = SendRun(client, svc.store, loaded.list_key, plan.items, campaign_id, actor=state.actor(),
                           sink=sink, flush_interval=sheets_ui.SHEET_FLUSH_INTERVAL if sink else FLUSH_INTERVAL,
-                          preamble=rev.results() if sink else ())
+                          preamble=rev.results() if sink else (),
+                          lookback_days=NO_LOOKBACK if window is None else window.days)
         svc.registry.start(new_run, context=loaded, after=sheets_ui.after_run(svc, sink))
     except SheetsError as exc:
         st.error(str(exc))

@@ -34,3 +34,13 @@ if runs:
     } for r in runs]), hide_index=True, width="stretch")
 else:
     st.caption("No runs yet.")
+
+st.subheader("Decisions by people")
+decisions = svc.store.audit_log()
+if decisions:
+    st.dataframe(pd.DataFrame([{
+        "At": d["at"][:19].replace("T", " "), "By": d["actor"], "What": d["action"], "Email": d["email"],
+        "Detail": d["detail"],
+    } for d in decisions]), hide_index=True, width="stretch")
+else:
+    st.caption("Look-back overrides and cleared unknown outcomes are listed here, with who made them.")

@@ -21,14 +21,14 @@ with tabs[0]:
         except csvio.CsvError as exc:
             st.error(str(exc))
         else:
-            state.set_list(prepare(frame, list_key=upload_list_key(upload.name), name=upload.name))
+            state.set_list(prepare(frame, list_key=upload_list_key(upload.name, state.actor()), name=upload.name))
             st.success(f"Loaded {len(frame)} people from {upload.name}.")
 with tabs[1]:
     sheets_ui.open_sheet_form(svc)
 with tabs[2]:
     st.write("25 made-up people, including a few problem rows (a missing name, a bad email, a duplicate).")
     if st.button("Load the sample list", type="primary", key="load_sample"):
-        state.set_list(prepare(sample_frame(), list_key=upload_list_key(SAMPLE_NAME), name=SAMPLE_NAME))
+        state.set_list(prepare(sample_frame(), list_key=upload_list_key(SAMPLE_NAME, state.actor()), name=SAMPLE_NAME))
         st.success("Sample list loaded. Continue to Review & send.")
 with tabs[3]:
     saved = svc.store.saved_lists()
@@ -77,5 +77,5 @@ if not cmap.approved:
 
 st.dataframe(loaded.frame[list(loaded.user_columns)], hide_index=True, width="stretch", height=320)
 if st.button("Continue to Review & send →", type="primary", disabled=bool(missing)):
-    st.switch_page("pages/review_send.py")
+    st.switch_page("views/review_send.py")
 

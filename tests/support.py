@@ -1,0 +1,101 @@
+"""Helpers several test modules share: bounded polling, reading what the sandbox recorded,
+and running `python -m lib.cli` the way cron or CI would. Fixtures live in conftest.py."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from lib.models import normalize_email
+from lib.sandbox import Sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = (sys.executable, "-m", "lib.cli")
+NO_SUCH_CAMPAIGN = "00000000-0000-4000-8000-000000000000"
+
+
+# -- waiting ----------------------------------------------------------------------------------
+def until(predicate, timeout: float = 10.0, step: float = 0.01):
+    """Poll with a deadline; returns the last value of predicate()."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def run_threads(worker: Callable[[int], None], n: int, timeout: float = 30.0) -> None:
+    """worker(0) … worker(n-1), each on its own thread, all started before any is joined."""
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- what the sandbox saw and made --------------------------------------------------------------
+def posts(sb: Sandbox) -> list:
+    """Every POST /gift_requests the sandbox received, in order."""
+    return [r for r in list(sb.requests) if r.method == "POST" and r.path.split("?")[0] == "/gift_requests"]
+
+
+def posted_email(req) -> str:
+    body = req.json or {}
+    return normalize_email((body.get("recipient") or {}).get("email"))
+
+
+def gift_counts(sb: Sandbox) -> dict[str, int]:
+    """Normalised email → how many gifts the sandbox created for it."""
+    return {e: len(g) for e, g in sb.gifts_by_email().items()}
+
+
+def assert_nobody_gifted_twice(sb: Sandbox) -> None:
+    twice = {e: n for e, n in gift_counts(sb).items() if n > 1}
+    assert not twice, f"gifted more than once: {twice}"
+
+
+def archived_campaign(sb: Sandbox) -> str:
+    return next(c["id"] for c in sb.campaigns if c["state"] == "archived")
+
+
+def available_campaign(sb: Sandbox) -> str:
+    return next(c["id"] for c in sb.campaigns if c["state"] == "available")
+
+
+# -- the CLI as a subprocess ----------------------------------------------------------------------
+def cli_env(data_dir: Path, sb: Sandbox | None = None, **overrides: str | None) -> dict[str, str]:
+    """The environment for `python -m lib.cli`: none of the caller's &Open, Giftrun, Sheets or Google
+    settings and no proxy; the store in data_dir; the sandbox's key and URL. An override of None unsets."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ANDOPEN_", "GIFTRUN_", "SHEETS_", "GOOGLE_")) and "proxy" not in k.lower()}
+    env.update(PYTHONPATH=str(REPO), GIFTRUN_DATA_DIR=str(data_dir), NO_PROXY="127.0.0.1,localhost",
+               PYTHONUNBUFFERED="1")
+    if sb is not None:
+        env.update(ANDOPEN_API_KEY=sb.token, ANDOPEN_BASE_URL=sb.url)
+    for k, v in overrides.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+def run_cli(cwd: Path, env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """One CLI run to the end; whatever it answers, it may not print a traceback."""
+    proc = subprocess.run([*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stdout, proc.stdout
+    return proc
