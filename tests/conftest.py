@@ -1,6 +1,9 @@
 """Fixtures shared by the test modules: sandboxes on 127.0.0.1, a loopback HTTP session, a
-store in tmp_path, the fake Sheets API. A module may override one (e.g. its own sandbox token)."""
+store in tmp_path, the fake Sheets API, and for the AppTest modules the app's data directory and
+server state. A module may override one (e.g. its own sandbox token)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import requests
@@ -48,3 +51,41 @@ def store(tmp_path):
 def fake():
     with FakeSheets() as f:
         yield f
+
+
+# -- the app in process (AppTest); helpers in tests/apptest_support.py -----------------------------
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    """The store directory of an AppTest session, with none of the caller's &Open, Giftrun or
+    Google settings in the environment, and fresh process services and Streamlit caches before
+    and after the test, so nothing leaks from one test to the next."""
+    from tests.apptest_support import ENV_TO_CLEAR, clear_caches, reset_services
+
+    for name in ENV_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    store_dir = tmp_path / "store"
+    monkeypatch.setenv("GIFTRUN_DATA_DIR", str(store_dir))
+    reset_services()
+    clear_caches()
+    yield store_dir
+    reset_services()
+    clear_caches()
+
+
+@pytest.fixture
+def server_state(monkeypatch):
+    """Run `main.py` (gate, sidebar, banner) on every AppTest run, as a server process does once any
+    session has called `st.navigation`. AppTest re-creates Streamlit's class-wide "views/ directory"
+    flag before every run, so without this each run after the first executes the page file it
+    switched to directly and the gate in `main.py` is never asked again (see test_access's
+    deep-link tests)."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", PagesManager.uses_pages_directory)
+    monkeypatch.setattr(PagesManager, "__init__", init)

@@ -27,24 +27,19 @@ import warnings
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 with warnings.catch_warnings():  # "use httpx2": httpx is what this environment ships
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-import lib.runtime as runtime
 from lib import csvio
 from lib.access import GateResult, PasswordGate, domain_allowed
 from lib.sandbox import Sandbox
 from lib.settings import Secret
 from lib.webhooks import MAX_BODY_BYTES, receiver_app, sign
+from tests.apptest_support import button, click, go, new_session, nodes, run, services, texts, wait_for_run
 
-REPO = Path(__file__).resolve().parent.parent
-MAIN = REPO / "main.py"
-TIMEOUT = 30
-RUN_DEADLINE = 60.0
 TOKEN = "ao-v1-staging-access" + uuid.uuid4().hex
 PASSWORD = "correct horse battery staple"
 WARNING = "anyone with this link can send gifts"
@@ -56,10 +51,6 @@ FAKE_AUTH = {  # the shape Streamlit documents; nothing here is ever contacted
     "client_secret": "test-client-secret",
     "server_metadata_url": "https://accounts.example.invalid/.well-known/openid-configuration",
 }
-
-_ENV_TO_CLEAR = ("ANDOPEN_API_KEY", "ANDOPEN_BASE_URL", "ANDOPEN_CAMPAIGN_ID", "ANDOPEN_WEBHOOK_SECRET",
-                 "GIFTRUN_HISTORY_SHEET", "GOOGLE_SERVICE_ACCOUNT_JSON", "GIFTRUN_APP_PASSWORD",
-                 "GIFTRUN_ALLOWED_DOMAINS")
 
 
 # == domain_allowed ==================================================================================
@@ -224,112 +215,29 @@ def test_the_comparison_is_constant_time(monkeypatch):
 
 
 # == the gate in main.py =============================================================================
-def _reset_services() -> None:
-    svc = runtime._services
-    runtime._services = None
-    if svc is None:
-        return
-    for run in svc.registry.active():
-        run.stop("test teardown")
-        run.wait(RUN_DEADLINE)
-    if svc.demo is not None:
-        svc.demo.sandbox.stop()
-    try:
-        svc.store.close()
-    except Exception:
-        pass
-
-
+# data_dir and server_state are conftest's; see `server_state` there for why the gate tests use it.
 @pytest.fixture
-def data_dir(tmp_path, monkeypatch) -> Path:
-    for name in _ENV_TO_CLEAR:
-        monkeypatch.delenv(name, raising=False)
-    store_dir = tmp_path / "store"
-    monkeypatch.setenv("GIFTRUN_DATA_DIR", str(store_dir))
-    _reset_services()
-    st.cache_data.clear()
-    st.cache_resource.clear()  # the password gate (and its lock-out) is a process-wide resource
-    yield store_dir
-    _reset_services()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def server_state(monkeypatch):
-    """Run `main.py` on every AppTest run, as a server process does once any session has called
-    `st.navigation`. AppTest re-creates Streamlit's class-wide "views/ directory" flag before every
-    run, so without this each run after the first executes the page file under `pages/` directly
-    and the gate in `main.py` is never asked again (see the deep-link tests below)."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "uses_pages_directory", PagesManager.uses_pages_directory)
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-@pytest.fixture
-def sandbox():
-    sb = Sandbox(TOKEN).start()
-    yield sb
-    sb.stop()
+def sandbox(make_sandbox) -> Sandbox:
+    return make_sandbox(TOKEN)
 
 
 def session(data_dir: Path, sb: Sandbox | None = None, *, password: str | None = None, auth: dict | None = None,
             domains: str | None = None, user: dict | None = None) -> AppTest:
     """A browser session. `sb` given: live mode against it (via at.secrets); else demo mode."""
-    at = AppTest.from_file(str(MAIN), default_timeout=TIMEOUT)
-    at.secrets["GIFTRUN_DATA_DIR"] = str(data_dir)
-    if sb is not None:
-        at.secrets["ANDOPEN_API_KEY"] = sb.token
-        at.secrets["ANDOPEN_BASE_URL"] = sb.url
-    if password is not None:
-        at.secrets["GIFTRUN_APP_PASSWORD"] = password
-    if auth is not None:
-        at.secrets["auth"] = auth
-    if domains is not None:
-        at.secrets["GIFTRUN_ALLOWED_DOMAINS"] = domains
+    live = {"ANDOPEN_API_KEY": sb.token, "ANDOPEN_BASE_URL": sb.url} if sb is not None else {}
+    at = new_session(data_dir, **live, GIFTRUN_APP_PASSWORD=password, auth=auth, GIFTRUN_ALLOWED_DOMAINS=domains)
     if user is not None:
         at.user = user
     return at
 
 
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
-def _nodes(node):
-    yield node
-    children = getattr(node, "children", None)
-    if isinstance(children, dict):
-        for child in children.values():
-            yield from _nodes(child)
-
-
 def page_text(at: AppTest) -> str:
     """Everything rendered anywhere (main, sidebar, events), as protobuf text."""
-    return "\n".join(str(n.proto) for n in _nodes(at._tree) if getattr(n, "proto", None) is not None)
+    return "\n".join(str(n.proto) for n in nodes(at._tree) if getattr(n, "proto", None) is not None)
 
 
 def elements(block) -> list:
-    return [n for n in _nodes(block) if not hasattr(n, "children") or not isinstance(n.children, dict)]
-
-
-def button(at: AppTest, label: str):
-    found = [b for b in at.button if b.label == label]
-    assert found, f"no button {label!r}: {[b.label for b in at.button]}"
-    return found[0]
+    return [n for n in nodes(block) if not hasattr(n, "children") or not isinstance(n.children, dict)]
 
 
 def submit_password(at: AppTest, password: str, name: str = "") -> AppTest:
@@ -351,28 +259,12 @@ def assert_only_the_gate(at: AppTest) -> None:
     assert not elements(at.sidebar), "the sidebar shows something before sign-in"
 
 
-def services() -> runtime.Services:
-    assert runtime._services is not None
-    return runtime._services
-
-
 def send_sample(at: AppTest) -> None:
-    at.button(key="load_sample").click()
-    run(at)
-    at.switch_page("views/review_send.py")
-    run(at)
-    at.button(key="approve_all").click()
-    run(at)
-    at.button(key="send").click()
-    run(at)
-    key = at.session_state["giftrun_list"].list_key
-    deadline = time.monotonic() + RUN_DEADLINE
-    while services().registry.get(key).snapshot().state == "running":
-        assert time.monotonic() < deadline, "the run did not finish"
-        time.sleep(0.2)
-        run(at)
-    run(at)
-    run(at)
+    click(at, "load_sample")
+    go(at, "review_send")
+    click(at, "approve_all")
+    click(at, "send")
+    wait_for_run(at)
     assert "Run finished: 20 sent" in texts(at.success)
 
 
@@ -385,8 +277,7 @@ def test_password_gate_shows_the_form_and_nothing_else(data_dir, sandbox, server
     assert not sandbox.requests, "nothing may be asked of &Open before sign-in"
 
     for page in ("settings", "review_send"):  # a link to another page is gated too
-        at.switch_page(f"views/{page}.py")
-        run(at)
+        go(at, page)
         assert_only_the_gate(at)
 
 
@@ -412,8 +303,7 @@ def test_the_name_typed_at_sign_in_is_the_runs_sender(data_dir, sandbox, server_
     send_sample(at)
     runs = services().store.runs()
     assert [r.actor for r in runs] == ["ann@team.example"]
-    at.switch_page("views/settings.py")
-    run(at)
+    go(at, "settings")
     assert at.dataframe[0].value.iloc[0]["By"] == "ann@team.example"
 
 
@@ -473,8 +363,7 @@ def test_a_direct_link_in_a_fresh_server_process_is_gated(data_dir, sandbox, mod
     else:
         at = run(session(data_dir, sandbox, auth=FAKE_AUTH, user={"is_logged_in": False}))
     assert_only_the_gate(at)
-    at.switch_page(f"views/{page}.py")
-    run(at)
+    go(at, page)
     assert_only_the_gate(at)
 
 

@@ -10,125 +10,21 @@ that edits approvals sets the edit state in session state before every run that 
 from __future__ import annotations
 
 import re
-import time
-from pathlib import Path
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import lib.runtime as runtime
 from lib.models import SendState
 from lib.sample import SAMPLE_NAME
+from tests.apptest_support import (button, click, go, list_key, metrics, new_session, run, services, texts,
+                                   wait_for_run)
 from ui import state
 
-ROOT = Path(__file__).resolve().parent.parent
-MAIN = ROOT / "main.py"
-TIMEOUT = 30
-RUN_DEADLINE = 60.0  # seconds a 20-row demo run may take before the test gives up
-
-# Configuration that would take the app out of demo mode, gate it, or point it elsewhere.
-_ENV_TO_CLEAR = ("ANDOPEN_API_KEY", "ANDOPEN_BASE_URL", "ANDOPEN_CAMPAIGN_ID", "ANDOPEN_WEBHOOK_SECRET",
-                 "GIFTRUN_HISTORY_SHEET", "GOOGLE_SERVICE_ACCOUNT_JSON", "GIFTRUN_APP_PASSWORD",
-                 "GIFTRUN_ALLOWED_DOMAINS")
-
-
-def _reset_services() -> None:
-    svc = runtime._services
-    runtime._services = None
-    if svc is None:
-        return
-    for run in svc.registry.active():  # never leave a run thread writing to a deleted store
-        run.stop("test teardown")
-        run.wait(RUN_DEADLINE)
-    if svc.demo is not None:
-        svc.demo.sandbox.stop()
-    try:
-        svc.store.close()
-    except Exception:
-        pass
-
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch) -> Path:
-    for name in _ENV_TO_CLEAR:
-        monkeypatch.delenv(name, raising=False)
-    store_dir = tmp_path / "store"
-    monkeypatch.setenv("GIFTRUN_DATA_DIR", str(store_dir))
-    _reset_services()
-    st.cache_data.clear()  # the campaign list is cached per process
-    yield store_dir
-    _reset_services()
-    st.cache_data.clear()
-
-
-def new_session(data_dir: Path) -> AppTest:
-    """A fresh browser session on the same process services. Secrets are given explicitly so a
-    developer's real `.streamlit/secrets.toml` can never turn a test into a live send."""
-    at = AppTest.from_file(str(MAIN), default_timeout=TIMEOUT)
-    at.secrets["GIFTRUN_DATA_DIR"] = str(data_dir)
-    return at
-
-
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def click(at: AppTest, key: str) -> AppTest:
-    at.button(key=key).click()
-    return run(at)
-
-
-def button_by_label(at: AppTest, label: str):
-    found = [b for b in at.button if b.label == label]
-    assert found, f"no button labelled {label!r}; buttons: {[b.label for b in at.button]}"
-    return found[0]
-
-
-def go(at: AppTest, page: str) -> AppTest:
-    at.switch_page(f"views/{page}.py")
-    return run(at)
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
-def services() -> runtime.Services:
-    svc = runtime._services
-    assert svc is not None, "the app did not build its services"
-    return svc
-
-
-def list_key(at: AppTest) -> str:
-    return at.session_state[state.LIST].list_key
+# data_dir (conftest): each test's own store directory, fresh process services and caches.
 
 
 def load_sample(at: AppTest) -> AppTest:
     run(at)
     return click(at, "load_sample")
-
-
-def wait_for_run(at: AppTest) -> None:
-    """Rerun the page, as its fragment would, until the background run is over."""
-    key = list_key(at)
-    deadline = time.monotonic() + RUN_DEADLINE
-    while True:
-        sending = services().registry.get(key)
-        assert sending is not None, "the send button did not start a run"
-        if sending.snapshot().state != "running":
-            break
-        assert time.monotonic() < deadline, f"run still going after {RUN_DEADLINE}s: {sending.snapshot()}"
-        time.sleep(0.2)
-        run(at)
-    run(at)  # the fragment sees the finished run and refreshes the whole page once
-    run(at)
 
 
 def approve_all_and_send(at: AppTest) -> AppTest:
@@ -310,7 +206,7 @@ def test_settings_in_demo_mode_and_connection_check(data_dir):
     sandbox = services().demo.sandbox
     assert f"**Mode:** demo — the built-in sandbox at `{sandbox.url}`." in texts(at.markdown)
     assert "No runs yet." in texts(at.caption)
-    button_by_label(at, "Check connection").click()
+    button(at, "Check connection").click()
     run(at)
     assert not at.error
     message = texts(at.success)

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import pytest
 import requests
-import streamlit as st
 from starlette.applications import Starlette
 from streamlit.testing.v1 import AppTest
 
@@ -37,7 +36,6 @@ with warnings.catch_warnings():  # "use httpx2": httpx is what this environment 
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-import lib.runtime as runtime
 from lib import cli
 from lib.andopen import AndOpenClient, AndOpenError, ConfigError
 from lib.connection import check_connection
@@ -46,11 +44,9 @@ from lib.sandbox import DEFAULT_TOKEN, Faults, Sandbox
 from lib.settings import Secret, Settings, SettingsError, mask_token
 from lib.store import Store
 from lib.webhooks import MAX_BODY_BYTES, WebhookIntake, receiver_app, routes, sign
+from tests.apptest_support import button, new_session, nodes, reset_services, run, services, texts, wait_for_run
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
-MAIN = REPO / "main.py"
-TIMEOUT = 30
-RUN_DEADLINE = 60.0
 CLI_TIMEOUT = 120
 
 RANDOM = uuid.uuid4().hex + uuid.uuid4().hex[:8]
@@ -62,10 +58,6 @@ PASSWORD_RANDOM = uuid.uuid4().hex
 PASSWORD = "pw-CANARY-" + PASSWORD_RANDOM     # the app password
 MASKED = mask_token(KEY)                      # "ao-v1-staging-…" + last 4: allowed everywhere
 NO_SUCH_CAMPAIGN = "00000000-0000-4000-8000-000000000000"
-
-_ENV_TO_CLEAR = ("ANDOPEN_API_KEY", "ANDOPEN_BASE_URL", "ANDOPEN_CAMPAIGN_ID", "ANDOPEN_WEBHOOK_SECRET",
-                 "GIFTRUN_HISTORY_SHEET", "GOOGLE_SERVICE_ACCOUNT_JSON", "GIFTRUN_APP_PASSWORD",
-                 "GIFTRUN_ALLOWED_DOMAINS", "GIFTRUN_ACTOR")
 
 
 # -- the canary check ------------------------------------------------------------------------
@@ -183,95 +175,21 @@ def logs():
 
 
 # -- the sandbox and the app -------------------------------------------------------------------
-@pytest.fixture
-def make_sandbox():
-    started: list[Sandbox] = []
-
-    def make(token: str = KEY, **kw) -> Sandbox:
-        sb = Sandbox(token, **kw).start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
-
-
+# make_sandbox, data_dir and server_state are conftest's; every sandbox here is given its token.
 def live_campaign(sb: Sandbox) -> str:
     return next(c["id"] for c in sb.campaigns if c["state"] != "archived")
 
 
-def _reset_services() -> None:
-    svc = runtime._services
-    runtime._services = None
-    if svc is None:
-        return
-    for r in svc.registry.active():
-        r.stop("test teardown")
-        r.wait(RUN_DEADLINE)
-    if svc.demo is not None:
-        svc.demo.sandbox.stop()
-    try:
-        svc.store.close()
-    except Exception:
-        pass
-
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch) -> Path:
-    for name in _ENV_TO_CLEAR:
-        monkeypatch.delenv(name, raising=False)
-    store_dir = tmp_path / "store"
-    monkeypatch.setenv("GIFTRUN_DATA_DIR", str(store_dir))
-    _reset_services()
-    st.cache_data.clear()
-    st.cache_resource.clear()  # the password gate is a process-wide resource
-    yield store_dir
-    _reset_services()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def server_state(monkeypatch):
-    """Run `main.py` (gate, sidebar, banner) on every AppTest run, as a server process does once
-    `st.navigation` has been called in it; otherwise AppTest runs later pages' files directly."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "uses_pages_directory", PagesManager.uses_pages_directory)
-    monkeypatch.setattr(PagesManager, "__init__", init)
-
-
 def live_session(data_dir: Path, sb: Sandbox, *, key: str = KEY, password: str | None = PASSWORD) -> AppTest:
-    at = AppTest.from_file(str(MAIN), default_timeout=TIMEOUT)
-    at.secrets["GIFTRUN_DATA_DIR"] = str(data_dir)
-    at.secrets["ANDOPEN_API_KEY"] = key
-    at.secrets["ANDOPEN_BASE_URL"] = sb.url
-    at.secrets["ANDOPEN_WEBHOOK_SECRET"] = HOOK
-    if password:
-        at.secrets["GIFTRUN_APP_PASSWORD"] = password
-    return at
-
-
-def _nodes(node):
-    yield node
-    children = getattr(node, "children", None)
-    if isinstance(children, dict):
-        for child in children.values():
-            yield from _nodes(child)
+    return new_session(data_dir, ANDOPEN_API_KEY=key, ANDOPEN_BASE_URL=sb.url, ANDOPEN_WEBHOOK_SECRET=HOOK,
+                       GIFTRUN_APP_PASSWORD=password or None)
 
 
 def page_text(at: AppTest) -> str:
     """Everything the browser would get: every element of main, sidebar, events and bottom,
     its value, body, label, help, options, repr and raw protobuf (dataframes included)."""
     parts = []
-    for node in _nodes(at._tree):
+    for node in nodes(at._tree):
         parts.append(type(node).__name__)
         for attr in ("value", "body", "label", "help", "placeholder", "options", "icon", "caption"):
             try:
@@ -302,8 +220,7 @@ class Checked:
         self.password_typed = password_typed  # the password form holds what was typed: skip that one
 
     def run(self) -> AppTest:
-        self.at.run()
-        assert not self.at.exception, [e.value for e in self.at.exception]
+        run(self.at)
         self.check()
         return self.at
 
@@ -321,9 +238,7 @@ class Checked:
         return self.run()
 
     def button(self, label: str):
-        found = [b for b in self.at.button if b.label == label]
-        assert found, f"no button {label!r}: {[b.label for b in self.at.button]}"
-        return found[0]
+        return button(self.at, label)
 
     def sign_in(self, password: str = PASSWORD, name: str = "ann@team.example") -> AppTest:
         at = self.run()
@@ -337,30 +252,6 @@ class Checked:
         self.password_typed = False
         self.check()  # the form is gone: now the password may appear nowhere either
         return at
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
-def services() -> runtime.Services:
-    assert runtime._services is not None
-    return runtime._services
-
-
-def wait_for_run(c: Checked) -> None:
-    key = c.at.session_state["giftrun_list"].list_key
-    deadline = time.monotonic() + RUN_DEADLINE
-    while True:
-        sending = services().registry.get(key)
-        assert sending is not None, "the send button did not start a run"
-        if sending.snapshot().state != "running":
-            break
-        assert time.monotonic() < deadline, "run still going"
-        time.sleep(0.2)
-        c.run()
-    c.run()
-    c.run()
 
 
 # -- the app, live against a sandbox that accepts the canary key ------------------------------
@@ -377,7 +268,7 @@ def test_live_app_flow_never_shows_logs_or_stores_the_key(data_dir, server_state
     c.click("approve_all")
     assert at.button(key="send").label == "Send 20 gifts"
     c.click("send")
-    wait_for_run(c)
+    wait_for_run(c.at, c.run)
     assert "Run finished: 20 sent" in texts(at.success)
     assert len(sb.gifts) == 20
     posts = [r for r in sb.requests if r.path.startswith("/gift_requests")]
@@ -420,7 +311,7 @@ def test_live_app_flow_never_shows_logs_or_stores_the_key(data_dir, server_state
     assert_clean(out.out + out.err, "stdout/stderr")
     assert any(r.name.startswith("urllib3") for r in logs.records), "positive control: DEBUG logs were captured"
     logs.assert_clean()
-    _reset_services()
+    reset_services()
     assert_files_clean(data_dir.parent)  # after the store closed, everything under the test's tmp dir
 
 
@@ -447,11 +338,7 @@ def test_live_app_with_a_rejected_key_says_so_without_the_key(data_dir, server_s
 
 
 def test_live_app_with_a_staging_key_aimed_at_production_refuses_without_the_key(data_dir, server_state, logs):
-    at_ = AppTest.from_file(str(MAIN), default_timeout=TIMEOUT)
-    at_.secrets["GIFTRUN_DATA_DIR"] = str(data_dir)
-    at_.secrets["ANDOPEN_API_KEY"] = KEY
-    at_.secrets["ANDOPEN_BASE_URL"] = "https://api.andopen.co"
-    c = Checked(at_)
+    c = Checked(new_session(data_dir, ANDOPEN_API_KEY=KEY, ANDOPEN_BASE_URL="https://api.andopen.co"))
     at = c.run()
     c.click("load_sample")
     c.go("review_send")
