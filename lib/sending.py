@@ -29,6 +29,7 @@ DEFAULT_RATE = 10.0  # requests/s; &Open documents no limit, so stay polite and 
 DEFAULT_CONCURRENCY = 8
 FLUSH_INTERVAL = 2.0
 HEARTBEAT_INTERVAL = 5.0  # well inside store.STALE_RUN_SECONDS
+STOP_POLL_INTERVAL = 0.5  # a Stop pressed in another process takes effect within a second
 
 UNKNOWN_MESSAGE = "Unknown outcome — check in &Open before sending again"
 NOT_SENT_UNAVAILABLE = "Not sent: &Open was unavailable. Nothing was created; press Send again later."
@@ -162,13 +163,20 @@ class SendRun:
         return self.run_id
 
     def _beat_loop(self) -> None:
-        """Tell other processes this run is alive, on its own thread: a slow write-back
-        (a sheet backing off from 429s) must never make a live run look dead."""
-        while not self._done.wait(HEARTBEAT_INTERVAL):
+        """Tell other processes this run is alive, and hear a Stop pressed in any of them.
+        On its own thread: a slow write-back (a sheet backing off from 429s) must never
+        make a live run look dead."""
+        ticks = 0
+        while not self._done.wait(STOP_POLL_INTERVAL):
+            ticks += 1
             try:
-                self.store.heartbeat(self.run_id, self.snapshot().counts())
-            except Exception:  # a busy store: the next beat tries again, well inside the window
-                log.warning("run heartbeat failed", exc_info=True)
+                who = self.store.stop_requested(self.run_id)
+                if who and not self._stop.is_set():
+                    self.stop(f"Stopped by {who}.")
+                if ticks % round(HEARTBEAT_INTERVAL / STOP_POLL_INTERVAL) == 0:
+                    self.store.heartbeat(self.run_id, self.snapshot().counts())
+            except Exception as exc:  # a busy store: the next tick tries again, well inside the window
+                log.warning("run heartbeat failed: %s", exc)
 
     def execute(self) -> RunProgress:
         try:

@@ -16,7 +16,7 @@ GIFT_COLUMNS = ["Recipient", "Status", "Last update", "Redemption URL", "Gift re
 
 def gifts_frame(store: Store) -> pd.DataFrame:
     """Every gift the store knows (ours and other tools'), newest update first."""
-    senders = {e.gift_request_id: e.actor for e in store.events() if e.source == "send" and e.actor}
+    senders = store.senders()
     rows = [{
         "Recipient": g.email, "Status": status_label(g.status) or "Unknown", "status": g.status or "",
         "Last update": (g.updated_at or "")[:19].replace("T", " "), "Redemption URL": g.redemption_url or "",

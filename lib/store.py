@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS runs (
     state TEXT NOT NULL,             -- running / completed / stopped
     host TEXT, pid INTEGER,
     counts TEXT,
-    message TEXT
+    message TEXT,
+    stop_requested_by TEXT          -- set by anyone, in any process; the run polls it
 );
 CREATE INDEX IF NOT EXISTS runs_list ON runs(list_key, state);
 CREATE TABLE IF NOT EXISTS events (
@@ -347,6 +348,17 @@ class Store:
                 (iso(utcnow()), json.dumps(counts) if counts is not None else None, run_id),
             )
 
+    def request_stop(self, run_id: str, actor: str) -> bool:
+        """Ask a run to stop, whichever process or server is running it."""
+        with self._tx() as db:
+            cur = db.execute("UPDATE runs SET stop_requested_by=? WHERE run_id=? AND state='running'",
+                             (actor, run_id))
+            return cur.rowcount == 1
+
+    def stop_requested(self, run_id: str) -> str | None:
+        r = self._conn().execute("SELECT stop_requested_by FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return r["stop_requested_by"] if r else None
+
     def finish_run(self, run_id: str, state: str, counts: dict, message: str | None = None) -> None:
         with self._tx() as db:
             db.execute(
@@ -421,6 +433,12 @@ class Store:
             sql, args = sql + " WHERE email=?", [normalize_email(email)]
         rows = self._conn().execute(sql + " ORDER BY received_at, rowid", args).fetchall()
         return [_event(r) for r in rows]
+
+    def senders(self) -> dict[str, str]:
+        """gift id -> who sent it, for the gifts this project sent (audit filter)."""
+        rows = self._conn().execute(
+            "SELECT gift_request_id, actor FROM events WHERE source=? AND actor<>''", (str(EventSource.SEND),))
+        return {r["gift_request_id"]: r["actor"] for r in rows.fetchall()}
 
     def gifts(self) -> list[GiftRecord]:
         rows = self._conn().execute("SELECT * FROM gifts ORDER BY updated_at DESC").fetchall()

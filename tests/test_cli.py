@@ -262,6 +262,34 @@ def test_sigterm_stops_gracefully_and_writes_the_results(make_sandbox, tmp_path)
     assert {e.state for e in journal.values()} == {SendState.SENT}
 
 
+def test_stop_pressed_in_another_process_stops_a_cli_run(make_sandbox, tmp_path):
+    """The app's "Stop that run" writes a request into the shared store; the CLI's run
+    hears it and stops like a Ctrl-C: no new sends, results written, exit 1."""
+    sb = make_sandbox(faults=Faults(latency=0.05))
+    path = tmp_path / "list.csv"
+    write_list(path, many(300))
+    proc = popen(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
+                 "--rate", "20")
+    try:
+        assert until(lambda: len(posts(sb)) >= 20), "the run never got going"
+        store = Store(tmp_path / "data")
+        [live] = store.live_runs(csv_list_key(path))
+        assert store.request_stop(live.run_id, "maria@example.com")
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out, err = (tmp_path / "cli.out").read_text(), (tmp_path / "cli.err").read_text()
+    assert code == 1 and "Traceback" not in err + out, (out, err)
+    assert "Run stopped: Stopped by maria@example.com." in out
+    assert 20 <= len(sb.gifts_by_email()) < 300
+    assert_nobody_gifted_twice(sb)
+    rows = by_email(csvio.read_csv_path(path))
+    assert {e for e, r in rows.items() if r[GIFT_REQUEST_ID]} == set(sb.gifts_by_email())
+    assert store.run(live.run_id).state == "stopped"
+
+
 def test_sigkill_mid_run_then_run_again_gifts_nobody_twice_and_loses_nothing(make_sandbox, tmp_path):
     sb = make_sandbox(faults=Faults(latency=0.05))
     path = tmp_path / "list.csv"

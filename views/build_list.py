@@ -11,6 +11,8 @@ svc = state.services()
 st.title("Build list")
 st.write("Upload a CSV or open a Google Sheet. Nothing is sent while you build the list.")
 
+if svc.demo_mode and state.current_list() is None:
+    st.write("New here? **Sample list** → *Load the sample list* gives you 25 made-up people to try the whole flow.")
 tabs = st.tabs(["Upload a CSV", "Google Sheet", "Sample list", "Recent lists"])
 with tabs[0]:
     upload = st.file_uploader("CSV file (UTF-8 or Windows-1252; comma, semicolon or tab)", type=["csv", "txt", "tsv"],

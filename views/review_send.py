@@ -100,7 +100,11 @@ running = run is not None and run.snapshot().state == "running"
 live_elsewhere = [r for r in svc.store.live_runs(loaded.list_key) if not run or r.run_id != run.run_id]
 if live_elsewhere:
     r0 = live_elsewhere[0]
-    st.warning(f"A run on this list is in progress (started by {r0.actor}). Wait for it to finish.")
+    st.warning(f"A run on this list is in progress elsewhere (started by {r0.actor}, "
+               f"{r0.counts.get('done', 0)}/{r0.counts.get('total', '?')} done).")
+    if st.button("Stop that run", key="stop_elsewhere"):
+        svc.store.request_stop(r0.run_id, state.actor())
+        st.toast("Stop requested: it takes effect within a second.")
 label = f"Send {counts['send']} gift{'s' if counts['send'] != 1 else ''}"
 if st.button(label, type="primary", disabled=running or counts["send"] == 0 or bool(live_elsewhere),
              key="send"):
