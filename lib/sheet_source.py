@@ -16,6 +16,7 @@ from typing import Callable, Mapping
 import gspread
 
 from . import sheets
+from .csvio import MAX_ROWS
 from .models import StatusEvent
 from .recipients import match_columns
 from .settings import Settings
@@ -37,6 +38,9 @@ def load_sheet(text: str, settings: Settings, overrides: Mapping[str, str] | Non
     """Open the sheet, read it as text, key its rows by identity (not position)."""
     sheet = sheets.SheetList.open(client or sheets_client(settings), sheets.parse_sheet_ref(text), worksheet)
     frame = sheet.read()
+    if len(frame) > MAX_ROWS:
+        raise sheets.SheetsError(f"The tab '{sheet.title}' has {len(frame):,} people; the limit is {MAX_ROWS:,} rows. "
+                                 "Split it into smaller tabs.")
     cmap = match_columns(list(frame.columns), overrides)
     keys = sheets.row_keys(frame, cmap.email, cmap.first_name, cmap.last_name)
     loaded = prepare(frame, list_key=sheet.list_key, name=f"{sheet.spreadsheet_title} / {sheet.title}",

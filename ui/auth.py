@@ -32,6 +32,10 @@ def gate(svc: Services) -> None:
             st.button("Sign in", type="primary", on_click=st.login)
             st.stop()
         email = st.user.get("email")
+        if st.user.get("email_verified") is False:
+            st.error(f"{email or 'This account'} has not verified its email address with the identity provider.")
+            st.button("Sign out", on_click=st.logout)
+            st.stop()
         if not domain_allowed(email, svc.settings.allowed_domains):
             st.error(f"{email or 'This account'} is not allowed to use this Giftrun. "
                      f"Sign in with an address at {', '.join(svc.settings.allowed_domains)}.")
@@ -60,3 +64,5 @@ def gate(svc: Services) -> None:
         st.stop()
     st.sidebar.warning("No sign-in is configured: anyone with this link can send gifts. "
                        "Set up [auth] or GIFTRUN_APP_PASSWORD (see README, Deploy for your team).")
+    if svc.settings.allowed_domains:
+        st.sidebar.warning("GIFTRUN_ALLOWED_DOMAINS only applies to [auth] sign-in, which is not configured.")

@@ -14,6 +14,7 @@ from lib.runtime import Services
 from lib.sending import SendRun
 from lib.settings import Settings
 from lib.sheet_source import SHEET_FLUSH_INTERVAL, import_shared_history, load_sheet, mirror_events
+from lib.review import status_results
 from lib.sources import LoadedList
 
 from . import state
@@ -37,7 +38,8 @@ def open_sheet_form(svc: Services) -> None:
         st.write(f"Share your sheet with **{email}** (as an Editor), then paste its link.")
     link = st.text_input("Google Sheet link", placeholder="https://docs.google.com/spreadsheets/d/…/edit",
                          key="sheet_link")
-    worksheet = st.text_input("Tab (optional: the link's tab, else the first)", key="sheet_tab") or None
+    tabs = st.session_state.get("giftrun_sheet_tabs", {}).get(link) if link else None
+    worksheet = st.selectbox("Tab", tabs, key="sheet_tab") if tabs else None
     if st.button("Open sheet", type="primary", key="open_sheet", disabled=not link):
         try:
             loaded, sink = load_sheet(link, settings, None, worksheet)
@@ -46,8 +48,10 @@ def open_sheet_form(svc: Services) -> None:
             return
         st.session_state.setdefault(LINKS, {})[loaded.list_key] = (link, worksheet)
         state.set_list(loaded)
-        tabs = [t for t in sink.sheet.worksheet_titles() if t != sheets.HISTORY_TITLE]
-        st.success(f"Opened {loaded.name}: {len(loaded.frame)} people. Tabs: {', '.join(tabs)}.")
+        names = [t for t in sink.sheet.worksheet_titles() if t != sheets.HISTORY_TITLE]
+        st.session_state.setdefault("giftrun_sheet_tabs", {})[link] = names
+        st.success(f"Opened {loaded.name}: {len(loaded.frame)} people."
+                   + (" Pick another tab above and open again to use it." if len(names) > 1 else ""))
 
 
 def sink_for(svc: Services, loaded: LoadedList):
@@ -75,6 +79,29 @@ def after_run(svc: Services, sink) -> Callable[[SendRun], None] | None:
                           events)
 
     return finish
+
+
+def write_statuses(svc: Services, loaded: LoadedList | None) -> str | None:
+    """For a list from a sheet: write each row's latest `Gift status` (and late redemption
+    links) back to the sheet, and append new status events to its `Gift history` tab."""
+    link = st.session_state.get(LINKS, {}).get(loaded.list_key) if loaded is not None else None
+    if link is None:
+        return None
+    try:  # the sheet as it is now: ids written by runs, rows people moved
+        current, sink = load_sheet(link[0], svc.settings, vars(loaded.cmap), link[1])
+    except sheets.SheetsError as exc:
+        return f"Could not read the sheet: {exc}"
+    results = status_results(current.frame, svc.store)
+    ids = sorted({e.gift_request_id for e in svc.store.journal(loaded.list_key).values() if e.gift_request_id})
+    events = [e for gid in ids for e in svc.store.events(gift_request_id=gid)]
+    try:
+        sink.write(results)
+        if events:
+            mirror_events(svc.store, sheets.history_target(sink.sheet.ref), sink.sheet.history_tab(create=True),
+                          events)
+    except sheets.SheetsError as exc:
+        return f"Could not write statuses to the sheet: {exc}"
+    return f"Wrote Gift status for {len(results)} rows to {loaded.name}."
 
 
 _last_import: dict[str, float] = {}

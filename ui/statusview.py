@@ -11,7 +11,7 @@ from lib.polling import poll_statuses
 from lib.runtime import Services
 from lib.status_report import FOLLOW_UP, funnel, gifts_frame, history_frame, status_counts
 
-from . import sheets_ui
+from . import sheets_ui, state
 
 
 def render(svc: Services) -> None:
@@ -28,6 +28,9 @@ def render(svc: Services) -> None:
             st.toast(f"Checked {summary.checked} gifts, {summary.changed} changed.")
             for err in summary.errors[:5]:
                 st.warning(err)
+            written = sheets_ui.write_statuses(svc, state.current_list())
+            if written:
+                st.toast(written)
     auto = top[1].toggle("Live", value=True, help="Refresh this page every few seconds")
     _body(svc) if not auto else st.fragment(run_every=3.0)(_body)(svc)
 
