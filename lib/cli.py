@@ -21,6 +21,7 @@ from . import eligibility as elig
 from .andopen import AndOpenClient, AndOpenError, RunStoppingError
 from .models import utcnow
 from .polling import poll_statuses
+from .recipients import is_approved
 from .review import review, status_results
 from .runtime import http_session, make_client, open_store
 from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
@@ -134,6 +135,9 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
             raise CliError(f"Campaign {campaign_id} was not found in &Open. Check the id "
                            "(python -m lib.cli campaigns lists them).", EXIT_STOPPED) from None
         raise CliError(f"Could not check the campaign: {exc}", EXIT_STOPPED) from None
+    if (campaign.state or "").lower() == "archived":
+        raise CliError(f"Campaign \"{campaign.name}\" ({campaign.id}) is archived in &Open: pick an available one "
+                       "(python -m lib.cli campaigns lists them).", EXIT_STOPPED)
     store.mark_orphans_unknown(loaded.list_key)  # a killed run's attempts: unknown, clearable below
     for email in args.clear_unknown or ():
         if store.clear_unknown(loaded.list_key, email, args.actor):
@@ -149,11 +153,15 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
          f"{counts['invalid']} invalid, {counts['duplicate']} duplicate, {counts['skip']} skipped "
          f"(look-back {window.label if window else 'off'}), {counts['already sent']} already sent, "
          f"{counts['unknown outcome'] + counts['blocked']} waiting for a check in &Open.")
+    _explain_rows(loaded, plan, full=args.dry_run)
     if args.dry_run:
         _out("Dry run: nothing sent, nothing written.")
         return EXIT_OK
-    _out(f"Sending to campaign \"{campaign.name}\" ({campaign.id}) at up to {args.rate:g} requests/s "
-         f"with key {client.masked_token}.")
+    if plan.items:
+        _out(f"Sending to campaign \"{campaign.name}\" ({campaign.id}) at up to {args.rate:g} requests/s "
+             f"with key {client.masked_token}.")
+    else:
+        _out("Nothing new to send; writing what the journal holds back to the list.")
     run = SendRun(client, store, loaded.list_key, plan.items, campaign.id, actor=args.actor, rate=args.rate,
                   concurrency=args.concurrency, sink=source.sink,
                   flush_interval=source.flush_interval,
@@ -186,8 +194,11 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
                        "run the command again to continue.", EXIT_STOPPED)
     p = run.snapshot()
     _out(f"Sent {p.sent} · rejected {p.rejected} · unknown outcome {p.unknown} · not sent (safe to retry) "
-         f"{p.failed} · already sent earlier {p.already} · retries {p.retries} · 429s {p.throttled} · "
+         f"{p.failed} · skipped at send time {p.skipped} · retries {p.retries} · 429s {p.throttled} · "
          f"{p.elapsed:.1f}s")
+    if p.unknown:
+        _out(f"{p.unknown} rows need checking in &Open (see their Send error). If &Open has no gift for one, "
+             "run again with --clear-unknown EMAIL to send it.")
     try:
         source.finish(store)
     except Exception as exc:
@@ -201,6 +212,32 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
         _out(f"Run stopped: {p.message}")
         return EXIT_STOPPED
     return EXIT_OK
+
+
+EXPLAINED_ACTIONS = ("invalid", "duplicate", "skip", "unknown outcome", "blocked")
+
+
+def _explain_rows(loaded: LoadedList, plan, *, full: bool, limit: int = 50) -> None:
+    """Say which rows will not be sent and why (all of them on a dry run), and warn about
+    Approved values that are neither a yes nor a no."""
+    shown = 0
+    for r in plan.rows:
+        if str(r.action) in EXPLAINED_ACTIONS or (full and r.action.value != "send"):
+            if shown < limit:
+                _out(f"  row {r.row_number} {r.recipient.email or '(no email)'}: {r.action}"
+                     + (f" — {r.message}" if r.message else ""))
+            shown += 1
+    if shown > limit:
+        _out(f"  … and {shown - limit} more rows (see Send error / Skip reason in the list).")
+    col = loaded.cmap.approved
+    if col:
+        odd = [(i + 1, v) for i, v in enumerate(loaded.frame[col].astype(str))
+               if v.strip() and not is_approved(v) and v.strip().lower() not in FALSY]
+        for n, v in odd[:10]:
+            _out(f"  row {n}: Approved is '{v}', which is not a recognised yes (true, yes, y, 1, x, ✓): not sent.")
+
+
+FALSY = {"false", "no", "n", "0", "-", "off", "unchecked"}
 
 
 def _run_safely(run: SendRun) -> None:
@@ -257,10 +294,12 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
                       webhook_secret=secret if args.webhook_url else None,
                       lifecycle=Lifecycle(speed=args.speed) if args.lifecycle else None)
     sandbox.start()
-    _out(f"&Open sandbox listening on {sandbox.url}")
-    _out(f"  ANDOPEN_BASE_URL={sandbox.url}")
-    _out(f"  ANDOPEN_API_KEY={sandbox.token}   (a sandbox token, not a secret)")
-    _out(f"  campaigns: {', '.join(sandbox.campaign_ids[:3])} … ({len(sandbox.campaign_ids)} in all)")
+    _out(f"# &Open sandbox listening on {sandbox.url} (a fake &Open: nothing is really sent)")
+    _out("# paste these lines into another shell to point the CLI at it (a sandbox token, not a secret):")
+    _out(f"export ANDOPEN_BASE_URL={sandbox.url}")
+    _out(f"export ANDOPEN_API_KEY={sandbox.token}")
+    _out(f"export ANDOPEN_CAMPAIGN_ID={sandbox.campaign_ids[0]}")
+    _out(f"# {len(sandbox.campaign_ids)} campaigns; `python -m lib.cli campaigns` lists them")
     if args.webhook_url:
         _out(f"  webhooks → {args.webhook_url}")
     _wait_for_signal()
@@ -400,6 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_STOPPED
+    except BrokenPipeError:  # `… | head`: the reader left; not an error worth a message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # as the Python docs advise
+        return EXIT_OK
     except Exception as exc:  # a bug: say so plainly, keep the details in the log file
         logging.getLogger("giftrun").debug("unexpected", exc_info=True)
         print(f"error: unexpected {type(exc).__name__}: {exc}. Everything sent so far is journalled.",

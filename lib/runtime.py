@@ -30,7 +30,7 @@ def http_session() -> requests.Session:
 
 
 def open_store(settings: Settings) -> Store:
-    return Store(settings.data_dir)
+    return Store(settings.store_dir())
 
 
 @dataclass
@@ -108,10 +108,8 @@ def get_services(settings_factory, *, port: int | None = None, demo_speed: float
 
             settings: Settings = settings_factory()
             demo = None
-            data_dir = settings.data_dir
             if settings.demo_mode:
-                data_dir = settings.data_dir / "demo"  # fake gifts never mix with real history
                 hook = f"http://127.0.0.1:{port}/webhooks/andopen" if port else None
                 demo = Demo.start(hook, speed=demo_speed)
-            _services = Services(settings, Store(data_dir), demo, RunRegistry())
+            _services = Services(settings, Store(settings.store_dir()), demo, RunRegistry())
         return _services

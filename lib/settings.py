@@ -67,6 +67,7 @@ class Settings:
     campaign_id: str | None = None
     webhook_secret: Secret | None = None
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
+    data_dir_explicit: bool = False  # GIFTRUN_DATA_DIR was set: use it exactly as given
     history_sheet: str | None = None
     service_account: Mapping[str, Any] | None = field(default=None, repr=False)  # holds a private key
     app_password: Secret | None = None
@@ -107,6 +108,7 @@ class Settings:
             campaign_id=text("ANDOPEN_CAMPAIGN_ID"),
             webhook_secret=secret("ANDOPEN_WEBHOOK_SECRET"),
             data_dir=Path(text("GIFTRUN_DATA_DIR") or DEFAULT_DATA_DIR),
+            data_dir_explicit=bool(text("GIFTRUN_DATA_DIR")),
             history_sheet=text("GIFTRUN_HISTORY_SHEET"),
             service_account=_service_account(get("gcp_service_account"), get("GOOGLE_SERVICE_ACCOUNT_JSON")),
             app_password=secret("GIFTRUN_APP_PASSWORD"),
@@ -114,8 +116,38 @@ class Settings:
         )
 
     @classmethod
-    def from_env(cls) -> "Settings":
-        return cls.from_mapping(os.environ)
+    def from_env(cls, secrets_file: Path | None = None) -> "Settings":
+        """The environment, then the app's secrets file if there is one (the CLI and the
+        app read the same configuration; the environment wins). GIFTRUN_SECRETS_FILE names
+        another file; set it empty to read none."""
+        if secrets_file is None:
+            secrets_file = Path(os.environ.get("GIFTRUN_SECRETS_FILE", ".streamlit/secrets.toml") or "/nonexistent")
+        sources: list[Mapping[str, Any]] = [os.environ]
+        if secrets_file is not None and secrets_file.is_file():
+            import tomllib
+
+            try:
+                sources.append(tomllib.loads(secrets_file.read_text(encoding="utf-8")))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise SettingsError(f"{secrets_file} is not valid TOML ({str(exc).splitlines()[0]}).") from None
+        return cls.from_mapping(*sources)
+
+    def store_dir(self) -> Path:
+        """Where this configuration's store lives. Fake gifts never mix with real history:
+        demo mode and a sandbox host get their own store unless GIFTRUN_DATA_DIR says
+        exactly where to write."""
+        if self.demo_mode:
+            return self.data_dir / "demo"
+        if not self.data_dir_explicit and self.base_url and _is_sandbox(self.base_url):
+            return self.data_dir / "sandbox"
+        return self.data_dir
+
+
+def _is_sandbox(base_url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url.strip()).hostname or "").lower()
+    return not (host == "andopen.co" or host.endswith(".andopen.co"))
 
 
 class SettingsError(Exception):

@@ -25,6 +25,7 @@ class LoadedList:
     frame: pd.DataFrame  # index = row keys (text); user's columns first, then result columns
     cmap: ColumnMap
     user_columns: tuple[str, ...] = field(default=())
+    delimiter: str = ","  # a semicolon export is written back with semicolons, so Excel still opens it
 
     def require_columns(self, *, approval: bool) -> None:
         missing = self.cmap.missing()
@@ -67,7 +68,9 @@ def load_csv_path(path: str | Path, overrides: Mapping[str, str] | None = None) 
         frame = csvio.read_csv_path(p)
     except csvio.CsvError as exc:
         raise SourceError(str(exc)) from None
-    return prepare(frame, list_key=csv_list_key(p), name=p.name, overrides=overrides)
+    loaded = prepare(frame, list_key=csv_list_key(p), name=p.name, overrides=overrides)
+    loaded.delimiter = frame.attrs.get(csvio.ATTR_DELIMITER, ",")
+    return loaded
 
 
 class CsvFileSink:
@@ -81,7 +84,7 @@ class CsvFileSink:
 
     def write(self, results: Sequence[RowResult]) -> None:
         self.loaded.frame = apply_results(self.loaded.frame, results)
-        csvio.write_csv_atomic(self.loaded.frame, self.path)
+        csvio.write_csv_atomic(self.loaded.frame, self.path, delimiter=self.loaded.delimiter)
         self.writes += 1
 
 

@@ -129,3 +129,14 @@ def nodes(node):
     if isinstance(children, dict):
         for child in children.values():
             yield from nodes(child)
+
+
+def upload_sample(at: AppTest, name: str = "people.csv") -> AppTest:
+    """Put the 25-person sample in through the CSV uploader, as a live deployment's user would
+    (the one-click sample is offered in demo mode only)."""
+    from lib import csvio
+    from lib.sample import sample_frame
+
+    at.file_uploader(key="giftrun_upload").set_value((name, csvio.to_csv_bytes(sample_frame()), "text/csv"))
+    run(at)
+    return click(at, "use_upload")

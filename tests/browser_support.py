@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 REPO = Path(__file__).resolve().parents[1]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# The README's screenshots come from this run: with GIFTRUN_UPDATE_SCREENSHOTS=1 they are
+# written to docs/screenshots; otherwise to test-artifacts/ (git-ignored), so running the
+# tests never changes tracked files.
+SCREENSHOTS = (REPO / "docs" / "screenshots" if os.environ.get("GIFTRUN_UPDATE_SCREENSHOTS") == "1"
+               else REPO / "test-artifacts" / "screenshots")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

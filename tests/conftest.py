@@ -89,3 +89,9 @@ def server_state(monkeypatch):
 
     monkeypatch.setattr(PagesManager, "uses_pages_directory", PagesManager.uses_pages_directory)
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(autouse=True)
+def _no_developer_secrets(monkeypatch):
+    """In-process CLI calls must never pick up a developer's real .streamlit/secrets.toml."""
+    monkeypatch.setenv("GIFTRUN_SECRETS_FILE", "")

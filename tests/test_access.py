@@ -38,7 +38,8 @@ from lib.access import GateResult, PasswordGate, domain_allowed
 from lib.sandbox import Sandbox
 from lib.settings import Secret
 from lib.webhooks import MAX_BODY_BYTES, receiver_app, sign
-from tests.apptest_support import button, click, go, new_session, nodes, run, services, texts, wait_for_run
+from tests.apptest_support import (button, click, go, new_session, nodes, run, services, texts, upload_sample,
+                                    wait_for_run)
 
 TOKEN = "ao-v1-staging-access" + uuid.uuid4().hex
 PASSWORD = "correct horse battery staple"
@@ -260,7 +261,7 @@ def assert_only_the_gate(at: AppTest) -> None:
 
 
 def send_sample(at: AppTest) -> None:
-    click(at, "load_sample")
+    upload_sample(at)
     go(at, "review_send")
     click(at, "approve_all")
     click(at, "send")

@@ -44,7 +44,8 @@ from lib.sandbox import DEFAULT_TOKEN, Faults, Sandbox
 from lib.settings import Secret, Settings, SettingsError, mask_token
 from lib.store import Store
 from lib.webhooks import MAX_BODY_BYTES, WebhookIntake, receiver_app, routes, sign
-from tests.apptest_support import button, new_session, nodes, reset_services, run, services, texts, wait_for_run
+from tests.apptest_support import (button, new_session, nodes, reset_services, run, services, texts, upload_sample,
+                                    wait_for_run)
 from tests.support import REPO
 
 CLI_TIMEOUT = 120
@@ -233,6 +234,10 @@ class Checked:
         self.at.button(key=key).click()
         return self.run()
 
+    def upload_sample(self) -> AppTest:
+        upload_sample(self.at)
+        return self.run()
+
     def go(self, page: str) -> AppTest:
         self.at.switch_page(f"views/{page}.py")
         return self.run()
@@ -263,7 +268,7 @@ def test_live_app_flow_never_shows_logs_or_stores_the_key(data_dir, server_state
     assert not services().demo_mode
     assert MASKED in page_text(at), "positive control: the masked key is in the sidebar"
 
-    c.click("load_sample")
+    c.upload_sample()
     c.go("review_send")
     c.click("approve_all")
     assert at.button(key="send").label == "Send 20 gifts"
@@ -321,7 +326,7 @@ def test_live_app_with_a_rejected_key_says_so_without_the_key(data_dir, server_s
     c = Checked(live_session(data_dir, sb, password=None))
     at = c.run()
     assert "anyone with this link can send gifts" in texts(at.sidebar.warning)
-    c.click("load_sample")
+    c.upload_sample()
     c.go("review_send")
     errors = texts(at.error)
     assert "Could not load campaigns" in errors and "rejected the API key" in errors, errors
@@ -340,7 +345,7 @@ def test_live_app_with_a_rejected_key_says_so_without_the_key(data_dir, server_s
 def test_live_app_with_a_staging_key_aimed_at_production_refuses_without_the_key(data_dir, server_state, logs):
     c = Checked(new_session(data_dir, ANDOPEN_API_KEY=KEY, ANDOPEN_BASE_URL="https://api.andopen.co"))
     at = c.run()
-    c.click("load_sample")
+    c.upload_sample()
     c.go("review_send")
     errors = texts(at.error)
     assert "staging key" in errors and "https://api.andopen.co" in errors and MASKED in errors, errors

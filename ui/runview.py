@@ -50,7 +50,8 @@ def editor_frame(loaded: LoadedList, rev: Review, approved_col: str) -> pd.DataF
     person, the results, then the user's other columns. Every other column is text, so
     the grid's column types never change and a tick never recreates it."""
     actions = {r.row_key: r for r in rev.plan.rows}
-    problem_actions = (RowAction.INVALID, RowAction.NOT_APPROVED, RowAction.DUPLICATE, RowAction.BLOCKED)
+    problem_actions = (RowAction.INVALID, RowAction.NOT_APPROVED, RowAction.DUPLICATE, RowAction.BLOCKED,
+                       RowAction.SKIP)
     display = pd.DataFrame(index=rev.frame.index)
     display[approved_col] = [is_approved(v) for v in loaded.frame[approved_col]]
     display["Will happen"] = [action_label(actions[k].action) if k in actions else "" for k in rev.frame.index]
@@ -89,7 +90,8 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                         text=f"Sending… {p.done + p.already + p.skipped}/{p.total} done · {p.sent} sent · "
                              f"{p.rejected + p.failed} failed · {p.unknown} unknown · {p.rate:.1f}/s{eta}")
             if st.button("Stop", key=f"stop-{p.run_id}"):
-                run.stop("Stopped by " + state.actor() + ".")
+                who = state.actor()
+                run.stop("Stopped by you." if who == "local" else f"Stopped by {who}.")
                 st.toast("Stopping: no new sends; the ones in flight finish and are recorded.")
             if p.writeback_error:
                 st.warning(p.writeback_error)
@@ -106,7 +108,7 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                    + f" · {p.elapsed:.1f}s.")
             (st.success if p.state == "completed" and not (p.rejected or p.unknown or p.failed) else st.warning)(msg)
             if p.message and p.state != "completed":
-                st.error(p.message)
+                (st.info if p.message.startswith("Stopped by") else st.error)(p.message)
 
     _view()
 

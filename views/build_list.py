@@ -13,8 +13,9 @@ st.write("Upload a CSV or open a Google Sheet. Nothing is sent while you build t
 
 if svc.demo_mode and state.current_list() is None:
     st.write("New here? **Sample list** → *Load the sample list* gives you 25 made-up people to try the whole flow.")
-tabs = st.tabs(["Upload a CSV", "Google Sheet", "Sample list", "Recent lists"])
-with tabs[0]:
+names = ["Upload a CSV", "Google Sheet", "Recent lists"] + (["Sample list"] if svc.demo_mode else [])
+tabs = dict(zip(names, st.tabs(names)))  # the made-up sample is for demos only: never sent for real
+with tabs["Upload a CSV"]:
     upload = st.file_uploader("CSV file (UTF-8 or Windows-1252; comma, semicolon or tab)", type=["csv", "txt", "tsv"],
                               key="giftrun_upload")
     if upload is not None and st.button("Use this file", type="primary", key="use_upload"):
@@ -25,14 +26,17 @@ with tabs[0]:
         else:
             state.set_list(prepare(frame, list_key=upload_list_key(upload.name, state.actor()), name=upload.name))
             st.success(f"Loaded {len(frame)} people from {upload.name}.")
-with tabs[1]:
+with tabs["Google Sheet"]:
     sheets_ui.open_sheet_form(svc)
-with tabs[2]:
-    st.write("25 made-up people, including a few problem rows (a missing name, a bad email, a duplicate).")
-    if st.button("Load the sample list", type="primary", key="load_sample"):
-        state.set_list(prepare(sample_frame(), list_key=upload_list_key(SAMPLE_NAME, state.actor()), name=SAMPLE_NAME))
-        st.success("Sample list loaded. Continue to Review & send.")
-with tabs[3]:
+if svc.demo_mode:
+    with tabs["Sample list"]:
+        st.write("25 made-up people, 5 of them with the problems real lists have (a missing first name, a bad "
+                 "email, a duplicate, a missing email, a one-letter name).")
+        if st.button("Load the sample list", type="primary", key="load_sample"):
+            state.set_list(prepare(sample_frame(), list_key=upload_list_key(SAMPLE_NAME, state.actor()),
+                                   name=SAMPLE_NAME))
+            st.success("Sample list loaded. Continue to Review & send.")
+with tabs["Recent lists"]:
     saved = svc.store.saved_lists()
     if not saved:
         st.caption("Lists you load are kept here, approvals included, so a closed tab loses nothing.")
