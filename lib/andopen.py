@@ -338,8 +338,12 @@ def gift_from_json(obj: Any) -> GiftRequest:
         id=str(obj["id"]), status=str(obj.get("status") or ""), campaign_id=obj.get("campaign_id"),
         redemption_url=obj.get("redemption_url") or None, email=str(rec.get("email") or ""),
         first_name=str(rec.get("first_name") or ""), last_name=str(rec.get("last_name") or ""),
-        created_at=obj.get("created_at"), updated_at=obj.get("updated_at"),
+        created_at=_text_or_none(obj.get("created_at")), updated_at=_text_or_none(obj.get("updated_at")),
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def campaign_from_json(obj: Any) -> Campaign:

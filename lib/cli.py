@@ -86,7 +86,7 @@ class Source:
         ids |= {e.gift_request_id for e in store.journal(self.loaded.list_key).values() if e.gift_request_id}
         events = [e for gid in sorted(ids) for e in store.events(gift_request_id=gid)]
         if events:
-            n = mirror_events(store, sheets.history_target(sheet.ref), sheet.history_tab(create=True), events)
+            n = mirror_events(store, sheets.history_target(sheet.ref), lambda: sheet.history_tab(create=True), events)
             _out(f"Gift history tab: {n} new events appended.")
 
 
@@ -317,7 +317,7 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     if settings.history_sheet:
         from .sheet_source import history_mirror
 
-        on_accepted = history_mirror(settings, open_store(settings))
+        on_accepted = history_mirror(settings, Store(settings.data_dir))  # the receiver's own store
         _out("  accepted events are also appended to the Gift history tab of GIFTRUN_HISTORY_SHEET")
     serve(settings.data_dir, settings.webhook_secret.reveal(), host=args.host, port=args.port,
           on_accepted=on_accepted)

@@ -370,6 +370,11 @@ class SendRun:
             self.progress.flushes += 1
             self.progress.writeback_error = ""
 
+    def flush_pending(self) -> bool:
+        """Try the results the sink refused again (after the run); True when none are left."""
+        self._flush()
+        return not self.unflushed
+
     @property
     def unflushed(self) -> list[RowResult]:
         with self._lock:

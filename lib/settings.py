@@ -97,6 +97,9 @@ class Settings:
 
         def secret(name: str) -> Secret | None:
             value = text(name)
+            if value and not (value.isascii() and value.isprintable()):
+                raise SettingsError(f"{name} contains a character that is not plain ASCII (a typographic quote "
+                                    "or a space pasted with it?). Copy the value again.")
             return Secret(value) if value else None
 
         domains = get("GIFTRUN_ALLOWED_DOMAINS") or ()

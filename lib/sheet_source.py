@@ -48,12 +48,26 @@ def load_sheet(text: str, settings: Settings, overrides: Mapping[str, str] | Non
     return loaded, sheet.sink(cmap.email, cmap.first_name, cmap.last_name)
 
 
-def mirror_events(store: Store, target: str, tab: sheets.HistoryTab, events: list[StatusEvent]) -> int:
-    """Queue events for a sheet's history tab and try to append them now; on a Google
-    refusal they stay queued in the store and go with the next call."""
+_sync_locks: dict[str, threading.Lock] = {}
+_sync_guard = threading.Lock()
+
+
+def sync(store: Store, target: str, tab: sheets.HistoryTab) -> int:
+    """sync_outbox, one caller per target at a time in this process: two sessions pressing
+    Refresh (or a run ending during one) must not append the same events twice."""
+    with _sync_guard:
+        lock = _sync_locks.setdefault(target, threading.Lock())
+    with lock:
+        return sheets.sync_outbox(store, target, tab)
+
+
+def mirror_events(store: Store, target: str, tab: "sheets.HistoryTab | Callable[[], sheets.HistoryTab]",
+                  events: list[StatusEvent]) -> int:
+    """Queue events for a sheet's history tab, then try to append them now; on a Google
+    refusal (even while creating the tab) they stay queued in the store for the next call."""
     store.enqueue(target, [e.event_id for e in events])
     try:
-        return sheets.sync_outbox(store, target, tab)
+        return sync(store, target, tab() if callable(tab) else tab)
     except sheets.SheetsError as exc:
         log.warning("history tab append postponed: %s", exc)
         return 0
@@ -77,8 +91,9 @@ def history_mirror(settings: Settings, store: Store, client: gspread.Client | No
             wake.wait(MIRROR_INTERVAL)
             wake.clear()
             try:
-                sheets.sync_outbox(store, target, tab())
+                sync(store, target, tab())
             except Exception as exc:  # kept in the outbox, retried next round
+                state.pop("tab", None)  # renamed or deleted meanwhile: open (and create) it afresh
                 log.warning("history tab append postponed: %s", exc)
 
     threading.Thread(target=loop, daemon=True, name="history-mirror").start()

@@ -824,7 +824,11 @@ class SheetSink:
                     continue  # the row was deleted after the write
                 for ln, v in cells.items():
                     j = col_at.get(ln, loose_pos.get(ln))
-                    if j is not None and current(i, j) != v:
+                    # Ours is missing if the cell shows what it held before, or a value we wrote for
+                    # someone else (moved); a newer value written by others (a status refresh, a
+                    # person) is left alone.
+                    cur = current(i, j) if j is not None else v
+                    if cur != v and (cur == self._before.get(key, {}).get(ln, "") or cur in written_by_col[ln]):
                         desired[(i, j)] = v
                         repaired_cells.add((i, j))
             for i in data_rows:

@@ -182,7 +182,9 @@ class WebhookIntake:
             log.exception("webhook event %s could not be stored", event.event_id)
             return 503, {"error": "event could not be stored; retry later"}
         self._count("accepted" if new else "duplicate")
-        if new and self.on_accepted is not None:
+        # Duplicates too: if a copy (e.g. to a shared sheet) failed after the event was stored,
+        # &Open's retry is how it gets queued; queueing is idempotent.
+        if self.on_accepted is not None:
             try:
                 self.on_accepted([event])
             except Exception:  # the event is stored; a copy elsewhere can catch up later

@@ -73,3 +73,46 @@ def test_refresh_statuses_writes_the_latest_status_to_the_sheet(fake, data_dir, 
     body = {r[2]: dict(zip(rows[0], r)) for r in rows[1:]}
     assert body["ana@example.com"]["Gift status"] == "Delivered"
     assert body["bo@example.com"]["Gift status"] in {"Submitted", "Redeemed", "Dispatched", "Delivered", "Cancelled"}
+
+
+def _open(at, link):
+    at.text_input(key="sheet_link").set_value(link)
+    run(at)
+    return click(at, "open_sheet")
+
+
+def test_ids_written_meanwhile_by_another_store_stop_the_app_sending_again(fake, data_dir, monkeypatch):
+    """The app sends from the sheet as it is at Send time, not from the copy read when it
+    was opened: ids a CLI run on another machine wrote in between mean "already sent"."""
+    monkeypatch.setenv("SHEETS_EMULATOR_HOST", fake.host)
+    rows = [r + [""] for r in [list(r) for r in PEOPLE]]
+    rows[0][-1] = "Gift request ID"
+    fake.create_spreadsheet(KEY, {"People": rows})
+    at = _open(run(new_session(data_dir)), f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0")
+    go(at, "review_send")
+    assert metrics(at)["To send"] == "2"
+    fake.set_cell(KEY, "People", 2, 6, "sent-elsewhere-ana")  # another store's run, after the page was read
+    fake.set_cell(KEY, "People", 3, 6, "sent-elsewhere-bo")
+    click(at, "send")
+    wait_for_run(at)
+    sandbox: Sandbox = __import__("lib.runtime", fromlist=["_services"])._services.demo.sandbox
+    assert sandbox.gifts_by_email() == {}, "a person whose row already carried a gift id was gifted again"
+    body = {r[2]: r for r in fake.rows(KEY, "People")[1:]}
+    assert body["ana@example.com"][5] == "sent-elsewhere-ana" and body["bo@example.com"][5] == "sent-elsewhere-bo"
+
+
+def test_results_land_on_the_opened_tab_even_if_another_tab_is_moved_first(fake, data_dir, monkeypatch):
+    monkeypatch.setenv("SHEETS_EMULATOR_HOST", fake.host)
+    fake.create_spreadsheet(KEY, {"People": [list(r) for r in PEOPLE]})
+    at = _open(run(new_session(data_dir)), f"https://docs.google.com/spreadsheets/d/{KEY}/edit")  # no tab id
+    go(at, "review_send")
+    may = [["First Name", "Last Name", "Email", "Approved"], ["Ana", "Lopez", "ana@example.com", "FALSE"]]
+    fake.mutate(lambda f: f.spreadsheets[KEY].add_sheet("May", 100, 10, index=0))  # a colleague adds a tab in front
+    for r, row in enumerate(may, start=1):
+        for c, value in enumerate(row, start=1):
+            fake.set_cell(KEY, "May", r, c, value)
+    click(at, "send")
+    wait_for_run(at)
+    assert fake.rows(KEY, "May") == may, "results were written onto another tab"
+    people = {r[2]: dict(zip(fake.rows(KEY, "People")[0], r)) for r in fake.rows(KEY, "People")[1:]}
+    assert people["ana@example.com"]["Gift request ID"] and people["bo@example.com"]["Gift request ID"]

@@ -156,3 +156,10 @@ def test_bad_json_in_a_file_is_a_settings_error(tmp_path):
 def test_a_missing_file_is_a_settings_error(tmp_path):
     with pytest.raises(SettingsError, match="does not exist"):
         Settings.from_mapping({"GOOGLE_SERVICE_ACCOUNT_JSON": str(tmp_path / "nope.json")})
+
+
+def test_a_key_pasted_with_a_typographic_quote_is_refused_without_showing_it():
+    key = "ao-v1-production-" + "s3cr3t" * 4 + "”"
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping({"ANDOPEN_API_KEY": key})
+    assert "ANDOPEN_API_KEY" in str(caught.value) and "s3cr3t" not in str(caught.value)

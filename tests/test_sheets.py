@@ -572,3 +572,21 @@ def test_bench_runs_with_200_rows(capsys):
     res = mod.main(["--rows", "200", "--flush-every", "40"])
     assert res.all_written and res.list_write_calls == 5 and res.throttled == 0  # one write per flush
     assert "headroom" in capsys.readouterr().out
+
+
+def test_a_newer_status_written_by_someone_else_is_not_put_back(fake):
+    """A status refresh (or a person) writes between two of a run's flushes: the run's repair
+    step must not take the sheet back to its own older value."""
+    key = "1SheetKeyForTheRepairRuleAbCdEfGhIj"
+    fake.create_spreadsheet(key, {"People": [["First Name", "Last Name", "Email"], ["Ana", "Lopez", "ana@x.com"],
+                                             ["Bo", "Kim", "bo@x.com"]]})
+    client = make_client(None, emulator_host=fake.host)
+    run_sink = SheetList.open(client, key).sink("Email", "First Name", "Last Name")
+    refresh_sink = SheetList.open(client, key).sink("Email", "First Name", "Last Name")
+    run_sink.write([RowResult("ana@x.com#1", "ana@x.com", {"Gift request ID": "g-ana", "Gift status": "Submitted"})])
+    refresh_sink.write([RowResult("ana@x.com#1", "ana@x.com", {"Gift status": "Redeemed"})])
+    run_sink.write([RowResult("bo@x.com#1", "bo@x.com", {"Gift request ID": "g-bo", "Gift status": "Submitted"})])
+    run_sink.settle()
+    table = {r["Email"]: r for r in fake.table(key, "People")}
+    assert table["ana@x.com"]["Gift status"] == "Redeemed" and table["ana@x.com"]["Gift request ID"] == "g-ana"
+    assert table["bo@x.com"]["Gift request ID"] == "g-bo"

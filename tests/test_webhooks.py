@@ -239,7 +239,9 @@ def test_store_failure_is_503_so_andopen_retries(tmp_path):
     assert status == 503 and SECRET not in json.dumps(body)
 
 
-def test_on_accepted_sees_new_events_only_and_its_errors_are_swallowed(tmp_path):
+def test_on_accepted_sees_duplicates_too_and_its_errors_are_swallowed(tmp_path):
+    """A copy that failed after the event was stored gets queued again by &Open's retry (the
+    hook is idempotent); the hook's failure never turns into a non-2xx."""
     seen = []
 
     def hook(events):
@@ -250,7 +252,7 @@ def test_on_accepted_sees_new_events_only_and_its_errors_are_swallowed(tmp_path)
     headers, raw = delivery(gift())
     assert intake.handle(headers, raw) == (200, {"status": "accepted", "event_id": headers["AndOpen-Webhook-Event-Id"]})
     assert intake.handle(headers, raw)[1]["status"] == "duplicate"
-    assert seen == [headers["AndOpen-Webhook-Event-Id"]]
+    assert seen == [headers["AndOpen-Webhook-Event-Id"]] * 2
 
 
 # -- ordering and unknowns -------------------------------------------------------------

@@ -32,6 +32,8 @@ def gate(svc: Services) -> None:
             st.button("Sign in", type="primary", on_click=st.login)
             st.stop()
         email = st.user.get("email")
+        # Refused when the provider says the address is unverified. Some providers (Entra ID)
+        # send no such claim at all; those are admitted, so pick a provider that verifies.
         if st.user.get("email_verified") is False:
             st.error(f"{email or 'This account'} has not verified its email address with the identity provider.")
             st.button("Sign out", on_click=st.logout)
@@ -42,6 +44,9 @@ def gate(svc: Services) -> None:
             st.button("Sign out", on_click=st.logout)
             st.stop()
         with st.sidebar:
+            if not svc.settings.allowed_domains:
+                st.warning("Sign-in admits any account of the identity provider: set GIFTRUN_ALLOWED_DOMAINS "
+                           "to your company's domain.")
             st.caption(f"Signed in as {email}")
             st.button("Sign out", on_click=st.logout, key="signout")
         st.session_state["giftrun_actor"] = email

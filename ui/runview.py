@@ -107,6 +107,10 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                    + (f", {p.skipped} skipped (just gifted from another list)" if p.skipped else "")
                    + f" · {p.elapsed:.1f}s.")
             (st.success if p.state == "completed" and not (p.rejected or p.unknown or p.failed) else st.warning)(msg)
+            if run.unflushed:
+                st.warning(f"{len(run.unflushed)} results are not in the sheet yet: Google refused the write "
+                           f"({p.writeback_error or 'quota'}). They are kept in the journal and retried for a "
+                           "minute; **Refresh statuses** on Gift status writes them too.")
             if p.message and p.state != "completed":
                 (st.info if p.message.startswith("Stopped by") else st.error)(p.message)
 

@@ -14,7 +14,7 @@ from lib.runtime import Services
 from lib.sending import SendRun
 from lib.settings import Settings
 from lib.sheet_source import SHEET_FLUSH_INTERVAL, import_shared_history, load_sheet, mirror_events
-from lib.review import status_results
+from lib.review import review, status_results
 from lib.sources import LoadedList
 
 from . import state
@@ -46,7 +46,8 @@ def open_sheet_form(svc: Services) -> None:
         except sheets.SheetsError as exc:
             st.error(str(exc))
             return
-        st.session_state.setdefault(LINKS, {})[loaded.list_key] = (link, worksheet)
+        # Reopen this exact tab later by its id: a bare link would pick whatever tab is first then.
+        st.session_state.setdefault(LINKS, {})[loaded.list_key] = (tab_link(sink.sheet), None)
         state.set_list(loaded)
         names = [t for t in sink.sheet.worksheet_titles() if t != sheets.HISTORY_TITLE]
         st.session_state.setdefault("giftrun_sheet_tabs", {})[link] = names
@@ -54,54 +55,71 @@ def open_sheet_form(svc: Services) -> None:
                    + (" Pick another tab above and open again to use it." if len(names) > 1 else ""))
 
 
-def sink_for(svc: Services, loaded: LoadedList):
-    """A fresh sink on the list's sheet (rows are found again by identity at each flush),
-    or None for lists that live only in the app."""
-    link = st.session_state.get(LINKS, {}).get(loaded.list_key)
-    if link is None:
-        return None
-    _, sink = load_sheet(link[0], svc.settings, vars(loaded.cmap), link[1])
-    return sink
+def tab_link(sheet: sheets.SheetList) -> str:
+    return f"https://docs.google.com/spreadsheets/d/{sheet.key}/edit#gid={sheet.sheet_id}"
+
+
+def is_sheet_list(loaded: LoadedList | None) -> bool:
+    return loaded is not None and loaded.list_key in st.session_state.get(LINKS, {})
+
+
+def fresh(svc: Services, loaded: LoadedList) -> tuple[LoadedList, sheets.SheetSink]:
+    """The sheet as it is now (ids written meanwhile by another run or store, rows people
+    moved), with this session's ticks applied by row identity. Sending from this, never
+    from the copy read when the sheet was opened, is what keeps a sheet list from being
+    gifted twice."""
+    link, tab = st.session_state[LINKS][loaded.list_key]
+    current, sink = load_sheet(link, svc.settings, {k: v or "" for k, v in vars(loaded.cmap).items()}, tab)
+    col = loaded.cmap.approved
+    if col and col in current.frame.columns and col in loaded.frame.columns:
+        ticks = loaded.frame[col]
+        keep = current.frame.index.isin(ticks.index)
+        current.frame.loc[keep, col] = ticks.reindex(current.frame.index[keep]).values
+    return current, sink
 
 
 def after_run(svc: Services, sink) -> Callable[[SendRun], None] | None:
-    """For a sheet list: once the run ends, settle moved writes and append the list's
-    status events to the sheet's `Gift history` tab."""
+    """For a sheet list, once the run ends: retry results Google refused (they are in the
+    journal either way), settle moved writes, append the list's events to its history tab."""
     if sink is None:
         return None
 
     def finish(run: SendRun) -> None:
+        for wait in (2, 5, 10, 20, 30):  # Google's per-minute quota refills within a minute
+            if not run.unflushed:
+                break
+            time.sleep(wait)
+            run.flush_pending()
         sink.settle()
-        ids = sorted({e.gift_request_id for e in svc.store.journal(run.list_key).values() if e.gift_request_id})
-        events = [e for gid in ids for e in svc.store.events(gift_request_id=gid)]
-        if events:
-            mirror_events(svc.store, sheets.history_target(sink.sheet.ref), sink.sheet.history_tab(create=True),
-                          events)
+        mirror_list_events(svc, run.list_key, sink)
 
     return finish
 
 
-def write_statuses(svc: Services, loaded: LoadedList | None) -> str | None:
-    """For a list from a sheet: write each row's latest `Gift status` (and late redemption
-    links) back to the sheet, and append new status events to its `Gift history` tab."""
-    link = st.session_state.get(LINKS, {}).get(loaded.list_key) if loaded is not None else None
-    if link is None:
-        return None
-    try:  # the sheet as it is now: ids written by runs, rows people moved
-        current, sink = load_sheet(link[0], svc.settings, vars(loaded.cmap), link[1])
-    except sheets.SheetsError as exc:
-        return f"Could not read the sheet: {exc}"
-    results = status_results(current.frame, svc.store)
-    ids = sorted({e.gift_request_id for e in svc.store.journal(loaded.list_key).values() if e.gift_request_id})
+def mirror_list_events(svc: Services, list_key: str, sink: sheets.SheetSink) -> int:
+    ids = sorted({e.gift_request_id for e in svc.store.journal(list_key).values() if e.gift_request_id})
     events = [e for gid in ids for e in svc.store.events(gift_request_id=gid)]
+    if not events:
+        return 0
+    return mirror_events(svc.store, sheets.history_target(sink.sheet.ref), lambda: sink.sheet.history_tab(create=True),
+                         events)
+
+
+def write_results(svc: Services, loaded: LoadedList | None, window) -> str | None:
+    """For a list from a sheet: write what the store knows back to the sheet — results of
+    runs whose write-back Google refused, each row's latest `Gift status`, late redemption
+    links — and append new status events to its `Gift history` tab."""
+    if not is_sheet_list(loaded):
+        return None
     try:
+        current, sink = fresh(svc, loaded)
+        rev = review(current, svc.store, window)
+        results = rev.results() + status_results(rev.frame, svc.store)
         sink.write(results)
-        if events:
-            mirror_events(svc.store, sheets.history_target(sink.sheet.ref), sink.sheet.history_tab(create=True),
-                          events)
+        mirror_list_events(svc, loaded.list_key, sink)
     except sheets.SheetsError as exc:
-        return f"Could not write statuses to the sheet: {exc}"
-    return f"Wrote Gift status for {len(results)} rows to {loaded.name}."
+        return f"Could not write to the sheet: {exc}"
+    return f"Wrote results and Gift status for {len(current.frame)} rows to {loaded.name}."
 
 
 _last_import: dict[str, float] = {}

@@ -5,6 +5,7 @@ import altair as alt
 import streamlit as st
 
 from lib import csvio
+from lib import eligibility as elig
 from lib.andopen import AndOpenError
 from lib.history import FINAL_STATUSES
 from lib.polling import poll_statuses
@@ -14,12 +15,19 @@ from lib.status_report import FOLLOW_UP, funnel, gifts_frame, history_frame, sta
 from . import sheets_ui, state
 
 
+MAX_PICKER = 500
+MAX_POLL = 150  # about 30 s at the polling rate; the CLI's `status --poll` has no cap
+
+
 def render(svc: Services) -> None:
     sheets_ui.shared_history(svc)  # events the receiver on another host put in the shared sheet
     top = st.columns([1, 1, 4])
     if top[0].button("Refresh statuses", help="Ask &Open for every gift not yet delivered or cancelled"):
         gifts = gifts_frame(svc.store)
         ids = gifts.loc[~gifts["status"].isin(FINAL_STATUSES), "Gift request ID"].tolist()
+        if len(ids) > MAX_POLL:  # keep the page responsive: the most recently updated first
+            st.info(f"Checking the {MAX_POLL} most recently updated of {len(ids)} open gifts; press again for more.")
+            ids = ids[:MAX_POLL]
         try:
             summary = poll_statuses(svc.client(), svc.store, ids)
         except AndOpenError as exc:
@@ -28,11 +36,13 @@ def render(svc: Services) -> None:
             st.toast(f"Checked {summary.checked} gifts, {summary.changed} changed.")
             for err in summary.errors[:5]:
                 st.warning(err)
-            written = sheets_ui.write_statuses(svc, state.current_list())
+            window = elig.parse_window(st.session_state.get(state.LOOKBACK, elig.DEFAULT))
+            written = sheets_ui.write_results(svc, state.current_list(), window)
             if written:
                 st.toast(written)
     auto = top[1].toggle("Live", value=True, help="Refresh this page every few seconds")
     _body(svc) if not auto else st.fragment(run_every=3.0)(_body)(svc)
+    _history_download(svc)
 
 
 def _body(svc: Services) -> None:
@@ -60,10 +70,18 @@ def _body(svc: Services) -> None:
     st.dataframe(view.drop(columns=["status"]), hide_index=True, width="stretch",
                  column_config={"Redemption URL": st.column_config.LinkColumn("Redemption URL")})
 
-    gid = st.selectbox("One gift's history", [""] + view["Gift request ID"].tolist(),
-                       format_func=lambda g: g and f"{g} — {gifts.set_index('Gift request ID').at[g, 'Recipient']}",
-                       key="status_gift")
+    recipients = dict(zip(view["Gift request ID"], view["Recipient"]))
+    options = [""] + list(recipients)[:MAX_PICKER]
+    gid = st.selectbox("One gift's history", options, key="status_gift",
+                       format_func=lambda g: g and f"{g} — {recipients.get(g, '')}")
     if gid:
         st.dataframe(history_frame(svc.store, gid), hide_index=True, width="stretch")
-    st.download_button("Download the full gift history (CSV)", csvio.to_csv_bytes(history_frame(svc.store)),
-                       file_name="gift-history.csv", mime="text/csv", key="history_csv")
+    if len(recipients) > MAX_PICKER:
+        st.caption(f"The picker lists the {MAX_PICKER} most recently updated gifts of this view.")
+
+
+def _history_download(svc: Services) -> None:
+    """Built only when asked for: the full history can be large."""
+    if st.button("Prepare the full gift history (CSV)", key="history_prepare"):
+        st.download_button("Download gift-history.csv", csvio.to_csv_bytes(history_frame(svc.store)),
+                           file_name="gift-history.csv", mime="text/csv", key="history_csv")

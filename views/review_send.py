@@ -112,11 +112,14 @@ if st.button(label, type="primary", disabled=running or counts["send"] == 0 or b
     state.save_list(loaded)
     try:
         client = svc.client()
-        sink = sheets_ui.sink_for(svc, loaded)
-        new_run = SendRun(client, svc.store, loaded.list_key, plan.items, campaign_id, actor=state.actor(),
+        sink, items, preamble = None, plan.items, ()
+        if sheets_ui.is_sheet_list(loaded):  # send from the sheet as it is now, never a stale copy
+            current, sink = sheets_ui.fresh(svc, loaded)
+            now_rev = review(current, svc.store, window)
+            items, preamble = now_rev.plan.items, now_rev.results()
+        new_run = SendRun(client, svc.store, loaded.list_key, items, campaign_id, actor=state.actor(),
                           sink=sink, flush_interval=sheets_ui.SHEET_FLUSH_INTERVAL if sink else FLUSH_INTERVAL,
-                          preamble=rev.results() if sink else (),
-                          lookback_days=NO_LOOKBACK if window is None else window.days)
+                          preamble=preamble, lookback_days=NO_LOOKBACK if window is None else window.days)
         svc.registry.start(new_run, context=loaded, after=sheets_ui.after_run(svc, sink))
     except SheetsError as exc:
         st.error(str(exc))
