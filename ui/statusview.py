@@ -15,6 +15,8 @@ from lib.status_report import FOLLOW_UP, funnel, gifts_frame, history_frame, sta
 from . import sheets_ui, state
 
 
+STAGES = ["Submitted", "Redeemed", "Dispatched", "Delivered", "Cancelled"]
+STAGE_COLOURS = ["#9aa5b1", "#f59f00", "#7048e8", "#2f9e44", "#e03131"]  # the journey, then red for stop
 MAX_PICKER = 500
 MAX_POLL = 150  # about 30 s at the polling rate; the CLI's `status --poll` has no cap
 
@@ -55,7 +57,8 @@ def _body(svc: Services) -> None:
     for col, (label, n) in zip(cols, counts.items()):
         col.metric(label, n)
     chart = alt.Chart(funnel(gifts)).mark_bar().encode(
-        x=alt.X("Gifts:Q"), y=alt.Y("Stage:N", sort=None), color=alt.Color("Stage:N", legend=None),
+        x=alt.X("Gifts:Q"), y=alt.Y("Stage:N", sort=None),
+        color=alt.Color("Stage:N", legend=None, scale=alt.Scale(domain=STAGES, range=STAGE_COLOURS)),
         tooltip=["Stage", "Gifts"]).properties(height=180)
     st.caption("Metrics: where each gift is now. Chart: how many gifts have reached each stage.")
     st.altair_chart(chart, width="stretch")
