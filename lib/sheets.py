@@ -506,7 +506,21 @@ def _is_blank_row(row: Sequence[str]) -> bool:
 
 
 # -- a list on a sheet -------------------------------------------------------------------
-class SheetList:
+class _Counted:
+    """Calls made through this object's caller (for tests, benchmarks, quota headroom)."""
+
+    _caller: "_Caller"
+
+    @property
+    def read_calls(self) -> int:
+        return self._caller.read_calls
+
+    @property
+    def write_calls(self) -> int:
+        return self._caller.write_calls
+
+
+class SheetList(_Counted):
     """One tab of a spreadsheet used as a gift list."""
 
     def __init__(self, client: gspread.Client, ref: SheetRef, metadata: Mapping[str, Any],
@@ -583,14 +597,6 @@ class SheetList:
     @property
     def service_email(self) -> str | None:
         return self._caller.service_email
-
-    @property
-    def read_calls(self) -> int:
-        return self._caller.read_calls
-
-    @property
-    def write_calls(self) -> int:
-        return self._caller.write_calls
 
     def worksheet_titles(self) -> list[str]:
         return [s.get("properties", {}).get("title", "") for s in self._metadata.get("sheets", [])]
@@ -681,7 +687,7 @@ class FlushReport:
     write_calls: int = 0
 
 
-class SheetSink:
+class SheetSink(_Counted):
     """Writes RowResults back to a SheetList's tab (implements writeback.ResultSink)."""
 
     def __init__(self, sheet: SheetList, email_col: str | None, first_col: str | None = None,
@@ -699,14 +705,6 @@ class SheetSink:
         self._recent_names: dict[str, str] = {}
         self._before: dict[str, dict[str, str]] = {}
         self.last_report = FlushReport()
-
-    @property
-    def read_calls(self) -> int:
-        return self._caller.read_calls
-
-    @property
-    def write_calls(self) -> int:
-        return self._caller.write_calls
 
     @property
     def sleeps(self) -> list[float]:
@@ -978,7 +976,7 @@ def history_target(ref: SheetRef | str) -> str:
     return f"history:{key}"
 
 
-class HistoryTab:
+class HistoryTab(_Counted):
     """The `Gift history` tab: one row per status event, appended, never rewritten."""
 
     def __init__(self, client: gspread.Client, ref: SheetRef, metadata: Mapping[str, Any],
@@ -1020,14 +1018,6 @@ class HistoryTab:
     @property
     def title(self) -> str:
         return (self.properties or {}).get("title", HISTORY_TITLE)
-
-    @property
-    def read_calls(self) -> int:
-        return self._caller.read_calls
-
-    @property
-    def write_calls(self) -> int:
-        return self._caller.write_calls
 
     def ensure(self) -> None:
         """Create the tab with its header when missing (two writes, once)."""

@@ -99,3 +99,30 @@ def run_cli(cwd: Path, env: dict[str, str], *args: str, timeout: float) -> subpr
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout, proc.stdout
     return proc
+
+
+class RecordingSink:
+    """A ResultSink that keeps every batch it accepted; can be told to fail."""
+
+    def __init__(self, *, fail_first: int = 0, always_fail: bool = False) -> None:
+        self.fail_first, self.always_fail = fail_first, always_fail
+        self.calls = 0
+        self.batches: list[list] = []
+        self.failed: list[list] = []
+        self._lock = threading.Lock()
+
+    def write(self, results) -> None:
+        with self._lock:
+            self.calls += 1
+            if self.always_fail or self.calls <= self.fail_first:
+                self.failed.append(list(results))
+                raise OSError("the sheet is not reachable")
+            self.batches.append(list(results))
+
+    def rows(self) -> dict[str, dict[str, str]]:
+        """Row key → result columns as they read after every accepted batch."""
+        out: dict[str, dict[str, str]] = {}
+        for batch in self.batches:
+            for r in batch:
+                out.setdefault(r.row_key, {}).update(r.values)
+        return out

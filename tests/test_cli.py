@@ -229,20 +229,26 @@ def test_clear_unknown_lets_a_checked_row_be_sent_again(make_sandbox, tmp_path):
 
 
 # -- signals ------------------------------------------------------------------------------
-def test_sigterm_stops_gracefully_and_writes_the_results(make_sandbox, tmp_path):
-    sb = make_sandbox(faults=Faults(latency=0.05))
-    path = tmp_path / "list.csv"
+def interrupt_a_run(sb, tmp_path, path, interrupt) -> int:
+    """Start sending 300 rows at 20/s, call `interrupt(proc)` once 20 gifts went out, and
+    return the CLI's exit code (killing it if it does not end within a minute)."""
     write_list(path, many(300))
-    proc = popen(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
+    proc = popen(tmp_path, cli_env(tmp_path / "data", sb), "send", path.name, "--campaign", sb.campaign_ids[0],
                  "--rate", "20")
     try:
         assert until(lambda: len(posts(sb)) >= 20), "the run never got going"
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=60)
+        interrupt(proc)
+        return proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sigterm_stops_gracefully_and_writes_the_results(make_sandbox, tmp_path):
+    sb = make_sandbox(faults=Faults(latency=0.05))
+    path = tmp_path / "list.csv"
+    code = interrupt_a_run(sb, tmp_path, path, lambda proc: proc.send_signal(signal.SIGTERM))
     out, err = (tmp_path / "cli.out").read_text(), (tmp_path / "cli.err").read_text()
     assert "Traceback" not in err + out, err
     assert code == 1, (out, err)
@@ -267,19 +273,16 @@ def test_stop_pressed_in_another_process_stops_a_cli_run(make_sandbox, tmp_path)
     hears it and stops like a Ctrl-C: no new sends, results written, exit 1."""
     sb = make_sandbox(faults=Faults(latency=0.05))
     path = tmp_path / "list.csv"
-    write_list(path, many(300))
-    proc = popen(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
-                 "--rate", "20")
-    try:
-        assert until(lambda: len(posts(sb)) >= 20), "the run never got going"
-        store = Store(tmp_path / "data")
+    store = Store(tmp_path / "data")
+    stopped = []
+
+    def press_stop_elsewhere(proc) -> None:
         [live] = store.live_runs(csv_list_key(path))
         assert store.request_stop(live.run_id, "maria@example.com")
-        code = proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stopped.append(live)
+
+    code = interrupt_a_run(sb, tmp_path, path, press_stop_elsewhere)
+    [live] = stopped
     out, err = (tmp_path / "cli.out").read_text(), (tmp_path / "cli.err").read_text()
     assert code == 1 and "Traceback" not in err + out, (out, err)
     assert "Run stopped: Stopped by maria@example.com." in out

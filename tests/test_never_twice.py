@@ -46,7 +46,7 @@ from lib.sending import NOT_SENT_STOPPED, SendItem, SendRun
 from lib.sources import csv_list_key, prepare, upload_list_key
 from lib.store import Store
 from lib.writeback import ELIGIBILITY, GIFT_REQUEST_ID, SEND_ERROR, SKIP_REASON
-from tests.support import REPO, cli_env, gift_counts, posted_email, posts, run_cli, until
+from tests.support import RecordingSink, REPO, cli_env, gift_counts, posted_email, posts, run_cli, until
 
 LIST = "test:never-twice"
 FAST = RetryPolicy(base=0.02, cap=0.2)
@@ -55,25 +55,6 @@ RUN_TIMEOUT = 120
 
 
 # -- helpers ------------------------------------------------------------------------------
-class RecordingSink:
-    """A ResultSink keeping every batch it was given."""
-
-    def __init__(self) -> None:
-        self.batches: list[list] = []
-        self._lock = threading.Lock()
-
-    def write(self, results) -> None:
-        with self._lock:
-            self.batches.append(list(results))
-
-    def rows(self) -> dict[str, dict[str, str]]:
-        out: dict[str, dict[str, str]] = {}
-        for batch in self.batches:
-            for r in batch:
-                out.setdefault(r.row_key, {}).update(r.values)
-        return out
-
-
 def client_for(url: str, token: str, timeout=(5.0, 30.0)) -> AndOpenClient:
     session = http_session()
     session.trust_env = False  # loopback only, never a proxy

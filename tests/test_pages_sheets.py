@@ -13,13 +13,16 @@ PEOPLE = [["First Name", "Last Name", "Email", "Approved", "Notes"],
           ["Di", "Ng", "di@example.com", "FALSE", ""]]
 
 
+def _open(at, link):
+    at.text_input(key="sheet_link").set_value(link)
+    run(at)
+    return click(at, "open_sheet")
+
+
 def test_open_a_sheet_send_and_results_land_on_its_rows(fake, data_dir, monkeypatch):
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", fake.host)
     fake.create_spreadsheet(KEY, {"People": [list(r) for r in PEOPLE]})
-    at = run(new_session(data_dir))
-    at.text_input(key="sheet_link").set_value(f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0")
-    run(at)
-    click(at, "open_sheet")
+    at = _open(run(new_session(data_dir)), f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0")
     assert not at.exception
     assert any("4 people" in s.value for s in at.success), [s.value for s in at.success]
 
@@ -53,10 +56,7 @@ def test_open_a_sheet_send_and_results_land_on_its_rows(fake, data_dir, monkeypa
 def test_refresh_statuses_writes_the_latest_status_to_the_sheet(fake, data_dir, monkeypatch):
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", fake.host)
     fake.create_spreadsheet(KEY, {"People": [list(r) for r in PEOPLE]})
-    at = run(new_session(data_dir))
-    at.text_input(key="sheet_link").set_value(f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0")
-    run(at)
-    click(at, "open_sheet")
+    at = _open(run(new_session(data_dir)), f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0")
     go(at, "review_send")
     click(at, "send")
     wait_for_run(at)
@@ -73,12 +73,6 @@ def test_refresh_statuses_writes_the_latest_status_to_the_sheet(fake, data_dir, 
     body = {r[2]: dict(zip(rows[0], r)) for r in rows[1:]}
     assert body["ana@example.com"]["Gift status"] == "Delivered"
     assert body["bo@example.com"]["Gift status"] in {"Submitted", "Redeemed", "Dispatched", "Delivered", "Cancelled"}
-
-
-def _open(at, link):
-    at.text_input(key="sheet_link").set_value(link)
-    run(at)
-    return click(at, "open_sheet")
 
 
 def test_ids_written_meanwhile_by_another_store_stop_the_app_sending_again(fake, data_dir, monkeypatch):

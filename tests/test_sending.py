@@ -22,7 +22,7 @@ from lib.sandbox import Faults, Sandbox
 from lib.sending import NOT_SENT_STOPPED, NOT_SENT_UNAVAILABLE, UNKNOWN_MESSAGE, SendItem, SendRun
 from lib.store import RunInProgress, Store
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT
-from tests.support import (NO_SUCH_CAMPAIGN, archived_campaign, assert_nobody_gifted_twice, gift_counts, posted_email,
+from tests.support import (NO_SUCH_CAMPAIGN, RecordingSink, archived_campaign, assert_nobody_gifted_twice, gift_counts, posted_email,
                            posts, until)
 
 LIST = "test:list"
@@ -32,33 +32,6 @@ WRONG_TOKEN = "ao-v1-staging-notthesandboxtoken"
 
 
 # -- helpers ------------------------------------------------------------------------------
-class RecordingSink:
-    """A ResultSink that keeps every batch it accepted; can be told to fail."""
-
-    def __init__(self, *, fail_first: int = 0, always_fail: bool = False) -> None:
-        self.fail_first, self.always_fail = fail_first, always_fail
-        self.calls = 0
-        self.batches: list[list] = []
-        self.failed: list[list] = []
-        self._lock = threading.Lock()
-
-    def write(self, results) -> None:
-        with self._lock:
-            self.calls += 1
-            if self.always_fail or self.calls <= self.fail_first:
-                self.failed.append(list(results))
-                raise OSError("the sheet is not reachable")
-            self.batches.append(list(results))
-
-    def rows(self) -> dict[str, dict[str, str]]:
-        """Row key → result columns as they read after every accepted batch."""
-        out: dict[str, dict[str, str]] = {}
-        for batch in self.batches:
-            for r in batch:
-                out.setdefault(r.row_key, {}).update(r.values)
-        return out
-
-
 def client_for(sb: Sandbox, *, token: str | None = None, timeout=(5.0, 30.0)) -> AndOpenClient:
     session = http_session()
     session.trust_env = False  # loopback only, never a proxy
