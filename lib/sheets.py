@@ -988,7 +988,7 @@ class HistoryTab(_Counted):
         self.retry = retry
         self._caller = _Caller(retry, ref.key, caller.service_email)
         self.properties: dict | None = None
-        self._header_ok = False
+        self._header: list[str] | None = None  # the tab's header as it is: rows are written to match it
         self._load(metadata)
 
     def _load(self, metadata: Mapping[str, Any]) -> None:
@@ -1037,7 +1037,7 @@ class HistoryTab(_Counted):
             return
         self._caller.write(self.http.values_update, self.key, absolute_range_name(HISTORY_TITLE, "A1"),
                            params={"valueInputOption": "RAW"}, body={"values": [list(HISTORY_HEADER)]})
-        self._header_ok = True
+        self._header = list(HISTORY_HEADER)
 
     def append(self, events: Sequence[StatusEvent]) -> int:
         """Append events in one values.append call (RAW). Not retried on a network failure
@@ -1045,19 +1045,32 @@ class HistoryTab(_Counted):
         if not events:
             return 0
         self.ensure()
-        rows = [_event_row(e) for e in events]
-        if not self._header_ok:
-            first = self._caller.read(self.http.values_get, self.key,
-                                      absolute_range_name(self.title, "1:1"))
-            if _is_blank_row((first.get("values") or [[]])[0]):
-                rows.insert(0, list(HISTORY_HEADER))
-            self._header_ok = True
+        header = self._layout()
+        rows = []
+        for e in events:
+            by_name = {_loose(h): v for h, v in zip(HISTORY_HEADER, _event_row(e))}
+            rows.append([by_name.get(_loose(h), "") for h in header])
         self._caller.write(
             self.http.values_append, self.key, absolute_range_name(self.title, "A1"),
             {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}, {"values": rows},
             idempotent=False,
         )
         return len(events)
+
+    def _layout(self) -> list[str]:
+        """The tab's header (read once). Someone may have added or moved columns: rows are
+        written under the tab's own headers, and our missing columns are added at its end."""
+        if self._header is None:
+            first = self._caller.read(self.http.values_get, self.key, absolute_range_name(self.title, "1:1"))
+            header = [str(h) for h in (first.get("values") or [[]])[0]]
+            known = {_loose(h) for h in header if str(h).strip()}
+            missing = [h for h in HISTORY_HEADER if _loose(h) not in known]
+            if missing:
+                header = (header if known else []) + missing
+                self._caller.write(self.http.values_update, self.key, absolute_range_name(self.title, "A1"),
+                                   params={"valueInputOption": "RAW"}, body={"values": [header]})
+            self._header = header
+        return self._header
 
     def read_events(self) -> list[StatusEvent]:
         """Every event on the tab (first copy of each event id), [] when there is no tab."""

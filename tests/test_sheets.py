@@ -590,3 +590,22 @@ def test_a_newer_status_written_by_someone_else_is_not_put_back(fake):
     table = {r["Email"]: r for r in fake.table(key, "People")}
     assert table["ana@x.com"]["Gift status"] == "Redeemed" and table["ana@x.com"]["Gift request ID"] == "g-ana"
     assert table["bo@x.com"]["Gift request ID"] == "g-bo"
+
+
+def test_history_rows_follow_the_tabs_own_header_when_someone_added_a_column(fake):
+    """A person adds a Notes column in the middle of the Gift history tab: later events are
+    still written under the right headers, and read back as they were."""
+    key = "1SheetKeyForTheHistoryHeaderAbCdEfG"
+    header = ["Received at", "Notes", "Event id", "Type", "Gift request ID", "Email", "Status", "Source"]
+    fake.create_spreadsheet(key, {"People": [["Email"]], "Gift history": [header]})
+    client = make_client(None, emulator_host=fake.host)
+    tab = HistoryTab.open(client, key)
+    event = StatusEvent("evt-1", "g-1", "redeemed", EventSource.WEBHOOK, email="ana@x.com",
+                        event_type="gift_request_redeemed", occurred_at="2026-11-20T10:00:00.000Z")
+    tab.append([event])
+    rows = fake.rows(key, "Gift history")
+    assert rows[0][:len(header)] == header and "Redemption URL" in rows[0] and "Actor" in rows[0]
+    row = dict(zip(rows[0], rows[1]))
+    assert (row["Notes"], row["Event id"], row["Gift request ID"], row["Status"]) == ("", "evt-1", "g-1", "redeemed")
+    [back] = HistoryTab.open(client, key, create=False).read_events()
+    assert (back.event_id, back.gift_request_id, back.status, back.email) == ("evt-1", "g-1", "redeemed", "ana@x.com")
