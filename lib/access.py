@@ -28,31 +28,42 @@ class GateResult:
 
 
 class PasswordGate:
-    """Constant-time password check; after `max_failures` wrong tries within `window_s`
-    the gate refuses everyone for `lockout_s` seconds (a shared deployment has one
-    password, so guessing is throttled process-wide, not per browser session)."""
+    """Constant-time password check with lock-outs. Each client (browser address) is locked
+    for `lockout_s` after `max_failures` wrong tries within `window_s`, so one person
+    guessing cannot lock the whole team out; many failures from many clients
+    (`global_factor` × `max_failures`) lock everyone, to slow down distributed guessing."""
 
     def __init__(self, password: Secret, *, max_failures: int = 5, window_s: float = 300.0,
-                 lockout_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 lockout_s: float = 60.0, global_factor: int = 10,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._password = password
         self.max_failures, self.window_s, self.lockout_s = max_failures, window_s, lockout_s
+        self.global_limit = max_failures * global_factor
         self._clock = clock
         self._lock = threading.Lock()
-        self._failures: list[float] = []
-        self._locked_until = 0.0
+        self._failures: dict[str, list[float]] = {}
+        self._locked_until: dict[str, float] = {}
+        self._all_failures: list[float] = []
+        self._global_until = 0.0
 
-    def check(self, attempt: str) -> GateResult:
+    def check(self, attempt: str, client: str = "") -> GateResult:
         now = self._clock()
         with self._lock:
-            if now < self._locked_until:
-                wait = math.ceil(self._locked_until - now)  # whole seconds left, rounded up
+            until = max(self._locked_until.get(client, 0.0), self._global_until)
+            if now < until:
+                wait = math.ceil(until - now)  # whole seconds left, rounded up
                 return GateResult(False, f"Too many wrong passwords. Try again in {wait} s.")
             if hmac.compare_digest(attempt.encode(), self._password.reveal().encode()):
-                self._failures.clear()
+                self._failures.pop(client, None)
                 return GateResult(True)
-            self._failures = [t for t in self._failures if now - t < self.window_s] + [now]
-            if len(self._failures) >= self.max_failures:
-                self._locked_until = now + self.lockout_s
-                self._failures.clear()
+            mine = [t for t in self._failures.get(client, []) if now - t < self.window_s] + [now]
+            self._all_failures = [t for t in self._all_failures if now - t < self.window_s] + [now]
+            self._failures[client] = mine
+            if len(self._all_failures) >= self.global_limit:
+                self._global_until = now + self.lockout_s
+                self._all_failures.clear()
+            if len(mine) >= self.max_failures or now < self._global_until:
+                self._locked_until[client] = now + self.lockout_s
+                self._failures.pop(client, None)
                 return GateResult(False, f"Too many wrong passwords. Try again in {int(self.lockout_s)} s.")
             return GateResult(False, "Wrong password.")

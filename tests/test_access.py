@@ -537,3 +537,24 @@ def test_a_smaller_configured_cap_is_the_one_named(tmp_path):
     body = b'{"id": "g-1", "status": "submitted", "padding": "' + b"x" * 100 + b'"}'
     resp = client.post("/webhooks/andopen", content=body, headers=delivery(body, secret))
     assert (resp.status_code, resp.json()) == (413, {"error": "body larger than 100 bytes"})
+
+
+def test_one_guessing_client_is_locked_out_but_not_the_rest_of_the_team():
+    now = [1000.0]
+    gate = PasswordGate(Secret("s3cret-pass"), clock=lambda: now[0])
+    for _ in range(5):
+        gate.check("guess", client="203.0.113.9")
+    assert "Too many" in gate.check("s3cret-pass", client="203.0.113.9").message
+    assert gate.check("s3cret-pass", client="198.51.100.7").ok, "a teammate elsewhere is not locked out"
+    now[0] += 61
+    assert gate.check("s3cret-pass", client="203.0.113.9").ok
+
+
+def test_many_clients_guessing_lock_everyone_for_a_while():
+    now = [1000.0]
+    gate = PasswordGate(Secret("s3cret-pass"), max_failures=5, global_factor=10, clock=lambda: now[0])
+    for i in range(50):  # 50 clients, one wrong try each: nobody reaches their own limit
+        gate.check("guess", client=f"client-{i}")
+    assert "Too many" in gate.check("s3cret-pass", client="a-teammate").message
+    now[0] += 61
+    assert gate.check("s3cret-pass", client="a-teammate").ok

@@ -14,6 +14,16 @@ def _password_gate(_svc: Services, _marker: str) -> PasswordGate:
     return PasswordGate(_svc.settings.app_password)
 
 
+def _client_address() -> str:
+    """The browser's address, to lock out one guessing client; "" when unknown (then the
+    lock-out is shared, as it is for everyone behind one proxy)."""
+    try:
+        address = st.context.ip_address
+    except Exception:
+        return ""
+    return address if isinstance(address, str) else ""
+
+
 def oidc_configured() -> bool:
     try:
         return "auth" in st.secrets
@@ -60,7 +70,7 @@ def gate(svc: Services) -> None:
             attempt = st.text_input("App password", type="password")
             submitted = st.form_submit_button("Enter", type="primary")
         if submitted:
-            result = _password_gate(svc, "gate").check(attempt)
+            result = _password_gate(svc, "gate").check(attempt, client=_client_address())
             if result.ok:
                 st.session_state[SESSION_OK] = True
                 st.session_state["giftrun_actor"] = (name or "").strip() or "password user"
