@@ -110,3 +110,20 @@ def test_results_land_on_the_opened_tab_even_if_another_tab_is_moved_first(fake,
     assert fake.rows(KEY, "May") == may, "results were written onto another tab"
     people = {r[2]: dict(zip(fake.rows(KEY, "People")[0], r)) for r in fake.rows(KEY, "People")[1:]}
     assert people["ana@example.com"]["Gift request ID"] and people["bo@example.com"]["Gift request ID"]
+
+
+def test_a_sheet_without_an_approved_column_is_approved_in_the_app_and_sent(fake, data_dir, monkeypatch):
+    monkeypatch.setenv("SHEETS_EMULATOR_HOST", fake.host)
+    fake.create_spreadsheet(KEY, {"People": [[c for i, c in enumerate(r) if i != 3] for r in PEOPLE]})
+    at = _open(run(new_session(data_dir)), f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0")
+    go(at, "review_send")
+    assert metrics(at)["To send"] == "0"
+    click(at, "approve_all")
+    assert metrics(at)["To send"] == "3"  # Di is approved too now; Cy stays invalid
+    click(at, "send")
+    wait_for_run(at)
+    sandbox: Sandbox = __import__("lib.runtime", fromlist=["_services"])._services.demo.sandbox
+    assert set(sandbox.gifts_by_email()) == {"ana@example.com", "bo@example.com", "di@example.com"}
+    rows = fake.rows(KEY, "People")
+    body = {r[2]: dict(zip(rows[0], r)) for r in rows[1:]}
+    assert all(body[e]["Gift request ID"] for e in ("ana@example.com", "bo@example.com", "di@example.com"))

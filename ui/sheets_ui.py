@@ -71,7 +71,11 @@ def fresh(svc: Services, loaded: LoadedList) -> tuple[LoadedList, sheets.SheetSi
     link, tab = st.session_state[LINKS][loaded.list_key]
     current, sink = load_sheet(link, svc.settings, {k: v or "" for k, v in vars(loaded.cmap).items()}, tab)
     col = loaded.cmap.approved
-    if col and col in current.frame.columns and col in loaded.frame.columns:
+    if col and col in loaded.frame.columns:
+        if col not in current.frame.columns:  # ticked in the app: the sheet has no Approved column
+            current.frame.insert(len(current.user_columns), col, "FALSE")
+            current.user_columns = (*current.user_columns, col)
+            current.cmap = type(current.cmap)(**{**vars(current.cmap), "approved": col})
         ticks = loaded.frame[col]
         keep = current.frame.index.isin(ticks.index)
         current.frame.loc[keep, col] = ticks.reindex(current.frame.index[keep]).values
