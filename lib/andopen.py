@@ -8,7 +8,6 @@ codes themselves. The token never appears in a message, repr or log line.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
@@ -110,9 +109,8 @@ class UnknownOutcomeError(AndOpenError):
 
 
 # -- classification (one function, tested as a table) -----------------------------------
-# Codes seen for campaign_id so far. Codes are an open set, and a campaign problem is the
-# same for every row of a run, so any problem on campaign_id stops the run.
-CAMPAIGN_CODES = frozenset({"invalid_reference", "campaign_archived", "archived", "not_found", "required"})
+# Error codes are an open set, and a campaign problem is the same for every row of a run,
+# so any problem on campaign_id stops the run (see error_for).
 
 
 def parse_error_details(body: Any) -> tuple[ApiErrorDetail, ...]:
@@ -170,11 +168,6 @@ def error_for(status: int, body: Any, *, request_id: str | None = None, retry_af
 
 
 # -- the client -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TokenInfo:
-    stage: str | None  # "production" / "staging" / None when the key is not &Open-shaped
-
-
 def token_stage(token: str) -> str | None:
     parts = token.split("-", 3)
     if len(parts) == 4 and parts[0] == "ao" and parts[1] == "v1" and parts[2] in DEFAULT_HOST and parts[3]:

@@ -25,7 +25,7 @@ from .recipients import is_approved
 from .review import review, status_results
 from .runtime import http_session, make_client, open_store
 from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
-from .settings import Settings, SettingsError, mask_token
+from .settings import Settings, SettingsError
 from .csvio import CsvError
 from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
 from .store import NO_LOOKBACK, RunInProgress, Store
@@ -460,5 +460,3 @@ def _sheets_errors() -> tuple[type[BaseException], ...]:
 if __name__ == "__main__":
     sys.exit(main())
 
-
-__all__ = ["main", "mask_token", "Path", "Store", "LoadedList"]

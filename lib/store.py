@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -565,5 +565,3 @@ def _event(r: sqlite3.Row) -> StatusEvent:
         actor=r["actor"] or "",
     )
 
-
-__all__ = ["Store", "JournalEntry", "RunRecord", "GiftRecord", "RunInProgress", "replace"]

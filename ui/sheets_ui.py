@@ -13,7 +13,7 @@ from lib import sheets
 from lib.runtime import Services
 from lib.sending import SendRun
 from lib.settings import Settings
-from lib.sheet_source import SHEET_FLUSH_INTERVAL, import_shared_history, load_sheet, mirror_events
+from lib.sheet_source import import_shared_history, load_sheet, mirror_events
 from lib.review import review, status_results
 from lib.sources import LoadedList
 

@@ -9,6 +9,7 @@ from lib.andopen import AndOpenError
 from lib.recipients import apply_approval_edits, set_all_approved
 from lib.review import review
 from lib.sending import FLUSH_INTERVAL, SendRun
+from lib.sheet_source import SHEET_FLUSH_INTERVAL
 from lib.sheets import SheetsError
 from lib.store import NO_LOOKBACK, RunInProgress
 from lib.writeback import RESULT_COLUMNS
@@ -118,7 +119,7 @@ if st.button(label, type="primary", disabled=running or counts["send"] == 0 or b
             now_rev = review(current, svc.store, window)
             items, preamble = now_rev.plan.items, now_rev.results()
         new_run = SendRun(client, svc.store, loaded.list_key, items, campaign_id, actor=state.actor(),
-                          sink=sink, flush_interval=sheets_ui.SHEET_FLUSH_INTERVAL if sink else FLUSH_INTERVAL,
+                          sink=sink, flush_interval=SHEET_FLUSH_INTERVAL if sink else FLUSH_INTERVAL,
                           preamble=preamble, lookback_days=NO_LOOKBACK if window is None else window.days)
         svc.registry.start(new_run, context=loaded, after=sheets_ui.after_run(svc, sink))
     except SheetsError as exc:
