@@ -19,7 +19,7 @@ from typing import Sequence
 
 from . import eligibility as elig
 from .andopen import AndOpenClient, AndOpenError, RunStoppingError
-from .models import utcnow
+from .models import status_label, utcnow
 from .polling import poll_statuses
 from .recipients import is_approved
 from .review import review, status_results
@@ -28,7 +28,7 @@ from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
 from .settings import Settings, SettingsError
 from .csvio import CsvError
 from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
-from .store import NO_LOOKBACK, RunInProgress, Store
+from .store import NO_LOOKBACK, RunInProgress, Store, StoreError
 from .writeback import GIFT_REQUEST_ID
 
 EXIT_OK, EXIT_STOPPED, EXIT_INPUT = 0, 1, 2
@@ -261,6 +261,8 @@ def _stop_on_signals(run: SendRun):
 # -- status -------------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
+    if not args.source:
+        return _poll_everything(args, settings, store)
     source = Source(args.source, settings, _parse_map(args.map), args.worksheet)
     loaded = source.loaded
     journal = store.journal(loaded.list_key)
@@ -279,6 +281,62 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     source.sink.write(results)
     source.finish(store)
     _out(f"Wrote Gift status for {len(results)} of {len(loaded.frame)} rows to {loaded.name}.")
+    return EXIT_OK
+
+
+def _poll_everything(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    """`status --poll` with no SOURCE: every gift the store knows that is not final yet, from
+    every list and host (a scheduled job keeps a shared database current without webhooks)."""
+    if not args.poll:
+        raise CliError("Give a SOURCE to write statuses onto, or --poll to ask &Open about every gift in the store.")
+    _import_shared_history(settings, store)
+    ids = [g.gift_request_id for g in store.gifts()]
+    ids += [e.gift_request_id for e in store.all_sends() if e.gift_request_id]
+    summary = poll_statuses(_client(settings), store, ids, rate=args.rate)
+    _out(f"Polled {summary.checked} gifts ({summary.skipped_final} already final): {summary.changed} changed "
+         f"(store: {store.info.backend} {store.info.where}).")
+    for err in summary.errors[:10]:
+        _out(f"  {err}")
+    counts: dict[str, int] = {}
+    for g in store.gifts():
+        counts[status_label(g.status) or "(none)"] = counts.get(status_label(g.status) or "(none)", 0) + 1
+    _out("Gifts by status: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+    return EXIT_STOPPED if summary.errors and summary.checked == 0 else EXIT_OK
+
+
+# -- the store ------------------------------------------------------------------------------
+def cmd_store_info(args: argparse.Namespace, settings: Settings) -> int:
+    from .store.migrations import version
+
+    store = open_store(settings)
+    _out(f"{store.info.backend}: {store.info.where} (schema version {version(store.db)})")
+    _out(f"{len(store.all_sends())} journal lines, {len(store.gifts())} gifts, {len(store.events())} status events, "
+         f"{len(store.runs(limit=100000))} runs, {len(store.saved_lists())} saved lists")
+    return EXIT_OK
+
+
+def cmd_store_copy(args: argparse.Namespace, settings: Settings) -> int:
+    """Copy the local SQLite store into a database, idempotently (run it again at any time)."""
+    from .store.copy import copy_store
+
+    url = args.to or (settings.database_url.reveal() if settings.database_url else None)
+    if not url:
+        raise CliError("Where to? Pass --to postgresql://… or set GIFTRUN_DATABASE_URL.")
+    from .store import is_database_url
+
+    if not is_database_url(url):
+        raise CliError("--to must be a PostgreSQL URL (postgresql://user:password@host:5432/dbname). "
+                       "The value is not shown: it may hold a password.")
+    folder = Path(args.from_folder) if args.from_folder else settings.data_dir
+    if not (folder / "giftrun.sqlite3").is_file():
+        raise CliError(f"No Giftrun store in {folder} (no giftrun.sqlite3 there). Pass --from FOLDER.")
+    source = Store(folder)
+    target = Store(url, schema=args.schema or settings.database_schema)
+    _out(f"Copying {source.info.backend} {source.info.where} → {target.info.backend} {target.info.where}")
+    for line in copy_store(source, target).lines():
+        _out(f"  {line}")
+    _out("Done. Run it again at any time: rows already there are kept, and a send the file holds as sent "
+         "or unknown always wins over one the database could send again.")
     return EXIT_OK
 
 
@@ -312,15 +370,16 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.webhook_secret:
         raise CliError("ANDOPEN_WEBHOOK_SECRET is not set: the receiver refuses unsigned events.")
-    _out(f"Webhook receiver on http://{args.host}:{args.port}/webhooks/andopen (store: {settings.data_dir})")
+    store = open_store(settings)
+    _out(f"Webhook receiver on http://{args.host}:{args.port}/webhooks/andopen "
+         f"(store: {store.info.backend} {store.info.where})")
     on_accepted = None
     if settings.history_sheet:
         from .sheet_source import history_mirror
 
-        on_accepted = history_mirror(settings, Store(settings.data_dir))  # the receiver's own store
+        on_accepted = history_mirror(settings, store)
         _out("  accepted events are also appended to the Gift history tab of GIFTRUN_HISTORY_SHEET")
-    serve(settings.data_dir, settings.webhook_secret.reveal(), host=args.host, port=args.port,
-          on_accepted=on_accepted)
+    serve(store, settings.webhook_secret.reveal(), host=args.host, port=args.port, on_accepted=on_accepted)
     return EXIT_OK
 
 
@@ -354,8 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib.cli", description="Giftrun: send &Open gifts to a reviewed list.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def list_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("source", help="a CSV file path or a Google Sheet URL")
+    def list_args(sp: argparse.ArgumentParser, optional: bool = False) -> None:
+        sp.add_argument("source", nargs="?" if optional else None, help="a CSV file path or a Google Sheet URL")
         sp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
                         help="use COLUMN for FIELD (first_name, last_name, email, approved)")
         sp.add_argument("--worksheet", help="worksheet title (Google Sheets; default: the first)")
@@ -373,8 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true", help="show what would be sent; send and write nothing")
     s.set_defaults(func=cmd_send)
 
-    st_ = sub.add_parser("status", help="write each row's latest Gift status onto SOURCE")
-    list_args(st_)
+    st_ = sub.add_parser("status", help="write each row's latest Gift status onto SOURCE; with no SOURCE and "
+                                        "--poll, refresh every gift in the store")
+    list_args(st_, optional=True)
     st_.add_argument("--poll", action="store_true", help="first ask &Open for every gift not yet final")
     st_.add_argument("--rate", type=float, default=5.0, help="polling requests per second")
     st_.set_defaults(func=cmd_status)
@@ -383,6 +443,16 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--port", type=int, default=8502)
     w.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept from other hosts")
     w.set_defaults(func=cmd_webhooks)
+
+    sto = sub.add_parser("store", help="the store: `info`, or `copy` a local SQLite store into a database")
+    store_sub = sto.add_subparsers(dest="store_command", required=True)
+    info = store_sub.add_parser("info", help="which store is in use, its schema version and what it holds")
+    info.set_defaults(func=cmd_store_info)
+    cp = store_sub.add_parser("copy", help="copy the SQLite store into a PostgreSQL database (idempotent)")
+    cp.add_argument("--to", help="postgresql://… (default: GIFTRUN_DATABASE_URL)")
+    cp.add_argument("--from", dest="from_folder", help="the folder holding giftrun.sqlite3 (default: GIFTRUN_DATA_DIR)")
+    cp.add_argument("--schema", help="the database schema (default: GIFTRUN_DATABASE_SCHEMA or giftrun)")
+    cp.set_defaults(func=cmd_store_copy)
 
     c = sub.add_parser("campaigns", help="list the campaigns the key can use")
     c.set_defaults(func=cmd_campaigns)
@@ -427,6 +497,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError,) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
+    except StoreError as exc:  # the database cannot be reached (or is newer than this Giftrun): nothing sent
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_STOPPED
     except (SourceError, SettingsError, RunInProgress, CsvError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT if not isinstance(exc, RunInProgress) else EXIT_STOPPED

@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from .models import EventSource, StatusEvent
 from .store import Store
+from .store.group_commit import EventWriter
 
 log = logging.getLogger("giftrun.webhooks")
 
@@ -152,6 +153,7 @@ class WebhookIntake:
         on_accepted: Callable[[list[StatusEvent]], None] | None = None,
     ) -> None:
         self.store = store
+        self.writer = EventWriter(store)  # deliveries arriving together share one commit
         self._secret = secret or None
         self.max_bytes = max_bytes
         self.on_accepted = on_accepted
@@ -177,7 +179,7 @@ class WebhookIntake:
             log.warning("webhook refused (%s): %s", exc.status, exc.message)
             return exc.status, {"error": exc.message}
         try:
-            new = self.store.add_event(event)
+            new = self.writer.add(event)
         except Exception:  # &Open retries on non-2xx, so nothing is lost
             log.exception("webhook event %s could not be stored", event.event_id)
             return 503, {"error": "event could not be stored; retry later"}
@@ -241,10 +243,10 @@ def routes(intake_factory: Callable[[], WebhookIntake]) -> list[BaseRoute]:
     ]
 
 
-def receiver_app(data_dir: Path, secret: str, **kw) -> Starlette:
-    """The standalone receiver: the webhook routes plus `GET /health`, over one Store.
-    `kw` goes to WebhookIntake (max_bytes, on_accepted)."""
-    intake = WebhookIntake(Store(data_dir), secret, **kw)
+def receiver_app(store: Store | Path | str, secret: str, **kw) -> Starlette:
+    """The standalone receiver: the webhook routes plus `GET /health`, over one Store (or
+    the SQLite store in a folder). `kw` goes to WebhookIntake (max_bytes, on_accepted)."""
+    intake = WebhookIntake(store if isinstance(store, Store) else Store(store), secret, **kw)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
@@ -252,10 +254,10 @@ def receiver_app(data_dir: Path, secret: str, **kw) -> Starlette:
     return Starlette(routes=[*routes(lambda: intake), Route("/health", health, methods=["GET"])])
 
 
-def serve(data_dir: Path, secret: str, host: str = "127.0.0.1", port: int = 8502, **kw) -> None:
+def serve(store: Store | Path | str, secret: str, host: str = "127.0.0.1", port: int = 8502, **kw) -> None:
     """Run the receiver until interrupted. Access logs are off: nothing about a request
     (headers, signature) is ever logged, and the secret never is."""
     import uvicorn
 
-    uvicorn.run(receiver_app(data_dir, secret, **kw), host=host, port=port, log_level="warning",
+    uvicorn.run(receiver_app(store, secret, **kw), host=host, port=port, log_level="warning",
                 access_log=False, server_header=False)

@@ -3,14 +3,51 @@ store in tmp_path, the fake Sheets API, and for the AppTest modules the app's da
 server state. A module may override one (e.g. its own sandbox token)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import requests
 
 from lib.sandbox import Sandbox
-from lib.store import Store
+from tests import backends
 from tests.fake_sheets import FakeSheets
+
+
+# -- the store backend: every test that may open a store runs on SQLite and on PostgreSQL -----------
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "store_free: this module never opens a store (run on one backend)")
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "store_backend" not in metafunc.fixturenames:
+        return
+    free = any(True for _ in metafunc.definition.iter_markers("store_free"))
+    chosen = os.environ.get("GIFTRUN_TEST_BACKENDS", "sqlite,postgres").split(",")
+    metafunc.parametrize("store_backend", ["sqlite"] if free else [b.strip() for b in chosen if b.strip()],
+                         indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def store_backend(request, monkeypatch):
+    """SQLite, or a real PostgreSQL server when GIFTRUN_TEST_DATABASE_URL names one (with
+    CI=true it must: a skipped backend would hide a broken guarantee)."""
+    name = getattr(request, "param", "sqlite")
+    monkeypatch.delenv("GIFTRUN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("GIFTRUN_DATABASE_SCHEMA", raising=False)
+    if name != "postgres":
+        monkeypatch.setenv(backends.BACKEND_VAR, "sqlite")
+        yield name
+        return
+    if not backends.database_url():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but GIFTRUN_TEST_DATABASE_URL is not set: the PostgreSQL tests must run in CI")
+        pytest.skip("no PostgreSQL server (set GIFTRUN_TEST_DATABASE_URL to run these)")
+    monkeypatch.setenv(backends.BACKEND_VAR, "postgres")
+    try:
+        yield name
+    finally:
+        backends.drop_test_schemas()
 
 
 @pytest.fixture
@@ -42,7 +79,7 @@ def http():
 
 @pytest.fixture
 def store(tmp_path):
-    s = Store(tmp_path / "data")
+    s = backends.store(tmp_path / "data")
     yield s
     s.close()
 
@@ -64,7 +101,8 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     for name in ENV_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
     store_dir = tmp_path / "store"
-    monkeypatch.setenv("GIFTRUN_DATA_DIR", str(store_dir))
+    for name, value in backends.env(store_dir).items():
+        monkeypatch.setenv(name, value)
     reset_services()
     clear_caches()
     yield store_dir

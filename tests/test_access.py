@@ -40,6 +40,7 @@ from lib.settings import Secret
 from lib.webhooks import MAX_BODY_BYTES, receiver_app, sign
 from tests.apptest_support import (button, click, go, new_session, nodes, run, services, texts, upload_sample,
                                     wait_for_run)
+from tests import backends
 
 TOKEN = "ao-v1-staging-access" + uuid.uuid4().hex
 PASSWORD = "correct horse battery staple"
@@ -519,7 +520,7 @@ def _chunks(data: bytes, size: int = 32 * 1024):
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
 def test_a_webhook_body_over_the_cap_gets_413_with_a_clear_message(tmp_path, streamed):
     secret = "whsec_limits_" + uuid.uuid4().hex
-    client = TestClient(receiver_app(tmp_path / "data", secret))
+    client = TestClient(receiver_app(backends.store(tmp_path / "data"), secret))
     body = b'{"id": "g-1", "padding": "' + b"x" * MAX_BODY_BYTES + b'"}'  # correctly signed, just too big
     resp = client.post("/webhooks/andopen", content=_chunks(body) if streamed else body,
                        headers=delivery(body, secret))
@@ -533,7 +534,7 @@ def test_a_webhook_body_over_the_cap_gets_413_with_a_clear_message(tmp_path, str
 
 def test_a_smaller_configured_cap_is_the_one_named(tmp_path):
     secret = "whsec_limits_" + uuid.uuid4().hex
-    client = TestClient(receiver_app(tmp_path / "data", secret, max_bytes=100))
+    client = TestClient(receiver_app(backends.store(tmp_path / "data"), secret, max_bytes=100))
     body = b'{"id": "g-1", "status": "submitted", "padding": "' + b"x" * 100 + b'"}'
     resp = client.post("/webhooks/andopen", content=body, headers=delivery(body, secret))
     assert (resp.status_code, resp.json()) == (413, {"error": "body larger than 100 bytes"})

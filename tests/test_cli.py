@@ -25,6 +25,7 @@ from lib.store import Store
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, RESULT_COLUMNS, SEND_ERROR
 from tests import support
 from tests.support import CLI, NO_SUCH_CAMPAIGN, assert_nobody_gifted_twice, cli_env, posted_email, posts, run_cli
+from tests import backends
 
 HEADER = ["Company", "First Name", "Last Name", "Email", "Approved", "Notes"]
 RUN_TIMEOUT = 120  # seconds any one CLI run may take before the test gives up
@@ -134,7 +135,7 @@ def test_dry_run_sends_and_writes_nothing(make_sandbox, tmp_path):
     assert "3 to send" in proc.stdout and "Dry run: nothing sent, nothing written." in proc.stdout
     assert path.read_bytes() == original
     assert posts(sb) == []
-    assert Store(tmp_path / "data").journal(csv_list_key(path)) == {}
+    assert backends.store(tmp_path / "data").journal(csv_list_key(path)) == {}
 
 
 # -- unusable input, configuration, key or campaign ---------------------------------------
@@ -191,7 +192,7 @@ def test_a_list_held_by_another_run_is_refused(make_sandbox, tmp_path):
     sb = make_sandbox()
     path = tmp_path / "list.csv"
     before = write_list(path, many(3))
-    Store(tmp_path / "data").acquire_run(csv_list_key(path), "alice@team")
+    backends.store(tmp_path / "data").acquire_run(csv_list_key(path), "alice@team")
     proc = cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0])
     assert proc.returncode == 1, proc.stderr
     assert "in progress" in proc.stderr and "alice@team" in proc.stderr
@@ -264,7 +265,7 @@ def test_sigterm_stops_gracefully_and_writes_the_results(make_sandbox, tmp_path)
     for e in with_ids:
         assert rows[e][GIFT_REQUEST_ID] == gifts[e][0]["id"]
     assert not [r for r in rows.values() if r[SEND_ERROR]], "a graceful stop leaves no unknown rows"
-    journal = Store(tmp_path / "data").journal(csv_list_key(path))
+    journal = backends.store(tmp_path / "data").journal(csv_list_key(path))
     assert {e.state for e in journal.values()} == {SendState.SENT}
 
 
@@ -273,7 +274,7 @@ def test_stop_pressed_in_another_process_stops_a_cli_run(make_sandbox, tmp_path)
     hears it and stops like a Ctrl-C: no new sends, results written, exit 1."""
     sb = make_sandbox(faults=Faults(latency=0.05))
     path = tmp_path / "list.csv"
-    store = Store(tmp_path / "data")
+    store = backends.store(tmp_path / "data")
     stopped = []
 
     def press_stop_elsewhere(proc) -> None:
@@ -340,7 +341,7 @@ def test_sigkill_mid_run_then_run_again_gifts_nobody_twice_and_loses_nothing(mak
         assert rows[e][GIFT_REQUEST_ID] == gifts[0]["id"] or e in unknown, (e, rows[e])
     for e, gid in ids_at_kill.items():  # nothing the file had at the kill was lost
         assert rows[e][GIFT_REQUEST_ID] == gid
-    journal = Store(tmp_path / "data").journal(csv_list_key(path))
+    journal = backends.store(tmp_path / "data").journal(csv_list_key(path))
     for e, entry in journal.items():  # nothing the journal holds was lost
         if entry.state == SendState.SENT:
             assert rows[e][GIFT_REQUEST_ID] == entry.gift_request_id

@@ -47,6 +47,7 @@ from lib.webhooks import MAX_BODY_BYTES, WebhookIntake, receiver_app, routes, si
 from tests.apptest_support import (button, new_session, nodes, reset_services, run, services, texts, upload_sample,
                                     wait_for_run)
 from tests.support import REPO
+from tests import backends
 
 CLI_TIMEOUT = 120
 
@@ -571,7 +572,7 @@ RECEIVER_CASES = [
 
 
 def test_receiver_answers_every_kind_of_delivery_without_the_secret(tmp_path, logs):
-    client = TestClient(receiver_app(tmp_path / "data", HOOK))
+    client = TestClient(receiver_app(backends.store(tmp_path / "data"), HOOK))
     seen = {}
     for name, build, expected in RECEIVER_CASES:
         headers, body = build()
@@ -598,7 +599,7 @@ def test_receiver_answers_every_kind_of_delivery_without_the_secret(tmp_path, lo
 
 
 def test_intake_objects_do_not_show_the_secret(tmp_path):
-    store = Store(tmp_path / "data")
+    store = backends.store(tmp_path / "data")
     try:
         intake = WebhookIntake(store, HOOK)
         assert_clean(repr(intake) + str(intake) + repr(vars(intake).get("counts")), "WebhookIntake")

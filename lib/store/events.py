@@ -1,0 +1,120 @@
+"""Status history: every update for every gift, deduplicated on the event id, with each
+gift's latest status kept current whatever order the events arrive in; and the outbox of
+events waiting to be copied elsewhere (a sheet's history tab)."""
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+from ..history import latest_status
+from ..models import EventSource, StatusEvent, iso, normalize_email, utcnow
+from .database import Database
+from .records import GiftRecord, event_from, gift_from
+
+_INSERT_EVENT = """
+INSERT INTO {events} (event_id, gift_request_id, email, status, event_type, source, occurred_at, received_at,
+                      redemption_url, actor)
+VALUES (:event_id, :gift, :email, :status, :type, :source, :occurred, :received, :url, :actor)
+ON CONFLICT (event_id) DO NOTHING"""
+
+_UPSERT_GIFT = """
+INSERT INTO {gifts} (gift_request_id, email, status, redemption_url, first_seen_at, updated_at)
+VALUES (:gift, :email, :status, :url, :first, :last)
+ON CONFLICT (gift_request_id) DO UPDATE SET email=excluded.email, status=excluded.status,
+    redemption_url=excluded.redemption_url, first_seen_at=excluded.first_seen_at, updated_at=excluded.updated_at"""
+
+
+class EventsMixin:
+    db: Database
+
+    def add_event(self, event: StatusEvent) -> bool:
+        """Store one event durably; False for a duplicate event id."""
+        return bool(self.add_events([event]))
+
+    def add_events(self, events: list[StatusEvent]) -> list[StatusEvent]:
+        """Store many events in one transaction; returns the ones that were new. Each gift
+        touched is locked first (in a fixed order), so receivers on several hosts never
+        compute a gift's status from half of its events."""
+        if not events:
+            return []
+        db = self.db
+        added: list[StatusEvent] = []
+        insert = _INSERT_EVENT.format(events=db.table("events"))
+        with db.write() as conn:
+            db.lock(conn, *(f"gift:{e.gift_request_id}" for e in events))
+            for event in events:
+                cur = db.execute(conn, insert, {
+                    "event_id": event.event_id, "gift": event.gift_request_id, "email": normalize_email(event.email),
+                    "status": event.status, "type": event.event_type, "source": str(event.source),
+                    "occurred": event.occurred_at, "received": event.received_at, "url": event.redemption_url,
+                    "actor": event.actor})
+                if cur.rowcount:
+                    added.append(event)
+            for gift_id in dict.fromkeys(e.gift_request_id for e in added):
+                self._refresh_gift(conn, gift_id)
+        return added
+
+    def _refresh_gift(self, conn: Connection, gift_id: str) -> None:
+        db = self.db
+        evs = [event_from(r) for r in db.execute(
+            conn, f"SELECT * FROM {db.table('events')} WHERE gift_request_id=:g", {"g": gift_id}).mappings()]
+        email = next((e.email for e in evs if e.email), "")
+        url = next((e.redemption_url for e in sorted(evs, key=lambda e: e.received_at, reverse=True)
+                    if e.redemption_url), None)
+        db.execute(conn, _UPSERT_GIFT.format(gifts=db.table("gifts")), {
+            "gift": gift_id, "email": email, "status": latest_status(evs), "url": url,
+            "first": min(e.occurred_at or e.received_at for e in evs),
+            "last": max(e.occurred_at or e.received_at for e in evs)})
+
+    def events(self, *, gift_request_id: str | None = None, email: str | None = None) -> list[StatusEvent]:
+        db = self.db
+        sql, args = f"SELECT * FROM {db.table('events')}", {}
+        if gift_request_id:
+            sql, args = sql + " WHERE gift_request_id=:g", {"g": gift_request_id}
+        elif email:
+            sql, args = sql + " WHERE email=:e", {"e": normalize_email(email)}
+        with db.read() as conn:
+            rows = db.execute(conn, sql + f" ORDER BY received_at, {db.seq}", args).mappings().all()
+        return [event_from(r) for r in rows]
+
+    def senders(self) -> dict[str, str]:
+        """gift id -> who sent it, for the gifts this project sent (audit filter)."""
+        with self.db.read() as conn:
+            rows = self.db.execute(conn, f"SELECT gift_request_id, actor FROM {self.db.table('events')} "
+                                         "WHERE source=:s AND actor<>''", {"s": str(EventSource.SEND)}).all()
+        return {gid: actor for gid, actor in rows}
+
+    def gifts(self) -> list[GiftRecord]:
+        with self.db.read() as conn:
+            rows = self.db.execute(conn, f"SELECT * FROM {self.db.table('gifts')} ORDER BY updated_at DESC").mappings()
+            return [gift_from(r) for r in rows]
+
+    def gift(self, gift_request_id: str) -> GiftRecord | None:
+        with self.db.read() as conn:
+            r = self.db.execute(conn, f"SELECT * FROM {self.db.table('gifts')} WHERE gift_request_id=:g",
+                                {"g": gift_request_id}).mappings().first()
+        return gift_from(r) if r else None
+
+    # -- outbox: events waiting to be copied to another store (a sheet's history tab) ---
+    def enqueue(self, target: str, event_ids: list[str]) -> None:
+        if not event_ids:
+            return
+        with self.db.write() as conn:
+            self.db.execute(conn, f"INSERT INTO {self.db.table('outbox')} (target, event_id) VALUES (:t, :e) "
+                                  "ON CONFLICT (target, event_id) DO NOTHING",
+                            [{"t": target, "e": e} for e in event_ids])
+
+    def pending(self, target: str, limit: int = 5000) -> list[StatusEvent]:
+        db = self.db
+        with db.read() as conn:
+            rows = db.execute(conn, f"SELECT e.* FROM {db.table('outbox')} o JOIN {db.table('events')} e "
+                                    "ON e.event_id=o.event_id WHERE o.target=:t AND o.done_at IS NULL "
+                                    "ORDER BY o.id LIMIT :n", {"t": target, "n": limit}).mappings().all()
+        return [event_from(r) for r in rows]
+
+    def done(self, target: str, event_ids: list[str]) -> None:
+        if not event_ids:
+            return
+        now = iso(utcnow())
+        with self.db.write() as conn:
+            self.db.execute(conn, f"UPDATE {self.db.table('outbox')} SET done_at=:now WHERE target=:t AND event_id=:e",
+                            [{"now": now, "t": target, "e": e} for e in event_ids])

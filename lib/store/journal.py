@@ -1,0 +1,133 @@
+"""The send journal: a line is written before a gift is attempted and its outcome after,
+so a crash, a kill or a lost answer never leads to a second gift."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Connection
+
+from ..models import Recipient, SendState, iso, normalize_email, utcnow
+from .database import Database
+from .records import NO_LOOKBACK, UNKNOWN_AFTER_CRASH, Claim, JournalEntry, RunRecord, entry_from
+
+_CLAIM = """
+INSERT INTO {sends} (list_key, email, state, run_id, row_key, first_name, last_name, email_as_typed,
+                     campaign_id, attempted_at)
+VALUES (:list_key, :email, :state, :run_id, :row_key, :first, :last, :typed, :campaign, :now)
+ON CONFLICT (list_key, email) DO UPDATE SET
+    state=excluded.state, run_id=excluded.run_id, row_key=excluded.row_key,
+    first_name=excluded.first_name, last_name=excluded.last_name, email_as_typed=excluded.email_as_typed,
+    campaign_id=excluded.campaign_id, attempted_at=excluded.attempted_at, error=NULL, request_id=NULL,
+    finished_at=NULL
+WHERE {sends}.state IN ('rejected', 'failed')"""
+
+_OUTCOME = """
+INSERT INTO {sends} (list_key, email, state, gift_request_id, redemption_url, error, request_id,
+                     attempted_at, finished_at)
+VALUES (:list_key, :email, :state, :gift, :url, :error, :request_id, :now, :now)
+ON CONFLICT (list_key, email) DO UPDATE SET state=excluded.state,
+    gift_request_id=COALESCE(excluded.gift_request_id, {sends}.gift_request_id),
+    redemption_url=COALESCE(excluded.redemption_url, {sends}.redemption_url),
+    error=excluded.error, request_id=excluded.request_id, finished_at=excluded.finished_at"""
+
+_LOOKBACK = """
+SELECT list_key, attempted_at FROM {sends}
+WHERE email=:email AND list_key<>:list_key AND state IN ('sent', 'attempting', 'unknown')
+  AND (CAST(:since AS TEXT) IS NULL OR attempted_at >= :since)
+ORDER BY attempted_at DESC LIMIT 1"""
+
+
+class JournalMixin:
+    db: Database
+
+    if TYPE_CHECKING:  # provided by the other parts of Store
+        def live_runs(self, list_key: str | None = None) -> list[RunRecord]: ...
+
+        def _audit(self, conn: Connection, actor: str, action: str, list_key: str | None, email: str | None,
+                   detail: str) -> None: ...
+
+    def begin_attempt(self, list_key: str, recipient: Recipient, *, row_key: str, campaign_id: str, run_id: str,
+                      lookback_since: str | None | object = NO_LOOKBACK) -> bool:
+        """Journal a send before it is attempted. False when this person must not be sent
+        (already sent, outcome unknown, attempted by a live run, or, with a look-back, just
+        gifted from another list)."""
+        return self.claim(list_key, recipient, row_key=row_key, campaign_id=campaign_id, run_id=run_id,
+                          lookback_since=lookback_since).claimed
+
+    def claim(self, list_key: str, recipient: Recipient, *, row_key: str, campaign_id: str, run_id: str,
+              lookback_since: str | None | object = NO_LOOKBACK) -> Claim:
+        """`begin_attempt` with the reason for a refusal. The look-back is checked again here,
+        in the same transaction as the journal line and under a lock on the person, so two
+        lists sent at the same moment from two hosts cannot both gift one person:
+        `lookback_since` is an ISO time (None = forever)."""
+        db, email = self.db, normalize_email(recipient.email)
+        sends = db.table("sends")
+        with db.write() as conn:
+            db.lock(conn, f"person:{email}")
+            if lookback_since is not NO_LOOKBACK and not db.execute(
+                    conn, f"SELECT 1 FROM {db.table('overrides')} WHERE list_key=:l AND email=:e",
+                    {"l": list_key, "e": email}).first():
+                other = db.execute(conn, _LOOKBACK.format(sends=sends),
+                                   {"email": email, "list_key": list_key, "since": lookback_since}).mappings().first()
+                if other:
+                    return Claim(False, f"Gifted {other['attempted_at'][:10]} from another list while this "
+                                        "run was going — inside the look-back window")
+            cur = db.execute(conn, _CLAIM.format(sends=sends), {
+                "list_key": list_key, "email": email, "state": SendState.ATTEMPTING.value, "run_id": run_id,
+                "row_key": row_key, "first": recipient.first_name, "last": recipient.last_name,
+                "typed": recipient.email, "campaign": campaign_id, "now": iso(utcnow())})
+            return Claim(cur.rowcount == 1)
+
+    def record_outcome(self, list_key: str, email: str, state: SendState, *, gift_request_id: str | None = None,
+                       redemption_url: str | None = None, error: str | None = None,
+                       request_id: str | None = None) -> None:
+        """An upsert: an outcome is never dropped, even if the line was cleared meanwhile."""
+        with self.db.write() as conn:
+            self.db.execute(conn, _OUTCOME.format(sends=self.db.table("sends")), {
+                "list_key": list_key, "email": normalize_email(email), "state": SendState(state).value,
+                "gift": gift_request_id, "url": redemption_url, "error": error, "request_id": request_id,
+                "now": iso(utcnow())})
+
+    def forget_attempt(self, list_key: str, email: str, run_id: str) -> None:
+        """Undo a begin_attempt that never sent anything (the run stopped first)."""
+        with self.db.write() as conn:
+            self.db.execute(conn, f"DELETE FROM {self.db.table('sends')} WHERE list_key=:l AND email=:e "
+                                  "AND run_id=:r AND state='attempting'",
+                            {"l": list_key, "e": normalize_email(email), "r": run_id})
+
+    def journal(self, list_key: str) -> dict[str, JournalEntry]:
+        with self.db.read() as conn:
+            rows = self.db.execute(conn, f"SELECT * FROM {self.db.table('sends')} WHERE list_key=:l",
+                                   {"l": list_key}).mappings().all()
+        return {r["email"]: entry_from(r) for r in rows}
+
+    def all_sends(self) -> list[JournalEntry]:
+        """Every journalled send in every list (for the look-back check)."""
+        with self.db.read() as conn:
+            rows = self.db.execute(conn, f"SELECT * FROM {self.db.table('sends')}").mappings().all()
+        return [entry_from(r) for r in rows]
+
+    def mark_orphans_unknown(self, list_key: str) -> int:
+        """Attempts left by a run that is no longer alive become UNKNOWN: the request may
+        have reached &Open before the process died."""
+        live = {r.run_id for r in self.live_runs(list_key)}
+        sends = self.db.table("sends")
+        with self.db.write() as conn:
+            rows = self.db.execute(conn, f"SELECT email, run_id FROM {sends} WHERE list_key=:l AND state='attempting'",
+                                   {"l": list_key}).all()
+            orphaned = [email for email, run_id in rows if run_id not in live]
+            if orphaned:
+                self.db.execute(conn, f"UPDATE {sends} SET state='unknown', error=:err, finished_at=:now "
+                                      "WHERE list_key=:l AND email=:e AND state='attempting'",
+                                [{"err": UNKNOWN_AFTER_CRASH, "now": iso(utcnow()), "l": list_key, "e": e}
+                                 for e in orphaned])
+        return len(orphaned)
+
+    def clear_unknown(self, list_key: str, email: str, actor: str) -> bool:
+        """A person checked &Open and found no gift: the row may be sent again."""
+        with self.db.write() as conn:
+            cur = self.db.execute(conn, f"DELETE FROM {self.db.table('sends')} WHERE list_key=:l AND email=:e "
+                                        "AND state='unknown'", {"l": list_key, "e": normalize_email(email)})
+            if cur.rowcount:
+                self._audit(conn, actor, "clear-unknown", list_key, email, "checked &Open: no gift; may be sent again")
+            return cur.rowcount == 1
