@@ -59,6 +59,7 @@ def run_child(code: str, *args: str) -> str:
 CHILD_RUN = """
 import sys
 from lib.models import Recipient
+from tests import backends
 store = backends.store(sys.argv[1])
 run = store.acquire_run(sys.argv[2], "cron@build-host")
 for email in sys.argv[3:]:
@@ -282,6 +283,7 @@ def test_two_processes_see_each_others_writes(store, tmp_path):
     out = run_child("""
 import sys
 from lib.models import Recipient, SendState
+from tests import backends
 s = backends.store(sys.argv[1])
 e = s.journal("list-a")["alice@example.com"]
 print(e.state, e.gift_request_id)

@@ -8,7 +8,8 @@ import streamlit as st
 
 from lib import csvio
 from lib.runtime import Services, get_services
-from lib.settings import Settings
+from lib.settings import Settings, SettingsError
+from lib.store import StoreError
 from lib.sources import LoadedList, prepare
 from lib.writeback import APPROVED
 
@@ -31,9 +32,16 @@ def load_settings() -> Settings:
 
 
 def services() -> Services:
+    """The process's services; a store that cannot be opened (an unreachable database) is one
+    clear message on the page, and nothing else runs."""
     port = st.get_option("server.port")
     speed = float(os.environ.get("GIFTRUN_DEMO_SPEED", "1") or 1)
-    return get_services(load_settings, port=port, demo_speed=speed)
+    try:
+        return get_services(load_settings, port=port, demo_speed=speed)
+    except (StoreError, SettingsError) as exc:
+        st.error(str(exc), icon="🛑")
+        st.stop()
+        raise  # st.stop() raises; this line is for type checkers
 
 
 def actor() -> str:

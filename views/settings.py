@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.connection import check_connection
+from lib.deployment import store_warning
 from lib.runtime import http_session
 from ui import state
 
@@ -15,7 +16,11 @@ else:
     st.write(f"**Mode:** live · **&Open key:** `{s.api_key.masked()}` · "
              f"**host:** `{s.base_url or 'from the key (production US / staging)'}`")
 st.write(f"**Default campaign:** `{s.campaign_id or '(none — pick one on Review & send)'}`")
-st.write(f"**Store:** `{svc.store.data_dir}`")
+info = svc.store.info
+st.write(f"**Store:** {info.backend} · `{info.where}`" + (" (shared by every host using this database)"
+                                                          if not info.local_file else " (a file on this host)"))
+if (warning := store_warning(info.local_file)) is not None:
+    st.warning(warning)
 secret_state = "configured" if svc.webhook_secret else "not set (webhooks are refused; use polling)"
 st.write(f"**Webhook endpoint:** `POST /webhooks/andopen` on this server · secret {secret_state}")
 

@@ -53,8 +53,7 @@ def copy_store(source: Store, target: Store) -> CopyReport:
         report.copied[table], report.already[table] = new, len(rows) - new
     with target.db.write() as conn:  # each gift's latest status, from all the events now in the target
         ids = [r[0] for r in target.db.execute(conn, f"SELECT gift_request_id FROM {target.db.table('gifts')}")]
-        for gift_id in ids:
-            target._refresh_gift(conn, gift_id)
+        target._refresh_gifts(conn, ids)
     return report
 
 

@@ -14,6 +14,7 @@ import logging
 import re
 import struct
 from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -61,7 +62,7 @@ def is_database_url(text: str) -> bool:
 def normalise_url(text: str) -> URL:
     """`postgresql://` and `postgres://` (as providers print them) mean psycopg 3."""
     url = make_url(str(text).strip())
-    if url.get_backend_name() not in ("postgresql", "postgres"):
+    if url.get_backend_name().lower() not in ("postgresql", "postgres"):
         raise StoreError(f"Only PostgreSQL databases are supported (got '{url.get_backend_name()}').")
     return url.set(drivername="postgresql+psycopg")
 
@@ -75,6 +76,16 @@ def describe_url(url: URL) -> str:
 def _lock_key(name: str) -> int:
     """A stable signed 64-bit advisory-lock key for a name (the same on every host)."""
     return struct.unpack(">q", hashlib.blake2b(name.encode(), digest_size=8).digest())[0]
+
+
+@lru_cache(maxsize=1024)
+def _text(sql: str) -> sa.TextClause:
+    """Parsed once per statement: building a TextClause costs as much as running it."""
+    clause = sa.text(sql)
+    if " IN :" in sql:  # `x IN :name` takes a list
+        names = re.findall(r" IN :(\w+)", sql)
+        clause = clause.bindparams(*(sa.bindparam(n, expanding=True) for n in names))
+    return clause
 
 
 def _clean(value: Any) -> Any:
@@ -172,8 +183,8 @@ class Database:
 
     def execute(self, conn: Connection, sql: str, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None):
         if isinstance(params, list):
-            return conn.execute(sa.text(sql), [{k: _clean(v) for k, v in p.items()} for p in params])
-        return conn.execute(sa.text(sql), {k: _clean(v) for k, v in (params or {}).items()})
+            return conn.execute(_text(sql), [{k: _clean(v) for k, v in p.items()} for p in params])
+        return conn.execute(_text(sql), {k: _clean(v) for k, v in (params or {}).items()})
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -10,11 +10,7 @@ from ..models import EventSource, StatusEvent, iso, normalize_email, utcnow
 from .database import Database
 from .records import GiftRecord, event_from, gift_from
 
-_INSERT_EVENT = """
-INSERT INTO {events} (event_id, gift_request_id, email, status, event_type, source, occurred_at, received_at,
-                      redemption_url, actor)
-VALUES (:event_id, :gift, :email, :status, :type, :source, :occurred, :received, :url, :actor)
-ON CONFLICT (event_id) DO NOTHING"""
+_CHUNK = 200  # rows per multi-row statement (2,000 parameters: inside SQLite's and Postgres's limits)
 
 _UPSERT_GIFT = """
 INSERT INTO {gifts} (gift_request_id, email, status, redemption_url, first_seen_at, updated_at)
@@ -37,33 +33,55 @@ class EventsMixin:
         if not events:
             return []
         db = self.db
-        added: list[StatusEvent] = []
-        insert = _INSERT_EVENT.format(events=db.table("events"))
+        new_ids: set[str] = set()
         with db.write() as conn:
             db.lock(conn, *(f"gift:{e.gift_request_id}" for e in events))
-            for event in events:
-                cur = db.execute(conn, insert, {
-                    "event_id": event.event_id, "gift": event.gift_request_id, "email": normalize_email(event.email),
-                    "status": event.status, "type": event.event_type, "source": str(event.source),
-                    "occurred": event.occurred_at, "received": event.received_at, "url": event.redemption_url,
-                    "actor": event.actor})
-                if cur.rowcount:
-                    added.append(event)
-            for gift_id in dict.fromkeys(e.gift_request_id for e in added):
-                self._refresh_gift(conn, gift_id)
+            for start in range(0, len(events), _CHUNK):
+                new_ids |= self._insert_events(conn, events[start:start + _CHUNK])
+            added = []
+            for e in events:  # the first copy of an id in the batch is the new one
+                if e.event_id in new_ids:
+                    new_ids.discard(e.event_id)
+                    added.append(e)
+            self._refresh_gifts(conn, list(dict.fromkeys(e.gift_request_id for e in added)))
         return added
 
-    def _refresh_gift(self, conn: Connection, gift_id: str) -> None:
+    def _insert_events(self, conn: Connection, events: list[StatusEvent]) -> set[str]:
+        """One multi-row INSERT; the ids it returns are the events that were not there yet."""
+        values = ", ".join(f"(:i{n}, :g{n}, :e{n}, :s{n}, :t{n}, :o{n}, :oc{n}, :r{n}, :u{n}, :a{n})"
+                           for n in range(len(events)))
+        params: dict[str, object] = {}
+        for n, e in enumerate(events):
+            params.update({f"i{n}": e.event_id, f"g{n}": e.gift_request_id, f"e{n}": normalize_email(e.email),
+                           f"s{n}": e.status, f"t{n}": e.event_type, f"o{n}": str(e.source),
+                           f"oc{n}": e.occurred_at, f"r{n}": e.received_at, f"u{n}": e.redemption_url,
+                           f"a{n}": e.actor})
+        sql = (f"INSERT INTO {self.db.table('events')} (event_id, gift_request_id, email, status, event_type, "
+               f"source, occurred_at, received_at, redemption_url, actor) VALUES {values} "
+               "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+        return {r[0] for r in self.db.execute(conn, sql, params)}
+
+    def _refresh_gifts(self, conn: Connection, gift_ids: list[str]) -> None:
+        """Each gift's row from all of its events: one read, one write, for any number of gifts."""
+        if not gift_ids:
+            return
         db = self.db
-        evs = [event_from(r) for r in db.execute(
-            conn, f"SELECT * FROM {db.table('events')} WHERE gift_request_id=:g", {"g": gift_id}).mappings()]
-        email = next((e.email for e in evs if e.email), "")
-        url = next((e.redemption_url for e in sorted(evs, key=lambda e: e.received_at, reverse=True)
-                    if e.redemption_url), None)
-        db.execute(conn, _UPSERT_GIFT.format(gifts=db.table("gifts")), {
-            "gift": gift_id, "email": email, "status": latest_status(evs), "url": url,
+        by_gift: dict[str, list[StatusEvent]] = {}
+        for start in range(0, len(gift_ids), _CHUNK):
+            for r in db.execute(conn, f"SELECT * FROM {db.table('events')} WHERE gift_request_id IN :ids",
+                                {"ids": gift_ids[start:start + _CHUNK]}).mappings():
+                by_gift.setdefault(r["gift_request_id"], []).append(event_from(r))
+        rows = [{
+            "gift": gift_id, "email": next((e.email for e in evs if e.email), ""), "status": latest_status(evs),
+            "url": next((e.redemption_url for e in sorted(evs, key=lambda e: e.received_at, reverse=True)
+                         if e.redemption_url), None),
             "first": min(e.occurred_at or e.received_at for e in evs),
-            "last": max(e.occurred_at or e.received_at for e in evs)})
+            "last": max(e.occurred_at or e.received_at for e in evs),
+        } for gift_id, evs in by_gift.items()]
+        db.execute(conn, _UPSERT_GIFT.format(gifts=db.table("gifts")), rows)
+
+    def _refresh_gift(self, conn: Connection, gift_id: str) -> None:
+        self._refresh_gifts(conn, [gift_id])
 
     def events(self, *, gift_request_id: str | None = None, email: str | None = None) -> list[StatusEvent]:
         db = self.db
