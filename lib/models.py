@@ -136,3 +136,5 @@ class StatusEvent:
     received_at: str = field(default_factory=lambda: iso(utcnow()))
     redemption_url: str | None = None
     actor: str = ""  # who caused it, for send/override events
+    campaign_id: str | None = None  # the gift's, when the source carries the whole gift object
+    created_at: str | None = None  # when &Open created the gift: what matches it to an unknown outcome

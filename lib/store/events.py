@@ -3,6 +3,8 @@ gift's latest status kept current whatever order the events arrive in; and the o
 events waiting to be copied elsewhere (a sheet's history tab)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy.engine import Connection
 
 from ..history import latest_status
@@ -22,6 +24,9 @@ ON CONFLICT (gift_request_id) DO UPDATE SET email=excluded.email, status=exclude
 class EventsMixin:
     db: Database
 
+    if TYPE_CHECKING:  # ResolutionMixin
+        def _resolve_unknowns(self, conn: Connection, events: list[StatusEvent]) -> None: ...
+
     def add_event(self, event: StatusEvent) -> bool:
         """Store one event durably; False for a duplicate event id."""
         return bool(self.add_events([event]))
@@ -35,7 +40,9 @@ class EventsMixin:
         db = self.db
         new_ids: set[str] = set()
         with db.write() as conn:
-            db.lock(conn, *(f"gift:{e.gift_request_id}" for e in events))
+            # one sorted acquisition: the gifts, and the people an update may resolve a lost send for
+            db.lock(conn, *(f"gift:{e.gift_request_id}" for e in events),
+                    *(f"person:{normalize_email(e.email)}" for e in events if e.created_at and e.email))
             for start in range(0, len(events), _CHUNK):
                 new_ids |= self._insert_events(conn, events[start:start + _CHUNK])
             added = []
@@ -44,20 +51,21 @@ class EventsMixin:
                     new_ids.discard(e.event_id)
                     added.append(e)
             self._refresh_gifts(conn, list(dict.fromkeys(e.gift_request_id for e in added)))
+            self._resolve_unknowns(conn, added)
         return added
 
     def _insert_events(self, conn: Connection, events: list[StatusEvent]) -> set[str]:
         """One multi-row INSERT; the ids it returns are the events that were not there yet."""
-        values = ", ".join(f"(:i{n}, :g{n}, :e{n}, :s{n}, :t{n}, :o{n}, :oc{n}, :r{n}, :u{n}, :a{n})"
+        values = ", ".join(f"(:i{n}, :g{n}, :e{n}, :s{n}, :t{n}, :o{n}, :oc{n}, :r{n}, :u{n}, :a{n}, :c{n}, :ca{n})"
                            for n in range(len(events)))
         params: dict[str, object] = {}
         for n, e in enumerate(events):
             params.update({f"i{n}": e.event_id, f"g{n}": e.gift_request_id, f"e{n}": normalize_email(e.email),
                            f"s{n}": e.status, f"t{n}": e.event_type, f"o{n}": str(e.source),
                            f"oc{n}": e.occurred_at, f"r{n}": e.received_at, f"u{n}": e.redemption_url,
-                           f"a{n}": e.actor})
+                           f"a{n}": e.actor, f"c{n}": e.campaign_id, f"ca{n}": e.created_at})
         sql = (f"INSERT INTO {self.db.table('events')} (event_id, gift_request_id, email, status, event_type, "
-               f"source, occurred_at, received_at, redemption_url, actor) VALUES {values} "
+               f"source, occurred_at, received_at, redemption_url, actor, campaign_id, created_at) VALUES {values} "
                "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
         return {r[0] for r in self.db.execute(conn, sql, params)}
 

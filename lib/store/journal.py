@@ -25,10 +25,15 @@ _OUTCOME = """
 INSERT INTO {sends} (list_key, email, state, gift_request_id, redemption_url, error, request_id,
                      attempted_at, finished_at)
 VALUES (:list_key, :email, :state, :gift, :url, :error, :request_id, :now, :now)
-ON CONFLICT (list_key, email) DO UPDATE SET state=excluded.state,
+ON CONFLICT (list_key, email) DO UPDATE SET
+    state=CASE WHEN {resolved} THEN {sends}.state ELSE excluded.state END,
     gift_request_id=COALESCE(excluded.gift_request_id, {sends}.gift_request_id),
     redemption_url=COALESCE(excluded.redemption_url, {sends}.redemption_url),
-    error=excluded.error, request_id=excluded.request_id, finished_at=excluded.finished_at"""
+    error=CASE WHEN {resolved} THEN NULL ELSE excluded.error END,
+    request_id=excluded.request_id, finished_at=excluded.finished_at"""
+# &Open's own update already made this line sent (its answer to us was lost or is late): a later
+# "unknown" or "not sent" from the worker must not take that back.
+_RESOLVED = "{sends}.state='sent' AND {sends}.gift_request_id IS NOT NULL AND excluded.state IN ('unknown', 'failed')"
 
 _LOOKBACK = """
 SELECT list_key, attempted_at FROM {sends}
@@ -83,7 +88,8 @@ class JournalMixin:
                        request_id: str | None = None) -> None:
         """An upsert: an outcome is never dropped, even if the line was cleared meanwhile."""
         with self.db.write() as conn:
-            self.db.execute(conn, _OUTCOME.format(sends=self.db.table("sends")), {
+            sends = self.db.table("sends")
+            self.db.execute(conn, _OUTCOME.format(sends=sends, resolved=_RESOLVED.format(sends=sends)), {
                 "list_key": list_key, "email": normalize_email(email), "state": SendState(state).value,
                 "gift": gift_request_id, "url": redemption_url, "error": error, "request_id": request_id,
                 "now": iso(utcnow())})

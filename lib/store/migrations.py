@@ -169,6 +169,15 @@ def _canonical_emails(db: Database, conn: Connection) -> None:
                            {"new": new, "l": list_key, "old": old})
 
 
+def _gift_objects(db: Database, conn: Connection) -> None:
+    """Events keep the gift's campaign and creation time, so an update from &Open can be
+    matched to a send whose outcome was lost."""
+    for column in ("campaign_id", "created_at"):
+        if column not in _columns(db, conn, "events"):
+            conn.exec_driver_sql(f"ALTER TABLE {db.table('events')} ADD COLUMN {column} TEXT")
+    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS sends_state ON {db.table('sends')}(state, attempted_at)")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -179,6 +188,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema as first released", _released_schema),
     Migration(2, "one canonical form per email address", _canonical_emails),
+    Migration(3, "events keep the gift's campaign and creation time", _gift_objects),
 )
 LATEST = MIGRATIONS[-1].version
 

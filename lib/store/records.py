@@ -86,7 +86,7 @@ def event_from(r: Mapping[str, Any]) -> StatusEvent:
         event_id=r["event_id"], gift_request_id=r["gift_request_id"], status=r["status"] or "",
         source=EventSource(r["source"]), email=r["email"] or "", event_type=r["event_type"] or "",
         occurred_at=r["occurred_at"], received_at=r["received_at"], redemption_url=r["redemption_url"],
-        actor=r["actor"] or "",
+        actor=r["actor"] or "", campaign_id=r.get("campaign_id"), created_at=r.get("created_at"),
     )
 
 

@@ -10,10 +10,11 @@ from .events import EventsMixin
 from .journal import JournalMixin
 from .lists import ListsMixin
 from .migrations import migrate
+from .resolution import ResolutionMixin
 from .runs import RunsMixin
 
 
-class Store(JournalMixin, RunsMixin, EventsMixin, ListsMixin):
+class Store(JournalMixin, RunsMixin, EventsMixin, ResolutionMixin, ListsMixin):
     """`Store(folder)` is the embedded SQLite store in that folder; `Store(url)` with a
     `postgresql://…` URL is a shared database (tables in `schema`). Opening migrates."""
 
