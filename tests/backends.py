@@ -62,7 +62,32 @@ def settings_kwargs(folder: Path | str) -> dict:
     return out
 
 
-def drop_test_schemas() -> None:
+def store_dump(folder: Path | str) -> str:
+    """Everything a PostgreSQL store for `folder` holds (its demo and sandbox schemas too), as
+    text, for tests that search a store for what must never be in it. "" on SQLite (its files
+    are searched instead)."""
+    if current() != "postgres":
+        return ""
+    import sqlalchemy as sa
+
+    from lib.store.database import normalise_url
+
+    engine = sa.create_engine(normalise_url(database_url() or ""), poolclass=sa.pool.NullPool)
+    parts: list[str] = []
+    try:
+        with engine.connect() as conn:
+            tables = conn.execute(sa.text("SELECT table_schema, table_name FROM information_schema.tables "
+                                          "WHERE starts_with(table_schema, :s)"), {"s": schema_for(folder)}).all()
+            for schema, table in tables:
+                for row in conn.execute(sa.text(f'SELECT * FROM "{schema}".{table}')):
+                    parts.append(" ".join(bytes(v).decode("utf-8", "replace") if isinstance(v, (bytes, memoryview))
+                                          else str(v) for v in row))
+    finally:
+        engine.dispose()
+    return "\n".join(parts)
+
+
+def drop_test_schemas(url: str | None = None) -> None:
     """Remove every schema this test session made (stores a test never closed are collected
     first, so their idle connections go too)."""
     import gc
@@ -70,9 +95,9 @@ def drop_test_schemas() -> None:
     import sqlalchemy as sa
 
     gc.collect()
-    engine = sa.create_engine(database_url().replace("postgresql://", "postgresql+psycopg://", 1)
-                              if database_url().startswith("postgresql://") else database_url(),
-                              poolclass=sa.pool.NullPool)
+    from lib.store.database import normalise_url
+
+    engine = sa.create_engine(normalise_url(url or database_url() or ""), poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
             names = [r[0] for r in conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :p)"),

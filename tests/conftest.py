@@ -44,10 +44,11 @@ def store_backend(request, monkeypatch):
             pytest.fail("CI=true but GIFTRUN_TEST_DATABASE_URL is not set: the PostgreSQL tests must run in CI")
         pytest.skip("no PostgreSQL server (set GIFTRUN_TEST_DATABASE_URL to run these)")
     monkeypatch.setenv(backends.BACKEND_VAR, "postgres")
+    url = backends.database_url()  # a test may clear GIFTRUN_* from its environment
     try:
         yield name
     finally:
-        backends.drop_test_schemas()
+        backends.drop_test_schemas(url)
 
 
 @pytest.fixture

@@ -312,7 +312,12 @@ def test_live_app_flow_never_shows_logs_or_stores_the_key(data_dir, server_state
     assert_clean(repr(services().intake()), "repr(WebhookIntake)")
     assert_clean(repr(services().settings), "repr(Settings)")
     n = assert_files_clean(data_dir)
-    assert n >= 1 and any(p.endswith("-wal") for p in files_text(data_dir)), "positive control: the store was read"
+    if backends.current() == "postgres":
+        dump = backends.store_dump(data_dir)
+        assert_clean(dump, "the database")
+        assert "ann@team.example" in dump, "positive control: the database was read"
+    else:
+        assert n >= 1 and any(p.endswith("-wal") for p in files_text(data_dir)), "positive control: the store was read"
     out = capsys.readouterr()
     assert_clean(out.out + out.err, "stdout/stderr")
     assert any(r.name.startswith("urllib3") for r in logs.records), "positive control: DEBUG logs were captured"
@@ -495,8 +500,8 @@ def test_cli_in_process_never_logs_the_key(tmp_path, monkeypatch, make_sandbox, 
     for name in [k for k in os.environ if k.startswith(("ANDOPEN_", "GIFTRUN_", "GOOGLE_")) or "proxy" in k.lower()]:
         monkeypatch.delenv(name)
     for k, v in dict(ANDOPEN_API_KEY=KEY, ANDOPEN_BASE_URL=base_url, ANDOPEN_WEBHOOK_SECRET=HOOK,
-                     GIFTRUN_DATA_DIR=str(tmp_path / "data"), NO_PROXY="127.0.0.1,localhost",
-                     HTTPS_PROXY=listener.url).items():
+                     NO_PROXY="127.0.0.1,localhost", HTTPS_PROXY=listener.url,
+                     **backends.env(tmp_path / "data")).items():  # GIFTRUN_DATA_DIR, and the database if any
         monkeypatch.setenv(k, v)
     result = cli.main(["send", str(source), *[a.format(campaign=campaign) for a in args]])
     out = capsys.readouterr()
@@ -504,6 +509,7 @@ def test_cli_in_process_never_logs_the_key(tmp_path, monkeypatch, make_sandbox, 
     assert listener.connections == 0
     logs.assert_clean()
     assert_files_clean(tmp_path)
+    assert_clean(backends.store_dump(tmp_path / "data"), "the database")
 
 
 def test_cli_bad_service_account_setting_does_not_echo_the_private_key(tmp_path):
@@ -595,7 +601,12 @@ def test_receiver_answers_every_kind_of_delivery_without_the_secret(tmp_path, lo
     assert seen["good"] == 200 and client.get("/webhooks/health").json()["events"]["accepted"] == 1
     assert any("refused" in t for t in logs.texts), "positive control: refusals are logged and were captured"
     logs.assert_clean()
-    assert assert_files_clean(tmp_path / "data") >= 1
+    if backends.current() == "postgres":
+        dump = backends.store_dump(tmp_path / "data")
+        assert_clean(dump, "the database")
+        assert "ada@example.com" in dump, "positive control: the database was read"
+    else:
+        assert assert_files_clean(tmp_path / "data") >= 1
 
 
 def test_intake_objects_do_not_show_the_secret(tmp_path):
