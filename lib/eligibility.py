@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - pandas then uses Python-object strings
     pa = pc = None
 
 from .models import STATUS_RANK, SendState, normalize_email, parse_iso, status_label
+from .recipients import match_columns
 from .writeback import ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, SENT_AT, SKIP_REASON
 
 if TYPE_CHECKING:  # only for annotations: the store is passed in by the caller
@@ -142,8 +143,6 @@ _P_HISTORY, _P_EXTRA, _P_LIST, _P_JOURNAL = 0, 1, 2, 3
 # Priority for where a gift came from (origin_list / origin_row): the list row first.
 _ORIGIN_PRIO = {_P_LIST: 0, _P_JOURNAL: 1, _P_EXTRA: 2, _P_HISTORY: 3}
 
-_EMAIL_NAMES = {"email", "emailaddress", "mail", "workemail", "recipientemail", "emails"}
-
 
 def empty_known() -> pd.DataFrame:
     return _frame([], [], [], [], [], [])
@@ -193,8 +192,21 @@ def _clean_str(s: pd.Series) -> pd.Series:
     return s.astype("str").fillna("").str.strip()
 
 
+_ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.strip() removes from ASCII text
+
+
 def _norm_email(s: pd.Series) -> pd.Series:
-    return _clean_str(s).str.lower()
+    """`normalize_email` over a column, giving exactly its results: ASCII addresses by the
+    same rule vectorised (strip, lowercase), the rest (international, or a domain ending in
+    a dot) one by one through the function itself."""
+    text = s.astype("str").fillna("")
+    out = text.str.strip(_ASCII_SPACE).str.lower()
+    slow = ~text.str.isascii().to_numpy(dtype=bool) | (
+        out.str.endswith(".").to_numpy(dtype=bool) & out.str.contains("@", regex=False).to_numpy(dtype=bool))
+    if slow.any():
+        out = out.copy()
+        out[slow] = [normalize_email(v) for v in text[slow].tolist()]
+    return out
 
 
 def _norm_status(s: pd.Series) -> pd.Series:
@@ -205,10 +217,10 @@ def _norm_status(s: pd.Series) -> pd.Series:
 
 
 def _find_email_column(frame: pd.DataFrame) -> str | None:
-    for col in frame.columns:
-        if re.sub(r"[^a-z]", "", str(col).lower()) in _EMAIL_NAMES:
-            return col
-    return None
+    """The list's email column, found as the list itself finds it (recipients.match_columns)."""
+    by_name = {str(c): c for c in frame.columns}
+    found = match_columns(list(by_name)).email
+    return None if found is None else by_name[found]
 
 
 def _from_list(frame: pd.DataFrame, email_col: str | None, list_key: str | None) -> pd.DataFrame:
