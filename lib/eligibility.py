@@ -75,6 +75,7 @@ ACCEPTED_FORMS = (
     'any number of days as "Nd" (e.g. "45d") or a plain number (e.g. "45")'
 )
 
+MAX_DAYS = 36_500  # beyond any real history, and far inside what dates can count back from now
 _DAYS_RE = re.compile(r"^(\d+)\s*(?:d|day|days)?$")
 _TWELVE_MONTHS = {"12m", "12 m", "12 month", "12 months", "12mo", "1y", "1 year"}
 
@@ -90,8 +91,9 @@ def parse_window(text: str) -> Window | None:
     if isinstance(text, Window):
         return text
     if not isinstance(text, (str, int)) or isinstance(text, bool):
-        raise ValueError(f"Look-back window {text!r} is not understood. Use one of: {ACCEPTED_FORMS}.")
+        raise ValueError(f"Look-back window {str(text)[:40]!r} is not understood. Use one of: {ACCEPTED_FORMS}.")
     t = str(text).strip().lower()
+    shown = str(text) if len(str(text)) <= 40 else str(text)[:39] + "…"
     if t == "off":
         return OFF
     if t == "forever":
@@ -100,14 +102,18 @@ def parse_window(text: str) -> Window | None:
         return Window(365, "12 months")
     m = _DAYS_RE.match(t)
     if m:
-        days = int(m.group(1))
+        digits = m.group(1).lstrip("0") or "0"
+        days = int(digits) if len(digits) <= len(str(MAX_DAYS)) else MAX_DAYS + 1  # 10**5000 is no int
         if days < 1:
             raise ValueError(
-                f"Look-back window {text!r} is zero days; use \"off\" to not check. "
+                f"Look-back window {shown!r} is zero days; use \"off\" to not check. "
                 f"Accepted: {ACCEPTED_FORMS}."
             )
+        if days > MAX_DAYS:
+            raise ValueError(f"Look-back window {shown!r} is longer than {MAX_DAYS:,} days (100 years); "
+                             "use \"forever\" to count every gift ever sent.")
         return _days_window(days)
-    raise ValueError(f"Look-back window {text!r} is not understood. Use one of: {ACCEPTED_FORMS}.")
+    raise ValueError(f"Look-back window {shown!r} is not understood. Use one of: {ACCEPTED_FORMS}.")
 
 
 def format_window(window: Window | None) -> str:
