@@ -298,7 +298,7 @@ def known_gifts(
     list row's, which wins over the journal's)."""
     sends = [s for s in store.all_sends() if s.state in COUNTING_STATES]
     journal = _frame(
-        [s.email for s in sends],
+        _norm_email(pd.Series([s.email for s in sends], dtype="str")).tolist(),  # kept canonical; cheap to be sure
         [s.attempted_at or s.finished_at for s in sends],
         [_JOURNAL_STATUS[s.state] for s in sends],
         [s.gift_request_id or "" for s in sends],
