@@ -16,7 +16,6 @@ import stat
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Sequence
 
 from . import eligibility as elig
