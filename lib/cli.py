@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import re
 import signal
+import stat
 import sys
 import threading
 import time
@@ -19,9 +21,10 @@ from typing import Sequence
 
 from . import eligibility as elig
 from .andopen import AndOpenClient, AndOpenError, RunStoppingError
+from .control_chars import visible
 from .models import status_label, utcnow
 from .polling import poll_statuses
-from .recipients import is_approved
+from .recipients import ColumnMappingError, is_approved
 from .review import review, status_results
 from .runtime import http_session, make_client, open_store
 from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
@@ -41,17 +44,25 @@ class CliError(Exception):
 
 
 def _out(msg: str = "") -> None:
-    print(msg, flush=True)
+    """Every line the CLI prints: list content in it (names, emails, file names) may hold
+    control or direction characters, shown as escapes so they never act on the terminal."""
+    print(visible(msg), flush=True)
+
+
+def _err(msg: str) -> None:
+    print(f"error: {visible(msg)}", file=sys.stderr, flush=True)
 
 
 # -- sources ----------------------------------------------------------------------------
 def _parse_map(pairs: Sequence[str]) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for pair in pairs or ():
         field, sep, column = pair.partition("=")
         field = field.strip().lower().replace("-", "_")
         if not sep or field not in {"first_name", "last_name", "email", "approved"} or not column.strip():
             raise CliError(f"--map {pair!r}: use FIELD=COLUMN with FIELD one of first_name, last_name, email, approved.")
+        if out.get(field, column.strip()) != column.strip():
+            raise CliError(f"--map gives {field} twice ('{out[field]}' and '{column.strip()}'): give each field once.")
         out[field] = column.strip()
     return out
 
@@ -61,14 +72,20 @@ class Source:
 
     def __init__(self, text: str, settings: Settings, overrides: dict[str, str], worksheet: str | None) -> None:
         self.text = text
-        self.is_sheet = _looks_like_sheet(text)
+        self.is_sheet = _source_kind(text) == "sheet"
         if self.is_sheet:
-            from .sheet_source import SHEET_FLUSH_INTERVAL, load_sheet
+            from .sheet_source import SHEET_FLUSH_INTERVAL, SheetColumnsError, load_sheet
 
-            self.loaded, self.sink = load_sheet(text, settings, overrides, worksheet)
+            try:
+                self.loaded, self.sink = load_sheet(text, settings, overrides, worksheet)
+            except SheetColumnsError as exc:
+                raise CliError(f"--map: {exc}") from None
             self.flush_interval = SHEET_FLUSH_INTERVAL
         else:
-            self.loaded = load_csv_path(text, overrides)
+            try:
+                self.loaded = load_csv_path(text, overrides)
+            except ColumnMappingError as exc:
+                raise CliError(f"--map: {exc}") from None
             self.sink = CsvFileSink(text, self.loaded)
             self.flush_interval = FLUSH_INTERVAL
 
@@ -104,10 +121,51 @@ def _import_shared_history(settings: Settings, store: Store) -> None:
             _out(f"Imported {n} events from the shared Gift history.")
 
 
-def _looks_like_sheet(text: str) -> bool:
-    if Path(text).exists():
-        return False
-    return "docs.google.com/spreadsheets" in text or bool(re.fullmatch(r"[A-Za-z0-9_-]{30,}", text.strip()))
+MAX_SOURCE_CHARS = 4096  # PATH_MAX on Linux; a Google Sheet link is shorter still (sheets.MAX_SHEET_LINK)
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def _source_kind(text: str) -> str:
+    """"csv" for a regular file, "sheet" for a Google Sheet link or key. Anything else
+    (a folder, a pipe, a device, another kind of URL) is refused before it is opened: a
+    pipe or /dev/zero would never finish reading."""
+    raw = text.strip()
+    shown = visible(raw if len(raw) <= 80 else raw[:79] + "…")
+    if not raw:
+        raise CliError("SOURCE is empty: give a CSV file path or a Google Sheet link.")
+    if len(text) > MAX_SOURCE_CHARS:
+        raise CliError(f"SOURCE is {len(text):,} characters long: a file path or a Google Sheet link is at most "
+                       f"{MAX_SOURCE_CHARS:,}.")
+    if m := _URL.match(raw):
+        scheme = m.group(1).lower()
+        if scheme == "file":
+            from urllib.parse import unquote, urlsplit
+
+            raise CliError(f"'{shown}' is a file URL: give the file's path instead ({visible(unquote(urlsplit(raw).path))}).")
+        if scheme in ("http", "https") and "docs.google.com/spreadsheets" in raw:
+            return "sheet"
+        if scheme in ("http", "https"):
+            raise CliError(f"'{shown}' is a web address but not a Google Sheet link: download the CSV and give its "
+                           "path, or give the sheet's link (https://docs.google.com/spreadsheets/d/…/edit).")
+        raise CliError(f"'{shown}': {scheme}:// addresses are not read; SOURCE is a CSV file path or a Google Sheet "
+                       "link.")
+    try:
+        info = os.stat(text)
+    except (FileNotFoundError, NotADirectoryError):
+        if "docs.google.com/spreadsheets" in raw or re.fullmatch(r"[A-Za-z0-9_-]{30,}", raw):
+            return "sheet"
+        raise CliError(f"File not found: {shown}") from None
+    except OSError as exc:
+        raise CliError(f"Cannot open {shown}: {exc.strerror or exc}.") from None
+    except ValueError:  # an embedded NUL byte
+        raise CliError(f"'{shown}' is not a usable file path.") from None
+    mode = info.st_mode
+    if stat.S_ISREG(mode):
+        return "csv"
+    what = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file")
+    raise CliError(f"'{shown}' is {what}, not a CSV file: save the list to a file and give its path.")
 
 
 # -- send ---------------------------------------------------------------------------------
@@ -116,8 +174,6 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
         window = elig.parse_window(args.lookback)
     except ValueError as exc:
         raise CliError(f"--lookback: {exc}") from None
-    if args.rate <= 0 or args.concurrency <= 0:
-        raise CliError("--rate and --concurrency must be positive numbers.")
     campaign_id = args.campaign or settings.campaign_id
     if not campaign_id:
         raise CliError("No campaign: pass --campaign ID or set ANDOPEN_CAMPAIGN_ID.")
@@ -218,16 +274,16 @@ EXPLAINED_ACTIONS = ("invalid", "duplicate", "skip", "unknown outcome", "blocked
 
 
 def _explain_rows(loaded: LoadedList, plan, *, full: bool, limit: int = 50) -> None:
-    """Say which rows will not be sent and why (all of them on a dry run), and warn about
-    Approved values that are neither a yes nor a no."""
+    """Say which rows will not be sent and why (every row on a dry run, which writes no
+    reason into the list), and warn about Approved values that are neither a yes nor a no."""
     shown = 0
     for r in plan.rows:
         if str(r.action) in EXPLAINED_ACTIONS or (full and r.action.value != "send"):
-            if shown < limit:
+            if full or shown < limit:
                 _out(f"  row {r.row_number} {r.recipient.email or '(no email)'}: {r.action}"
                      + (f" — {r.message}" if r.message else ""))
             shown += 1
-    if shown > limit:
+    if shown > limit and not full:
         _out(f"  … and {shown - limit} more rows (see Send error / Skip reason in the list).")
     col = loaded.cmap.approved
     if col:
@@ -261,7 +317,7 @@ def _stop_on_signals(run: SendRun):
 # -- status -------------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
-    if not args.source:
+    if args.source is None:
         return _poll_everything(args, settings, store)
     source = Source(args.source, settings, _parse_map(args.map), args.worksheet)
     loaded = source.loaded
@@ -409,8 +465,42 @@ def _client(settings: Settings) -> AndOpenClient:
 
 
 # -- entry point ----------------------------------------------------------------------------
+def _number(kind: type, low: float, high: float, unit: str = ""):
+    """An argparse type: a finite number of `kind` within [low, high], or a one-line refusal.
+    nan, inf, 1e-300 and 10**12 all get the same clear answer instead of a hang or a crash."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError, OverflowError):
+            value = None
+        if value is None or not math.isfinite(value) or not low <= value <= high:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"'{visible(text)}' is not allowed: give {what} from {low:g} to {high:g}"
+                                             + (f" ({unit})" if unit else "") + ".")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
+
+
+RATE = _number(float, 0.1, 1000, "requests per second")
+CONCURRENCY = _number(int, 1, 64, "requests in flight")
+PORT = _number(int, 1, 65535)
+SANDBOX_PORT = _number(int, 0, 65535, "0 picks a free port")
+SHARE = _number(float, 0, 1, "a share: 0.05 is 5%")
+SECONDS = _number(float, 0, 3600, "seconds")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but every refusal is one line (no usage block) and echoes no raw control
+    characters from the command line."""
+
+    def error(self, message: str):  # noqa: D401 (argparse's name)
+        self.exit(EXIT_INPUT, f"error: {visible(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lib.cli", description="Giftrun: send &Open gifts to a reviewed list.")
+    p = _Parser(prog="python -m lib.cli", description="Giftrun: send &Open gifts to a reviewed list.")
     sub = p.add_subparsers(dest="command", required=True)
 
     def list_args(sp: argparse.ArgumentParser, optional: bool = False) -> None:
@@ -422,8 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("send", help="send approved, eligible, unsent rows and write results back")
     list_args(s)
     s.add_argument("--campaign", help="campaign id (default: ANDOPEN_CAMPAIGN_ID)")
-    s.add_argument("--rate", type=float, default=DEFAULT_RATE, help="requests per second (default %(default)s)")
-    s.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help=argparse.SUPPRESS)
+    s.add_argument("--rate", type=RATE, default=DEFAULT_RATE, help="requests per second (default %(default)s)")
+    s.add_argument("--concurrency", type=CONCURRENCY, default=DEFAULT_CONCURRENCY, help=argparse.SUPPRESS)
     s.add_argument("--lookback", default=elig.DEFAULT,
                    help="skip people gifted within: off, 30d, 60d, 90d, 12m, forever or Nd (default %(default)s)")
     s.add_argument("--clear-unknown", action="append", metavar="EMAIL",
@@ -436,11 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
                                         "--poll, refresh every gift in the store")
     list_args(st_, optional=True)
     st_.add_argument("--poll", action="store_true", help="first ask &Open for every gift not yet final")
-    st_.add_argument("--rate", type=float, default=5.0, help="polling requests per second")
+    st_.add_argument("--rate", type=RATE, default=5.0, help="polling requests per second")
     st_.set_defaults(func=cmd_status)
 
     w = sub.add_parser("webhooks", help="run the standalone webhook receiver")
-    w.add_argument("--port", type=int, default=8502)
+    w.add_argument("--port", type=PORT, default=8502)
     w.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept from other hosts")
     w.set_defaults(func=cmd_webhooks)
 
@@ -458,17 +548,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_campaigns)
 
     sb = sub.add_parser("sandbox", help="run the fake &Open server on its own")
-    sb.add_argument("--port", type=int, default=8600)
+    sb.add_argument("--port", type=SANDBOX_PORT, default=8600)
     sb.add_argument("--token", help="token the sandbox accepts (default: a fixed staging-shaped token)")
-    sb.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    sb.add_argument("--rate-limit", type=float, default=None, help="gift requests/s before 429")
-    sb.add_argument("--p503", type=float, default=0.0, help="share answered 503 (nothing created)")
-    sb.add_argument("--p500-after-create", type=float, default=0.0, help="share answered 500 after creating")
-    sb.add_argument("--p-hang", type=float, default=0.0, help="share that hang after creating")
-    sb.add_argument("--hang-seconds", type=float, default=30.0)
-    sb.add_argument("--seed", type=int, default=None)
+    sb.add_argument("--latency", type=SECONDS, default=0.0, help="seconds added to every request")
+    sb.add_argument("--rate-limit", type=RATE, default=None, help="gift requests/s before 429")
+    sb.add_argument("--p503", type=SHARE, default=0.0, help="share answered 503 (nothing created)")
+    sb.add_argument("--p500-after-create", type=SHARE, default=0.0, help="share answered 500 after creating")
+    sb.add_argument("--p-hang", type=SHARE, default=0.0, help="share that hang after creating")
+    sb.add_argument("--hang-seconds", type=SECONDS, default=30.0)
+    sb.add_argument("--seed", type=_number(int, 0, 2**63 - 1), default=None)
     sb.add_argument("--lifecycle", action="store_true", help="gifts move to redeemed, dispatched, delivered")
-    sb.add_argument("--speed", type=float, default=1.0, help="lifecycle speed-up factor")
+    sb.add_argument("--speed", type=_number(float, 0.01, 10000, "speed-up factor"), default=1.0,
+                    help="lifecycle speed-up factor")
     sb.add_argument("--webhook-url", help="deliver signed webhooks here")
     sb.add_argument("--webhook-secret", help="secret to sign with (default ANDOPEN_WEBHOOK_SECRET)")
     sb.set_defaults(func=cmd_sandbox)
@@ -483,7 +574,7 @@ class _NoTraceback(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         record.exc_text = ""
-        return super().format(record).rstrip()
+        return visible(super().format(record).rstrip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -495,19 +586,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         return args.func(args, settings)
     except (CliError,) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _err(str(exc))
         return exc.code
     except StoreError as exc:  # the database cannot be reached (or is newer than this Giftrun): nothing sent
-        print(f"error: {exc}", file=sys.stderr)
+        _err(str(exc))
         return EXIT_STOPPED
-    except (SourceError, SettingsError, RunInProgress, CsvError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (SourceError, SettingsError, RunInProgress, CsvError, ColumnMappingError) as exc:
+        _err(str(exc))
         return EXIT_INPUT if not isinstance(exc, RunInProgress) else EXIT_STOPPED
     except AndOpenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _err(str(exc))
         return EXIT_STOPPED
     except _sheets_errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _err(str(exc))
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -517,8 +608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:  # a bug: say so plainly, keep the details in the log file
         logging.getLogger("giftrun").debug("unexpected", exc_info=True)
-        print(f"error: unexpected {type(exc).__name__}: {exc}. Everything sent so far is journalled.",
-              file=sys.stderr)
+        _err(f"unexpected {type(exc).__name__}: {exc}. Everything sent so far is journalled.")
         return EXIT_STOPPED
 
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Callable, Sequence
 
 from .andopen import AndOpenClient, AndOpenError, RejectedError, RetryableError, RunStoppingError, UnknownOutcomeError
-from .models import EventSource, Recipient, SendState, StatusEvent, iso, status_label, utcnow
+from .models import EventSource, Recipient, SendState, StatusEvent, iso, normalize_email, status_label, utcnow
 from .ratelimit import AdaptiveRateLimiter, RetryPolicy, retry_delay
 from .store import NO_LOOKBACK, JournalEntry, Store
 from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
@@ -218,7 +218,7 @@ class SendRun:
         journal = self.store.journal(self.list_key)
         work = []
         for item in self.items:
-            entry = journal.get(item.recipient.email.strip().lower())
+            entry = journal.get(normalize_email(item.recipient.email))
             if entry and entry.state in (SendState.SENT, SendState.UNKNOWN, SendState.ATTEMPTING):
                 self._emit(result_for_entry(item.row_key, entry), already=True)
             else:
@@ -251,7 +251,7 @@ class SendRun:
                 claim = self.store.claim(self.list_key, r, row_key=item.row_key, campaign_id=self.campaign_id,
                                          run_id=self.run_id, lookback_since=self._lookback_since())
                 if not claim.claimed:
-                    entry = self.store.journal(self.list_key).get(r.email.strip().lower())
+                    entry = self.store.journal(self.list_key).get(normalize_email(r.email))
                     if claim.reason:
                         self._emit(RowResult(item.row_key, r.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
                                    skipped=True)

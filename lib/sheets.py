@@ -323,6 +323,7 @@ _KEY_IN_URL = re.compile(r"/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
 _OLD_KEY = re.compile(r"[?&]key=([A-Za-z0-9_-]+)")
 _GID = re.compile(r"[#?&]gid=(\d+)")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]{25,}$")
+MAX_SHEET_LINK = 2048
 _NOT_A_SHEET = (
     "That doesn't look like a Google Sheet link. Paste the address from the browser while "
     "the sheet is open (https://docs.google.com/spreadsheets/d/…/edit)."
@@ -332,6 +333,9 @@ _NOT_A_SHEET = (
 def parse_sheet_ref(text: str) -> SheetRef:
     """A sheet link (…/spreadsheets/d/KEY/edit#gid=123 or ?gid=) or a bare key."""
     raw = (text or "").strip()
+    if len(raw) > MAX_SHEET_LINK:  # no real link is this long (and a 5,000-digit gid is no int)
+        raise SheetsError(f"That link is {len(raw):,} characters long; a Google Sheet link is at most "
+                          f"{MAX_SHEET_LINK:,}. {_NOT_A_SHEET}")
     if "docs.google.com" in raw or "/spreadsheets/" in raw:
         if "/spreadsheets/d/e/" in raw:
             raise SheetsError(

@@ -347,3 +347,18 @@ def test_sigkill_mid_run_then_run_again_gifts_nobody_twice_and_loses_nothing(mak
             assert rows[e][GIFT_REQUEST_ID] == entry.gift_request_id
         else:
             assert entry.state == SendState.UNKNOWN and e in unknown, entry
+
+
+def test_a_dry_run_lists_every_row_and_points_to_no_column_it_did_not_write(make_sandbox, tmp_path):
+    """A dry run writes no Send error or Skip reason, so it cannot send the user there: it
+    lists every row not sent (the README's promise), however many."""
+    sb = make_sandbox()
+    path = tmp_path / "list.csv"
+    rows = [[f"Co{i}", f"First{i:03d}", f"Last{i:03d}", f"bad{i:03d}@", "yes", ""] for i in range(70)]
+    original = write_list(path, rows)
+    proc = cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
+               "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "Send error" not in proc.stdout and "Skip reason" not in proc.stdout, proc.stdout
+    assert all(f"row {n} bad{n - 1:03d}@: invalid" in proc.stdout for n in range(1, 71)), proc.stdout
+    assert path.read_bytes() == original and posts(sb) == []

@@ -69,7 +69,8 @@ def fresh(svc: Services, loaded: LoadedList) -> tuple[LoadedList, sheets.SheetSi
     from the copy read when the sheet was opened, is what keeps a sheet list from being
     gifted twice."""
     link, tab = st.session_state[LINKS][loaded.list_key]
-    current, sink = load_sheet(link, svc.settings, {k: v or "" for k, v in vars(loaded.cmap).items()}, tab)
+    current, sink = load_sheet(link, svc.settings, {k: v or "" for k, v in vars(loaded.cmap).items()}, tab,
+                               absent_ok=("approved",))  # ticks of an Approved column the sheet lacks: below
     col = loaded.cmap.approved
     if col and col in loaded.frame.columns:
         if col not in current.frame.columns:  # ticked in the app: the sheet has no Approved column

@@ -8,6 +8,7 @@ import streamlit as st
 
 from lib import csvio
 from lib.runtime import Services, get_services
+from lib.recipients import without_stale
 from lib.settings import Settings, SettingsError
 from lib.store import StoreError
 from lib.sources import LoadedList, prepare
@@ -18,6 +19,7 @@ EDITOR_VERSION = "giftrun_editor_version"
 LOOKBACK = "giftrun_lookback"
 CAMPAIGN = "giftrun_campaign"
 SHEET_LINKS = "giftrun_sheet_links"  # list_key -> (link, tab) for lists that came from a sheet
+MAPPING_NOTE = "giftrun_mapping_note"  # (list_key, why a reopened list lost a saved column choice), for Build list
 
 
 def _secrets() -> dict[str, Any]:
@@ -76,18 +78,32 @@ def save_list(loaded: LoadedList) -> None:
 
 
 def reopen_list(list_key: str) -> LoadedList | None:
+    """The saved list with its saved column choices. A choice naming a column the list no
+    longer has is dropped (that field then has no column until the user picks one) and
+    MAPPING_NOTE says which: never read from another column without a word."""
+    st.session_state.pop(MAPPING_NOTE, None)
     saved = services().store.load_list(list_key)
     if saved is None:
         return None
     name, data, mapping = saved
     link, tab = mapping.pop("_sheet_link", None), mapping.pop("_sheet_tab", None) or None
     if link:
-        from lib.sheet_source import load_sheet
+        from lib.sheet_source import SheetColumnsError, load_sheet
 
-        loaded, _ = load_sheet(link, services().settings, mapping, tab)
+        # Approved may be the column the app adds to a sheet without one: no note for that
+        quiet = ("approved",) if mapping.get("approved") == APPROVED else ()
+        try:
+            loaded, _ = load_sheet(link, services().settings, mapping, tab, absent_ok=quiet)
+        except SheetColumnsError as exc:
+            mapping, note = without_stale(exc.columns, mapping, absent_ok=quiet)
+            loaded, _ = load_sheet(link, services().settings, mapping, tab)
+            st.session_state[MAPPING_NOTE] = (loaded.list_key, note)
         st.session_state.setdefault(SHEET_LINKS, {})[loaded.list_key] = (link, tab)
         return loaded
     frame = csvio.read_csv_bytes(data, name=name)
+    mapping, note = without_stale([str(c) for c in frame.columns], mapping)
+    if note:
+        st.session_state[MAPPING_NOTE] = (list_key, note)
     return prepare(frame, list_key=list_key, name=name, overrides=mapping)
 
 

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from lib import csvio, sheets
-from lib.recipients import match_columns
+from lib.recipients import ColumnMappingError, match_columns
 from lib.sample import SAMPLE_NAME, sample_frame
 from lib.sources import prepare, upload_list_key
 from ui import sheets_ui, state
@@ -71,8 +71,18 @@ for (field, label), col in zip(fields, cols):
     choice = col.selectbox(label, options, index=options.index(current) if current in options else 0,
                            key=f"map_{field}_{loaded.list_key}")
     overrides[field] = "" if choice == "(none)" else choice
-cmap = match_columns(loaded.user_columns, overrides)
+note_for, note = st.session_state.get(state.MAPPING_NOTE) or (None, "")
+if note_for == loaded.list_key:
+    st.warning("Some column choices saved with this list no longer match its columns:")
+    st.text(note)  # the user's own column names: plain text
+try:
+    cmap = match_columns(loaded.user_columns, overrides)
+except ColumnMappingError as exc:  # one column picked for two fields
+    st.error("Pick a different column for each field:")
+    st.text(str(exc))
+    st.stop()
 if cmap != loaded.cmap:
+    st.session_state.pop(state.MAPPING_NOTE, None)  # the user has picked again
     loaded.cmap = cmap
     state.set_list(loaded)
 missing = cmap.missing()
