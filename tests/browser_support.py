@@ -52,8 +52,8 @@ class AppServer:
         self.log_path = log_path
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("ANDOPEN_", "GIFTRUN_", "STREAMLIT_"))}
-        env.update(GIFTRUN_DATA_DIR=str(data_dir), GIFTRUN_DEMO_SPEED=str(demo_speed),
-                   STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1")
+        env.update(GIFTRUN_DEMO_SPEED=str(demo_speed), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+                   PYTHONUNBUFFERED="1", **backends.env(data_dir))  # the store: a folder, or the test database
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),

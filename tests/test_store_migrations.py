@@ -162,3 +162,32 @@ def test_hosts_opening_a_new_store_at_the_same_moment_all_get_one_schema(tmp_pat
         assert version(store.db) == LATEST
     finally:
         store.close()
+
+
+def test_addresses_stored_before_canonical_emails_are_rekeyed_and_a_held_send_wins(tmp_path):
+    """The released store kept `ana@bücher.example` as typed (lowercased); the same mailbox in its
+    `xn--` form is one person now. Where both forms are lines of one list, the held send is kept."""
+    released_store(tmp_path)
+    db = sqlite3.connect(tmp_path / "giftrun.sqlite3")
+    db.execute("INSERT INTO sends (list_key, email, state, campaign_id, gift_request_id, attempted_at) VALUES "
+               "('csv:/l.csv', 'ana@bücher.example', 'sent', 'camp-1', 'g-idn', ?)", (T0,))
+    db.execute("INSERT INTO sends (list_key, email, state, campaign_id, error, attempted_at) VALUES "
+               "('csv:/l.csv', 'ana@xn--bcher-kva.example', 'rejected', 'camp-1', 'bad name', ?)", (T1,))
+    db.execute("INSERT INTO sends (list_key, email, state, campaign_id, attempted_at) VALUES "
+               "('csv:/other.csv', 'ИВАН@пример.рф', 'unknown', 'camp-1', ?)", (T0,))
+    db.execute("INSERT INTO events VALUES ('ev-idn','g-idn','ana@bücher.example','delivered','','webhook',?,?,NULL,'')",
+               (T1, T1))
+    db.commit()
+    db.close()
+    store = Store(tmp_path)
+    try:
+        lines = store.journal("csv:/l.csv")
+        assert "ana@bücher.example" not in lines
+        assert (lines["ana@xn--bcher-kva.example"].state, lines["ana@xn--bcher-kva.example"].gift_request_id) == \
+            (SendState.SENT, "g-idn")
+        assert list(store.journal("csv:/other.csv")) == ["иван@xn--e1afmkfd.xn--p1ai"]
+        assert [e.email for e in store.events(gift_request_id="g-idn")] == ["ana@xn--bcher-kva.example"]
+        assert not store.begin_attempt("csv:/l.csv", Recipient("Ana", "Ruiz", "ANA@Bücher.example"), row_key="5",
+                                       campaign_id="camp-1", run_id="r9")
+    finally:
+        store.close()
