@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from tests import backends
+
 REPO = Path(__file__).resolve().parents[1]
 # The README's screenshots come from this run: with GIFTRUN_UPDATE_SCREENSHOTS=1 they are
 # written to docs/screenshots; otherwise to test-artifacts/ (git-ignored), so running the
