@@ -43,9 +43,10 @@ def free_port() -> int:
 
 
 class AppServer:
-    """`streamlit run app.py` in demo mode, on a free port, with its own store."""
+    """`streamlit run app.py` in demo mode (unless `extra_env` sets a key), on a free port, with its own store."""
 
-    def __init__(self, data_dir: Path, log_path: Path, *, demo_speed: float = 30.0) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, *, demo_speed: float = 30.0,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -54,6 +55,7 @@ class AppServer:
                if not k.startswith(("ANDOPEN_", "GIFTRUN_", "STREAMLIT_"))}
         env.update(GIFTRUN_DATA_DIR=str(data_dir), GIFTRUN_DEMO_SPEED=str(demo_speed),
                    STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1")
+        env.update(extra_env or {})
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
