@@ -13,6 +13,8 @@ connection holds a file descriptor until the process dies of "Too many open file
 - at most `max_connections` connections are open; above that the connection that has
   waited longest for its request is dropped (deliveries arrive whole in milliseconds,
   so they get through while slow clients are shed), or the new one if none is waiting.
+  asyncio accepts up to `backlog` connections in a burst before any of them reaches the
+  protocol, so that is kept small too: the cap plus one burst stays below the file limit.
 
 What is closed is counted and logged once a minute at most, and `throttle_logs` keeps
 any one repeated message from flooding the log.
@@ -51,6 +53,7 @@ class Limits:
     request_timeout: float = 30.0
     max_connections: int = 4096
     min_body_rate: int | None = None  # bytes/s: extra time for a large declared body; None = no extra time
+    backlog: int = 128  # asyncio accepts up to this many connections in a row before we see one: keep it small
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, min_body_rate: int | None = None) -> "Limits":
@@ -59,6 +62,10 @@ class Limits:
         timeout = _positive(env.get(REQUEST_TIMEOUT_ENV), float) or 30.0
         cap = _positive(env.get(MAX_CONNECTIONS_ENV), int) or _default_max_connections()
         return cls(timeout, cap, min_body_rate)
+
+    def uvicorn_options(self, protocol_class: type) -> dict[str, Any]:
+        """What to give uvicorn.Config / uvicorn.run for a server we start ourselves."""
+        return {"http": guarded(protocol_class, self), "backlog": self.backlog}
 
 
 def _positive(raw: str | None, kind: type) -> Any:
@@ -225,6 +232,7 @@ def guard_loading_uvicorn(limits: Limits) -> bool:
                 return False
             if not is_guarded(current):
                 config.http_protocol_class = guarded(current, limits)
+                config.backlog = min(config.backlog, limits.backlog)  # read by create_server, after this import
             throttle_logs("uvicorn.error", "asyncio")
             return True
         frame = frame.f_back

@@ -25,7 +25,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from .httpguard import throttle_logs
+from .httpguard import Limits, throttle_logs
 from .models import EventSource, StatusEvent
 from .store import Store
 
@@ -320,11 +320,14 @@ def receiver_app(data_dir: Path, secret: str, **kw) -> Starlette:
     return Starlette(routes=[*routes(lambda: intake), Route("/health", health, methods=["GET"])])
 
 
-def serve(data_dir: Path, secret: str, host: str = "127.0.0.1", port: int = 8502, **kw) -> None:
+def serve(data_dir: Path, secret: str, host: str = "127.0.0.1", port: int = 8502, *,
+          limits: Limits | None = None, **kw) -> None:
     """Run the receiver until interrupted. Access logs are off: nothing about a request
-    (headers, signature) is ever logged, and the secret never is."""
+    (headers, signature) is ever logged, and the secret never is. Slow clients are timed
+    out and connections bounded (`limits`, default from the environment: see httpguard)."""
     import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
     throttle_logs(*SERVER_LOGGERS)
     uvicorn.run(receiver_app(data_dir, secret, **kw), host=host, port=port, log_level="warning",
-                access_log=False, server_header=False)
+                access_log=False, server_header=False, **(limits or Limits.from_env()).uvicorn_options(H11Protocol))

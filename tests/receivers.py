@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from lib.webhooks import sign
 from tests.browser_support import REPO, AppServer, free_port
@@ -58,7 +60,15 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout: flo
     raise RuntimeError(f"{url} not healthy after {timeout:.0f}s:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
-def start_standalone(tmp: Path, env: dict[str, str] | None = None) -> Receiver:
+def file_limit(n: int) -> Callable[[], None]:
+    """For Popen(preexec_fn=…): the server process may open at most `n` files, like a
+    default Linux box (1024), so a flood reaches the limit with a few thousand sockets."""
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return apply
+
+
+def start_standalone(tmp: Path, env: dict[str, str] | None = None, *, nofile: int | None = None) -> Receiver:
     port = free_port()
     log_path = tmp / "receiver.log"
     full = {k: v for k, v in os.environ.items() if not k.startswith(("ANDOPEN_", "GIFTRUN_"))}
@@ -66,14 +76,17 @@ def start_standalone(tmp: Path, env: dict[str, str] | None = None) -> Receiver:
                 **(env or {}))
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "lib.cli", "webhooks", "--port", str(port)], cwd=REPO,
-                                env=full, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                                env=full, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=file_limit(nofile) if nofile else None)
     receiver = Receiver("standalone", port, "/health", log_path, proc)
     _wait_healthy(receiver.url + "/health", proc, log_path)
     return receiver
 
 
-def start_app(tmp: Path, env: dict[str, str] | None = None) -> tuple[Receiver, AppServer]:
-    server = AppServer(tmp / "app-data", tmp / "app.log", extra_env={**LIVE_ENV, **(env or {})})
+def start_app(tmp: Path, env: dict[str, str] | None = None, *,
+              nofile: int | None = None) -> tuple[Receiver, AppServer]:
+    server = AppServer(tmp / "app-data", tmp / "app.log", extra_env={**LIVE_ENV, **(env or {})},
+                       preexec_fn=file_limit(nofile) if nofile else None)
     receiver = Receiver("app", server.port, "/webhooks/health", server.log_path, server.proc)
     try:
         _wait_healthy(receiver.url + "/webhooks/health", server.proc, server.log_path)
