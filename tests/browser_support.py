@@ -32,6 +32,16 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
 
 T = TypeVar("T")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def browser_unavailable(reason: str) -> None:
+    """Skip a browser test on a developer's machine; fail it in CI, where the browser must run."""
+    import pytest
+
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the browser tests must run; .ci/run installs chromium)", pytrace=False)
+    pytest.skip(reason)
 
 
 # ------------------------------------------------------------------------- the server
