@@ -8,17 +8,20 @@ a webhook secret the test signs with; images point at a counting server on 127.0
 from __future__ import annotations
 
 import http.server
+import json
+import os
 import re
+import subprocess
+import sys
 import threading
 
 import pytest
 import requests
 
-from lib.sandbox import Faults
-from tests.browser_support import IDLE, AppServer, poll, wait_idle
+from lib.sandbox import Faults, Sandbox
+from tests.browser_support import IDLE, REPO, VIEWPORT, AppServer, free_port, poll, wait_idle
 from tests.receivers import LIVE_ENV, WEBHOOK_PATH, gift_body, signed_headers
 from tests.support import available_campaign
-from tests.browser_support import VIEWPORT
 from tests.test_browser import show_server_log_on_failure
 from ui.text import STATUS_LIMIT, plain
 
@@ -58,8 +61,8 @@ def image_host():
 
 
 @pytest.fixture(scope="module")
-def app(browser, make_module_sandbox, tmp_path_factory):
-    sb = make_module_sandbox
+def app(browser, slow_sandbox, tmp_path_factory):
+    sb = slow_sandbox
     tmp = tmp_path_factory.mktemp("browser-text")
     env = {**LIVE_ENV, "ANDOPEN_API_KEY": sb.token, "ANDOPEN_BASE_URL": sb.url,
            "ANDOPEN_CAMPAIGN_ID": available_campaign(sb)}
@@ -72,10 +75,8 @@ def app(browser, make_module_sandbox, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def make_module_sandbox():
-    from lib.sandbox import Sandbox
-
-    sb = Sandbox(faults=Faults(latency=4.0)).start()  # each send takes 4 s: the run stays in progress
+def slow_sandbox():
+    sb = Sandbox(faults=Faults(latency=10.0)).start()  # 24 sends, 8 at a time, 10 s each: a 30 s run
     yield sb
     sb.stop()
 
@@ -98,7 +99,8 @@ def _open(context, server):
 def _no_markup(page, element, expected_text: str, what: str) -> None:
     """`element` shows exactly `expected_text` and no element made from it."""
     html = element.inner_html()
-    assert not MARKUP.search(html), f"{what}: markup made from the data: {MARKUP.search(html).group(0)!r} in {html[:600]}"
+    found = MARKUP.search(html)
+    assert not found, f"{what}: markup made from the data: {found.group(0)!r} in {html[:600]}"
     text = " ".join(element.inner_text().split())
     assert expected_text in text, f"{what}: shows {text!r}, expected {expected_text!r}"
 
@@ -112,23 +114,23 @@ def hostile_name(host: str) -> str:
 def test_an_upload_name_is_text_on_build_list_and_in_another_session(app, context, image_host):
     name = hostile_name(image_host.url)
     people = "First Name,Last Name,Email,Approved\n" + "".join(
-        f"P{i},Text,p{i}@text.example.com,TRUE\n" for i in range(3))
+        f"P{i},Text,p{i}@text.example.com,TRUE\n" for i in range(24))
     page = _open(context, app)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         files=[{"name": name, "mimeType": "text/csv", "buffer": people.encode()}])
     wait_idle(page)
     page.get_by_role("button", name="Use this file", exact=True).click()
     wait_idle(page)
-    success = page.get_by_test_id("stAlert").filter(has_text="Loaded 3 people").first
+    success = page.get_by_test_id("stAlert").filter(has_text="Loaded 24 people").first
     success.wait_for()
-    _no_markup(page, success, f"Loaded 3 people from {plain(name)}.", "Build list success")
-    _no_markup(page, page.locator("[data-heading-text]").filter(has_text="3 people").first,  # not the anchor
-               f"{plain(name)} — 3 people", "Build list heading")
+    _no_markup(page, success, f"Loaded 24 people from {plain(name)}.", "Build list success")
+    _no_markup(page, page.locator("[data-heading-text]").filter(has_text="24 people").first,  # not the anchor
+               f"{plain(name)} — 24 people", "Build list heading")
 
     # Send (slowly), so another user's session offers to watch the run.
     page.get_by_role("button", name="Continue to Review & send →", exact=True).click()
     wait_idle(page)
-    page.get_by_role("button", name="Send 3 gifts").click()
+    page.get_by_role("button", name="Send 24 gifts").click()
     page.get_by_text("Sending…").wait_for(timeout=30_000)
 
     other = context.browser.new_context(viewport=VIEWPORT)
@@ -190,17 +192,11 @@ def probe_values(img: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def probe(browser, image_host, tmp_path_factory):
-    import json
-    import subprocess
-    import sys
-
-    from tests.browser_support import REPO, free_port
-
     values = probe_values(image_host.url)
     tmp = tmp_path_factory.mktemp("render-probe")
     (tmp / "values.json").write_text(json.dumps(values), encoding="utf-8")
     port = free_port()
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("ANDOPEN_", "GIFTRUN_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANDOPEN_", "GIFTRUN_"))}
     env.update(GIFTRUN_PROBE_VALUES=str(tmp / "values.json"), PYTHONPATH=str(REPO),
                STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     log = open(tmp / "probe.log", "wb")
