@@ -7,7 +7,6 @@ themselves (GIFTRUN_DEMO_SPEED=30), and the run writes docs/screenshots/*.png fo
 from __future__ import annotations
 
 import functools
-import os
 import re
 import uuid
 from pathlib import Path
@@ -16,13 +15,12 @@ import pytest
 
 from lib import csvio
 from lib.writeback import RESULT_COLUMNS
-from tests.browser_support import (CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, VIEWPORT, AppServer,
+from tests.browser_support import (SCREENSHOTS, VIEWPORT, AppServer,
                                    checkbox_checked, collapse_sidebar, full_page_screenshot, grid_geometry, metrics, poll, wait_idle,
                                    scroll_grid, wait_metric)
 
 pytestmark = pytest.mark.browser
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 SAMPLE_COLUMNS = ["First Name", "Last Name", "Email", "Company", "Fit", "Funding", "Approved"]
 SAMPLE_ROWS = 25
 GOOD_ROWS = 20  # the sample's first 20 people are fine; the last 5 each have one problem
@@ -36,27 +34,7 @@ EXPECTED_ERRORS = {  # sample row (1-based) -> words its Send error must contain
 }
 
 
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the browser tests must run; .ci/run installs chromium)", pytrace=False)
-    pytest.skip(reason)
-
-
 # ------------------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
 
 @pytest.fixture(scope="session")
 def app(browser, tmp_path_factory):

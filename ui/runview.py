@@ -17,6 +17,7 @@ from lib.sources import LoadedList
 from lib.writeback import RESULT_COLUMNS
 
 from . import state
+from .text import md, plain
 
 
 @st.cache_data(ttl=300, show_spinner="Loading campaigns from &Open…")
@@ -29,7 +30,7 @@ def campaigns(svc: Services) -> list[Campaign] | None:
     try:
         found = _campaigns(svc, "demo" if svc.demo_mode else svc.settings.api_key.masked())
     except AndOpenError as exc:
-        st.error(f"Could not load campaigns: {exc}")
+        st.error(f"Could not load campaigns: {md(exc, limit=1000)}")
         return None
     if not found:
         st.error("This &Open account has no campaigns. Create one in &Open first.")
@@ -94,7 +95,7 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                 run.stop("Stopped by you." if who == "local" else f"Stopped by {who}.")
                 st.toast("Stopping: no new sends; the ones in flight finish and are recorded.")
             if p.writeback_error:
-                st.warning(p.writeback_error)
+                st.warning(md(p.writeback_error, limit=1000))
         else:
             seen = st.session_state.setdefault("giftrun_seen_runs", set())
             if p.run_id not in seen:  # refresh the whole page once, so the table shows the results
@@ -109,10 +110,11 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
             (st.success if p.state == "completed" and not (p.rejected or p.unknown or p.failed) else st.warning)(msg)
             if run.unflushed:
                 st.warning(f"{len(run.unflushed)} results are not in the sheet yet: Google refused the write "
-                           f"({p.writeback_error or 'quota'}). They are kept in the journal and retried for a "
+                           f"({md(p.writeback_error or 'quota', limit=1000)}). They are kept in the journal and "
+                           "retried for a "
                            "minute; **Refresh statuses** on Gift status writes them too.")
             if p.message and p.state != "completed":
-                (st.info if p.message.startswith("Stopped by") else st.error)(p.message)
+                (st.info if p.message.startswith("Stopped by") else st.error)(md(p.message, limit=1000))
 
     _view()
 
@@ -124,7 +126,8 @@ def overrides_and_unknowns(svc: Services, loaded: LoadedList, rev: Review, actor
     if skipped:
         with st.expander(f"Send anyway to {len(skipped)} skipped people (look-back override)"):
             labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email} — {r.message}" for r in skipped}
-            chosen = st.multiselect("Deliberately send to", list(labels), format_func=labels.get, key="override_pick")
+            chosen = st.multiselect("Deliberately send to", list(labels), format_func=lambda e: plain(labels[e]),
+                                    key="override_pick")
             if st.button("Override the look-back check for these", disabled=not chosen, key="override_go"):
                 for email in chosen:
                     svc.store.record_override(loaded.list_key, email, actor, labels[email])
@@ -134,8 +137,8 @@ def overrides_and_unknowns(svc: Services, loaded: LoadedList, rev: Review, actor
             st.write("These requests may or may not have created a gift. Look each one up in &Open. Only if it "
                      "has **no** gift there, clear it here so it can be sent again.")
             labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email}" for r in unknown}
-            chosen = st.multiselect("Checked in &Open, no gift found", list(labels), format_func=labels.get,
-                                    key="unknown_pick")
+            chosen = st.multiselect("Checked in &Open, no gift found", list(labels),
+                                    format_func=lambda e: plain(labels[e]), key="unknown_pick")
             if st.button("Clear these so they can be sent again", disabled=not chosen, key="unknown_go"):
                 for email in chosen:
                     svc.store.clear_unknown(loaded.list_key, email, actor)

@@ -6,6 +6,7 @@ from lib.recipients import ColumnMappingError, match_columns
 from lib.sample import SAMPLE_NAME, sample_frame
 from lib.sources import prepare, upload_list_key
 from ui import sheets_ui, state
+from ui.text import md, plain
 
 svc = state.services()
 st.title("Build list")
@@ -22,10 +23,10 @@ with tabs["Upload a CSV"]:
         try:
             frame = csvio.read_csv_bytes(upload.getvalue(), name=upload.name)
         except csvio.CsvError as exc:
-            st.error(str(exc))
+            st.error(md(exc, limit=1000))
         else:
             state.set_list(prepare(frame, list_key=upload_list_key(upload.name, state.actor()), name=upload.name))
-            st.success(f"Loaded {len(frame)} people from {upload.name}.")
+            st.success(f"Loaded {len(frame)} people from {md(upload.name)}.")
 with tabs["Google Sheet"]:
     sheets_ui.open_sheet_form(svc)
 if svc.demo_mode:
@@ -41,25 +42,25 @@ with tabs["Recent lists"]:
     if not saved:
         st.caption("Lists you load are kept here, approvals included, so a closed tab loses nothing.")
     else:
-        labels = {key: f"{name} — saved {at[:16].replace('T', ' ')} UTC" for key, name, at in saved}
+        labels = {key: f"{plain(name)} — saved {at[:16].replace('T', ' ')} UTC" for key, name, at in saved}
         choice = st.selectbox("Reopen a list", list(labels), format_func=labels.get, key="reopen_choice")
         if st.button("Reopen", key="reopen"):
             try:
                 reopened = state.reopen_list(choice)
             except sheets.SheetsError as exc:
-                st.error(str(exc))
+                st.error(md(exc, limit=1000))
                 st.stop()
             if reopened is None:
                 st.error("That list is no longer in the store.")
             else:
                 state.set_list(reopened, save=False)
-                st.success(f"Reopened {reopened.name}.")
+                st.success(f"Reopened {md(reopened.name)}.")
 
 loaded = state.current_list()
 if loaded is None:
     st.stop()
 
-st.subheader(f"{loaded.name} — {len(loaded.frame)} people")
+st.subheader(f"{md(loaded.name)} — {len(loaded.frame)} people")
 st.caption("Columns are matched loosely (First Name, first_name, Email Address… all work). "
            "If a column was not found, pick it from your own columns; the choice is remembered for this list.")
 fields = [("first_name", "First name"), ("last_name", "Last name"), ("email", "Email"), ("approved", "Approved")]

@@ -5,23 +5,24 @@ import streamlit as st
 from lib.connection import check_connection
 from lib.runtime import http_session
 from ui import state
+from ui.text import code, md
 
 svc = state.services()
 s = svc.settings
 st.title("Settings")
 if svc.demo_mode:
-    st.write(f"**Mode:** demo — the built-in sandbox at `{svc.demo.sandbox.url}`.")
+    st.write(f"**Mode:** demo — the built-in sandbox at {code(svc.demo.sandbox.url)}.")
 else:
-    st.write(f"**Mode:** live · **&Open key:** `{s.api_key.masked()}` · "
-             f"**host:** `{s.base_url or 'from the key (production US / staging)'}`")
-st.write(f"**Default campaign:** `{s.campaign_id or '(none — pick one on Review & send)'}`")
-st.write(f"**Store:** `{svc.store.data_dir}`")
+    st.write(f"**Mode:** live · **&Open key:** {code(s.api_key.masked())} · "
+             f"**host:** {code(s.base_url or 'from the key (production US / staging)')}")
+st.write(f"**Default campaign:** {code(s.campaign_id or '(none — pick one on Review & send)')}")
+st.write(f"**Store:** {code(svc.store.data_dir, limit=1000)}")
 secret_state = "configured" if svc.webhook_secret else "not set (webhooks are refused; use polling)"
 st.write(f"**Webhook endpoint:** `POST /webhooks/andopen` on this server · secret {secret_state}")
 
 if st.button("Check connection", key="check_connection"):
     result = check_connection(s, http_session(), svc.client() if svc.demo_mode else None)
-    (st.success if result.ok else st.error)(result.message)
+    (st.success if result.ok else st.error)(md(result.message, limit=1000))
 
 st.subheader("Runs (audit trail)")
 runs = svc.store.runs()
