@@ -52,7 +52,10 @@ READ_CASES = [
     ("empty-header-with-data-unnamed", b"A,,C\n1,2,3\n", ["A", "Unnamed 2", "C"], [["1", "2", "3"]]),
     ("empty-header-without-data-dropped", b"A,B,,\n1,2,,\n3,4\n", ["A", "B"], [["1", "2"], ["3", "4"]]),
     ("single-column", b"Email\na@x.com\n", ["Email"], [["a@x.com"]]),
-    ("neutralised-values-restored", b"A,B,C\n'=SUM(A1),''=x,'-5\n", ["A", "B", "C"], [["=SUM(A1)", "'=x", "-5"]]),
+    ("users-own-values-as-written", b"A,B,C,D\n'=SUM(A1),=A1,+44 20 7946 0958,-5\n", ["A", "B", "C", "D"],
+     [["'=SUM(A1)", "=A1", "+44 20 7946 0958", "-5"]]),
+    ("giftruns-neutralised-results-restored", b"A,Send error,gift_status\n'-5,'-5,''=x\n",
+     ["A", "Send error", "gift_status"], [["'-5", "-5", "'=x"]]),
     ("plain-apostrophe-untouched", b"A\n'hello\n", ["A"], [["'hello"]]),
     ("utf16-excel-unicode-text", "Name\tEmail\r\nJosé\tj@x.com\r\n".encode("utf-16"), ["Name", "Email"],
      [["José", "j@x.com"]]),
@@ -81,7 +84,8 @@ ERROR_CASES = [
     ("too-many-fields", b"A,B\n1,2\n1,2,3\n", "Line 3 has 3 fields but the header has 2"),
     ("too-many-fields-after-multiline", b'A,B\n"x\ny",2\n\n1,2,3\n', "Line 5 has 3 fields"),
     ("unclosed-quote", b'A,B\n1,2\n3,"oops\n4,5\n', 'Line 3 has a quote (") that is never closed.'),
-    ("nul-bytes", b"A,B\n1,\x002\n", "This does not look like a CSV file."),
+    ("nul-byte-in-a-cell", b"A,B\n1,\x002\n", "Line 2, column 'B' contains a NUL character"),
+    ("binary", bytes(range(256)) * 8, "This does not look like a CSV file."),
     ("xlsx", b"PK\x03\x04\x14\x00\x00\x00junk", "It looks like an Excel workbook"),
 ]
 
@@ -96,7 +100,8 @@ def test_read_refuses_with_a_clear_message(raw: bytes, message: str) -> None:
 
 def test_oversize_message_gives_size_and_limit() -> None:
     raw = b"A\n" + b"x" * int(23.4 * 1024 * 1024)
-    with pytest.raises(CsvError, match=r"^The file is 23\.4 MB; the limit is 20 MB\.$"):
+    with pytest.raises(CsvError, match=r"^The file is 23\.4 MB; the limit is 20 MB \(20,971,520 bytes\) of your own "
+                                       r"data\. Split it into smaller files\.$"):
         read_csv_bytes(raw)
 
 
@@ -166,15 +171,15 @@ def _sample_frame() -> pd.DataFrame:
 
 def test_write_then_read_round_trips_values_and_column_order() -> None:
     df = _sample_frame()
-    back = read_csv_bytes(to_csv_bytes(df))
+    back = read_csv_bytes(to_csv_bytes(df, protect=RESULT_COLUMNS))
     assert list(back.columns) == list(df.columns)
     assert back.values.tolist() == df.values.tolist()
 
 
-@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_round_trip_with_user_delimiter(delimiter: str) -> None:
     df = _sample_frame()
-    raw = to_csv_bytes(df, delimiter=delimiter)
+    raw = to_csv_bytes(df, delimiter=delimiter, protect=RESULT_COLUMNS)
     back = read_csv_bytes(raw)
     assert back.attrs[csvio.ATTR_DELIMITER] == delimiter
     assert back.values.tolist() == df.values.tolist()
@@ -185,13 +190,18 @@ def test_written_bytes_are_utf8_bom_lf_and_neutralised() -> None:
     assert to_csv_bytes(df) == BOM + "A,B\n'=1+1,\nJosé,\n".encode()
 
 
+def test_only_the_protected_columns_are_neutralised() -> None:
+    df = pd.DataFrame({"Phone": ["+44 20 7946 0958"], "Send error": ["-5 is not a name"]})
+    assert to_csv_bytes(df, protect=["Send error"]) == BOM + "Phone,Send error\n+44 20 7946 0958,'-5 is not a name\n".encode()
+
+
 def test_write_csv_atomic_replaces_and_keeps_permissions(tmp_path: Path) -> None:
     target = tmp_path / "list.csv"
     target.write_bytes(b"old\n")
     os.chmod(target, 0o640)
     write_csv_atomic(_sample_frame(), target)
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
-    assert read_csv_path(target).values.tolist() == _sample_frame().values.tolist()
+    assert read_csv_path(target).values.tolist() == read_csv_bytes(to_csv_bytes(_sample_frame())).values.tolist()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["list.csv"]
 
 
