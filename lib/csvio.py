@@ -198,29 +198,42 @@ _QUOTED_RUN = re.compile(r'"[^"]*"')
 
 
 def detect_delimiter(text: str) -> str:
-    """The delimiter that splits the first lines most consistently into two or more fields
+    """The delimiter that splits the first records most consistently into two or more fields
     (counted outside quotes), so a title line or a value full of commas does not mislead.
     Ties fall back to the order of DELIMITERS; a single-column file gets ','."""
     counts: dict[str, list[int]] = {d: [] for d in DELIMITERS}
-    seen = 0
-    for line in io.StringIO(text, newline=""):
-        if not line.strip(" \t\r\n\"" + "".join(DELIMITERS)):
+    for record in _first_records(text, 50):
+        if not record.strip(" \t\r\n\"" + "".join(DELIMITERS)):
             continue
-        bare = _QUOTED_RUN.sub("", line)
+        bare = _QUOTED_RUN.sub("", record)
         for d in DELIMITERS:
-            counts[d].append(bare.count(d) + 1)
-        seen += 1
-        if seen >= 50:
-            break
+            if d in bare:
+                counts[d].append(bare.count(d) + 1)
     best, best_score = DELIMITERS[0], (0, 0)
     for d in DELIMITERS:
         if not counts[d]:
             continue
-        tally = Counter(counts[d])
-        width, freq = max(tally.items(), key=lambda kv: (kv[1], kv[0]))
-        if width >= 2 and (freq, width) > best_score:
+        width, freq = max(Counter(counts[d]).items(), key=lambda kv: (kv[1], kv[0]))
+        if (freq, width) > best_score:
             best, best_score = d, (freq, width)
     return best
+
+
+def _first_records(text: str, limit: int) -> Iterator[str]:
+    """Up to `limit` records as text, a quoted line break kept inside its record (a run of
+    lines with an odd number of quotes is closed after 20 lines, as a stray quote would)."""
+    pending, held, given = "", 0, 0
+    for line in io.StringIO(text, newline=""):
+        pending += line
+        held += 1
+        if pending.count('"') % 2 and held < 20:
+            continue
+        yield pending
+        pending, held, given = "", 0, given + 1
+        if given >= limit:
+            return
+    if pending:
+        yield pending
 
 
 def _show_delimiter(delimiter: str) -> str:
@@ -279,6 +292,7 @@ class CsvDocument:
             cursor = body_end
         for i, (start, body_end, _end) in enumerate(self.rows):
             raw = split_fields(text[start:body_end], d)
+            full = len(raw) >= self.width  # rows as wide as the header get every new column, empty or not
             changes: dict[int, str] = {}
             for pos, result, cap, values in targets:
                 value = _cell(values[i])
@@ -286,7 +300,7 @@ class CsvDocument:
                     current = _unquote(raw[pos])
                     if (restore(current) if result else current) == value:
                         continue
-                elif not value:
+                elif not value and not full:
                     continue
                 changes[pos] = self._field(value, result, cap)
             if not changes:
@@ -300,18 +314,31 @@ class CsvDocument:
         return self.codec.encode("".join(pieces))
 
     def _field(self, value: str, result: bool, cap: int | None) -> str:
-        """One cell as written: Giftrun's own values neutralised and bounded, quoted when needed."""
-        text = self.codec.fit(neutralise(value) if result else value)
-        out = _quote(text, self.delimiter)
+        """One cell as Giftrun writes it: its own values neutralised and bounded; quoted when
+        it holds any delimiter, so what it writes never sways how the file is read next time."""
+        text = neutralise(value) if result else value
+        if cap is not None:
+            text = text[:cap + 1]  # a character takes a byte at least: the rest can never fit
+        text = self.codec.fit(text)
+        out = _quote_all(text)
         if cap is not None and self.codec.size(out) > cap:
+            more, size = self.codec.fit("…"), self.codec.size
+            special = _ANY_DELIMITER.search(text)
+            first = special.start() if special else len(text)
+            quote = size('"')
+
+            def written(k: int) -> int:  # bytes of the quoted prefix of k characters with its ellipsis
+                extra = 2 * quote + quote * text.count('"', 0, k) if k > first else 0
+                return size(text[:k] + more) + extra
+
             lo, hi = 0, len(text)
             while lo < hi:  # the longest prefix that fits with its ellipsis
                 mid = (lo + hi + 1) // 2
-                if self.codec.size(_quote(text[:mid] + "…", self.delimiter)) <= cap:
+                if written(mid) <= cap:
                     lo = mid
                 else:
                     hi = mid - 1
-            out = _quote(text[:lo] + "…", self.delimiter)
+            out = _quote_all(text[:lo] + more)
         return out
 
     def own_bytes(self) -> int:
@@ -339,6 +366,15 @@ def _own_bytes(text: str, codec: TextCodec, d: str, records: Iterable[tuple[int,
 
 _RESULT_CAPS = {normalise_header(c): cap for c, cap in RESULT_CELL_BYTES.items()}
 _NEEDS_QUOTES = re.compile(r'["\r\n]')
+
+
+_ANY_DELIMITER = re.compile("[" + re.escape("".join(DELIMITERS)) + '"\r\n]')
+
+
+def _quote_all(text: str) -> str:
+    if _ANY_DELIMITER.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _quote(text: str, delimiter: str) -> str:

@@ -6,6 +6,7 @@ Giftrun writes.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 
@@ -43,7 +44,7 @@ class TextCodec:
         """The encoding as the readers used to report it (ATTR_ENCODING)."""
         if self.name == "utf-8" and self.bom:
             return "utf-8-sig"
-        return self.name
+        return "utf-8" if self.name == "ascii" else self.name
 
     def decode(self, data: bytes) -> str:
         body = data[len(self.bom):]
@@ -58,7 +59,11 @@ class TextCodec:
 
     def fit(self, value: str) -> str:
         """`value` with every character this encoding cannot hold replaced by '?', so new
-        cells never make the file unwritable (or change how the rest of it reads)."""
+        cells never make the file unwritable (or change how the rest of it reads). A plain
+        ASCII file stays ASCII (accents dropped, dashes and quotes made plain): every
+        program reads it alike, while UTF-8 added to it would show as "â€”" in Excel."""
+        if self.name == "ascii":
+            return _ascii(value)
         if self.name == "cp1252":
             return "".join(ch if ch.isascii() or ord(ch) in _CP1252_BACK
                            or (0xA0 <= ord(ch) <= 0xFF) or (0x80 <= ord(ch) < 0xA0 and ord(ch) not in _C1_TAKEN)
@@ -67,11 +72,22 @@ class TextCodec:
 
     def size(self, text: str) -> int:
         """Bytes `text` takes in this encoding (no BOM)."""
-        if self.name == "utf-8" and text.isascii():
-            return len(text)
         if self.name == "cp1252":
             return len(text)
+        if text.isascii():
+            return len(text) * (4 if self.name.startswith("utf-32") else 2 if self.name.startswith("utf-16") else 1)
         return len(text.encode(self.name, errors="replace"))
+
+
+_PLAIN = str.maketrans({"\u2014": "-", "\u2013": "-", "\u2026": "...", "\u2018": "'", "\u2019": "'",
+                        "\u201c": '"', "\u201d": '"', "\u00a0": " "})
+
+
+def _ascii(value: str) -> str:
+    if value.isascii():
+        return value
+    plain = unicodedata.normalize("NFKD", value.translate(_PLAIN))
+    return "".join(ch if ch.isascii() else ("" if unicodedata.combining(ch) else "?") for ch in plain)
 
 
 def _not_csv(data: bytes, name: str, detail: str = "") -> TextError:
@@ -122,6 +138,8 @@ def detect(data: bytes, name: str = "file") -> TextCodec:
         wide = _unicode_without_bom(data)
         if wide is not None:
             return TextCodec(wide)
+    if data.isascii():
+        return TextCodec("ascii")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:

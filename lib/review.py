@@ -105,7 +105,7 @@ def own_values_replaced(loaded: LoadedList, rev: Review) -> list[Overwrite]:
     sending = {r.row_key for r in rev.plan.rows if r.action == RowAction.SEND}
     keys = [str(k) for k in loaded.frame.index]
     out = []
-    for canonical, column in present.items():
+    for canonical, column in sorted(present.items(), key=lambda kv: loaded.user_columns.index(kv[1])):
         before, after = _texts(loaded.frame[column]), _texts(rev.frame[column])
         rows = tuple(n for n, (key, b, a) in enumerate(zip(keys, before, after), start=1)
                      if b.strip() and (b != a or (canonical in SEND_WRITES and key in sending)))

@@ -59,6 +59,32 @@ READ_CASES = [
     ("plain-apostrophe-untouched", b"A\n'hello\n", ["A"], [["'hello"]]),
     ("utf16-excel-unicode-text", "Name\tEmail\r\nJosé\tj@x.com\r\n".encode("utf-16"), ["Name", "Email"],
      [["José", "j@x.com"]]),
+    # issue 11, item 11: what spreadsheets and other tools write, read without a question
+    ("title-row-above-header", b"Q3 gift list\nFirst,Last,Email\nAl,Bo,a@x.com\n", ["First", "Last", "Email"],
+     [["Al", "Bo", "a@x.com"]]),
+    ("title-row-excel-padded-then-blank", b"Q3 gift list,,\r\n,,\r\nFirst,Last,Email\r\nAl,Bo,a@x.com\r\n",
+     ["First", "Last", "Email"], [["Al", "Bo", "a@x.com"]]),
+    ("two-title-rows", b"Gift list\nExported 2026-05-01\n\nFirst;Last;Email\nAl;Bo;a@x.com\n",
+     ["First", "Last", "Email"], [["Al", "Bo", "a@x.com"]]),
+    ("excel-sep-line", b"sep=;\r\nFirst;Last;Email\r\nAl;Bo, Jr;a@x.com\r\n", ["First", "Last", "Email"],
+     [["Al", "Bo, Jr", "a@x.com"]]),
+    ("excel-sep-line-comma", b"SEP=,\nName,Note\nAl,a;b;c;d\n", ["Name", "Note"], [["Al", "a;b;c;d"]]),
+    ("pipe-delimited", b"First|Last|Email\nAl|Bo|a@x.com\n", ["First", "Last", "Email"], [["Al", "Bo", "a@x.com"]]),
+    ("pipe-with-commas-in-values", b"Name|Note\nAl|a, b, c\nBo|d, e\n", ["Name", "Note"],
+     [["Al", "a, b, c"], ["Bo", "d, e"]]),
+    ("title-then-multiline-quotes", b'Leads\nName\tNote\n"Al"\t"l1\nl2\nl3"\nBo\tx\n', ["Name", "Note"],
+     [["Al", "l1\nl2\nl3"], ["Bo", "x"]]),
+    ("utf16-le-without-bom", "Name,Email\r\nJosé,j@x.com\r\n".encode("utf-16-le"), ["Name", "Email"],
+     [["José", "j@x.com"]]),
+    ("utf16-be-without-bom", "Name;Email\nJosé;j@x.com\n".encode("utf-16-be"), ["Name", "Email"],
+     [["José", "j@x.com"]]),
+    ("utf32-with-bom", "Name,Email\nJosé,j@x.com\n".encode("utf-32"), ["Name", "Email"], [["José", "j@x.com"]]),
+    ("utf32-le-without-bom", "Name,Email\nJosé,j@x.com\n".encode("utf-32-le"), ["Name", "Email"],
+     [["José", "j@x.com"]]),
+    ("utf32-be-without-bom", "Name,Email\nJosé,j@x.com\n".encode("utf-32-be"), ["Name", "Email"],
+     [["José", "j@x.com"]]),
+    ("cell-at-the-limit", b"Name,Note\nAl," + b"x" * csvio.MAX_CELL_CHARS + b"\n", ["Name", "Note"],
+     [["Al", "x" * csvio.MAX_CELL_CHARS]]),
 ]
 
 
@@ -87,6 +113,21 @@ ERROR_CASES = [
     ("nul-byte-in-a-cell", b"A,B\n1,\x002\n", "Line 2, column 'B' contains a NUL character"),
     ("binary", bytes(range(256)) * 8, "This does not look like a CSV file."),
     ("xlsx", b"PK\x03\x04\x14\x00\x00\x00junk", "It looks like an Excel workbook"),
+    # issue 11, item 11: each says what is wrong and where
+    ("nul-byte-in-a-header", b"A,B\x00C\n1,2\n", "Line 1, column 'BC' contains a NUL character"),
+    ("200kb-cell", b"First,Last,Email,Notes\nAl,Bo,a@x.com,ok\nCy,Di,c@x.com," + b"x" * 200 * 1024 + b"\n",
+     "Line 3, column 'Notes': the value is 204,800 characters long; the limit is 50,000 characters per cell."),
+    ("200kb-cell-over-many-lines", b'Name,Note\nAl,"' + b"x\n" * 100_000 + b'"\n',
+     "check that line for a quote (\") that closes much later than it should"),
+    ("mostly-utf8-with-a-windows-1252-row", "Name,City\nJosé,Zürich\nRenée,Köln\n".encode() + b"Ana,Bogot\xe1\n",
+     "Line 4 has characters that are not UTF-8, while the rest of the file is UTF-8"),
+    ("utf16-cut-in-the-middle", "Name,Email\nJosé,j@x.com\n".encode("utf-16")[:-1],
+     "This does not look like a CSV file (it starts like UTF-16 text but is damaged further on)."),
+    ("header-row-missing", b"Ana,Lopez,ana@example.com\nBo,Ng,bo@example.com\n",
+     "Line 1 should hold the column names, but it holds an email address ('ana@example.com')"),
+    ("two-cell-title-row", b"Gift list,2026\nFirst,Last,Email,Approved\nAl,Bo,a@x.com,yes\n",
+     "Line 2 has 4 fields but line 1, read as the column names, has 2. If line 1 is a title or a note above "
+     "the column names, delete it and upload again"),
 ]
 
 
@@ -126,6 +167,7 @@ def test_read_records_delimiter_and_encoding() -> None:
 @pytest.mark.parametrize("text,expected", [
     ("a,b,c", ","), ("a;b;c", ";"), ("a\tb\tc", "\t"), ("single", ","),
     ('"a;b",c', ","), ('"a,b";"c,d";e', ";"), ("\n,,\na;b", ";"), ("a;b,c;d", ";"),
+    ("Gifts, Q3\nA;B;C\n1;2;3\n", ";"), ("A|B|C\n1|2, 3|4\n", "|"), ('A\tB\n"x\ny\nz"\t2\n', "\t"),
 ])
 def test_detect_delimiter_counts_outside_quotes_in_header(text: str, expected: str) -> None:
     assert csvio.detect_delimiter(text) == expected
@@ -289,3 +331,10 @@ def test_read_csv_path_reads_file(tmp_path: Path) -> None:
     target = tmp_path / "people.csv"
     target.write_bytes(b"Name\nAl\n")
     assert read_csv_path(str(target)).values.tolist() == [["Al"]]
+
+
+def test_a_title_above_the_header_is_named_in_a_note_and_kept_in_the_file() -> None:
+    doc = csvio.read_csv(b"Q3 gift list,,\r\n,,\r\nFirst,Last,Email\r\nAl,Bo,a@x.com\r\n")
+    assert doc.notes == ("The column names are on line 3; line 1 above them ('Q3 gift list') was read as a title "
+                         "and is kept as it is.",)
+    assert doc.render(doc.frame, list(doc.frame.columns)).startswith(b"Q3 gift list,,\r\n,,\r\nFirst,")
