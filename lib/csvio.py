@@ -42,13 +42,12 @@ RESULT_CELL_BYTES: dict[str, int] = {
     GIFT_REQUEST_ID: 128, REDEMPTION_URL: 1024, SEND_ERROR: 1024, GIFT_STATUS: 64, ELIGIBILITY: 32,
     SKIP_REASON: 512, SENT_AT: 64,
 }
-# Every file Giftrun accepts and writes back stays under this, the most it reads at all:
-# the user's data, result cells at their longest (and a delimiter each) on every row, and
-# room for short rows padded out to reach their result cells.
+# The most read at all. Every file Giftrun accepts and writes back stays under it: the
+# user's data, result cells at their longest (and a delimiter each) on every row, and room
+# for short rows padded out to reach their result cells (tests/test_list_limits.py).
 MAX_UPLOAD_BYTES = 100 * MIB
-assert MAX_LIST_BYTES + MAX_ROWS * (sum(RESULT_CELL_BYTES.values()) + 4 * len(RESULT_CELL_BYTES)) < 80 * MIB
 
-LIMITS_TEXT = (f"Up to {MAX_LIST_BYTES // MIB} MB ({MAX_LIST_BYTES:,} bytes) of your own data and {MAX_ROWS:,} "
+LIMITS_TEXT = (f"Up to {MAX_LIST_BYTES:,} bytes ({MAX_LIST_BYTES // MIB} MB) of your own data and {MAX_ROWS:,} "
                f"people per list; Giftrun's result columns don't count towards the size.")
 
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")  # preference order when the evidence ties
@@ -569,9 +568,10 @@ def _nul_message(line: int, column: str) -> str:
 
 
 def _too_big_message(size: int, *, besides_results: bool = False) -> str:
-    what = (f"The file holds {size / MIB:.1f} MB of your own data (besides Giftrun's result columns)"
-            if besides_results else f"The file is {size / MIB:.1f} MB")
-    return (f"{what}; the limit is {MAX_LIST_BYTES / MIB:g} MB ({MAX_LIST_BYTES:,} bytes) of your own data. "
+    """In bytes: programs disagree on what a MB is (Streamlit's uploader shows 1,000,000)."""
+    what = (f"The file holds {size:,} bytes of your own data besides Giftrun's result columns"
+            if besides_results else f"The file is {size:,} bytes")
+    return (f"{what}; a list can hold up to {MAX_LIST_BYTES:,} bytes ({MAX_LIST_BYTES // MIB} MB) of your own data. "
             "Split it into smaller files.")
 
 

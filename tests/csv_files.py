@@ -232,3 +232,24 @@ def as_written(value: str, codec: str) -> str:
 def codec_of(odd: OddFile) -> str:
     """The encoding Giftrun writes new cells in: a file of plain ASCII stays plain ASCII."""
     return "ascii" if odd.codec in ("utf-8", "cp1252") and not odd.bom and odd.data.isascii() else odd.codec
+
+
+def assert_only_result_fields_changed(old, new) -> None:
+    """Two reads of one file (csvio.CsvDocument), before and after a write-back: the lines
+    above the header, every non-result field of the header and each data row, line ends,
+    the blank rows between people and the end of the file are the same text."""
+    from lib.csvio import split_fields
+    d, before, after = old.delimiter, old.text, new.text
+    assert before[:old.header[0]] == after[:new.header[0]], "the lines above the header changed"
+    assert len(old.rows) == len(new.rows)
+    bounds_old, bounds_new = [old.header, *old.rows], [new.header, *new.rows]
+    for (s0, b0, e0), (s1, b1, e1) in zip(bounds_old, bounds_new):
+        f0, f1 = split_fields(before[s0:b0], d), split_fields(after[s1:b1], d)
+        assert before[b0:e0] == after[b1:e1], "a line end changed"
+        assert len(f1) >= len(f0)
+        for j, raw in enumerate(f0):
+            if j not in old.results_at:
+                assert f1[j] == raw, (j, raw, f1[j])
+    for (_, _, e0), (s0, _, _), (_, _, e1), (s1, _, _) in zip(bounds_old, bounds_old[1:], bounds_new, bounds_new[1:]):
+        assert before[e0:s0] == after[e1:s1], "a blank row between people changed"
+    assert before[bounds_old[-1][2]:] == after[bounds_new[-1][2]:], "the end of the file changed"

@@ -5,7 +5,7 @@ from lib import csvio, sheets
 from lib.recipients import match_columns
 from lib.sample import SAMPLE_NAME, sample_frame
 from lib.sources import prepare, upload_list_key
-from ui import sheets_ui, state
+from ui import common, sheets_ui, state
 
 svc = state.services()
 st.title("Build list")
@@ -16,8 +16,9 @@ if svc.demo_mode and state.current_list() is None:
 names = ["Upload a CSV", "Google Sheet", "Recent lists"] + (["Sample list"] if svc.demo_mode else [])
 tabs = dict(zip(names, st.tabs(names)))  # the made-up sample is for demos only: never sent for real
 with tabs["Upload a CSV"]:
+    common.upload_refusals_visible()
     upload = st.file_uploader("CSV file (UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or |)",
-                              type=["csv", "txt", "tsv"], key="giftrun_upload",
+                              type=["csv", "txt", "tsv", "xlsx", "xls"], key="giftrun_upload",
                               max_upload_size=csvio.MAX_UPLOAD_BYTES // csvio.MIB)
     st.caption(csvio.LIMITS_TEXT)
     if upload is not None and st.button("Use this file", type="primary", key="use_upload"):
