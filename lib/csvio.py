@@ -86,7 +86,6 @@ def restore(value: str) -> str:
 
 # ---------------------------------------------------------------------------- records
 
-_EOL = re.compile(r"\r\n|\r|\n")
 _SEP_LINE = re.compile(r"sep=([^\r\n\"])(?:\r\n|\r|\n|$)", re.IGNORECASE)
 
 
@@ -105,10 +104,14 @@ def _records(text: str, d: str, p: int, line: int) -> Iterator[tuple[int, int, i
     and Python's csv module (strict) read them: `"` opens a quoted field only as its first
     character, `""` inside one is a quote, line ends inside one are part of the value."""
     n = len(text)
+    lf = cr = -1  # the next line feed and carriage return at or after p (n: none left)
     while p < n:
-        m = _EOL.search(text, p)
-        e = m.start() if m else n
-        end = m.end() if m else n
+        if lf < p:
+            lf = text.find("\n", p) % (n + 1)  # -1 (none) becomes n
+        if cr < p:
+            cr = text.find("\r", p) % (n + 1)
+        e = min(lf, cr)
+        end = e + 2 if e == cr and e + 1 == lf < n else min(e + 1, n)
         if text.find('"', p, e) < 0:
             yield p, e, end, line, text[p:e].split(d)
             line += 1
@@ -184,7 +187,7 @@ def _unquote(raw: str) -> str:
 
 
 def _is_blank(values: Sequence[str]) -> bool:
-    return all(not v.strip() for v in values)
+    return not "".join(values).strip()
 
 
 def _filled(values: Sequence[str]) -> int:
