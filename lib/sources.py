@@ -25,7 +25,6 @@ class LoadedList:
     frame: pd.DataFrame  # index = row keys (text); user's columns first, then result columns
     cmap: ColumnMap
     user_columns: tuple[str, ...] = field(default=())
-    delimiter: str = ","  # a semicolon export is written back with semicolons, so Excel still opens it
     document: csvio.CsvDocument | None = None  # the CSV file as read: results are written back into it
 
     def require_columns(self, *, approval: bool) -> None:
@@ -51,8 +50,7 @@ def prepare(frame: pd.DataFrame, *, list_key: str, name: str, overrides: Mapping
     present = result_columns(user_columns)
     df = ensure_columns(frame, [c for c in RESULT_COLUMNS if c not in present]).reset_index(drop=True)
     df.index = pd.Index(list(row_keys) if row_keys is not None else positional_keys(len(df)), dtype=object)
-    delimiter = document.delimiter if document is not None else ","
-    return LoadedList(list_key, name, df, match_columns(user_columns, overrides), user_columns, delimiter, document)
+    return LoadedList(list_key, name, df, match_columns(user_columns, overrides), user_columns, document)
 
 
 def results_in(frame: pd.DataFrame) -> list[str]:
