@@ -135,3 +135,20 @@ def test_a_real_send_changes_only_result_cells_and_a_second_run_sends_nobody(mak
     assert "0 to send" in second.stdout, second.stdout
     support.assert_nobody_gifted_twice(sb)
     assert len(posts(sb)) == sent and path.read_bytes() == after
+
+
+@pytest.mark.parametrize("raw,written", [
+    (b"Email,Name\r\na@x.com,Al\r\n", b"Unknown outcome - check in &Open"),  # plain ASCII stays plain ASCII
+    ("Email,Name\r\na@x.com,José\r\n".encode(), "Unknown outcome — check in &Open".encode()),  # UTF-8 gets UTF-8
+    ("Email,Name\r\na@x.com,José\r\n".encode("cp1252"), "Unknown outcome — check in &Open".encode("cp1252")),
+    ("Email,Name\r\na@x.com,José\r\n".encode("utf-16"), "Unknown outcome — check in &Open".encode("utf-16-le")),
+], ids=["ascii", "utf-8", "windows-1252", "utf-16"])
+def test_giftruns_text_is_written_in_the_files_own_encoding(raw, written):
+    """Excel reads a CSV without a BOM as Windows-1252: UTF-8 added to a plain ASCII file
+    would show "â€”", so that file stays ASCII."""
+    doc = csvio.read_csv(raw)
+    loaded = prepare(doc.frame, list_key="k", name="x.csv", document=doc)
+    frame = apply_results(loaded.frame, [RowResult("0", "", {"Send error": "Unknown outcome — check in &Open"})])
+    out = csv_bytes(loaded, frame, results_in(frame))
+    assert written in out
+    assert out.isascii() == raw.isascii()
