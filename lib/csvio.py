@@ -18,14 +18,15 @@ import os
 import re
 import stat
 import tempfile
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable
 
 import pandas as pd
 
 from . import csvtext
+from .csvrecords import (ANY_DELIMITER, SEP_LINE, ParseError, detect_delimiter, filled, is_blank, quote,
+                         quote_all, records, show_delimiter, split_fields, unquote)
 from .csvtext import TextCodec
 from .headers import normalise_header
 from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
@@ -50,7 +51,6 @@ MAX_UPLOAD_BYTES = 100 * MIB
 LIMITS_TEXT = (f"Up to {MAX_LIST_BYTES:,} bytes ({MAX_LIST_BYTES // MIB} MB) of your own data and {MAX_ROWS:,} "
                f"people per list; Giftrun's result columns don't count towards the size.")
 
-DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")  # preference order when the evidence ties
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 
 # Attributes set on frames returned by the readers (informational; pandas may drop attrs).
@@ -84,164 +84,6 @@ def restore(value: str) -> str:
     return value
 
 
-# ---------------------------------------------------------------------------- records
-
-_SEP_LINE = re.compile(r"sep=([^\r\n\"])(?:\r\n|\r|\n|$)", re.IGNORECASE)
-
-
-class _ParseError(Exception):
-    def __init__(self, line: int, field: int, reason: str) -> None:
-        super().__init__(reason)
-        self.line, self.field, self.reason = line, field, reason
-
-
-def _lines_in(text: str, start: int, end: int) -> int:
-    return text.count("\n", start, end) + text.count("\r", start, end) - text.count("\r\n", start, end)
-
-
-def _records(text: str, d: str, p: int, line: int) -> Iterator[tuple[int, int, int, int, list[str]]]:
-    """(start, body end, end, first line, values) of each record from offset `p`, as Excel
-    and Python's csv module (strict) read them: `"` opens a quoted field only as its first
-    character, `""` inside one is a quote, line ends inside one are part of the value."""
-    n = len(text)
-    lf = cr = -1  # the next line feed and carriage return at or after p (n: none left)
-    while p < n:
-        if lf < p:
-            lf = text.find("\n", p) % (n + 1)  # -1 (none) becomes n
-        if cr < p:
-            cr = text.find("\r", p) % (n + 1)
-        e = min(lf, cr)
-        end = e + 2 if e == cr and e + 1 == lf < n else min(e + 1, n)
-        if text.find('"', p, e) < 0:
-            yield p, e, end, line, text[p:e].split(d)
-            line += 1
-        else:
-            values, e, end = _quoted_record(text, d, p, line)
-            yield p, e, end, line, values
-            line += _lines_in(text, p, end)
-        p = end
-
-
-def _quoted_record(text: str, d: str, p: int, line: int) -> tuple[list[str], int, int]:
-    n = len(text)
-    unquoted = re.compile(f"[^{re.escape(d)}\r\n]*")
-    values: list[str] = []
-    q = p
-    while True:
-        if q < n and text[q] == '"':
-            parts, k = [], q + 1
-            while True:
-                j = text.find('"', k)
-                if j < 0:
-                    raise _ParseError(line + _lines_in(text, p, q), len(values), "has a quote (\") that is never closed")
-                if j + 1 < n and text[j + 1] == '"':
-                    parts.append(text[k:j + 1])
-                    k = j + 2
-                    continue
-                parts.append(text[k:j])
-                break
-            values.append("".join(parts))
-            q = j + 1
-            if q < n and text[q] not in (d, "\r", "\n"):
-                raise _ParseError(line + _lines_in(text, p, q), len(values) - 1,
-                                  "has text right after a closing quote (\")")
-        else:
-            j = unquoted.match(text, q).end()
-            values.append(text[q:j])
-            q = j
-        if q >= n:
-            return values, n, n
-        if text[q] == d:
-            q += 1
-            continue
-        return values, q, q + (2 if text.startswith("\r\n", q) else 1)
-
-
-def split_fields(body: str, d: str) -> list[str]:
-    """A record's fields as they are written in the file (quotes included)."""
-    if '"' not in body:
-        return body.split(d)
-    out, q, n = [], 0, len(body)
-    while True:
-        start = q
-        if q < n and body[q] == '"':
-            q += 1
-            while True:
-                j = body.find('"', q)
-                if j < 0 or j + 1 >= n or body[j + 1] != '"':
-                    q = n if j < 0 else j + 1
-                    break
-                q = j + 2
-        j = body.find(d, q)
-        if j < 0:
-            out.append(body[start:])
-            return out
-        out.append(body[start:j])
-        q = j + 1
-
-
-def _unquote(raw: str) -> str:
-    if raw.startswith('"') and len(raw) >= 2:
-        return raw[1:-1].replace('""', '"')
-    return raw
-
-
-def _is_blank(values: Sequence[str]) -> bool:
-    return not "".join(values).strip()
-
-
-def _filled(values: Sequence[str]) -> int:
-    return sum(1 for v in values if v.strip())
-
-
-# ---------------------------------------------------------------------------- delimiter
-
-_QUOTED_RUN = re.compile(r'"[^"]*"')
-
-
-def detect_delimiter(text: str) -> str:
-    """The delimiter that splits the first records most consistently into two or more fields
-    (counted outside quotes), so a title line or a value full of commas does not mislead.
-    Ties fall back to the order of DELIMITERS; a single-column file gets ','."""
-    counts: dict[str, list[int]] = {d: [] for d in DELIMITERS}
-    for record in _first_records(text, 50):
-        if not record.strip(" \t\r\n\"" + "".join(DELIMITERS)):
-            continue
-        bare = _QUOTED_RUN.sub("", record)
-        for d in DELIMITERS:
-            if d in bare:
-                counts[d].append(bare.count(d) + 1)
-    best, best_score = DELIMITERS[0], (0, 0)
-    for d in DELIMITERS:
-        if not counts[d]:
-            continue
-        width, freq = max(Counter(counts[d]).items(), key=lambda kv: (kv[1], kv[0]))
-        if (freq, width) > best_score:
-            best, best_score = d, (freq, width)
-    return best
-
-
-def _first_records(text: str, limit: int) -> Iterator[str]:
-    """Up to `limit` records as text, a quoted line break kept inside its record (a run of
-    lines with an odd number of quotes is closed after 20 lines, as a stray quote would)."""
-    pending, held, given = "", 0, 0
-    for line in io.StringIO(text, newline=""):
-        pending += line
-        held += 1
-        if pending.count('"') % 2 and held < 20:
-            continue
-        yield pending
-        pending, held, given = "", 0, given + 1
-        if given >= limit:
-            return
-    if pending:
-        yield pending
-
-
-def _show_delimiter(delimiter: str) -> str:
-    return {"\t": "tab", "|": "|"}.get(delimiter, delimiter)
-
-
 # ---------------------------------------------------------------------------- the document
 
 @dataclass(frozen=True, eq=False)
@@ -260,10 +102,6 @@ class CsvDocument:
     positions: dict[str, int]  # frame column -> field index in the file
     results_at: frozenset[int]  # field indexes of Giftrun's result columns
     notes: tuple[str, ...] = field(default=())  # what was worked around, for the user
-
-    @property
-    def encoding(self) -> str:
-        return self.codec.label
 
     def render(self, frame: pd.DataFrame, columns: Iterable[str]) -> bytes:
         """The file with `columns` of `frame` (the document's rows, in order) written in:
@@ -299,7 +137,7 @@ class CsvDocument:
             for pos, result, cap, values in targets:
                 value = _cell(values[i])
                 if pos < len(raw):
-                    current = _unquote(raw[pos])
+                    current = unquote(raw[pos])
                     if (restore(current) if result else current) == value:
                         continue
                 elif not value and not full:
@@ -322,15 +160,15 @@ class CsvDocument:
         if cap is not None:
             text = text[:cap + 1]  # a character takes a byte at least: the rest can never fit
         text = self.codec.fit(text)
-        out = _quote_all(text)
+        out = quote_all(text)
         if cap is not None and self.codec.size(out) > cap:
             more, size = self.codec.fit("…"), self.codec.size
-            special = _ANY_DELIMITER.search(text)
+            special = ANY_DELIMITER.search(text)
             first = special.start() if special else len(text)
-            quote = size('"')
+            qsize = size('"')
 
             def written(k: int) -> int:  # bytes of the quoted prefix of k characters with its ellipsis
-                extra = 2 * quote + quote * text.count('"', 0, k) if k > first else 0
+                extra = 2 * qsize + qsize * text.count('"', 0, k) if k > first else 0
                 return size(text[:k] + more) + extra
 
             lo, hi = 0, len(text)
@@ -340,7 +178,7 @@ class CsvDocument:
                     lo = mid
                 else:
                     hi = mid - 1
-            out = _quote_all(text[:lo] + more)
+            out = quote_all(text[:lo] + more)
         return out
 
     def own_bytes(self) -> int:
@@ -348,7 +186,7 @@ class CsvDocument:
         return _own_bytes(self.text, self.codec, self.delimiter, [self.header, *self.rows], self.results_at)
 
 
-def _own_bytes(text: str, codec: TextCodec, d: str, records: Iterable[tuple[int, int, int]],
+def _own_bytes(text: str, codec: TextCodec, d: str, bounds: Iterable[tuple[int, int, int]],
                results_at: frozenset[int]) -> int:
     """The file's size without the result cells (and the empty cells at the end of a row,
     which padding a short row out to its result cells adds): writing results back never
@@ -356,7 +194,7 @@ def _own_bytes(text: str, codec: TextCodec, d: str, records: Iterable[tuple[int,
     size = codec.size
     total = len(codec.bom) + size(text)
     dsize = size(d)
-    for start, body_end, _end in records:
+    for start, body_end, _end in bounds:
         raw = split_fields(text[start:body_end], d)
         dropped = [j for j in range(len(raw)) if j in results_at]
         own = [j for j in range(len(raw)) if j not in results_at]
@@ -367,23 +205,6 @@ def _own_bytes(text: str, codec: TextCodec, d: str, records: Iterable[tuple[int,
 
 
 _RESULT_CAPS = {normalise_header(c): cap for c, cap in RESULT_CELL_BYTES.items()}
-_NEEDS_QUOTES = re.compile(r'["\r\n]')
-
-
-_ANY_DELIMITER = re.compile("[" + re.escape("".join(DELIMITERS)) + '"\r\n]')
-
-
-def _quote_all(text: str) -> str:
-    if _ANY_DELIMITER.search(text):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def _quote(text: str, delimiter: str) -> str:
-    """Minimal quoting, as Excel writes: a delimiter, a quote or a line end inside."""
-    if delimiter in text or _NEEDS_QUOTES.search(text):
-        return '"' + text.replace('"', '""') + '"'
-    return text
 
 
 # ---------------------------------------------------------------------------- reading
@@ -404,12 +225,12 @@ def read_csv(data: bytes, *, name: str = "file") -> CsvDocument:
         raise CsvError(str(exc)) from None
     if not text.strip():
         raise CsvError("The file is empty.")
-    sep = _SEP_LINE.match(text)
+    sep = SEP_LINE.match(text)
     delimiter = sep.group(1) if sep else detect_delimiter(text)
     begin = sep.end() if sep else 0
     try:
         doc = _read(text, codec, delimiter, begin, 2 if sep else 1, check_size=len(data) > MAX_LIST_BYTES)
-    except _ParseError as exc:
+    except ParseError as exc:
         raise CsvError(f"Line {exc.line} {exc.reason}.") from None
     doc.frame.attrs[ATTR_DELIMITER] = delimiter
     doc.frame.attrs[ATTR_ENCODING] = codec.label
@@ -422,19 +243,19 @@ def read_csv_bytes(data: bytes, *, name: str = "file") -> pd.DataFrame:
 
 
 def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, check_size: bool) -> CsvDocument:
-    records = _records(text, d, begin, first_line)
+    stream = records(text, d, begin, first_line)
     head: list[tuple[int, int, int, int, list[str]]] = []
-    for rec in records:  # enough lines to tell a title from the header
+    for rec in stream:  # enough lines to tell a title from the header
         head.append(rec)
-        if sum(1 for r in head if not _is_blank(r[4])) >= _TITLE_LOOKAHEAD:
+        if sum(1 for r in head if not is_blank(r[4])) >= _TITLE_LOOKAHEAD:
             break
-    non_blank = [k for k, r in enumerate(head) if not _is_blank(r[4])]
+    non_blank = [k for k, r in enumerate(head) if not is_blank(r[4])]
     if not non_blank:
         raise CsvError("The file is empty.")
     at = non_blank[0]
-    wide = next((k for k in non_blank if _filled(head[k][4]) >= 2), None)
+    wide = next((k for k in non_blank if filled(head[k][4]) >= 2), None)
     titles: list[int] = []
-    if wide is not None and all(_filled(head[k][4]) == 1 for k in non_blank if k < wide):
+    if wide is not None and all(filled(head[k][4]) == 1 for k in non_blank if k < wide):
         titles = [k for k in non_blank if k < wide]
         at = wide
     header_rec = head[at]
@@ -448,10 +269,10 @@ def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, c
 
     def take(rec: tuple[int, int, int, int, list[str]]) -> None:
         start, body_end, end, line, fields = rec
-        if _is_blank(fields):
+        if is_blank(fields):
             return
         if len(fields) > width:
-            if not _is_blank(fields[width:]):
+            if not is_blank(fields[width:]):
                 raise CsvError(_too_many_fields(line, len(fields), header_rec[3], width, d, bool(values)))
             fields = fields[:width]
         elif len(fields) < width:
@@ -466,9 +287,9 @@ def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, c
     try:
         for rec in head[at + 1:]:
             take(rec)
-        for rec in records:
+        for rec in stream:
             take(rec)
-    except _ParseError as exc:
+    except ParseError as exc:
         column = names[exc.field] if exc.field < len(names) and names[exc.field] else None
         where = f"Line {exc.line}" + (f" (column '{column}')" if column else "")
         raise CsvError(f"{where} {exc.reason}.") from None
@@ -493,7 +314,7 @@ def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, c
 
 
 def _too_many_fields(line: int, count: int, header_line: int, width: int, d: str, after_rows: bool) -> str:
-    shown = _show_delimiter(d)
+    shown = show_delimiter(d)
     if not after_rows and width <= 2:  # the first row is wider than a short "header": a title above it?
         return (f"Line {line} has {count} fields but line {header_line}, read as the column names, has {width}. "
                 f"If line {header_line} is a title or a note above the column names, delete it and upload again; "
@@ -552,6 +373,11 @@ def _build_frame(names: list[str], rows: list[list[str]], results_at: frozenset[
                      "it should." if "\n" in value or "\r" in value else "")
             raise CsvError(f"Line {lines[longest]}, column '{name}': the value is {len(value):,} characters long; "
                            f"the limit is {MAX_CELL_CHARS:,} characters per cell.{extra}")
+    long_name = next((h for h in names if len(h) > MAX_CELL_CHARS), None)
+    if long_name is not None:
+        raise CsvError(f"Line {header_line}, the column names: one is {len(long_name):,} characters long; the limit "
+                       f"is {MAX_CELL_CHARS:,} characters per cell. Check the first lines of the file for a misplaced "
+                       "quote (\").")
     if any("\x00" in h for h in names):
         raise CsvError(_nul_message(header_line, next(h for h in names if "\x00" in h).replace("\x00", "")))
     for name, j in kept:
@@ -641,7 +467,7 @@ def _cell(value: object) -> str:
 
 def _join(values: Iterable[str], delimiter: str) -> str:
     """One CSV line. Our own quoting because csv.writer leaves a lone \\r unquoted."""
-    return delimiter.join(_quote(v, delimiter) for v in values) + "\n"
+    return delimiter.join(quote(v, delimiter) for v in values) + "\n"
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | Path, *, delimiter: str = ",") -> None:

@@ -16,7 +16,8 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from lib.csvio import DELIMITERS, neutralise
+from lib.csvio import neutralise
+from lib.csvrecords import DELIMITERS
 
 ENCODINGS: list[tuple[str, bytes]] = [
     ("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("cp1252", b""), ("utf-16-le", b"\xff\xfe"), ("utf-16-le", b""),
@@ -238,7 +239,7 @@ def assert_only_result_fields_changed(old, new) -> None:
     """Two reads of one file (csvio.CsvDocument), before and after a write-back: the lines
     above the header, every non-result field of the header and each data row, line ends,
     the blank rows between people and the end of the file are the same text."""
-    from lib.csvio import split_fields
+    from lib.csvrecords import split_fields
     d, before, after = old.delimiter, old.text, new.text
     assert before[:old.header[0]] == after[:new.header[0]], "the lines above the header changed"
     assert len(old.rows) == len(new.rows)

@@ -8,8 +8,6 @@ real CLI send.
 from __future__ import annotations
 
 import random
-import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -116,6 +116,8 @@ ERROR_CASES = [
      "Line 3, column 'Notes': the value is 204,800 characters long; the limit is 50,000 characters per cell."),
     ("200kb-cell-over-many-lines", b'Name,Note\nAl,"' + b"x\n" * 100_000 + b'"\n',
      "check that line for a quote (\") that closes much later than it should"),
+    ("60kb-header-cell", b'A,"B' + b"x" * 60_000 + b'",C\n1,2,3\n',
+     "Line 1, the column names: one is 60,001 characters long; the limit is 50,000 characters per cell."),
     ("mostly-utf8-with-a-windows-1252-row", "Name,City\nJosé,Zürich\nRenée,Köln\n".encode() + b"Ana,Bogot\xe1\n",
      "Line 4 has characters that are not UTF-8, while the rest of the file is UTF-8"),
     ("utf16-cut-in-the-middle", "Name,Email\nJosé,j@x.com\n".encode("utf-16")[:-1],

@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 import re
 import tomllib
-from pathlib import Path
 
 import pytest
 
