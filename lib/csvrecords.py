@@ -164,7 +164,7 @@ def _first_records(text: str, limit: int) -> Iterator[str]:
 
 
 def show_delimiter(delimiter: str) -> str:
-    return {"\t": "tab", "|": "|"}.get(delimiter, delimiter)
+    return "tab" if delimiter == "\t" else delimiter
 
 
 _NEEDS_QUOTES = re.compile(r'["\r\n]')
