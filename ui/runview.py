@@ -14,7 +14,7 @@ from lib.runtime import Services
 from lib.sending import SendRun
 from lib.recipients import is_approved
 from lib.sources import LoadedList
-from lib.writeback import RESULT_COLUMNS
+from lib.writeback import result_columns
 
 from . import state
 from .text import md, plain
@@ -59,9 +59,10 @@ def editor_frame(loaded: LoadedList, rev: Review, approved_col: str) -> pd.DataF
     display["Problem"] = [actions[k].message if k in actions and actions[k].action in problem_actions else ""
                           for k in rev.frame.index]
     person = [c for c in (loaded.cmap.first_name, loaded.cmap.last_name, loaded.cmap.email) if c]
-    others = [c for c in loaded.user_columns if c != approved_col and c not in person]
-    for col in [*person, *RESULT_COLUMNS, *others]:
-        display[col] = rev.frame[col].astype(object).where(rev.frame[col].notna(), "").astype(str)
+    results = result_columns(rev.frame.columns)  # the user's own spelling of a result column is that column
+    others = [c for c in loaded.user_columns if c != approved_col and c not in person and c not in results.values()]
+    for label, col in [*zip(person, person), *results.items(), *zip(others, others)]:
+        display[label] = rev.frame[col].astype(object).where(rev.frame[col].notna(), "").astype(str)
     return display
 
 

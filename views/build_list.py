@@ -5,7 +5,7 @@ from lib import csvio, sheets
 from lib.recipients import ColumnMappingError, match_columns
 from lib.sample import SAMPLE_NAME, sample_frame
 from lib.sources import prepare, upload_list_key
-from ui import sheets_ui, state
+from ui import common, sheets_ui, state
 from ui.text import md, plain
 
 svc = state.services()
@@ -17,16 +17,22 @@ if svc.demo_mode and state.current_list() is None:
 names = ["Upload a CSV", "Google Sheet", "Recent lists"] + (["Sample list"] if svc.demo_mode else [])
 tabs = dict(zip(names, st.tabs(names)))  # the made-up sample is for demos only: never sent for real
 with tabs["Upload a CSV"]:
-    upload = st.file_uploader("CSV file (UTF-8 or Windows-1252; comma, semicolon or tab)", type=["csv", "txt", "tsv"],
-                              key="giftrun_upload")
+    common.upload_refusals_visible()
+    upload = st.file_uploader("CSV file (UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or |)",
+                              type=["csv", "txt", "tsv", "xlsx", "xls"], key="giftrun_upload",
+                              max_upload_size=csvio.MAX_UPLOAD_BYTES // csvio.MIB)
+    st.caption(csvio.LIMITS_TEXT)
     if upload is not None and st.button("Use this file", type="primary", key="use_upload"):
         try:
-            frame = csvio.read_csv_bytes(upload.getvalue(), name=upload.name)
+            document = csvio.read_csv(upload.getvalue(), name=upload.name)
         except csvio.CsvError as exc:
             st.error(md(exc, limit=1000))
         else:
-            state.set_list(prepare(frame, list_key=upload_list_key(upload.name, state.actor()), name=upload.name))
-            st.success(f"Loaded {len(frame)} people from {md(upload.name)}.")
+            state.set_list(prepare(document.frame, list_key=upload_list_key(upload.name, state.actor()),
+                                   name=upload.name, document=document))
+            st.success(f"Loaded {len(document.frame)} people from {md(upload.name)}.")
+            for note in document.notes:
+                st.info(md(note))
 with tabs["Google Sheet"]:
     sheets_ui.open_sheet_form(svc)
 if svc.demo_mode:

@@ -3,16 +3,15 @@ import copy
 
 import streamlit as st
 
-from lib import csvio
 from lib import eligibility as elig
 from lib.andopen import AndOpenError
 from lib.recipients import apply_approval_edits, set_all_approved
-from lib.review import review
+from lib.review import describe_overwrites, own_values_replaced, review
 from lib.sending import FLUSH_INTERVAL, SendRun
 from lib.sheet_source import SHEET_FLUSH_INTERVAL
 from lib.sheets import SheetsError
+from lib.sources import csv_bytes, results_in
 from lib.store import NO_LOOKBACK, RunInProgress
-from lib.writeback import RESULT_COLUMNS
 from ui import runview, sheets_ui, state
 from ui.text import link_column, md, plain
 
@@ -94,6 +93,10 @@ st.data_editor(
 counts = plan.counts()
 runview.summary(rev, window)
 
+overwrites = own_values_replaced(loaded_view, rev)
+if overwrites:
+    st.warning(md(describe_overwrites(overwrites), limit=2000))
+
 runview.overrides_and_unknowns(svc, loaded, rev, state.actor())
 
 # -- send -----------------------------------------------------------------------------------
@@ -137,5 +140,5 @@ if run is not None:
     runview.progress(run, loaded)
 
 st.download_button(
-    "Download CSV with results", csvio.to_csv_bytes(rev.frame[list(loaded.user_columns) + list(RESULT_COLUMNS)]),
+    "Download CSV with results", csv_bytes(loaded, rev.frame, [approved_col, *results_in(rev.frame)]),
     file_name=f"{loaded.name.rsplit('.', 1)[0]}-results.csv", mime="text/csv", key="download")
