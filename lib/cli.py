@@ -25,14 +25,14 @@ from .control_chars import visible
 from .models import status_label, utcnow
 from .polling import poll_statuses
 from .recipients import ColumnMappingError, is_approved
-from .review import review, status_results
+from .review import describe_overwrites, own_values_replaced, review, status_results
 from .runtime import http_session, make_client, open_store
 from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
 from .settings import Settings, SettingsError
 from .csvio import CsvError
 from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
 from .store import NO_LOOKBACK, RunInProgress, Store, StoreError
-from .writeback import GIFT_REQUEST_ID
+from .writeback import GIFT_REQUEST_ID, result_values
 
 EXIT_OK, EXIT_STOPPED, EXIT_INPUT = 0, 1, 2
 
@@ -99,12 +99,23 @@ class Source:
 
         self.sink.settle()
         sheet = self.sink.sheet
-        ids = {g.strip() for g in self.loaded.frame.get(GIFT_REQUEST_ID, []) if str(g).strip()}
+        ids = {g.strip() for g in _gift_ids(self.loaded) if g.strip()}
         ids |= {e.gift_request_id for e in store.journal(self.loaded.list_key).values() if e.gift_request_id}
         events = [e for gid in sorted(ids) for e in store.events(gift_request_id=gid)]
         if events:
             n = mirror_events(store, sheets.history_target(sheet.ref), lambda: sheet.history_tab(create=True), events)
             _out(f"Gift history tab: {n} new events appended.")
+
+
+def _print_notes(loaded: LoadedList) -> None:
+    """What reading the file worked around (a title above the header), said once."""
+    for note in loaded.document.notes if loaded.document is not None else ():
+        _out(f"Note: {note}")
+
+
+def _gift_ids(loaded: LoadedList) -> list[str]:
+    ids = result_values(loaded.frame, GIFT_REQUEST_ID)
+    return [] if ids is None else ids.tolist()
 
 
 def _import_shared_history(settings: Settings, store: Store) -> None:
@@ -181,6 +192,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     source = Source(args.source, settings, _parse_map(args.map), args.worksheet)
     loaded = source.loaded
+    _print_notes(loaded)
     loaded.require_columns(approval=True)
     try:
         campaign = client.get_campaign(campaign_id)
@@ -202,6 +214,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
             _out(f"No unknown outcome recorded for {email} in this list; nothing cleared.")
     _import_shared_history(settings, store)
     rev = review(loaded, store, window, now=utcnow())
+    overwrites = own_values_replaced(loaded, rev)
     loaded.frame = rev.frame
     plan = rev.plan
     counts = plan.counts()
@@ -210,6 +223,8 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
          f"(look-back {window.label if window else 'off'}), {counts['already sent']} already sent, "
          f"{counts['unknown outcome'] + counts['blocked']} waiting for a check in &Open.")
     _explain_rows(loaded, plan, full=args.dry_run)
+    if overwrites:
+        _out(f"Note: {describe_overwrites(overwrites)}")
     if args.dry_run:
         _out("Dry run: nothing sent, nothing written.")
         return EXIT_OK
@@ -321,8 +336,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         return _poll_everything(args, settings, store)
     source = Source(args.source, settings, _parse_map(args.map), args.worksheet)
     loaded = source.loaded
+    _print_notes(loaded)
     journal = store.journal(loaded.list_key)
-    ids = [g for g in loaded.frame.get(GIFT_REQUEST_ID, []) if str(g).strip()]
+    ids = [g for g in _gift_ids(loaded) if g.strip()]
     ids += [e.gift_request_id for e in journal.values() if e.gift_request_id]
     _import_shared_history(settings, store)  # final statuses known elsewhere need no GET
     if args.poll:

@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover - pandas then uses Python-object strings
 
 from .models import STATUS_RANK, SendState, normalize_email, parse_iso, status_label
 from .recipients import match_columns
-from .writeback import ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, SENT_AT, SKIP_REASON
+from .writeback import ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, SENT_AT, SKIP_REASON, result_values
 
 if TYPE_CHECKING:  # only for annotations: the store is passed in by the caller
     from .store import Store
@@ -230,7 +230,8 @@ def _find_email_column(frame: pd.DataFrame) -> str | None:
 
 
 def _from_list(frame: pd.DataFrame, email_col: str | None, list_key: str | None) -> pd.DataFrame:
-    if GIFT_REQUEST_ID not in frame.columns or len(frame) == 0:
+    gift_ids = result_values(frame, GIFT_REQUEST_ID)  # the user's own spelling of the column counts too
+    if gift_ids is None or len(frame) == 0:
         return empty_known()
     if email_col is None:
         email_col = _find_email_column(frame)
@@ -238,14 +239,15 @@ def _from_list(frame: pd.DataFrame, email_col: str | None, list_key: str | None)
             return empty_known()  # nothing to match on; validation reports the missing column
     elif email_col not in frame.columns:
         raise ValueError(f"Email column {email_col!r} is not in the list.")
-    ids = _clean_str(frame[GIFT_REQUEST_ID]).to_numpy()
+    ids = _clean_str(gift_ids).to_numpy()
     has = ids != ""
     if not has.any():
         return empty_known()
     sub = frame.loc[has]
     n = int(has.sum())
-    sent_at = _to_utc(sub[SENT_AT]).array if SENT_AT in sub.columns else _nat(n)
-    status = _norm_status(sub[GIFT_STATUS]).to_numpy() if GIFT_STATUS in sub.columns else [""] * n
+    sent, status_text = result_values(sub, SENT_AT), result_values(sub, GIFT_STATUS)
+    sent_at = _to_utc(sent).array if sent is not None else _nat(n)
+    status = _norm_status(status_text).to_numpy() if status_text is not None else [""] * n
     out = pd.DataFrame({
         "email": pd.array(_norm_email(sub[email_col]).to_numpy(), dtype="str"),
         "gifted_at": sent_at,

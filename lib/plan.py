@@ -15,7 +15,7 @@ from .models import Recipient, SendState, normalize_email
 from .recipients import RowCheck, duplicate_message
 from .sending import SendItem, result_for_entry
 from .store import JournalEntry
-from .writeback import ELIGIBILITY, SEND_ERROR, SKIP_REASON, RowResult
+from .writeback import ELIGIBILITY, SEND_ERROR, SKIP_REASON, RowResult, result_columns
 
 
 class RowAction(enum.StrEnum):
@@ -162,13 +162,15 @@ def _journal_owners(checks: Sequence[RowCheck], journal: Mapping[str, JournalEnt
 
 
 def apply_results(df: pd.DataFrame, results: Sequence[RowResult]) -> pd.DataFrame:
-    """A new frame with result values written onto the rows whose index is the row key;
+    """A new frame with result values written onto the rows whose index is the row key,
+    into the user's own result column where the list has one (`writeback.result_columns`);
     result columns missing from the frame are added after the user's own."""
     out = df.copy()
+    own = result_columns(out.columns)
     by_col: dict[str, dict[str, str]] = {}
     for r in results:
         for col, value in r.values.items():
-            by_col.setdefault(col, {})[r.row_key] = value
+            by_col.setdefault(own.get(col, col), {})[r.row_key] = value
     keys = pd.Series(out.index.astype(str), index=out.index)
     for col, mapping in by_col.items():
         current = out[col] if col in out.columns else pd.Series("", index=out.index, dtype=object)

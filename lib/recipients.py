@@ -18,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from lib.control_chars import problem as control_problem
 from lib.control_chars import visible
+from lib.headers import normalise_header
 from lib.models import Recipient, normalize_email
 from lib.writeback import RESULT_COLUMNS
 
@@ -56,11 +57,6 @@ def _tolerant(field: str, key: str) -> bool:
     if field == "email":
         return "email" in key
     return "approv" in key
-
-
-def normalise_header(name: str) -> str:
-    """'E-mail Address ' -> 'emailaddress': lowercase, letters and digits only."""
-    return "".join(ch for ch in str(name).lower() if ch.isalnum())
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,8 @@ from gspread.exceptions import APIError, SpreadsheetNotFound, WorksheetNotFound
 from gspread.utils import absolute_range_name, rowcol_to_a1
 
 from .models import EventSource, StatusEvent, normalize_email
-from .writeback import RESULT_COLUMNS, RowResult, merge_results
+from .headers import normalise_header
+from .writeback import RESULT_COLUMNS, RowResult, merge_results, result_positions
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 SHEETS_HOST = "https://sheets.googleapis.com"
@@ -501,8 +502,7 @@ def row_keys(
     return identity_keys(zip(col(email_col), col(first_col), col(last_col)))
 
 
-def _loose(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", str(name).casefold())
+_loose = normalise_header  # headers are matched as everywhere else (lib/headers.py)
 
 
 def _is_blank_row(row: Sequence[str]) -> bool:
@@ -746,6 +746,7 @@ class SheetSink(_Counted):
         header = [c.strip() for c in values[0]]
         pos = {h: j for j, h in reversed(list(enumerate(header))) if h}
         loose_pos = {_loose(h): j for j, h in reversed(list(enumerate(header))) if h}
+        loose_pos.update({_loose(c): j for c, j in result_positions(header).items()})  # which one is ours
 
         def ident_col(name: str | None) -> int | None:
             if name is None:

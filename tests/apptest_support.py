@@ -4,6 +4,7 @@ process services and their reset between tests. The fixtures built on these (`da
 `server_state`) live in conftest.py."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Callable
@@ -114,12 +115,22 @@ def wait_for_run(at: AppTest, rerun: Callable[[], object] | None = None) -> None
 
 
 # -- what it shows ------------------------------------------------------------------------------
+_SHOWN = re.compile(r"(`+)( ?)(.+?)\2\1(?!`)|\\([!-/:-@\[-`{-~])")
+
+
+def shown(markdown: str) -> str:
+    """The text a browser shows for Markdown as the app writes it: escaped marks without
+    their backslash, code spans without their backticks (bold and the like stay as written)."""
+    return _SHOWN.sub(lambda m: m.group(3) if m.group(1) else m.group(4), markdown)
+
+
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """What the elements show, one per line (see `shown`)."""
+    return "\n".join(shown(str(e.value)) for e in elements)
 
 
 def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return {shown(m.label): m.value for m in at.metric}
 
 
 def nodes(node):

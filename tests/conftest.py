@@ -134,3 +134,20 @@ def server_state(monkeypatch):
 def _no_developer_secrets(monkeypatch):
     """In-process CLI calls must never pick up a developer's real .streamlit/secrets.toml."""
     monkeypatch.setenv("GIFTRUN_SECRETS_FILE", "")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for all browser test modules (two sync Playwrights cannot run at once)."""
+    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, browser_unavailable
+
+    if not Path(CHROMIUM).exists():
+        browser_unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -5,7 +5,7 @@
   refused, the right one opens the app and names the sender in the audit trail; OIDC (`[auth]`
   in the secrets) shows only "Sign in" until `st.user` is logged in, and then only for the
   allowed domains; live mode with no sign-in warns in the sidebar; demo mode has no gate;
-- limits: an upload over MAX_UPLOAD_BYTES, a list over MAX_ROWS, a webhook body over the cap.
+- limits: an upload over MAX_LIST_BYTES, a list over MAX_ROWS, a webhook body over the cap.
 
 AppTest and OIDC: `at.user` is what the script reads as `st.user`. Streamlit only adds
 `is_logged_in=False` by itself when its own secrets singleton has an `[auth]` section, which
@@ -435,9 +435,6 @@ def test_oidc_user_is_the_runs_sender(data_dir, sandbox, server_state):
 
 
 # == limits ==========================================================================================
-MB = 1024 * 1024
-
-
 def exactly(size: int) -> bytes:
     """A valid CSV of exactly `size` bytes with fewer than MAX_ROWS rows."""
     header = b"First Name,Last Name,Email,Notes\n"
@@ -457,19 +454,20 @@ def exactly(size: int) -> bytes:
 
 
 def test_an_upload_over_the_size_limit_gets_a_clear_message():
-    limit_mb = csvio.MAX_UPLOAD_BYTES / MB
+    data = b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_LIST_BYTES
     with pytest.raises(csvio.CsvError) as info:
-        csvio.read_csv_bytes(b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_UPLOAD_BYTES, name="big.csv")
-    assert str(info.value) == f"The file is {limit_mb:.1f} MB; the limit is {limit_mb:g} MB."
-    frame = csvio.read_csv_bytes(exactly(csvio.MAX_UPLOAD_BYTES), name="at-the-limit.csv")  # the limit itself is fine
-    assert len(frame) == (csvio.MAX_UPLOAD_BYTES - len("First Name,Last Name,Email,Notes\n")) // 1200
+        csvio.read_csv_bytes(data, name="big.csv")
+    assert str(info.value) == (f"The file is {len(data):,} bytes; a list can hold up to {csvio.MAX_LIST_BYTES:,} bytes "
+                               f"(20 MB) of your own data. Split it into smaller files.")
+    frame = csvio.read_csv_bytes(exactly(csvio.MAX_LIST_BYTES), name="at-the-limit.csv")  # the limit itself is fine
+    assert len(frame) == (csvio.MAX_LIST_BYTES - len("First Name,Last Name,Email,Notes\n")) // 1200
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "huge.csv"
     with open(path, "wb") as fh:  # sparse: 200 MB on paper, nothing on disk
-        fh.truncate(10 * csvio.MAX_UPLOAD_BYTES)
-    with pytest.raises(csvio.CsvError, match=r"The file is 200\.0 MB; the limit is 20 MB\."):
+        fh.truncate(10 * csvio.MAX_LIST_BYTES)
+    with pytest.raises(csvio.CsvError, match=r"The file is 209,715,200 bytes; a list can hold up to 20,971,520 bytes"):
         csvio.read_csv_path(path)
 
 
@@ -491,7 +489,7 @@ def test_blank_rows_do_not_count_towards_the_row_limit():
 
 
 @pytest.mark.parametrize("name,data,message", [
-    ("too-big.csv", b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_UPLOAD_BYTES, "the limit is 20 MB"),
+    ("too-big.csv", b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_LIST_BYTES, "up to 20,971,520 bytes (20 MB)"),
     ("too-long.csv", rows_csv(csvio.MAX_ROWS + 1), "the limit is 20,000 rows"),
 ], ids=["size", "rows"])
 def test_the_build_list_uploader_shows_the_limit_message(data_dir, server_state, name, data, message):

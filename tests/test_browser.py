@@ -7,7 +7,6 @@ themselves (GIFTRUN_DEMO_SPEED=30), and the run writes docs/screenshots/*.png fo
 from __future__ import annotations
 
 import functools
-import os
 import re
 import uuid
 from pathlib import Path
@@ -16,13 +15,12 @@ import pytest
 
 from lib import csvio
 from lib.writeback import RESULT_COLUMNS
-from tests.browser_support import (CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, VIEWPORT, AppServer,
+from tests.browser_support import (SCREENSHOTS, VIEWPORT, AppServer,
                                    checkbox_checked, collapse_sidebar, full_page_screenshot, grid_geometry, metrics, poll, wait_idle,
                                    scroll_grid, wait_metric)
 
 pytestmark = pytest.mark.browser
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 SAMPLE_COLUMNS = ["First Name", "Last Name", "Email", "Company", "Fit", "Funding", "Approved"]
 SAMPLE_ROWS = 25
 GOOD_ROWS = 20  # the sample's first 20 people are fine; the last 5 each have one problem
@@ -36,27 +34,7 @@ EXPECTED_ERRORS = {  # sample row (1-based) -> words its Send error must contain
 }
 
 
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the browser tests must run; .ci/run installs chromium)", pytrace=False)
-    pytest.skip(reason)
-
-
 # ------------------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
 
 @pytest.fixture(scope="session")
 def app(browser, tmp_path_factory):
@@ -286,3 +264,101 @@ def test_ticking_a_box_keeps_the_grid_where_it_was(app, context):
     wait_metric(page, "To send", 1)
     page.wait_for_timeout(500)  # let the grid repaint
     assert checkbox_checked(page, geo, 2), "the grid no longer shows the row just ticked (it jumped to the top)"
+
+
+# ------------------------------------------------------------------------- lists (issue 11, items 1, 4, 5)
+# What a user sees when an upload is refused, and "Download CSV with results" of an odd file:
+# the user's own bytes with only result cells filled in, into the user's own gift id column.
+
+def upload(page, path: Path) -> None:
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    wait_idle(page, timeout=120)
+
+
+def visible_text(page, text: str) -> bool:
+    """The text is on screen: rendered, not clipped to nothing (Streamlit's own refusals are
+    hidden text for screen readers, clipped to a 0-pixel rectangle)."""
+    found = page.get_by_text(text, exact=False).first
+    found.wait_for(state="attached")
+    box = found.bounding_box()
+    clipped = found.evaluate("e => getComputedStyle(e).clip !== 'auto' && getComputedStyle(e).position === 'absolute'")
+    return found.is_visible() and box is not None and box["width"] > 20 and box["height"] > 5 and not clipped
+
+
+@show_server_log_on_failure
+def test_an_upload_over_the_limit_is_refused_in_plain_sight(app, context, tmp_path):
+    over = tmp_path / "over-the-limit.csv"  # 21 MB of the user's own data: Giftrun's check refuses it
+    with open(over, "wb") as fh:
+        fh.write(b"First Name,Last Name,Email,Notes\n")
+        for i in range(20_000):
+            fh.write(b"Ada,Lovelace,ada%d@example.com," % i + b"x" * 1080 + b"\n")
+    huge = tmp_path / "huge.csv"  # over what the browser will upload at all (csvio.MAX_UPLOAD_BYTES)
+    with open(huge, "wb") as fh:
+        fh.truncate(csvio.MAX_UPLOAD_BYTES + 1)
+    workbook = tmp_path / "people.xlsx"
+    workbook.write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+
+    page = open_app(context, app)
+    assert visible_text(page, "Up to 20,971,520 bytes (20 MB) of your own data and 20,000 people per list")
+
+    upload(page, over)
+    click_button(page, "Use this file", timeout=120)
+    message = "a list can hold up to 20,971,520 bytes (20 MB) of your own data. Split it into smaller files."
+    assert visible_text(page, message)
+    page.screenshot(path=str(tmp_path / "over-the-limit.png"), full_page=True)
+
+    page.get_by_role("button", name="Remove over-the-limit.csv").click()
+    wait_idle(page)
+    upload(page, huge)  # refused by the browser before it is sent: Streamlit's own message, made visible
+    assert visible_text(page, "File must be 100.0MB or smaller.")
+    page.screenshot(path=str(tmp_path / "too-big-to-upload.png"), full_page=True)
+
+    page.get_by_role("button", name="Remove huge.csv").click()
+    wait_idle(page)
+    upload(page, workbook)
+    click_button(page, "Use this file")
+    assert visible_text(page, "It looks like an Excel workbook: in Excel choose File > Save As > CSV UTF-8")
+
+
+ODD = ("Leads for Q3;;;;;;\r\n"
+       " First Name ;Last Name;Email;Approved;Gift Request ID;Phone;Notes\r\n"
+       "José;Müller;jose@browser.example;TRUE;;+44 20 7946 0958;-5\r\n"
+       "\r\n"
+       "Ana;Lopez;ana@browser.example;TRUE;gr_from_another_tool;@Ana;=A1\r\n"
+       ";;;;;;\r\n"
+       "Bo;Ng;bo@browser.example;TRUE;;\"1;2\";\"two\r\nlines\"").encode("cp1252")
+
+
+@show_server_log_on_failure
+def test_the_apps_download_is_the_users_file_with_only_result_cells_filled_in(app, context, tmp_path):
+    from tests.csv_files import assert_only_result_fields_changed  # here: the imports above are the e2e flow's
+    source = tmp_path / "q3-leads.csv"
+    source.write_bytes(ODD)
+    page = open_app(context, app)
+    upload(page, source)
+    click_button(page, "Use this file")
+    page.get_by_text("Loaded 3 people from q3-leads.csv").wait_for()
+    page.get_by_text("was read as a title and is kept as it is").wait_for()
+    click_button(page, "Continue to Review & send →")
+    seen = wait_metric(page, "To send", 2)
+    assert seen["Sent"] == 1, seen  # Ana's row already carries a gift id, in the user's own spelling
+    page.get_by_role("button", name="Send 2 gifts").click()
+    page.get_by_text("Run finished").wait_for(timeout=60_000)
+    wait_idle(page)
+
+    button = page.get_by_role("button", name="Download CSV with results")
+    with page.expect_download(timeout=30_000) as dl:
+        button.click()
+    target = tmp_path / "results.csv"
+    dl.value.save_as(target)
+    after = target.read_bytes()
+
+    before_doc, after_doc = csvio.read_csv(ODD), csvio.read_csv(after)
+    assert after_doc.codec == before_doc.codec and after_doc.delimiter == ";"
+    assert_only_result_fields_changed(before_doc, after_doc)
+    frame = after_doc.frame.set_index("Email")
+    assert "Gift request ID" not in frame.columns, "a second gift id column was added"
+    assert frame.loc["ana@browser.example", "Gift Request ID"] == "gr_from_another_tool"
+    assert frame.loc["jose@browser.example", "Gift Request ID"] and frame.loc["bo@browser.example", "Gift Request ID"]
+    assert frame.loc["jose@browser.example", "Phone"] == "+44 20 7946 0958"
+    assert after.split(b"\r\n")[1].startswith(b" First Name ;Last Name;Email;Approved;Gift Request ID;Phone;Notes;")

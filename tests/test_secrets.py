@@ -289,7 +289,7 @@ def test_live_app_flow_never_shows_logs_or_stores_the_key(data_dir, server_state
     assert not at.error
 
     c.go("settings")
-    assert f"`{MASKED}`" in texts(at.markdown)
+    assert f"**&Open key:** {MASKED} ·" in texts(at.markdown)
     assert "secret configured" in texts(at.markdown)
     c.button("Check connection").click()
     c.run()

@@ -14,9 +14,10 @@ from lib.runtime import Services
 from lib.sending import SendRun
 from lib.recipients import is_approved
 from lib.sources import LoadedList
-from lib.writeback import RESULT_COLUMNS
+from lib.writeback import result_columns
 
 from . import state
+from .text import md, plain
 
 
 @st.cache_data(ttl=300, show_spinner="Loading campaigns from &Open…")
@@ -29,7 +30,7 @@ def campaigns(svc: Services) -> list[Campaign] | None:
     try:
         found = _campaigns(svc, "demo" if svc.demo_mode else svc.settings.api_key.masked())
     except AndOpenError as exc:
-        st.error(f"Could not load campaigns: {exc}")
+        st.error(f"Could not load campaigns: {md(exc, limit=1000)}")
         return None
     if not found:
         st.error("This &Open account has no campaigns. Create one in &Open first.")
@@ -58,9 +59,10 @@ def editor_frame(loaded: LoadedList, rev: Review, approved_col: str) -> pd.DataF
     display["Problem"] = [actions[k].message if k in actions and actions[k].action in problem_actions else ""
                           for k in rev.frame.index]
     person = [c for c in (loaded.cmap.first_name, loaded.cmap.last_name, loaded.cmap.email) if c]
-    others = [c for c in loaded.user_columns if c != approved_col and c not in person]
-    for col in [*person, *RESULT_COLUMNS, *others]:
-        display[col] = rev.frame[col].astype(object).where(rev.frame[col].notna(), "").astype(str)
+    results = result_columns(rev.frame.columns)  # the user's own spelling of a result column is that column
+    others = [c for c in loaded.user_columns if c != approved_col and c not in person and c not in results.values()]
+    for label, col in [*zip(person, person), *results.items(), *zip(others, others)]:
+        display[label] = rev.frame[col].astype(object).where(rev.frame[col].notna(), "").astype(str)
     return display
 
 
@@ -94,7 +96,7 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                 run.stop("Stopped by you." if who == "local" else f"Stopped by {who}.")
                 st.toast("Stopping: no new sends; the ones in flight finish and are recorded.")
             if p.writeback_error:
-                st.warning(p.writeback_error)
+                st.warning(md(p.writeback_error, limit=1000))
         else:
             seen = st.session_state.setdefault("giftrun_seen_runs", set())
             if p.run_id not in seen:  # refresh the whole page once, so the table shows the results
@@ -109,10 +111,11 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
             (st.success if p.state == "completed" and not (p.rejected or p.unknown or p.failed) else st.warning)(msg)
             if run.unflushed:
                 st.warning(f"{len(run.unflushed)} results are not in the sheet yet: Google refused the write "
-                           f"({p.writeback_error or 'quota'}). They are kept in the journal and retried for a "
+                           f"({md(p.writeback_error or 'quota', limit=1000)}). They are kept in the journal and "
+                           "retried for a "
                            "minute; **Refresh statuses** on Gift status writes them too.")
             if p.message and p.state != "completed":
-                (st.info if p.message.startswith("Stopped by") else st.error)(p.message)
+                (st.info if p.message.startswith("Stopped by") else st.error)(md(p.message, limit=1000))
 
     _view()
 
@@ -124,7 +127,8 @@ def overrides_and_unknowns(svc: Services, loaded: LoadedList, rev: Review, actor
     if skipped:
         with st.expander(f"Send anyway to {len(skipped)} skipped people (look-back override)"):
             labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email} — {r.message}" for r in skipped}
-            chosen = st.multiselect("Deliberately send to", list(labels), format_func=labels.get, key="override_pick")
+            chosen = st.multiselect("Deliberately send to", list(labels), format_func=lambda e: plain(labels[e]),
+                                    key="override_pick")
             if st.button("Override the look-back check for these", disabled=not chosen, key="override_go"):
                 for email in chosen:
                     svc.store.record_override(loaded.list_key, email, actor, labels[email])
@@ -134,8 +138,8 @@ def overrides_and_unknowns(svc: Services, loaded: LoadedList, rev: Review, actor
             st.write("These requests may or may not have created a gift. Look each one up in &Open. Only if it "
                      "has **no** gift there, clear it here so it can be sent again.")
             labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email}" for r in unknown}
-            chosen = st.multiselect("Checked in &Open, no gift found", list(labels), format_func=labels.get,
-                                    key="unknown_pick")
+            chosen = st.multiselect("Checked in &Open, no gift found", list(labels),
+                                    format_func=lambda e: plain(labels[e]), key="unknown_pick")
             if st.button("Clear these so they can be sent again", disabled=not chosen, key="unknown_go"):
                 for email in chosen:
                     svc.store.clear_unknown(loaded.list_key, email, actor)

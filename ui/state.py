@@ -10,8 +10,8 @@ from lib import csvio
 from lib.runtime import Services, get_services
 from lib.recipients import without_stale
 from lib.settings import Settings, SettingsError
+from lib.sources import LoadedList, csv_bytes, prepare
 from lib.store import StoreError
-from lib.sources import LoadedList, prepare
 from lib.writeback import APPROVED
 
 LIST = "giftrun_list"            # the LoadedList being worked on (base frame: approvals committed)
@@ -68,13 +68,14 @@ def set_list(loaded: LoadedList | None, *, save: bool = True) -> None:
 
 
 def save_list(loaded: LoadedList) -> None:
-    """Keep the list (approvals included) in the store, so a closed tab loses nothing."""
-    user = loaded.frame[list(loaded.user_columns)]
+    """Keep the list (approvals included) in the store, so a closed tab loses nothing: the
+    user's own file with the ticks made here, when it came from a file."""
+    approved = [loaded.cmap.approved] if loaded.cmap.approved in loaded.frame.columns else []
     mapping = {k: v for k, v in vars(loaded.cmap).items() if v}
     link = st.session_state.get(SHEET_LINKS, {}).get(loaded.list_key)
     if link:  # a sheet list is reopened from its sheet, the durable copy
         mapping |= {"_sheet_link": link[0], "_sheet_tab": link[1] or ""}
-    services().store.save_list(loaded.list_key, loaded.name, csvio.to_csv_bytes(user), mapping)
+    services().store.save_list(loaded.list_key, loaded.name, csv_bytes(loaded, loaded.frame, approved), mapping)
 
 
 def reopen_list(list_key: str) -> LoadedList | None:
@@ -100,11 +101,11 @@ def reopen_list(list_key: str) -> LoadedList | None:
             st.session_state[MAPPING_NOTE] = (loaded.list_key, note)
         st.session_state.setdefault(SHEET_LINKS, {})[loaded.list_key] = (link, tab)
         return loaded
-    frame = csvio.read_csv_bytes(data, name=name)
-    mapping, note = without_stale([str(c) for c in frame.columns], mapping)
+    document = csvio.read_csv(data, name=name)
+    mapping, note = without_stale([str(c) for c in document.frame.columns], mapping)
     if note:
         st.session_state[MAPPING_NOTE] = (list_key, note)
-    return prepare(frame, list_key=list_key, name=name, overrides=mapping)
+    return prepare(document.frame, list_key=list_key, name=name, overrides=mapping, document=document)
 
 
 def bump_editor() -> None:

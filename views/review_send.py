@@ -3,17 +3,17 @@ import copy
 
 import streamlit as st
 
-from lib import csvio
 from lib import eligibility as elig
 from lib.andopen import AndOpenError
 from lib.recipients import apply_approval_edits, set_all_approved
-from lib.review import review
+from lib.review import describe_overwrites, own_values_replaced, review
 from lib.sending import FLUSH_INTERVAL, SendRun
 from lib.sheet_source import SHEET_FLUSH_INTERVAL
 from lib.sheets import SheetsError
+from lib.sources import csv_bytes, results_in
 from lib.store import NO_LOOKBACK, RunInProgress
-from lib.writeback import RESULT_COLUMNS
 from ui import runview, sheets_ui, state
+from ui.text import link_column, md, plain
 
 svc = state.services()
 st.title("Review & send")
@@ -23,7 +23,7 @@ if loaded is None:
     running = svc.registry.active()
     for run in running:  # a reopened tab can still watch a run started earlier
         ctx = svc.registry.context.get(run.list_key)
-        if ctx is not None and st.button(f"Watch the run in progress on {ctx.name}", key=f"attach-{run.run_id}"):
+        if ctx is not None and st.button(f"Watch the run in progress on {md(ctx.name)}", key=f"attach-{run.run_id}"):
             state.set_list(copy.deepcopy(ctx), save=False)  # never share one list object between sessions
             st.rerun()
     st.stop()
@@ -46,7 +46,7 @@ ids = [c.id for c in campaigns if c.state != "archived"]
 names = {c.id: c.name for c in campaigns}
 default = svc.settings.campaign_id if svc.settings.campaign_id in ids else (ids[0] if ids else None)
 campaign_id = left.selectbox("Campaign", ids, index=ids.index(default) if default in ids else 0,
-                             format_func=lambda i: f"{names.get(i, i)}", key=state.CAMPAIGN)
+                             format_func=lambda i: plain(names.get(i, i)), key=state.CAMPAIGN)
 presets = [p for p, _ in elig.PRESETS]
 lookback = right.selectbox("Skip people gifted within", presets, index=presets.index(elig.DEFAULT),
                            format_func=dict(elig.PRESETS).get, key=state.LOOKBACK)
@@ -85,13 +85,17 @@ st.data_editor(
     disabled=[c for c in display.columns if c != approved_col],
     column_config={
         approved_col: st.column_config.CheckboxColumn(approved_col, help="Tick to send this person a gift"),
-        "Redemption URL": st.column_config.LinkColumn("Redemption URL"),
+        "Redemption URL": link_column("Redemption URL", display["Redemption URL"]),
     },
 )
 
 # -- summary ---------------------------------------------------------------------------------
 counts = plan.counts()
 runview.summary(rev, window)
+
+overwrites = own_values_replaced(loaded_view, rev)
+if overwrites:
+    st.warning(md(describe_overwrites(overwrites), limit=2000))
 
 runview.overrides_and_unknowns(svc, loaded, rev, state.actor())
 
@@ -101,7 +105,7 @@ running = run is not None and run.snapshot().state == "running"
 live_elsewhere = [r for r in svc.store.live_runs(loaded.list_key) if not run or r.run_id != run.run_id]
 if live_elsewhere:
     r0 = live_elsewhere[0]
-    st.warning(f"A run on this list is in progress elsewhere (started by {r0.actor}, "
+    st.warning(f"A run on this list is in progress elsewhere (started by {md(r0.actor)}, "
                f"{r0.counts.get('done', 0)}/{r0.counts.get('total', '?')} done).")
     if st.button("Stop that run", key="stop_elsewhere"):
         svc.store.request_stop(r0.run_id, state.actor())
@@ -123,11 +127,11 @@ if st.button(label, type="primary", disabled=running or counts["send"] == 0 or b
                           preamble=preamble, lookback_days=NO_LOOKBACK if window is None else window.days)
         svc.registry.start(new_run, context=loaded, after=sheets_ui.after_run(svc, sink))
     except SheetsError as exc:
-        st.error(str(exc))
+        st.error(md(exc, limit=1000))
     except RunInProgress as exc:
-        st.warning(str(exc))
+        st.warning(md(exc, limit=1000))
     except AndOpenError as exc:
-        st.error(str(exc))
+        st.error(md(exc, limit=1000))
     else:
         state.bump_editor()
         st.rerun()
@@ -136,5 +140,5 @@ if run is not None:
     runview.progress(run, loaded)
 
 st.download_button(
-    "Download CSV with results", csvio.to_csv_bytes(rev.frame[list(loaded.user_columns) + list(RESULT_COLUMNS)]),
+    "Download CSV with results", csv_bytes(loaded, rev.frame, [approved_col, *results_in(rev.frame)]),
     file_name=f"{loaded.name.rsplit('.', 1)[0]}-results.csv", mime="text/csv", key="download")

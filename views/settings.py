@@ -6,19 +6,20 @@ from lib.connection import check_connection
 from lib.deployment import store_warning
 from lib.runtime import http_session
 from ui import state
+from ui.text import code, md
 
 svc = state.services()
 s = svc.settings
 st.title("Settings")
 if svc.demo_mode:
-    st.write(f"**Mode:** demo — the built-in sandbox at `{svc.demo.sandbox.url}`.")
+    st.write(f"**Mode:** demo — the built-in sandbox at {code(svc.demo.sandbox.url)}.")
 else:
-    st.write(f"**Mode:** live · **&Open key:** `{s.api_key.masked()}` · "
-             f"**host:** `{s.base_url or 'from the key (production US / staging)'}`")
-st.write(f"**Default campaign:** `{s.campaign_id or '(none — pick one on Review & send)'}`")
+    st.write(f"**Mode:** live · **&Open key:** {code(s.api_key.masked())} · "
+             f"**host:** {code(s.base_url or 'from the key (production US / staging)')}")
+st.write(f"**Default campaign:** {code(s.campaign_id or '(none — pick one on Review & send)')}")
 info = svc.store.info
-st.write(f"**Store:** {info.backend} · `{info.where}`" + (" (shared by every host using this database)"
-                                                          if not info.local_file else " (a file on this host)"))
+st.write(f"**Store:** {info.backend} · {code(info.where, limit=1000)}" + (
+    " (shared by every host using this database)" if not info.local_file else " (a file on this host)"))
 if (warning := store_warning(info.local_file)) is not None:
     st.warning(warning)
 secret_state = "configured" if svc.webhook_secret else "not set (webhooks are refused; use polling)"
@@ -26,7 +27,7 @@ st.write(f"**Webhook endpoint:** `POST /webhooks/andopen` on this server · secr
 
 if st.button("Check connection", key="check_connection"):
     result = check_connection(s, http_session(), svc.client() if svc.demo_mode else None)
-    (st.success if result.ok else st.error)(result.message)
+    (st.success if result.ok else st.error)(md(result.message, limit=1000))
 
 st.subheader("Runs (audit trail)")
 runs = svc.store.runs()
