@@ -87,7 +87,15 @@ def store_dump(folder: Path | str) -> str:
     return "\n".join(parts)
 
 
-def drop_test_schemas(url: str | None = None) -> None:
+_KEPT: set[str] = set()
+
+
+def keep(folder: Path | str) -> None:
+    """The store for `folder` outlives the test that made it (a session-wide server's)."""
+    _KEPT.add(schema_for(folder))
+
+
+def drop_test_schemas(url: str | None = None, *, kept_too: bool = False) -> None:
     """Remove every schema this test session made (stores a test never closed are collected
     first, so their idle connections go too)."""
     import gc
@@ -103,6 +111,8 @@ def drop_test_schemas(url: str | None = None) -> None:
             names = [r[0] for r in conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :p)"),
                                                 {"p": prefix()})]
             for name in names:
+                if not kept_too and any(name.startswith(k) for k in _KEPT):
+                    continue
                 conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
             conn.commit()
     finally:

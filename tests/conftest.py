@@ -16,13 +16,13 @@ from tests.fake_sheets import FakeSheets
 
 # -- the store backend: every test that may open a store runs on SQLite and on PostgreSQL -----------
 def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "store_free: this module never opens a store (run on one backend)")
+    config.addinivalue_line("markers", "single_backend: what this proves does not depend on the store: SQLite only")
 
 
 def pytest_generate_tests(metafunc) -> None:
     if "store_backend" not in metafunc.fixturenames:
         return
-    free = any(True for _ in metafunc.definition.iter_markers("store_free"))
+    free = any(True for _ in metafunc.definition.iter_markers("single_backend"))
     chosen = os.environ.get("GIFTRUN_TEST_BACKENDS", "sqlite,postgres").split(",")
     metafunc.parametrize("store_backend", ["sqlite"] if free else [b.strip() for b in chosen if b.strip()],
                          indirect=True)
@@ -134,6 +134,18 @@ def server_state(monkeypatch):
 def _no_developer_secrets(monkeypatch):
     """In-process CLI calls must never pick up a developer's real .streamlit/secrets.toml."""
     monkeypatch.setenv("GIFTRUN_SECRETS_FILE", "")
+
+
+@pytest.fixture(scope="session")
+def app_servers():
+    """Browser-test app servers, one per (purpose, store backend), started on first use and kept
+    for the session (their stores are kept from the per-test clean-up until the end)."""
+    servers: dict = {}
+    yield servers
+    for server in servers.values():
+        server.stop()
+    if backends.database_url():
+        backends.drop_test_schemas(backends.database_url(), kept_too=True)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from typing import Callable
 
 from lib.webhooks import sign
 from tests.browser_support import REPO, AppServer, free_port
+from tests import backends
 
 SECRET = "whsec_receivers_" + uuid.uuid4().hex
 WEBHOOK_PATH = "/webhooks/andopen"
@@ -72,7 +73,7 @@ def start_standalone(tmp: Path, env: dict[str, str] | None = None, *, nofile: in
     port = free_port()
     log_path = tmp / "receiver.log"
     full = {k: v for k, v in os.environ.items() if not k.startswith(("ANDOPEN_", "GIFTRUN_"))}
-    full.update(ANDOPEN_WEBHOOK_SECRET=SECRET, GIFTRUN_DATA_DIR=str(tmp / "receiver-data"), PYTHONUNBUFFERED="1",
+    full.update(ANDOPEN_WEBHOOK_SECRET=SECRET, PYTHONUNBUFFERED="1", **backends.env(tmp / "receiver-data"),
                 **(env or {}))
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "lib.cli", "webhooks", "--port", str(port)], cwd=REPO,

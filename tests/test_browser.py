@@ -18,6 +18,7 @@ from lib.writeback import RESULT_COLUMNS
 from tests.browser_support import (SCREENSHOTS, VIEWPORT, AppServer,
                                    checkbox_checked, collapse_sidebar, full_page_screenshot, grid_geometry, metrics, poll, wait_idle,
                                    scroll_grid, wait_metric)
+from tests import backends
 
 pytestmark = pytest.mark.browser
 
@@ -36,15 +37,21 @@ EXPECTED_ERRORS = {  # sample row (1-based) -> words its Send error must contain
 
 # ------------------------------------------------------------------------- fixtures
 
-@pytest.fixture(scope="session")
-def app(browser, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("giftrun-e2e")
-    server = AppServer(tmp / "data", tmp / "streamlit.log", demo_speed=30)
-    try:
-        server.wait_healthy(timeout=60)
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def app(browser, app_servers, store_backend, tmp_path_factory):
+    """One demo app server per store backend, shared by this module's tests in order."""
+    key = ("e2e", store_backend)
+    if key not in app_servers:
+        tmp = tmp_path_factory.mktemp(f"giftrun-e2e-{store_backend}")
+        backends.keep(tmp / "data")
+        server = AppServer(tmp / "data", tmp / "streamlit.log", demo_speed=30)
+        try:
+            server.wait_healthy(timeout=60)
+        except BaseException:
+            server.stop()
+            raise
+        app_servers[key] = server
+    return app_servers[key]
 
 
 @pytest.fixture

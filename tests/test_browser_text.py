@@ -25,7 +25,7 @@ from tests.support import available_campaign
 from tests.test_browser import show_server_log_on_failure
 from ui.text import STATUS_LIMIT, plain
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.single_backend]  # rendering does not depend on the store
 MARKUP = re.compile(r"<(a|img|strong|em|del|h[1-6]|iframe|svg)\b|katex|stIconMaterial|data-testid=\"stImage", re.I)
 
 

@@ -420,8 +420,8 @@ def listener():
 def cli_env(tmp_path: Path, **values: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ANDOPEN_", "GIFTRUN_", "GOOGLE_")) and "proxy" not in k.lower()}
-    env.update(PYTHONPATH=str(REPO), GIFTRUN_DATA_DIR=str(tmp_path / "data"), NO_PROXY="127.0.0.1,localhost",
-               PYTHONUNBUFFERED="1", ANDOPEN_WEBHOOK_SECRET=HOOK)
+    env.update(PYTHONPATH=str(REPO), NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1",
+               ANDOPEN_WEBHOOK_SECRET=HOOK, **backends.env(tmp_path / "data"))
     for k, v in values.items():
         if v is None:
             env.pop(k, None)
