@@ -28,6 +28,7 @@ try:  # pandas 3 keeps strings in Arrow when pyarrow is installed
 except ImportError:  # pragma: no cover - pandas then uses Python-object strings
     pa = pc = None
 
+from . import donotgift
 from .models import STATUS_RANK, SendState, normalize_email, parse_iso, status_label
 from .recipients import match_columns
 from .writeback import ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, SENT_AT, SKIP_REASON
@@ -534,6 +535,26 @@ def _reasons(chosen: pd.DataFrame, window: Window, now: pd.Timestamp, list_key: 
 
 
 # --------------------------------------------------------------------------------------
+# The do-not-gift list
+# --------------------------------------------------------------------------------------
+
+
+def do_not_gift(emails: pd.Series, entries: Mapping[str, donotgift.Entry]) -> pd.Series:
+    """Per row, the `Skip reason` of the do-not-gift entry that blocks its email ("" when
+    none does), indexed like `emails`. Checked whatever the look-back window, and no
+    look-back override lifts it. Each distinct address is matched once."""
+    if not entries or len(emails) == 0:
+        return pd.Series("", index=emails.index, dtype=object)
+    norm = _norm_email(emails.reset_index(drop=True))
+    reasons = {}
+    for email in pd.unique(norm.to_numpy()):
+        hit = donotgift.match(email, entries)
+        if hit is not None:
+            reasons[email] = hit.skip_reason()
+    return pd.Series(norm.map(reasons).fillna("").to_numpy(dtype=object), index=emails.index, dtype=object)
+
+
+# --------------------------------------------------------------------------------------
 # Summary
 # --------------------------------------------------------------------------------------
 
@@ -555,6 +576,6 @@ def skip_rate(result: pd.DataFrame) -> float:
 
 __all__ = [
     "Window", "OFF", "DEFAULT", "PRESETS", "ACCEPTED_FORMS", "parse_window", "format_window",
-    "KNOWN_COLUMNS", "COUNTING_STATES", "known_gifts", "empty_known", "check", "skip_rate",
+    "KNOWN_COLUMNS", "COUNTING_STATES", "known_gifts", "empty_known", "check", "do_not_gift", "skip_rate",
     "SKIP_RATE_NOTE", "ELIGIBLE", "SKIP", "OVERRIDE_BY",
 ]

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from . import donotgift
 from . import eligibility as elig
 from .models import status_label, utcnow
 from .plan import Eligibility, RunPlan, apply_results, eligibility_results, plan_rows
@@ -31,7 +32,7 @@ class Review:
     @property
     def skip_rate(self) -> float:
         considered = [v for v in self.verdicts.values()]
-        return (sum(not v.eligible for v in considered) / len(considered)) if considered else 0.0
+        return (sum(not v.eligible and not v.do_not_gift for v in considered) / len(considered)) if considered else 0.0
 
 
 def review(loaded: LoadedList, store: Store, window: elig.Window | None, *, now: datetime | None = None,
@@ -49,6 +50,9 @@ def review(loaded: LoadedList, store: Store, window: elig.Window | None, *, now:
                             list_key=loaded.list_key, overrides=store.overrides(loaded.list_key))
         verdicts = {str(k): Eligibility(e == "eligible", r)
                     for k, e, r in zip(result.index, result["Eligibility"], result["Skip reason"])}
+        listed = elig.do_not_gift(loaded.frame[loaded.cmap.email], donotgift.index(store.do_not_gift()))
+        for k, reason in listed[listed != ""].items():  # wins over the look-back and any override of it
+            verdicts[str(k)] = Eligibility(False, reason, do_not_gift=True)
     gift_ids = (dict(zip(loaded.frame.index.astype(str), loaded.frame[GIFT_REQUEST_ID].astype(str)))
                 if GIFT_REQUEST_ID in loaded.frame else {})
     plan = plan_rows(checks, journal, verdicts, gift_ids)
