@@ -113,7 +113,7 @@ def needs_confirmation(gifts: int) -> bool:
 def confirmed(typed: str | None, gifts: int) -> bool:
     """The user typed the number of gifts (`1,250` and ` 1250 ` count as 1250)."""
     text = str(typed or "").strip().replace(",", "").replace("_", "").replace(" ", "")
-    return text.isdigit() and int(text) == gifts
+    return text.isascii() and text.isdigit() and len(text) <= 12 and int(text) == gifts
 
 
 def parse_daily_limit(value: object) -> int | None:

@@ -2,7 +2,8 @@
 the result columns to show. The app and the CLI both call `review`, so they agree."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Sequence
 from datetime import datetime
 
 import pandas as pd
@@ -10,7 +11,7 @@ import pandas as pd
 from . import donotgift
 from . import eligibility as elig
 from .models import status_label, utcnow
-from .plan import Eligibility, RunPlan, apply_results, eligibility_results, plan_rows
+from .plan import Eligibility, RowAction, RunPlan, apply_results, eligibility_results, plan_rows
 from .recipients import RowCheck, check_rows
 from .sources import LoadedList
 from .store import Store
@@ -59,6 +60,14 @@ def review(loaded: LoadedList, store: Store, window: elig.Window | None, *, now:
     frame = apply_results(loaded.frame, eligibility_results(checks, verdicts) + plan.results())
     frame = apply_results(frame, status_results(frame, store))
     return Review(checks, verdicts, plan, frame)
+
+
+def with_run_notes(rev: Review, notes: Sequence[RowResult]) -> Review:
+    """`rev` with what a finished run said about rows it never journalled (a limit kept them
+    back), on the rows that are still to be sent; the journal cannot restore those words."""
+    to_send = {r.row_key for r in rev.plan.rows if r.action == RowAction.SEND}
+    kept = [n for n in notes if n.row_key in to_send]
+    return replace(rev, frame=apply_results(rev.frame, kept)) if kept else rev
 
 
 def status_results(frame: pd.DataFrame, store: Store) -> list[RowResult]:

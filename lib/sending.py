@@ -131,6 +131,7 @@ class SendRun:
         self._cap = RunCap(limits.max_gifts) if limits.max_gifts is not None else None
         self._daily_stop: Claim | None = None  # the claim the team's daily limit refused, once it has
         self._answered: set[str] = set()  # rows this run has given a result
+        self._limited: dict[str, RowResult] = {}  # rows a limit kept from being sent: not in the journal
         self._pending: list[RowResult] = list(preamble)  # results to show before any send (why rows skip)
         self._done = threading.Event()
         self.run_id = ""
@@ -378,6 +379,7 @@ class SendRun:
             self._answered.add(result.row_key)
             if limited:
                 self.progress.limited += 1
+                self._limited[result.row_key] = result
             elif skipped:
                 self.progress.skipped += 1
             elif already:
@@ -429,6 +431,12 @@ class SendRun:
         """Try the results the sink refused again (after the run); True when none are left."""
         self._flush()
         return not self.unflushed
+
+    def limited_results(self) -> list[RowResult]:
+        """Why the rows a limit kept back were not sent. The journal holds nothing for them, so a
+        page showing the list from the journal shows these until the rows are sent."""
+        with self._lock:
+            return list(self._limited.values())
 
     @property
     def unflushed(self) -> list[RowResult]:

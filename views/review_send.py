@@ -7,7 +7,7 @@ from lib import csvio
 from lib import eligibility as elig
 from lib.andopen import AndOpenError
 from lib.recipients import apply_approval_edits, set_all_approved
-from lib.review import review
+from lib.review import review, with_run_notes
 from lib.sending import FLUSH_INTERVAL, SendRun
 from lib.sheet_source import SHEET_FLUSH_INTERVAL
 from lib.sheets import SheetsError
@@ -60,6 +60,8 @@ edits = st.session_state.get(key, {}).get("edited_rows", {})
 effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits else loaded.frame
 loaded_view = type(loaded)(loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns)
 rev = review(loaded_view, svc.store, window, extra_history=sheets_ui.shared_history(svc))
+if (last := svc.registry.get(loaded.list_key)) is not None and last.snapshot().state != "running":
+    rev = with_run_notes(rev, last.limited_results())  # why a limit kept rows back: not in the journal
 plan = rev.plan
 
 b1, b2, _ = st.columns([1, 1, 4])

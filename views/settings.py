@@ -29,8 +29,6 @@ if st.button("Check connection", key="check_connection"):
     (st.success if result.ok else st.error)(result.message)
 st.write(f"**Daily limit (GIFTRUN_DAILY_LIMIT):** {f'{s.daily_limit:,} gifts in any 24 hours' if s.daily_limit else 'none'}")
 
-donotgift_ui.render(svc, state.actor())
-
 st.subheader("Runs (audit trail)")
 runs = svc.store.runs()
 if runs:
@@ -53,3 +51,5 @@ if decisions:
 else:
     st.caption("Look-back overrides, cleared unknown outcomes, caps set on runs, runs the daily limit stopped and "
                "do-not-gift changes are listed here, with who made them.")
+
+donotgift_ui.render(svc, state.actor())
