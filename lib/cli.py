@@ -348,7 +348,7 @@ def cmd_do_not_gift(args: argparse.Namespace, settings: Settings) -> int:
             return _import_do_not_gift(args, store)
         else:
             entries = store.do_not_gift()
-            _out(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} on the do-not-gift list"
+            _out(f"{donotgift.entries_text(len(entries))} on the do-not-gift list"
                  + (" (a domain also blocks its subdomains):" if entries else "."))
             width = max((len(e.label) for e in entries), default=0)
             for e in entries:
@@ -375,8 +375,7 @@ def _import_do_not_gift(args: argparse.Namespace, store: Store) -> int:
         for line in parsed.problems[:50]:
             _out(f"  {line}")
         more = len(parsed.problems) - 50
-        raise CliError(f"Nothing imported: {len(parsed.problems)} rows of {path.name} cannot be entries"
-                       + (f" ({more} more not shown)" if more > 0 else "") + ". Fix them and import again.")
+        raise CliError(parsed.refusal(path.name) + (f" ({more} more rows not shown.)" if more > 0 else ""))
     report = store.add_do_not_gift(parsed.entries, args.actor, source=f"imported from {path.name}")
     _out(f"Imported {path.name}: {report.added} added, {report.changed} reasons changed, {report.unchanged} already "
          "listed.")

@@ -158,6 +158,15 @@ class Parsed:
     entries: list[Entry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
+    def refusal(self, name: str) -> str:
+        n = len(self.problems)
+        return (f"Nothing imported: {n} row{'s' if n != 1 else ''} of {name} cannot be "
+                f"{'entries' if n != 1 else 'an entry'}. Fix {'them' if n != 1 else 'it'} and import again.")
+
+
+def entries_text(n: int) -> str:
+    return f"{n:,} entr{'y' if n == 1 else 'ies'}"
+
 
 def parse_rows(rows: Sequence[Sequence[str]], header: Sequence[str] | None) -> Parsed:
     """Rows of text into entries. `header` names the columns (a value column is Value,

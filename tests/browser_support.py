@@ -47,7 +47,8 @@ def free_port() -> int:
 class AppServer:
     """`streamlit run app.py` in demo mode, on a free port, with its own store."""
 
-    def __init__(self, data_dir: Path, log_path: Path, *, demo_speed: float = 30.0) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, *, demo_speed: float = 30.0,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -56,6 +57,7 @@ class AppServer:
                if not k.startswith(("ANDOPEN_", "GIFTRUN_", "STREAMLIT_"))}
         env.update(GIFTRUN_DEMO_SPEED=str(demo_speed), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
                    PYTHONUNBUFFERED="1", **backends.env(data_dir))  # the store: a folder, or the test database
+        env.update(extra_env or {})  # e.g. GIFTRUN_DAILY_LIMIT for one server
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),

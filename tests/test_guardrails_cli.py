@@ -120,7 +120,7 @@ def test_do_not_gift_import_is_all_or_nothing(tmp_path, cli):
     bad = cli("do-not-gift", "import", "bad.csv")
     assert bad.returncode == 2
     assert "row 3: '@com' is a top-level domain" in bad.stdout and "row 4: 'bad@' is not a valid email" in bad.stdout
-    assert "Nothing imported: 2 rows of bad.csv cannot be entries" in bad.stderr
+    assert "Nothing imported: 2 rows of bad.csv cannot be entries. Fix them and import again." in bad.stderr
     assert "0 entries" in cli("do-not-gift", "list").stdout
     (tmp_path / "good.csv").write_text("Domain,Why\n@gov.example,policy\nRIVAL.example,competitor\n")
     good = cli("do-not-gift", "import", "good.csv")

@@ -18,8 +18,8 @@ def _bump() -> None:
 
 def render(svc: Services, actor: str) -> None:
     st.subheader("Do-not-gift list")
-    st.caption("People (ana@example.com) and whole domains (@example.com) Giftrun never gifts. A domain also "
-               "blocks its subdomains (@example.com blocks eu.example.com). A listed row shows skip with the "
+    st.caption("People (`ana@example.com`) and whole domains (`@example.com`) Giftrun never gifts. A domain also "
+               "blocks its subdomains (`@example.com` blocks `eu.example.com`). A listed row shows skip with the "
                "reason; no look-back override sends it. Add a row at the bottom of the table, edit a reason, or "
                "select rows and delete them, then save.")
     entries = svc.store.do_not_gift()
@@ -58,10 +58,11 @@ def _import(svc: Services, actor: str) -> None:
         st.text(str(exc))
         return
     if parsed.problems:
-        st.error(f"Nothing imported: {len(parsed.problems)} rows cannot be entries. Fix them and upload again.")
+        st.error(parsed.refusal("this file"))
         st.text("\n".join(parsed.problems[:50]))
         return
-    if st.button(f"Import {len(parsed.entries)} entries", key="dng_import", disabled=not parsed.entries):
+    if st.button(f"Import {donotgift.entries_text(len(parsed.entries))}", key="dng_import",
+                 disabled=not parsed.entries):
         report = svc.store.add_do_not_gift(parsed.entries, actor, source=f"imported from {upload.name}")
         st.toast(f"Imported: {report.added} added, {report.changed} reasons changed, {report.unchanged} already listed.")
         _bump()
