@@ -117,18 +117,20 @@ def new_entry(value: str, reason: str | None = "") -> Entry:
 def blocking_keys(email: str | None) -> tuple[str, ...]:
     """The entries that block this address, most specific first: the person, then the
     address's domain and each parent domain (`a@eu.rival.example` → `a@eu.rival.example`,
-    `@eu.rival.example`, `@rival.example`, `@example`). The one place that decides how
-    entries match."""
-    return _keys(normalize_email(email))
-
-
-@functools.lru_cache(maxsize=65_536)
-def _keys(email: str) -> tuple[str, ...]:
+    `@eu.rival.example`, `@rival.example`, `@example`). With `domain_keys`, the one place that
+    decides how entries match."""
+    email = normalize_email(email)
     _local, at, domain = email.rpartition("@")
     if not at or not domain:
         return (email,) if email else ()
+    return (email, *domain_keys(domain))
+
+
+@functools.lru_cache(maxsize=65_536)
+def domain_keys(domain: str) -> tuple[str, ...]:
+    """The domain entries that block a canonical domain: itself and every parent domain."""
     labels = domain.split(".")
-    return (email, *(f"@{'.'.join(labels[i:])}" for i in range(len(labels))))
+    return tuple(f"@{'.'.join(labels[i:])}" for i in range(len(labels)))
 
 
 def match(email: str | None, entries: Mapping[str, Entry]) -> Entry | None:
@@ -286,3 +288,8 @@ def _add(out: TableChanges, value, reason, where: str, replaces: Entry | None = 
 
 def index(entries: Iterable[Entry]) -> dict[str, Entry]:
     return {e.value: e for e in entries}
+
+
+def match_domain(domain: str, entries: Mapping[str, Entry]) -> Entry | None:
+    """The domain entry that blocks every address at this canonical domain, or None."""
+    return next((entries[k] for k in domain_keys(domain) if k in entries), None)

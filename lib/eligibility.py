@@ -542,16 +542,26 @@ def _reasons(chosen: pd.DataFrame, window: Window, now: pd.Timestamp, list_key: 
 def do_not_gift(emails: pd.Series, entries: Mapping[str, donotgift.Entry]) -> pd.Series:
     """Per row, the `Skip reason` of the do-not-gift entry that blocks its email ("" when
     none does), indexed like `emails`. Checked whatever the look-back window, and no
-    look-back override lifts it. Each distinct address is matched once."""
+    look-back override lifts it. The same rule as `donotgift.match` (a person entry first,
+    then the domain and its parents), vectorised: each distinct domain is matched once."""
     if not entries or len(emails) == 0:
         return pd.Series("", index=emails.index, dtype=object)
     norm = _norm_email(emails.reset_index(drop=True))
-    reasons = {}
-    for email in pd.unique(norm.to_numpy()):
-        hit = donotgift.match(email, entries)
-        if hit is not None:
-            reasons[email] = hit.skip_reason()
-    return pd.Series(norm.map(reasons).fillna("").to_numpy(dtype=object), index=emails.index, dtype=object)
+    people = {k for k, e in entries.items() if not e.is_domain}
+    listed = [e for e in pd.unique(norm.to_numpy()) if e in people]
+    reasons = (norm.map({e: entries[e].skip_reason() for e in listed}) if listed
+               else pd.Series(np.nan, index=norm.index, dtype=object))
+    if len(people) < len(entries):
+        parts = norm.str.rpartition("@")
+        domains = parts[2].where(parts[1] == "@", "")
+        by_domain = {}
+        for d in pd.unique(domains.to_numpy()):
+            hit = donotgift.match_domain(d, entries) if d else None
+            if hit is not None:
+                by_domain[d] = hit.skip_reason()
+        if by_domain:
+            reasons = reasons.fillna(domains.map(by_domain))
+    return pd.Series(reasons.fillna("").to_numpy(dtype=object), index=emails.index, dtype=object)
 
 
 # --------------------------------------------------------------------------------------

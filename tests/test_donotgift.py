@@ -157,3 +157,19 @@ def test_an_untouched_table_changes_nothing_and_a_bad_new_row_is_a_problem():
                                      "deleted_rows": []})
     changes = table_changes(TABLE, {"added_rows": [{"Value": "@com"}]})
     assert changes.problems and changes.problems[0].startswith("new row 4: ") and "top-level" in changes.problems[0]
+
+
+def test_the_review_check_of_a_whole_column_agrees_with_match_row_by_row():
+    import pandas as pd
+
+    from lib import eligibility as elig
+
+    cases = [email for email, _ in test_what_an_entry_blocks.pytestmark[0].args[1]] * 3
+    reasons = elig.do_not_gift(pd.Series(cases, index=[f"k{i}" for i in range(len(cases))], dtype="str"), ENTRIES)
+    expected = [(hit.skip_reason() if (hit := match(email, ENTRIES)) else "") for email in cases]
+    assert list(reasons.index) == [f"k{i}" for i in range(len(cases))]
+    assert list(reasons) == expected and sum(bool(r) for r in expected) == 3 * 10
+    people_only = donotgift.index([Entry("vip0@example.com", "board")])
+    assert list(elig.do_not_gift(pd.Series(["VIP0@example.com", "x@example.com"]), people_only)) == [
+        people_only["vip0@example.com"].skip_reason(), ""]
+    assert list(elig.do_not_gift(pd.Series(["a@b.example"]), {})) == [""]
