@@ -265,7 +265,7 @@ class SendRun:
                         self._stop_at_daily_limit(item, claim)
                         return
                     entry = self.store.journal(self.list_key).get(normalize_email(r.email))
-                    if claim.reason:
+                    if claim.refusal in (Refusal.LOOKBACK, Refusal.DO_NOT_GIFT):  # skip this row, go on
                         self._emit(RowResult(item.row_key, r.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
                                    skipped=True)
                     elif entry:
