@@ -68,7 +68,7 @@ def test_review_shows_the_daily_room_and_a_run_stops_at_the_limit(data_dir):
     go(at, "settings")
     decisions = table_with(at, "What")
     assert list(decisions["What"]) == ["daily limit stop"]
-    assert "**Daily limit (GIFTRUN_DAILY_LIMIT):** 8 gifts in any 24 hours" in texts(at.markdown)
+    assert "**Daily limit (GIFTRUN_DAILY_LIMIT):** 8 gifts in any 24 hours, across the team" in texts(at.markdown)
 
 
 def big_list(n: int) -> bytes:

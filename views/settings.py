@@ -27,7 +27,8 @@ st.write(f"**Webhook endpoint:** `POST /webhooks/andopen` on this server · secr
 if st.button("Check connection", key="check_connection"):
     result = check_connection(s, http_session(), svc.client() if svc.demo_mode else None)
     (st.success if result.ok else st.error)(result.message)
-st.write(f"**Daily limit (GIFTRUN_DAILY_LIMIT):** {f'{s.daily_limit:,} gifts in any 24 hours' if s.daily_limit else 'none'}")
+daily = f"{s.daily_limit:,} gifts in any 24 hours, across the team" if s.daily_limit else "none"
+st.write(f"**Daily limit (GIFTRUN_DAILY_LIMIT):** {daily}")
 
 st.subheader("Runs (audit trail)")
 runs = svc.store.runs()

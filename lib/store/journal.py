@@ -80,9 +80,9 @@ class JournalMixin:
         (at most `daily_limit` gifts in any 24 hours, across every list)."""
         db, email = self.db, normalize_email(recipient.email)
         sends = db.table("sends")
-        now = utcnow()
         with db.write() as conn:
             db.lock(conn, f"person:{email}", *((DAILY_LOCK,) if daily_limit is not None else ()))
+            now = utcnow()  # after the locks: the time the count and the journal line are taken
             if (listed := self._blocking(conn, email)) is not None:
                 return Claim(False, listed.skip_reason(), Refusal.DO_NOT_GIFT)
             if lookback_since is not NO_LOOKBACK and not db.execute(
