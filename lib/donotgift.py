@@ -49,9 +49,9 @@ class Entry:
 
     @property
     def label(self) -> str:
-        """The value, with the form it was typed in when that differs (an international domain)."""
+        """The value, with the Unicode form it was typed in for an international address."""
         typed = (self.typed or "").strip()
-        return f"{self.value} ({typed})" if typed and typed.lower().rstrip(".") != self.value else self.value
+        return f"{self.value} ({typed})" if typed and not typed.isascii() else self.value
 
     def skip_reason(self) -> str:
         """What a blocked row's `Skip reason` says: which entry, why, who added it and when."""

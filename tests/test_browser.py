@@ -290,9 +290,10 @@ def test_ticking_a_box_keeps_the_grid_where_it_was(app, context):
 
 # ------------------------------------------------------------------------- spending guardrails
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def guarded_app(browser, tmp_path_factory):
-    """A second server whose team has a daily limit (GIFTRUN_DAILY_LIMIT=150)."""
+    """A server of its own whose team has a daily limit (GIFTRUN_DAILY_LIMIT=150), on the test's
+    store backend (one per test: a server started for SQLite must not serve the PostgreSQL run)."""
     tmp = tmp_path_factory.mktemp("giftrun-guardrails")
     server = AppServer(tmp / "data", tmp / "streamlit.log", demo_speed=30, extra_env={"GIFTRUN_DAILY_LIMIT": "150"})
     try:
@@ -340,6 +341,8 @@ def test_guardrails_do_not_gift_table_import_cap_daily_room_and_typed_confirmati
         grid.scroll_into_view_if_needed()
         type_into_new_grid_row(page, grid, "@Rival.example", "competitor")
         click_button(page, "Save changes (1 to add or update)")
+        page.get_by_role("button", name=re.compile("^Save changes")).wait_for(state="detached")  # saved, redrawn
+        wait_idle(page)
         poll(lambda: [(e.value, e.reason, e.added_by) for e in store.do_not_gift()], timeout=10,
              what="the entry saved")
         assert [(e.value, e.reason, e.added_by) for e in store.do_not_gift()] == [

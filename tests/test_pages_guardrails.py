@@ -64,7 +64,8 @@ def test_review_shows_the_daily_room_and_a_run_stops_at_the_limit(data_dir):
     assert "Stopped at the team's daily limit: 8 gifts in any 24 hours" in texts(at.error)
     assert metrics(at)["Daily limit left now"] == "0 of 8"
     assert len(services().store.journal(list_key(at))) == 8
-    assert at.button(key="send").label == "Send 12 gifts"
+    send = at.button(key="send")
+    assert send.label == "Send 12 gifts" and send.disabled  # no room left: nothing to start
     go(at, "settings")
     decisions = table_with(at, "What")
     assert list(decisions["What"]) == ["daily limit stop"]

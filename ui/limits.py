@@ -23,7 +23,8 @@ def cap_input(container) -> int | None:
 def before_send(svc: Services, to_send: int, max_gifts: int | None,
                 confirm_key: str) -> tuple[guardrails.RunLimits, int, bool]:
     """Show the cap and the team's daily room, and for a large run ask for the number of
-    gifts to be typed. Returns the run's limits, the gifts it may send, and whether Send may go."""
+    gifts to be typed. Returns the run's limits, the gifts it may send, and whether Send may go
+    (not while the daily limit has no room left)."""
     limits = guardrails.RunLimits(max_gifts, svc.settings.daily_limit)
     room = svc.store.daily_room(limits.daily_limit) if limits.daily_limit else None
     lines = guardrails.preflight(to_send, limits, room)
@@ -32,6 +33,8 @@ def before_send(svc: Services, to_send: int, max_gifts: int | None,
                   help="Gifts the whole team may still send in the rolling 24 hours (GIFTRUN_DAILY_LIMIT)")
     (st.info if room is not None or max_gifts is not None else st.caption)("  \n".join(lines))
     planned = guardrails.planned_gifts(to_send, max_gifts)
+    if room is not None and room.left == 0:
+        return limits, planned, False  # the line above says when room frees up
     if not guardrails.needs_confirmation(planned):
         return limits, planned, True
     typed = st.text_input(f"This run sends up to {planned:,} gifts. Type {planned} to confirm, then press Enter",
