@@ -1,4 +1,4 @@
-"""Headless commands: `send`, `status`, `webhooks`, `sandbox`.
+"""Headless commands: `send`, `status`, `do-not-gift`, `store`, `webhooks`, `sandbox`.
 
 Exit codes: 0 the run completed (row errors included); 1 the run was stopped (bad key,
 unusable campaign, interrupted); 2 the input or configuration is unusable. Never a
@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from . import donotgift
 from . import eligibility as elig
+from . import guardrails
 from .andopen import AndOpenClient, AndOpenError, RunStoppingError
 from .control_chars import visible
 from .models import status_label, utcnow
@@ -220,9 +222,14 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     counts = plan.counts()
     _out(f"{loaded.name}: {len(plan.rows)} rows — {counts['send']} to send, {counts['not approved']} not approved, "
          f"{counts['invalid']} invalid, {counts['duplicate']} duplicate, {counts['skip']} skipped "
-         f"(look-back {window.label if window else 'off'}), {counts['already sent']} already sent, "
+         f"(look-back {window.label if window else 'off'}), {counts['do not gift']} on the do-not-gift list, "
+         f"{counts['already sent']} already sent, "
          f"{counts['unknown outcome'] + counts['blocked']} waiting for a check in &Open.")
-    _explain_rows(loaded, plan, full=args.dry_run)
+    limits = guardrails.RunLimits(args.max_gifts, settings.daily_limit)
+    _explain_rows(loaded, plan, full=args.dry_run, max_gifts=args.max_gifts)
+    room = store.daily_room(limits.daily_limit) if limits.daily_limit else None
+    for line in guardrails.preflight(counts["send"], limits, room):
+        _out(line)
     if overwrites:
         _out(f"Note: {describe_overwrites(overwrites)}")
     if args.dry_run:
@@ -236,7 +243,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     run = SendRun(client, store, loaded.list_key, plan.items, campaign.id, actor=args.actor, rate=args.rate,
                   concurrency=args.concurrency, sink=source.sink,
                   flush_interval=source.flush_interval,
-                  lookback_days=NO_LOOKBACK if window is None else window.days)
+                  lookback_days=NO_LOOKBACK if window is None else window.days, limits=limits)
     run.begin()  # the list's lock before the first write: a refused run (RunInProgress) leaves the list alone
     try:
         source.sink.write(rev.results())  # validation errors, eligibility etc. land at once
@@ -265,8 +272,11 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
                        "run the command again to continue.", EXIT_STOPPED)
     p = run.snapshot()
     _out(f"Sent {p.sent} · rejected {p.rejected} · unknown outcome {p.unknown} · not sent (safe to retry) "
-         f"{p.failed} · skipped at send time {p.skipped} · retries {p.retries} · 429s {p.throttled} · "
-         f"{p.elapsed:.1f}s")
+         f"{p.failed} · skipped at send time {p.skipped} · not sent (a limit was reached) {p.limited} · "
+         f"retries {p.retries} · 429s {p.throttled} · {p.elapsed:.1f}s")
+    if p.limited and p.state == "completed" and limits.max_gifts is not None:
+        _out(f"{p.limited} approved rows were not sent: this run's limit of {limits.max_gifts:,} gifts was reached. "
+             "Their Send error says so; run again to send them.")
     if p.unknown:
         _out(f"{p.unknown} rows need checking in &Open (see their Send error). If &Open has no gift for one, "
              "run again with --clear-unknown EMAIL to send it.")
@@ -285,18 +295,21 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-EXPLAINED_ACTIONS = ("invalid", "duplicate", "skip", "unknown outcome", "blocked")
+EXPLAINED_ACTIONS = ("invalid", "duplicate", "skip", "do not gift", "unknown outcome", "blocked")
 
 
-def _explain_rows(loaded: LoadedList, plan, *, full: bool, limit: int = 50) -> None:
+def _explain_rows(loaded: LoadedList, plan, *, full: bool, max_gifts: int | None = None, limit: int = 50) -> None:
     """Say which rows will not be sent and why (every row on a dry run, which writes no
-    reason into the list), and warn about Approved values that are neither a yes nor a no."""
+    reason into the list, including the rows beyond the run's cap), and warn about Approved
+    values that are neither a yes nor a no."""
     shown = 0
+    beyond = set(guardrails.beyond_cap([i.row_key for i in plan.items], max_gifts)) if full else set()
     for r in plan.rows:
-        if str(r.action) in EXPLAINED_ACTIONS or (full and r.action.value != "send"):
+        if str(r.action) in EXPLAINED_ACTIONS or (full and r.action.value != "send") or r.row_key in beyond:
             if full or shown < limit:
+                why = f"beyond this run's cap of {max_gifts:,} gifts, not sent" if r.row_key in beyond else r.message
                 _out(f"  row {r.row_number} {r.recipient.email or '(no email)'}: {r.action}"
-                     + (f" — {r.message}" if r.message else ""))
+                     + (f" — {why}" if why else ""))
             shown += 1
     if shown > limit and not full:
         _out(f"  … and {shown - limit} more rows (see Send error / Skip reason in the list).")
@@ -327,6 +340,61 @@ def _stop_on_signals(run: SendRun):
         return lambda: None
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     return lambda: [signal.signal(s, h) for s, h in old.items()]
+
+
+# -- do-not-gift ----------------------------------------------------------------------------
+def cmd_do_not_gift(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings)
+    command = args.dng_command
+    try:
+        if command == "add":
+            entry = donotgift.new_entry(args.value, args.reason)
+            report = store.add_do_not_gift([entry], args.actor)
+            what = "Added" if report.added else "Updated the reason of" if report.changed else "Already listed:"
+            _out(f"{what} {entry.label}" + (f" ({entry.reason})" if entry.reason else "")
+                 + (" and every subdomain of it." if entry.is_domain and report.added else "."))
+        elif command == "remove":
+            gone = store.remove_do_not_gift(args.value, args.actor)
+            if gone is None:
+                raise CliError(f"{donotgift.canonical(args.value)} is not on the do-not-gift list; nothing removed.")
+            _out(f"Removed {gone.label} (added by {gone.added_by} on {gone.added_at[:10]}); recorded in the audit "
+                 "trail. It can be gifted again.")
+        elif command == "import":
+            return _import_do_not_gift(args, store)
+        else:
+            entries = store.do_not_gift()
+            _out(f"{donotgift.entries_text(len(entries))} on the do-not-gift list"
+                 + (" (a domain also blocks its subdomains):" if entries else "."))
+            width = max((len(e.label) for e in entries), default=0)
+            for e in entries:
+                _out(f"  {e.label:<{width}}  {e.reason or '(no reason)'} — added by {e.added_by} "
+                     f"{e.added_at[:16].replace('T', ' ')} UTC")
+    except donotgift.DoNotGiftError as exc:
+        raise CliError(str(exc)) from None
+    return EXIT_OK
+
+
+def _import_do_not_gift(args: argparse.Namespace, store: Store) -> int:
+    from .csvio import MAX_UPLOAD_BYTES
+
+    if _source_kind(args.file) != "csv":
+        raise CliError("do-not-gift import reads a CSV file: download the sheet as CSV and give the file's path.")
+    path = Path(args.file)
+    if path.stat().st_size > MAX_UPLOAD_BYTES:
+        raise CliError(f"{path.name} is larger than {MAX_UPLOAD_BYTES // 2**20} MB.")
+    try:
+        parsed = donotgift.parse_csv(path.read_bytes(), name=path.name)
+    except OSError as exc:
+        raise CliError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    if parsed.problems:
+        for line in parsed.problems[:50]:
+            _out(f"  {line}")
+        more = len(parsed.problems) - 50
+        raise CliError(parsed.refusal(path.name) + (f" ({more} more rows not shown.)" if more > 0 else ""))
+    report = store.add_do_not_gift(parsed.entries, args.actor, source=f"imported from {path.name}")
+    _out(f"Imported {path.name}: {report.added} added, {report.changed} reasons changed, {report.unchanged} already "
+         "listed.")
+    return EXIT_OK
 
 
 # -- status -------------------------------------------------------------------------------
@@ -505,6 +573,7 @@ PORT = _number(int, 1, 65535)
 SANDBOX_PORT = _number(int, 0, 65535, "0 picks a free port")
 SHARE = _number(float, 0, 1, "a share: 0.05 is 5%")
 SECONDS = _number(float, 0, 3600, "seconds")
+MAX_GIFTS = _number(int, 1, guardrails.MAX_GIFTS_CEILING, "gifts in this run")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -536,7 +605,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after checking &Open: allow this person's unknown-outcome row to be sent again")
     s.add_argument("--actor", default=os.environ.get("GIFTRUN_ACTOR") or "cli", help="who is sending (audit trail)")
     s.add_argument("--dry-run", action="store_true", help="show what would be sent; send and write nothing")
+    s.add_argument("--max-gifts", type=MAX_GIFTS, default=None, metavar="N",
+                   help="send at most N gifts in this run; the approved rows beyond say why")
     s.set_defaults(func=cmd_send)
+
+    d = sub.add_parser("do-not-gift", help="people (emails) and domains (@example.com) never to gift: "
+                                           "add, remove, list, import")
+    d_sub = d.add_subparsers(dest="dng_command", required=True)
+    da = d_sub.add_parser("add", help="add a person or a whole domain (@example.com, subdomains included)")
+    da.add_argument("value", help="an email (ana@example.com) or a domain (@example.com)")
+    da.add_argument("--reason", default="", help="why (shown on every row it blocks)")
+    dr = d_sub.add_parser("remove", help="remove an entry (recorded in the audit trail)")
+    dr.add_argument("value")
+    di = d_sub.add_parser("import", help="add every entry of a CSV (columns Email or Domain or Value, and Reason)")
+    di.add_argument("file")
+    for sp in (da, dr, di):
+        sp.add_argument("--actor", default=os.environ.get("GIFTRUN_ACTOR") or "cli", help="who (audit trail)")
+    d_sub.add_parser("list", help="every entry, with its reason, who added it and when")
+    d.set_defaults(func=cmd_do_not_gift)
 
     st_ = sub.add_parser("status", help="write each row's latest Gift status onto SOURCE; with no SOURCE and "
                                         "--poll, refresh every gift in the store")

@@ -28,6 +28,7 @@ try:  # pandas 3 keeps strings in Arrow when pyarrow is installed
 except ImportError:  # pragma: no cover - pandas then uses Python-object strings
     pa = pc = None
 
+from . import donotgift
 from .models import STATUS_RANK, SendState, normalize_email, parse_iso, status_label
 from .recipients import match_columns
 from .writeback import ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, SENT_AT, SKIP_REASON, result_values
@@ -536,6 +537,36 @@ def _reasons(chosen: pd.DataFrame, window: Window, now: pd.Timestamp, list_key: 
 
 
 # --------------------------------------------------------------------------------------
+# The do-not-gift list
+# --------------------------------------------------------------------------------------
+
+
+def do_not_gift(emails: pd.Series, entries: Mapping[str, donotgift.Entry]) -> pd.Series:
+    """Per row, the `Skip reason` of the do-not-gift entry that blocks its email ("" when
+    none does), indexed like `emails`. Checked whatever the look-back window, and no
+    look-back override lifts it. The same rule as `donotgift.match` (a person entry first,
+    then the domain and its parents), vectorised: each distinct domain is matched once."""
+    if not entries or len(emails) == 0:
+        return pd.Series("", index=emails.index, dtype=object)
+    norm = _norm_email(emails.reset_index(drop=True))
+    people = {k for k, e in entries.items() if not e.is_domain}
+    listed = [e for e in pd.unique(norm.to_numpy()) if e in people]
+    reasons = (norm.map({e: entries[e].skip_reason() for e in listed}) if listed
+               else pd.Series(np.nan, index=norm.index, dtype=object))
+    if len(people) < len(entries):
+        parts = norm.str.rpartition("@")
+        domains = parts[2].where(parts[1] == "@", "")
+        by_domain = {}
+        for d in pd.unique(domains.to_numpy()):
+            hit = donotgift.match_domain(d, entries) if d else None
+            if hit is not None:
+                by_domain[d] = hit.skip_reason()
+        if by_domain:
+            reasons = reasons.fillna(domains.map(by_domain))
+    return pd.Series(reasons.fillna("").to_numpy(dtype=object), index=emails.index, dtype=object)
+
+
+# --------------------------------------------------------------------------------------
 # Summary
 # --------------------------------------------------------------------------------------
 
@@ -557,6 +588,6 @@ def skip_rate(result: pd.DataFrame) -> float:
 
 __all__ = [
     "Window", "OFF", "DEFAULT", "PRESETS", "ACCEPTED_FORMS", "parse_window", "format_window",
-    "KNOWN_COLUMNS", "COUNTING_STATES", "known_gifts", "empty_known", "check", "skip_rate",
+    "KNOWN_COLUMNS", "COUNTING_STATES", "known_gifts", "empty_known", "check", "do_not_gift", "skip_rate",
     "SKIP_RATE_NOTE", "ELIGIBLE", "SKIP", "OVERRIDE_BY",
 ]

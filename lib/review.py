@@ -2,12 +2,14 @@
 the result columns to show. The app and the CLI both call `review`, so they agree."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Sequence
 from datetime import datetime
 from typing import Sequence
 
 import pandas as pd
 
+from . import donotgift
 from . import eligibility as elig
 from .models import status_label, utcnow
 from .plan import Eligibility, RowAction, RunPlan, apply_results, eligibility_results, plan_rows
@@ -33,7 +35,7 @@ class Review:
     @property
     def skip_rate(self) -> float:
         considered = [v for v in self.verdicts.values()]
-        return (sum(not v.eligible for v in considered) / len(considered)) if considered else 0.0
+        return (sum(not v.eligible and not v.do_not_gift for v in considered) / len(considered)) if considered else 0.0
 
 
 def review(loaded: LoadedList, store: Store, window: elig.Window | None, *, now: datetime | None = None,
@@ -51,12 +53,23 @@ def review(loaded: LoadedList, store: Store, window: elig.Window | None, *, now:
                             list_key=loaded.list_key, overrides=store.overrides(loaded.list_key))
         verdicts = {str(k): Eligibility(e == "eligible", r)
                     for k, e, r in zip(result.index, result["Eligibility"], result["Skip reason"])}
+        listed = elig.do_not_gift(loaded.frame[loaded.cmap.email], donotgift.index(store.do_not_gift()))
+        for k, reason in listed[listed != ""].items():  # wins over the look-back and any override of it
+            verdicts[str(k)] = Eligibility(False, reason, do_not_gift=True)
     ids = result_values(loaded.frame, GIFT_REQUEST_ID)
     gift_ids = dict(zip(loaded.frame.index.astype(str), ids)) if ids is not None else {}
     plan = plan_rows(checks, journal, verdicts, gift_ids)
     frame = apply_results(loaded.frame, eligibility_results(checks, verdicts) + plan.results())
     frame = apply_results(frame, status_results(frame, store))
     return Review(checks, verdicts, plan, frame)
+
+
+def with_run_notes(rev: Review, notes: Sequence[RowResult]) -> Review:
+    """`rev` with what a finished run said about rows it never journalled (a limit kept them
+    back), on the rows that are still to be sent; the journal cannot restore those words."""
+    to_send = {r.row_key for r in rev.plan.rows if r.action == RowAction.SEND}
+    kept = [n for n in notes if n.row_key in to_send]
+    return replace(rev, frame=apply_results(rev.frame, kept)) if kept else rev
 
 
 def status_results(frame: pd.DataFrame, store: Store) -> list[RowResult]:

@@ -16,9 +16,10 @@ from datetime import timedelta
 from typing import Callable, Sequence
 
 from .andopen import AndOpenClient, AndOpenError, RejectedError, RetryableError, RunStoppingError, UnknownOutcomeError
+from .guardrails import RunCap, RunLimits, cap_message
 from .models import EventSource, Recipient, SendState, StatusEvent, iso, normalize_email, status_label, utcnow
 from .ratelimit import AdaptiveRateLimiter, RetryPolicy, retry_delay
-from .store import NO_LOOKBACK, JournalEntry, Store
+from .store import NO_LOOKBACK, Claim, JournalEntry, Refusal, Store
 from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
                         ResultSink,
                         RowResult, merge_results)
@@ -52,6 +53,7 @@ class RunProgress:
     failed: int = 0
     already: int = 0  # held by the journal from an earlier run: not sent again
     skipped: int = 0  # gifted from another list while this run went (look-back, checked at send time)
+    limited: int = 0  # not sent: this run's cap or the team's daily limit was reached
     retries: int = 0
     throttled: int = 0
     flushes: int = 0
@@ -73,12 +75,12 @@ class RunProgress:
 
     @property
     def eta(self) -> float | None:
-        left = self.total - self.done - self.already - self.skipped  # held or skipped rows are never sent
+        left = self.total - self.done - self.already - self.skipped - self.limited  # never sent by this run
         return (left / self.rate) if self.rate > 0 and left > 0 else (0.0 if left <= 0 else None)
 
     def counts(self) -> dict:
         return {k: getattr(self, k) for k in
-                ("total", "done", "sent", "rejected", "unknown", "failed", "already", "skipped", "retries",
+                ("total", "done", "sent", "rejected", "unknown", "failed", "already", "skipped", "limited", "retries",
                  "throttled")}
 
 
@@ -107,7 +109,8 @@ class SendRun:
                  concurrency: int = DEFAULT_CONCURRENCY, sink: ResultSink | None = None,
                  flush_interval: float = FLUSH_INTERVAL, policy: RetryPolicy = RetryPolicy(),
                  rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
-                 preamble: Sequence[RowResult] = (), lookback_days: int | None | object = NO_LOOKBACK) -> None:
+                 preamble: Sequence[RowResult] = (), lookback_days: int | None | object = NO_LOOKBACK,
+                 limits: RunLimits = RunLimits()) -> None:
         self.client, self.store, self.list_key = client, store, list_key
         self.items = list(items)
         self.campaign_id = campaign_id
@@ -124,6 +127,11 @@ class SendRun:
         self._stop = threading.Event()
         self._sending_over = threading.Event()
         self.lookback_days = lookback_days  # None = forever; NO_LOOKBACK = off
+        self.limits = limits
+        self._cap = RunCap(limits.max_gifts) if limits.max_gifts is not None else None
+        self._daily_stop: Claim | None = None  # the claim the team's daily limit refused, once it has
+        self._answered: set[str] = set()  # rows this run has given a result
+        self._limited: dict[str, RowResult] = {}  # rows a limit kept from being sent: not in the journal
         self._pending: list[RowResult] = list(preamble)  # results to show before any send (why rows skip)
         self._done = threading.Event()
         self.run_id = ""
@@ -155,7 +163,7 @@ class SendRun:
     def begin(self) -> str:
         """Take the list's run lock: one run per list across every process sharing the
         store. Call from the thread that must hear about RunInProgress."""
-        self.run_id = self.store.acquire_run(self.list_key, self.actor)
+        self.run_id = self.store.acquire_run(self.list_key, self.actor, max_gifts=self.limits.max_gifts)
         self.store.mark_orphans_unknown(self.list_key)
         with self._lock:
             self.progress.state, self.progress.started, self.progress.run_id = "running", time.monotonic(), self.run_id
@@ -192,6 +200,7 @@ class SendRun:
             flusher.start()
             for t in workers:
                 t.join()
+            self._not_sent_after_daily_limit(work)
             self._sending_over.set()
             flusher.join()
             self._flush()
@@ -232,7 +241,7 @@ class SendRun:
             except queue.Empty:
                 return
             try:
-                self._send_one(item)
+                self._send_within_cap(item)
             except Exception as exc:  # the store failed (disk full, locked): stop rather than guess
                 log.error("run stopped: %s: %s", type(exc).__name__, exc)
                 self.stop(f"The run stopped: the store could not record a send ({type(exc).__name__}). "
@@ -249,10 +258,14 @@ class SendRun:
                 return  # stopped before the first try: nothing journalled, nothing sent
             if attempt == 0:
                 claim = self.store.claim(self.list_key, r, row_key=item.row_key, campaign_id=self.campaign_id,
-                                         run_id=self.run_id, lookback_since=self._lookback_since())
+                                         run_id=self.run_id, lookback_since=self._lookback_since(),
+                                         daily_limit=self.limits.daily_limit)
                 if not claim.claimed:
+                    if claim.refusal == Refusal.DAILY_LIMIT:
+                        self._stop_at_daily_limit(item, claim)
+                        return
                     entry = self.store.journal(self.list_key).get(normalize_email(r.email))
-                    if claim.reason:
+                    if claim.refusal in (Refusal.LOOKBACK, Refusal.DO_NOT_GIFT):  # skip this row, go on
                         self._emit(RowResult(item.row_key, r.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
                                    skipped=True)
                     elif entry:
@@ -307,6 +320,44 @@ class SendRun:
                 GIFT_STATUS: status_label(gift.status or "submitted"), SENT_AT: _display_time(now)}), state=SendState.SENT)
             return
 
+    def _send_within_cap(self, item: SendItem) -> None:
+        """A row takes a place under this run's cap before its claim; a row that finds the
+        cap reached is not journalled and says why."""
+        if self._cap is None:
+            return self._send_one(item)
+        if not self._cap.take(item.row_key, self._stop.is_set):
+            if not self._stop.is_set():
+                self._emit(RowResult(item.row_key, item.recipient.email,
+                                     {SEND_ERROR: cap_message(self._cap.limit)}), limited=True)
+            return None
+        try:
+            return self._send_one(item)
+        finally:
+            self._cap.give_back(item.row_key)  # unless _emit kept it: it became (or may be) a gift
+
+    def _stop_at_daily_limit(self, item: SendItem, claim: Claim) -> None:
+        """The team's daily limit refused a claim: stop the run with one message; this row and
+        every row not tried yet say why (none of them is journalled)."""
+        with self._lock:
+            first = self._daily_stop is None
+            if first:
+                self._daily_stop = claim
+        self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: claim.room.row_message()}),
+                   limited=True)
+        if first:
+            self.stop(claim.room.stop_message())
+            self.store.audit(self.actor, "daily limit stop", f"run {self.run_id[:8]}: {claim.room.stop_message()}",
+                             list_key=self.list_key)
+
+    def _not_sent_after_daily_limit(self, work: Sequence[SendItem]) -> None:
+        """Rows the run never got to (or stopped waiting for) once the daily limit stopped it."""
+        if self._daily_stop is None:
+            return
+        for item in work:
+            if item.row_key not in self._answered:
+                self._emit(RowResult(item.row_key, item.recipient.email,
+                                     {SEND_ERROR: self._daily_stop.room.row_message()}), limited=True)
+
     def _lookback_since(self) -> str | None | object:
         if self.lookback_days is NO_LOOKBACK or self.lookback_days is None:
             return self.lookback_days
@@ -320,10 +371,16 @@ class SendRun:
         self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: text}), state=state)
 
     def _emit(self, result: RowResult, *, state: SendState | None = None, already: bool = False,
-              skipped: bool = False) -> None:
+              skipped: bool = False, limited: bool = False) -> None:
+        if self._cap is not None and state in (SendState.SENT, SendState.UNKNOWN):
+            self._cap.keep(result.row_key)  # a gift, or maybe one: its place under the cap stays taken
         with self._lock:
             self._pending.append(result)
-            if skipped:
+            self._answered.add(result.row_key)
+            if limited:
+                self.progress.limited += 1
+                self._limited[result.row_key] = result
+            elif skipped:
                 self.progress.skipped += 1
             elif already:
                 self.progress.already += 1
@@ -374,6 +431,12 @@ class SendRun:
         """Try the results the sink refused again (after the run); True when none are left."""
         self._flush()
         return not self.unflushed
+
+    def limited_results(self) -> list[RowResult]:
+        """Why the rows a limit kept back were not sent. The journal holds nothing for them, so a
+        page showing the list from the journal shows these until the rows are sent."""
+        with self._lock:
+            return list(self._limited.values())
 
     @property
     def unflushed(self) -> list[RowResult]:

@@ -76,6 +76,7 @@ class Settings:
     database_url: Secret | None = None  # holds a password: shown only as backend and host
     database_schema: str = DEFAULT_SCHEMA
     database_schema_explicit: bool = False  # GIFTRUN_DATABASE_SCHEMA was set: use it exactly as given
+    daily_limit: int | None = None  # GIFTRUN_DAILY_LIMIT: gifts in any 24 hours across the team (None: no limit)
 
     @property
     def demo_mode(self) -> bool:
@@ -108,6 +109,12 @@ class Settings:
 
         database_url, schema = _database(text("GIFTRUN_DATABASE_URL"), get("connections"))
         schema = text("GIFTRUN_DATABASE_SCHEMA") or schema
+        from .guardrails import parse_daily_limit
+
+        try:
+            daily_limit = parse_daily_limit(get("GIFTRUN_DAILY_LIMIT"))
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         domains = get("GIFTRUN_ALLOWED_DOMAINS") or ()
         if isinstance(domains, str):
             domains = [d for d in domains.replace(";", ",").split(",")]
@@ -125,6 +132,7 @@ class Settings:
             database_url=database_url,
             database_schema=schema or DEFAULT_SCHEMA,
             database_schema_explicit=bool(schema),
+            daily_limit=daily_limit,
         )
 
     @classmethod

@@ -23,7 +23,7 @@ RUN_DEADLINE = 60.0  # seconds a 20-row demo run may take before the test gives 
 # Configuration that would take the app out of demo mode, gate it, name its sender or point it elsewhere.
 ENV_TO_CLEAR = ("ANDOPEN_API_KEY", "ANDOPEN_BASE_URL", "ANDOPEN_CAMPAIGN_ID", "ANDOPEN_WEBHOOK_SECRET",
                 "GIFTRUN_HISTORY_SHEET", "GOOGLE_SERVICE_ACCOUNT_JSON", "GIFTRUN_APP_PASSWORD",
-                "GIFTRUN_ALLOWED_DOMAINS", "GIFTRUN_ACTOR")
+                "GIFTRUN_ALLOWED_DOMAINS", "GIFTRUN_ACTOR", "GIFTRUN_DAILY_LIMIT")
 
 
 # -- the process ---------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ class AppServer:
                if not k.startswith(("ANDOPEN_", "GIFTRUN_", "STREAMLIT_"))}
         env.update(GIFTRUN_DEMO_SPEED=str(demo_speed), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
                    PYTHONUNBUFFERED="1", **backends.env(data_dir))  # the store: a folder, or the test database
-        env.update(extra_env or {})
+        env.update(extra_env or {})  # e.g. GIFTRUN_DAILY_LIMIT for one server
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),

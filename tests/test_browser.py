@@ -369,3 +369,117 @@ def test_the_apps_download_is_the_users_file_with_only_result_cells_filled_in(ap
     assert frame.loc["jose@browser.example", "Gift Request ID"] and frame.loc["bo@browser.example", "Gift Request ID"]
     assert frame.loc["jose@browser.example", "Phone"] == "+44 20 7946 0958"
     assert after.split(b"\r\n")[1].startswith(b" First Name ;Last Name;Email;Approved;Gift Request ID;Phone;Notes;")
+
+
+# ------------------------------------------------------------------------- spending guardrails
+
+@pytest.fixture
+def guarded_app(browser, tmp_path_factory):
+    """A server of its own whose team has a daily limit (GIFTRUN_DAILY_LIMIT=150), on the test's
+    store backend (one per test: a server started for SQLite must not serve the PostgreSQL run)."""
+    tmp = tmp_path_factory.mktemp("giftrun-guardrails")
+    server = AppServer(tmp / "data", tmp / "streamlit.log", demo_speed=30, extra_env={"GIFTRUN_DAILY_LIMIT": "150"})
+    try:
+        server.wait_healthy(timeout=60)
+        yield server
+    finally:
+        server.stop()
+
+
+def demo_store(server: AppServer):
+    from lib.runtime import open_store
+    from lib.settings import Settings
+    from tests import backends
+
+    return open_store(Settings(**backends.settings_kwargs(server.data_dir)), demo=True)
+
+
+def metric_text(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has=page.get_by_text(label, exact=True))
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def type_into_new_grid_row(page, grid, *cells: str) -> None:
+    """Click the grid's empty last row (a new row opens with its first cell in edit), then type each
+    cell and Tab to the next: the way a person adds a row to an st.data_editor."""
+    box = grid.bounding_box()
+    geo_rows = (box["height"] - 35) // 35  # header 35 px, then rows of 35 px; the last is the "add" row
+    page.mouse.click(box["x"] + 120, box["y"] + 35 + 35 * (geo_rows - 1) + 17)
+    wait_idle(page)
+    page.wait_for_timeout(300)
+    for text in cells:
+        page.keyboard.type(text, delay=20)
+        page.keyboard.press("Tab")
+        wait_idle(page)
+        page.wait_for_timeout(300)
+
+
+@show_server_log_on_failure
+def test_guardrails_do_not_gift_table_import_cap_daily_room_and_typed_confirmation(guarded_app, context, tmp_path):
+    store = demo_store(guarded_app)
+    try:
+        page = open_app(context, guarded_app)
+        go_to(page, "Settings")
+        grid = page.get_by_test_id("stDataFrame").last  # the do-not-gift list (runs and decisions are empty)
+        grid.scroll_into_view_if_needed()
+        type_into_new_grid_row(page, grid, "@Rival.example", "competitor")
+        click_button(page, "Save changes (1 to add or update)")
+        page.get_by_role("button", name=re.compile("^Save changes")).wait_for(state="detached")  # saved, redrawn
+        wait_idle(page)
+        poll(lambda: [(e.value, e.reason, e.added_by) for e in store.do_not_gift()], timeout=10,
+             what="the entry saved")
+        assert [(e.value, e.reason, e.added_by) for e in store.do_not_gift()] == [
+            ("@rival.example", "competitor", "local")]
+        page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files(files=[{
+            "name": "blocked.csv", "mimeType": "text/csv", "buffer": b"Email,Reason\nvip0@example.com,board member\n"}])
+        wait_idle(page)
+        click_button(page, "Import 1 entry")
+        assert {e.value for e in store.do_not_gift()} == {"@rival.example", "vip0@example.com"}
+        full_page_screenshot(page, SCREENSHOTS / "settings-do-not-gift.png")
+
+        people = ["First Name,Last Name,Email,Approved", "Ana,Blocked,ana@eu.rival.example,TRUE",
+                  "Vip,Blocked,VIP0@example.com,TRUE"]
+        people += [f"First{i},Last{i},p{i}@guard.example.com,TRUE" for i in range(128)]
+        go_to(page, "Build list")
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+            files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": "\n".join(people).encode()}])
+        wait_idle(page)
+        click_button(page, "Use this file")
+        click_button(page, "Continue to Review & send →")
+        seen = wait_metric(page, "To send", 128)
+        assert seen["Do not gift"] == 2, seen
+        assert metric_text(page, "Daily limit left now") == "150 of 150"
+        send = page.get_by_role("button", name="Send 128 gifts")
+        assert send.is_disabled()  # over 100 gifts: the number must be typed first
+
+        page.get_by_role("spinbutton", name="At most this many gifts in this run").fill("120")
+        page.keyboard.press("Enter")
+        wait_idle(page)
+        page.get_by_text("Cap for this run: at most 120 gifts; 8 of the 128 rows to send will not be sent").wait_for()
+        confirm = page.get_by_label(re.compile(r"Type 120 to confirm"))
+        confirm.fill("128")
+        confirm.press("Enter")
+        wait_idle(page)
+        page.get_by_text("That is not 120").wait_for()
+        assert page.get_by_role("button", name="Send 120 gifts").is_disabled()
+        confirm = page.get_by_label(re.compile(r"Type 120 to confirm"))
+        confirm.fill("120")
+        confirm.press("Enter")
+        wait_idle(page)
+        send = page.get_by_role("button", name="Send 120 gifts")
+        assert send.is_enabled()
+        full_page_screenshot(page, SCREENSHOTS / "review-send-guardrails.png")
+        send.click()
+        finished = page.get_by_text("Run finished")
+        finished.wait_for(timeout=120_000)
+        wait_idle(page)
+        text = finished.inner_text()
+        assert "120 sent" in text and "8 not sent (a limit was reached" in text, text
+        poll(lambda: metric_text(page, "Daily limit left now") == "30 of 150", timeout=15, what="30 of 150 left")
+        [run] = store.runs()
+        assert (run.actor, run.max_gifts, run.counts["sent"]) == ("local", 120, 120)
+        journal = store.all_sends()
+        assert len(journal) == 120 and not {e.email for e in journal} & {"ana@eu.rival.example", "vip0@example.com"}
+        full_page_screenshot(page, SCREENSHOTS / "review-send-guardrails-done.png")
+    finally:
+        store.close()

@@ -39,6 +39,7 @@ def campaigns(svc: Services) -> list[Campaign] | None:
 
 
 ACTION_LABELS = {RowAction.ALREADY_SENT: "sent", RowAction.SKIP: "skip (look-back)",
+                 RowAction.DO_NOT_GIFT: "skip (do-not-gift list)",
                  RowAction.UNKNOWN: "unknown — check &Open", RowAction.BLOCKED: "blocked — check &Open"}
 
 
@@ -52,7 +53,7 @@ def editor_frame(loaded: LoadedList, rev: Review, approved_col: str) -> pd.DataF
     the grid's column types never change and a tick never recreates it."""
     actions = {r.row_key: r for r in rev.plan.rows}
     problem_actions = (RowAction.INVALID, RowAction.NOT_APPROVED, RowAction.DUPLICATE, RowAction.BLOCKED,
-                       RowAction.SKIP)
+                       RowAction.SKIP, RowAction.DO_NOT_GIFT)
     display = pd.DataFrame(index=rev.frame.index)
     display[approved_col] = [is_approved(v) for v in loaded.frame[approved_col]]
     display["Will happen"] = [action_label(actions[k].action) if k in actions else "" for k in rev.frame.index]
@@ -68,9 +69,10 @@ def editor_frame(loaded: LoadedList, rev: Review, approved_col: str) -> pd.DataF
 
 def summary(rev: Review, window: elig.Window | None) -> None:
     counts = rev.plan.counts()
-    m = st.columns(6)
+    m = st.columns(7)
     m[0].metric("To send", counts["send"])
     m[1].metric("Skipped (look-back)", counts["skip"])
+    m[6].metric("Do not gift", counts["do not gift"], help="On the do-not-gift list (Settings): never sent")
     problems = sum(1 for r in rev.plan.rows if r.action in (RowAction.INVALID, RowAction.DUPLICATE)
                    or (r.action == RowAction.NOT_APPROVED and r.message))
     m[2].metric("Invalid", problems, help="Rows with a problem to fix (approved or not); they are never sent")
@@ -107,6 +109,7 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
             msg = (f"{verb}: {p.sent} sent, {p.rejected} rejected by &Open, {p.failed} not sent (safe to send "
                    f"again), {p.unknown} unknown outcome, {p.already} already sent earlier"
                    + (f", {p.skipped} skipped (just gifted from another list)" if p.skipped else "")
+                   + (f", {p.limited} not sent (a limit was reached; see their Send error)" if p.limited else "")
                    + f" · {p.elapsed:.1f}s.")
             (st.success if p.state == "completed" and not (p.rejected or p.unknown or p.failed) else st.warning)(msg)
             if run.unflushed:

@@ -6,12 +6,13 @@ import streamlit as st
 from lib import eligibility as elig
 from lib.andopen import AndOpenError
 from lib.recipients import apply_approval_edits, set_all_approved
-from lib.review import describe_overwrites, own_values_replaced, review
+from lib.review import describe_overwrites, own_values_replaced, review, with_run_notes
 from lib.sending import FLUSH_INTERVAL, SendRun
 from lib.sheet_source import SHEET_FLUSH_INTERVAL
 from lib.sheets import SheetsError
 from lib.sources import csv_bytes, results_in
 from lib.store import NO_LOOKBACK, RunInProgress
+from ui import limits as limits_ui
 from ui import runview, sheets_ui, state
 from ui.text import link_column, md, plain
 
@@ -38,7 +39,7 @@ if approved_col not in loaded.frame.columns:
     loaded.cmap = type(loaded.cmap)(**{**vars(loaded.cmap), "approved": approved_col})
 
 # -- settings for this run -----------------------------------------------------------------
-left, right = st.columns(2)
+left, right, cap_col = st.columns([2, 2, 1])
 campaigns = runview.campaigns(svc)
 if campaigns is None:
     st.stop()
@@ -51,6 +52,7 @@ presets = [p for p, _ in elig.PRESETS]
 lookback = right.selectbox("Skip people gifted within", presets, index=presets.index(elig.DEFAULT),
                            format_func=dict(elig.PRESETS).get, key=state.LOOKBACK)
 window = elig.parse_window(lookback)
+max_gifts = limits_ui.cap_input(cap_col)
 
 # -- the table: approvals are the only editable cells -------------------------------------
 key = state.editor_key(loaded)
@@ -58,6 +60,8 @@ edits = st.session_state.get(key, {}).get("edited_rows", {})
 effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits else loaded.frame
 loaded_view = type(loaded)(loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns)
 rev = review(loaded_view, svc.store, window, extra_history=sheets_ui.shared_history(svc))
+if (last := svc.registry.get(loaded.list_key)) is not None and last.snapshot().state != "running":
+    rev = with_run_notes(rev, last.limited_results())  # why a limit kept rows back: not in the journal
 plan = rev.plan
 
 b1, b2, _ = st.columns([1, 1, 4])
@@ -110,8 +114,9 @@ if live_elsewhere:
     if st.button("Stop that run", key="stop_elsewhere"):
         svc.store.request_stop(r0.run_id, state.actor())
         st.toast("Stop requested: it takes effect within a second.")
-label = f"Send {counts['send']} gift{'s' if counts['send'] != 1 else ''}"
-if st.button(label, type="primary", disabled=running or counts["send"] == 0 or bool(live_elsewhere),
+limits, planned, confirmed = limits_ui.before_send(svc, counts["send"], max_gifts, state.editor_key(loaded) + "-ok")
+label = f"Send {planned} gift{'s' if planned != 1 else ''}"
+if st.button(label, type="primary", disabled=running or planned == 0 or bool(live_elsewhere) or not confirmed,
              key="send"):
     loaded.frame = effective
     state.save_list(loaded)
@@ -124,7 +129,8 @@ if st.button(label, type="primary", disabled=running or counts["send"] == 0 or b
             items, preamble = now_rev.plan.items, now_rev.results()
         new_run = SendRun(client, svc.store, loaded.list_key, items, campaign_id, actor=state.actor(),
                           sink=sink, flush_interval=SHEET_FLUSH_INTERVAL if sink else FLUSH_INTERVAL,
-                          preamble=preamble, lookback_days=NO_LOOKBACK if window is None else window.days)
+                          preamble=preamble, lookback_days=NO_LOOKBACK if window is None else window.days,
+                          limits=limits)
         svc.registry.start(new_run, context=loaded, after=sheets_ui.after_run(svc, sink))
     except SheetsError as exc:
         st.error(md(exc, limit=1000))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection
 
 from .database import Database
+from .donotgift import REMOVED
 from .store import Store
 
 CHUNK = 1000
@@ -18,6 +19,7 @@ _RULES: dict[str, tuple[str, str]] = {
     "gifts": ("(gift_request_id)", "DO NOTHING"),
     "overrides": ("(list_key, email)", "DO NOTHING"),
     "outbox": ("(target, event_id)", "DO NOTHING"),
+    "do_not_gift": ("(value)", "DO NOTHING"),  # the target's entry is kept; one it removed stays removed (below)
     # a newer copy of a saved list wins
     "lists": ("(list_key)", "DO UPDATE SET name=excluded.name, csv=excluded.csv, mapping=excluded.mapping, "
                             "updated_at=excluded.updated_at WHERE excluded.updated_at > {t}.updated_at"),
@@ -40,7 +42,7 @@ class CopyReport:
 
 def copy_store(source: Store, target: Store) -> CopyReport:
     report = CopyReport()
-    order = ["runs", "sends", "events", "gifts", "overrides", "lists", "audit", "outbox"]
+    order = ["runs", "sends", "events", "gifts", "overrides", "lists", "audit", "outbox", "do_not_gift"]
     for table in order:
         with source.db.read() as conn:
             rows = [dict(r) for r in source.db.execute(
@@ -67,10 +69,14 @@ def _insert(db: Database, conn: Connection, table: str, rows: list[dict]) -> int
     t = db.table(table)
     cols = list(rows[0])
     names, values = ", ".join(cols), ", ".join(f":{c}" for c in cols)
+    typed = ", ".join(f"CAST(:{c} AS TEXT)" for c in cols)
     if table == "audit":  # no natural key: a line equal in every field is the same line
         same = " AND ".join(f"COALESCE({c}, '') = COALESCE(CAST(:{c} AS TEXT), '')" for c in cols)
-        typed = ", ".join(f"CAST(:{c} AS TEXT)" for c in cols)
         sql = f"INSERT INTO {t} ({names}) SELECT {typed} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {same})"
+    elif table == "do_not_gift":  # copied again later, an entry removed in the target since is not brought back
+        sql = (f"INSERT INTO {t} ({names}) SELECT {typed} WHERE NOT EXISTS (SELECT 1 FROM {db.table('audit')} "
+               f"WHERE action='{REMOVED}' AND email=CAST(:value AS TEXT) AND at >= CAST(:added_at AS TEXT)) "
+               "ON CONFLICT (value) DO NOTHING")
     else:
         target, action = _RULES[table]
         update_all = ", ".join(f"{c}=excluded.{c}" for c in cols)

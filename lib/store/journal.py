@@ -2,13 +2,16 @@
 so a crash, a kill or a lost answer never leads to a second gift."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
+from ..donotgift import Entry
+from ..guardrails import WINDOW, DailyRoom
 from ..models import Recipient, SendState, iso, normalize_email, utcnow
 from .database import Database
-from .records import NO_LOOKBACK, UNKNOWN_AFTER_CRASH, Claim, JournalEntry, RunRecord, entry_from
+from .records import NO_LOOKBACK, UNKNOWN_AFTER_CRASH, Claim, JournalEntry, Refusal, RunRecord, entry_from
 
 _CLAIM = """
 INSERT INTO {sends} (list_key, email, state, run_id, row_key, first_name, last_name, email_as_typed,
@@ -41,6 +44,12 @@ WHERE email=:email AND list_key<>:list_key AND state IN ('sent', 'attempting', '
   AND (CAST(:since AS TEXT) IS NULL OR attempted_at >= :since)
 ORDER BY attempted_at DESC LIMIT 1"""
 
+# The daily limit counts what is or may be a gift, in every list (index sends_state).
+_DAILY = """
+SELECT COUNT(*) AS used, MIN(attempted_at) AS oldest FROM {sends}
+WHERE state IN ('sent', 'attempting', 'unknown') AND attempted_at >= :since"""
+DAILY_LOCK = "daily-limit"  # one lock for the whole team's count, taken only when a limit is set
+
 
 class JournalMixin:
     db: Database
@@ -51,6 +60,8 @@ class JournalMixin:
         def _audit(self, conn: Connection, actor: str, action: str, list_key: str | None, email: str | None,
                    detail: str) -> None: ...
 
+        def _blocking(self, conn: Connection, email: str) -> Entry | None: ...
+
     def begin_attempt(self, list_key: str, recipient: Recipient, *, row_key: str, campaign_id: str, run_id: str,
                       lookback_since: str | None | object = NO_LOOKBACK) -> bool:
         """Journal a send before it is attempted. False when this person must not be sent
@@ -60,15 +71,20 @@ class JournalMixin:
                           lookback_since=lookback_since).claimed
 
     def claim(self, list_key: str, recipient: Recipient, *, row_key: str, campaign_id: str, run_id: str,
-              lookback_since: str | None | object = NO_LOOKBACK) -> Claim:
-        """`begin_attempt` with the reason for a refusal. The look-back is checked again here,
-        in the same transaction as the journal line and under a lock on the person, so two
-        lists sent at the same moment from two hosts cannot both gift one person:
-        `lookback_since` is an ISO time (None = forever)."""
+              lookback_since: str | None | object = NO_LOOKBACK, daily_limit: int | None = None) -> Claim:
+        """`begin_attempt` with the rule that refused it. Every rule is checked here, in the same
+        transaction as the journal line, under a lock on the person (and, with a daily limit,
+        on the team's count), so two runs at the same moment on two hosts cannot both pass
+        one: the do-not-gift list (no look-back override lifts it), the look-back
+        (`lookback_since` an ISO time, None = forever; an override lifts it), the daily limit
+        (at most `daily_limit` gifts in any 24 hours, across every list)."""
         db, email = self.db, normalize_email(recipient.email)
         sends = db.table("sends")
         with db.write() as conn:
-            db.lock(conn, f"person:{email}")
+            db.lock(conn, f"person:{email}", *((DAILY_LOCK,) if daily_limit is not None else ()))
+            now = utcnow()  # after the locks: the time the count and the journal line are taken
+            if (listed := self._blocking(conn, email)) is not None:
+                return Claim(False, listed.skip_reason(), Refusal.DO_NOT_GIFT)
             if lookback_since is not NO_LOOKBACK and not db.execute(
                     conn, f"SELECT 1 FROM {db.table('overrides')} WHERE list_key=:l AND email=:e",
                     {"l": list_key, "e": email}).first():
@@ -76,12 +92,26 @@ class JournalMixin:
                                    {"email": email, "list_key": list_key, "since": lookback_since}).mappings().first()
                 if other:
                     return Claim(False, f"Gifted {other['attempted_at'][:10]} from another list while this "
-                                        "run was going — inside the look-back window")
+                                        "run was going — inside the look-back window", Refusal.LOOKBACK)
+            if daily_limit is not None:
+                room = self._daily_room(conn, daily_limit, now)
+                if room.left == 0:
+                    return Claim(False, room.stop_message(), Refusal.DAILY_LIMIT, room)
             cur = db.execute(conn, _CLAIM.format(sends=sends), {
                 "list_key": list_key, "email": email, "state": SendState.ATTEMPTING.value, "run_id": run_id,
                 "row_key": row_key, "first": recipient.first_name, "last": recipient.last_name,
-                "typed": recipient.email, "campaign": campaign_id, "now": iso(utcnow())})
-            return Claim(cur.rowcount == 1)
+                "typed": recipient.email, "campaign": campaign_id, "now": iso(now)})
+            return Claim(True) if cur.rowcount == 1 else Claim(False, refusal=Refusal.HELD)
+
+    def daily_room(self, limit: int, now: datetime | None = None) -> DailyRoom:
+        """How much of the team's 24-hour limit is left (what Review & send and the dry run show)."""
+        with self.db.read() as conn:
+            return self._daily_room(conn, limit, now or utcnow())
+
+    def _daily_room(self, conn: Connection, limit: int, now: datetime) -> DailyRoom:
+        row = self.db.execute(conn, _DAILY.format(sends=self.db.table("sends")),
+                              {"since": iso(now - WINDOW)}).mappings().first()
+        return DailyRoom(limit, int(row["used"] or 0), row["oldest"])
 
     def record_outcome(self, list_key: str, email: str, state: SendState, *, gift_request_id: str | None = None,
                        redemption_url: str | None = None, error: str | None = None,

@@ -178,6 +178,26 @@ def _gift_objects(db: Database, conn: Connection) -> None:
     conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS sends_state ON {db.table('sends')}(state, attempted_at)")
 
 
+_GUARDRAILS = """
+CREATE TABLE IF NOT EXISTS {do_not_gift} (
+    value TEXT PRIMARY KEY,
+    typed TEXT,
+    reason TEXT,
+    added_by TEXT NOT NULL,
+    added_at TEXT NOT NULL
+);
+"""
+
+
+def _guardrails(db: Database, conn: Connection) -> None:
+    """The do-not-gift list (canonical values: `ana@example.com`, `@rival.example`) and the
+    cap someone set on a run."""
+    for statement in ddl(db, _GUARDRAILS):
+        conn.exec_driver_sql(statement)
+    if "max_gifts" not in _columns(db, conn, "runs"):
+        conn.exec_driver_sql(f"ALTER TABLE {db.table('runs')} ADD COLUMN max_gifts INTEGER")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -189,6 +209,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema as first released", _released_schema),
     Migration(2, "one canonical form per email address", _canonical_emails),
     Migration(3, "events keep the gift's campaign and creation time", _gift_objects),
+    Migration(4, "spending guardrails: the do-not-gift list, a cap per run", _guardrails),
 )
 LATEST = MIGRATIONS[-1].version
 

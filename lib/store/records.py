@@ -1,10 +1,12 @@
 """What the store hands out: typed records, never database rows."""
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..guardrails import DailyRoom
 from ..models import EventSource, SendState, StatusEvent
 
 STALE_RUN_SECONDS = 30.0
@@ -20,10 +22,21 @@ class RunInProgress(Exception):
     """Another run holds this list; the message says who and since when."""
 
 
+class Refusal(enum.StrEnum):
+    """Which rule refused a claim: the run engine skips the row, or stops the whole run."""
+
+    HELD = "held by the journal"  # sent, unknown or in flight already: the row shows what the journal holds
+    LOOKBACK = "look-back"  # gifted from another list inside the window: skip the row
+    DAILY_LIMIT = "daily limit"  # the team's 24-hour limit is reached: stop the run
+    DO_NOT_GIFT = "do-not-gift"  # on the do-not-gift list: skip the row
+
+
 @dataclass(frozen=True)
 class Claim:
     claimed: bool
-    reason: str = ""  # why not, when a rule (look-back, a limit, the do-not-gift list) refused it
+    reason: str = ""  # why not, for a rule a person reads (look-back, the do-not-gift list, the daily limit)
+    refusal: Refusal | None = None
+    room: DailyRoom | None = None  # the daily limit as it stood, when it refused the claim
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,7 @@ class RunRecord:
     state: str
     counts: dict = field(default_factory=dict)
     message: str | None = None
+    max_gifts: int | None = None  # the cap someone set on this run
 
 
 @dataclass(frozen=True)
@@ -77,7 +91,7 @@ def run_from(r: Mapping[str, Any]) -> RunRecord:
     return RunRecord(
         run_id=r["run_id"], list_key=r["list_key"], actor=r["actor"], started_at=r["started_at"],
         finished_at=r["finished_at"], state=r["state"], counts=json.loads(r["counts"] or "{}"),
-        message=r["message"],
+        message=r["message"], max_gifts=r.get("max_gifts"),
     )
 
 

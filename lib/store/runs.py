@@ -8,7 +8,9 @@ import socket
 import uuid
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sqlalchemy.engine import Connection
 
 from ..models import iso, parse_iso, utcnow
 from .database import Database
@@ -49,7 +51,13 @@ def _is_alive(row: Mapping[str, Any], now: datetime) -> bool:
 class RunsMixin:
     db: Database
 
-    def acquire_run(self, list_key: str, actor: str) -> str:
+    if TYPE_CHECKING:  # provided by ListsMixin
+        def _audit(self, conn: Connection, actor: str, action: str, list_key: str | None, email: str | None,
+                   detail: str) -> None: ...
+
+    def acquire_run(self, list_key: str, actor: str, *, max_gifts: int | None = None) -> str:
+        """Take the list's run lock (RunInProgress when a live run holds it); `max_gifts` is
+        the cap the person set on this run, kept for the audit trail."""
         db, runs = self.db, self.db.table("runs")
         run_id = uuid.uuid4().hex
         now = utcnow()
@@ -64,8 +72,11 @@ class RunsMixin:
                 db.execute(conn, f"UPDATE {runs} SET state='stopped', finished_at=:now, message=:m WHERE run_id=:r",
                            {"now": iso(now), "m": "the process running it ended unexpectedly", "r": r["run_id"]})
             db.execute(conn, f"INSERT INTO {runs} (run_id, list_key, actor, started_at, heartbeat_at, state, host, "
-                             "pid, counts) VALUES (:r, :l, :a, :now, :now, 'running', :h, :p, '{}')",
-                       {"r": run_id, "l": list_key, "a": actor, "now": iso(now), "h": host_id(), "p": os.getpid()})
+                             "pid, counts, max_gifts) VALUES (:r, :l, :a, :now, :now, 'running', :h, :p, '{}', :cap)",
+                       {"r": run_id, "l": list_key, "a": actor, "now": iso(now), "h": host_id(), "p": os.getpid(),
+                        "cap": max_gifts})
+            if max_gifts is not None:
+                self._audit(conn, actor, "run cap", list_key, None, f"run {run_id[:8]}: at most {max_gifts:,} gifts")
         return run_id
 
     def heartbeat(self, run_id: str, counts: dict | None = None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .database import Database, StoreInfo
+from .donotgift import DoNotGiftMixin
 from .events import EventsMixin
 from .journal import JournalMixin
 from .lists import ListsMixin
@@ -14,7 +15,7 @@ from .resolution import ResolutionMixin
 from .runs import RunsMixin
 
 
-class Store(JournalMixin, RunsMixin, EventsMixin, ResolutionMixin, ListsMixin):
+class Store(JournalMixin, RunsMixin, EventsMixin, ResolutionMixin, ListsMixin, DoNotGiftMixin):
     """`Store(folder)` is the embedded SQLite store in that folder; `Store(url)` with a
     `postgresql://…` URL is a shared database (tables in `schema`). Opening migrates."""
 
