@@ -52,20 +52,21 @@ def test_overlapping_lists_claimed_at_the_same_moment_claim_each_person_once(tmp
 
 
 RUNNER = """
-import sys
+import sys, time
 from lib.store import RunInProgress
 from tests import backends
 store = backends.store(sys.argv[1])
 try:
-    print(store.acquire_run("the-list", "host-" + sys.argv[2]))
+    print(store.acquire_run("the-list", "host-" + sys.argv[2]), flush=True)
 except RunInProgress:
-    print("refused")
+    print("refused", flush=True)
+time.sleep(float(sys.argv[3]))  # a run's process stays alive while the others try (a dead one's run is taken over)
 """
 
 
 def test_one_run_per_list_when_hosts_start_at_the_same_moment(tmp_path):
     backends.store(tmp_path).close()
-    procs = [spawn(RUNNER, str(tmp_path), str(n)) for n in range(6)]
+    procs = [spawn(RUNNER, str(tmp_path), str(n), "8") for n in range(6)]
     outs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert sorted(o == "refused" for o in outs) == [False] + [True] * 5, outs
 
