@@ -27,14 +27,16 @@ from .control_chars import visible
 from .models import status_label, utcnow
 from .polling import poll_statuses
 from .recipients import ColumnMappingError, is_approved
-from .review import describe_overwrites, own_values_replaced, review, status_results
+from .review import describe_overwrites, held_results, own_values_replaced, review, status_results
 from .runtime import http_session, make_client, open_store
 from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
 from .settings import Settings, SettingsError
 from .csvio import CsvError
 from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
+from .plan import apply_results
 from .store import NO_LOOKBACK, RunInProgress, Store, StoreError
-from .writeback import GIFT_REQUEST_ID, result_values
+from .unknowns import ago, unknowns_report
+from .writeback import GIFT_REQUEST_ID, merge_results, result_values
 
 EXIT_OK, EXIT_STOPPED, EXIT_INPUT = 0, 1, 2
 
@@ -225,6 +227,10 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
          f"(look-back {window.label if window else 'off'}), {counts['do not gift']} on the do-not-gift list, "
          f"{counts['already sent']} already sent, "
          f"{counts['unknown outcome'] + counts['blocked']} waiting for a check in &Open.")
+    since = next((r.finished_at for r in store.runs() if r.list_key == loaded.list_key and r.finished_at), None)
+    resolved = unknowns_report(store, loaded.list_key, since=since)
+    if resolved.resolved or resolved.waiting:
+        _out(f"Unknown outcomes{' since the last run' if since else ''}: {resolved.describe()}.")
     limits = guardrails.RunLimits(args.max_gifts, settings.daily_limit)
     _explain_rows(loaded, plan, full=args.dry_run, max_gifts=args.max_gifts)
     room = store.daily_room(limits.daily_limit) if limits.daily_limit else None
@@ -277,9 +283,14 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     if p.limited and p.state == "completed" and limits.max_gifts is not None:
         _out(f"{p.limited} approved rows were not sent: this run's limit of {limits.max_gifts:,} gifts was reached. "
              "Their Send error says so; run again to send them.")
-    if p.unknown:
-        _out(f"{p.unknown} rows need checking in &Open (see their Send error). If &Open has no gift for one, "
-             "run again with --clear-unknown EMAIL to send it.")
+    report = unknowns_report(store, loaded.list_key)
+    if p.resolved:
+        _out(f"{p.resolved} unknown outcome{'s' if p.resolved != 1 else ''} resolved during the run from &Open's "
+             "own updates: their rows have the gift id.")
+    if report.waiting:
+        _out(f"{report.waiting} rows need checking in &Open (the oldest attempt {ago(report.oldest_wait)}; see their "
+             "Send error). They resolve by themselves when &Open's update for the gift arrives (a webhook receiver "
+             "or `status --poll`); if &Open has no gift for one, run again with --clear-unknown EMAIL to send it.")
     try:
         source.finish(store)
     except Exception as exc:
@@ -417,10 +428,15 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             _out(f"  {err}")
         if summary.errors and summary.checked == 0:
             return EXIT_STOPPED
-    results = status_results(loaded.frame, store)
+    store.mark_orphans_unknown(loaded.list_key)
+    held = held_results(loaded, store)  # incl. sends resolved from &Open's updates since their run
+    results = merge_results(held + status_results(apply_results(loaded.frame, held), store))
     source.sink.write(results)
     source.finish(store)
     _out(f"Wrote Gift status for {len(results)} of {len(loaded.frame)} rows to {loaded.name}.")
+    report = unknowns_report(store, loaded.list_key)
+    if report.waiting or report.resolved:
+        _out(report.describe() + ".")
     return EXIT_OK
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from . import donotgift
 from . import eligibility as elig
 from .models import status_label, utcnow
-from .plan import Eligibility, RowAction, RunPlan, apply_results, eligibility_results, plan_rows
+from .plan import Eligibility, RowAction, RunPlan, apply_results, eligibility_results, plan_rows, result_for_entry
 from .recipients import RowCheck, check_rows
 from .sources import LoadedList
 from .store import Store
@@ -70,6 +70,15 @@ def with_run_notes(rev: Review, notes: Sequence[RowResult]) -> Review:
     to_send = {r.row_key for r in rev.plan.rows if r.action == RowAction.SEND}
     kept = [n for n in notes if n.row_key in to_send]
     return replace(rev, frame=apply_results(rev.frame, kept)) if kept else rev
+
+
+def held_results(loaded: LoadedList, store: Store) -> list[RowResult]:
+    """What the journal holds for each row (sent, unknown), as its result columns: `status`
+    writes these too, so a send resolved from &Open's update after its run reaches its row."""
+    checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index))
+    plan = plan_rows(checks, store.journal(loaded.list_key))
+    return [result_for_entry(r.row_key, r.journal) for r in plan.rows
+            if r.journal is not None and r.journal.list_key and r.action in (RowAction.ALREADY_SENT, RowAction.UNKNOWN)]
 
 
 def status_results(frame: pd.DataFrame, store: Store) -> list[RowResult]:

@@ -54,6 +54,7 @@ class RunProgress:
     already: int = 0  # held by the journal from an earlier run: not sent again
     skipped: int = 0  # gifted from another list while this run went (look-back, checked at send time)
     limited: int = 0  # not sent: this run's cap or the team's daily limit was reached
+    resolved: int = 0  # rows shown as unknown that &Open's own updates resolved while this run went
     retries: int = 0
     throttled: int = 0
     flushes: int = 0
@@ -81,7 +82,7 @@ class RunProgress:
     def counts(self) -> dict:
         return {k: getattr(self, k) for k in
                 ("total", "done", "sent", "rejected", "unknown", "failed", "already", "skipped", "limited", "retries",
-                 "throttled")}
+                 "throttled", "resolved")}
 
 
 def result_for_entry(row_key: str, entry: JournalEntry) -> RowResult:
@@ -133,6 +134,7 @@ class SendRun:
         self._answered: set[str] = set()  # rows this run has given a result
         self._limited: dict[str, RowResult] = {}  # rows a limit kept from being sent: not in the journal
         self._pending: list[RowResult] = list(preamble)  # results to show before any send (why rows skip)
+        self._watch: dict[str, str] = {}  # row key -> email of rows shown as unknown: resolved ones are rewritten
         self._done = threading.Event()
         self.run_id = ""
 
@@ -230,6 +232,8 @@ class SendRun:
             entry = journal.get(normalize_email(item.recipient.email))
             if entry and entry.state in (SendState.SENT, SendState.UNKNOWN, SendState.ATTEMPTING):
                 self._emit(result_for_entry(item.row_key, entry), already=True)
+                if entry.state != SendState.SENT:
+                    self._watch[item.row_key] = item.recipient.email
             else:
                 work.append(item)
         return work
@@ -313,7 +317,8 @@ class SendRun:
             self.store.add_event(StatusEvent(
                 event_id=f"send:{gift.id}", gift_request_id=gift.id, status=gift.status or "submitted",
                 source=EventSource.SEND, email=r.email, event_type="gift_request_created",
-                occurred_at=gift.created_at, redemption_url=gift.redemption_url, actor=self.actor))
+                occurred_at=gift.created_at, redemption_url=gift.redemption_url, actor=self.actor,
+                campaign_id=gift.campaign_id, created_at=gift.created_at))
             now = iso(utcnow())
             self._emit(RowResult(item.row_key, r.email, {
                 GIFT_REQUEST_ID: gift.id, REDEMPTION_URL: gift.redemption_url or "", SEND_ERROR: "",
@@ -365,6 +370,9 @@ class SendRun:
 
     def _record(self, item: SendItem, state: SendState, *, error: str, request_id: str | None = None) -> None:
         self.store.record_outcome(self.list_key, item.recipient.email, state, error=error, request_id=request_id)
+        if state == SendState.UNKNOWN:
+            with self._lock:
+                self._watch[item.row_key] = item.recipient.email
         text = UNKNOWN_MESSAGE + f" ({error})" if state == SendState.UNKNOWN else error
         if request_id and state != SendState.FAILED:
             text += f" [Request-Id {request_id}]"
@@ -407,9 +415,31 @@ class SendRun:
         while not self._sending_over.wait(self.flush_interval):
             self._flush()
 
+    def _resolved_rows(self) -> None:
+        """Rows shown as unknown whose send &Open's own update has since resolved (the
+        receiver may be another process or host): their gift id and link go out with the
+        next write-back."""
+        with self._lock:
+            watched = dict(self._watch)
+        if not watched:
+            return
+        try:
+            journal = self.store.journal(self.list_key)
+        except Exception as exc:  # a busy or lost store: the next flush looks again
+            log.warning("could not check unknown outcomes: %s", exc)
+            return
+        for row_key, email in watched.items():
+            entry = journal.get(normalize_email(email))
+            if entry is not None and entry.state == SendState.SENT and entry.gift_request_id:
+                with self._lock:
+                    self._watch.pop(row_key, None)
+                    self._pending.append(result_for_entry(row_key, entry))
+                    self.progress.resolved += 1
+
     def _flush(self) -> None:
         """Hand the batched results to the sink; on failure keep them for the next flush
         (they are in the journal anyway, so nothing is lost)."""
+        self._resolved_rows()
         with self._lock:
             batch, self._pending = self._pending, []
         if not batch or self.sink is None:

@@ -79,7 +79,7 @@ GOOGLE_HOSTS = ("https://sheets.googleapis.com", "https://www.googleapis.com")
 HISTORY_TITLE = "Gift history"
 HISTORY_HEADER: tuple[str, ...] = (
     "Received at", "Event id", "Type", "Gift request ID", "Email", "Status", "Source",
-    "Occurred at", "Redemption URL", "Actor",
+    "Occurred at", "Redemption URL", "Actor", "Campaign ID", "Created at",
 )
 MAX_PAYLOAD_BYTES = 1_800_000  # Google recommends keeping requests under ~2 MB
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -1072,10 +1072,22 @@ class HistoryTab(_Counted):
             missing = [h for h in HISTORY_HEADER if _loose(h) not in known]
             if missing:
                 header = (header if known else []) + missing
+                self._widen(len(header))
                 self._caller.write(self.http.values_update, self.key, absolute_range_name(self.title, "A1"),
                                    params={"valueInputOption": "RAW"}, body={"values": [header]})
             self._header = header
         return self._header
+
+    def _widen(self, cols: int) -> None:
+        """A tab made by an older Giftrun is narrower than today's header: Sheets refuses a
+        write outside the grid, so add the columns first."""
+        grid = (self.properties or {}).setdefault("gridProperties", {})
+        have = int(grid.get("columnCount") or 0)
+        if self.properties is None or cols <= have:
+            return
+        self._caller.write(self.http.batch_update, self.key, {"requests": [{"appendDimension": {
+            "sheetId": self.properties.get("sheetId"), "dimension": "COLUMNS", "length": cols - have}}]})
+        grid["columnCount"] = cols
 
     def read_events(self) -> list[StatusEvent]:
         """Every event on the tab (first copy of each event id), [] when there is no tab."""
@@ -1109,7 +1121,8 @@ class HistoryTab(_Counted):
                 event_id=event_id, gift_request_id=gift_id, status=get(row, "Status"), source=source,
                 email=get(row, "Email"), event_type=get(row, "Type"),
                 occurred_at=get(row, "Occurred at") or None,
-                redemption_url=get(row, "Redemption URL") or None, actor=get(row, "Actor"), **kw,
+                redemption_url=get(row, "Redemption URL") or None, actor=get(row, "Actor"),
+                campaign_id=get(row, "Campaign ID") or None, created_at=get(row, "Created at") or None, **kw,
             ))
         return out
 
@@ -1118,6 +1131,7 @@ def _event_row(e: StatusEvent) -> list[str]:
     return [
         e.received_at or "", e.event_id, e.event_type or "", e.gift_request_id, e.email or "",
         e.status or "", str(e.source), e.occurred_at or "", e.redemption_url or "", e.actor or "",
+        e.campaign_id or "", e.created_at or "",
     ]
 
 

@@ -46,7 +46,7 @@ _LENGTH = re.compile(r"[0-9]{1,18}", re.ASCII)
 # or with control characters (NUL included: PostgreSQL text cannot hold it) or unpaired
 # surrogates (not storable text), and the body is refused as malformed.
 FIELD_LIMITS = {"event id": 200, "gift request id": 200, "event type": 100, "status": 64, "email": 320,
-                "updated_at": 64, "redemption_url": 2048}
+                "updated_at": 64, "redemption_url": 2048, "campaign_id": 200, "created_at": 64}
 MAX_NUMBER_DIGITS = 100
 SERVER_LOGGERS = ("giftrun.webhooks", "uvicorn.error", "asyncio")  # throttled on both servers
 
@@ -124,7 +124,9 @@ def verify(
     email = recipient.get("email") if isinstance(recipient, dict) else None
     fields = {"event id": event_id, "gift request id": gift_id.strip(), "event type": event_type, "status": status,
               "email": _str(email), "updated_at": _str(obj.get("updated_at")),
-              "redemption_url": _str(obj.get("redemption_url"))}
+              "redemption_url": _str(obj.get("redemption_url")),
+              # the gift object's campaign and creation time: what matches it to a send whose answer was lost
+              "campaign_id": _str(obj.get("campaign_id")), "created_at": _str(obj.get("created_at"))}
     for name, value in fields.items():
         _check_storable(name, value)
     return StatusEvent(
@@ -136,6 +138,8 @@ def verify(
         event_type=event_type,
         occurred_at=fields["updated_at"],
         redemption_url=fields["redemption_url"],
+        campaign_id=fields["campaign_id"],
+        created_at=fields["created_at"],
     )
 
 

@@ -73,8 +73,9 @@ def start_standalone(tmp: Path, env: dict[str, str] | None = None, *, nofile: in
     port = free_port()
     log_path = tmp / "receiver.log"
     full = {k: v for k, v in os.environ.items() if not k.startswith(("ANDOPEN_", "GIFTRUN_"))}
-    full.update(ANDOPEN_WEBHOOK_SECRET=SECRET, PYTHONUNBUFFERED="1", **backends.env(tmp / "receiver-data"),
-                **(env or {}))
+    full.update(ANDOPEN_WEBHOOK_SECRET=SECRET, PYTHONUNBUFFERED="1")
+    full.update(backends.env(tmp / "receiver-data"))
+    full.update(env or {})
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "lib.cli", "webhooks", "--port", str(port)], cwd=REPO,
                                 env=full, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

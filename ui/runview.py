@@ -7,13 +7,14 @@ import streamlit as st
 from lib import eligibility as elig
 
 from lib.andopen import AndOpenError
-from lib.models import Campaign, SendState
+from lib.models import Campaign, SendState, parse_iso, utcnow
 from lib.plan import RowAction
 from lib.review import Review
 from lib.runtime import Services
 from lib.sending import SendRun
 from lib.recipients import is_approved
 from lib.sources import LoadedList
+from lib.unknowns import ago, unknowns_report
 from lib.writeback import result_columns
 
 from . import state
@@ -110,6 +111,7 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                    f"again), {p.unknown} unknown outcome, {p.already} already sent earlier"
                    + (f", {p.skipped} skipped (just gifted from another list)" if p.skipped else "")
                    + (f", {p.limited} not sent (a limit was reached; see their Send error)" if p.limited else "")
+                   + (f", {p.resolved} unknown outcomes resolved from &Open's own updates" if p.resolved else "")
                    + f" · {p.elapsed:.1f}s.")
             (st.success if p.state == "completed" and not (p.rejected or p.unknown or p.failed) else st.warning)(msg)
             if run.unflushed:
@@ -136,11 +138,18 @@ def overrides_and_unknowns(svc: Services, loaded: LoadedList, rev: Review, actor
                 for email in chosen:
                     svc.store.record_override(loaded.list_key, email, actor, labels[email])
                 st.rerun()
+    report = unknowns_report(svc.store, loaded.list_key)
+    if report.resolved and not unknown:
+        st.caption(md(report.describe() + "."))
     if unknown:
         with st.expander(f"{len(unknown)} rows with an unknown outcome — check them in &Open", expanded=True):
-            st.write("These requests may or may not have created a gift. Look each one up in &Open. Only if it "
-                     "has **no** gift there, clear it here so it can be sent again.")
-            labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email}" for r in unknown}
+            st.write(md(report.describe() + "."))
+            st.write("These requests may or may not have created a gift. When &Open's update for the gift arrives "
+                     "(a webhook, or Refresh statuses), the row resolves by itself. Otherwise look each one up in "
+                     "&Open; only if it has **no** gift there, clear it here so it can be sent again.")
+            labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email} — attempted "
+                                         f"{ago(utcnow() - t) if (t := parse_iso(r.journal.attempted_at)) else '?'}"
+                      for r in unknown}
             chosen = st.multiselect("Checked in &Open, no gift found", list(labels),
                                     format_func=lambda e: plain(labels[e]), key="unknown_pick")
             if st.button("Clear these so they can be sent again", disabled=not chosen, key="unknown_go"):
