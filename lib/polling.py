@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -69,3 +70,47 @@ def poll_statuses(client: AndOpenClient, store: Store, gift_ids: Iterable[str], 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         list(pool.map(one, todo))
     return summary
+
+
+def open_gift_ids(store: Store, limit: int | None = None) -> list[str]:
+    """Gifts not yet delivered or cancelled, the most recently updated first."""
+    ids = [g.gift_request_id for g in store.gifts() if g.status not in FINAL_STATUSES]
+    return ids[:limit] if limit is not None else ids
+
+
+class AutoPoller:
+    """Keeps statuses current where no webhook can arrive (Streamlit Community Cloud): while
+    someone watches the Gift status page, the open gifts are polled in the background at most
+    once per `interval` per process. Polls are idempotent, so several app instances on one
+    shared database may each poll."""
+
+    def __init__(self, interval: float = 300.0, limit: int = 150,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval, self.limit, self._clock = interval, limit, clock
+        self._lock = threading.Lock()
+        self._last: float | None = None
+        self._thread: threading.Thread | None = None
+        self.last_summary: PollSummary | None = None
+
+    def due(self) -> bool:
+        with self._lock:
+            return (self._thread is None or not self._thread.is_alive()) and (
+                self._last is None or self._clock() - self._last >= self.interval)
+
+    def maybe_start(self, client_factory: Callable[[], AndOpenClient], store: Store) -> bool:
+        """Start one background poll if it is time; True when one started."""
+        with self._lock:
+            if (self._thread is not None and self._thread.is_alive()) or (
+                    self._last is not None and self._clock() - self._last < self.interval):
+                return False
+            self._last = self._clock()
+            self._thread = threading.Thread(target=self._run, args=(client_factory, store), daemon=True,
+                                            name="status-autopoll")
+            self._thread.start()
+            return True
+
+    def _run(self, client_factory: Callable[[], AndOpenClient], store: Store) -> None:
+        try:
+            self.last_summary = poll_statuses(client_factory(), store, open_gift_ids(store, self.limit))
+        except Exception as exc:  # a page's background helper: never take the page down; try next interval
+            self.last_summary = PollSummary(errors=[f"automatic refresh failed: {exc}"])

@@ -7,8 +7,7 @@ import streamlit as st
 from lib import csvio
 from lib import eligibility as elig
 from lib.andopen import AndOpenError
-from lib.history import FINAL_STATUSES
-from lib.polling import poll_statuses
+from lib.polling import AutoPoller, open_gift_ids, poll_statuses
 from lib.runtime import Services
 from lib.models import STATUS_RANK, status_label
 from lib.status_report import FOLLOW_UP, funnel, gifts_frame, history_frame, status_counts
@@ -21,6 +20,7 @@ STAGES = ["Submitted", "Redeemed", "Dispatched", "Delivered", "Cancelled"]
 STAGE_COLOURS = ["#9aa5b1", "#f59f00", "#7048e8", "#2f9e44", "#e03131"]  # the journey, then red for stop
 MAX_PICKER = 500
 MAX_POLL = 150  # about 30 s at the polling rate; the CLI's `status --poll` has no cap
+AUTO_POLL_SECONDS = 300.0  # while the page is open: open gifts asked about every 5 minutes
 MAX_UNKNOWN_METRICS = 3  # statuses &Open may add later; beyond these, one "Other statuses" metric
 
 
@@ -28,8 +28,7 @@ def render(svc: Services) -> None:
     sheets_ui.shared_history(svc)  # events the receiver on another host put in the shared sheet
     top = st.columns([1, 1, 4])
     if top[0].button("Refresh statuses", help="Ask &Open for every gift not yet delivered or cancelled"):
-        gifts = gifts_frame(svc.store)
-        ids = gifts.loc[~gifts["status"].isin(FINAL_STATUSES), "Gift request ID"].tolist()
+        ids = open_gift_ids(svc.store)
         if len(ids) > MAX_POLL:  # keep the page responsive: the most recently updated first
             st.info(f"Checking the {MAX_POLL} most recently updated of {len(ids)} open gifts; press again for more.")
             ids = ids[:MAX_POLL]
@@ -45,9 +44,23 @@ def render(svc: Services) -> None:
             written = sheets_ui.write_results(svc, state.current_list(), window)
             if written:
                 st.toast(md(written, limit=1000))
-    auto = top[1].toggle("Live", value=True, help="Refresh this page every few seconds")
-    _body(svc) if not auto else st.fragment(run_every=3.0)(_body)(svc)
+    auto = top[1].toggle("Live", value=True, help="Refresh this page every few seconds, and ask &Open about open "
+                                                 "gifts every few minutes (where no webhook can arrive)")
+    _body(svc) if not auto else st.fragment(run_every=3.0)(_live)(svc)
     _history_download(svc)
+
+
+@st.cache_resource
+def _auto_poller() -> AutoPoller:
+    return AutoPoller(interval=AUTO_POLL_SECONDS, limit=MAX_POLL)
+
+
+def _live(svc: Services) -> None:
+    """The live view; while it is open, statuses are polled now and then in the background, so a
+    deployment no webhook can reach (Streamlit Community Cloud) stays current."""
+    if not svc.demo_mode:
+        _auto_poller().maybe_start(svc.client, svc.store)
+    _body(svc)
 
 
 def _body(svc: Services) -> None:
