@@ -131,39 +131,30 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _send_all(url: str, deliveries: list[tuple[str, str, bytes]], senders: int, deadline: float):
-    """Each sender pulls the next delivery; returns [(status code or 0, answer, seconds)]."""
-    results: list[tuple[int, str, float]] = []
-    lock = threading.Lock()
-    todo = iter(deliveries)
+    """Every delivery, signed as &Open signs it, from `senders` keep-alive connections at once;
+    returns [(status code, answer, seconds)]. Signed just before sending (the window is 5 min)."""
+    from urllib.parse import urlsplit
 
-    def sender() -> None:
-        with requests.Session() as s:
-            while time.monotonic() < deadline:
-                with lock:
-                    item = next(todo, None)
-                if item is None:
-                    return
-                event_id, event_type, raw = item
-                ts = int(time.time())  # fresh on every attempt, as &Open does
-                headers = {"Content-Type": "application/json", "AndOpen-Webhook-Event-Id": event_id,
-                           "AndOpen-Webhook-Event-Type": event_type,
-                           "AndOpen-Webhook-Dispatch-Timestamp": str(ts),
-                           "AndOpen-Webhook-Signature": sign(SECRET, ts, raw)}
-                t0 = time.perf_counter()
-                try:
-                    r = s.post(f"{url}/webhooks/andopen", data=raw, headers=headers, timeout=REQUEST_TIMEOUT)
-                    code, answer = r.status_code, (r.json().get("status", "") if r.ok else "")
-                except (requests.RequestException, ValueError):
-                    code, answer = 0, ""
-                with lock:
-                    results.append((code, answer, time.perf_counter() - t0))
+    from bench.loadgen import run as load
 
-    threads = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=max(0.1, deadline - time.monotonic() + REQUEST_TIMEOUT))
-    return results
+    parts = urlsplit(url)
+    raw = []
+    for event_id, event_type, body in deliveries:
+        ts = int(time.time())
+        head = (f"POST /webhooks/andopen HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nAndOpen-Webhook-Event-Id: {event_id}\r\n"
+                f"AndOpen-Webhook-Event-Type: {event_type}\r\nAndOpen-Webhook-Dispatch-Timestamp: {ts}\r\n"
+                f"AndOpen-Webhook-Signature: {sign(SECRET, ts, body)}\r\n\r\n")
+        raw.append(head.encode() + body)
+    _, lat, answers = load(parts.hostname, parts.port, raw, senders, timeout=max(1.0, deadline - time.monotonic()))
+    out = []
+    for (code, body), seconds in zip(answers, lat):
+        try:
+            answer = json.loads(body).get("status", "") if 200 <= code < 300 else ""
+        except ValueError:
+            answer = ""
+        out.append((code, answer, seconds))
+    return out
 
 
 def _pct(sorted_values: list[float], p: float) -> float:

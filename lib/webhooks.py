@@ -242,27 +242,56 @@ class WebhookIntake:
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
         """(HTTP status, JSON body). 2xx only once the event is durably stored."""
+        checked = self._check(headers, body)
+        if not isinstance(checked, StatusEvent):
+            return checked
+        try:
+            new = self.writer.add(checked)
+        except Exception:  # &Open retries on non-2xx, so nothing is lost
+            return self._unstored(checked)
+        self._copy(checked)
+        return self._answer(checked, new)
+
+    async def handle_async(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict]:
+        """`handle` for the servers' event loop: no thread is held while the event waits for
+        its group commit, so thousands of deliveries can wait at once."""
+        checked = self._check(headers, body)
+        if not isinstance(checked, StatusEvent):
+            return checked
+        try:
+            new = await self.writer.add_async(checked)
+        except Exception:
+            return self._unstored(checked)
+        if self.on_accepted is not None:
+            await run_in_threadpool(self._copy, checked)
+        return self._answer(checked, new)
+
+    def _check(self, headers: Mapping[str, str], body: bytes) -> StatusEvent | tuple[int, dict]:
         if self._secret is None:  # refuse unsigned intake rather than accept anything
             return 503, {"error": "webhook secret not configured"}
         try:
-            event = verify(headers, body, self._secret, max_bytes=self.max_bytes)
+            return verify(headers, body, self._secret, max_bytes=self.max_bytes)
         except WebhookError as exc:
             self._count("rejected")
             log.warning("webhook refused (%s): %s", exc.status, exc.message)
             return exc.status, {"error": exc.message}
+
+    def _unstored(self, event: StatusEvent) -> tuple[int, dict]:
+        log.exception("webhook event %s could not be stored", event.event_id)
+        return 503, {"error": "event could not be stored; retry later"}
+
+    def _copy(self, event: StatusEvent) -> None:
+        """Duplicates too: if a copy (e.g. to a shared sheet) failed after the event was stored,
+        &Open's retry is how it gets queued; queueing is idempotent."""
+        if self.on_accepted is None:
+            return
         try:
-            new = self.writer.add(event)
-        except Exception:  # &Open retries on non-2xx, so nothing is lost
-            log.exception("webhook event %s could not be stored", event.event_id)
-            return 503, {"error": "event could not be stored; retry later"}
+            self.on_accepted([event])
+        except Exception:  # the event is stored; a copy elsewhere can catch up later
+            log.exception("on_accepted failed for webhook event %s", event.event_id)
+
+    def _answer(self, event: StatusEvent, new: bool) -> tuple[int, dict]:
         self._count("accepted" if new else "duplicate")
-        # Duplicates too: if a copy (e.g. to a shared sheet) failed after the event was stored,
-        # &Open's retry is how it gets queued; queueing is idempotent.
-        if self.on_accepted is not None:
-            try:
-                self.on_accepted([event])
-            except Exception:  # the event is stored; a copy elsewhere can catch up later
-                log.exception("on_accepted failed for webhook event %s", event.event_id)
         return 200, {"status": "accepted" if new else "duplicate", "event_id": event.event_id}
 
 
@@ -270,12 +299,17 @@ def routes(intake_factory: Callable[[], WebhookIntake]) -> list[BaseRoute]:
     """`POST /webhooks/andopen` and `GET /webhooks/health`. The factory is called per
     request (cache inside it), so the app can build the intake lazily from its settings."""
 
+    built = False  # the first call may build the services (a store to open): off the event loop
+
     async def _intake() -> WebhookIntake | JSONResponse:
+        nonlocal built
         try:
-            return await run_in_threadpool(intake_factory)
+            intake = intake_factory() if built else await run_in_threadpool(intake_factory)
         except Exception:
             log.exception("webhook intake could not be created")
             return JSONResponse({"error": "webhook intake unavailable"}, status_code=503)
+        built = True
+        return intake
 
     async def receive(request: Request) -> JSONResponse:
         intake = await _intake()
@@ -297,7 +331,7 @@ def routes(intake_factory: Callable[[], WebhookIntake]) -> list[BaseRoute]:
                 chunks.append(chunk)
         except ClientDisconnect:
             return JSONResponse({"error": "client disconnected"}, status_code=400)
-        status, payload = await run_in_threadpool(intake.handle, request.headers, b"".join(chunks))
+        status, payload = await intake.handle_async(request.headers, b"".join(chunks))
         return JSONResponse(payload, status_code=status)
 
     async def health(request: Request) -> JSONResponse:

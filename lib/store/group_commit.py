@@ -3,6 +3,7 @@ SQLite, one round trip on Postgres), and each caller still waits until its own e
 durable before it answers 2xx."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -22,6 +23,22 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     new: bool = False
     error: BaseException | None = None
+    future: "asyncio.Future[bool] | None" = None  # an event loop's caller waits here instead
+
+    def settle(self) -> None:
+        self.done.set()
+        fut = self.future
+        if fut is not None:
+            fut.get_loop().call_soon_threadsafe(_settle, fut, self.new, self.error)
+
+
+def _settle(fut: "asyncio.Future[bool]", new: bool, error: BaseException | None) -> None:
+    if fut.done():  # the caller gave up (timeout, disconnect)
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(new)
 
 
 class EventWriter:
@@ -46,6 +63,13 @@ class EventWriter:
         if pending.error is not None:
             raise pending.error
         return pending.new
+
+    async def add_async(self, event: StatusEvent) -> bool:
+        """`add` for an event loop: the caller awaits, no thread waits."""
+        pending = _Pending(event, future=asyncio.get_running_loop().create_future())
+        self._queue.put(pending)
+        self._ensure_thread()
+        return await asyncio.wait_for(pending.future, self.timeout)
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -81,10 +105,10 @@ class EventWriter:
                     p.new = self.store.add_event(p.event)
                 except Exception as exc:
                     p.error = exc
-                p.done.set()
+                p.settle()
             return
         self.batches += 1
         for p in batch:  # the first copy of an id in a batch is the new one, later copies are duplicates
             p.new = p.event.event_id in added
             added.discard(p.event.event_id)
-            p.done.set()
+            p.settle()

@@ -33,11 +33,20 @@ class ResolutionMixin:
                    detail: str) -> None: ...
 
     def _resolve_unknowns(self, conn: Connection, events: list[StatusEvent]) -> None:
-        seen: set[str] = set()
-        for event in events:
-            if event.gift_request_id in seen or not (event.email and event.campaign_id and event.created_at):
-                continue
-            seen.add(event.gift_request_id)
+        candidates = {e.gift_request_id: e for e in events if e.email and e.campaign_id and e.created_at}
+        if not candidates:
+            return
+        # One read for the whole batch: most updates are for gifts some line already holds.
+        emails = sorted({normalize_email(e.email) for e in candidates.values()})
+        lines: dict[str, list] = {}
+        for start in range(0, len(emails), 200):
+            for r in self.db.execute(conn, f"SELECT email, state, gift_request_id FROM {self.db.table('sends')} "
+                                           "WHERE email IN :emails", {"emails": emails[start:start + 200]}).all():
+                lines.setdefault(r[0], []).append(r)
+        for gift_id, event in candidates.items():
+            mine = lines.get(normalize_email(event.email), [])
+            if not mine or any(r[2] == gift_id for r in mine):
+                continue  # nobody of ours, or already some line's gift: nothing was unknown about it
             self._resolve_one(conn, event)
 
     def _resolve_one(self, conn: Connection, event: StatusEvent) -> None:
