@@ -10,7 +10,8 @@ Faults(latency, rate_limit=limit, limiter, retry_after) on loopback in a process
 bunched arrivals, and its limiter would refuse what a real one accepts), sends `rows` people
 through SendRun (real HTTP, a real SQLite journal in a temporary folder, a sink that counts
 write-back flushes) and prints one line: wall time, the ideal, their ratio, the 429s the
-sandbox answered, rows that failed because of 429 (must be 0), and what the pace learned.
+sandbox answered, rows that failed because of 429 (must be 0), what the pace learned, and
+the machine's load average (on a shared box, a figure that misses is repeated with --repeat).
 
 The ideal is rows ÷ limit + latency: every row sent at exactly the limit, then the last
 answer's latency (no client has the last gift before that). `÷limit` is the ratio against
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import multiprocessing
+import os
 import sys
 import tempfile
 import threading
@@ -79,6 +81,7 @@ class EngineFigures:
     workers: int  # the most requests the engine kept in flight
     episodes: int  # 429 episodes the pace learned from
     pace: float  # the pace at the end, requests/s
+    load: float  # the machine's 1-minute load average when the run ended: a busy box delays requests
 
     @property
     def ideal(self) -> float:
@@ -174,7 +177,7 @@ def run_engine(rows: int, *, latency: float, limit: float, rate: float, limiter:
             sent=progress.sent, rejected=progress.rejected, unknown=progress.unknown, failed=progress.failed,
             wall=wall, throttled_429=sum(1 for _, status in posts if status == 429), retries=progress.retries,
             flushes=sink.flushes, failed_by_429=failed_by_429, sandbox_gifts=gifts,
-            workers=run.peak_workers, episodes=run.limiter.episodes, pace=run.limiter.rate)
+            workers=run.peak_workers, episodes=run.limiter.episodes, pace=run.limiter.rate, load=os.getloadavg()[0])
 
 
 def run_clay(rows: int, *, latency: float, limit: float | None, clay_rows: int = 100) -> ClayFigures:
@@ -198,13 +201,13 @@ def run_clay(rows: int, *, latency: float, limit: float | None, clay_rows: int =
 
 
 HEADER = (f"{'limiter':<15} {'Retry-After':<11} {'latency':>7} {'wall s':>7} {'ideal s':>7} {'ratio':>6} "
-          f"{'÷limit':>6} {'429s':>5} {'failed by 429':>13} {'workers':>7} {'episodes':>8} {'end pace':>8}")
+          f"{'÷limit':>6} {'429s':>5} {'failed by 429':>13} {'workers':>7} {'episodes':>8} {'end pace':>9} {'load':>5}")
 
 
 def line(f: EngineFigures) -> str:
-    return (f"{f.limiter:<15} {'yes' if f.retry_after else 'no':<11} {f.latency:>6.1f}s {f.wall:>7.2f} {f.ideal:>7.2f} "
+    return (f"{f.limiter:<15} {'yes' if f.retry_after else 'no':<11} {f.latency:>6.2f}s {f.wall:>7.2f} {f.ideal:>7.2f} "
             f"{f.ratio:>6.3f} {f.ratio_to_limit:>6.3f} {f.throttled_429:>5} {f.failed_by_429:>13} {f.workers:>7} "
-            f"{f.episodes:>8} {f.pace:>7.2f}/s"
+            f"{f.episodes:>8} {f.pace:>7.2f}/s {f.load:>5.1f}"
             + ("" if f.sent == f.rows else f"  (sent {f.sent}: rejected {f.rejected}, unknown {f.unknown}, "
                                             f"failed {f.failed})"))
 

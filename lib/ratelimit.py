@@ -38,6 +38,7 @@ class PacePolicy:
 
     margin: float = 0.02  # resume this share under the learned ceiling
     measure: float = 3.0  # seconds of sending the ceiling is measured over (at least 2 requests' worth)
+    trust: float = 0.1  # a measured rate this close under the pace counts as the pace
     probe_after: float = 60.0  # seconds without a 429 before the first step up
     probe_every: float = 10.0  # seconds between later steps
     probe_step: float = 0.01  # the first step, a share of the ceiling; it doubles at each step
@@ -168,17 +169,19 @@ class AdaptiveRateLimiter:
                 log.popleft()
 
     def _getting_through(self, sent: float) -> float:
-        """The ceiling a 429 for a request sent at `sent` shows: the requests accepted in the
-        last `measure` seconds of sending before it, over the time they took, at most the pace.
-        Less than a second is counted as a second: refused that soon after a start or a pause,
-        the limit is that low. Too few requests to measure: half the pace."""
+        """The ceiling a 429 for a request sent at `sent` shows: the pace, unless clearly fewer
+        got through: the requests accepted in the last `measure` seconds of sending before it,
+        over the time they took. Within `trust` of the pace it is the pace (a busy machine's
+        pauses are no lower limit). Less than a second is counted as a second: refused that
+        soon after a start or a pause, the limit is that low. Too few to measure: half the pace."""
         window = max(self.policy.measure, 2.0 / self.rate)
         since = max(sent - window, self._resumed_at if self._resumed_at is not None else sent)
         sends = [t for t in self._sends if since <= t < sent]
         accepted = len(sends) - sum(1 for t in self._refused if since <= t < sent)
         if accepted < 2:
             return max(self.min_rate, self.rate * 0.5)
-        return max(self.min_rate, min(self.rate, accepted / max(sent - sends[0], 1.0)))
+        measured = accepted / max(sent - sends[0], 1.0)
+        return self.rate if measured >= self.rate * (1 - self.policy.trust) else max(self.min_rate, measured)
 
     def _probe(self, now: float) -> None:
         if self.ceiling is None or self.rate >= self.target:

@@ -207,6 +207,9 @@ CEILINGS = [
     ("a quarter of the pace, right at the start", 20.0, [i / 20 for i in range(5)], 0.25, 5.0),
     ("few workers: 8/s while the pace allowed 20", 20.0, [i / 8 for i in range(24)], 3.0, 8.0),
     ("the first request refused: nothing to measure", 20.0, [], 0.0, 10.0),
+    ("a busy machine stalled a quarter second: still the pace", 20.0,
+     [i / 20 for i in range(20)] + [1.25 + i / 20 for i in range(35)], 3.0, 20.0),
+    ("85% of the pace got through", 20.0, [i / 17 for i in range(51)], 3.0, 17.0),
     ("a slow pace measured over more than a second", 0.5, [0.0, 2.0, 4.0], 6.0, 0.5),
 ]
 
