@@ -11,7 +11,9 @@ bunched arrivals, and its limiter would refuse what a real one accepts), sends `
 through SendRun (real HTTP, a real SQLite journal in a temporary folder, a sink that counts
 write-back flushes) and prints one line: wall time, the ideal, their ratio, the 429s the
 sandbox answered, rows that failed because of 429 (must be 0), what the pace learned, and
-the machine's load average (on a shared box, a figure that misses is repeated with --repeat).
+the machine's load average and `stalls`: how often the engine's process / the sandbox's
+was kept from running for more than 20 ms (on a shared box those bunch requests that a strict
+window refuses; a figure that misses is repeated with --repeat).
 
 The ideal is rows ÷ limit + latency: every row sent at exactly the limit, then the last
 answer's latency (no client has the last gift before that). `÷limit` is the ratio against
@@ -61,6 +63,34 @@ class CountingSink:
             self.rows += len(results)
 
 
+class StallMeter:
+    """How often this process was kept from running: a thread that sleeps 5 ms at a time and
+    counts the wake-ups more than 20 ms late. On a shared box those delays, not the engine,
+    bunch requests that a strict window then refuses."""
+
+    TICK, LATE = 0.005, 0.020
+
+    def __init__(self) -> None:
+        self.stalls = 0
+        self.worst = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="stall-meter")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t = time.perf_counter()
+            time.sleep(self.TICK)
+            late = time.perf_counter() - t - self.TICK
+            self.worst = max(self.worst, late)
+            self.stalls += late > self.LATE
+
+    def stop(self) -> "StallMeter":
+        self._stop.set()
+        self._thread.join()
+        return self
+
+
 @dataclass
 class EngineFigures:
     limiter: str
@@ -82,6 +112,7 @@ class EngineFigures:
     episodes: int  # 429 episodes the pace learned from
     pace: float  # the pace at the end, requests/s
     load: float  # the machine's 1-minute load average when the run ended: a busy box delays requests
+    stalls: tuple[int, int]  # wake-ups more than 20 ms late in the engine's process, in the sandbox's
 
     @property
     def ideal(self) -> float:
@@ -124,9 +155,10 @@ def _serve(conn, faults: Faults) -> None:
     """The child process: a sandbox until asked for what it saw."""
     with Sandbox(faults=faults) as sb:
         conn.send((sb.url, sb.token, sb.campaign_ids[0]))
+        meter = StallMeter()
         conn.recv()
         posts = [(normalize_email(((r.json or {}).get("recipient") or {}).get("email")), r.status) for r in _posts(sb)]
-        conn.send((posts, len(sb.gifts)))
+        conn.send((posts, len(sb.gifts), meter.stop().stalls))
 
 
 class SandboxProcess:
@@ -139,7 +171,7 @@ class SandboxProcess:
         self.url, self.token, campaign = self._conn.recv()
         self.campaign_ids = [campaign]
 
-    def report(self) -> tuple[list[tuple[str, int | None]], int]:
+    def report(self) -> tuple[list[tuple[str, int | None]], int, int]:
         self._conn.send("report")
         return self._conn.recv()
 
@@ -160,10 +192,12 @@ def run_engine(rows: int, *, latency: float, limit: float, rate: float, limiter:
         items = [SendItem(str(i), r) for i, r in enumerate(recipients)]
         run = SendRun(_client(sandbox), store, "bench:list", items, sandbox.campaign_ids[0], actor="bench",
                       rate=rate, concurrency=concurrency, sink=sink)
+        meter = StallMeter()
         t0 = time.perf_counter()
         progress = run.run()
         wall = time.perf_counter() - t0
-        posts, gifts = sandbox.report()
+        meter.stop()
+        posts, gifts, sandbox_stalls = sandbox.report()
         sandbox.close()
         journal = store.journal("bench:list")
         last_status: dict[str, int | None] = dict(posts)
@@ -177,7 +211,8 @@ def run_engine(rows: int, *, latency: float, limit: float, rate: float, limiter:
             sent=progress.sent, rejected=progress.rejected, unknown=progress.unknown, failed=progress.failed,
             wall=wall, throttled_429=sum(1 for _, status in posts if status == 429), retries=progress.retries,
             flushes=sink.flushes, failed_by_429=failed_by_429, sandbox_gifts=gifts,
-            workers=run.peak_workers, episodes=run.limiter.episodes, pace=run.limiter.rate, load=os.getloadavg()[0])
+            workers=run.peak_workers, episodes=run.limiter.episodes, pace=run.limiter.rate, load=os.getloadavg()[0],
+            stalls=(meter.stalls, sandbox_stalls))
 
 
 def run_clay(rows: int, *, latency: float, limit: float | None, clay_rows: int = 100) -> ClayFigures:
@@ -201,13 +236,13 @@ def run_clay(rows: int, *, latency: float, limit: float | None, clay_rows: int =
 
 
 HEADER = (f"{'limiter':<15} {'Retry-After':<11} {'latency':>7} {'wall s':>7} {'ideal s':>7} {'ratio':>6} "
-          f"{'÷limit':>6} {'429s':>5} {'failed by 429':>13} {'workers':>7} {'episodes':>8} {'end pace':>9} {'load':>5}")
+          f"{'÷limit':>6} {'429s':>5} {'failed by 429':>13} {'workers':>7} {'episodes':>8} {'end pace':>9} {'load':>5} {'stalls':>8}")
 
 
 def line(f: EngineFigures) -> str:
     return (f"{f.limiter:<15} {'yes' if f.retry_after else 'no':<11} {f.latency:>6.2f}s {f.wall:>7.2f} {f.ideal:>7.2f} "
             f"{f.ratio:>6.3f} {f.ratio_to_limit:>6.3f} {f.throttled_429:>5} {f.failed_by_429:>13} {f.workers:>7} "
-            f"{f.episodes:>8} {f.pace:>7.2f}/s {f.load:>5.1f}"
+            f"{f.episodes:>8} {f.pace:>7.2f}/s {f.load:>5.1f} {f.stalls[0]:>3}/{f.stalls[1]:<4}"
             + ("" if f.sent == f.rows else f"  (sent {f.sent}: rejected {f.rejected}, unknown {f.unknown}, "
                                             f"failed {f.failed})"))
 
