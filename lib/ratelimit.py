@@ -51,11 +51,11 @@ class AdaptiveRateLimiter:
     """Paces requests at up to `rate` a second and learns &Open's ceiling from its 429s.
 
     A 429 starts an *episode*, which every later 429 for a request sent before it joins.
-    An episode pauses every request for Retry-After, takes as the ceiling the rate that was
-    getting through when the request was refused (accepted requests over the last seconds of
-    sending, at most the pace), and resumes just under that ceiling, not at the rate that was
-    refused. After `probe_after` seconds without a 429 the pace steps up, by a share of the
-    ceiling that doubles at each quiet step, so a raised limit is found again."""
+    An episode pauses every request for Retry-After, takes as the ceiling the rate it was
+    sending at (or what got through, when clearly less: see _getting_through), and resumes
+    `margin` under that ceiling, not at the rate that was refused. After `probe_after`
+    seconds without a 429 the pace steps up, by a share of the ceiling that doubles at each
+    quiet step, so a raised limit is found again."""
 
     def __init__(self, rate: float, *, burst: float = 1.0, min_rate: float = 0.5, policy: PacePolicy = PacePolicy(),
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -84,9 +84,6 @@ class AdaptiveRateLimiter:
         self._refused: deque[float] = deque()  # send times of the requests answered 429
         self.throttles = 0
         self.episodes = 0
-
-    def now(self) -> float:
-        return self._clock()
 
     def acquire(self, should_stop: Callable[[], bool] = lambda: False, slice_s: float = 0.1) -> bool:
         """Wait for a slot; False when stopped first. Waits in short slices so a Stop takes
