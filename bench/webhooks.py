@@ -41,8 +41,9 @@ REQUEST_TIMEOUT = 10.0
 START_TIMEOUT = 15.0
 SERVER = (
     "import os, sys; sys.path.insert(0, sys.argv[1]);"
-    "from lib.webhooks import serve;"
-    "serve(sys.argv[2], os.environ['GIFTRUN_BENCH_SECRET'], host='127.0.0.1', port=int(sys.argv[3]))"
+    "from lib.store import Store; from lib.webhooks import serve;"
+    "serve(Store(sys.argv[2], schema=os.environ.get('GIFTRUN_BENCH_SCHEMA') or None),"
+    " os.environ['GIFTRUN_BENCH_SECRET'], host='127.0.0.1', port=int(sys.argv[3]))"
 )
 
 
@@ -102,9 +103,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(data_dir: str) -> tuple[subprocess.Popen, str]:
+def _start_server(data_dir: str, schema: str | None = None) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    env = {**os.environ, "GIFTRUN_BENCH_SECRET": SECRET}  # never on the command line
+    env = {**os.environ, "GIFTRUN_BENCH_SECRET": SECRET, "GIFTRUN_BENCH_SCHEMA": schema or ""}  # never on argv
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(ROOT), data_dir, str(port)], env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT
@@ -172,19 +173,22 @@ def _pct(sorted_values: list[float], p: float) -> float:
 
 
 def run(events: int = 2000, dup: float = 0.2, senders: int = 32, seed: int = 1,
-        budget_s: float = 120.0) -> BenchResult:
+        budget_s: float = 120.0, store_location: str | None = None, schema: str | None = None) -> BenchResult:
+    """`store_location`: a PostgreSQL URL (with `schema`); default a SQLite store in a temp folder."""
     rng = random.Random(seed)
     distinct, expected = build_events(events, rng)
     raw = [(eid, etype, json.dumps(body).encode()) for eid, etype, body in distinct]
     deliveries = raw + [rng.choice(raw) for _ in range(round(events * dup))]
     rng.shuffle(deliveries)
     with tempfile.TemporaryDirectory(prefix="giftrun-bench-") as data_dir:
-        proc, url = _start_server(data_dir)
+        where = store_location or data_dir
+        Store(where, schema=schema).close()  # migrated before the clock starts
+        proc, url = _start_server(where, schema)
         try:
             t0 = time.perf_counter()
             results = _send_all(url, deliveries, senders, time.monotonic() + budget_s)
             elapsed = time.perf_counter() - t0
-            store = Store(data_dir)
+            store = Store(where, schema=schema)
             stored = store.events()
             status = {g.gift_request_id: g.status for g in store.gifts()}
             store.close()

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from .models import canonical_domain, normalize_email
 from .settings import Secret
 
 
@@ -17,8 +18,8 @@ def domain_allowed(email: str | None, allowed: tuple[str, ...]) -> bool:
     exactly (a sub-domain is not its parent)."""
     if not allowed:
         return bool(email)
-    local, at, domain = (email or "").strip().lower().rpartition("@")
-    return bool(local and at and domain) and domain in allowed  # "team.example" alone is not an address
+    local, at, domain = normalize_email(email).rpartition("@")  # one form of a domain: bücher.example = xn--…
+    return bool(local and at and domain) and domain in {canonical_domain(d.strip()) for d in allowed}
 
 
 @dataclass(frozen=True)

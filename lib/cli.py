@@ -1,4 +1,4 @@
-"""Headless commands: `send`, `status`, `webhooks`, `sandbox`.
+"""Headless commands: `send`, `status`, `do-not-gift`, `store`, `webhooks`, `sandbox`.
 
 Exit codes: 0 the run completed (row errors included); 1 the run was stopped (bad key,
 unusable campaign, interrupted); 2 the input or configuration is unusable. Never a
@@ -8,29 +8,36 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import re
 import signal
+import stat
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Sequence
 
+from . import donotgift
 from . import eligibility as elig
+from . import guardrails
 from .andopen import AndOpenClient, AndOpenError, RunStoppingError
-from .models import utcnow
+from .control_chars import visible
+from .models import status_label, utcnow
 from .polling import poll_statuses
-from .recipients import is_approved
-from .review import review, status_results
+from .recipients import ColumnMappingError, is_approved
+from .review import describe_overwrites, held_results, own_values_replaced, review, status_results
 from .runtime import http_session, make_client, open_store
 from .sandbox_limiters import LimiterKind
 from .sending import DEFAULT_RATE, FLUSH_INTERVAL, MAX_CONCURRENCY, SendRun
 from .settings import Settings, SettingsError
 from .csvio import CsvError
 from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
-from .store import NO_LOOKBACK, RunInProgress, Store
-from .writeback import GIFT_REQUEST_ID
+from .plan import apply_results
+from .store import NO_LOOKBACK, RunInProgress, Store, StoreError
+from .unknowns import ago, unknowns_report
+from .writeback import GIFT_REQUEST_ID, merge_results, result_values
 
 EXIT_OK, EXIT_STOPPED, EXIT_INPUT = 0, 1, 2
 
@@ -42,17 +49,25 @@ class CliError(Exception):
 
 
 def _out(msg: str = "") -> None:
-    print(msg, flush=True)
+    """Every line the CLI prints: list content in it (names, emails, file names) may hold
+    control or direction characters, shown as escapes so they never act on the terminal."""
+    print(visible(msg), flush=True)
+
+
+def _err(msg: str) -> None:
+    print(f"error: {visible(msg)}", file=sys.stderr, flush=True)
 
 
 # -- sources ----------------------------------------------------------------------------
 def _parse_map(pairs: Sequence[str]) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for pair in pairs or ():
         field, sep, column = pair.partition("=")
         field = field.strip().lower().replace("-", "_")
         if not sep or field not in {"first_name", "last_name", "email", "approved"} or not column.strip():
             raise CliError(f"--map {pair!r}: use FIELD=COLUMN with FIELD one of first_name, last_name, email, approved.")
+        if out.get(field, column.strip()) != column.strip():
+            raise CliError(f"--map gives {field} twice ('{out[field]}' and '{column.strip()}'): give each field once.")
         out[field] = column.strip()
     return out
 
@@ -62,14 +77,20 @@ class Source:
 
     def __init__(self, text: str, settings: Settings, overrides: dict[str, str], worksheet: str | None) -> None:
         self.text = text
-        self.is_sheet = _looks_like_sheet(text)
+        self.is_sheet = _source_kind(text) == "sheet"
         if self.is_sheet:
-            from .sheet_source import SHEET_FLUSH_INTERVAL, load_sheet
+            from .sheet_source import SHEET_FLUSH_INTERVAL, SheetColumnsError, load_sheet
 
-            self.loaded, self.sink = load_sheet(text, settings, overrides, worksheet)
+            try:
+                self.loaded, self.sink = load_sheet(text, settings, overrides, worksheet)
+            except SheetColumnsError as exc:
+                raise CliError(f"--map: {exc}") from None
             self.flush_interval = SHEET_FLUSH_INTERVAL
         else:
-            self.loaded = load_csv_path(text, overrides)
+            try:
+                self.loaded = load_csv_path(text, overrides)
+            except ColumnMappingError as exc:
+                raise CliError(f"--map: {exc}") from None
             self.sink = CsvFileSink(text, self.loaded)
             self.flush_interval = FLUSH_INTERVAL
 
@@ -83,12 +104,23 @@ class Source:
 
         self.sink.settle()
         sheet = self.sink.sheet
-        ids = {g.strip() for g in self.loaded.frame.get(GIFT_REQUEST_ID, []) if str(g).strip()}
+        ids = {g.strip() for g in _gift_ids(self.loaded) if g.strip()}
         ids |= {e.gift_request_id for e in store.journal(self.loaded.list_key).values() if e.gift_request_id}
         events = [e for gid in sorted(ids) for e in store.events(gift_request_id=gid)]
         if events:
             n = mirror_events(store, sheets.history_target(sheet.ref), lambda: sheet.history_tab(create=True), events)
             _out(f"Gift history tab: {n} new events appended.")
+
+
+def _print_notes(loaded: LoadedList) -> None:
+    """What reading the file worked around (a title above the header), said once."""
+    for note in loaded.document.notes if loaded.document is not None else ():
+        _out(f"Note: {note}")
+
+
+def _gift_ids(loaded: LoadedList) -> list[str]:
+    ids = result_values(loaded.frame, GIFT_REQUEST_ID)
+    return [] if ids is None else ids.tolist()
 
 
 def _import_shared_history(settings: Settings, store: Store) -> None:
@@ -105,10 +137,51 @@ def _import_shared_history(settings: Settings, store: Store) -> None:
             _out(f"Imported {n} events from the shared Gift history.")
 
 
-def _looks_like_sheet(text: str) -> bool:
-    if Path(text).exists():
-        return False
-    return "docs.google.com/spreadsheets" in text or bool(re.fullmatch(r"[A-Za-z0-9_-]{30,}", text.strip()))
+MAX_SOURCE_CHARS = 4096  # PATH_MAX on Linux; a Google Sheet link is shorter still (sheets.MAX_SHEET_LINK)
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def _source_kind(text: str) -> str:
+    """"csv" for a regular file, "sheet" for a Google Sheet link or key. Anything else
+    (a folder, a pipe, a device, another kind of URL) is refused before it is opened: a
+    pipe or /dev/zero would never finish reading."""
+    raw = text.strip()
+    shown = visible(raw if len(raw) <= 80 else raw[:79] + "…")
+    if not raw:
+        raise CliError("SOURCE is empty: give a CSV file path or a Google Sheet link.")
+    if len(text) > MAX_SOURCE_CHARS:
+        raise CliError(f"SOURCE is {len(text):,} characters long: a file path or a Google Sheet link is at most "
+                       f"{MAX_SOURCE_CHARS:,}.")
+    if m := _URL.match(raw):
+        scheme = m.group(1).lower()
+        if scheme == "file":
+            from urllib.parse import unquote, urlsplit
+
+            raise CliError(f"'{shown}' is a file URL: give the file's path instead ({visible(unquote(urlsplit(raw).path))}).")
+        if scheme in ("http", "https") and "docs.google.com/spreadsheets" in raw:
+            return "sheet"
+        if scheme in ("http", "https"):
+            raise CliError(f"'{shown}' is a web address but not a Google Sheet link: download the CSV and give its "
+                           "path, or give the sheet's link (https://docs.google.com/spreadsheets/d/…/edit).")
+        raise CliError(f"'{shown}': {scheme}:// addresses are not read; SOURCE is a CSV file path or a Google Sheet "
+                       "link.")
+    try:
+        info = os.stat(text)
+    except (FileNotFoundError, NotADirectoryError):
+        if "docs.google.com/spreadsheets" in raw or re.fullmatch(r"[A-Za-z0-9_-]{30,}", raw):
+            return "sheet"
+        raise CliError(f"File not found: {shown}") from None
+    except OSError as exc:
+        raise CliError(f"Cannot open {shown}: {exc.strerror or exc}.") from None
+    except ValueError:  # an embedded NUL byte
+        raise CliError(f"'{shown}' is not a usable file path.") from None
+    mode = info.st_mode
+    if stat.S_ISREG(mode):
+        return "csv"
+    what = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file")
+    raise CliError(f"'{shown}' is {what}, not a CSV file: save the list to a file and give its path.")
 
 
 # -- send ---------------------------------------------------------------------------------
@@ -117,8 +190,6 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
         window = elig.parse_window(args.lookback)
     except ValueError as exc:
         raise CliError(f"--lookback: {exc}") from None
-    if args.rate <= 0 or args.concurrency <= 0:
-        raise CliError("--rate and --concurrency must be positive numbers.")
     campaign_id = args.campaign or settings.campaign_id
     if not campaign_id:
         raise CliError("No campaign: pass --campaign ID or set ANDOPEN_CAMPAIGN_ID.")
@@ -126,6 +197,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     source = Source(args.source, settings, _parse_map(args.map), args.worksheet)
     loaded = source.loaded
+    _print_notes(loaded)
     loaded.require_columns(approval=True)
     try:
         campaign = client.get_campaign(campaign_id)
@@ -147,14 +219,26 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
             _out(f"No unknown outcome recorded for {email} in this list; nothing cleared.")
     _import_shared_history(settings, store)
     rev = review(loaded, store, window, now=utcnow())
+    overwrites = own_values_replaced(loaded, rev)
     loaded.frame = rev.frame
     plan = rev.plan
     counts = plan.counts()
     _out(f"{loaded.name}: {len(plan.rows)} rows — {counts['send']} to send, {counts['not approved']} not approved, "
          f"{counts['invalid']} invalid, {counts['duplicate']} duplicate, {counts['skip']} skipped "
-         f"(look-back {window.label if window else 'off'}), {counts['already sent']} already sent, "
+         f"(look-back {window.label if window else 'off'}), {counts['do not gift']} on the do-not-gift list, "
+         f"{counts['already sent']} already sent, "
          f"{counts['unknown outcome'] + counts['blocked']} waiting for a check in &Open.")
-    _explain_rows(loaded, plan, full=args.dry_run)
+    since = next((r.finished_at for r in store.runs() if r.list_key == loaded.list_key and r.finished_at), None)
+    resolved = unknowns_report(store, loaded.list_key, since=since)
+    if resolved.resolved or resolved.waiting:
+        _out(f"Unknown outcomes{' since the last run' if since else ''}: {resolved.describe()}.")
+    limits = guardrails.RunLimits(args.max_gifts, settings.daily_limit)
+    _explain_rows(loaded, plan, full=args.dry_run, max_gifts=args.max_gifts)
+    room = store.daily_room(limits.daily_limit) if limits.daily_limit else None
+    for line in guardrails.preflight(counts["send"], limits, room):
+        _out(line)
+    if overwrites:
+        _out(f"Note: {describe_overwrites(overwrites)}")
     if args.dry_run:
         _out("Dry run: nothing sent, nothing written.")
         return EXIT_OK
@@ -166,7 +250,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     run = SendRun(client, store, loaded.list_key, plan.items, campaign.id, actor=args.actor, rate=args.rate,
                   concurrency=args.concurrency, sink=source.sink,
                   flush_interval=source.flush_interval,
-                  lookback_days=NO_LOOKBACK if window is None else window.days)
+                  lookback_days=NO_LOOKBACK if window is None else window.days, limits=limits)
     run.begin()  # the list's lock before the first write: a refused run (RunInProgress) leaves the list alone
     try:
         source.sink.write(rev.results())  # validation errors, eligibility etc. land at once
@@ -195,11 +279,19 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
                        "run the command again to continue.", EXIT_STOPPED)
     p = run.snapshot()
     _out(f"Sent {p.sent} · rejected {p.rejected} · unknown outcome {p.unknown} · not sent (safe to retry) "
-         f"{p.failed} · skipped at send time {p.skipped} · retries {p.retries} · 429s {p.throttled} · "
-         f"{p.elapsed:.1f}s")
-    if p.unknown:
-        _out(f"{p.unknown} rows need checking in &Open (see their Send error). If &Open has no gift for one, "
-             "run again with --clear-unknown EMAIL to send it.")
+         f"{p.failed} · skipped at send time {p.skipped} · not sent (a limit was reached) {p.limited} · "
+         f"retries {p.retries} · 429s {p.throttled} · {p.elapsed:.1f}s")
+    if p.limited and p.state == "completed" and limits.max_gifts is not None:
+        _out(f"{p.limited} approved rows were not sent: this run's limit of {limits.max_gifts:,} gifts was reached. "
+             "Their Send error says so; run again to send them.")
+    report = unknowns_report(store, loaded.list_key)
+    if p.resolved:
+        _out(f"{p.resolved} unknown outcome{'s' if p.resolved != 1 else ''} resolved during the run from &Open's "
+             "own updates: their rows have the gift id.")
+    if report.waiting:
+        _out(f"{report.waiting} rows need checking in &Open (the oldest attempt {ago(report.oldest_wait)}; see their "
+             "Send error). They resolve by themselves when &Open's update for the gift arrives (a webhook receiver "
+             "or `status --poll`); if &Open has no gift for one, run again with --clear-unknown EMAIL to send it.")
     try:
         source.finish(store)
     except Exception as exc:
@@ -215,20 +307,23 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-EXPLAINED_ACTIONS = ("invalid", "duplicate", "skip", "unknown outcome", "blocked")
+EXPLAINED_ACTIONS = ("invalid", "duplicate", "skip", "do not gift", "unknown outcome", "blocked")
 
 
-def _explain_rows(loaded: LoadedList, plan, *, full: bool, limit: int = 50) -> None:
-    """Say which rows will not be sent and why (all of them on a dry run), and warn about
-    Approved values that are neither a yes nor a no."""
+def _explain_rows(loaded: LoadedList, plan, *, full: bool, max_gifts: int | None = None, limit: int = 50) -> None:
+    """Say which rows will not be sent and why (every row on a dry run, which writes no
+    reason into the list, including the rows beyond the run's cap), and warn about Approved
+    values that are neither a yes nor a no."""
     shown = 0
+    beyond = set(guardrails.beyond_cap([i.row_key for i in plan.items], max_gifts)) if full else set()
     for r in plan.rows:
-        if str(r.action) in EXPLAINED_ACTIONS or (full and r.action.value != "send"):
-            if shown < limit:
+        if str(r.action) in EXPLAINED_ACTIONS or (full and r.action.value != "send") or r.row_key in beyond:
+            if full or shown < limit:
+                why = f"beyond this run's cap of {max_gifts:,} gifts, not sent" if r.row_key in beyond else r.message
                 _out(f"  row {r.row_number} {r.recipient.email or '(no email)'}: {r.action}"
-                     + (f" — {r.message}" if r.message else ""))
+                     + (f" — {why}" if why else ""))
             shown += 1
-    if shown > limit:
+    if shown > limit and not full:
         _out(f"  … and {shown - limit} more rows (see Send error / Skip reason in the list).")
     col = loaded.cmap.approved
     if col:
@@ -259,13 +354,71 @@ def _stop_on_signals(run: SendRun):
     return lambda: [signal.signal(s, h) for s, h in old.items()]
 
 
+# -- do-not-gift ----------------------------------------------------------------------------
+def cmd_do_not_gift(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings)
+    command = args.dng_command
+    try:
+        if command == "add":
+            entry = donotgift.new_entry(args.value, args.reason)
+            report = store.add_do_not_gift([entry], args.actor)
+            what = "Added" if report.added else "Updated the reason of" if report.changed else "Already listed:"
+            _out(f"{what} {entry.label}" + (f" ({entry.reason})" if entry.reason else "")
+                 + (" and every subdomain of it." if entry.is_domain and report.added else "."))
+        elif command == "remove":
+            gone = store.remove_do_not_gift(args.value, args.actor)
+            if gone is None:
+                raise CliError(f"{donotgift.canonical(args.value)} is not on the do-not-gift list; nothing removed.")
+            _out(f"Removed {gone.label} (added by {gone.added_by} on {gone.added_at[:10]}); recorded in the audit "
+                 "trail. It can be gifted again.")
+        elif command == "import":
+            return _import_do_not_gift(args, store)
+        else:
+            entries = store.do_not_gift()
+            _out(f"{donotgift.entries_text(len(entries))} on the do-not-gift list"
+                 + (" (a domain also blocks its subdomains):" if entries else "."))
+            width = max((len(e.label) for e in entries), default=0)
+            for e in entries:
+                _out(f"  {e.label:<{width}}  {e.reason or '(no reason)'} — added by {e.added_by} "
+                     f"{e.added_at[:16].replace('T', ' ')} UTC")
+    except donotgift.DoNotGiftError as exc:
+        raise CliError(str(exc)) from None
+    return EXIT_OK
+
+
+def _import_do_not_gift(args: argparse.Namespace, store: Store) -> int:
+    from .csvio import MAX_UPLOAD_BYTES
+
+    if _source_kind(args.file) != "csv":
+        raise CliError("do-not-gift import reads a CSV file: download the sheet as CSV and give the file's path.")
+    path = Path(args.file)
+    if path.stat().st_size > MAX_UPLOAD_BYTES:
+        raise CliError(f"{path.name} is larger than {MAX_UPLOAD_BYTES // 2**20} MB.")
+    try:
+        parsed = donotgift.parse_csv(path.read_bytes(), name=path.name)
+    except OSError as exc:
+        raise CliError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    if parsed.problems:
+        for line in parsed.problems[:50]:
+            _out(f"  {line}")
+        more = len(parsed.problems) - 50
+        raise CliError(parsed.refusal(path.name) + (f" ({more} more rows not shown.)" if more > 0 else ""))
+    report = store.add_do_not_gift(parsed.entries, args.actor, source=f"imported from {path.name}")
+    _out(f"Imported {path.name}: {report.added} added, {report.changed} reasons changed, {report.unchanged} already "
+         "listed.")
+    return EXIT_OK
+
+
 # -- status -------------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
+    if args.source is None:
+        return _poll_everything(args, settings, store)
     source = Source(args.source, settings, _parse_map(args.map), args.worksheet)
     loaded = source.loaded
+    _print_notes(loaded)
     journal = store.journal(loaded.list_key)
-    ids = [g for g in loaded.frame.get(GIFT_REQUEST_ID, []) if str(g).strip()]
+    ids = [g for g in _gift_ids(loaded) if g.strip()]
     ids += [e.gift_request_id for e in journal.values() if e.gift_request_id]
     _import_shared_history(settings, store)  # final statuses known elsewhere need no GET
     if args.poll:
@@ -276,10 +429,71 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             _out(f"  {err}")
         if summary.errors and summary.checked == 0:
             return EXIT_STOPPED
-    results = status_results(loaded.frame, store)
+    store.mark_orphans_unknown(loaded.list_key)
+    held = held_results(loaded, store)  # incl. sends resolved from &Open's updates since their run
+    results = merge_results(held + status_results(apply_results(loaded.frame, held), store))
     source.sink.write(results)
     source.finish(store)
     _out(f"Wrote Gift status for {len(results)} of {len(loaded.frame)} rows to {loaded.name}.")
+    report = unknowns_report(store, loaded.list_key)
+    if report.waiting or report.resolved:
+        _out(report.describe() + ".")
+    return EXIT_OK
+
+
+def _poll_everything(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    """`status --poll` with no SOURCE: every gift the store knows that is not final yet, from
+    every list and host (a scheduled job keeps a shared database current without webhooks)."""
+    if not args.poll:
+        raise CliError("Give a SOURCE to write statuses onto, or --poll to ask &Open about every gift in the store.")
+    _import_shared_history(settings, store)
+    ids = [g.gift_request_id for g in store.gifts()]
+    ids += [e.gift_request_id for e in store.all_sends() if e.gift_request_id]
+    summary = poll_statuses(_client(settings), store, ids, rate=args.rate)
+    _out(f"Polled {summary.checked} gifts ({summary.skipped_final} already final): {summary.changed} changed "
+         f"(store: {store.info.backend} {store.info.where}).")
+    for err in summary.errors[:10]:
+        _out(f"  {err}")
+    counts: dict[str, int] = {}
+    for g in store.gifts():
+        counts[status_label(g.status) or "(none)"] = counts.get(status_label(g.status) or "(none)", 0) + 1
+    _out("Gifts by status: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+    return EXIT_STOPPED if summary.errors and summary.checked == 0 else EXIT_OK
+
+
+# -- the store ------------------------------------------------------------------------------
+def cmd_store_info(args: argparse.Namespace, settings: Settings) -> int:
+    from .store.migrations import version
+
+    store = open_store(settings)
+    _out(f"{store.info.backend}: {store.info.where} (schema version {version(store.db)})")
+    _out(f"{len(store.all_sends())} journal lines, {len(store.gifts())} gifts, {len(store.events())} status events, "
+         f"{len(store.runs(limit=100000))} runs, {len(store.saved_lists())} saved lists")
+    return EXIT_OK
+
+
+def cmd_store_copy(args: argparse.Namespace, settings: Settings) -> int:
+    """Copy the local SQLite store into a database, idempotently (run it again at any time)."""
+    from .store.copy import copy_store
+
+    url = args.to or (settings.database_url.reveal() if settings.database_url else None)
+    if not url:
+        raise CliError("Where to? Pass --to postgresql://… or set GIFTRUN_DATABASE_URL.")
+    from .store import is_database_url
+
+    if not is_database_url(url):
+        raise CliError("--to must be a PostgreSQL URL (postgresql://user:password@host:5432/dbname). "
+                       "The value is not shown: it may hold a password.")
+    folder = Path(args.from_folder) if args.from_folder else settings.data_dir
+    if not (folder / "giftrun.sqlite3").is_file():
+        raise CliError(f"No Giftrun store in {folder} (no giftrun.sqlite3 there). Pass --from FOLDER.")
+    source = Store(folder)
+    target = Store(url, schema=args.schema or settings.database_schema)
+    _out(f"Copying {source.info.backend} {source.info.where} → {target.info.backend} {target.info.where}")
+    for line in copy_store(source, target).lines():
+        _out(f"  {line}")
+    _out("Done. Run it again at any time: rows already there are kept, and a send the file holds as sent "
+         "or unknown always wins over one the database could send again.")
     return EXIT_OK
 
 
@@ -317,15 +531,16 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.webhook_secret:
         raise CliError("ANDOPEN_WEBHOOK_SECRET is not set: the receiver refuses unsigned events.")
-    _out(f"Webhook receiver on http://{args.host}:{args.port}/webhooks/andopen (store: {settings.data_dir})")
+    store = open_store(settings)
+    _out(f"Webhook receiver on http://{args.host}:{args.port}/webhooks/andopen "
+         f"(store: {store.info.backend} {store.info.where})")
     on_accepted = None
     if settings.history_sheet:
         from .sheet_source import history_mirror
 
-        on_accepted = history_mirror(settings, Store(settings.data_dir))  # the receiver's own store
+        on_accepted = history_mirror(settings, store)
         _out("  accepted events are also appended to the Gift history tab of GIFTRUN_HISTORY_SHEET")
-    serve(settings.data_dir, settings.webhook_secret.reveal(), host=args.host, port=args.port,
-          on_accepted=on_accepted)
+    serve(store, settings.webhook_secret.reveal(), host=args.host, port=args.port, on_accepted=on_accepted)
     return EXIT_OK
 
 
@@ -355,12 +570,47 @@ def _client(settings: Settings) -> AndOpenClient:
 
 
 # -- entry point ----------------------------------------------------------------------------
+def _number(kind: type, low: float, high: float, unit: str = ""):
+    """An argparse type: a finite number of `kind` within [low, high], or a one-line refusal.
+    nan, inf, 1e-300 and 10**12 all get the same clear answer instead of a hang or a crash."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError, OverflowError):
+            value = None
+        if value is None or not math.isfinite(value) or not low <= value <= high:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"'{visible(text)}' is not allowed: give {what} from {low:g} to {high:g}"
+                                             + (f" ({unit})" if unit else "") + ".")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
+
+
+RATE = _number(float, 0.1, 1000, "requests per second")
+CONCURRENCY = _number(int, 1, MAX_CONCURRENCY, "requests in flight")
+PORT = _number(int, 1, 65535)
+SANDBOX_PORT = _number(int, 0, 65535, "0 picks a free port")
+SHARE = _number(float, 0, 1, "a share: 0.05 is 5%")
+SECONDS = _number(float, 0, 3600, "seconds")
+MAX_GIFTS = _number(int, 1, guardrails.MAX_GIFTS_CEILING, "gifts in this run")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but every refusal is one line (no usage block) and echoes no raw control
+    characters from the command line."""
+
+    def error(self, message: str):  # noqa: D401 (argparse's name)
+        self.exit(EXIT_INPUT, f"error: {visible(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lib.cli", description="Giftrun: send &Open gifts to a reviewed list.")
+    p = _Parser(prog="python -m lib.cli", description="Giftrun: send &Open gifts to a reviewed list.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def list_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("source", help="a CSV file path or a Google Sheet URL")
+    def list_args(sp: argparse.ArgumentParser, optional: bool = False) -> None:
+        sp.add_argument("source", nargs="?" if optional else None, help="a CSV file path or a Google Sheet URL")
         sp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
                         help="use COLUMN for FIELD (first_name, last_name, email, approved)")
         sp.add_argument("--worksheet", help="worksheet title (Google Sheets; default: the first)")
@@ -368,47 +618,76 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("send", help="send approved, eligible, unsent rows and write results back")
     list_args(s)
     s.add_argument("--campaign", help="campaign id (default: ANDOPEN_CAMPAIGN_ID)")
-    s.add_argument("--rate", type=float, default=DEFAULT_RATE, help="requests per second (default %(default)s)")
-    s.add_argument("--concurrency", type=int, default=MAX_CONCURRENCY, help=argparse.SUPPRESS)  # most in flight
+    s.add_argument("--rate", type=RATE, default=DEFAULT_RATE, help="requests per second (default %(default)s)")
+    s.add_argument("--concurrency", type=CONCURRENCY, default=MAX_CONCURRENCY, help=argparse.SUPPRESS)  # most in flight
     s.add_argument("--lookback", default=elig.DEFAULT,
                    help="skip people gifted within: off, 30d, 60d, 90d, 12m, forever or Nd (default %(default)s)")
     s.add_argument("--clear-unknown", action="append", metavar="EMAIL",
                    help="after checking &Open: allow this person's unknown-outcome row to be sent again")
     s.add_argument("--actor", default=os.environ.get("GIFTRUN_ACTOR") or "cli", help="who is sending (audit trail)")
     s.add_argument("--dry-run", action="store_true", help="show what would be sent; send and write nothing")
+    s.add_argument("--max-gifts", type=MAX_GIFTS, default=None, metavar="N",
+                   help="send at most N gifts in this run; the approved rows beyond say why")
     s.set_defaults(func=cmd_send)
 
-    st_ = sub.add_parser("status", help="write each row's latest Gift status onto SOURCE")
-    list_args(st_)
+    d = sub.add_parser("do-not-gift", help="people (emails) and domains (@example.com) never to gift: "
+                                           "add, remove, list, import")
+    d_sub = d.add_subparsers(dest="dng_command", required=True)
+    da = d_sub.add_parser("add", help="add a person or a whole domain (@example.com, subdomains included)")
+    da.add_argument("value", help="an email (ana@example.com) or a domain (@example.com)")
+    da.add_argument("--reason", default="", help="why (shown on every row it blocks)")
+    dr = d_sub.add_parser("remove", help="remove an entry (recorded in the audit trail)")
+    dr.add_argument("value")
+    di = d_sub.add_parser("import", help="add every entry of a CSV (columns Email or Domain or Value, and Reason)")
+    di.add_argument("file")
+    for sp in (da, dr, di):
+        sp.add_argument("--actor", default=os.environ.get("GIFTRUN_ACTOR") or "cli", help="who (audit trail)")
+    d_sub.add_parser("list", help="every entry, with its reason, who added it and when")
+    d.set_defaults(func=cmd_do_not_gift)
+
+    st_ = sub.add_parser("status", help="write each row's latest Gift status onto SOURCE; with no SOURCE and "
+                                        "--poll, refresh every gift in the store")
+    list_args(st_, optional=True)
     st_.add_argument("--poll", action="store_true", help="first ask &Open for every gift not yet final")
-    st_.add_argument("--rate", type=float, default=5.0, help="polling requests per second")
+    st_.add_argument("--rate", type=RATE, default=5.0, help="polling requests per second")
     st_.set_defaults(func=cmd_status)
 
     w = sub.add_parser("webhooks", help="run the standalone webhook receiver")
-    w.add_argument("--port", type=int, default=8502)
+    w.add_argument("--port", type=PORT, default=8502)
     w.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept from other hosts")
     w.set_defaults(func=cmd_webhooks)
+
+    sto = sub.add_parser("store", help="the store: `info`, or `copy` a local SQLite store into a database")
+    store_sub = sto.add_subparsers(dest="store_command", required=True)
+    info = store_sub.add_parser("info", help="which store is in use, its schema version and what it holds")
+    info.set_defaults(func=cmd_store_info)
+    cp = store_sub.add_parser("copy", help="copy the SQLite store into a PostgreSQL database (idempotent)")
+    cp.add_argument("--to", help="postgresql://… (default: GIFTRUN_DATABASE_URL)")
+    cp.add_argument("--from", dest="from_folder", help="the folder holding giftrun.sqlite3 (default: GIFTRUN_DATA_DIR)")
+    cp.add_argument("--schema", help="the database schema (default: GIFTRUN_DATABASE_SCHEMA or giftrun)")
+    cp.set_defaults(func=cmd_store_copy)
 
     c = sub.add_parser("campaigns", help="list the campaigns the key can use")
     c.set_defaults(func=cmd_campaigns)
 
     sb = sub.add_parser("sandbox", help="run the fake &Open server on its own")
-    sb.add_argument("--port", type=int, default=8600)
+    sb.add_argument("--port", type=SANDBOX_PORT, default=8600)
     sb.add_argument("--token", help="token the sandbox accepts (default: a fixed staging-shaped token)")
-    sb.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    sb.add_argument("--rate-limit", type=float, default=None, help="gift requests/s before 429")
+    sb.add_argument("--latency", type=SECONDS, default=0.0, help="seconds added to every request")
+    sb.add_argument("--rate-limit", type=RATE, default=None, help="gift requests/s before 429")
     sb.add_argument("--limiter", choices=[k.value for k in LimiterKind], default=LimiterKind.TOKEN_BUCKET.value,
                     help="how --rate-limit is kept: a token bucket (burst of one second), a fixed one-second window "
                          "or a sliding one-second window (default %(default)s)")
     sb.add_argument("--no-retry-after", dest="retry_after", action="store_false",
                     help="answer 429 without a Retry-After header")
-    sb.add_argument("--p503", type=float, default=0.0, help="share answered 503 (nothing created)")
-    sb.add_argument("--p500-after-create", type=float, default=0.0, help="share answered 500 after creating")
-    sb.add_argument("--p-hang", type=float, default=0.0, help="share that hang after creating")
-    sb.add_argument("--hang-seconds", type=float, default=30.0)
-    sb.add_argument("--seed", type=int, default=None)
+    sb.add_argument("--p503", type=SHARE, default=0.0, help="share answered 503 (nothing created)")
+    sb.add_argument("--p500-after-create", type=SHARE, default=0.0, help="share answered 500 after creating")
+    sb.add_argument("--p-hang", type=SHARE, default=0.0, help="share that hang after creating")
+    sb.add_argument("--hang-seconds", type=SECONDS, default=30.0)
+    sb.add_argument("--seed", type=_number(int, 0, 2**63 - 1), default=None)
     sb.add_argument("--lifecycle", action="store_true", help="gifts move to redeemed, dispatched, delivered")
-    sb.add_argument("--speed", type=float, default=1.0, help="lifecycle speed-up factor")
+    sb.add_argument("--speed", type=_number(float, 0.01, 10000, "speed-up factor"), default=1.0,
+                    help="lifecycle speed-up factor")
     sb.add_argument("--webhook-url", help="deliver signed webhooks here")
     sb.add_argument("--webhook-secret", help="secret to sign with (default ANDOPEN_WEBHOOK_SECRET)")
     sb.set_defaults(func=cmd_sandbox)
@@ -423,7 +702,7 @@ class _NoTraceback(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         record.exc_text = ""
-        return super().format(record).rstrip()
+        return visible(super().format(record).rstrip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -435,16 +714,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         return args.func(args, settings)
     except (CliError,) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _err(str(exc))
         return exc.code
-    except (SourceError, SettingsError, RunInProgress, CsvError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except StoreError as exc:  # the database cannot be reached (or is newer than this Giftrun): nothing sent
+        _err(str(exc))
+        return EXIT_STOPPED
+    except (SourceError, SettingsError, RunInProgress, CsvError, ColumnMappingError) as exc:
+        _err(str(exc))
         return EXIT_INPUT if not isinstance(exc, RunInProgress) else EXIT_STOPPED
     except AndOpenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _err(str(exc))
         return EXIT_STOPPED
     except _sheets_errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _err(str(exc))
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -454,8 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:  # a bug: say so plainly, keep the details in the log file
         logging.getLogger("giftrun").debug("unexpected", exc_info=True)
-        print(f"error: unexpected {type(exc).__name__}: {exc}. Everything sent so far is journalled.",
-              file=sys.stderr)
+        _err(f"unexpected {type(exc).__name__}: {exc}. Everything sent so far is journalled.")
         return EXIT_STOPPED
 
 

@@ -28,8 +28,10 @@ try:  # pandas 3 keeps strings in Arrow when pyarrow is installed
 except ImportError:  # pragma: no cover - pandas then uses Python-object strings
     pa = pc = None
 
+from . import donotgift
 from .models import STATUS_RANK, SendState, normalize_email, parse_iso, status_label
-from .writeback import ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, SENT_AT, SKIP_REASON
+from .recipients import match_columns
+from .writeback import ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, SENT_AT, SKIP_REASON, result_values
 
 if TYPE_CHECKING:  # only for annotations: the store is passed in by the caller
     from .store import Store
@@ -74,6 +76,7 @@ ACCEPTED_FORMS = (
     'any number of days as "Nd" (e.g. "45d") or a plain number (e.g. "45")'
 )
 
+MAX_DAYS = 36_500  # beyond any real history, and far inside what dates can count back from now
 _DAYS_RE = re.compile(r"^(\d+)\s*(?:d|day|days)?$")
 _TWELVE_MONTHS = {"12m", "12 m", "12 month", "12 months", "12mo", "1y", "1 year"}
 
@@ -89,8 +92,9 @@ def parse_window(text: str) -> Window | None:
     if isinstance(text, Window):
         return text
     if not isinstance(text, (str, int)) or isinstance(text, bool):
-        raise ValueError(f"Look-back window {text!r} is not understood. Use one of: {ACCEPTED_FORMS}.")
+        raise ValueError(f"Look-back window {str(text)[:40]!r} is not understood. Use one of: {ACCEPTED_FORMS}.")
     t = str(text).strip().lower()
+    shown = str(text) if len(str(text)) <= 40 else str(text)[:39] + "…"
     if t == "off":
         return OFF
     if t == "forever":
@@ -99,14 +103,18 @@ def parse_window(text: str) -> Window | None:
         return Window(365, "12 months")
     m = _DAYS_RE.match(t)
     if m:
-        days = int(m.group(1))
+        digits = m.group(1).lstrip("0") or "0"
+        days = int(digits) if len(digits) <= len(str(MAX_DAYS)) else MAX_DAYS + 1  # 10**5000 is no int
         if days < 1:
             raise ValueError(
-                f"Look-back window {text!r} is zero days; use \"off\" to not check. "
+                f"Look-back window {shown!r} is zero days; use \"off\" to not check. "
                 f"Accepted: {ACCEPTED_FORMS}."
             )
+        if days > MAX_DAYS:
+            raise ValueError(f"Look-back window {shown!r} is longer than {MAX_DAYS:,} days (100 years); "
+                             "use \"forever\" to count every gift ever sent.")
         return _days_window(days)
-    raise ValueError(f"Look-back window {text!r} is not understood. Use one of: {ACCEPTED_FORMS}.")
+    raise ValueError(f"Look-back window {shown!r} is not understood. Use one of: {ACCEPTED_FORMS}.")
 
 
 def format_window(window: Window | None) -> str:
@@ -141,8 +149,6 @@ _JOURNAL_STATUS = {
 _P_HISTORY, _P_EXTRA, _P_LIST, _P_JOURNAL = 0, 1, 2, 3
 # Priority for where a gift came from (origin_list / origin_row): the list row first.
 _ORIGIN_PRIO = {_P_LIST: 0, _P_JOURNAL: 1, _P_EXTRA: 2, _P_HISTORY: 3}
-
-_EMAIL_NAMES = {"email", "emailaddress", "mail", "workemail", "recipientemail", "emails"}
 
 
 def empty_known() -> pd.DataFrame:
@@ -193,8 +199,21 @@ def _clean_str(s: pd.Series) -> pd.Series:
     return s.astype("str").fillna("").str.strip()
 
 
+_ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.strip() removes from ASCII text
+
+
 def _norm_email(s: pd.Series) -> pd.Series:
-    return _clean_str(s).str.lower()
+    """`normalize_email` over a column, giving exactly its results: ASCII addresses by the
+    same rule vectorised (strip, lowercase), the rest (international, or a domain ending in
+    a dot) one by one through the function itself."""
+    text = s.astype("str").fillna("")
+    out = text.str.strip(_ASCII_SPACE).str.lower()
+    slow = ~text.str.isascii().to_numpy(dtype=bool) | (
+        out.str.endswith(".").to_numpy(dtype=bool) & out.str.contains("@", regex=False).to_numpy(dtype=bool))
+    if slow.any():
+        out = out.copy()
+        out[slow] = [normalize_email(v) for v in text[slow].tolist()]
+    return out
 
 
 def _norm_status(s: pd.Series) -> pd.Series:
@@ -205,14 +224,15 @@ def _norm_status(s: pd.Series) -> pd.Series:
 
 
 def _find_email_column(frame: pd.DataFrame) -> str | None:
-    for col in frame.columns:
-        if re.sub(r"[^a-z]", "", str(col).lower()) in _EMAIL_NAMES:
-            return col
-    return None
+    """The list's email column, found as the list itself finds it (recipients.match_columns)."""
+    by_name = {str(c): c for c in frame.columns}
+    found = match_columns(list(by_name)).email
+    return None if found is None else by_name[found]
 
 
 def _from_list(frame: pd.DataFrame, email_col: str | None, list_key: str | None) -> pd.DataFrame:
-    if GIFT_REQUEST_ID not in frame.columns or len(frame) == 0:
+    gift_ids = result_values(frame, GIFT_REQUEST_ID)  # the user's own spelling of the column counts too
+    if gift_ids is None or len(frame) == 0:
         return empty_known()
     if email_col is None:
         email_col = _find_email_column(frame)
@@ -220,14 +240,15 @@ def _from_list(frame: pd.DataFrame, email_col: str | None, list_key: str | None)
             return empty_known()  # nothing to match on; validation reports the missing column
     elif email_col not in frame.columns:
         raise ValueError(f"Email column {email_col!r} is not in the list.")
-    ids = _clean_str(frame[GIFT_REQUEST_ID]).to_numpy()
+    ids = _clean_str(gift_ids).to_numpy()
     has = ids != ""
     if not has.any():
         return empty_known()
     sub = frame.loc[has]
     n = int(has.sum())
-    sent_at = _to_utc(sub[SENT_AT]).array if SENT_AT in sub.columns else _nat(n)
-    status = _norm_status(sub[GIFT_STATUS]).to_numpy() if GIFT_STATUS in sub.columns else [""] * n
+    sent, status_text = result_values(sub, SENT_AT), result_values(sub, GIFT_STATUS)
+    sent_at = _to_utc(sent).array if sent is not None else _nat(n)
+    status = _norm_status(status_text).to_numpy() if status_text is not None else [""] * n
     out = pd.DataFrame({
         "email": pd.array(_norm_email(sub[email_col]).to_numpy(), dtype="str"),
         "gifted_at": sent_at,
@@ -280,7 +301,7 @@ def known_gifts(
     list row's, which wins over the journal's)."""
     sends = [s for s in store.all_sends() if s.state in COUNTING_STATES]
     journal = _frame(
-        [s.email for s in sends],
+        _norm_email(pd.Series([s.email for s in sends], dtype="str")).tolist(),  # kept canonical; cheap to be sure
         [s.attempted_at or s.finished_at for s in sends],
         [_JOURNAL_STATUS[s.state] for s in sends],
         [s.gift_request_id or "" for s in sends],
@@ -516,6 +537,36 @@ def _reasons(chosen: pd.DataFrame, window: Window, now: pd.Timestamp, list_key: 
 
 
 # --------------------------------------------------------------------------------------
+# The do-not-gift list
+# --------------------------------------------------------------------------------------
+
+
+def do_not_gift(emails: pd.Series, entries: Mapping[str, donotgift.Entry]) -> pd.Series:
+    """Per row, the `Skip reason` of the do-not-gift entry that blocks its email ("" when
+    none does), indexed like `emails`. Checked whatever the look-back window, and no
+    look-back override lifts it. The same rule as `donotgift.match` (a person entry first,
+    then the domain and its parents), vectorised: each distinct domain is matched once."""
+    if not entries or len(emails) == 0:
+        return pd.Series("", index=emails.index, dtype=object)
+    norm = _norm_email(emails.reset_index(drop=True))
+    people = {k for k, e in entries.items() if not e.is_domain}
+    listed = [e for e in pd.unique(norm.to_numpy()) if e in people]
+    reasons = (norm.map({e: entries[e].skip_reason() for e in listed}) if listed
+               else pd.Series(np.nan, index=norm.index, dtype=object))
+    if len(people) < len(entries):
+        parts = norm.str.rpartition("@")
+        domains = parts[2].where(parts[1] == "@", "")
+        by_domain = {}
+        for d in pd.unique(domains.to_numpy()):
+            hit = donotgift.match_domain(d, entries) if d else None
+            if hit is not None:
+                by_domain[d] = hit.skip_reason()
+        if by_domain:
+            reasons = reasons.fillna(domains.map(by_domain))
+    return pd.Series(reasons.fillna("").to_numpy(dtype=object), index=emails.index, dtype=object)
+
+
+# --------------------------------------------------------------------------------------
 # Summary
 # --------------------------------------------------------------------------------------
 
@@ -537,6 +588,6 @@ def skip_rate(result: pd.DataFrame) -> float:
 
 __all__ = [
     "Window", "OFF", "DEFAULT", "PRESETS", "ACCEPTED_FORMS", "parse_window", "format_window",
-    "KNOWN_COLUMNS", "COUNTING_STATES", "known_gifts", "empty_known", "check", "skip_rate",
+    "KNOWN_COLUMNS", "COUNTING_STATES", "known_gifts", "empty_known", "check", "do_not_gift", "skip_rate",
     "SKIP_RATE_NOTE", "ELIGIBLE", "SKIP", "OVERRIDE_BY",
 ]

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import enum
+import functools
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+
+import idna
 
 
 class GiftStatus(enum.StrEnum):
@@ -80,7 +84,62 @@ def parse_iso(text: str | None) -> datetime | None:
 
 
 def normalize_email(email: str | None) -> str:
-    return (email or "").strip().lower()
+    """The one canonical form of an address: the identity of a person in every check
+    (journal, duplicates, look-back, sheet rows, events). Two spellings of one mailbox —
+    `ana@bücher.example`, `ANA@XN--BCHER-KVA.example`, `ana@BÜCHER.example.` — give the
+    same text, `ana@xn--bcher-kva.example`.
+
+    Surrounding whitespace stripped; Unicode NFC; the local part lowercased; the domain
+    lowercased, trailing dots dropped and IDNA-encoded (UTS #46, as browsers and mail
+    clients resolve it) to its ASCII `xn--` form, or kept lowercased when it cannot be
+    encoded. The result is NFC and `normalize_email(normalize_email(x)) == normalize_email(x)`.
+    Full-width letters in the domain fold (UTS #46 maps them: it is the same host); in the
+    local part they do not (only the receiving server interprets it; RFC 6532 asks for NFC,
+    not NFKC), so `ａｎａ@x.com` and `ana@x.com` are two people.
+    Only for comparing: what is sent to &Open stays as the user typed it."""
+    text = (email or "").strip()
+    if text.isascii():  # the common case, fast: IDNA changes an ASCII domain only by case
+        low = text.lower()
+        return _drop_trailing_dots(low) if "@" in low else low
+    nfc = unicodedata.normalize("NFC", text)
+    local, at, domain = nfc.rpartition("@")
+    if not at:
+        return _lower_nfc(nfc)
+    return f"{_lower_nfc(local)}@{canonical_domain(domain)}"
+
+
+def canonical_domain(domain: str) -> str:
+    """A domain as normalize_email compares it: lowercased, no trailing dot, ASCII (`xn--`)."""
+    low = _drop_trailing_dots(_lower_nfc(domain))
+    if low.isascii():
+        return low
+    if len(low) > _CACHED_MAX:  # never a real domain: keep the cache small, same answer
+        return _idna_ascii.__wrapped__(low)
+    return _idna_ascii(low)
+
+
+_CACHED_MAX = 1024
+
+
+@functools.lru_cache(maxsize=65_536)
+def _idna_ascii(domain: str) -> str:
+    """Cached: IDNA encoding costs ~50 µs, and a list repeats its companies' domains."""
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii").rstrip(".")
+    except (idna.IDNAError, UnicodeError, ValueError):  # not a valid IDN: compare it as typed, lowercased
+        return domain
+
+
+def _drop_trailing_dots(text: str) -> str:
+    """'b.example.' → 'b.example'; also 'b .' → 'b', so a second pass changes nothing."""
+    while text.endswith("."):
+        text = text.rstrip(".").rstrip()
+    return text
+
+
+def _lower_nfc(text: str) -> str:
+    """Lowercase, NFC again after: lowercasing can leave a composable pair (T + ̈ → ẗ)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).lower())
 
 
 @dataclass(frozen=True)
@@ -136,3 +195,5 @@ class StatusEvent:
     received_at: str = field(default_factory=lambda: iso(utcnow()))
     redemption_url: str | None = None
     actor: str = ""  # who caused it, for send/override events
+    campaign_id: str | None = None  # the gift's, when the source carries the whole gift object
+    created_at: str | None = None  # when &Open created the gift: what matches it to an unknown outcome

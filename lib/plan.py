@@ -15,7 +15,7 @@ from .models import Recipient, SendState, normalize_email
 from .recipients import RowCheck, duplicate_message
 from .sending import SendItem, result_for_entry
 from .store import JournalEntry
-from .writeback import ELIGIBILITY, SEND_ERROR, SKIP_REASON, RowResult
+from .writeback import ELIGIBILITY, SEND_ERROR, SKIP_REASON, RowResult, result_columns
 
 
 class RowAction(enum.StrEnum):
@@ -24,6 +24,7 @@ class RowAction(enum.StrEnum):
     INVALID = "invalid"
     DUPLICATE = "duplicate"
     SKIP = "skip"  # gifted inside the look-back window
+    DO_NOT_GIFT = "do not gift"  # on the do-not-gift list: no override sends it
     ALREADY_SENT = "already sent"
     UNKNOWN = "unknown outcome"
     BLOCKED = "blocked"  # an earlier row with this email is unknown: check &Open first
@@ -33,6 +34,7 @@ class RowAction(enum.StrEnum):
 class Eligibility:
     eligible: bool
     reason: str = ""
+    do_not_gift: bool = False  # skipped because of the do-not-gift list, not the look-back
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def plan_rows(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
               gift_ids: Mapping[str, str] | None = None) -> RunPlan:
     """Decide each row. Precedence: what the journal holds, a gift id already on the row
     (sent by an earlier run, another store or another tool: never sent again), then
-    approval, validation, duplicates among rows to send, the look-back window."""
+    approval, validation, duplicates among rows to send, the do-not-gift list, the look-back window."""
     journal = _with_row_gifts(checks, journal, gift_ids or {})
     owners = _journal_owners(checks, journal)
     first_to_send: dict[str, int] = {}
@@ -120,7 +122,8 @@ def plan_rows(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
             continue
         verdict = (eligibility or {}).get(c.row_key)
         if verdict is not None and not verdict.eligible:
-            plans.append(RowPlan(c.row_key, c.row_number, RowAction.SKIP, c.recipient, verdict.reason))
+            action = RowAction.DO_NOT_GIFT if verdict.do_not_gift else RowAction.SKIP
+            plans.append(RowPlan(c.row_key, c.row_number, action, c.recipient, verdict.reason))
             continue
         first_to_send[email] = c.row_number
         plans.append(RowPlan(c.row_key, c.row_number, RowAction.SEND, c.recipient, "", entry))
@@ -162,13 +165,15 @@ def _journal_owners(checks: Sequence[RowCheck], journal: Mapping[str, JournalEnt
 
 
 def apply_results(df: pd.DataFrame, results: Sequence[RowResult]) -> pd.DataFrame:
-    """A new frame with result values written onto the rows whose index is the row key;
+    """A new frame with result values written onto the rows whose index is the row key,
+    into the user's own result column where the list has one (`writeback.result_columns`);
     result columns missing from the frame are added after the user's own."""
     out = df.copy()
+    own = result_columns(out.columns)
     by_col: dict[str, dict[str, str]] = {}
     for r in results:
         for col, value in r.values.items():
-            by_col.setdefault(col, {})[r.row_key] = value
+            by_col.setdefault(own.get(col, col), {})[r.row_key] = value
     keys = pd.Series(out.index.astype(str), index=out.index)
     for col, mapping in by_col.items():
         current = out[col] if col in out.columns else pd.Series("", index=out.index, dtype=object)

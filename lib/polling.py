@@ -61,7 +61,7 @@ def poll_statuses(client: AndOpenClient, store: Store, gift_ids: Iterable[str], 
                 event_id=f"poll:{gid}:{gift.status}:{gift.updated_at or iso(utcnow())}", gift_request_id=gid,
                 status=gift.status, source=EventSource.POLL, email=gift.email,
                 event_type=f"gift_request_{gift.status}", occurred_at=gift.updated_at,
-                redemption_url=gift.redemption_url))
+                redemption_url=gift.redemption_url, campaign_id=gift.campaign_id, created_at=gift.created_at))
         with lock:
             summary.checked += 1
             summary.changed += bool(changed)

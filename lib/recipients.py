@@ -10,12 +10,15 @@ import functools
 import math
 from dataclasses import dataclass
 from numbers import Number
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from email_validator import EmailNotValidError, validate_email
 
+from lib.control_chars import problem as control_problem
+from lib.control_chars import visible
+from lib.headers import normalise_header
 from lib.models import Recipient, normalize_email
 from lib.writeback import RESULT_COLUMNS
 
@@ -56,11 +59,6 @@ def _tolerant(field: str, key: str) -> bool:
     return "approv" in key
 
 
-def normalise_header(name: str) -> str:
-    """'E-mail Address ' -> 'emailaddress': lowercase, letters and digits only."""
-    return "".join(ch for ch in str(name).lower() if ch.isalnum())
-
-
 @dataclass(frozen=True)
 class ColumnMap:
     """Which of the user's columns holds each field (None: not found)."""
@@ -75,6 +73,17 @@ class ColumnMap:
         return [FIELD_LABELS[f] for f in REQUIRED_FIELDS if getattr(self, f) is None]
 
 
+class ColumnMappingError(ValueError):
+    """A column mapping (`--map`, the app's column pickers, a mapping saved with a list)
+    that cannot be applied as it stands; str(e) says what to change and lists the columns.
+    `stale` maps each field to the column it names that the list does not have."""
+
+    def __init__(self, message: str, *, columns: Sequence[str], stale: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.columns = tuple(columns)
+        self.stale = dict(stale or {})
+
+
 def _field_for_override(key: str) -> str:
     wanted = normalise_header(key)
     for field in FIELD_LABELS:
@@ -83,22 +92,82 @@ def _field_for_override(key: str) -> str:
     raise ValueError(f"Unknown field in column overrides: {key!r}")
 
 
-def match_columns(columns: Sequence[str], overrides: Mapping[str, str] | None = None) -> ColumnMap:
+def describe_columns(columns: Sequence[str], limit: int = 40) -> str:
+    """"'First Name', 'Email', …" for messages: quoted, control characters made visible."""
+    shown = [f"'{visible(c)}'" for c in columns[:limit]]
+    more = f", … and {len(columns) - limit} more" if len(columns) > limit else ""
+    return (", ".join(shown) + more) if shown else "(none)"
+
+
+def _resolve_column(column: str, cols: Sequence[str]) -> str | None:
+    """The column an override names: exactly, else the one column equal to it ignoring case
+    and surrounding spaces. None when there is no such column or more than one."""
+    if column in cols:
+        return column
+    wanted = column.strip().casefold()
+    hits = [c for c in cols if c.strip().casefold() == wanted]
+    return hits[0] if len(hits) == 1 else None
+
+
+def without_stale(columns: Sequence[str], overrides: Mapping[str, str] | None,
+                  *, absent_ok: Collection[str] = ()) -> tuple[dict[str, str], str]:
+    """A saved mapping made usable on the list as it is now: every field whose column is
+    gone becomes "no column" (the user picks it again; never another column silently), and
+    a message naming each one ("" when none is gone; fields in `absent_ok` go without one)."""
+    cols = [str(c) for c in columns]
+    usable, gone = {}, {}
+    for key, column in (overrides or {}).items():
+        field = _field_for_override(key)
+        if column and _resolve_column(column, cols) is None:
+            usable[field] = ""
+            if field not in absent_ok:
+                gone[field] = column
+        else:
+            usable[field] = column
+    if not gone:
+        return usable, ""
+    what = "; ".join(f"{FIELD_LABELS[f]} was '{visible(c)}'" for f, c in gone.items())
+    return usable, (f"The list no longer has the column{'s' if len(gone) > 1 else ''} chosen before ({what}). "
+                    f"Pick {'them' if len(gone) > 1 else 'it'} again from its columns: {describe_columns(cols)}.")
+
+
+def match_columns(columns: Sequence[str], overrides: Mapping[str, str] | None = None,
+                  *, absent_ok: Collection[str] = ()) -> ColumnMap:
     """Find the first name, last name, email and approval columns by loose header matching.
 
     `overrides` (field -> column, from the user's own mapping step) win; field names may be
-    "first_name" or "First name". An override of "" means "no column for this field";
-    one naming a column that no longer exists is ignored. A full-name column is not split.
-    Each column serves at most one field; our own result columns are never matched.
+    "first_name" or "First name". An override of "" means "no column for this field". An
+    override naming a column the list does not have, or two fields given one column, raise
+    ColumnMappingError: a mistyped or outdated mapping must never send from another column.
+    Fields in `absent_ok` (the app's own Approved column, which a sheet may not have) get
+    no column instead. A full-name column is not split. Each column serves at most one
+    field; our own result columns are never matched.
     """
     cols = [str(c) for c in columns]
     found: dict[str, str | None] = {}
+    stale: dict[str, str] = {}
     for key, column in (overrides or {}).items():
         field = _field_for_override(key)
         if column == "" or column is None:
             found[field] = None
-        elif column in cols:
-            found[field] = column
+        elif (hit := _resolve_column(column, cols)) is not None:
+            found[field] = hit
+        elif field in absent_ok:
+            found[field] = None
+        else:
+            stale[field] = column
+    if stale:
+        what = "; ".join(f"{FIELD_LABELS[f]} is mapped to '{visible(c)}'" for f, c in stale.items())
+        raise ColumnMappingError(f"{what}, which is not a column of this list. Its columns: {describe_columns(cols)}.",
+                                 columns=cols, stale=stale)
+    by_column: dict[str, list[str]] = {}
+    for field, column in found.items():
+        if column is not None:
+            by_column.setdefault(column, []).append(FIELD_LABELS[field])
+    for column, labels in by_column.items():
+        if len(labels) > 1:
+            raise ColumnMappingError(f"{' and '.join(labels)} are both mapped to the column '{visible(column)}': "
+                                     "each field needs its own column.", columns=cols)
 
     used = {c for c in found.values() if c is not None}
     result_keys = {normalise_header(c) for c in RESULT_COLUMNS}
@@ -133,7 +202,8 @@ def is_approved(value: object) -> bool:
 
 
 def _shown(value: str, limit: int = 60) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+    value = value if len(value) <= limit else value[: limit - 1] + "…"
+    return visible(value)
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -149,6 +219,8 @@ def _email_ok(email: str) -> bool:
 def _name_problems(label: str, value: str) -> list[str]:
     if not value:
         return [f"{label} is missing"]
+    if (bad := control_problem(label, value)) is not None:
+        return [bad]
     if len(value) < NAME_MIN:
         return [f"{label} '{value}' is too short (at least {NAME_MIN} characters)"]
     if len(value) > NAME_MAX:
@@ -162,6 +234,8 @@ def validate_row(first: str, last: str, email: str) -> list[str]:
     problems = _name_problems("First name", first) + _name_problems("Last name", last)
     if not email:
         problems.append("Email is missing")
+    elif (bad := control_problem("Email", email)) is not None:
+        problems.append(bad)
     elif not _email_ok(email):
         problems.append(f"Email '{_shown(email)}' is not a valid address")
     return problems

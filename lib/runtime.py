@@ -29,8 +29,11 @@ def http_session() -> requests.Session:
     return session
 
 
-def open_store(settings: Settings) -> Store:
-    return Store(settings.store_dir())
+def open_store(settings: Settings, *, demo: bool = False) -> Store:
+    """The store this configuration uses: the shared database, or the embedded SQLite file
+    (`demo`: the app's built-in sandbox, whose fake gifts are kept apart)."""
+    location, schema = settings.store_location(demo=demo)
+    return Store(location, schema=schema)
 
 
 @dataclass
@@ -107,9 +110,10 @@ def get_services(settings_factory, *, port: int | None = None, demo_speed: float
             from .runs import RunRegistry
 
             settings: Settings = settings_factory()
+            store = open_store(settings, demo=settings.demo_mode)  # first: an unreachable database starts nothing
             demo = None
             if settings.demo_mode:
                 hook = f"http://127.0.0.1:{port}/webhooks/andopen" if port else None
                 demo = Demo.start(hook, speed=demo_speed)
-            _services = Services(settings, Store(settings.store_dir()), demo, RunRegistry())
+            _services = Services(settings, store, demo, RunRegistry())
         return _services

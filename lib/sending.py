@@ -16,9 +16,11 @@ from datetime import timedelta
 from typing import Callable, Sequence
 
 from .andopen import AndOpenClient, AndOpenError, RejectedError, RetryableError, RunStoppingError, UnknownOutcomeError
-from .models import EventSource, GiftRequest, Recipient, SendState, StatusEvent, iso, status_label, utcnow
+from .guardrails import RunCap, RunLimits, cap_message
+from .models import (EventSource, GiftRequest, Recipient, SendState, StatusEvent, iso, normalize_email, status_label,
+                     utcnow)
 from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
-from .store import NO_LOOKBACK, JournalEntry, Store
+from .store import NO_LOOKBACK, Claim, JournalEntry, Refusal, Store
 from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
                         ResultSink,
                         RowResult, merge_results)
@@ -54,6 +56,8 @@ class RunProgress:
     failed: int = 0
     already: int = 0  # held by the journal from an earlier run: not sent again
     skipped: int = 0  # gifted from another list while this run went (look-back, checked at send time)
+    limited: int = 0  # not sent: this run's cap or the team's daily limit was reached
+    resolved: int = 0  # rows shown as unknown that &Open's own updates resolved while this run went
     retries: int = 0
     throttled: int = 0
     flushes: int = 0
@@ -75,13 +79,13 @@ class RunProgress:
 
     @property
     def eta(self) -> float | None:
-        left = self.total - self.done - self.already - self.skipped  # held or skipped rows are never sent
+        left = self.total - self.done - self.already - self.skipped - self.limited  # never sent by this run
         return (left / self.rate) if self.rate > 0 and left > 0 else (0.0 if left <= 0 else None)
 
     def counts(self) -> dict:
         return {k: getattr(self, k) for k in
-                ("total", "done", "sent", "rejected", "unknown", "failed", "already", "skipped", "retries",
-                 "throttled")}
+                ("total", "done", "sent", "rejected", "unknown", "failed", "already", "skipped", "limited", "retries",
+                 "throttled", "resolved")}
 
 
 def result_for_entry(row_key: str, entry: JournalEntry) -> RowResult:
@@ -109,7 +113,8 @@ class SendRun:
                  concurrency: int = MAX_CONCURRENCY, sink: ResultSink | None = None,
                  flush_interval: float = FLUSH_INTERVAL, policy: RetryPolicy = RetryPolicy(),
                  rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
-                 preamble: Sequence[RowResult] = (), lookback_days: int | None | object = NO_LOOKBACK) -> None:
+                 preamble: Sequence[RowResult] = (), lookback_days: int | None | object = NO_LOOKBACK,
+                 limits: RunLimits = RunLimits()) -> None:
         self.client, self.store, self.list_key = client, store, list_key
         self.items = list(items)
         self.campaign_id = campaign_id
@@ -128,7 +133,13 @@ class SendRun:
         self._stop = threading.Event()
         self._sending_over = threading.Event()
         self.lookback_days = lookback_days  # None = forever; NO_LOOKBACK = off
+        self.limits = limits
+        self._cap = RunCap(limits.max_gifts) if limits.max_gifts is not None else None
+        self._daily_stop: Claim | None = None  # the claim the team's daily limit refused, once it has
+        self._answered: set[str] = set()  # rows this run has given a result
+        self._limited: dict[str, RowResult] = {}  # rows a limit kept from being sent: not in the journal
         self._pending: list[RowResult] = list(preamble)  # results to show before any send (why rows skip)
+        self._watch: dict[str, str] = {}  # row key -> email of rows shown as unknown: resolved ones are rewritten
         self._done = threading.Event()
         self.run_id = ""
 
@@ -159,7 +170,7 @@ class SendRun:
     def begin(self) -> str:
         """Take the list's run lock: one run per list across every process sharing the
         store. Call from the thread that must hear about RunInProgress."""
-        self.run_id = self.store.acquire_run(self.list_key, self.actor)
+        self.run_id = self.store.acquire_run(self.list_key, self.actor, max_gifts=self.limits.max_gifts)
         self.store.mark_orphans_unknown(self.list_key)
         with self._lock:
             self.progress.state, self.progress.started, self.progress.run_id = "running", time.monotonic(), self.run_id
@@ -192,6 +203,7 @@ class SendRun:
             flusher = threading.Thread(target=self._flush_loop, daemon=True, name="send-flush")
             flusher.start()
             self._run_workers(q)
+            self._not_sent_after_daily_limit(work)
             self._sending_over.set()
             flusher.join()
             self._flush()
@@ -218,9 +230,11 @@ class SendRun:
         journal = self.store.journal(self.list_key)
         work = []
         for item in self.items:
-            entry = journal.get(item.recipient.email.strip().lower())
+            entry = journal.get(normalize_email(item.recipient.email))
             if entry and entry.state in (SendState.SENT, SendState.UNKNOWN, SendState.ATTEMPTING):
                 self._emit(result_for_entry(item.row_key, entry), already=True)
+                if entry.state != SendState.SENT:
+                    self._watch[item.row_key] = item.recipient.email
             else:
                 work.append(item)
         return work
@@ -251,7 +265,7 @@ class SendRun:
             except queue.Empty:
                 return
             try:
-                self._send_one(item)
+                self._send_within_cap(item)
             except Exception as exc:  # the store failed (disk full, locked): stop rather than guess
                 log.error("run stopped: %s: %s", type(exc).__name__, exc)
                 self.stop(f"The run stopped: the store could not record a send ({type(exc).__name__}). "
@@ -268,10 +282,14 @@ class SendRun:
                 return  # stopped before the first try: nothing journalled, nothing sent
             if attempt == 0:
                 claim = self.store.claim(self.list_key, r, row_key=item.row_key, campaign_id=self.campaign_id,
-                                         run_id=self.run_id, lookback_since=self._lookback_since())
+                                         run_id=self.run_id, lookback_since=self._lookback_since(),
+                                         daily_limit=self.limits.daily_limit)
                 if not claim.claimed:
-                    entry = self.store.journal(self.list_key).get(r.email.strip().lower())
-                    if claim.reason:
+                    if claim.refusal == Refusal.DAILY_LIMIT:
+                        self._stop_at_daily_limit(item, claim)
+                        return
+                    entry = self.store.journal(self.list_key).get(normalize_email(r.email))
+                    if claim.refusal in (Refusal.LOOKBACK, Refusal.DO_NOT_GIFT):  # skip this row, go on
                         self._emit(RowResult(item.row_key, r.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
                                    skipped=True)
                     elif entry:
@@ -324,7 +342,8 @@ class SendRun:
             self.store.add_event(StatusEvent(
                 event_id=f"send:{gift.id}", gift_request_id=gift.id, status=gift.status or "submitted",
                 source=EventSource.SEND, email=r.email, event_type="gift_request_created",
-                occurred_at=gift.created_at, redemption_url=gift.redemption_url, actor=self.actor))
+                occurred_at=gift.created_at, redemption_url=gift.redemption_url, actor=self.actor,
+                campaign_id=gift.campaign_id, created_at=gift.created_at))
             now = iso(utcnow())
             self._emit(RowResult(item.row_key, r.email, {
                 GIFT_REQUEST_ID: gift.id, REDEMPTION_URL: gift.redemption_url or "", SEND_ERROR: "",
@@ -339,6 +358,44 @@ class SendRun:
         finally:
             self.latency.end(token)
 
+    def _send_within_cap(self, item: SendItem) -> None:
+        """A row takes a place under this run's cap before its claim; a row that finds the
+        cap reached is not journalled and says why."""
+        if self._cap is None:
+            return self._send_one(item)
+        if not self._cap.take(item.row_key, self._stop.is_set):
+            if not self._stop.is_set():
+                self._emit(RowResult(item.row_key, item.recipient.email,
+                                     {SEND_ERROR: cap_message(self._cap.limit)}), limited=True)
+            return None
+        try:
+            return self._send_one(item)
+        finally:
+            self._cap.give_back(item.row_key)  # unless _emit kept it: it became (or may be) a gift
+
+    def _stop_at_daily_limit(self, item: SendItem, claim: Claim) -> None:
+        """The team's daily limit refused a claim: stop the run with one message; this row and
+        every row not tried yet say why (none of them is journalled)."""
+        with self._lock:
+            first = self._daily_stop is None
+            if first:
+                self._daily_stop = claim
+        self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: claim.room.row_message()}),
+                   limited=True)
+        if first:
+            self.stop(claim.room.stop_message())
+            self.store.audit(self.actor, "daily limit stop", f"run {self.run_id[:8]}: {claim.room.stop_message()}",
+                             list_key=self.list_key)
+
+    def _not_sent_after_daily_limit(self, work: Sequence[SendItem]) -> None:
+        """Rows the run never got to (or stopped waiting for) once the daily limit stopped it."""
+        if self._daily_stop is None:
+            return
+        for item in work:
+            if item.row_key not in self._answered:
+                self._emit(RowResult(item.row_key, item.recipient.email,
+                                     {SEND_ERROR: self._daily_stop.room.row_message()}), limited=True)
+
     def _lookback_since(self) -> str | None | object:
         if self.lookback_days is NO_LOOKBACK or self.lookback_days is None:
             return self.lookback_days
@@ -346,16 +403,25 @@ class SendRun:
 
     def _record(self, item: SendItem, state: SendState, *, error: str, request_id: str | None = None) -> None:
         self.store.record_outcome(self.list_key, item.recipient.email, state, error=error, request_id=request_id)
+        if state == SendState.UNKNOWN:
+            with self._lock:
+                self._watch[item.row_key] = item.recipient.email
         text = UNKNOWN_MESSAGE + f" ({error})" if state == SendState.UNKNOWN else error
         if request_id and state != SendState.FAILED:
             text += f" [Request-Id {request_id}]"
         self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: text}), state=state)
 
     def _emit(self, result: RowResult, *, state: SendState | None = None, already: bool = False,
-              skipped: bool = False) -> None:
+              skipped: bool = False, limited: bool = False) -> None:
+        if self._cap is not None and state in (SendState.SENT, SendState.UNKNOWN):
+            self._cap.keep(result.row_key)  # a gift, or maybe one: its place under the cap stays taken
         with self._lock:
             self._pending.append(result)
-            if skipped:
+            self._answered.add(result.row_key)
+            if limited:
+                self.progress.limited += 1
+                self._limited[result.row_key] = result
+            elif skipped:
                 self.progress.skipped += 1
             elif already:
                 self.progress.already += 1
@@ -382,9 +448,31 @@ class SendRun:
         while not self._sending_over.wait(self.flush_interval):
             self._flush()
 
+    def _resolved_rows(self) -> None:
+        """Rows shown as unknown whose send &Open's own update has since resolved (the
+        receiver may be another process or host): their gift id and link go out with the
+        next write-back."""
+        with self._lock:
+            watched = dict(self._watch)
+        if not watched:
+            return
+        try:
+            journal = self.store.journal(self.list_key)
+        except Exception as exc:  # a busy or lost store: the next flush looks again
+            log.warning("could not check unknown outcomes: %s", exc)
+            return
+        for row_key, email in watched.items():
+            entry = journal.get(normalize_email(email))
+            if entry is not None and entry.state == SendState.SENT and entry.gift_request_id:
+                with self._lock:
+                    self._watch.pop(row_key, None)
+                    self._pending.append(result_for_entry(row_key, entry))
+                    self.progress.resolved += 1
+
     def _flush(self) -> None:
         """Hand the batched results to the sink; on failure keep them for the next flush
         (they are in the journal anyway, so nothing is lost)."""
+        self._resolved_rows()
         with self._lock:
             batch, self._pending = self._pending, []
         if not batch or self.sink is None:
@@ -406,6 +494,12 @@ class SendRun:
         """Try the results the sink refused again (after the run); True when none are left."""
         self._flush()
         return not self.unflushed
+
+    def limited_results(self) -> list[RowResult]:
+        """Why the rows a limit kept back were not sent. The journal holds nothing for them, so a
+        page showing the list from the journal shows these until the rows are sent."""
+        with self._lock:
+            return list(self._limited.values())
 
     @property
     def unflushed(self) -> list[RowResult]:

@@ -58,6 +58,7 @@ def mask_token(token: str | None) -> str:
 
 
 DEFAULT_DATA_DIR = ".giftrun"
+DEFAULT_SCHEMA = "giftrun"  # the database schema of a shared store (not `public`: see store/database.py)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ class Settings:
     service_account: Mapping[str, Any] | None = field(default=None, repr=False)  # holds a private key
     app_password: Secret | None = None
     allowed_domains: tuple[str, ...] = ()
+    database_url: Secret | None = None  # holds a password: shown only as backend and host
+    database_schema: str = DEFAULT_SCHEMA
+    database_schema_explicit: bool = False  # GIFTRUN_DATABASE_SCHEMA was set: use it exactly as given
+    daily_limit: int | None = None  # GIFTRUN_DAILY_LIMIT: gifts in any 24 hours across the team (None: no limit)
 
     @property
     def demo_mode(self) -> bool:
@@ -102,6 +107,14 @@ class Settings:
                                     "or a space pasted with it?). Copy the value again.")
             return Secret(value) if value else None
 
+        database_url, schema = _database(text("GIFTRUN_DATABASE_URL"), get("connections"))
+        schema = text("GIFTRUN_DATABASE_SCHEMA") or schema
+        from .guardrails import parse_daily_limit
+
+        try:
+            daily_limit = parse_daily_limit(get("GIFTRUN_DAILY_LIMIT"))
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         domains = get("GIFTRUN_ALLOWED_DOMAINS") or ()
         if isinstance(domains, str):
             domains = [d for d in domains.replace(";", ",").split(",")]
@@ -116,6 +129,10 @@ class Settings:
             service_account=_service_account(get("gcp_service_account"), get("GOOGLE_SERVICE_ACCOUNT_JSON")),
             app_password=secret("GIFTRUN_APP_PASSWORD"),
             allowed_domains=tuple(d.strip().lower().lstrip("@") for d in domains if str(d).strip()),
+            database_url=database_url,
+            database_schema=schema or DEFAULT_SCHEMA,
+            database_schema_explicit=bool(schema),
+            daily_limit=daily_limit,
         )
 
     @classmethod
@@ -135,15 +152,53 @@ class Settings:
                 raise SettingsError(f"{secrets_file} is not valid TOML ({str(exc).splitlines()[0]}).") from None
         return cls.from_mapping(*sources)
 
-    def store_dir(self) -> Path:
-        """Where this configuration's store lives. Fake gifts never mix with real history:
-        demo mode and a sandbox host get their own store unless GIFTRUN_DATA_DIR says
-        exactly where to write."""
-        if self.demo_mode:
-            return self.data_dir / "demo"
-        if not self.data_dir_explicit and self.base_url and _is_sandbox(self.base_url):
-            return self.data_dir / "sandbox"
-        return self.data_dir
+    def store_location(self, *, demo: bool = False) -> tuple[str | Path, str | None]:
+        """(where, schema) for `Store`: the shared database when one is configured, else the
+        folder of the embedded SQLite store. Fake gifts never mix with real history: the
+        app's demo and a sandbox host get a store of their own (a folder, or a schema in
+        the database) unless GIFTRUN_DATA_DIR / GIFTRUN_DATABASE_SCHEMA say exactly where.
+        `demo` is the app running its built-in sandbox; a CLI command that needs no key
+        (`status`, `webhooks`) uses the live store."""
+        sandbox = bool(self.base_url) and _is_sandbox(self.base_url or "")
+        if not self.database_url:
+            if demo:
+                return self.data_dir / "demo", None
+            return (self.data_dir / "sandbox" if sandbox and not self.data_dir_explicit else self.data_dir), None
+        schema = self.database_schema
+        if demo:
+            schema += "_demo"
+        elif sandbox and not self.database_schema_explicit:
+            schema += "_sandbox"
+        return self.database_url.reveal(), schema
+
+
+def _database(env_url: str | None, connections: Any) -> tuple[Secret | None, str | None]:
+    """GIFTRUN_DATABASE_URL, else Streamlit's `[connections.giftrun]` (`url = …`, or the
+    fields `st.connection("sql")` takes: dialect, host, port, database, username, password)."""
+    section: Mapping[str, Any] = {}
+    try:
+        section = dict((connections or {}).get("giftrun") or {})
+    except (AttributeError, TypeError):
+        section = {}
+    raw = env_url or (str(section["url"]).strip() if section.get("url") else None)
+    if raw is None and section.get("host"):
+        from sqlalchemy.engine import URL
+
+        raw = URL.create(f"{section.get('dialect', 'postgresql')}+psycopg", username=section.get("username"),
+                         password=section.get("password"), host=section.get("host"),
+                         port=int(section["port"]) if section.get("port") else None,
+                         database=section.get("database"), query=dict(section.get("query") or {})
+                         ).render_as_string(hide_password=False)
+    schema = str(section["schema"]).strip() if section.get("schema") else None
+    if not raw:
+        return None, schema
+    from .store.database import is_database_url
+
+    if not is_database_url(raw):
+        raise SettingsError("GIFTRUN_DATABASE_URL (or [connections.giftrun] url) must be a PostgreSQL URL such as "
+                            "postgresql://user:password@host:5432/dbname?sslmode=require. The value is not shown: "
+                            "it may hold a password.")
+    return Secret(raw), schema
 
 
 def _is_sandbox(base_url: str) -> bool:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 import gspread
 
 from . import sheets
 from .csvio import MAX_ROWS
 from .models import StatusEvent
-from .recipients import match_columns
+from .recipients import ColumnMappingError, match_columns
 from .settings import Settings
 from .sources import LoadedList, prepare
 from .store import Store
@@ -32,19 +32,32 @@ def sheets_client(settings: Settings) -> gspread.Client:
     return sheets.make_client(settings.service_account, emulator_host=os.environ.get("SHEETS_EMULATOR_HOST"))
 
 
+class SheetColumnsError(sheets.SheetsError):
+    """A column mapping names a column the tab no longer has (or one column for two fields):
+    never read the list from another column. `columns` and `stale` as ColumnMappingError's."""
+
+    def __init__(self, message: str, *, columns: tuple[str, ...], stale: dict[str, str]) -> None:
+        super().__init__(message)
+        self.columns, self.stale = columns, stale
+
+
 def load_sheet(text: str, settings: Settings, overrides: Mapping[str, str] | None = None,
-               worksheet: str | None = None, client: gspread.Client | None = None
-               ) -> tuple[LoadedList, sheets.SheetSink]:
-    """Open the sheet, read it as text, key its rows by identity (not position)."""
+               worksheet: str | None = None, client: gspread.Client | None = None,
+               absent_ok: Collection[str] = ()) -> tuple[LoadedList, sheets.SheetSink]:
+    """Open the sheet, read it as text, key its rows by identity (not position). An override
+    naming a column the tab does not have raises SheetColumnsError (see match_columns)."""
     sheet = sheets.SheetList.open(client or sheets_client(settings), sheets.parse_sheet_ref(text), worksheet)
     frame = sheet.read()
     if len(frame) > MAX_ROWS:
         raise sheets.SheetsError(f"The tab '{sheet.title}' has {len(frame):,} people; the limit is {MAX_ROWS:,} rows. "
                                  "Split it into smaller tabs.")
-    cmap = match_columns(list(frame.columns), overrides)
+    try:
+        cmap = match_columns(list(frame.columns), overrides, absent_ok=absent_ok)
+    except ColumnMappingError as exc:
+        raise SheetColumnsError(f"In the tab '{sheet.title}': {exc}", columns=exc.columns, stale=exc.stale) from None
     keys = sheets.row_keys(frame, cmap.email, cmap.first_name, cmap.last_name)
     loaded = prepare(frame, list_key=sheet.list_key, name=f"{sheet.spreadsheet_title} / {sheet.title}",
-                     overrides=overrides, row_keys=keys)
+                     overrides={**vars(cmap)}, row_keys=keys)
     return loaded, sheet.sink(cmap.email, cmap.first_name, cmap.last_name)
 
 

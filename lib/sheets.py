@@ -70,7 +70,8 @@ from gspread.exceptions import APIError, SpreadsheetNotFound, WorksheetNotFound
 from gspread.utils import absolute_range_name, rowcol_to_a1
 
 from .models import EventSource, StatusEvent, normalize_email
-from .writeback import RESULT_COLUMNS, RowResult, merge_results
+from .headers import normalise_header
+from .writeback import RESULT_COLUMNS, RowResult, merge_results, result_positions
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 SHEETS_HOST = "https://sheets.googleapis.com"
@@ -78,7 +79,7 @@ GOOGLE_HOSTS = ("https://sheets.googleapis.com", "https://www.googleapis.com")
 HISTORY_TITLE = "Gift history"
 HISTORY_HEADER: tuple[str, ...] = (
     "Received at", "Event id", "Type", "Gift request ID", "Email", "Status", "Source",
-    "Occurred at", "Redemption URL", "Actor",
+    "Occurred at", "Redemption URL", "Actor", "Campaign ID", "Created at",
 )
 MAX_PAYLOAD_BYTES = 1_800_000  # Google recommends keeping requests under ~2 MB
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -323,6 +324,7 @@ _KEY_IN_URL = re.compile(r"/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
 _OLD_KEY = re.compile(r"[?&]key=([A-Za-z0-9_-]+)")
 _GID = re.compile(r"[#?&]gid=(\d+)")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]{25,}$")
+MAX_SHEET_LINK = 2048
 _NOT_A_SHEET = (
     "That doesn't look like a Google Sheet link. Paste the address from the browser while "
     "the sheet is open (https://docs.google.com/spreadsheets/d/…/edit)."
@@ -332,6 +334,9 @@ _NOT_A_SHEET = (
 def parse_sheet_ref(text: str) -> SheetRef:
     """A sheet link (…/spreadsheets/d/KEY/edit#gid=123 or ?gid=) or a bare key."""
     raw = (text or "").strip()
+    if len(raw) > MAX_SHEET_LINK:  # no real link is this long (and a 5,000-digit gid is no int)
+        raise SheetsError(f"That link is {len(raw):,} characters long; a Google Sheet link is at most "
+                          f"{MAX_SHEET_LINK:,}. {_NOT_A_SHEET}")
     if "docs.google.com" in raw or "/spreadsheets/" in raw:
         if "/spreadsheets/d/e/" in raw:
             raise SheetsError(
@@ -497,8 +502,7 @@ def row_keys(
     return identity_keys(zip(col(email_col), col(first_col), col(last_col)))
 
 
-def _loose(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", str(name).casefold())
+_loose = normalise_header  # headers are matched as everywhere else (lib/headers.py)
 
 
 def _is_blank_row(row: Sequence[str]) -> bool:
@@ -742,6 +746,7 @@ class SheetSink(_Counted):
         header = [c.strip() for c in values[0]]
         pos = {h: j for j, h in reversed(list(enumerate(header))) if h}
         loose_pos = {_loose(h): j for j, h in reversed(list(enumerate(header))) if h}
+        loose_pos.update({_loose(c): j for c, j in result_positions(header).items()})  # which one is ours
 
         def ident_col(name: str | None) -> int | None:
             if name is None:
@@ -1067,10 +1072,22 @@ class HistoryTab(_Counted):
             missing = [h for h in HISTORY_HEADER if _loose(h) not in known]
             if missing:
                 header = (header if known else []) + missing
+                self._widen(len(header))
                 self._caller.write(self.http.values_update, self.key, absolute_range_name(self.title, "A1"),
                                    params={"valueInputOption": "RAW"}, body={"values": [header]})
             self._header = header
         return self._header
+
+    def _widen(self, cols: int) -> None:
+        """A tab made by an older Giftrun is narrower than today's header: Sheets refuses a
+        write outside the grid, so add the columns first."""
+        grid = (self.properties or {}).setdefault("gridProperties", {})
+        have = int(grid.get("columnCount") or 0)
+        if self.properties is None or cols <= have:
+            return
+        self._caller.write(self.http.batch_update, self.key, {"requests": [{"appendDimension": {
+            "sheetId": self.properties.get("sheetId"), "dimension": "COLUMNS", "length": cols - have}}]})
+        grid["columnCount"] = cols
 
     def read_events(self) -> list[StatusEvent]:
         """Every event on the tab (first copy of each event id), [] when there is no tab."""
@@ -1104,7 +1121,8 @@ class HistoryTab(_Counted):
                 event_id=event_id, gift_request_id=gift_id, status=get(row, "Status"), source=source,
                 email=get(row, "Email"), event_type=get(row, "Type"),
                 occurred_at=get(row, "Occurred at") or None,
-                redemption_url=get(row, "Redemption URL") or None, actor=get(row, "Actor"), **kw,
+                redemption_url=get(row, "Redemption URL") or None, actor=get(row, "Actor"),
+                campaign_id=get(row, "Campaign ID") or None, created_at=get(row, "Created at") or None, **kw,
             ))
         return out
 
@@ -1113,6 +1131,7 @@ def _event_row(e: StatusEvent) -> list[str]:
     return [
         e.received_at or "", e.event_id, e.event_type or "", e.gift_request_id, e.email or "",
         e.status or "", str(e.source), e.occurred_at or "", e.redemption_url or "", e.actor or "",
+        e.campaign_id or "", e.created_at or "",
     ]
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from . import csvio
 from .plan import apply_results
 from .recipients import ColumnMap, ensure_columns, match_columns
-from .writeback import APPROVED, RESULT_COLUMNS, RowResult
+from .writeback import APPROVED, RESULT_COLUMNS, RowResult, result_columns
 
 
 class SourceError(Exception):
@@ -25,7 +25,7 @@ class LoadedList:
     frame: pd.DataFrame  # index = row keys (text); user's columns first, then result columns
     cmap: ColumnMap
     user_columns: tuple[str, ...] = field(default=())
-    delimiter: str = ","  # a semicolon export is written back with semicolons, so Excel still opens it
+    document: csvio.CsvDocument | None = None  # the CSV file as read: results are written back into it
 
     def require_columns(self, *, approval: bool) -> None:
         missing = self.cmap.missing()
@@ -43,11 +43,30 @@ def positional_keys(n: int) -> list[str]:
 
 
 def prepare(frame: pd.DataFrame, *, list_key: str, name: str, overrides: Mapping[str, str] | None = None,
-            row_keys: Sequence[str] | None = None) -> LoadedList:
+            row_keys: Sequence[str] | None = None, document: csvio.CsvDocument | None = None) -> LoadedList:
+    """The list with every result column: the user's own where the list has one (matched
+    loosely, `writeback.result_columns`), the missing ones added after the user's columns."""
     user_columns = tuple(str(c) for c in frame.columns)
-    df = ensure_columns(frame, RESULT_COLUMNS).reset_index(drop=True)
+    present = result_columns(user_columns)
+    df = ensure_columns(frame, [c for c in RESULT_COLUMNS if c not in present]).reset_index(drop=True)
     df.index = pd.Index(list(row_keys) if row_keys is not None else positional_keys(len(df)), dtype=object)
-    return LoadedList(list_key, name, df, match_columns(user_columns, overrides), user_columns)
+    return LoadedList(list_key, name, df, match_columns(user_columns, overrides), user_columns, document)
+
+
+def results_in(frame: pd.DataFrame) -> list[str]:
+    """The frame's columns that hold Giftrun's results, in the contract's order."""
+    found = result_columns(frame.columns)
+    return [found[c] for c in RESULT_COLUMNS if c in found]
+
+
+def csv_bytes(loaded: LoadedList, frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
+    """The list as a CSV file with `columns` of `frame` written in: the user's own file
+    with only those cells changed when it came from one, else a new file (user columns as
+    they are, Giftrun's result columns protected against formulas)."""
+    if loaded.document is not None:
+        return loaded.document.render(frame, columns)
+    keep = list(loaded.user_columns) + [c for c in columns if c not in loaded.user_columns]
+    return csvio.to_csv_bytes(frame[keep], protect=results_in(frame))
 
 
 def csv_list_key(path: Path) -> str:
@@ -65,17 +84,15 @@ def upload_list_key(name: str, owner: str = "local") -> str:
 def load_csv_path(path: str | Path, overrides: Mapping[str, str] | None = None) -> LoadedList:
     p = Path(path)
     try:
-        frame = csvio.read_csv_path(p)
+        document = csvio.read_csv_file(p)
     except csvio.CsvError as exc:
         raise SourceError(str(exc)) from None
-    loaded = prepare(frame, list_key=csv_list_key(p), name=p.name, overrides=overrides)
-    loaded.delimiter = frame.attrs.get(csvio.ATTR_DELIMITER, ",")
-    return loaded
+    return prepare(document.frame, list_key=csv_list_key(p), name=p.name, overrides=overrides, document=document)
 
 
 class CsvFileSink:
-    """Writes the whole list back atomically on each flush: a kill leaves the old file or
-    the new one, never a torn one."""
+    """Writes the list back atomically on each flush: a kill leaves the old file or the new
+    one, never a torn one. Only result cells change; the rest of the file keeps its bytes."""
 
     def __init__(self, path: str | Path, loaded: LoadedList) -> None:
         self.path = Path(path)
@@ -83,8 +100,10 @@ class CsvFileSink:
         self.writes = 0
 
     def write(self, results: Sequence[RowResult]) -> None:
-        self.loaded.frame = apply_results(self.loaded.frame, results)
-        csvio.write_csv_atomic(self.loaded.frame, self.path, delimiter=self.loaded.delimiter)
+        frame = apply_results(self.loaded.frame, results)
+        data = csv_bytes(self.loaded, frame, results_in(frame))  # fail before touching the disk
+        csvio.write_bytes_atomic(data, self.path)
+        self.loaded.frame = frame
         self.writes += 1
 
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -24,8 +25,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from .httpguard import Limits, throttle_logs
 from .models import EventSource, StatusEvent
 from .store import Store
+from .store.group_commit import EventWriter
 
 log = logging.getLogger("giftrun.webhooks")
 
@@ -38,6 +41,14 @@ EVENT_TYPE_HEADER = "andopen-webhook-event-type"
 # Types whose status word differs from their suffix; others map gift_request_<status>.
 _TYPE_STATUS = {"gift_request_created": "submitted"}
 _TS = re.compile(r"\d{1,15}", re.ASCII)
+_LENGTH = re.compile(r"[0-9]{1,18}", re.ASCII)
+# What we store, and the longest we accept: ids are UUIDs, a status is a word. Longer,
+# or with control characters (NUL included: PostgreSQL text cannot hold it) or unpaired
+# surrogates (not storable text), and the body is refused as malformed.
+FIELD_LIMITS = {"event id": 200, "gift request id": 200, "event type": 100, "status": 64, "email": 320,
+                "updated_at": 64, "redemption_url": 2048, "campaign_id": 200, "created_at": 64}
+MAX_NUMBER_DIGITS = 100
+SERVER_LOGGERS = ("giftrun.webhooks", "uvicorn.error", "asyncio")  # throttled on both servers
 
 
 def sign(secret: str, timestamp: int | str, body: bytes) -> str:
@@ -98,12 +109,7 @@ def verify(
         raise SignatureError("signature does not match")
     if abs((time.time() if now is None else now) - int(ts)) > tolerance:
         raise TimestampError(f"timestamp more than {tolerance} s from now")
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedError("body is not valid JSON") from None
-    if not isinstance(obj, dict):
-        raise MalformedError("body is not a JSON object")
+    obj = parse_body(body)
     gift_id = obj.get("id")
     if not isinstance(gift_id, str) or not gift_id.strip():
         raise MalformedError("body has no gift request id")
@@ -116,16 +122,83 @@ def verify(
         status = _status_from_type(event_type)
     recipient = obj.get("recipient")
     email = recipient.get("email") if isinstance(recipient, dict) else None
+    fields = {"event id": event_id, "gift request id": gift_id.strip(), "event type": event_type, "status": status,
+              "email": _str(email), "updated_at": _str(obj.get("updated_at")),
+              "redemption_url": _str(obj.get("redemption_url")),
+              # the gift object's campaign and creation time: what matches it to a send whose answer was lost
+              "campaign_id": _str(obj.get("campaign_id")), "created_at": _str(obj.get("created_at"))}
+    for name, value in fields.items():
+        _check_storable(name, value)
     return StatusEvent(
         event_id=event_id,
-        gift_request_id=gift_id.strip(),
+        gift_request_id=fields["gift request id"],
         status=status,
         source=EventSource.WEBHOOK,
-        email=_str(email) or "",
+        email=fields["email"] or "",
         event_type=event_type,
-        occurred_at=_str(obj.get("updated_at")),
-        redemption_url=_str(obj.get("redemption_url")),
+        occurred_at=fields["updated_at"],
+        redemption_url=fields["redemption_url"],
+        campaign_id=fields["campaign_id"],
+        created_at=fields["created_at"],
     )
+
+
+def parse_body(body: bytes) -> dict:
+    """The body as a JSON object, or MalformedError: strict UTF-8 (no other encodings, no
+    lone surrogates as bytes), no NaN/Infinity, no duplicate keys, no numbers too long or
+    too large to mean anything, nesting only as deep as the parser manages."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedError("body is not UTF-8") from None
+    try:
+        obj = json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_int=_int,
+                         parse_float=_float)
+    except RecursionError:
+        raise MalformedError("body is nested too deeply") from None
+    except ValueError:
+        raise MalformedError("body is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise MalformedError("body is not a JSON object")
+    return obj
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise MalformedError("body has a duplicate key")
+    return obj
+
+
+def _constant(name: str) -> float:
+    raise MalformedError(f"body has {name}, which is not JSON")
+
+
+def _int(text: str) -> int:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise MalformedError("body has a number too long")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text) if len(text) <= MAX_NUMBER_DIGITS else math.inf
+    if not math.isfinite(value):
+        raise MalformedError("body has a number too large")
+    return value
+
+
+def _check_storable(name: str, value: str | None) -> None:
+    """Refuse what the store cannot keep as text: control characters (NUL included),
+    unpaired surrogates, and values far longer than any real one."""
+    if value is None:
+        return
+    if len(value) > FIELD_LIMITS[name]:
+        raise MalformedError(f"{name} is too long ({len(value)} characters; at most {FIELD_LIMITS[name]})")
+    if _UNSTORABLE.search(value):
+        raise MalformedError(f"{name} contains a control character or an unpaired surrogate")
+
+
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 
 
 def _status_from_type(event_type: str) -> str:
@@ -152,6 +225,7 @@ class WebhookIntake:
         on_accepted: Callable[[list[StatusEvent]], None] | None = None,
     ) -> None:
         self.store = store
+        self.writer = EventWriter(store)  # deliveries arriving together share one commit
         self._secret = secret or None
         self.max_bytes = max_bytes
         self.on_accepted = on_accepted
@@ -177,7 +251,7 @@ class WebhookIntake:
             log.warning("webhook refused (%s): %s", exc.status, exc.message)
             return exc.status, {"error": exc.message}
         try:
-            new = self.store.add_event(event)
+            new = self.writer.add(event)
         except Exception:  # &Open retries on non-2xx, so nothing is lost
             log.exception("webhook event %s could not be stored", event.event_id)
             return 503, {"error": "event could not be stored; retry later"}
@@ -210,7 +284,7 @@ def routes(intake_factory: Callable[[], WebhookIntake]) -> list[BaseRoute]:
         too_large = JSONResponse({"error": f"body larger than {intake.max_bytes} bytes"}, status_code=413)
         length = request.headers.get("content-length")
         if length is not None:
-            if not length.isdigit():
+            if not _LENGTH.fullmatch(length):
                 return JSONResponse({"error": "bad Content-Length"}, status_code=400)
             if int(length) > intake.max_bytes:
                 return too_large
@@ -241,10 +315,10 @@ def routes(intake_factory: Callable[[], WebhookIntake]) -> list[BaseRoute]:
     ]
 
 
-def receiver_app(data_dir: Path, secret: str, **kw) -> Starlette:
-    """The standalone receiver: the webhook routes plus `GET /health`, over one Store.
-    `kw` goes to WebhookIntake (max_bytes, on_accepted)."""
-    intake = WebhookIntake(Store(data_dir), secret, **kw)
+def receiver_app(store: Store | Path | str, secret: str, **kw) -> Starlette:
+    """The standalone receiver: the webhook routes plus `GET /health`, over one Store (or
+    the SQLite store in a folder). `kw` goes to WebhookIntake (max_bytes, on_accepted)."""
+    intake = WebhookIntake(store if isinstance(store, Store) else Store(store), secret, **kw)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
@@ -252,10 +326,14 @@ def receiver_app(data_dir: Path, secret: str, **kw) -> Starlette:
     return Starlette(routes=[*routes(lambda: intake), Route("/health", health, methods=["GET"])])
 
 
-def serve(data_dir: Path, secret: str, host: str = "127.0.0.1", port: int = 8502, **kw) -> None:
+def serve(store: Store | Path | str, secret: str, host: str = "127.0.0.1", port: int = 8502, *,
+          limits: Limits | None = None, **kw) -> None:
     """Run the receiver until interrupted. Access logs are off: nothing about a request
-    (headers, signature) is ever logged, and the secret never is."""
+    (headers, signature) is ever logged, and the secret never is. Slow clients are timed
+    out and connections bounded (`limits`, default from the environment: see httpguard)."""
     import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    uvicorn.run(receiver_app(data_dir, secret, **kw), host=host, port=port, log_level="warning",
-                access_log=False, server_header=False)
+    throttle_logs(*SERVER_LOGGERS)
+    uvicorn.run(receiver_app(store, secret, **kw), host=host, port=port, log_level="warning",
+                access_log=False, server_header=False, **(limits or Limits.from_env()).uvicorn_options(H11Protocol))

@@ -6,7 +6,11 @@ never one write per row.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
+
+import pandas as pd
+
+from .headers import normalise_header
 
 GIFT_REQUEST_ID = "Gift request ID"
 REDEMPTION_URL = "Redemption URL"
@@ -21,6 +25,61 @@ APPROVED = "Approved"
 RESULT_COLUMNS: tuple[str, ...] = (
     GIFT_REQUEST_ID, REDEMPTION_URL, SEND_ERROR, GIFT_STATUS, ELIGIBILITY, SKIP_REASON, SENT_AT,
 )
+
+
+_BY_KEY = {normalise_header(c): c for c in RESULT_COLUMNS}
+
+
+def result_positions(headers: Sequence[object]) -> dict[str, int]:
+    """Which of the user's columns is each result column, by position: the one whose header
+    is ours exactly (spaces around it aside), else the first whose header matches loosely
+    (`Gift Request ID`, `gift_request_id`, `GiftRequestID`). The one definition every
+    reader and writer (CSV file, Google Sheet, the app's table and download) uses, so a
+    result column is found, and written, wherever the user's list has it."""
+    exact: dict[str, int] = {}
+    loose: dict[str, int] = {}
+    for j, header in enumerate(headers):
+        text = str(header).strip()
+        canonical = _BY_KEY.get(normalise_header(text))
+        if canonical is None:
+            continue
+        loose.setdefault(canonical, j)
+        if text == canonical:
+            exact.setdefault(canonical, j)
+    return {c: exact.get(c, loose[c]) for c in RESULT_COLUMNS if c in loose}
+
+
+def result_columns(columns: Iterable[object]) -> dict[str, str]:
+    """Result column -> the name of the column that holds it (see `result_positions`)."""
+    names = [str(c) for c in columns]
+    return {c: names[j] for c, j in result_positions(names).items()}
+
+
+def result_column(columns: Iterable[object], canonical: str) -> str | None:
+    return result_columns(columns).get(canonical)
+
+
+def is_result_column(name: object) -> bool:
+    return normalise_header(name) in _BY_KEY
+
+
+def result_values(frame: pd.DataFrame, canonical: str) -> pd.Series | None:
+    """A result column's values as text ("" when empty), None when the list has no such
+    column. When several columns match loosely (a list an older version wrote twice), a
+    value in any of them counts: the chosen column first, then the others in order."""
+    chosen = result_column(frame.columns, canonical)
+    if chosen is None:
+        return None
+    key = normalise_header(canonical)
+    others = [c for c in frame.columns if c != chosen and normalise_header(str(c).strip()) == key]
+    out = _text(frame[chosen])
+    for column in others:
+        out = out.where(out.str.strip() != "", _text(frame[column]))
+    return out
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.astype(object).where(series.notna(), "").astype(str)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ process services and their reset between tests. The fixtures built on these (`da
 `server_state`) live in conftest.py."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Callable
@@ -22,7 +23,7 @@ RUN_DEADLINE = 60.0  # seconds a 20-row demo run may take before the test gives 
 # Configuration that would take the app out of demo mode, gate it, name its sender or point it elsewhere.
 ENV_TO_CLEAR = ("ANDOPEN_API_KEY", "ANDOPEN_BASE_URL", "ANDOPEN_CAMPAIGN_ID", "ANDOPEN_WEBHOOK_SECRET",
                 "GIFTRUN_HISTORY_SHEET", "GOOGLE_SERVICE_ACCOUNT_JSON", "GIFTRUN_APP_PASSWORD",
-                "GIFTRUN_ALLOWED_DOMAINS", "GIFTRUN_ACTOR")
+                "GIFTRUN_ALLOWED_DOMAINS", "GIFTRUN_ACTOR", "GIFTRUN_DAILY_LIMIT")
 
 
 # -- the process ---------------------------------------------------------------------------------
@@ -114,12 +115,22 @@ def wait_for_run(at: AppTest, rerun: Callable[[], object] | None = None) -> None
 
 
 # -- what it shows ------------------------------------------------------------------------------
+_SHOWN = re.compile(r"(`+)( ?)(.+?)\2\1(?!`)|\\([!-/:-@\[-`{-~])")
+
+
+def shown(markdown: str) -> str:
+    """The text a browser shows for Markdown as the app writes it: escaped marks without
+    their backslash, code spans without their backticks (bold and the like stay as written)."""
+    return _SHOWN.sub(lambda m: m.group(3) if m.group(1) else m.group(4), markdown)
+
+
 def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """What the elements show, one per line (see `shown`)."""
+    return "\n".join(shown(str(e.value)) for e in elements)
 
 
 def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return {shown(m.label): m.value for m in at.metric}
 
 
 def nodes(node):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from tests import backends
+
 REPO = Path(__file__).resolve().parents[1]
 # The README's screenshots come from this run: with GIFTRUN_UPDATE_SCREENSHOTS=1 they are
 # written to docs/screenshots; otherwise to test-artifacts/ (git-ignored), so running the
@@ -32,6 +34,16 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
 
 T = TypeVar("T")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def browser_unavailable(reason: str) -> None:
+    """Skip a browser test on a developer's machine; fail it in CI, where the browser must run."""
+    import pytest
+
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the browser tests must run; .ci/run installs chromium)", pytrace=False)
+    pytest.skip(reason)
 
 
 # ------------------------------------------------------------------------- the server
@@ -43,22 +55,25 @@ def free_port() -> int:
 
 
 class AppServer:
-    """`streamlit run app.py` in demo mode, on a free port, with its own store."""
+    """`streamlit run app.py` in demo mode (unless `extra_env` sets a key), on a free port, with its own store."""
 
-    def __init__(self, data_dir: Path, log_path: Path, *, demo_speed: float = 30.0) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, *, demo_speed: float = 30.0,
+                 extra_env: dict[str, str] | None = None, preexec_fn: Callable[[], None] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.log_path = log_path
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("ANDOPEN_", "GIFTRUN_", "STREAMLIT_"))}
-        env.update(GIFTRUN_DATA_DIR=str(data_dir), GIFTRUN_DEMO_SPEED=str(demo_speed),
-                   STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1")
+        env.update(GIFTRUN_DEMO_SPEED=str(demo_speed), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+                   PYTHONUNBUFFERED="1", **backends.env(data_dir))  # the store: a folder, or the test database
+        env.update(extra_env or {})  # e.g. GIFTRUN_DAILY_LIMIT for one server
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn)
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -3,14 +3,52 @@ store in tmp_path, the fake Sheets API, and for the AppTest modules the app's da
 server state. A module may override one (e.g. its own sandbox token)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import requests
 
 from lib.sandbox import Sandbox
-from lib.store import Store
+from tests import backends
 from tests.fake_sheets import FakeSheets
+
+
+# -- the store backend: every test that may open a store runs on SQLite and on PostgreSQL -----------
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "single_backend: what this proves does not depend on the store: SQLite only")
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "store_backend" not in metafunc.fixturenames:
+        return
+    free = any(True for _ in metafunc.definition.iter_markers("single_backend"))
+    chosen = os.environ.get("GIFTRUN_TEST_BACKENDS", "sqlite,postgres").split(",")
+    metafunc.parametrize("store_backend", ["sqlite"] if free else [b.strip() for b in chosen if b.strip()],
+                         indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def store_backend(request, monkeypatch):
+    """SQLite, or a real PostgreSQL server when GIFTRUN_TEST_DATABASE_URL names one (with
+    CI=true it must: a skipped backend would hide a broken guarantee)."""
+    name = getattr(request, "param", "sqlite")
+    monkeypatch.delenv("GIFTRUN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("GIFTRUN_DATABASE_SCHEMA", raising=False)
+    if name != "postgres":
+        monkeypatch.setenv(backends.BACKEND_VAR, "sqlite")
+        yield name
+        return
+    if not backends.database_url():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but GIFTRUN_TEST_DATABASE_URL is not set: the PostgreSQL tests must run in CI")
+        pytest.skip("no PostgreSQL server (set GIFTRUN_TEST_DATABASE_URL to run these)")
+    monkeypatch.setenv(backends.BACKEND_VAR, "postgres")
+    url = backends.database_url()  # a test may clear GIFTRUN_* from its environment
+    try:
+        yield name
+    finally:
+        backends.drop_test_schemas(url)
 
 
 @pytest.fixture
@@ -42,7 +80,7 @@ def http():
 
 @pytest.fixture
 def store(tmp_path):
-    s = Store(tmp_path / "data")
+    s = backends.store(tmp_path / "data")
     yield s
     s.close()
 
@@ -64,7 +102,8 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     for name in ENV_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
     store_dir = tmp_path / "store"
-    monkeypatch.setenv("GIFTRUN_DATA_DIR", str(store_dir))
+    for name, value in backends.env(store_dir).items():
+        monkeypatch.setenv(name, value)
     reset_services()
     clear_caches()
     yield store_dir
@@ -95,3 +134,32 @@ def server_state(monkeypatch):
 def _no_developer_secrets(monkeypatch):
     """In-process CLI calls must never pick up a developer's real .streamlit/secrets.toml."""
     monkeypatch.setenv("GIFTRUN_SECRETS_FILE", "")
+
+
+@pytest.fixture(scope="session")
+def app_servers():
+    """Browser-test app servers, one per (purpose, store backend), started on first use and kept
+    for the session (their stores are kept from the per-test clean-up until the end)."""
+    servers: dict = {}
+    yield servers
+    for server in servers.values():
+        server.stop()
+    if backends.database_url():
+        backends.drop_test_schemas(backends.database_url(), kept_too=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for all browser test modules (two sync Playwrights cannot run at once)."""
+    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, browser_unavailable
+
+    if not Path(CHROMIUM).exists():
+        browser_unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

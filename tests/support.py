@@ -13,6 +13,7 @@ from typing import Callable
 
 from lib.models import normalize_email
 from lib.sandbox import Sandbox
+from tests import backends
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = (sys.executable, "-m", "lib.cli")
@@ -81,8 +82,8 @@ def cli_env(data_dir: Path, sb: Sandbox | None = None, **overrides: str | None) 
     settings and no proxy; the store in data_dir; the sandbox's key and URL. An override of None unsets."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ANDOPEN_", "GIFTRUN_", "SHEETS_", "GOOGLE_")) and "proxy" not in k.lower()}
-    env.update(PYTHONPATH=str(REPO), GIFTRUN_DATA_DIR=str(data_dir), NO_PROXY="127.0.0.1,localhost",
-               PYTHONUNBUFFERED="1")
+    env.update(PYTHONPATH=str(REPO), NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1",
+               **backends.env(data_dir))
     if sb is not None:
         env.update(ANDOPEN_API_KEY=sb.token, ANDOPEN_BASE_URL=sb.url)
     for k, v in overrides.items():
@@ -126,3 +127,58 @@ class RecordingSink:
             for r in batch:
                 out.setdefault(r.row_key, {}).update(r.values)
         return out
+
+
+class TcpProxy:
+    """A TCP forwarder on 127.0.0.1 to another local port that can be cut: `cut()` closes
+    every connection and refuses new ones, as a network that drops does."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._cut = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._cut.is_set():
+            try:
+                client, _ = self._sock.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        self._cut.set()
+        self._sock.close()
+        with self._lock:
+            for s in self._conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()

@@ -5,7 +5,7 @@
   refused, the right one opens the app and names the sender in the audit trail; OIDC (`[auth]`
   in the secrets) shows only "Sign in" until `st.user` is logged in, and then only for the
   allowed domains; live mode with no sign-in warns in the sidebar; demo mode has no gate;
-- limits: an upload over MAX_UPLOAD_BYTES, a list over MAX_ROWS, a webhook body over the cap.
+- limits: an upload over MAX_LIST_BYTES, a list over MAX_ROWS, a webhook body over the cap.
 
 AppTest and OIDC: `at.user` is what the script reads as `st.user`. Streamlit only adds
 `is_logged_in=False` by itself when its own secrets singleton has an `[auth]` section, which
@@ -40,6 +40,7 @@ from lib.settings import Secret
 from lib.webhooks import MAX_BODY_BYTES, receiver_app, sign
 from tests.apptest_support import (button, click, go, new_session, nodes, run, services, texts, upload_sample,
                                     wait_for_run)
+from tests import backends
 
 TOKEN = "ao-v1-staging-access" + uuid.uuid4().hex
 PASSWORD = "correct horse battery staple"
@@ -434,9 +435,6 @@ def test_oidc_user_is_the_runs_sender(data_dir, sandbox, server_state):
 
 
 # == limits ==========================================================================================
-MB = 1024 * 1024
-
-
 def exactly(size: int) -> bytes:
     """A valid CSV of exactly `size` bytes with fewer than MAX_ROWS rows."""
     header = b"First Name,Last Name,Email,Notes\n"
@@ -456,19 +454,20 @@ def exactly(size: int) -> bytes:
 
 
 def test_an_upload_over_the_size_limit_gets_a_clear_message():
-    limit_mb = csvio.MAX_UPLOAD_BYTES / MB
+    data = b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_LIST_BYTES
     with pytest.raises(csvio.CsvError) as info:
-        csvio.read_csv_bytes(b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_UPLOAD_BYTES, name="big.csv")
-    assert str(info.value) == f"The file is {limit_mb:.1f} MB; the limit is {limit_mb:g} MB."
-    frame = csvio.read_csv_bytes(exactly(csvio.MAX_UPLOAD_BYTES), name="at-the-limit.csv")  # the limit itself is fine
-    assert len(frame) == (csvio.MAX_UPLOAD_BYTES - len("First Name,Last Name,Email,Notes\n")) // 1200
+        csvio.read_csv_bytes(data, name="big.csv")
+    assert str(info.value) == (f"The file is {len(data):,} bytes; a list can hold up to {csvio.MAX_LIST_BYTES:,} bytes "
+                               f"(20 MB) of your own data. Split it into smaller files.")
+    frame = csvio.read_csv_bytes(exactly(csvio.MAX_LIST_BYTES), name="at-the-limit.csv")  # the limit itself is fine
+    assert len(frame) == (csvio.MAX_LIST_BYTES - len("First Name,Last Name,Email,Notes\n")) // 1200
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "huge.csv"
     with open(path, "wb") as fh:  # sparse: 200 MB on paper, nothing on disk
-        fh.truncate(10 * csvio.MAX_UPLOAD_BYTES)
-    with pytest.raises(csvio.CsvError, match=r"The file is 200\.0 MB; the limit is 20 MB\."):
+        fh.truncate(10 * csvio.MAX_LIST_BYTES)
+    with pytest.raises(csvio.CsvError, match=r"The file is 209,715,200 bytes; a list can hold up to 20,971,520 bytes"):
         csvio.read_csv_path(path)
 
 
@@ -490,7 +489,7 @@ def test_blank_rows_do_not_count_towards_the_row_limit():
 
 
 @pytest.mark.parametrize("name,data,message", [
-    ("too-big.csv", b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_UPLOAD_BYTES, "the limit is 20 MB"),
+    ("too-big.csv", b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_LIST_BYTES, "up to 20,971,520 bytes (20 MB)"),
     ("too-long.csv", rows_csv(csvio.MAX_ROWS + 1), "the limit is 20,000 rows"),
 ], ids=["size", "rows"])
 def test_the_build_list_uploader_shows_the_limit_message(data_dir, server_state, name, data, message):
@@ -519,7 +518,7 @@ def _chunks(data: bytes, size: int = 32 * 1024):
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
 def test_a_webhook_body_over_the_cap_gets_413_with_a_clear_message(tmp_path, streamed):
     secret = "whsec_limits_" + uuid.uuid4().hex
-    client = TestClient(receiver_app(tmp_path / "data", secret))
+    client = TestClient(receiver_app(backends.store(tmp_path / "data"), secret))
     body = b'{"id": "g-1", "padding": "' + b"x" * MAX_BODY_BYTES + b'"}'  # correctly signed, just too big
     resp = client.post("/webhooks/andopen", content=_chunks(body) if streamed else body,
                        headers=delivery(body, secret))
@@ -533,7 +532,7 @@ def test_a_webhook_body_over_the_cap_gets_413_with_a_clear_message(tmp_path, str
 
 def test_a_smaller_configured_cap_is_the_one_named(tmp_path):
     secret = "whsec_limits_" + uuid.uuid4().hex
-    client = TestClient(receiver_app(tmp_path / "data", secret, max_bytes=100))
+    client = TestClient(receiver_app(backends.store(tmp_path / "data"), secret, max_bytes=100))
     body = b'{"id": "g-1", "status": "submitted", "padding": "' + b"x" * 100 + b'"}'
     resp = client.post("/webhooks/andopen", content=body, headers=delivery(body, secret))
     assert (resp.status_code, resp.json()) == (413, {"error": "body larger than 100 bytes"})

@@ -7,7 +7,6 @@ themselves (GIFTRUN_DEMO_SPEED=30), and the run writes docs/screenshots/*.png fo
 from __future__ import annotations
 
 import functools
-import os
 import re
 import uuid
 from pathlib import Path
@@ -16,13 +15,13 @@ import pytest
 
 from lib import csvio
 from lib.writeback import RESULT_COLUMNS
-from tests.browser_support import (CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, VIEWPORT, AppServer,
+from tests.browser_support import (SCREENSHOTS, VIEWPORT, AppServer,
                                    checkbox_checked, collapse_sidebar, full_page_screenshot, grid_geometry, metrics, poll, wait_idle,
                                    scroll_grid, wait_metric)
+from tests import backends
 
 pytestmark = pytest.mark.browser
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 SAMPLE_COLUMNS = ["First Name", "Last Name", "Email", "Company", "Fit", "Funding", "Approved"]
 SAMPLE_ROWS = 25
 GOOD_ROWS = 20  # the sample's first 20 people are fine; the last 5 each have one problem
@@ -36,37 +35,23 @@ EXPECTED_ERRORS = {  # sample row (1-based) -> words its Send error must contain
 }
 
 
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the browser tests must run; .ci/run installs chromium)", pytrace=False)
-    pytest.skip(reason)
-
-
 # ------------------------------------------------------------------------- fixtures
 
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="session")
-def app(browser, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("giftrun-e2e")
-    server = AppServer(tmp / "data", tmp / "streamlit.log", demo_speed=30)
-    try:
-        server.wait_healthy(timeout=60)
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def app(browser, app_servers, store_backend, tmp_path_factory):
+    """One demo app server per store backend, shared by this module's tests in order."""
+    key = ("e2e", store_backend)
+    if key not in app_servers:
+        tmp = tmp_path_factory.mktemp(f"giftrun-e2e-{store_backend}")
+        backends.keep(tmp / "data")
+        server = AppServer(tmp / "data", tmp / "streamlit.log", demo_speed=30)
+        try:
+            server.wait_healthy(timeout=60)
+        except BaseException:
+            server.stop()
+            raise
+        app_servers[key] = server
+    return app_servers[key]
 
 
 @pytest.fixture
@@ -286,3 +271,215 @@ def test_ticking_a_box_keeps_the_grid_where_it_was(app, context):
     wait_metric(page, "To send", 1)
     page.wait_for_timeout(500)  # let the grid repaint
     assert checkbox_checked(page, geo, 2), "the grid no longer shows the row just ticked (it jumped to the top)"
+
+
+# ------------------------------------------------------------------------- lists (issue 11, items 1, 4, 5)
+# What a user sees when an upload is refused, and "Download CSV with results" of an odd file:
+# the user's own bytes with only result cells filled in, into the user's own gift id column.
+
+def upload(page, path: Path) -> None:
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    wait_idle(page, timeout=120)
+
+
+def visible_text(page, text: str) -> bool:
+    """The text is on screen: rendered, not clipped to nothing (Streamlit's own refusals are
+    hidden text for screen readers, clipped to a 0-pixel rectangle)."""
+    found = page.get_by_text(text, exact=False).first
+    found.wait_for(state="attached")
+    box = found.bounding_box()
+    clipped = found.evaluate("e => getComputedStyle(e).clip !== 'auto' && getComputedStyle(e).position === 'absolute'")
+    return found.is_visible() and box is not None and box["width"] > 20 and box["height"] > 5 and not clipped
+
+
+@show_server_log_on_failure
+def test_an_upload_over_the_limit_is_refused_in_plain_sight(app, context, tmp_path):
+    over = tmp_path / "over-the-limit.csv"  # 21 MB of the user's own data: Giftrun's check refuses it
+    with open(over, "wb") as fh:
+        fh.write(b"First Name,Last Name,Email,Notes\n")
+        for i in range(20_000):
+            fh.write(b"Ada,Lovelace,ada%d@example.com," % i + b"x" * 1080 + b"\n")
+    huge = tmp_path / "huge.csv"  # over what the browser will upload at all (csvio.MAX_UPLOAD_BYTES)
+    with open(huge, "wb") as fh:
+        fh.truncate(csvio.MAX_UPLOAD_BYTES + 1)
+    workbook = tmp_path / "people.xlsx"
+    workbook.write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+
+    page = open_app(context, app)
+    assert visible_text(page, "Up to 20,971,520 bytes (20 MB) of your own data and 20,000 people per list")
+
+    upload(page, over)
+    click_button(page, "Use this file", timeout=120)
+    message = "a list can hold up to 20,971,520 bytes (20 MB) of your own data. Split it into smaller files."
+    assert visible_text(page, message)
+    page.screenshot(path=str(tmp_path / "over-the-limit.png"), full_page=True)
+
+    page.get_by_role("button", name="Remove over-the-limit.csv").click()
+    wait_idle(page)
+    upload(page, huge)  # refused by the browser before it is sent: Streamlit's own message, made visible
+    assert visible_text(page, "File must be 100.0MB or smaller.")
+    page.screenshot(path=str(tmp_path / "too-big-to-upload.png"), full_page=True)
+
+    page.get_by_role("button", name="Remove huge.csv").click()
+    wait_idle(page)
+    upload(page, workbook)
+    click_button(page, "Use this file")
+    assert visible_text(page, "It looks like an Excel workbook: in Excel choose File > Save As > CSV UTF-8")
+
+
+ODD = ("Leads for Q3;;;;;;\r\n"
+       " First Name ;Last Name;Email;Approved;Gift Request ID;Phone;Notes\r\n"
+       "José;Müller;jose@browser.example;TRUE;;+44 20 7946 0958;-5\r\n"
+       "\r\n"
+       "Ana;Lopez;ana@browser.example;TRUE;gr_from_another_tool;@Ana;=A1\r\n"
+       ";;;;;;\r\n"
+       "Bo;Ng;bo@browser.example;TRUE;;\"1;2\";\"two\r\nlines\"").encode("cp1252")
+
+
+@show_server_log_on_failure
+def test_the_apps_download_is_the_users_file_with_only_result_cells_filled_in(app, context, tmp_path):
+    from tests.csv_files import assert_only_result_fields_changed  # here: the imports above are the e2e flow's
+    source = tmp_path / "q3-leads.csv"
+    source.write_bytes(ODD)
+    page = open_app(context, app)
+    upload(page, source)
+    click_button(page, "Use this file")
+    page.get_by_text("Loaded 3 people from q3-leads.csv").wait_for()
+    page.get_by_text("was read as a title and is kept as it is").wait_for()
+    click_button(page, "Continue to Review & send →")
+    seen = wait_metric(page, "To send", 2)
+    assert seen["Sent"] == 1, seen  # Ana's row already carries a gift id, in the user's own spelling
+    page.get_by_role("button", name="Send 2 gifts").click()
+    page.get_by_text("Run finished").wait_for(timeout=60_000)
+    wait_idle(page)
+
+    button = page.get_by_role("button", name="Download CSV with results")
+    with page.expect_download(timeout=30_000) as dl:
+        button.click()
+    target = tmp_path / "results.csv"
+    dl.value.save_as(target)
+    after = target.read_bytes()
+
+    before_doc, after_doc = csvio.read_csv(ODD), csvio.read_csv(after)
+    assert after_doc.codec == before_doc.codec and after_doc.delimiter == ";"
+    assert_only_result_fields_changed(before_doc, after_doc)
+    frame = after_doc.frame.set_index("Email")
+    assert "Gift request ID" not in frame.columns, "a second gift id column was added"
+    assert frame.loc["ana@browser.example", "Gift Request ID"] == "gr_from_another_tool"
+    assert frame.loc["jose@browser.example", "Gift Request ID"] and frame.loc["bo@browser.example", "Gift Request ID"]
+    assert frame.loc["jose@browser.example", "Phone"] == "+44 20 7946 0958"
+    assert after.split(b"\r\n")[1].startswith(b" First Name ;Last Name;Email;Approved;Gift Request ID;Phone;Notes;")
+
+
+# ------------------------------------------------------------------------- spending guardrails
+
+@pytest.fixture
+def guarded_app(browser, tmp_path_factory):
+    """A server of its own whose team has a daily limit (GIFTRUN_DAILY_LIMIT=150), on the test's
+    store backend (one per test: a server started for SQLite must not serve the PostgreSQL run)."""
+    tmp = tmp_path_factory.mktemp("giftrun-guardrails")
+    server = AppServer(tmp / "data", tmp / "streamlit.log", demo_speed=30, extra_env={"GIFTRUN_DAILY_LIMIT": "150"})
+    try:
+        server.wait_healthy(timeout=60)
+        yield server
+    finally:
+        server.stop()
+
+
+def demo_store(server: AppServer):
+    from lib.runtime import open_store
+    from lib.settings import Settings
+    from tests import backends
+
+    return open_store(Settings(**backends.settings_kwargs(server.data_dir)), demo=True)
+
+
+def metric_text(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has=page.get_by_text(label, exact=True))
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def type_into_new_grid_row(page, grid, *cells: str) -> None:
+    """Click the grid's empty last row (a new row opens with its first cell in edit), then type each
+    cell and Tab to the next: the way a person adds a row to an st.data_editor."""
+    box = grid.bounding_box()
+    geo_rows = (box["height"] - 35) // 35  # header 35 px, then rows of 35 px; the last is the "add" row
+    page.mouse.click(box["x"] + 120, box["y"] + 35 + 35 * (geo_rows - 1) + 17)
+    wait_idle(page)
+    page.wait_for_timeout(300)
+    for text in cells:
+        page.keyboard.type(text, delay=20)
+        page.keyboard.press("Tab")
+        wait_idle(page)
+        page.wait_for_timeout(300)
+
+
+@show_server_log_on_failure
+def test_guardrails_do_not_gift_table_import_cap_daily_room_and_typed_confirmation(guarded_app, context, tmp_path):
+    store = demo_store(guarded_app)
+    try:
+        page = open_app(context, guarded_app)
+        go_to(page, "Settings")
+        grid = page.get_by_test_id("stDataFrame").last  # the do-not-gift list (runs and decisions are empty)
+        grid.scroll_into_view_if_needed()
+        type_into_new_grid_row(page, grid, "@Rival.example", "competitor")
+        click_button(page, "Save changes (1 to add or update)")
+        page.get_by_role("button", name=re.compile("^Save changes")).wait_for(state="detached")  # saved, redrawn
+        wait_idle(page)
+        poll(lambda: [(e.value, e.reason, e.added_by) for e in store.do_not_gift()], timeout=10,
+             what="the entry saved")
+        assert [(e.value, e.reason, e.added_by) for e in store.do_not_gift()] == [
+            ("@rival.example", "competitor", "local")]
+        page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files(files=[{
+            "name": "blocked.csv", "mimeType": "text/csv", "buffer": b"Email,Reason\nvip0@example.com,board member\n"}])
+        wait_idle(page)
+        click_button(page, "Import 1 entry")
+        assert {e.value for e in store.do_not_gift()} == {"@rival.example", "vip0@example.com"}
+        full_page_screenshot(page, SCREENSHOTS / "settings-do-not-gift.png")
+
+        people = ["First Name,Last Name,Email,Approved", "Ana,Blocked,ana@eu.rival.example,TRUE",
+                  "Vip,Blocked,VIP0@example.com,TRUE"]
+        people += [f"First{i},Last{i},p{i}@guard.example.com,TRUE" for i in range(128)]
+        go_to(page, "Build list")
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+            files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": "\n".join(people).encode()}])
+        wait_idle(page)
+        click_button(page, "Use this file")
+        click_button(page, "Continue to Review & send →")
+        seen = wait_metric(page, "To send", 128)
+        assert seen["Do not gift"] == 2, seen
+        assert metric_text(page, "Daily limit left now") == "150 of 150"
+        send = page.get_by_role("button", name="Send 128 gifts")
+        assert send.is_disabled()  # over 100 gifts: the number must be typed first
+
+        page.get_by_role("spinbutton", name="At most this many gifts in this run").fill("120")
+        page.keyboard.press("Enter")
+        wait_idle(page)
+        page.get_by_text("Cap for this run: at most 120 gifts; 8 of the 128 rows to send will not be sent").wait_for()
+        confirm = page.get_by_label(re.compile(r"Type 120 to confirm"))
+        confirm.fill("128")
+        confirm.press("Enter")
+        wait_idle(page)
+        page.get_by_text("That is not 120").wait_for()
+        assert page.get_by_role("button", name="Send 120 gifts").is_disabled()
+        confirm = page.get_by_label(re.compile(r"Type 120 to confirm"))
+        confirm.fill("120")
+        confirm.press("Enter")
+        wait_idle(page)
+        send = page.get_by_role("button", name="Send 120 gifts")
+        assert send.is_enabled()
+        full_page_screenshot(page, SCREENSHOTS / "review-send-guardrails.png")
+        send.click()
+        finished = page.get_by_text("Run finished")
+        finished.wait_for(timeout=120_000)
+        wait_idle(page)
+        text = finished.inner_text()
+        assert "120 sent" in text and "8 not sent (a limit was reached" in text, text
+        poll(lambda: metric_text(page, "Daily limit left now") == "30 of 150", timeout=15, what="30 of 150 left")
+        [run] = store.runs()
+        assert (run.actor, run.max_gifts, run.counts["sent"]) == ("local", 120, 120)
+        journal = store.all_sends()
+        assert len(journal) == 120 and not {e.email for e in journal} & {"ana@eu.rival.example", "vip0@example.com"}
+        full_page_screenshot(page, SCREENSHOTS / "review-send-guardrails-done.png")
+    finally:
+        store.close()

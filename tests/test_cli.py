@@ -25,6 +25,7 @@ from lib.store import Store
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, RESULT_COLUMNS, SEND_ERROR
 from tests import support
 from tests.support import CLI, NO_SUCH_CAMPAIGN, assert_nobody_gifted_twice, cli_env, posted_email, posts, run_cli
+from tests import backends
 
 HEADER = ["Company", "First Name", "Last Name", "Email", "Approved", "Notes"]
 RUN_TIMEOUT = 120  # seconds any one CLI run may take before the test gives up
@@ -134,7 +135,7 @@ def test_dry_run_sends_and_writes_nothing(make_sandbox, tmp_path):
     assert "3 to send" in proc.stdout and "Dry run: nothing sent, nothing written." in proc.stdout
     assert path.read_bytes() == original
     assert posts(sb) == []
-    assert Store(tmp_path / "data").journal(csv_list_key(path)) == {}
+    assert backends.store(tmp_path / "data").journal(csv_list_key(path)) == {}
 
 
 # -- unusable input, configuration, key or campaign ---------------------------------------
@@ -191,7 +192,7 @@ def test_a_list_held_by_another_run_is_refused(make_sandbox, tmp_path):
     sb = make_sandbox()
     path = tmp_path / "list.csv"
     before = write_list(path, many(3))
-    Store(tmp_path / "data").acquire_run(csv_list_key(path), "alice@team")
+    backends.store(tmp_path / "data").acquire_run(csv_list_key(path), "alice@team")
     proc = cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0])
     assert proc.returncode == 1, proc.stderr
     assert "in progress" in proc.stderr and "alice@team" in proc.stderr
@@ -200,6 +201,9 @@ def test_a_list_held_by_another_run_is_refused(make_sandbox, tmp_path):
 
 
 # -- unknown outcomes wait for a person ---------------------------------------------------
+IN_AN_ASCII_FILE = UNKNOWN_MESSAGE.replace("—", "-")  # a plain ASCII list stays plain ASCII (lib/csvtext.py)
+
+
 def test_clear_unknown_lets_a_checked_row_be_sent_again(make_sandbox, tmp_path):
     sb = make_sandbox(faults=Faults(error_500_after_create=1.0))
     path = tmp_path / "list.csv"
@@ -210,7 +214,7 @@ def test_clear_unknown_lets_a_checked_row_be_sent_again(make_sandbox, tmp_path):
     assert proc.returncode == 0, proc.stderr  # row errors: the run itself completed
     assert "unknown outcome 2" in proc.stdout
     rows = by_email(csvio.read_csv_path(path))
-    assert all(r[SEND_ERROR].startswith(UNKNOWN_MESSAGE) for r in rows.values())
+    assert all(r[SEND_ERROR].startswith(IN_AN_ASCII_FILE) for r in rows.values())
 
     sb.faults = Faults()
     assert cli(tmp_path, env, *args).returncode == 0
@@ -222,7 +226,7 @@ def test_clear_unknown_lets_a_checked_row_be_sent_again(make_sandbox, tmp_path):
     assert posted_emails(sb, 2) == ["person000@example.com"]
     rows = by_email(csvio.read_csv_path(path))
     assert rows["person000@example.com"][GIFT_REQUEST_ID] and rows["person000@example.com"][SEND_ERROR] == ""
-    assert rows["person001@example.com"][SEND_ERROR].startswith(UNKNOWN_MESSAGE)
+    assert rows["person001@example.com"][SEND_ERROR].startswith(IN_AN_ASCII_FILE)
 
     proc = cli(tmp_path, env, *args, "--clear-unknown", "nobody@example.com")
     assert "nothing cleared" in proc.stdout and len(posts(sb)) == 3
@@ -264,7 +268,7 @@ def test_sigterm_stops_gracefully_and_writes_the_results(make_sandbox, tmp_path)
     for e in with_ids:
         assert rows[e][GIFT_REQUEST_ID] == gifts[e][0]["id"]
     assert not [r for r in rows.values() if r[SEND_ERROR]], "a graceful stop leaves no unknown rows"
-    journal = Store(tmp_path / "data").journal(csv_list_key(path))
+    journal = backends.store(tmp_path / "data").journal(csv_list_key(path))
     assert {e.state for e in journal.values()} == {SendState.SENT}
 
 
@@ -273,7 +277,7 @@ def test_stop_pressed_in_another_process_stops_a_cli_run(make_sandbox, tmp_path)
     hears it and stops like a Ctrl-C: no new sends, results written, exit 1."""
     sb = make_sandbox(faults=Faults(latency=0.05))
     path = tmp_path / "list.csv"
-    store = Store(tmp_path / "data")
+    store = backends.store(tmp_path / "data")
     stopped = []
 
     def press_stop_elsewhere(proc) -> None:
@@ -341,9 +345,24 @@ def test_sigkill_mid_run_then_run_again_gifts_nobody_twice_and_loses_nothing(mak
         assert rows[e][GIFT_REQUEST_ID] == gifts[0]["id"] or e in unknown, (e, rows[e])
     for e, gid in ids_at_kill.items():  # nothing the file had at the kill was lost
         assert rows[e][GIFT_REQUEST_ID] == gid
-    journal = Store(tmp_path / "data").journal(csv_list_key(path))
+    journal = backends.store(tmp_path / "data").journal(csv_list_key(path))
     for e, entry in journal.items():  # nothing the journal holds was lost
         if entry.state == SendState.SENT:
             assert rows[e][GIFT_REQUEST_ID] == entry.gift_request_id
         else:
             assert entry.state == SendState.UNKNOWN and e in unknown, entry
+
+
+def test_a_dry_run_lists_every_row_and_points_to_no_column_it_did_not_write(make_sandbox, tmp_path):
+    """A dry run writes no Send error or Skip reason, so it cannot send the user there: it
+    lists every row not sent (the README's promise), however many."""
+    sb = make_sandbox()
+    path = tmp_path / "list.csv"
+    rows = [[f"Co{i}", f"First{i:03d}", f"Last{i:03d}", f"bad{i:03d}@", "yes", ""] for i in range(70)]
+    original = write_list(path, rows)
+    proc = cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
+               "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "Send error" not in proc.stdout and "Skip reason" not in proc.stdout, proc.stdout
+    assert all(f"row {n} bad{n - 1:03d}@: invalid" in proc.stdout for n in range(1, 71)), proc.stdout
+    assert path.read_bytes() == original and posts(sb) == []

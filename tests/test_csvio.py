@@ -52,9 +52,36 @@ READ_CASES = [
     ("empty-header-with-data-unnamed", b"A,,C\n1,2,3\n", ["A", "Unnamed 2", "C"], [["1", "2", "3"]]),
     ("empty-header-without-data-dropped", b"A,B,,\n1,2,,\n3,4\n", ["A", "B"], [["1", "2"], ["3", "4"]]),
     ("single-column", b"Email\na@x.com\n", ["Email"], [["a@x.com"]]),
-    ("neutralised-values-restored", b"A,B,C\n'=SUM(A1),''=x,'-5\n", ["A", "B", "C"], [["=SUM(A1)", "'=x", "-5"]]),
+    ("users-own-values-as-written", b"A,B,C,D\n'=SUM(A1),=A1,+44 20 7946 0958,-5\n", ["A", "B", "C", "D"],
+     [["'=SUM(A1)", "=A1", "+44 20 7946 0958", "-5"]]),
+    ("giftruns-neutralised-results-restored", b"A,Send error,gift_status\n'-5,'-5,''=x\n",
+     ["A", "Send error", "gift_status"], [["'-5", "-5", "'=x"]]),
     ("plain-apostrophe-untouched", b"A\n'hello\n", ["A"], [["'hello"]]),
     ("utf16-excel-unicode-text", "Name\tEmail\r\nJosé\tj@x.com\r\n".encode("utf-16"), ["Name", "Email"],
+     [["José", "j@x.com"]]),
+    # issue 11, item 11: what spreadsheets and other tools write, read without a question
+    ("title-row-above-header", b"Q3 gift list\nFirst,Last,Email\nAl,Bo,a@x.com\n", ["First", "Last", "Email"],
+     [["Al", "Bo", "a@x.com"]]),
+    ("title-row-excel-padded-then-blank", b"Q3 gift list,,\r\n,,\r\nFirst,Last,Email\r\nAl,Bo,a@x.com\r\n",
+     ["First", "Last", "Email"], [["Al", "Bo", "a@x.com"]]),
+    ("two-title-rows", b"Gift list\nExported 2026-05-01\n\nFirst;Last;Email\nAl;Bo;a@x.com\n",
+     ["First", "Last", "Email"], [["Al", "Bo", "a@x.com"]]),
+    ("excel-sep-line", b"sep=;\r\nFirst;Last;Email\r\nAl;Bo, Jr;a@x.com\r\n", ["First", "Last", "Email"],
+     [["Al", "Bo, Jr", "a@x.com"]]),
+    ("excel-sep-line-comma", b"SEP=,\nName,Note\nAl,a;b;c;d\n", ["Name", "Note"], [["Al", "a;b;c;d"]]),
+    ("pipe-delimited", b"First|Last|Email\nAl|Bo|a@x.com\n", ["First", "Last", "Email"], [["Al", "Bo", "a@x.com"]]),
+    ("pipe-with-commas-in-values", b"Name|Note\nAl|a, b, c\nBo|d, e\n", ["Name", "Note"],
+     [["Al", "a, b, c"], ["Bo", "d, e"]]),
+    ("title-then-multiline-quotes", b'Leads\nName\tNote\n"Al"\t"l1\nl2\nl3"\nBo\tx\n', ["Name", "Note"],
+     [["Al", "l1\nl2\nl3"], ["Bo", "x"]]),
+    ("utf16-le-without-bom", "Name,Email\r\nJosé,j@x.com\r\n".encode("utf-16-le"), ["Name", "Email"],
+     [["José", "j@x.com"]]),
+    ("utf16-be-without-bom", "Name;Email\nJosé;j@x.com\n".encode("utf-16-be"), ["Name", "Email"],
+     [["José", "j@x.com"]]),
+    ("utf32-with-bom", "Name,Email\nJosé,j@x.com\n".encode("utf-32"), ["Name", "Email"], [["José", "j@x.com"]]),
+    ("utf32-le-without-bom", "Name,Email\nJosé,j@x.com\n".encode("utf-32-le"), ["Name", "Email"],
+     [["José", "j@x.com"]]),
+    ("utf32-be-without-bom", "Name,Email\nJosé,j@x.com\n".encode("utf-32-be"), ["Name", "Email"],
      [["José", "j@x.com"]]),
 ]
 
@@ -81,8 +108,25 @@ ERROR_CASES = [
     ("too-many-fields", b"A,B\n1,2\n1,2,3\n", "Line 3 has 3 fields but the header has 2"),
     ("too-many-fields-after-multiline", b'A,B\n"x\ny",2\n\n1,2,3\n', "Line 5 has 3 fields"),
     ("unclosed-quote", b'A,B\n1,2\n3,"oops\n4,5\n', 'Line 3 has a quote (") that is never closed.'),
-    ("nul-bytes", b"A,B\n1,\x002\n", "This does not look like a CSV file."),
+    ("nul-byte-in-a-cell", b"A,B\n1,\x002\n", "Line 2, column 'B' contains a NUL character"),
     ("xlsx", b"PK\x03\x04\x14\x00\x00\x00junk", "It looks like an Excel workbook"),
+    # issue 11, item 11: each says what is wrong and where
+    ("nul-byte-in-a-header", b"A,B\x00C\n1,2\n", "Line 1, column 'BC' contains a NUL character"),
+    ("200kb-cell", b"First,Last,Email,Notes\nAl,Bo,a@x.com,ok\nCy,Di,c@x.com," + b"x" * 200 * 1024 + b"\n",
+     "Line 3, column 'Notes': the value is 204,800 characters long; the limit is 50,000 characters per cell."),
+    ("200kb-cell-over-many-lines", b'Name,Note\nAl,"' + b"x\n" * 100_000 + b'"\n',
+     "check that line for a quote (\") that closes much later than it should"),
+    ("60kb-header-cell", b'A,"B' + b"x" * 60_000 + b'",C\n1,2,3\n',
+     "Line 1, the column names: one is 60,001 characters long; the limit is 50,000 characters per cell."),
+    ("mostly-utf8-with-a-windows-1252-row", "Name,City\nJosé,Zürich\nRenée,Köln\n".encode() + b"Ana,Bogot\xe1\n",
+     "Line 4 has characters that are not UTF-8, while the rest of the file is UTF-8"),
+    ("utf16-cut-in-the-middle", "Name,Email\nJosé,j@x.com\n".encode("utf-16")[:-1],
+     "This does not look like a CSV file (it starts like UTF-16 text but is damaged further on)."),
+    ("header-row-missing", b"Ana,Lopez,ana@example.com\nBo,Ng,bo@example.com\n",
+     "Line 1 should hold the column names, but it holds an email address ('ana@example.com')"),
+    ("two-cell-title-row", b"Gift list,2026\nFirst,Last,Email,Approved\nAl,Bo,a@x.com,yes\n",
+     "Line 2 has 4 fields but line 1, read as the column names, has 2. If line 1 is a title or a note above "
+     "the column names, delete it and upload again"),
 ]
 
 
@@ -96,7 +140,8 @@ def test_read_refuses_with_a_clear_message(raw: bytes, message: str) -> None:
 
 def test_oversize_message_gives_size_and_limit() -> None:
     raw = b"A\n" + b"x" * int(23.4 * 1024 * 1024)
-    with pytest.raises(CsvError, match=r"^The file is 23\.4 MB; the limit is 20 MB\.$"):
+    with pytest.raises(CsvError, match=r"^The file is 24,536,680 bytes; a list can hold up to 20,971,520 bytes \(20 MB\) "
+                                       r"of your own data\. Split it into smaller files\.$"):
         read_csv_bytes(raw)
 
 
@@ -121,6 +166,7 @@ def test_read_records_delimiter_and_encoding() -> None:
 @pytest.mark.parametrize("text,expected", [
     ("a,b,c", ","), ("a;b;c", ";"), ("a\tb\tc", "\t"), ("single", ","),
     ('"a;b",c', ","), ('"a,b";"c,d";e', ";"), ("\n,,\na;b", ";"), ("a;b,c;d", ";"),
+    ("Gifts, Q3\nA;B;C\n1;2;3\n", ";"), ("A|B|C\n1|2, 3|4\n", "|"), ('Leads\nA\tB\n"x\ny;z"\t2\n', "\t"),
 ])
 def test_detect_delimiter_counts_outside_quotes_in_header(text: str, expected: str) -> None:
     assert csvio.detect_delimiter(text) == expected
@@ -166,15 +212,15 @@ def _sample_frame() -> pd.DataFrame:
 
 def test_write_then_read_round_trips_values_and_column_order() -> None:
     df = _sample_frame()
-    back = read_csv_bytes(to_csv_bytes(df))
+    back = read_csv_bytes(to_csv_bytes(df, protect=RESULT_COLUMNS))
     assert list(back.columns) == list(df.columns)
     assert back.values.tolist() == df.values.tolist()
 
 
-@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_round_trip_with_user_delimiter(delimiter: str) -> None:
     df = _sample_frame()
-    raw = to_csv_bytes(df, delimiter=delimiter)
+    raw = to_csv_bytes(df, delimiter=delimiter, protect=RESULT_COLUMNS)
     back = read_csv_bytes(raw)
     assert back.attrs[csvio.ATTR_DELIMITER] == delimiter
     assert back.values.tolist() == df.values.tolist()
@@ -185,13 +231,18 @@ def test_written_bytes_are_utf8_bom_lf_and_neutralised() -> None:
     assert to_csv_bytes(df) == BOM + "A,B\n'=1+1,\nJosé,\n".encode()
 
 
+def test_only_the_protected_columns_are_neutralised() -> None:
+    df = pd.DataFrame({"Phone": ["+44 20 7946 0958"], "Send error": ["-5 is not a name"]})
+    assert to_csv_bytes(df, protect=["Send error"]) == BOM + "Phone,Send error\n+44 20 7946 0958,'-5 is not a name\n".encode()
+
+
 def test_write_csv_atomic_replaces_and_keeps_permissions(tmp_path: Path) -> None:
     target = tmp_path / "list.csv"
     target.write_bytes(b"old\n")
     os.chmod(target, 0o640)
     write_csv_atomic(_sample_frame(), target)
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
-    assert read_csv_path(target).values.tolist() == _sample_frame().values.tolist()
+    assert read_csv_path(target).values.tolist() == read_csv_bytes(to_csv_bytes(_sample_frame())).values.tolist()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["list.csv"]
 
 
@@ -279,3 +330,25 @@ def test_read_csv_path_reads_file(tmp_path: Path) -> None:
     target = tmp_path / "people.csv"
     target.write_bytes(b"Name\nAl\n")
     assert read_csv_path(str(target)).values.tolist() == [["Al"]]
+
+
+def test_a_title_above_the_header_is_named_in_a_note_and_kept_in_the_file() -> None:
+    doc = csvio.read_csv(b"Q3 gift list,,\r\n,,\r\nFirst,Last,Email\r\nAl,Bo,a@x.com\r\n")
+    assert doc.notes == ("The column names are on line 3; line 1 above them ('Q3 gift list') was read as a title "
+                         "and is kept as it is.",)
+    assert doc.render(doc.frame, list(doc.frame.columns)).startswith(b"Q3 gift list,,\r\n,,\r\nFirst,")
+
+
+def test_a_cell_is_refused_only_over_the_limit_with_its_line_column_and_the_limit() -> None:
+    at_limit = b"Name,Note\nAl," + b"x" * csvio.MAX_CELL_CHARS + b"\n"
+    assert read_csv_bytes(at_limit)["Note"].str.len().tolist() == [csvio.MAX_CELL_CHARS]
+    with pytest.raises(CsvError, match=r"^Line 2, column 'Note': the value is 50,001 characters long; the limit is "
+                                       r"50,000 characters per cell\.$"):
+        read_csv_bytes(at_limit.replace(b"x\n", b"xx\n"))
+
+
+def test_a_stray_nul_names_its_cell_while_a_binary_file_is_not_a_csv() -> None:
+    with pytest.raises(CsvError, match="^Line 3, column 'Notes' contains a NUL character"):
+        read_csv_bytes(b"Name,Notes\nAl,ok\nBo,a\x00b\n")
+    with pytest.raises(CsvError, match=r"^This does not look like a CSV file\.$"):
+        read_csv_bytes(bytes(range(256)) * 8)

@@ -47,6 +47,7 @@ from lib.sources import csv_list_key, prepare, upload_list_key
 from lib.store import Store
 from lib.writeback import ELIGIBILITY, GIFT_REQUEST_ID, SEND_ERROR, SKIP_REASON
 from tests.support import RecordingSink, REPO, cli_env, gift_counts, posted_email, posts, run_cli, until
+from tests import backends
 
 LIST = "test:never-twice"
 FAST = RetryPolicy(base=0.02, cap=0.2)
@@ -219,7 +220,7 @@ def test_an_answer_cut_off_after_the_request_went_out_is_an_unknown_outcome(tmp_
         assert not isinstance(caught.value, NotSentError), "a request that went out was called never sent"
         assert srv.posts == 1
 
-        store = Store(tmp_path / "data")
+        store = backends.store(tmp_path / "data")
         try:
             item = SendItem("0", Recipient("Bobby", "Jones", "bob@example.com"))
             p = SendRun(client, store, LIST, [item], "c", policy=FAST).run()
@@ -333,12 +334,12 @@ def test_the_first_clear_unknown_after_a_killed_run_clears_the_in_flight_row(mak
     # The killed run: its run row is "running", its process is gone.
     proc = subprocess.run(
         [sys.executable, "-c",
-         "import sys; from lib.store import Store; print(Store(sys.argv[1]).acquire_run(sys.argv[2], 'cli'))",
+         "import sys; from tests import backends; print(backends.store(sys.argv[1]).acquire_run(sys.argv[2], 'cli'))",
          str(data), key],
         cwd=REPO, env=cli_env(data), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     run_id = proc.stdout.strip()
-    store = Store(data)
+    store = backends.store(data)
     try:
         assert store.begin_attempt(key, Recipient("First0", "Last0", "person0@example.com"), row_key="0",
                                    campaign_id=sb.campaign_ids[0], run_id=run_id)

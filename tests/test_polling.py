@@ -15,6 +15,7 @@ from lib.models import EventSource, StatusEvent
 from lib.polling import poll_statuses
 from lib.sandbox import Sandbox
 from lib.store import Store
+from tests import backends
 
 FAST = 200.0  # requests/s: the limiter must not slow the tests down
 
@@ -27,7 +28,7 @@ def sb():
 
 @pytest.fixture
 def store(tmp_path) -> Store:
-    return Store(tmp_path / "data")
+    return backends.store(tmp_path / "data")
 
 
 def make_client(sb: Sandbox, token: str | None = None) -> AndOpenClient:

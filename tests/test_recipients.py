@@ -47,7 +47,6 @@ MATCH_CASES = [
      {"email": "Personal mail", "first_name": "Who"}, ("Who", "Last Name", "Personal mail", None)),
     ("override-by-label", ["A", "B", "C"], {"First name": "A", "Last name": "B", "Email": "C"}, ("A", "B", "C", None)),
     ("override-empty-unmaps", ["First", "Last", "Email", "Gift"], {"approved": ""}, ("First", "Last", "Email", None)),
-    ("override-unknown-column-ignored", ["First", "Last", "Email"], {"email": "Gone"}, ("First", "Last", "Email", None)),
     ("override-column-not-reused", ["Email", "Backup", "First", "Last"], {"email": "Backup", "approved": "Email"},
      ("First", "Last", "Backup", "Email")),
 ]

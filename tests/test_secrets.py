@@ -47,6 +47,7 @@ from lib.webhooks import MAX_BODY_BYTES, WebhookIntake, receiver_app, routes, si
 from tests.apptest_support import (button, new_session, nodes, reset_services, run, services, texts, upload_sample,
                                     wait_for_run)
 from tests.support import REPO
+from tests import backends
 
 CLI_TIMEOUT = 120
 
@@ -288,7 +289,7 @@ def test_live_app_flow_never_shows_logs_or_stores_the_key(data_dir, server_state
     assert not at.error
 
     c.go("settings")
-    assert f"`{MASKED}`" in texts(at.markdown)
+    assert f"**&Open key:** {MASKED} ·" in texts(at.markdown)
     assert "secret configured" in texts(at.markdown)
     c.button("Check connection").click()
     c.run()
@@ -311,7 +312,12 @@ def test_live_app_flow_never_shows_logs_or_stores_the_key(data_dir, server_state
     assert_clean(repr(services().intake()), "repr(WebhookIntake)")
     assert_clean(repr(services().settings), "repr(Settings)")
     n = assert_files_clean(data_dir)
-    assert n >= 1 and any(p.endswith("-wal") for p in files_text(data_dir)), "positive control: the store was read"
+    if backends.current() == "postgres":
+        dump = backends.store_dump(data_dir)
+        assert_clean(dump, "the database")
+        assert "ann@team.example" in dump, "positive control: the database was read"
+    else:
+        assert n >= 1 and any(p.endswith("-wal") for p in files_text(data_dir)), "positive control: the store was read"
     out = capsys.readouterr()
     assert_clean(out.out + out.err, "stdout/stderr")
     assert any(r.name.startswith("urllib3") for r in logs.records), "positive control: DEBUG logs were captured"
@@ -414,8 +420,8 @@ def listener():
 def cli_env(tmp_path: Path, **values: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ANDOPEN_", "GIFTRUN_", "GOOGLE_")) and "proxy" not in k.lower()}
-    env.update(PYTHONPATH=str(REPO), GIFTRUN_DATA_DIR=str(tmp_path / "data"), NO_PROXY="127.0.0.1,localhost",
-               PYTHONUNBUFFERED="1", ANDOPEN_WEBHOOK_SECRET=HOOK)
+    env.update(PYTHONPATH=str(REPO), NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1",
+               ANDOPEN_WEBHOOK_SECRET=HOOK, **backends.env(tmp_path / "data"))
     for k, v in values.items():
         if v is None:
             env.pop(k, None)
@@ -494,8 +500,8 @@ def test_cli_in_process_never_logs_the_key(tmp_path, monkeypatch, make_sandbox, 
     for name in [k for k in os.environ if k.startswith(("ANDOPEN_", "GIFTRUN_", "GOOGLE_")) or "proxy" in k.lower()]:
         monkeypatch.delenv(name)
     for k, v in dict(ANDOPEN_API_KEY=KEY, ANDOPEN_BASE_URL=base_url, ANDOPEN_WEBHOOK_SECRET=HOOK,
-                     GIFTRUN_DATA_DIR=str(tmp_path / "data"), NO_PROXY="127.0.0.1,localhost",
-                     HTTPS_PROXY=listener.url).items():
+                     NO_PROXY="127.0.0.1,localhost", HTTPS_PROXY=listener.url,
+                     **backends.env(tmp_path / "data")).items():  # GIFTRUN_DATA_DIR, and the database if any
         monkeypatch.setenv(k, v)
     result = cli.main(["send", str(source), *[a.format(campaign=campaign) for a in args]])
     out = capsys.readouterr()
@@ -503,6 +509,7 @@ def test_cli_in_process_never_logs_the_key(tmp_path, monkeypatch, make_sandbox, 
     assert listener.connections == 0
     logs.assert_clean()
     assert_files_clean(tmp_path)
+    assert_clean(backends.store_dump(tmp_path / "data"), "the database")
 
 
 def test_cli_bad_service_account_setting_does_not_echo_the_private_key(tmp_path):
@@ -571,7 +578,7 @@ RECEIVER_CASES = [
 
 
 def test_receiver_answers_every_kind_of_delivery_without_the_secret(tmp_path, logs):
-    client = TestClient(receiver_app(tmp_path / "data", HOOK))
+    client = TestClient(receiver_app(backends.store(tmp_path / "data"), HOOK))
     seen = {}
     for name, build, expected in RECEIVER_CASES:
         headers, body = build()
@@ -594,11 +601,16 @@ def test_receiver_answers_every_kind_of_delivery_without_the_secret(tmp_path, lo
     assert seen["good"] == 200 and client.get("/webhooks/health").json()["events"]["accepted"] == 1
     assert any("refused" in t for t in logs.texts), "positive control: refusals are logged and were captured"
     logs.assert_clean()
-    assert assert_files_clean(tmp_path / "data") >= 1
+    if backends.current() == "postgres":
+        dump = backends.store_dump(tmp_path / "data")
+        assert_clean(dump, "the database")
+        assert "ada@example.com" in dump, "positive control: the database was read"
+    else:
+        assert assert_files_clean(tmp_path / "data") >= 1
 
 
 def test_intake_objects_do_not_show_the_secret(tmp_path):
-    store = Store(tmp_path / "data")
+    store = backends.store(tmp_path / "data")
     try:
         intake = WebhookIntake(store, HOOK)
         assert_clean(repr(intake) + str(intake) + repr(vars(intake).get("counts")), "WebhookIntake")

@@ -27,6 +27,7 @@ from lib.store import RunInProgress, Store
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT
 from tests.support import (NO_SUCH_CAMPAIGN, RecordingSink, archived_campaign, assert_nobody_gifted_twice, gift_counts, posted_email,
                            posts, until)
+from tests import backends
 
 LIST = "test:list"
 FAST = RetryPolicy(base=0.02, cap=0.2)  # 503 backoff without long waits (Retry-After still wins)
@@ -353,7 +354,7 @@ def test_a_second_run_resends_nothing_sent_or_unknown(make_sandbox, store):
 
 
 def _held_by_another_store(tmp_path, store, sb):
-    other = Store(tmp_path / "data")  # another process's connection to the same store
+    other = backends.store(tmp_path / "data")  # another process's connection to the same store
     other.acquire_run(LIST, "alice@team")
     return None
 

@@ -35,6 +35,7 @@ from lib.writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION
 from tests import support
 from tests.fake_sheets import Formula, FakeSheets
 from tests.support import CLI, assert_nobody_gifted_twice, posts, run_cli
+from tests import backends
 
 KEY = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
 HISTORY_KEY = "1HistVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2hist"
@@ -368,11 +369,11 @@ def test_receiver_appends_accepted_webhooks_to_the_shared_tab_and_another_store_
     monkeypatch.setattr(sheet_source, "MIRROR_INTERVAL", 0.3)
     fake.create_spreadsheet(HISTORY_KEY, {"Notes": [["shared history lives here"]]})
     settings = history_settings(tmp_path / "receiver")
-    store_a = Store(settings.data_dir)
+    store_a = backends.store(settings.data_dir)
     client = sheets.make_client(None, emulator_host=fake.host, timeout=10)
     target = sheets.history_target(settings.history_sheet)
 
-    with serve(receiver_app(settings.data_dir, SECRET, on_accepted=history_mirror(settings, store_a, client))) as base:
+    with serve(receiver_app(backends.store(settings.data_dir), SECRET, on_accepted=history_mirror(settings, store_a, client))) as base:
         for event_id, gift, event_type in WEBHOOKS:
             assert deliver(base, event_id, gift, event_type) == 200
         assert deliver(base, "evt-2", WEBHOOKS[1][1], WEBHOOKS[1][2]) == 200  # a duplicate delivery
@@ -385,19 +386,19 @@ def test_receiver_appends_accepted_webhooks_to_the_shared_tab_and_another_store_
     assert (rows["evt-2"]["Gift request ID"], rows["evt-2"]["Status"], rows["evt-2"]["Source"],
             rows["evt-2"]["Email"]) == ("gr-ext-zoe", "redeemed", "webhook", "zoe@example.com")
 
-    assert_store_b_sees_the_shared_history(fake, settings, Store(tmp_path / "app"))
+    assert_store_b_sees_the_shared_history(fake, settings, backends.store(tmp_path / "app"))
 
 
 def test_while_google_refuses_events_wait_in_the_receivers_outbox(fake, tmp_path, monkeypatch):
     monkeypatch.setattr(sheet_source, "MIRROR_INTERVAL", 0.3)
     fake.create_spreadsheet(HISTORY_KEY, {"Notes": [["x"]], sheets.HISTORY_TITLE: [list(sheets.HISTORY_HEADER)]})
     settings = history_settings(tmp_path / "receiver")
-    store_a = Store(settings.data_dir)
+    store_a = backends.store(settings.data_dir)
     client = sheets.make_client(None, emulator_host=fake.host, timeout=10)
     target = sheets.history_target(settings.history_sheet)
     fake.force_429(10**6)
 
-    with serve(receiver_app(settings.data_dir, SECRET, on_accepted=history_mirror(settings, store_a, client))) as base:
+    with serve(receiver_app(backends.store(settings.data_dir), SECRET, on_accepted=history_mirror(settings, store_a, client))) as base:
         for event_id, gift, event_type in WEBHOOKS:
             assert deliver(base, event_id, gift, event_type) == 200  # accepted although Google refuses
         assert until(lambda: fake.throttled >= 2, 20), "the mirror never tried to append"
@@ -408,13 +409,13 @@ def test_while_google_refuses_events_wait_in_the_receivers_outbox(fake, tmp_path
         assert until(lambda: store_a.pending(target) == [], 10)
 
     assert sorted(tab_event_ids(fake)) == ["evt-1", "evt-2", "evt-3"]
-    assert_store_b_sees_the_shared_history(fake, settings, Store(tmp_path / "app"))
+    assert_store_b_sees_the_shared_history(fake, settings, backends.store(tmp_path / "app"))
 
 
 def test_mirror_events_keeps_refused_events_queued_and_sync_outbox_sends_them_once(fake, tmp_path):
     fake.create_spreadsheet(HISTORY_KEY, {"Notes": [["x"]]})
     settings = history_settings(tmp_path / "receiver")
-    store = Store(settings.data_dir)
+    store = backends.store(settings.data_dir)
     target = sheets.history_target(settings.history_sheet)
     client = sheets.make_client(None, emulator_host=fake.host, timeout=10)
     tab = sheets.HistoryTab.open(client, settings.history_sheet,
@@ -443,7 +444,7 @@ def test_the_cli_on_another_host_skips_a_recipient_known_only_from_the_shared_ta
     """The receiver's host filled the shared tab; the CLI runs elsewhere with an empty store."""
     fake.create_spreadsheet(HISTORY_KEY, {"Notes": [["x"]]})
     settings = history_settings(tmp_path / "receiver")
-    store_a = Store(settings.data_dir)
+    store_a = backends.store(settings.data_dir)
     client = sheets.make_client(None, emulator_host=fake.host, timeout=10)
     intake_events = [StatusEvent(event_id=eid, gift_request_id=g["id"], status=g["status"],
                                  source=EventSource.WEBHOOK, email=g["recipient"]["email"], event_type=t,
@@ -504,7 +505,7 @@ def sent_with_shared_history(fake, sb, tmp_path):
     delivered = ids["person000@example.com"]
     sb.set_status(delivered, "delivered")
     settings = history_settings(tmp_path / "receiver")
-    store_a = Store(settings.data_dir)
+    store_a = backends.store(settings.data_dir)
     event = StatusEvent(event_id="evt-delivered", gift_request_id=delivered, status="delivered",
                         source=EventSource.WEBHOOK, email="person000@example.com",
                         event_type="gift_request_delivered", occurred_at=sb.gifts[delivered]["updated_at"])

@@ -26,6 +26,7 @@ from lib.sheets import (
 from lib.store import Store
 from lib.writeback import RESULT_COLUMNS, RowResult
 from tests.fake_sheets import FakeSheets
+from tests import backends
 
 SA_EMAIL = "giftrun-bot@acme-project.iam.gserviceaccount.com"
 SA_INFO = {"type": "service_account", "client_email": SA_EMAIL}
@@ -543,7 +544,7 @@ def test_history_tab_missing_reads_as_empty_without_creating(fake, client, retry
 
 def test_sync_outbox_moves_the_store_outbox_to_the_tab(fake, client, tmp_path, sleeps):
     fake.create_spreadsheet(KEY, {"People": [HEADER]})
-    store = Store(tmp_path)
+    store = backends.store(tmp_path)
     events = _events(4)
     store.add_events(events)
     target = history_target(KEY)

@@ -19,6 +19,7 @@ from lib import csvio
 from lib.models import normalize_email
 from lib.sandbox import Sandbox
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL
+from tests import backends
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = ["First Name", "Last Name", "Email", "Approved", "Notes"]
@@ -34,8 +35,8 @@ def sb():
 def cli_env(tmp_path: Path, sb: Sandbox) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ANDOPEN_", "GIFTRUN_", "SHEETS_", "GOOGLE_")) and "proxy" not in k.lower()}
-    env.update(PYTHONPATH=str(REPO), GIFTRUN_DATA_DIR=str(tmp_path / "data"), ANDOPEN_API_KEY=sb.token,
-               ANDOPEN_BASE_URL=sb.url, NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
+    env.update(PYTHONPATH=str(REPO), ANDOPEN_API_KEY=sb.token, ANDOPEN_BASE_URL=sb.url,
+               NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1", **backends.env(tmp_path / "data"))
     return env
 
 

@@ -4,6 +4,7 @@ processes (real SQLite in tmp_path, real subprocesses)."""
 from __future__ import annotations
 
 import itertools
+import re
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 from lib.models import EventSource, Recipient, SendState, StatusEvent, iso, utcnow
 from lib.store import UNKNOWN_AFTER_CRASH, RunInProgress, Store
 from tests.support import REPO, run_threads
+from tests import backends
 
 LIST = "list-a"
 ALICE = Recipient("Alice", "Smith", "Alice@Example.com")
@@ -22,8 +24,8 @@ ALICE = Recipient("Alice", "Smith", "Alice@Example.com")
 
 @pytest.fixture
 def store(tmp_path) -> Store:
-    """Unlike the shared fixture, right in tmp_path: tests here open Store(tmp_path) beside it."""
-    s = Store(tmp_path)
+    """Unlike the shared fixture, right in tmp_path: tests here open backends.store(tmp_path) beside it."""
+    s = backends.store(tmp_path)
     yield s
     s.close()
 
@@ -39,10 +41,11 @@ def state(store: Store, email: str = "alice@example.com", list_key: str = LIST) 
     return entry.state if entry else None
 
 
-def sql(store: Store, statement: str, *args) -> None:
-    """Test set-up straight in the database file (e.g. an old heartbeat)."""
-    with sqlite3.connect(store.path) as db:
-        db.execute(statement, args)
+def sql(store: Store, statement: str, **params) -> None:
+    """Test set-up straight in the database (e.g. an old heartbeat)."""
+    with store.db.write() as conn:
+        store.db.execute(conn, re.sub(r"\b(runs|lists|sends)\b", lambda m: store.db.table(m.group(1)), statement),
+                         params)
 
 
 def run_child(code: str, *args: str) -> str:
@@ -56,8 +59,8 @@ def run_child(code: str, *args: str) -> str:
 CHILD_RUN = """
 import sys
 from lib.models import Recipient
-from lib.store import Store
-store = Store(sys.argv[1])
+from tests import backends
+store = backends.store(sys.argv[1])
 run = store.acquire_run(sys.argv[2], "cron@build-host")
 for email in sys.argv[3:]:
     assert store.begin_attempt(sys.argv[2], Recipient("Al", "Bo", email), row_key=email, campaign_id="c",
@@ -148,7 +151,7 @@ def test_mark_orphans_unknown_after_the_heartbeat_went_stale(store):
     run = store.acquire_run(LIST, "me")
     assert begin(store, run_id=run)  # and nothing recorded after: the attempt is left hanging
     assert store.mark_orphans_unknown(LIST) == 0
-    sql(store, "UPDATE runs SET heartbeat_at=? WHERE run_id=?", iso(utcnow() - timedelta(minutes=5)), run)
+    sql(store, "UPDATE runs SET heartbeat_at=:t WHERE run_id=:r", t=iso(utcnow() - timedelta(minutes=5)), r=run)
     assert store.mark_orphans_unknown(LIST) == 1
     assert state(store) == SendState.UNKNOWN
 
@@ -177,7 +180,7 @@ def test_clear_unknown_only_clears_an_unknown_outcome(store, earlier, cleared):
 
 def test_a_second_run_on_the_same_list_is_refused_and_named(store, tmp_path):
     first = store.acquire_run(LIST, "alice@example.com")
-    other = Store(tmp_path)
+    other = backends.store(tmp_path)
     try:
         with pytest.raises(RunInProgress) as info:
             other.acquire_run(LIST, "bob@example.com")
@@ -213,7 +216,7 @@ def test_a_run_with_a_stale_heartbeat_is_taken_over(store):
     first = store.acquire_run(LIST, "alice")
     with pytest.raises(RunInProgress):
         store.acquire_run(LIST, "bob")
-    sql(store, "UPDATE runs SET heartbeat_at=?", iso(utcnow() - timedelta(minutes=5)))
+    sql(store, "UPDATE runs SET heartbeat_at=:t", t=iso(utcnow() - timedelta(minutes=5)))
     second = store.acquire_run(LIST, "bob")
     assert store.run(first).state == "stopped"
     assert [r.actor for r in store.live_runs()] == ["bob"] and second != first
@@ -233,11 +236,11 @@ def _attempts_the_person(store: Store, n: int) -> bool:
 
 @pytest.mark.parametrize("attempt", [_takes_the_run, _attempts_the_person], ids=["the-run", "the-attempt-at-a-person"])
 def test_only_one_of_many_threads_gets(tmp_path, attempt):
-    Store(tmp_path).close()  # schema in place before the race
+    backends.store(tmp_path).close()  # schema in place before the race
     barrier, results = threading.Barrier(8), []
 
     def worker(n: int) -> None:
-        s = Store(tmp_path)
+        s = backends.store(tmp_path)
         barrier.wait(timeout=10)
         try:
             results.append(attempt(s, n))
@@ -251,6 +254,8 @@ def test_only_one_of_many_threads_gets(tmp_path, attempt):
 # ------------------------------------------------------------------ sharing (WAL)
 
 def test_the_store_uses_wal(store):
+    if store.path is None:
+        pytest.skip("a PostgreSQL store has no file")
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -259,7 +264,7 @@ def test_two_stores_in_two_threads_see_each_others_writes(store, tmp_path):
     seen: list[SendState | None] = []
 
     def other() -> None:
-        s = Store(tmp_path)
+        s = backends.store(tmp_path)
         seen.append(state(s))  # the main thread's write
         assert begin(s, email="bob@example.com", run_id="run-b")
         s.close()
@@ -278,8 +283,8 @@ def test_two_processes_see_each_others_writes(store, tmp_path):
     out = run_child("""
 import sys
 from lib.models import Recipient, SendState
-from lib.store import Store
-s = Store(sys.argv[1])
+from tests import backends
+s = backends.store(sys.argv[1])
 e = s.journal("list-a")["alice@example.com"]
 print(e.state, e.gift_request_id)
 assert s.begin_attempt("list-a", Recipient("Bob", "Jones", "bob@example.com"), row_key="1", campaign_id="c", run_id="r")
@@ -374,7 +379,7 @@ def test_saved_lists_come_newest_first(store):
     for key in ("old", "new", "mid"):
         store.save_list(key, key, b"x")
     for key, hours in (("old", 3), ("mid", 2), ("new", 1)):
-        sql(store, "UPDATE lists SET updated_at=? WHERE list_key=?", iso(utcnow() - timedelta(hours=hours)), key)
+        sql(store, "UPDATE lists SET updated_at=:t WHERE list_key=:k", t=iso(utcnow() - timedelta(hours=hours)), k=key)
     assert [k for k, _, _ in store.saved_lists()] == ["new", "mid", "old"]
 
 

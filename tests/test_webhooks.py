@@ -29,6 +29,7 @@ from lib.webhooks import (
     sign,
     verify,
 )
+from tests import backends
 
 SECRET = "whsec_test_7f3a9c0d2e"
 URL = "/webhooks/andopen"
@@ -62,13 +63,13 @@ def delivery(body: bytes | dict, *, secret: str = SECRET, ts: int | str | None =
 
 @pytest.fixture
 def client(tmp_path):
-    with TestClient(receiver_app(tmp_path, SECRET)) as c:
+    with TestClient(receiver_app(backends.store(tmp_path), SECRET)) as c:
         yield c
 
 
 @pytest.fixture
 def store(tmp_path):
-    return Store(tmp_path)
+    return backends.store(tmp_path)
 
 
 def post(client, headers, raw):
@@ -221,16 +222,19 @@ def test_oversized_streamed_body_without_content_length(client, store):
 
 
 def test_no_secret_refuses_everything(tmp_path):
-    with TestClient(receiver_app(tmp_path, "")) as c:
+    with TestClient(receiver_app(backends.store(tmp_path), "")) as c:
         headers, raw = delivery(gift())
         r = post(c, headers, raw)
         assert r.status_code == 503 and r.json() == {"error": "webhook secret not configured"}
         assert c.get("/webhooks/health").json()["ok"] is False
-    assert Store(tmp_path).events() == []
+    assert backends.store(tmp_path).events() == []
 
 
 def test_store_failure_is_503_so_andopen_retries(tmp_path):
     class Broken(Store):
+        def add_events(self, events):
+            raise OSError("disk full")
+
         def add_event(self, event):
             raise OSError("disk full")
 
@@ -248,7 +252,7 @@ def test_on_accepted_sees_duplicates_too_and_its_errors_are_swallowed(tmp_path):
         seen.extend(e.event_id for e in events)
         raise RuntimeError("sheet unavailable")
 
-    intake = WebhookIntake(Store(tmp_path), SECRET, on_accepted=hook)
+    intake = WebhookIntake(backends.store(tmp_path), SECRET, on_accepted=hook)
     headers, raw = delivery(gift())
     assert intake.handle(headers, raw) == (200, {"status": "accepted", "event_id": headers["AndOpen-Webhook-Event-Id"]})
     assert intake.handle(headers, raw)[1]["status"] == "duplicate"
@@ -295,7 +299,7 @@ def test_health_routes(client):
 
 # -- a real socket ---------------------------------------------------------------------
 def test_real_socket_roundtrip(tmp_path):
-    server = uvicorn.Server(uvicorn.Config(receiver_app(tmp_path, SECRET), host="127.0.0.1", port=0,
+    server = uvicorn.Server(uvicorn.Config(receiver_app(backends.store(tmp_path), SECRET), host="127.0.0.1", port=0,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -308,7 +312,7 @@ def test_real_socket_roundtrip(tmp_path):
         headers, raw = delivery(gift("g-sock"))
         r = requests.post(f"http://127.0.0.1:{port}{URL}", headers=headers, data=raw, timeout=5)
         assert r.status_code == 200 and r.json()["status"] == "accepted"
-        assert Store(tmp_path).gift("g-sock").status == "submitted"
+        assert backends.store(tmp_path).gift("g-sock").status == "submitted"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -6,6 +6,8 @@ import streamlit as st
 from lib.access import PasswordGate, domain_allowed
 from lib.runtime import Services
 
+from .text import md
+
 SESSION_OK = "giftrun_password_ok"
 
 
@@ -45,19 +47,19 @@ def gate(svc: Services) -> None:
         # Refused when the provider says the address is unverified. Some providers (Entra ID)
         # send no such claim at all; those are admitted, so pick a provider that verifies.
         if st.user.get("email_verified") is False:
-            st.error(f"{email or 'This account'} has not verified its email address with the identity provider.")
+            st.error(f"{md(email or 'This account')} has not verified its email address with the identity provider.")
             st.button("Sign out", on_click=st.logout)
             st.stop()
         if not domain_allowed(email, svc.settings.allowed_domains):
-            st.error(f"{email or 'This account'} is not allowed to use this Giftrun. "
-                     f"Sign in with an address at {', '.join(svc.settings.allowed_domains)}.")
+            st.error(f"{md(email or 'This account')} is not allowed to use this Giftrun. "
+                     f"Sign in with an address at {md(', '.join(svc.settings.allowed_domains))}.")
             st.button("Sign out", on_click=st.logout)
             st.stop()
         with st.sidebar:
             if not svc.settings.allowed_domains:
                 st.warning("Sign-in admits any account of the identity provider: set GIFTRUN_ALLOWED_DOMAINS "
                            "to your company's domain.")
-            st.caption(f"Signed in as {email}")
+            st.caption(f"Signed in as {md(email)}")
             st.button("Sign out", on_click=st.logout, key="signout")
         st.session_state["giftrun_actor"] = email
         return

@@ -5,6 +5,8 @@ import streamlit as st
 
 from lib.runtime import Services
 
+from .text import code
+
 DEMO_BANNER = ("**Demo mode** — Giftrun is talking to its built-in sandbox, a fake &Open. "
                "Nothing is really sent and no gift is ordered. Set `ANDOPEN_API_KEY` to go live.")
 
@@ -19,7 +21,23 @@ def sidebar(svc: Services) -> None:
         if svc.demo_mode:
             st.caption("🧪 Demo mode: nothing is really sent.")
         else:
-            st.caption(f"Live: &Open key {svc.settings.api_key.masked() if svc.settings.api_key else ''}")
+            st.caption(f"Live: &Open key {code(svc.settings.api_key.masked()) if svc.settings.api_key else ''}")
         active = svc.registry.active()
         if active:
             st.caption(f"⏳ {len(active)} run(s) in progress")
+
+
+# Streamlit shows a file its uploader refuses (over the size limit, a type it does not take)
+# as a red icon whose reason is hidden text read only by screen readers or on hover. This
+# shows that reason as a visible line on the file's chip. Our own CSS: nothing from a user.
+_UPLOAD_REFUSALS_VISIBLE = """<style>
+[data-testid="stFileChip"][aria-invalid="true"] { flex-wrap: wrap; height: auto; max-width: 100%; }
+[data-testid="stFileChip"][aria-invalid="true"] span[role="alert"] {
+  position: static; clip: auto; clip-path: none; width: auto; height: auto; margin: 0.25rem 0 0 0;
+  overflow: visible; white-space: normal; flex-basis: 100%; color: #b91c1c; font-size: 0.875rem;
+}
+</style>"""
+
+
+def upload_refusals_visible() -> None:
+    st.html(_UPLOAD_REFUSALS_VISIBLE)

@@ -7,16 +7,18 @@ import streamlit as st
 from lib import eligibility as elig
 
 from lib.andopen import AndOpenError
-from lib.models import Campaign, SendState
+from lib.models import Campaign, SendState, parse_iso, utcnow
 from lib.plan import RowAction
 from lib.review import Review
 from lib.runtime import Services
 from lib.sending import SendRun
 from lib.recipients import is_approved
 from lib.sources import LoadedList
-from lib.writeback import RESULT_COLUMNS
+from lib.unknowns import ago, unknowns_report
+from lib.writeback import result_columns
 
 from . import state
+from .text import md, plain
 
 
 @st.cache_data(ttl=300, show_spinner="Loading campaigns from &Open…")
@@ -29,7 +31,7 @@ def campaigns(svc: Services) -> list[Campaign] | None:
     try:
         found = _campaigns(svc, "demo" if svc.demo_mode else svc.settings.api_key.masked())
     except AndOpenError as exc:
-        st.error(f"Could not load campaigns: {exc}")
+        st.error(f"Could not load campaigns: {md(exc, limit=1000)}")
         return None
     if not found:
         st.error("This &Open account has no campaigns. Create one in &Open first.")
@@ -38,6 +40,7 @@ def campaigns(svc: Services) -> list[Campaign] | None:
 
 
 ACTION_LABELS = {RowAction.ALREADY_SENT: "sent", RowAction.SKIP: "skip (look-back)",
+                 RowAction.DO_NOT_GIFT: "skip (do-not-gift list)",
                  RowAction.UNKNOWN: "unknown — check &Open", RowAction.BLOCKED: "blocked — check &Open"}
 
 
@@ -51,24 +54,26 @@ def editor_frame(loaded: LoadedList, rev: Review, approved_col: str) -> pd.DataF
     the grid's column types never change and a tick never recreates it."""
     actions = {r.row_key: r for r in rev.plan.rows}
     problem_actions = (RowAction.INVALID, RowAction.NOT_APPROVED, RowAction.DUPLICATE, RowAction.BLOCKED,
-                       RowAction.SKIP)
+                       RowAction.SKIP, RowAction.DO_NOT_GIFT)
     display = pd.DataFrame(index=rev.frame.index)
     display[approved_col] = [is_approved(v) for v in loaded.frame[approved_col]]
     display["Will happen"] = [action_label(actions[k].action) if k in actions else "" for k in rev.frame.index]
     display["Problem"] = [actions[k].message if k in actions and actions[k].action in problem_actions else ""
                           for k in rev.frame.index]
     person = [c for c in (loaded.cmap.first_name, loaded.cmap.last_name, loaded.cmap.email) if c]
-    others = [c for c in loaded.user_columns if c != approved_col and c not in person]
-    for col in [*person, *RESULT_COLUMNS, *others]:
-        display[col] = rev.frame[col].astype(object).where(rev.frame[col].notna(), "").astype(str)
+    results = result_columns(rev.frame.columns)  # the user's own spelling of a result column is that column
+    others = [c for c in loaded.user_columns if c != approved_col and c not in person and c not in results.values()]
+    for label, col in [*zip(person, person), *results.items(), *zip(others, others)]:
+        display[label] = rev.frame[col].astype(object).where(rev.frame[col].notna(), "").astype(str)
     return display
 
 
 def summary(rev: Review, window: elig.Window | None) -> None:
     counts = rev.plan.counts()
-    m = st.columns(6)
+    m = st.columns(7)
     m[0].metric("To send", counts["send"])
     m[1].metric("Skipped (look-back)", counts["skip"])
+    m[6].metric("Do not gift", counts["do not gift"], help="On the do-not-gift list (Settings): never sent")
     problems = sum(1 for r in rev.plan.rows if r.action in (RowAction.INVALID, RowAction.DUPLICATE)
                    or (r.action == RowAction.NOT_APPROVED and r.message))
     m[2].metric("Invalid", problems, help="Rows with a problem to fix (approved or not); they are never sent")
@@ -94,7 +99,7 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                 run.stop("Stopped by you." if who == "local" else f"Stopped by {who}.")
                 st.toast("Stopping: no new sends; the ones in flight finish and are recorded.")
             if p.writeback_error:
-                st.warning(p.writeback_error)
+                st.warning(md(p.writeback_error, limit=1000))
         else:
             seen = st.session_state.setdefault("giftrun_seen_runs", set())
             if p.run_id not in seen:  # refresh the whole page once, so the table shows the results
@@ -105,14 +110,17 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
             msg = (f"{verb}: {p.sent} sent, {p.rejected} rejected by &Open, {p.failed} not sent (safe to send "
                    f"again), {p.unknown} unknown outcome, {p.already} already sent earlier"
                    + (f", {p.skipped} skipped (just gifted from another list)" if p.skipped else "")
+                   + (f", {p.limited} not sent (a limit was reached; see their Send error)" if p.limited else "")
+                   + (f", {p.resolved} unknown outcomes resolved from &Open's own updates" if p.resolved else "")
                    + f" · {p.elapsed:.1f}s.")
             (st.success if p.state == "completed" and not (p.rejected or p.unknown or p.failed) else st.warning)(msg)
             if run.unflushed:
                 st.warning(f"{len(run.unflushed)} results are not in the sheet yet: Google refused the write "
-                           f"({p.writeback_error or 'quota'}). They are kept in the journal and retried for a "
+                           f"({md(p.writeback_error or 'quota', limit=1000)}). They are kept in the journal and "
+                           "retried for a "
                            "minute; **Refresh statuses** on Gift status writes them too.")
             if p.message and p.state != "completed":
-                (st.info if p.message.startswith("Stopped by") else st.error)(p.message)
+                (st.info if p.message.startswith("Stopped by") else st.error)(md(p.message, limit=1000))
 
     _view()
 
@@ -124,18 +132,26 @@ def overrides_and_unknowns(svc: Services, loaded: LoadedList, rev: Review, actor
     if skipped:
         with st.expander(f"Send anyway to {len(skipped)} skipped people (look-back override)"):
             labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email} — {r.message}" for r in skipped}
-            chosen = st.multiselect("Deliberately send to", list(labels), format_func=labels.get, key="override_pick")
+            chosen = st.multiselect("Deliberately send to", list(labels), format_func=lambda e: plain(labels[e]),
+                                    key="override_pick")
             if st.button("Override the look-back check for these", disabled=not chosen, key="override_go"):
                 for email in chosen:
                     svc.store.record_override(loaded.list_key, email, actor, labels[email])
                 st.rerun()
+    report = unknowns_report(svc.store, loaded.list_key)
+    if report.resolved and not unknown:
+        st.caption(md(report.describe() + "."))
     if unknown:
         with st.expander(f"{len(unknown)} rows with an unknown outcome — check them in &Open", expanded=True):
-            st.write("These requests may or may not have created a gift. Look each one up in &Open. Only if it "
-                     "has **no** gift there, clear it here so it can be sent again.")
-            labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email}" for r in unknown}
-            chosen = st.multiselect("Checked in &Open, no gift found", list(labels), format_func=labels.get,
-                                    key="unknown_pick")
+            st.write(md(report.describe() + "."))
+            st.write("These requests may or may not have created a gift. When &Open's update for the gift arrives "
+                     "(a webhook, or Refresh statuses), the row resolves by itself. Otherwise look each one up in "
+                     "&Open; only if it has **no** gift there, clear it here so it can be sent again.")
+            labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email} — attempted "
+                                         f"{ago(utcnow() - t) if (t := parse_iso(r.journal.attempted_at)) else '?'}"
+                      for r in unknown}
+            chosen = st.multiselect("Checked in &Open, no gift found", list(labels),
+                                    format_func=lambda e: plain(labels[e]), key="unknown_pick")
             if st.button("Clear these so they can be sent again", disabled=not chosen, key="unknown_go"):
                 for email in chosen:
                     svc.store.clear_unknown(loaded.list_key, email, actor)

@@ -18,6 +18,7 @@ from lib.review import review, status_results
 from lib.sources import LoadedList
 
 from . import state
+from .text import md
 
 log = logging.getLogger(__name__)
 LINKS = state.SHEET_LINKS
@@ -35,7 +36,7 @@ def open_sheet_form(svc: Services) -> None:
         return
     email = sheets.service_account_email(settings.service_account)
     if email:
-        st.write(f"Share your sheet with **{email}** (as an Editor), then paste its link.")
+        st.write(f"Share your sheet with **{md(email)}** (as an Editor), then paste its link.")
     link = st.text_input("Google Sheet link", placeholder="https://docs.google.com/spreadsheets/d/…/edit",
                          key="sheet_link")
     tabs = st.session_state.get("giftrun_sheet_tabs", {}).get(link) if link else None
@@ -44,14 +45,14 @@ def open_sheet_form(svc: Services) -> None:
         try:
             loaded, sink = load_sheet(link, settings, None, worksheet)
         except sheets.SheetsError as exc:
-            st.error(str(exc))
+            st.error(md(exc, limit=1000))
             return
         # Reopen this exact tab later by its id: a bare link would pick whatever tab is first then.
         st.session_state.setdefault(LINKS, {})[loaded.list_key] = (tab_link(sink.sheet), None)
         state.set_list(loaded)
         names = [t for t in sink.sheet.worksheet_titles() if t != sheets.HISTORY_TITLE]
         st.session_state.setdefault("giftrun_sheet_tabs", {})[link] = names
-        st.success(f"Opened {loaded.name}: {len(loaded.frame)} people."
+        st.success(f"Opened {md(loaded.name)}: {len(loaded.frame)} people."
                    + (" Pick another tab above and open again to use it." if len(names) > 1 else ""))
 
 
@@ -69,7 +70,8 @@ def fresh(svc: Services, loaded: LoadedList) -> tuple[LoadedList, sheets.SheetSi
     from the copy read when the sheet was opened, is what keeps a sheet list from being
     gifted twice."""
     link, tab = st.session_state[LINKS][loaded.list_key]
-    current, sink = load_sheet(link, svc.settings, {k: v or "" for k, v in vars(loaded.cmap).items()}, tab)
+    current, sink = load_sheet(link, svc.settings, {k: v or "" for k, v in vars(loaded.cmap).items()}, tab,
+                               absent_ok=("approved",))  # ticks of an Approved column the sheet lacks: below
     col = loaded.cmap.approved
     if col and col in loaded.frame.columns:
         if col not in current.frame.columns:  # ticked in the app: the sheet has no Approved column
@@ -138,6 +140,7 @@ def shared_history(svc: Services) -> pd.DataFrame | None:
     try:
         import_shared_history(svc.settings, svc.store)
     except Exception as exc:
-        st.warning(f"Could not read the shared Gift history sheet ({exc}); showing the local history only.")
+        st.warning(f"Could not read the shared Gift history sheet ({md(exc, limit=1000)}); "
+                   "showing the local history only.")
     return None
 

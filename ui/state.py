@@ -8,8 +8,10 @@ import streamlit as st
 
 from lib import csvio
 from lib.runtime import Services, get_services
-from lib.settings import Settings
-from lib.sources import LoadedList, prepare
+from lib.recipients import without_stale
+from lib.settings import Settings, SettingsError
+from lib.sources import LoadedList, csv_bytes, prepare
+from lib.store import StoreError
 from lib.writeback import APPROVED
 
 LIST = "giftrun_list"            # the LoadedList being worked on (base frame: approvals committed)
@@ -17,6 +19,7 @@ EDITOR_VERSION = "giftrun_editor_version"
 LOOKBACK = "giftrun_lookback"
 CAMPAIGN = "giftrun_campaign"
 SHEET_LINKS = "giftrun_sheet_links"  # list_key -> (link, tab) for lists that came from a sheet
+MAPPING_NOTE = "giftrun_mapping_note"  # (list_key, why a reopened list lost a saved column choice), for Build list
 
 
 def _secrets() -> dict[str, Any]:
@@ -31,9 +34,16 @@ def load_settings() -> Settings:
 
 
 def services() -> Services:
+    """The process's services; a store that cannot be opened (an unreachable database) is one
+    clear message on the page, and nothing else runs."""
     port = st.get_option("server.port")
     speed = float(os.environ.get("GIFTRUN_DEMO_SPEED", "1") or 1)
-    return get_services(load_settings, port=port, demo_speed=speed)
+    try:
+        return get_services(load_settings, port=port, demo_speed=speed)
+    except (StoreError, SettingsError) as exc:
+        st.error(str(exc), icon="🛑")
+        st.stop()
+        raise  # st.stop() raises; this line is for type checkers
 
 
 def actor() -> str:
@@ -58,29 +68,44 @@ def set_list(loaded: LoadedList | None, *, save: bool = True) -> None:
 
 
 def save_list(loaded: LoadedList) -> None:
-    """Keep the list (approvals included) in the store, so a closed tab loses nothing."""
-    user = loaded.frame[list(loaded.user_columns)]
+    """Keep the list (approvals included) in the store, so a closed tab loses nothing: the
+    user's own file with the ticks made here, when it came from a file."""
+    approved = [loaded.cmap.approved] if loaded.cmap.approved in loaded.frame.columns else []
     mapping = {k: v for k, v in vars(loaded.cmap).items() if v}
     link = st.session_state.get(SHEET_LINKS, {}).get(loaded.list_key)
     if link:  # a sheet list is reopened from its sheet, the durable copy
         mapping |= {"_sheet_link": link[0], "_sheet_tab": link[1] or ""}
-    services().store.save_list(loaded.list_key, loaded.name, csvio.to_csv_bytes(user), mapping)
+    services().store.save_list(loaded.list_key, loaded.name, csv_bytes(loaded, loaded.frame, approved), mapping)
 
 
 def reopen_list(list_key: str) -> LoadedList | None:
+    """The saved list with its saved column choices. A choice naming a column the list no
+    longer has is dropped (that field then has no column until the user picks one) and
+    MAPPING_NOTE says which: never read from another column without a word."""
+    st.session_state.pop(MAPPING_NOTE, None)
     saved = services().store.load_list(list_key)
     if saved is None:
         return None
     name, data, mapping = saved
     link, tab = mapping.pop("_sheet_link", None), mapping.pop("_sheet_tab", None) or None
     if link:
-        from lib.sheet_source import load_sheet
+        from lib.sheet_source import SheetColumnsError, load_sheet
 
-        loaded, _ = load_sheet(link, services().settings, mapping, tab)
+        # Approved may be the column the app adds to a sheet without one: no note for that
+        quiet = ("approved",) if mapping.get("approved") == APPROVED else ()
+        try:
+            loaded, _ = load_sheet(link, services().settings, mapping, tab, absent_ok=quiet)
+        except SheetColumnsError as exc:
+            mapping, note = without_stale(exc.columns, mapping, absent_ok=quiet)
+            loaded, _ = load_sheet(link, services().settings, mapping, tab)
+            st.session_state[MAPPING_NOTE] = (loaded.list_key, note)
         st.session_state.setdefault(SHEET_LINKS, {})[loaded.list_key] = (link, tab)
         return loaded
-    frame = csvio.read_csv_bytes(data, name=name)
-    return prepare(frame, list_key=list_key, name=name, overrides=mapping)
+    document = csvio.read_csv(data, name=name)
+    mapping, note = without_stale([str(c) for c in document.frame.columns], mapping)
+    if note:
+        st.session_state[MAPPING_NOTE] = (list_key, note)
+    return prepare(document.frame, list_key=list_key, name=name, overrides=mapping, document=document)
 
 
 def bump_editor() -> None:

@@ -10,15 +10,18 @@ from lib.andopen import AndOpenError
 from lib.history import FINAL_STATUSES
 from lib.polling import poll_statuses
 from lib.runtime import Services
+from lib.models import STATUS_RANK, status_label
 from lib.status_report import FOLLOW_UP, funnel, gifts_frame, history_frame, status_counts
 
 from . import sheets_ui, state
+from .text import STATUS_LIMIT, link_column, md, plain
 
 
 STAGES = ["Submitted", "Redeemed", "Dispatched", "Delivered", "Cancelled"]
 STAGE_COLOURS = ["#9aa5b1", "#f59f00", "#7048e8", "#2f9e44", "#e03131"]  # the journey, then red for stop
 MAX_PICKER = 500
 MAX_POLL = 150  # about 30 s at the polling rate; the CLI's `status --poll` has no cap
+MAX_UNKNOWN_METRICS = 3  # statuses &Open may add later; beyond these, one "Other statuses" metric
 
 
 def render(svc: Services) -> None:
@@ -33,15 +36,15 @@ def render(svc: Services) -> None:
         try:
             summary = poll_statuses(svc.client(), svc.store, ids)
         except AndOpenError as exc:
-            st.error(str(exc))
+            st.error(md(exc, limit=1000))
         else:
             st.toast(f"Checked {summary.checked} gifts, {summary.changed} changed.")
             for err in summary.errors[:5]:
-                st.warning(err)
+                st.warning(md(err, limit=1000))
             window = elig.parse_window(st.session_state.get(state.LOOKBACK, elig.DEFAULT))
             written = sheets_ui.write_results(svc, state.current_list(), window)
             if written:
-                st.toast(written)
+                st.toast(md(written, limit=1000))
     auto = top[1].toggle("Live", value=True, help="Refresh this page every few seconds")
     _body(svc) if not auto else st.fragment(run_every=3.0)(_body)(svc)
     _history_download(svc)
@@ -52,10 +55,10 @@ def _body(svc: Services) -> None:
     if gifts.empty:
         st.info("No gifts yet. Send some from **Review & send**; their statuses appear here as &Open reports them.")
         return
-    counts = status_counts(gifts)
+    counts = _metric_counts(status_counts(gifts))
     cols = st.columns(len(counts))
     for col, (label, n) in zip(cols, counts.items()):
-        col.metric(label, n)
+        col.metric(md(label, STATUS_LIMIT), n)  # an unknown status is &Open's text: shown as text, bounded
     chart = alt.Chart(funnel(gifts)).mark_bar().encode(
         x=alt.X("Gifts:Q"), y=alt.Y("Stage:N", sort=None),
         color=alt.Color("Stage:N", legend=None, scale=alt.Scale(domain=STAGES, range=STAGE_COLOURS)),
@@ -66,21 +69,38 @@ def _body(svc: Services) -> None:
     f1, f2 = st.columns([2, 1])
     quick = f1.radio("Show", ["All gifts", *FOLLOW_UP], horizontal=True, key="status_filter")
     senders = sorted(gifts["Sent by"].unique())
-    sender = f2.selectbox("Sent by", ["Anyone", *senders], key="status_sender")
+    sender = f2.selectbox("Sent by", ["Anyone", *senders], key="status_sender", format_func=plain)
     view = gifts if quick == "All gifts" else gifts[gifts["status"] == FOLLOW_UP[quick]]
     if sender != "Anyone":
         view = view[view["Sent by"] == sender]
-    st.dataframe(view.drop(columns=["status"]), hide_index=True, width="stretch",
-                 column_config={"Redemption URL": st.column_config.LinkColumn("Redemption URL")})
+    st.dataframe(_bounded_status(view.drop(columns=["status"])), hide_index=True, width="stretch",
+                 column_config={"Redemption URL": link_column("Redemption URL", view["Redemption URL"])})
 
     recipients = dict(zip(view["Gift request ID"], view["Recipient"]))
     options = [""] + list(recipients)[:MAX_PICKER]
     gid = st.selectbox("One gift's history", options, key="status_gift",
-                       format_func=lambda g: g and f"{g} — {recipients.get(g, '')}")
+                       format_func=lambda g: g and plain(f"{g} — {recipients.get(g, '')}"))
     if gid:
-        st.dataframe(history_frame(svc.store, gid), hide_index=True, width="stretch")
+        st.dataframe(_bounded_status(history_frame(svc.store, gid)), hide_index=True, width="stretch")
     if len(recipients) > MAX_PICKER:
         st.caption(f"The picker lists the {MAX_PICKER} most recently updated gifts of this view.")
+
+
+def _metric_counts(counts: dict[str, int]) -> dict[str, int]:
+    """Every known status, then the most common unknown ones; the rest summed, so a flood
+    of odd statuses cannot make a thousand metric columns."""
+    known = {status_label(s) for s in STATUS_RANK}
+    shown = {label: n for label, n in counts.items() if label in known}
+    unknown = sorted(((n, label) for label, n in counts.items() if label not in known), reverse=True)
+    shown.update({label: n for n, label in unknown[:MAX_UNKNOWN_METRICS]})
+    if len(unknown) > MAX_UNKNOWN_METRICS:
+        rest = unknown[MAX_UNKNOWN_METRICS:]
+        shown[f"Other statuses ({len(rest)})"] = sum(n for n, _ in rest)
+    return shown
+
+
+def _bounded_status(frame):
+    return frame.assign(Status=frame["Status"].map(lambda v: plain(v, STATUS_LIMIT))) if len(frame) else frame
 
 
 def _history_download(svc: Services) -> None:

@@ -2,10 +2,11 @@
 import streamlit as st
 
 from lib import csvio, sheets
-from lib.recipients import match_columns
+from lib.recipients import ColumnMappingError, match_columns
 from lib.sample import SAMPLE_NAME, sample_frame
 from lib.sources import prepare, upload_list_key
-from ui import sheets_ui, state
+from ui import common, sheets_ui, state
+from ui.text import md, plain
 
 svc = state.services()
 st.title("Build list")
@@ -16,16 +17,22 @@ if svc.demo_mode and state.current_list() is None:
 names = ["Upload a CSV", "Google Sheet", "Recent lists"] + (["Sample list"] if svc.demo_mode else [])
 tabs = dict(zip(names, st.tabs(names)))  # the made-up sample is for demos only: never sent for real
 with tabs["Upload a CSV"]:
-    upload = st.file_uploader("CSV file (UTF-8 or Windows-1252; comma, semicolon or tab)", type=["csv", "txt", "tsv"],
-                              key="giftrun_upload")
+    common.upload_refusals_visible()
+    upload = st.file_uploader("CSV file (UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or |)",
+                              type=["csv", "txt", "tsv", "xlsx", "xls"], key="giftrun_upload",
+                              max_upload_size=csvio.MAX_UPLOAD_BYTES // csvio.MIB)
+    st.caption(csvio.LIMITS_TEXT)
     if upload is not None and st.button("Use this file", type="primary", key="use_upload"):
         try:
-            frame = csvio.read_csv_bytes(upload.getvalue(), name=upload.name)
+            document = csvio.read_csv(upload.getvalue(), name=upload.name)
         except csvio.CsvError as exc:
-            st.error(str(exc))
+            st.error(md(exc, limit=1000))
         else:
-            state.set_list(prepare(frame, list_key=upload_list_key(upload.name, state.actor()), name=upload.name))
-            st.success(f"Loaded {len(frame)} people from {upload.name}.")
+            state.set_list(prepare(document.frame, list_key=upload_list_key(upload.name, state.actor()),
+                                   name=upload.name, document=document))
+            st.success(f"Loaded {len(document.frame)} people from {md(upload.name)}.")
+            for note in document.notes:
+                st.info(md(note))
 with tabs["Google Sheet"]:
     sheets_ui.open_sheet_form(svc)
 if svc.demo_mode:
@@ -41,25 +48,25 @@ with tabs["Recent lists"]:
     if not saved:
         st.caption("Lists you load are kept here, approvals included, so a closed tab loses nothing.")
     else:
-        labels = {key: f"{name} — saved {at[:16].replace('T', ' ')} UTC" for key, name, at in saved}
+        labels = {key: f"{plain(name)} — saved {at[:16].replace('T', ' ')} UTC" for key, name, at in saved}
         choice = st.selectbox("Reopen a list", list(labels), format_func=labels.get, key="reopen_choice")
         if st.button("Reopen", key="reopen"):
             try:
                 reopened = state.reopen_list(choice)
             except sheets.SheetsError as exc:
-                st.error(str(exc))
+                st.error(md(exc, limit=1000))
                 st.stop()
             if reopened is None:
                 st.error("That list is no longer in the store.")
             else:
                 state.set_list(reopened, save=False)
-                st.success(f"Reopened {reopened.name}.")
+                st.success(f"Reopened {md(reopened.name)}.")
 
 loaded = state.current_list()
 if loaded is None:
     st.stop()
 
-st.subheader(f"{loaded.name} — {len(loaded.frame)} people")
+st.subheader(f"{md(loaded.name)} — {len(loaded.frame)} people")
 st.caption("Columns are matched loosely (First Name, first_name, Email Address… all work). "
            "If a column was not found, pick it from your own columns; the choice is remembered for this list.")
 fields = [("first_name", "First name"), ("last_name", "Last name"), ("email", "Email"), ("approved", "Approved")]
@@ -71,8 +78,18 @@ for (field, label), col in zip(fields, cols):
     choice = col.selectbox(label, options, index=options.index(current) if current in options else 0,
                            key=f"map_{field}_{loaded.list_key}")
     overrides[field] = "" if choice == "(none)" else choice
-cmap = match_columns(loaded.user_columns, overrides)
+note_for, note = st.session_state.get(state.MAPPING_NOTE) or (None, "")
+if note_for == loaded.list_key:
+    st.warning("Some column choices saved with this list no longer match its columns:")
+    st.text(note)  # the user's own column names: plain text
+try:
+    cmap = match_columns(loaded.user_columns, overrides)
+except ColumnMappingError as exc:  # one column picked for two fields
+    st.error("Pick a different column for each field:")
+    st.text(str(exc))
+    st.stop()
 if cmap != loaded.cmap:
+    st.session_state.pop(state.MAPPING_NOTE, None)  # the user has picked again
     loaded.cmap = cmap
     state.set_list(loaded)
 missing = cmap.missing()

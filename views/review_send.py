@@ -3,17 +3,18 @@ import copy
 
 import streamlit as st
 
-from lib import csvio
 from lib import eligibility as elig
 from lib.andopen import AndOpenError
 from lib.recipients import apply_approval_edits, set_all_approved
-from lib.review import review
+from lib.review import describe_overwrites, own_values_replaced, review, with_run_notes
 from lib.sending import FLUSH_INTERVAL, SendRun
 from lib.sheet_source import SHEET_FLUSH_INTERVAL
 from lib.sheets import SheetsError
+from lib.sources import csv_bytes, results_in
 from lib.store import NO_LOOKBACK, RunInProgress
-from lib.writeback import RESULT_COLUMNS
+from ui import limits as limits_ui
 from ui import runview, sheets_ui, state
+from ui.text import link_column, md, plain
 
 svc = state.services()
 st.title("Review & send")
@@ -23,7 +24,7 @@ if loaded is None:
     running = svc.registry.active()
     for run in running:  # a reopened tab can still watch a run started earlier
         ctx = svc.registry.context.get(run.list_key)
-        if ctx is not None and st.button(f"Watch the run in progress on {ctx.name}", key=f"attach-{run.run_id}"):
+        if ctx is not None and st.button(f"Watch the run in progress on {md(ctx.name)}", key=f"attach-{run.run_id}"):
             state.set_list(copy.deepcopy(ctx), save=False)  # never share one list object between sessions
             st.rerun()
     st.stop()
@@ -38,7 +39,7 @@ if approved_col not in loaded.frame.columns:
     loaded.cmap = type(loaded.cmap)(**{**vars(loaded.cmap), "approved": approved_col})
 
 # -- settings for this run -----------------------------------------------------------------
-left, right = st.columns(2)
+left, right, cap_col = st.columns([2, 2, 1])
 campaigns = runview.campaigns(svc)
 if campaigns is None:
     st.stop()
@@ -46,11 +47,12 @@ ids = [c.id for c in campaigns if c.state != "archived"]
 names = {c.id: c.name for c in campaigns}
 default = svc.settings.campaign_id if svc.settings.campaign_id in ids else (ids[0] if ids else None)
 campaign_id = left.selectbox("Campaign", ids, index=ids.index(default) if default in ids else 0,
-                             format_func=lambda i: f"{names.get(i, i)}", key=state.CAMPAIGN)
+                             format_func=lambda i: plain(names.get(i, i)), key=state.CAMPAIGN)
 presets = [p for p, _ in elig.PRESETS]
 lookback = right.selectbox("Skip people gifted within", presets, index=presets.index(elig.DEFAULT),
                            format_func=dict(elig.PRESETS).get, key=state.LOOKBACK)
 window = elig.parse_window(lookback)
+max_gifts = limits_ui.cap_input(cap_col)
 
 # -- the table: approvals are the only editable cells -------------------------------------
 key = state.editor_key(loaded)
@@ -58,6 +60,8 @@ edits = st.session_state.get(key, {}).get("edited_rows", {})
 effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits else loaded.frame
 loaded_view = type(loaded)(loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns)
 rev = review(loaded_view, svc.store, window, extra_history=sheets_ui.shared_history(svc))
+if (last := svc.registry.get(loaded.list_key)) is not None and last.snapshot().state != "running":
+    rev = with_run_notes(rev, last.limited_results())  # why a limit kept rows back: not in the journal
 plan = rev.plan
 
 b1, b2, _ = st.columns([1, 1, 4])
@@ -85,13 +89,17 @@ st.data_editor(
     disabled=[c for c in display.columns if c != approved_col],
     column_config={
         approved_col: st.column_config.CheckboxColumn(approved_col, help="Tick to send this person a gift"),
-        "Redemption URL": st.column_config.LinkColumn("Redemption URL"),
+        "Redemption URL": link_column("Redemption URL", display["Redemption URL"]),
     },
 )
 
 # -- summary ---------------------------------------------------------------------------------
 counts = plan.counts()
 runview.summary(rev, window)
+
+overwrites = own_values_replaced(loaded_view, rev)
+if overwrites:
+    st.warning(md(describe_overwrites(overwrites), limit=2000))
 
 runview.overrides_and_unknowns(svc, loaded, rev, state.actor())
 
@@ -101,13 +109,14 @@ running = run is not None and run.snapshot().state == "running"
 live_elsewhere = [r for r in svc.store.live_runs(loaded.list_key) if not run or r.run_id != run.run_id]
 if live_elsewhere:
     r0 = live_elsewhere[0]
-    st.warning(f"A run on this list is in progress elsewhere (started by {r0.actor}, "
+    st.warning(f"A run on this list is in progress elsewhere (started by {md(r0.actor)}, "
                f"{r0.counts.get('done', 0)}/{r0.counts.get('total', '?')} done).")
     if st.button("Stop that run", key="stop_elsewhere"):
         svc.store.request_stop(r0.run_id, state.actor())
         st.toast("Stop requested: it takes effect within a second.")
-label = f"Send {counts['send']} gift{'s' if counts['send'] != 1 else ''}"
-if st.button(label, type="primary", disabled=running or counts["send"] == 0 or bool(live_elsewhere),
+limits, planned, confirmed = limits_ui.before_send(svc, counts["send"], max_gifts, state.editor_key(loaded) + "-ok")
+label = f"Send {planned} gift{'s' if planned != 1 else ''}"
+if st.button(label, type="primary", disabled=running or planned == 0 or bool(live_elsewhere) or not confirmed,
              key="send"):
     loaded.frame = effective
     state.save_list(loaded)
@@ -120,14 +129,15 @@ if st.button(label, type="primary", disabled=running or counts["send"] == 0 or b
             items, preamble = now_rev.plan.items, now_rev.results()
         new_run = SendRun(client, svc.store, loaded.list_key, items, campaign_id, actor=state.actor(),
                           sink=sink, flush_interval=SHEET_FLUSH_INTERVAL if sink else FLUSH_INTERVAL,
-                          preamble=preamble, lookback_days=NO_LOOKBACK if window is None else window.days)
+                          preamble=preamble, lookback_days=NO_LOOKBACK if window is None else window.days,
+                          limits=limits)
         svc.registry.start(new_run, context=loaded, after=sheets_ui.after_run(svc, sink))
     except SheetsError as exc:
-        st.error(str(exc))
+        st.error(md(exc, limit=1000))
     except RunInProgress as exc:
-        st.warning(str(exc))
+        st.warning(md(exc, limit=1000))
     except AndOpenError as exc:
-        st.error(str(exc))
+        st.error(md(exc, limit=1000))
     else:
         state.bump_editor()
         st.rerun()
@@ -136,5 +146,5 @@ if run is not None:
     runview.progress(run, loaded)
 
 st.download_button(
-    "Download CSV with results", csvio.to_csv_bytes(rev.frame[list(loaded.user_columns) + list(RESULT_COLUMNS)]),
+    "Download CSV with results", csv_bytes(loaded, rev.frame, [approved_col, *results_in(rev.frame)]),
     file_name=f"{loaded.name.rsplit('.', 1)[0]}-results.csv", mime="text/csv", key="download")

@@ -3,25 +3,33 @@ import pandas as pd
 import streamlit as st
 
 from lib.connection import check_connection
+from lib.deployment import store_warning
 from lib.runtime import http_session
-from ui import state
+from ui import donotgift_ui, state
+from ui.text import code, md
 
 svc = state.services()
 s = svc.settings
 st.title("Settings")
 if svc.demo_mode:
-    st.write(f"**Mode:** demo — the built-in sandbox at `{svc.demo.sandbox.url}`.")
+    st.write(f"**Mode:** demo — the built-in sandbox at {code(svc.demo.sandbox.url)}.")
 else:
-    st.write(f"**Mode:** live · **&Open key:** `{s.api_key.masked()}` · "
-             f"**host:** `{s.base_url or 'from the key (production US / staging)'}`")
-st.write(f"**Default campaign:** `{s.campaign_id or '(none — pick one on Review & send)'}`")
-st.write(f"**Store:** `{svc.store.data_dir}`")
+    st.write(f"**Mode:** live · **&Open key:** {code(s.api_key.masked())} · "
+             f"**host:** {code(s.base_url or 'from the key (production US / staging)')}")
+st.write(f"**Default campaign:** {code(s.campaign_id or '(none — pick one on Review & send)')}")
+info = svc.store.info
+st.write(f"**Store:** {info.backend} · {code(info.where, limit=1000)}" + (
+    " (shared by every host using this database)" if not info.local_file else " (a file on this host)"))
+if (warning := store_warning(info.local_file)) is not None:
+    st.warning(warning)
 secret_state = "configured" if svc.webhook_secret else "not set (webhooks are refused; use polling)"
 st.write(f"**Webhook endpoint:** `POST /webhooks/andopen` on this server · secret {secret_state}")
 
 if st.button("Check connection", key="check_connection"):
     result = check_connection(s, http_session(), svc.client() if svc.demo_mode else None)
-    (st.success if result.ok else st.error)(result.message)
+    (st.success if result.ok else st.error)(md(result.message, limit=1000))
+daily = f"{s.daily_limit:,} gifts in any 24 hours, across the team" if s.daily_limit else "none"
+st.write(f"**Daily limit (GIFTRUN_DAILY_LIMIT):** {daily}")
 
 st.subheader("Runs (audit trail)")
 runs = svc.store.runs()
@@ -30,7 +38,7 @@ if runs:
         "Started": r.started_at[:19].replace("T", " "), "By": r.actor, "State": r.state,
         "Sent": r.counts.get("sent", 0), "Rejected": r.counts.get("rejected", 0),
         "Unknown": r.counts.get("unknown", 0), "Not sent": r.counts.get("failed", 0),
-        "Message": r.message or "",
+        "Cap": "" if r.max_gifts is None else str(r.max_gifts), "Message": r.message or "",
     } for r in runs]), hide_index=True, width="stretch")
 else:
     st.caption("No runs yet.")
@@ -43,4 +51,7 @@ if decisions:
         "Detail": d["detail"],
     } for d in decisions]), hide_index=True, width="stretch")
 else:
-    st.caption("Look-back overrides and cleared unknown outcomes are listed here, with who made them.")
+    st.caption("Look-back overrides, cleared unknown outcomes, caps set on runs, runs the daily limit stopped and "
+               "do-not-gift changes are listed here, with who made them.")
+
+donotgift_ui.render(svc, state.actor())

@@ -1,0 +1,118 @@
+"""Store benchmark: the journal and the webhook intake on SQLite and on PostgreSQL, in one run.
+
+    python bench/store.py [--database-url postgresql://…] [--claims 2000] [--threads 8] [--events 2000]
+
+The PostgreSQL rows need a server: --database-url, or GIFTRUN_BENCH_DATABASE_URL /
+GIFTRUN_TEST_DATABASE_URL (`.ci/run` starts one); each run uses a fresh schema and drops it.
+
+- claims: threads each journal a send (the claim, with its look-back check, under the
+  person's lock) and then its outcome, for distinct people: what a run does per gift.
+  Baseline, measured in the same run on the same store: empty write transactions.
+- intake: bench/webhooks.py against the standalone receiver (its own process) on that
+  store: signed, shuffled, 20% duplicated deliveries from 32 senders; every event durable
+  before its 2xx. Target: >= 1,000 events/s and p99 < 100 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import webhooks as webhook_bench  # noqa: E402
+from lib.models import Recipient, SendState, iso, utcnow  # noqa: E402
+from lib.store import Store  # noqa: E402
+
+
+def _threads(n: int, work) -> float:
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
+def claims_per_s(store: Store, claims: int, threads: int) -> tuple[float, float]:
+    """(claims+outcomes per second, empty write transactions per second) with `threads` writers."""
+    per = claims // threads
+    since = iso(utcnow())
+
+    def claim(i: int) -> None:
+        for k in range(per):
+            email = f"p{i}-{k}@example.com"
+            assert store.claim(f"list-{i % 3}", Recipient("Ana", "Ruiz", email), row_key=str(k), campaign_id="c",
+                               run_id=f"r{i}", lookback_since=since).claimed
+            store.record_outcome(f"list-{i % 3}", email, SendState.SENT, gift_request_id=f"g-{i}-{k}")
+
+    def empty(i: int) -> None:
+        for _ in range(per):
+            with store.db.write():
+                pass
+
+    return per * threads / _threads(threads, claim), per * threads / _threads(threads, empty)
+
+
+def measure(label: str, location: str, schema: str | None, args) -> dict:
+    store = Store(location, schema=schema)
+    try:
+        claim_rate, empty_rate = claims_per_s(store, args.claims, args.threads)
+    finally:
+        store.close()
+    intake = webhook_bench.run(events=args.events, senders=32, seed=1, store_location=location if schema else None,
+                               schema=schema)
+    return {"backend": label, "claims": claim_rate, "empty": empty_rate, "intake": intake}
+
+
+def _drop(url: str, schema: str) -> None:
+    import sqlalchemy as sa
+
+    from lib.store.database import normalise_url
+
+    engine = sa.create_engine(normalise_url(url))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--database-url", default=os.environ.get("GIFTRUN_BENCH_DATABASE_URL")
+                    or os.environ.get("GIFTRUN_TEST_DATABASE_URL"))
+    ap.add_argument("--claims", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--events", type=int, default=2000)
+    args = ap.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="giftrun-bench-store-") as folder:
+        rows.append(measure("SQLite", folder, None, args))
+    if args.database_url:
+        schema = "bench_" + uuid.uuid4().hex[:10]
+        try:
+            rows.append(measure("PostgreSQL", args.database_url, schema, args))
+        finally:
+            _drop(args.database_url, schema)
+    print(f"{'backend':<11} {'claims+outcomes/s':>17} {'empty tx/s':>10} {'ratio':>6} │ "
+          f"{'intake events/s':>15} {'p50 ms':>7} {'p99 ms':>7} {'stored ok':>9}")
+    ok = True
+    for r in rows:
+        i = r["intake"]
+        ok &= i.ok
+        print(f"{r['backend']:<11} {r['claims']:>17.0f} {r['empty']:>10.0f} {r['claims'] / r['empty']:>6.2f} │ "
+              f"{i.events_per_s:>15.0f} {i.p50_ms:>7.1f} {i.p99_ms:>7.1f} {'yes' if i.ok else 'NO':>9}")
+    if not args.database_url:
+        print("PostgreSQL   skipped: no server (--database-url or GIFTRUN_BENCH_DATABASE_URL)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

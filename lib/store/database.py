@@ -1,0 +1,205 @@
+"""The store's database: one SQLAlchemy engine over SQLite (a file in GIFTRUN_DATA_DIR) or
+PostgreSQL (shared by several hosts), with the few places where the two must differ.
+
+Everything above this module writes one SQL dialect: named parameters, `ON CONFLICT`,
+`RETURNING`, ISO-8601 text timestamps. What differs lives here: how a write transaction
+takes its locks (SQLite `BEGIN IMMEDIATE` serialises all writers; Postgres runs READ
+COMMITTED, so a check-then-insert takes a transaction-scoped advisory lock on what it
+checks), where the tables live (a Postgres schema), and the column types of migrations.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import struct
+from contextlib import contextmanager
+from functools import lru_cache
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+
+log = logging.getLogger(__name__)
+
+SQLITE_FILE = "giftrun.sqlite3"
+DEFAULT_SCHEMA = "giftrun"  # not `public`: on Supabase, `public` is served by its REST API
+POOL_SIZE = 3  # managed poolers (Neon, Supabase) allow few connections per client
+POOL_OVERFLOW = 5
+CONNECT_TIMEOUT_S = 10
+BUSY_TIMEOUT_MS = 10_000  # SQLite: well under a run's 30 s liveness window
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class StoreError(Exception):
+    """Root of the store's errors; str() is a message for people (never a password)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or refused us; nothing was written."""
+
+
+class StoreVersionError(StoreError):
+    """The store was written by a newer Giftrun than this one."""
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What Settings shows: the backend and where it is, never credentials."""
+
+    backend: str  # "SQLite" / "PostgreSQL"
+    where: str  # a file path, or host:port/database (schema)
+    local_file: bool
+
+
+def is_database_url(text: str) -> bool:
+    return bool(re.match(r"(postgres|postgresql)(\+\w+)?://", str(text).strip(), re.I))
+
+
+def normalise_url(text: str) -> URL:
+    """`postgresql://` and `postgres://` (as providers print them) mean psycopg 3."""
+    url = make_url(str(text).strip())
+    if url.get_backend_name().lower() not in ("postgresql", "postgres"):
+        raise StoreError(f"Only PostgreSQL databases are supported (got '{url.get_backend_name()}').")
+    return url.set(drivername="postgresql+psycopg")
+
+
+def describe_url(url: URL) -> str:
+    host = url.host or "localhost"
+    port = f":{url.port}" if url.port else ""
+    return f"{host}{port}/{url.database or ''}"
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a name (the same on every host)."""
+    return struct.unpack(">q", hashlib.blake2b(name.encode(), digest_size=8).digest())[0]
+
+
+@lru_cache(maxsize=1024)
+def _text(sql: str) -> sa.TextClause:
+    """Parsed once per statement: building a TextClause costs as much as running it."""
+    clause = sa.text(sql)
+    if " IN :" in sql:  # `x IN :name` takes a list
+        names = re.findall(r" IN :(\w+)", sql)
+        clause = clause.bindparams(*(sa.bindparam(n, expanding=True) for n in names))
+    return clause
+
+
+def _clean(value: Any) -> Any:
+    """Postgres text cannot hold NUL: both backends store the same replacement."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
+class Database:
+    """The engine and its dialect-specific parts. Thread-safe: every call checks a
+    connection out of a small pool."""
+
+    def __init__(self, location: str | Path, *, schema: str | None = None) -> None:
+        if isinstance(location, str) and is_database_url(location):
+            self._init_postgres(location, schema or DEFAULT_SCHEMA)
+        else:
+            self._init_sqlite(Path(location))
+
+    # -- construction -----------------------------------------------------------------
+    def _init_sqlite(self, data_dir: Path) -> None:
+        self.is_postgres = False
+        self.data_dir: Path | None = data_dir
+        self.schema = None
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path: Path | None = data_dir / SQLITE_FILE
+        self.info = StoreInfo("SQLite", str(self.path.resolve()), local_file=True)
+        self.engine = sa.create_engine(f"sqlite:///{self.path}", poolclass=sa.pool.QueuePool,
+                                       pool_size=POOL_SIZE, max_overflow=20,
+                                       connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+
+        @event.listens_for(self.engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (pysqlite's own is too late)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")  # a journal line survives a power cut, not only a kill
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cur.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # Writers take the lock at BEGIN, so a check and its insert are one atomic step.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("giftrun_write")
+                                 else "BEGIN")
+
+    def _init_postgres(self, text: str, schema: str) -> None:
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise StoreError(f"Database schema name '{schema}' is not valid: use lowercase letters, digits and _.")
+        self.is_postgres = True
+        self.data_dir = None
+        self.path = None
+        self.schema = schema
+        url = normalise_url(text)
+        self.info = StoreInfo("PostgreSQL", f"{describe_url(url)} (schema {schema})", local_file=False)
+        self.engine = sa.create_engine(
+            url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True, pool_recycle=1800,
+            pool_timeout=30,
+            # prepare_threshold=None: no server-side prepared statements, which a transaction-mode
+            # pooler (PgBouncer, Supabase's pooler) cannot keep; TLS comes from the URL (sslmode).
+            connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_S,
+                          "application_name": "giftrun"},
+        )
+
+    # -- SQL text -----------------------------------------------------------------------
+    def table(self, name: str) -> str:
+        return f'"{self.schema}".{name}' if self.schema else name
+
+    @property
+    def seq(self) -> str:
+        """The column that orders rows by insertion (SQLite's rowid, a Postgres identity)."""
+        return "seq" if self.is_postgres else "rowid"
+
+    # -- transactions -------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: serialised with every writer on SQLite; on Postgres,
+        callers take `lock()` on whatever they check before they insert."""
+        with self._errors(), self.engine.connect() as conn:
+            conn.execution_options(giftrun_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self._errors(), self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def lock(self, conn: Connection, *names: str) -> None:
+        """Transaction-scoped locks on names (sorted, so two writers never deadlock).
+        SQLite needs none: BEGIN IMMEDIATE already admits one writer at a time."""
+        if not self.is_postgres:
+            return
+        for key in sorted({_lock_key(n) for n in names}):
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": key})
+
+    def execute(self, conn: Connection, sql: str, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None):
+        if isinstance(params, list):
+            return conn.execute(_text(sql), [{k: _clean(v) for k, v in p.items()} for p in params])
+        return conn.execute(_text(sql), {k: _clean(v) for k, v in (params or {}).items()})
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(self._unavailable(exc)) from exc
+        except sa.exc.InterfaceError as exc:
+            raise StoreUnavailable(self._unavailable(exc)) from exc
+
+    def _unavailable(self, exc: Exception) -> str:
+        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if self.is_postgres:
+            return f"The Giftrun database at {self.info.where} cannot be used: {reason[:300]}"
+        return f"The Giftrun store {self.info.where} cannot be used: {reason[:300]}"
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,40 @@
+"""The store: the one place where sends and status events are recorded; sheets and CSVs
+are views written back from it. One API over two backends (see database.py); every public
+method is one short transaction, safe from several threads, processes and hosts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .database import Database, StoreInfo
+from .donotgift import DoNotGiftMixin
+from .events import EventsMixin
+from .journal import JournalMixin
+from .lists import ListsMixin
+from .migrations import migrate
+from .resolution import ResolutionMixin
+from .runs import RunsMixin
+
+
+class Store(JournalMixin, RunsMixin, EventsMixin, ResolutionMixin, ListsMixin, DoNotGiftMixin):
+    """`Store(folder)` is the embedded SQLite store in that folder; `Store(url)` with a
+    `postgresql://…` URL is a shared database (tables in `schema`). Opening migrates."""
+
+    def __init__(self, location: str | Path, *, schema: str | None = None) -> None:
+        self.db = Database(location, schema=schema)
+        self.data_dir = self.db.data_dir  # the folder of a SQLite store; None for a database
+        self.path = self.db.path
+        try:
+            migrate(self.db)
+        except BaseException:
+            self.db.dispose()
+            raise
+
+    @property
+    def info(self) -> StoreInfo:
+        return self.db.info
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __repr__(self) -> str:
+        return f"Store({self.info.backend}: {self.info.where})"
