@@ -225,6 +225,17 @@ class AndOpenClient:
     def masked_token(self) -> str:
         return self._token.masked()
 
+    def keep_connections(self, n: int) -> None:
+        """Let the session keep at least n connections to &Open, so n requests in flight reuse
+        theirs rather than opening new ones and throwing them away. A session whose pool is
+        already that large (runtime.http_session's) is left alone."""
+        adapter = self.session.get_adapter(self.base_url + "/")
+        if isinstance(adapter, requests.adapters.HTTPAdapter) and getattr(adapter, "_pool_maxsize", 0) >= n:
+            return
+        max_retries = getattr(adapter, "max_retries", 0)
+        self.session.mount(self.base_url + "/", requests.adapters.HTTPAdapter(
+            pool_connections=1, pool_maxsize=n, max_retries=max_retries))
+
     # -- endpoints --
     def create_gift_request(self, campaign_id: str, first_name: str, last_name: str, email: str) -> GiftRequest:
         body = {"campaign_id": campaign_id,

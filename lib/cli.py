@@ -29,7 +29,8 @@ from .polling import poll_statuses
 from .recipients import ColumnMappingError, is_approved
 from .review import describe_overwrites, held_results, own_values_replaced, review, status_results
 from .runtime import http_session, make_client, open_store
-from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
+from .sandbox_limiters import LimiterKind
+from .sending import DEFAULT_RATE, FLUSH_INTERVAL, MAX_CONCURRENCY, SendRun
 from .settings import Settings, SettingsError
 from .csvio import CsvError
 from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
@@ -500,7 +501,8 @@ def cmd_store_copy(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from .sandbox import DEFAULT_TOKEN, Faults, Lifecycle, Sandbox
 
-    faults = Faults(latency=args.latency, rate_limit=args.rate_limit, error_503=args.p503,
+    faults = Faults(latency=args.latency, rate_limit=args.rate_limit, limiter=LimiterKind(args.limiter),
+                    retry_after=args.retry_after, error_503=args.p503,
                     error_500_after_create=args.p500_after_create, hang_after_create=args.p_hang,
                     hang_seconds=args.hang_seconds, seed=args.seed)
     secret = args.webhook_secret or (settings.webhook_secret.reveal() if settings.webhook_secret else None)
@@ -514,6 +516,9 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     _out(f"export ANDOPEN_API_KEY={sandbox.token}")
     _out(f"export ANDOPEN_CAMPAIGN_ID={sandbox.campaign_ids[0]}")
     _out(f"# {len(sandbox.campaign_ids)} campaigns; `python -m lib.cli campaigns` lists them")
+    if faults.rate_limit and faults.rate_limit > 0:
+        _out(f"# gift requests limited to {faults.rate_limit:g}/s by a {faults.limiter.value.replace('-', ' ')}; "
+             f"429s {'carry Retry-After' if faults.retry_after else 'carry no Retry-After'}")
     if args.webhook_url:
         _out(f"  webhooks → {args.webhook_url}")
     _wait_for_signal()
@@ -584,7 +589,7 @@ def _number(kind: type, low: float, high: float, unit: str = ""):
 
 
 RATE = _number(float, 0.1, 1000, "requests per second")
-CONCURRENCY = _number(int, 1, 64, "requests in flight")
+CONCURRENCY = _number(int, 1, MAX_CONCURRENCY, "requests in flight")
 PORT = _number(int, 1, 65535)
 SANDBOX_PORT = _number(int, 0, 65535, "0 picks a free port")
 SHARE = _number(float, 0, 1, "a share: 0.05 is 5%")
@@ -614,7 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     list_args(s)
     s.add_argument("--campaign", help="campaign id (default: ANDOPEN_CAMPAIGN_ID)")
     s.add_argument("--rate", type=RATE, default=DEFAULT_RATE, help="requests per second (default %(default)s)")
-    s.add_argument("--concurrency", type=CONCURRENCY, default=DEFAULT_CONCURRENCY, help=argparse.SUPPRESS)
+    s.add_argument("--concurrency", type=CONCURRENCY, default=MAX_CONCURRENCY, help=argparse.SUPPRESS)  # most in flight
     s.add_argument("--lookback", default=elig.DEFAULT,
                    help="skip people gifted within: off, 30d, 60d, 90d, 12m, forever or Nd (default %(default)s)")
     s.add_argument("--clear-unknown", action="append", metavar="EMAIL",
@@ -670,6 +675,11 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--token", help="token the sandbox accepts (default: a fixed staging-shaped token)")
     sb.add_argument("--latency", type=SECONDS, default=0.0, help="seconds added to every request")
     sb.add_argument("--rate-limit", type=RATE, default=None, help="gift requests/s before 429")
+    sb.add_argument("--limiter", choices=[k.value for k in LimiterKind], default=LimiterKind.TOKEN_BUCKET.value,
+                    help="how --rate-limit is kept: a token bucket (burst of one second), a fixed one-second window "
+                         "or a sliding one-second window (default %(default)s)")
+    sb.add_argument("--no-retry-after", dest="retry_after", action="store_false",
+                    help="answer 429 without a Retry-After header")
     sb.add_argument("--p503", type=SHARE, default=0.0, help="share answered 503 (nothing created)")
     sb.add_argument("--p500-after-create", type=SHARE, default=0.0, help="share answered 500 after creating")
     sb.add_argument("--p-hang", type=SHARE, default=0.0, help="share that hang after creating")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .runs import RunRegistry
     from .webhooks import WebhookIntake
 
-HTTP_POOL = 16  # connections kept to &Open: above the send engine's default concurrency
+HTTP_POOL = 64  # connections kept per host: at least sending.MAX_CONCURRENCY, so the pool never caps a run
 
 
 def http_session() -> requests.Session:

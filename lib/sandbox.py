@@ -14,7 +14,6 @@ import hmac
 import html
 import itertools
 import json
-import math
 import random
 import re
 import socket
@@ -32,6 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import requests
 
 from lib.models import GiftStatus, iso, normalize_email, utcnow
+from lib.sandbox_limiters import Limiter, LimiterKind, make_limiter, retry_after_header
 
 DEFAULT_TOKEN = "ao-v1-staging-sandbox0000demo"
 API_VERSION = "2026-05"
@@ -60,8 +60,10 @@ _AUTH_ERROR = {"errors": [{"type": "authentication_error", "code": "invalid_toke
 class Faults:
     """What goes wrong on POST /gift_requests. Mutable at runtime; all off by default."""
 
-    latency: float = 0.0
-    rate_limit: float | None = None
+    latency: float = 0.0  # seconds every answer takes, but a 429: limits are checked before the work
+    rate_limit: float | None = None  # gift requests/s; None: no limit
+    limiter: LimiterKind = LimiterKind.TOKEN_BUCKET  # how the limit is kept (lib/sandbox_limiters.py)
+    retry_after: bool = True  # a 429 says when to retry (Retry-After); False: a bare 429
     error_503: float = 0.0
     error_500_after_create: float = 0.0
     hang_after_create: float = 0.0
@@ -149,6 +151,7 @@ class _Response:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     hang: float | None = None  # set: answer nothing, wait this long, close the connection
+    at_once: bool = False  # answered before any work (a rate limit), so without the latency fault
 
 
 def _json(status: int, obj: Any, **headers: str) -> _Response:
@@ -246,31 +249,6 @@ def _normalise_campaign(raw: dict) -> dict:
     return c
 
 
-class _TokenBucket:
-    """Token bucket with burst max(1, rate); a changed rate starts a full bucket."""
-
-    def __init__(self) -> None:
-        self._rate: float | None = None
-        self._tokens = 0.0
-        self._last = 0.0
-
-    def take(self, rate: float | None, now: float) -> float:
-        """0 when allowed, otherwise the seconds until a token is there."""
-        if not rate or rate <= 0:
-            self._rate = None
-            return 0.0
-        cap = max(1.0, rate)
-        if rate != self._rate:
-            self._rate, self._tokens = rate, cap
-        else:
-            self._tokens = min(cap, self._tokens + (now - self._last) * rate)
-        self._last = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return 0.0
-        return (1 - self._tokens) / rate
-
-
 class _DelayQueue:
     """Items that become due after a delay; one consumer thread blocks on get()."""
 
@@ -344,7 +322,7 @@ class Sandbox:
         self._codes: dict[str, str] = {}
         self._lock = threading.Lock()  # gifts, codes, requests, deliveries
         self._fault_lock = threading.Lock()
-        self._bucket = _TokenBucket()
+        self._limiter: tuple[tuple, Limiter] | None = None  # ((kind, rate), limiter): rebuilt when either changes
         self._lc_lock = threading.Lock()
         self.faults = faults or Faults()
         self.lifecycle = lifecycle
@@ -352,6 +330,7 @@ class Sandbox:
         self._delivery_q = _DelayQueue()
         self._stopping = threading.Event()
         self._conns: set[socket.socket] = set()
+        self.connections_opened = 0  # TCP connections accepted: shows whether clients reuse theirs
         self._conn_lock = threading.Lock()
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
@@ -429,6 +408,7 @@ class Sandbox:
         with self._conn_lock:
             if alive:
                 self._conns.add(conn)
+                self.connections_opened += 1
             else:
                 self._conns.discard(conn)
         if alive and self._stopping.is_set():
@@ -555,13 +535,18 @@ class Sandbox:
             return _errors(VALIDATION_STATUS, *errs)
         faults = self.faults
         with self._fault_lock:
-            wait = self._bucket.take(faults.rate_limit, time.monotonic())
+            wait = self._rate_limit_wait(faults)
             draws = None if wait else [self._fault_rng.random() for _ in range(3)]
         if draws is None:
-            seconds = max(1, math.ceil(wait))
-            return _errors(429, _error("rate_limit_error", "too_many_requests",
-                                       f"Too many requests. Retry after {seconds} seconds."),
-                           **{"Retry-After": str(seconds)})
+            if not faults.retry_after:
+                refused = _errors(429, _error("rate_limit_error", "too_many_requests", "Too many requests."))
+            else:
+                seconds = retry_after_header(wait)
+                refused = _errors(429, _error("rate_limit_error", "too_many_requests",
+                                              f"Too many requests. Retry after {seconds} seconds."),
+                                  **{"Retry-After": seconds})
+            refused.at_once = True
+            return refused
         if draws[0] < faults.error_503:
             return _errors(503, _error("api_error", "service_unavailable",
                                        "The service is temporarily unavailable. Nothing was created."))
@@ -571,6 +556,17 @@ class Sandbox:
         if draws[2] < faults.hang_after_create:
             return _Response(0, hang=faults.hang_seconds)
         return _Response(CREATED_STATUS, gift_body)
+
+    def _rate_limit_wait(self, faults: Faults) -> float:
+        """0 when the limiter lets this create through, else seconds until it would. A new
+        kind or rate starts a fresh limiter (a full bucket, empty windows)."""
+        if not faults.rate_limit or faults.rate_limit <= 0:
+            self._limiter = None
+            return 0.0
+        key = (LimiterKind(faults.limiter), faults.rate_limit)
+        if self._limiter is None or self._limiter[0] != key:
+            self._limiter = (key, make_limiter(*key))
+        return self._limiter[1].take(time.monotonic())
 
     def _create_gift(self, payload: dict) -> bytes:
         now = iso(utcnow())
@@ -775,7 +771,7 @@ class _Handler(BaseHTTPRequestHandler):
             sb._stopping.wait(resp.hang)
             self.close_connection = True  # the socket closes with no answer at all
             return
-        if sb.faults.latency > 0:
+        if sb.faults.latency > 0 and not resp.at_once:
             sb._stopping.wait(sb.faults.latency)
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type)

@@ -17,8 +17,9 @@ from typing import Callable, Sequence
 
 from .andopen import AndOpenClient, AndOpenError, RejectedError, RetryableError, RunStoppingError, UnknownOutcomeError
 from .guardrails import RunCap, RunLimits, cap_message
-from .models import EventSource, Recipient, SendState, StatusEvent, iso, normalize_email, status_label, utcnow
-from .ratelimit import AdaptiveRateLimiter, RetryPolicy, retry_delay
+from .models import (EventSource, GiftRequest, Recipient, SendState, StatusEvent, iso, normalize_email, status_label,
+                     utcnow)
+from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
 from .store import NO_LOOKBACK, Claim, JournalEntry, Refusal, Store
 from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
                         ResultSink,
@@ -27,7 +28,9 @@ from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_UR
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE = 10.0  # requests/s; &Open documents no limit, so stay polite and adapt on 429
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 8  # workers a run starts with; more join as slow answers show they are needed
+MAX_CONCURRENCY = 64  # the most requests a run keeps in flight, unless told fewer
+SUPERVISE_INTERVAL = 0.05  # how often the pool is fitted to rate x latency
 FLUSH_INTERVAL = 2.0
 HEARTBEAT_INTERVAL = 5.0  # well inside store.STALE_RUN_SECONDS
 STOP_POLL_INTERVAL = 0.5  # a Stop pressed in another process takes effect within a second
@@ -107,7 +110,7 @@ class SendRun:
 
     def __init__(self, client: AndOpenClient, store: Store, list_key: str, items: Sequence[SendItem],
                  campaign_id: str, *, actor: str = "local", rate: float = DEFAULT_RATE,
-                 concurrency: int = DEFAULT_CONCURRENCY, sink: ResultSink | None = None,
+                 concurrency: int = MAX_CONCURRENCY, sink: ResultSink | None = None,
                  flush_interval: float = FLUSH_INTERVAL, policy: RetryPolicy = RetryPolicy(),
                  rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
                  preamble: Sequence[RowResult] = (), lookback_days: int | None | object = NO_LOOKBACK,
@@ -116,8 +119,10 @@ class SendRun:
         self.items = list(items)
         self.campaign_id = campaign_id
         self.actor = actor
-        self.concurrency = max(1, concurrency)
+        self.concurrency = max(1, concurrency)  # the most requests in flight; the pool follows rate x latency
         self.limiter = AdaptiveRateLimiter(rate, sleep=sleep)
+        self.latency = LatencyGauge()
+        self.peak_workers = 0
         self.sink = sink
         self.flush_interval = flush_interval
         self.policy = policy
@@ -194,14 +199,10 @@ class SendRun:
             q: queue.SimpleQueue[SendItem] = queue.SimpleQueue()
             for item in work:
                 q.put(item)
-            workers = [threading.Thread(target=self._worker, args=(q,), daemon=True, name=f"send-{i}")
-                       for i in range(min(self.concurrency, max(1, len(work))))]
+            self.client.keep_connections(self.concurrency)
             flusher = threading.Thread(target=self._flush_loop, daemon=True, name="send-flush")
-            for t in workers:
-                t.start()
             flusher.start()
-            for t in workers:
-                t.join()
+            self._run_workers(q)
             self._not_sent_after_daily_limit(work)
             self._sending_over.set()
             flusher.join()
@@ -237,6 +238,25 @@ class SendRun:
             else:
                 work.append(item)
         return work
+
+    def _run_workers(self, q: "queue.SimpleQueue[SendItem]") -> None:
+        """Start a few workers, add more while rate x latency says more requests must be in
+        flight (a slow API still gets the full rate), and wait for them all."""
+        workers: list[threading.Thread] = []
+        wanted = min(DEFAULT_CONCURRENCY, self.concurrency)
+        while True:
+            alive = [t for t in workers if t.is_alive()]
+            for _ in range(min(wanted - len(alive), q.qsize()) if not self._stop.is_set() else 0):
+                t = threading.Thread(target=self._worker, args=(q,), daemon=True, name=f"send-{len(workers)}")
+                t.start()
+                workers.append(t)
+                alive.append(t)
+            self.peak_workers = max(self.peak_workers, len(alive))
+            if not alive:
+                return
+            alive[0].join(SUPERVISE_INTERVAL)
+            wanted = workers_for(self.limiter.target, self.latency.seconds(), least=min(DEFAULT_CONCURRENCY,
+                                 self.concurrency), most=self.concurrency)
 
     def _worker(self, q: "queue.SimpleQueue[SendItem]") -> None:
         while not self._stop.is_set():
@@ -275,16 +295,22 @@ class SendRun:
                     elif entry:
                         self._emit(result_for_entry(item.row_key, entry), already=True)
                     return
+            if not self.limiter.gate(self._stop.is_set):  # stopped in the last moment: nothing sent
+                if attempt:
+                    self._record(item, SendState.FAILED, error=NOT_SENT_STOPPED)
+                else:
+                    self.store.forget_attempt(self.list_key, r.email, self.run_id)
+                return
             attempt += 1
             try:
-                gift = self.client.create_gift_request(self.campaign_id, r.first_name, r.last_name, r.email)
+                gift = self._create(r)
             except RunStoppingError as exc:
                 # Nothing was created (401/403/bad campaign): undo the journal line, stop the run.
                 self.store.forget_attempt(self.list_key, r.email, self.run_id)
                 self.stop(exc.user_message)
                 return
             except RetryableError as exc:
-                self.limiter.on_error(exc)
+                self.limiter.on_error(exc)  # measured from this thread's slot
                 delay = retry_delay(attempt, exc, self.rng, self.policy)
                 if delay is None or self._stop.is_set():
                     msg = NOT_SENT_STOPPED if self._stop.is_set() else NOT_SENT_UNAVAILABLE
@@ -311,7 +337,6 @@ class SendRun:
                 log.exception("unexpected error while sending")
                 self._record(item, SendState.UNKNOWN, error=f"unexpected error ({type(exc).__name__})")
                 return
-            self.limiter.succeeded()
             self.store.record_outcome(self.list_key, r.email, SendState.SENT, gift_request_id=gift.id,
                                       redemption_url=gift.redemption_url)
             self.store.add_event(StatusEvent(
@@ -324,6 +349,14 @@ class SendRun:
                 GIFT_REQUEST_ID: gift.id, REDEMPTION_URL: gift.redemption_url or "", SEND_ERROR: "",
                 GIFT_STATUS: status_label(gift.status or "submitted"), SENT_AT: _display_time(now)}), state=SendState.SENT)
             return
+
+    def _create(self, r: Recipient) -> GiftRequest:
+        """One POST, timed: how long answers take decides how many requests are kept in flight."""
+        token = self.latency.begin()
+        try:
+            return self.client.create_gift_request(self.campaign_id, r.first_name, r.last_name, r.email)
+        finally:
+            self.latency.end(token)
 
     def _send_within_cap(self, item: SendItem) -> None:
         """A row takes a place under this run's cap before its claim; a row that finds the
@@ -475,4 +508,4 @@ class SendRun:
 
 
 __all__ = ["SendRun", "SendItem", "RunProgress", "result_for_entry", "UNKNOWN_MESSAGE", "DEFAULT_RATE",
-           "DEFAULT_CONCURRENCY"]
+           "DEFAULT_CONCURRENCY", "MAX_CONCURRENCY"]

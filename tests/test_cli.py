@@ -303,7 +303,8 @@ def test_sigkill_mid_run_then_run_again_gifts_nobody_twice_and_loses_nothing(mak
     original_bytes = write_list(path, many(300))
     original = csvio.read_csv_path(path)
     env = cli_env(tmp_path / "data", sb)
-    args = ["send", "list.csv", "--campaign", sb.campaign_ids[0], "--rate", "20"]
+    args = ["send", "list.csv", "--campaign", sb.campaign_ids[0], "--rate", "20",
+            "--concurrency", str(DEFAULT_CONCURRENCY)]  # the most in flight: the bound on unknowns below
 
     proc = popen(tmp_path, env, *args)
     try:

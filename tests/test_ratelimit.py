@@ -1,5 +1,6 @@
-"""lib.ratelimit retries only what &Open certainly did not process, and paces requests,
-backing off on 429s: decisions tested as tables, the clock and sleep injected."""
+"""lib.ratelimit retries only what &Open certainly did not process, paces requests, learns
+&Open's ceiling from its 429s and probes above it again, and sizes the pool of requests in
+flight: decisions tested as tables and sequences, the clock and sleep injected."""
 from __future__ import annotations
 
 import random
@@ -21,7 +22,7 @@ from lib.andopen import (
     ServiceUnavailableError,
     UnknownOutcomeError,
 )
-from lib.ratelimit import AdaptiveRateLimiter, RetryPolicy, retry_delay
+from lib.ratelimit import AdaptiveRateLimiter, LatencyGauge, PacePolicy, RetryPolicy, retry_delay, workers_for
 
 POLICY = RetryPolicy(max_attempts=8, base=0.5, cap=20.0)
 
@@ -162,54 +163,199 @@ def test_burst_allows_a_few_at_once_after_idle_time(clock):
     assert gaps(times) == [0.0, 0.0, 0.1, 0.1]
 
 
-def test_throttled_halves_the_rate_down_to_the_floor(clock):
+def test_with_nothing_to_measure_a_429_halves_the_pace_down_to_the_floor(clock):
     lim = limiter(8.0, clock, min_rate=0.5)
     rates = []
     for _ in range(6):
-        lim.throttled(None)
-        rates.append(lim.rate)
-    assert rates == [4.0, 2.0, 1.0, 0.5, 0.5, 0.5]
-    assert lim.throttles == 6
+        clock.now += 0.1
+        lim.throttled(None)  # no send time given: each one is a new episode
+        rates.append(round(lim.rate, 6))
+    assert rates == [3.92, 1.9208, 0.941192, 0.5, 0.5, 0.5]  # half, then 2% under that
+    assert (lim.throttles, lim.episodes) == (6, 6)
 
 
-def test_throttled_slows_the_pace(clock):
-    lim = limiter(10.0, clock)
-    starts(lim, clock, 2)
-    lim.throttled(None)
-    times = starts(lim, clock, 4)
-    assert gaps(times)[1:] == [0.2, 0.2]  # the slot already promised keeps its time
-
-
-@pytest.mark.parametrize("retry_after", [3.0, 0.5, 12.0])
-def test_throttled_pauses_for_retry_after(retry_after, clock):
-    lim = limiter(10.0, clock)
-    starts(lim, clock, 1)
-    lim.throttled(retry_after)
+def test_a_429_at_the_pace_pauses_for_retry_after_then_resumes_just_under_it(clock):
+    lim = limiter(20.0, clock)
+    sent = starts(lim, clock, 60)  # three seconds at the pace, all accepted
+    lim.throttled(1.0, sent_at=1000.0 + sent[-1])
+    assert (lim.ceiling, round(lim.rate, 6), lim.episodes) == (20.0, 19.6, 1)
     paused_at = clock.now
+    times = starts(lim, clock, 5)
+    assert times[0] == pytest.approx(paused_at - 1000.0 + 1.0)  # Retry-After honoured
+    assert gaps(times) == pytest.approx([1 / 19.6] * 4, abs=2e-6)  # not back at the 20/s that was refused
+
+
+def test_without_retry_after_the_pace_is_cut_but_nobody_waits(clock):
+    lim = limiter(20.0, clock)
+    sent = starts(lim, clock, 60)
+    lim.throttled(None, sent_at=1000.0 + sent[-1])
+    times = starts(lim, clock, 3)
+    assert gaps([sent[-1]] + times) == pytest.approx([1 / 19.6] * 3, abs=2e-6)
+
+
+def sends_at(lim: AdaptiveRateLimiter, clock: FakeClock, moments: list[float]) -> None:
+    """Requests leave at these moments (seconds after 1000), however the workers were doing."""
+    for m in moments:
+        clock.now = max(clock.now, 1000.0 + m)
+        assert lim.acquire()
+        assert clock.now == 1000.0 + m, "a slot was not free when the test expected it"
+
+
+# (name, pace, moments requests left, moment of the refused one, ceiling learned)
+CEILINGS = [
+    ("at the pace", 20.0, [i / 20 for i in range(60)], 3.0, 20.0),
+    ("a quarter of the pace, right at the start", 20.0, [i / 20 for i in range(5)], 0.25, 5.0),
+    ("few workers: 8/s while the pace allowed 20", 20.0, [i / 8 for i in range(24)], 3.0, 8.0),
+    ("the first request refused: nothing to measure", 20.0, [], 0.0, 10.0),
+    ("a busy machine stalled a quarter second: still the pace", 20.0,
+     [i / 20 for i in range(20)] + [1.25 + i / 20 for i in range(35)], 3.0, 20.0),
+    ("85% of the pace got through", 20.0, [i / 17 for i in range(51)], 3.0, 17.0),
+    ("a slow pace measured over more than a second", 0.5, [0.0, 2.0, 4.0], 6.0, 0.5),
+]
+
+
+@pytest.mark.parametrize("pace,moments,refused,ceiling", [c[1:] for c in CEILINGS], ids=[c[0] for c in CEILINGS])
+def test_the_ceiling_is_what_was_getting_through_when_refused(pace, moments, refused, ceiling, clock):
+    lim = limiter(pace, clock, min_rate=0.1)
+    sends_at(lim, clock, moments)
+    clock.now = max(clock.now, 1000.0 + refused)
+    lim.throttled(1.0, sent_at=1000.0 + refused)
+    assert lim.ceiling == pytest.approx(ceiling)
+    assert lim.rate == pytest.approx(ceiling * 0.98)
+
+
+def test_429s_for_requests_sent_before_the_cut_are_one_episode_but_each_retry_after_is_honoured(clock):
+    lim = limiter(20.0, clock)
+    sent = starts(lim, clock, 60)
+    clock.now += 0.1  # the first 429 arrives
+    lim.throttled(1.0, sent_at=1000.0 + sent[-3])
+    cut_at = clock.now
+    clock.now += 0.3  # two more answers for requests that left before the cut
+    lim.throttled(1.0, sent_at=1000.0 + sent[-2])
+    lim.throttled(1.0, sent_at=1000.0 + sent[-1])
+    assert (round(lim.rate, 6), lim.episodes, lim.throttles) == (19.6, 1, 3)
     assert lim.acquire()
-    assert clock.now == pytest.approx(paused_at + retry_after)
+    assert clock.now == pytest.approx(cut_at + 0.3 + 1.0)
 
 
-def test_succeeded_climbs_back_to_the_target_and_no_further(clock):
-    lim = limiter(10.0, clock)
-    lim.throttled(None)
-    assert lim.rate == 5.0
-    climb = []
-    for _ in range(15):
-        lim.succeeded()
-        climb.append(round(lim.rate, 6))
-    assert climb[:10] == [5.5, 6.0, 6.5, 7.0, 7.5, 8.0, 8.5, 9.0, 9.5, 10.0]
-    assert climb[10:] == [10.0] * 5
+def test_a_429_at_the_cut_pace_cuts_again_from_there(clock):
+    lim = limiter(20.0, clock)
+    sent = starts(lim, clock, 60)
+    lim.throttled(1.0, sent_at=1000.0 + sent[-1])
+    again = starts(lim, clock, 60)  # three seconds at 19.6/s after the pause
+    lim.throttled(1.0, sent_at=1000.0 + again[-1])
+    assert lim.episodes == 2
+    assert lim.ceiling == pytest.approx(19.6)
+    assert lim.rate == pytest.approx(19.6 * 0.98)
 
 
-@pytest.mark.parametrize("error,throttles", [
-    (RateLimitedError("429", retry_after=2.0), 1), (ServiceUnavailableError("503", retry_after=2.0), 0),
-    (NotSentError("refused"), 0), (RejectedError("bad"), 0),
+def test_probing_waits_then_steps_up_slowly_then_faster_up_to_the_target(clock):
+    policy = PacePolicy(margin=0.02, probe_after=60.0, probe_every=10.0, probe_step=0.01)
+    lim = AdaptiveRateLimiter(30.0, clock=clock, sleep=clock.sleep, policy=policy)
+    lim.rate = 20.0  # as if it had slowed down on its own: below the 30/s asked for
+    sent = starts(lim, clock, 60)
+    lim.throttled(None, sent_at=1000.0 + sent[-1])
+    assert (lim.ceiling, round(lim.rate, 6)) == (20.0, 19.6)
+    cut = clock.now
+    seen = []
+    for after in (59.9, 60.0, 69.9, 70.0, 80.0, 90.0, 100.0, 110.0, 120.0, 200.0):
+        clock.now = cut + after
+        assert lim.acquire()
+        seen.append((after, round(lim.rate, 6)))
+    assert seen == [(59.9, 19.6), (60.0, 19.8), (69.9, 19.8), (70.0, 20.2), (80.0, 21.0), (90.0, 22.6),
+                    (100.0, 25.8), (110.0, 30.0), (120.0, 30.0), (200.0, 30.0)]
+
+
+def test_a_429_while_probing_starts_again_under_the_new_ceiling(clock):
+    lim = limiter(20.0, clock)
+    sent = starts(lim, clock, 60)
+    lim.throttled(None, sent_at=1000.0 + sent[-1])
+    cut = clock.now
+    for after, rate in ((60.0, 19.8), (70.0, 20.0)):  # 19.8 + 0.4 is past the 20/s asked for
+        clock.now = cut + after
+        assert lim.acquire() and lim.rate == pytest.approx(rate)
+    probe = starts(lim, clock, 60)
+    lim.throttled(None, sent_at=1000.0 + probe[-1])
+    assert lim.rate == pytest.approx(19.6)
+    clock.now += 59.0
+    assert lim.acquire() and lim.rate == pytest.approx(19.6)  # quiet again for a full probe_after first
+
+
+@pytest.mark.parametrize("error,throttles,rate", [
+    (RateLimitedError("429", retry_after=2.0), 1, 4.9), (ServiceUnavailableError("503", retry_after=2.0), 0, 10.0),
+    (NotSentError("refused"), 0, 10.0), (RejectedError("bad"), 0, 10.0),
 ], ids=["429", "503", "refused", "rejected"])
-def test_only_rate_limits_slow_the_pace(error, throttles, clock):
+def test_only_rate_limits_slow_the_pace(error, throttles, rate, clock):
     lim = limiter(10.0, clock)
     lim.on_error(error)
-    assert (lim.throttles, lim.rate) == (throttles, 5.0 if throttles else 10.0)
+    assert (lim.throttles, round(lim.rate, 6)) == (throttles, rate)
+
+
+# -- the gate: requests never leave bunched ------------------------------------------------
+def passes(lim: AdaptiveRateLimiter, clock: FakeClock, moments: list[float]) -> list[float]:
+    """Each request reaches the gate at a moment; when did it leave?"""
+    out = []
+    for m in moments:
+        clock.now = max(clock.now, 1000.0 + m)
+        assert lim.gate()
+        out.append(round(clock.now - 1000.0, 6))
+    return out
+
+
+@pytest.mark.parametrize("moments,left", [
+    ([0.0, 0.25, 0.5, 0.75, 1.0, 1.25], [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]),  # on time: no wait
+    ([0.1, 0.25, 0.5, 0.75, 1.0, 1.25], [0.1, 0.25, 0.5, 0.75, 1.1, 1.25]),  # the first left late: the fifth waits
+    ([0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]),  # at most 4 in any second at 4/s
+], ids=["on-time", "one-late", "bunched"])
+def test_the_gate_keeps_k_requests_at_least_k_slots_apart(moments, left, clock):
+    assert passes(limiter(4.0, clock), clock, moments) == left
+
+
+def test_the_gate_follows_the_cut_pace(clock):
+    lim = limiter(2.0, clock)
+    assert passes(lim, clock, [0.0, 0.5]) == [0.0, 0.5]
+    lim.throttled(None)  # nothing measured: half the pace, 2% under: 0.98/s, K = 1
+    assert passes(lim, clock, [0.6]) == [round(0.5 + 1 / 0.98, 6)]
+
+
+def test_the_gate_returns_false_when_stopped_while_waiting(clock):
+    lim = limiter(1.0, clock)
+    assert lim.gate()
+    began = clock.now
+    assert lim.gate(should_stop=lambda: clock.now - began >= 0.3) is False
+    assert clock.now - began <= 0.4
+
+
+# -- how many in flight --------------------------------------------------------------------
+@pytest.mark.parametrize("rate,latency,workers", [
+    (20, 0.1, 8),  # fast answers: the floor
+    (20, 1.5, 45),  # 30 in flight, and half again for slower answers
+    (20, 1.0, 30),
+    (10, 1.0, 15),
+    (20, 10.0, 64),  # the cap
+    (0.5, 30.0, 23),
+    (20, 0.0, 8),
+])
+def test_workers_follow_rate_times_latency_with_headroom_and_bounds(rate, latency, workers):
+    assert workers_for(rate, latency, least=8, most=64) == workers
+
+
+def test_the_latency_gauge_averages_answers_and_sees_a_slow_one_before_it_ends(clock):
+    gauge = LatencyGauge(weight=0.5, clock=clock)
+    assert gauge.seconds() == 0.0
+    a = gauge.begin()
+    clock.now += 1.0
+    gauge.end(a)
+    assert gauge.seconds() == pytest.approx(1.0)
+    b = gauge.begin()
+    clock.now += 2.0
+    gauge.end(b)
+    assert gauge.seconds() == pytest.approx(1.5)  # halfway to the new answer
+    c = gauge.begin()
+    clock.now += 4.0
+    assert gauge.seconds() == pytest.approx(4.0)  # still waiting: at least that slow
+    gauge.end(c)
+    assert gauge.seconds() == pytest.approx(2.75)
 
 
 def test_acquire_returns_false_at_once_when_stopped(clock):

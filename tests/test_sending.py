@@ -13,13 +13,16 @@ import threading
 from collections import Counter, defaultdict
 
 import pytest
+import requests
 
 from lib.andopen import AndOpenClient
 from lib.models import Recipient, SendState, normalize_email
 from lib.ratelimit import RetryPolicy
-from lib.runtime import http_session
+from lib.runtime import HTTP_POOL, http_session
 from lib.sandbox import Faults, Sandbox
-from lib.sending import NOT_SENT_STOPPED, NOT_SENT_UNAVAILABLE, UNKNOWN_MESSAGE, SendItem, SendRun
+from lib.sandbox_limiters import LimiterKind
+from lib.sending import (DEFAULT_CONCURRENCY, MAX_CONCURRENCY, NOT_SENT_STOPPED, NOT_SENT_UNAVAILABLE, UNKNOWN_MESSAGE,
+                         SendItem, SendRun)
 from lib.store import RunInProgress, Store
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT
 from tests.support import (NO_SUCH_CAMPAIGN, RecordingSink, archived_campaign, assert_nobody_gifted_twice, gift_counts, posted_email,
@@ -208,12 +211,12 @@ def test_a_refused_connection_is_retried_and_then_left_sendable(make_sandbox, st
 
 
 def test_stop_during_a_429_pause_leaves_the_waiting_rows_unsent_and_sendable(make_sandbox, store):
-    sb = make_sandbox(faults=Faults(rate_limit=2))  # Retry-After: 1 s on every 429
+    sb = make_sandbox(faults=Faults(rate_limit=0.2))  # one per 5 s: a refused row waits Retry-After (5 s)
     items = people(20)
     sink = RecordingSink()
     run = engine(sb, store, items, rate=20, sink=sink)
     in_background(run)
-    assert until(lambda: sum(r.status == 429 for r in posts(sb)) >= 2), "never throttled"
+    assert until(lambda: sum(r.status == 429 for r in posts(sb)) >= 1), "never throttled"
     run.stop()
     assert run.wait(5.0), "the run did not stop"
 
@@ -463,11 +466,91 @@ def test_a_sink_that_never_works_keeps_everything_for_the_next_run(make_sandbox,
         i.row_key: gifts[email_of(i)][0]["id"] for i in items}
 
 
+# -- the pace and the requests in flight ---------------------------------------------------
+def most_in_flight(sb: Sandbox, latency: float) -> int:
+    """The most creates the sandbox held at once: each is held `latency` after it arrived."""
+    arrived = sorted(r.at for r in posts(sb))
+    return max(sum(1 for t in arrived if a - latency < t <= a) for a in arrived)
+
+
+def test_a_slow_api_gets_as_many_requests_in_flight_as_its_latency_needs_and_no_more(make_sandbox, store):
+    """A run as the app and the CLI make it (default concurrency): 20/s at 1 s per create
+    needs ~20 in flight; a fixed pool of 8 would carry 8/s. A fast API keeps the first 8."""
+    slow = make_sandbox(faults=Faults(latency=1.0))
+    items = people(50)
+    run = SendRun(client_for(slow), store, LIST, items, slow.campaign_ids[0], rate=20, policy=FAST,
+                  sink=RecordingSink())
+    p = run.run()
+    assert (p.state, p.sent, p.failed, p.unknown) == ("completed", 50, 0, 0)
+    assert gift_counts(slow) == {email_of(i): 1 for i in items}
+    assert most_in_flight(slow, 1.0) >= 15
+    assert most_in_flight(slow, 1.0) <= run.peak_workers <= MAX_CONCURRENCY
+
+    fast = make_sandbox()
+    run = SendRun(client_for(fast), store, "test:fast", people(50, "f"), fast.campaign_ids[0], rate=20, policy=FAST,
+                  sink=RecordingSink())
+    assert run.run().sent == 50 and run.peak_workers == DEFAULT_CONCURRENCY
+
+    capped = make_sandbox(faults=Faults(latency=1.0))
+    run = engine(capped, store, people(30, "c"), rate=50, concurrency=5, sink=RecordingSink())
+    assert run.run().sent == 30 and run.peak_workers == 5  # the concurrency asked is a ceiling
+    assert most_in_flight(capped, 1.0) <= 5
+
+
+def test_the_connection_pool_follows_the_requests_in_flight(make_sandbox, store):
+    """A session whose pool keeps 2 connections would open (and throw away) one per request
+    beyond the second; the run widens it, so connections are reused."""
+    sb = make_sandbox(faults=Faults(latency=0.3))
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=2))
+    client = AndOpenClient(session, sb.token, sb.url)
+    run = engine(sb, store, people(60), client=client, rate=40, concurrency=MAX_CONCURRENCY, sink=RecordingSink())
+    p = run.run()
+
+    assert p.sent == 60 and run.peak_workers > 2
+    assert sb.connections_opened <= run.peak_workers + 1, (sb.connections_opened, run.peak_workers)
+    assert HTTP_POOL >= MAX_CONCURRENCY  # the app's and the CLI's sessions never need widening
+
+
+@pytest.mark.parametrize("retry_after", [True, False], ids=["retry-after", "no-retry-after"])
+def test_a_429_teaches_the_ceiling_and_the_pace_stays_just_under_it(make_sandbox, store, retry_after):
+    sb = make_sandbox(faults=Faults(rate_limit=10, limiter=LimiterKind.SLIDING_WINDOW, retry_after=retry_after))
+    items = people(50)
+    run = engine(sb, store, items, rate=20, sink=RecordingSink())  # asks for twice what is allowed
+    p = run.run()
+
+    statuses = Counter(r.status for r in posts(sb))
+    assert statuses[429] >= 1, "the limit was never met: the test proves nothing"
+    assert (p.state, p.sent, p.failed, p.unknown) == ("completed", 50, 0, 0)
+    assert gift_counts(sb) == {email_of(i): 1 for i in items}
+    assert 8.0 <= run.limiter.rate < 10.0, "the pace must come back just under the 10/s ceiling, not to 20/s"
+    assert statuses[429] <= 6, f"the ceiling was hit again and again: {statuses}"
+
+
+def test_a_run_stopped_at_the_last_moment_before_a_request_leaves_journals_nothing(make_sandbox, store):
+    sb = make_sandbox()
+    [item] = people(1)
+    run = engine(sb, store, [item], sink=RecordingSink())
+
+    def stop_at_the_gate(should_stop=lambda: False, slice_s=0.1):
+        run.stop()
+        return False
+
+    run.limiter.gate = stop_at_the_gate
+    p = run.run()
+    assert p.state == "stopped" and posts(sb) == []
+    assert email_of(item) not in store.journal(LIST), "a row never sent must stay sendable, not unknown"
+
+
 # -- the benchmark runs ---------------------------------------------------------------------
-def test_the_benchmark_runs_small_and_fails_no_row():
+def test_the_benchmark_runs_small_against_every_limiter_and_fails_no_row():
     from bench.send_throughput import main
 
-    engine_figures, clay = main(["--rows", "40", "--limit", "20", "--latency", "0.02", "--clay-rows", "10"])
-    assert engine_figures.sent == engine_figures.sandbox_gifts == 40
-    assert engine_figures.failed == engine_figures.failed_by_429 == engine_figures.unknown == 0
-    assert clay is not None and clay.errors == 0 and clay.rows_timed == 10 and clay.extrapolated
+    figures, clays = main(["--rows", "40", "--limit", "20", "--latency", "0.02", "--clay-rows", "10"])
+    assert {(f.limiter, f.retry_after) for f in figures} == {(k.value, ra) for k in LimiterKind for ra in (True, False)}
+    for f in figures:
+        assert f.sent == f.sandbox_gifts == 40, f
+        assert f.failed == f.failed_by_429 == f.unknown == 0, f
+    [clay] = clays
+    assert clay.errors == 0 and clay.rows_timed == 10 and clay.extrapolated
