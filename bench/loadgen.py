@@ -5,6 +5,7 @@ measures the server, not itself."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 async def _conn(host: str, port: int, requests: list[bytes], lat: list[float], results: list[tuple[int, bytes]],
@@ -39,6 +40,18 @@ def run(host: str, port: int, requests: list[bytes], connections: int,
     async def main() -> None:
         await asyncio.gather(*(_conn(host, port, s, lat, results, timeout) for s in shares if s))
 
+    failure: list[BaseException] = []
+
+    def in_own_thread() -> None:  # a loop of its own, even when the caller's thread runs one (pytest plugins do)
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # raised in the caller's thread below
+            failure.append(exc)
+
     t = time.perf_counter()
-    asyncio.run(main())
+    worker = threading.Thread(target=in_own_thread, name="loadgen")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
     return time.perf_counter() - t, lat, results

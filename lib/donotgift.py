@@ -209,15 +209,17 @@ def parse_rows(rows: Sequence[Sequence[str]], header: Sequence[str] | None) -> P
 
 
 def parse_csv(data: bytes, name: str = "file") -> Parsed:
-    """A CSV of entries (a header row naming the columns, or no header: value, reason)."""
-    from .csvio import CsvError, read_csv_bytes
+    """A CSV of entries (a header row naming the columns, or no header: value, reason). A cell
+    that Giftrun or a spreadsheet protected against formulas (`'@rival.example`) is read as
+    the value it protects: a list exported from Giftrun imports back as it was."""
+    from .csvio import CsvError, read_csv_bytes, restore
 
     try:
         frame = read_csv_bytes(data, name=name)
     except CsvError as exc:
         raise DoNotGiftError(str(exc)) from None
-    header = [str(c) for c in frame.columns]
-    rows = frame.astype(str).values.tolist()
+    header = [restore(str(c)) for c in frame.columns]
+    rows = [[restore(v) for v in row] for row in frame.astype(str).values.tolist()]
     try:
         canonical(header[0] if header else "")
     except DoNotGiftError:

@@ -337,14 +337,14 @@ class SendRun:
                 log.exception("unexpected error while sending")
                 self._record(item, SendState.UNKNOWN, error=f"unexpected error ({type(exc).__name__})")
                 return
+            now = iso(utcnow())
             self.store.record_outcome(self.list_key, r.email, SendState.SENT, gift_request_id=gift.id,
-                                      redemption_url=gift.redemption_url)
+                                      redemption_url=gift.redemption_url, at=now)
             self.store.add_event(StatusEvent(
                 event_id=f"send:{gift.id}", gift_request_id=gift.id, status=gift.status or "submitted",
                 source=EventSource.SEND, email=r.email, event_type="gift_request_created",
                 occurred_at=gift.created_at, redemption_url=gift.redemption_url, actor=self.actor,
                 campaign_id=gift.campaign_id, created_at=gift.created_at))
-            now = iso(utcnow())
             self._emit(RowResult(item.row_key, r.email, {
                 GIFT_REQUEST_ID: gift.id, REDEMPTION_URL: gift.redemption_url or "", SEND_ERROR: "",
                 GIFT_STATUS: status_label(gift.status or "submitted"), SENT_AT: _display_time(now)}), state=SendState.SENT)

@@ -114,6 +114,12 @@ def test_a_csv_with_a_header_and_several_value_columns():
         ("@y.example", "two at once")]
 
 
+def test_a_protected_first_cell_is_read_as_its_value():
+    parsed = parse_csv(b"'@formula.example,first\n'=x@example.com,second\n")
+    assert [(e.value, e.reason) for e in parsed.entries] == [("@formula.example", "first"),
+                                                             ("=x@example.com", "second")]
+
+
 def test_a_csv_without_a_header_is_value_then_reason():
     parsed = parse_csv(b"@rival.example,competitor\nvip0@example.com\n'@formula.example,neutralised\n")
     assert [(e.value, e.reason) for e in parsed.entries] == [

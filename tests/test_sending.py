@@ -101,6 +101,26 @@ def test_every_row_is_sent_and_its_result_carries_the_gift(make_sandbox, store):
     assert 1 <= len(sink.batches) < len(items)  # batched: never one write per row
 
 
+def test_the_sent_at_written_live_is_the_one_the_journal_gives_back_later(make_sandbox, store, monkeypatch):
+    """A later run rewrites each row from the journal (result_for_entry): if the live write and the
+    journal took their clocks apart, a second run changed the user's file (seen in CI at a second's edge)."""
+    import datetime as dt
+
+    import lib.store.journal as journal_mod
+    from lib.sending import result_for_entry
+
+    later = journal_mod.utcnow
+    monkeypatch.setattr(journal_mod, "utcnow", lambda: later() + dt.timedelta(seconds=7))
+    sb = make_sandbox()
+    sink = RecordingSink()
+    items = people(5)
+    assert engine(sb, store, items, sink=sink).run().sent == 5
+    rows, journal = sink.rows(), store.journal(LIST)
+    for item in items:
+        again = result_for_entry(item.row_key, journal[email_of(item)]).values
+        assert rows[item.row_key][SENT_AT] == again[SENT_AT]
+
+
 def test_the_journal_line_is_written_before_the_request(make_sandbox, store):
     sb = make_sandbox(faults=Faults(latency=1.0))  # the answer is held after the gift is made
     [item] = people(1)

@@ -328,3 +328,16 @@ def test_bench_small_run_stores_every_event_once():
     assert result.distinct_stored == result.distinct_sent == 200
     assert result.duplicates_answered == result.duplicates_sent
     assert result.gifts_status_ok == result.gifts
+
+
+def test_the_bench_runs_where_an_event_loop_is_already_running():
+    """CI met a thread with a running loop left by another test: the load generator keeps its own."""
+    import asyncio
+
+    from bench.webhooks import run
+
+    async def inside_a_loop():
+        return run(events=20, dup=0.0, senders=2, seed=3)
+
+    result = asyncio.run(inside_a_loop())
+    assert result.non_2xx == 0 and result.distinct_stored == 20

@@ -115,14 +115,15 @@ class JournalMixin:
 
     def record_outcome(self, list_key: str, email: str, state: SendState, *, gift_request_id: str | None = None,
                        redemption_url: str | None = None, error: str | None = None,
-                       request_id: str | None = None) -> None:
-        """An upsert: an outcome is never dropped, even if the line was cleared meanwhile."""
+                       request_id: str | None = None, at: str | None = None) -> None:
+        """An upsert: an outcome is never dropped, even if the line was cleared meanwhile. `at` is
+        the moment the row shows as `Sent at`, so a later rewrite from the journal matches it."""
         with self.db.write() as conn:
             sends = self.db.table("sends")
             self.db.execute(conn, _OUTCOME.format(sends=sends, resolved=_RESOLVED.format(sends=sends)), {
                 "list_key": list_key, "email": normalize_email(email), "state": SendState(state).value,
                 "gift": gift_request_id, "url": redemption_url, "error": error, "request_id": request_id,
-                "now": iso(utcnow())})
+                "now": at or iso(utcnow())})
 
     def forget_attempt(self, list_key: str, email: str, run_id: str) -> None:
         """Undo a begin_attempt that never sent anything (the run stopped first)."""
