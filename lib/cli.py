@@ -23,19 +23,21 @@ from . import donotgift
 from . import eligibility as elig
 from . import guardrails
 from .andopen import AndOpenClient, AndOpenError, RunStoppingError
+from .models import Campaign
 from .control_chars import visible
 from .models import status_label, utcnow
 from .polling import poll_statuses
 from .recipients import ColumnMappingError, is_approved
-from .review import describe_overwrites, held_results, own_values_replaced, review, status_results
+from .review import describe_overwrites, held_results, status_results
 from .runtime import http_session, make_client, open_store
 from .sandbox_limiters import LimiterKind
-from .sending import DEFAULT_RATE, FLUSH_INTERVAL, MAX_CONCURRENCY, SendRun
+from .send_job import PreparedSend, SendChoices, prepare_send
+from .sending import DEFAULT_RATE, MAX_CONCURRENCY, SendRun
 from .settings import Settings, SettingsError
 from .csvio import CsvError
 from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
 from .plan import apply_results
-from .store import NO_LOOKBACK, RunInProgress, Store, StoreError
+from .store import RunInProgress, Store, StoreError
 from .unknowns import ago, unknowns_report
 from .writeback import GIFT_REQUEST_ID, merge_results, result_values
 
@@ -79,20 +81,18 @@ class Source:
         self.text = text
         self.is_sheet = _source_kind(text) == "sheet"
         if self.is_sheet:
-            from .sheet_source import SHEET_FLUSH_INTERVAL, SheetColumnsError, load_sheet
+            from .sheet_source import SheetColumnsError, load_sheet
 
             try:
                 self.loaded, self.sink = load_sheet(text, settings, overrides, worksheet)
             except SheetColumnsError as exc:
                 raise CliError(f"--map: {exc}") from None
-            self.flush_interval = SHEET_FLUSH_INTERVAL
         else:
             try:
                 self.loaded = load_csv_path(text, overrides)
             except ColumnMappingError as exc:
                 raise CliError(f"--map: {exc}") from None
             self.sink = CsvFileSink(text, self.loaded)
-            self.flush_interval = FLUSH_INTERVAL
 
     def finish(self, store: Store) -> None:
         """For a sheet: settle moved writes and append this list's status events to its
@@ -199,6 +199,35 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     loaded = source.loaded
     _print_notes(loaded)
     loaded.require_columns(approval=True)
+    campaign = _usable_campaign(client, campaign_id)
+    store.mark_orphans_unknown(loaded.list_key)  # a killed run's attempts: unknown, clearable below
+    _clear_unknowns(store, loaded.list_key, args.clear_unknown or (), args.actor)
+    _import_shared_history(settings, store)
+    limits = guardrails.RunLimits(args.max_gifts, settings.daily_limit)
+    prepared = prepare_send(loaded, store, SendChoices(campaign.id, args.actor, window, limits, args.rate,
+                                                       args.concurrency), now=utcnow())
+    loaded.frame = prepared.review.frame
+    _print_plan(prepared, store, full=args.dry_run)
+    if args.dry_run:
+        _out("Dry run: nothing sent, nothing written.")
+        return EXIT_OK
+    if prepared.plan.items:
+        _out(f"Sending to campaign \"{campaign.name}\" ({campaign.id}) at up to {args.rate:g} requests/s "
+             f"with key {client.masked_token}.")
+    else:
+        _out("Nothing new to send; writing what the journal holds back to the list.")
+    run = prepared.new_run(client, store, source.sink, to_sheet=source.is_sheet)
+    run.begin()  # the list's lock before the first write: a refused run (RunInProgress) leaves the list alone
+    try:
+        run.write_preamble()  # validation errors, eligibility etc. land at once
+    except BaseException:
+        store.finish_run(run.run_id, "stopped", run.snapshot().counts(), "writing to the list failed")
+        raise
+    _run_in_foreground(run, len(prepared.plan.items))
+    return _after_run(run, store, source, limits)
+
+
+def _usable_campaign(client: AndOpenClient, campaign_id: str) -> Campaign:
     try:
         campaign = client.get_campaign(campaign_id)
     except RunStoppingError as exc:
@@ -211,17 +240,20 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     if (campaign.state or "").lower() == "archived":
         raise CliError(f"Campaign \"{campaign.name}\" ({campaign.id}) is archived in &Open: pick an available one "
                        "(python -m lib.cli campaigns lists them).", EXIT_STOPPED)
-    store.mark_orphans_unknown(loaded.list_key)  # a killed run's attempts: unknown, clearable below
-    for email in args.clear_unknown or ():
-        if store.clear_unknown(loaded.list_key, email, args.actor):
+    return campaign
+
+
+def _clear_unknowns(store: Store, list_key: str, emails: Sequence[str], actor: str) -> None:
+    for email in emails:
+        if store.clear_unknown(list_key, email, actor):
             _out(f"Cleared the unknown outcome for {email}: it will be sent in this run if approved.")
         else:
             _out(f"No unknown outcome recorded for {email} in this list; nothing cleared.")
-    _import_shared_history(settings, store)
-    rev = review(loaded, store, window, now=utcnow())
-    overwrites = own_values_replaced(loaded, rev)
-    loaded.frame = rev.frame
-    plan = rev.plan
+
+
+def _print_plan(prepared: PreparedSend, store: Store, *, full: bool) -> None:
+    """What the run will do, row counts first; every row on a dry run."""
+    loaded, plan, window, limits = prepared.loaded, prepared.plan, prepared.choices.window, prepared.choices.limits
     counts = plan.counts()
     _out(f"{loaded.name}: {len(plan.rows)} rows — {counts['send']} to send, {counts['not approved']} not approved, "
          f"{counts['invalid']} invalid, {counts['duplicate']} duplicate, {counts['skip']} skipped "
@@ -232,31 +264,16 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     resolved = unknowns_report(store, loaded.list_key, since=since)
     if resolved.resolved or resolved.waiting:
         _out(f"Unknown outcomes{' since the last run' if since else ''}: {resolved.describe()}.")
-    limits = guardrails.RunLimits(args.max_gifts, settings.daily_limit)
-    _explain_rows(loaded, plan, full=args.dry_run, max_gifts=args.max_gifts)
+    _explain_rows(loaded, plan, full=full, max_gifts=limits.max_gifts)
     room = store.daily_room(limits.daily_limit) if limits.daily_limit else None
     for line in guardrails.preflight(counts["send"], limits, room):
         _out(line)
-    if overwrites:
-        _out(f"Note: {describe_overwrites(overwrites)}")
-    if args.dry_run:
-        _out("Dry run: nothing sent, nothing written.")
-        return EXIT_OK
-    if plan.items:
-        _out(f"Sending to campaign \"{campaign.name}\" ({campaign.id}) at up to {args.rate:g} requests/s "
-             f"with key {client.masked_token}.")
-    else:
-        _out("Nothing new to send; writing what the journal holds back to the list.")
-    run = SendRun(client, store, loaded.list_key, plan.items, campaign.id, actor=args.actor, rate=args.rate,
-                  concurrency=args.concurrency, sink=source.sink,
-                  flush_interval=source.flush_interval,
-                  lookback_days=NO_LOOKBACK if window is None else window.days, limits=limits)
-    run.begin()  # the list's lock before the first write: a refused run (RunInProgress) leaves the list alone
-    try:
-        source.sink.write(rev.results())  # validation errors, eligibility etc. land at once
-    except BaseException:
-        store.finish_run(run.run_id, "stopped", run.snapshot().counts(), "writing to the list failed")
-        raise
+    if prepared.overwrites:
+        _out(f"Note: {describe_overwrites(prepared.overwrites)}")
+
+
+def _run_in_foreground(run: SendRun, planned: int) -> None:
+    """Run on a worker thread, printing progress every 5 s; Ctrl-C or SIGTERM stops it cleanly."""
     stop_signals = _stop_on_signals(run)
     worker = threading.Thread(target=_run_safely, args=(run,), daemon=True)
     try:
@@ -264,11 +281,11 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
         last = 0.0
         while worker.is_alive():
             worker.join(0.2)
-            if time.monotonic() - last > 5 and plan.items:
+            if time.monotonic() - last > 5 and planned:
                 p = run.snapshot()
                 if p.state == "running":
                     eta = f", about {p.eta:.0f}s left" if p.eta else ""
-                    _out(f"  … {p.done}/{len(plan.items)} done, {p.sent} sent, {p.rate:.1f}/s{eta}")
+                    _out(f"  … {p.done}/{planned} done, {p.sent} sent, {p.rate:.1f}/s{eta}")
                 last = time.monotonic()
     finally:
         stop_signals()
@@ -277,6 +294,11 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
             raise CliError(str(run.crash), EXIT_STOPPED)
         raise CliError(f"The run failed: {run.crash}. Everything sent so far is journalled; "
                        "run the command again to continue.", EXIT_STOPPED)
+
+
+def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.RunLimits) -> int:
+    """The run's figures, what still needs a person, and the list's last write-back."""
+    loaded = source.loaded
     p = run.snapshot()
     _out(f"Sent {p.sent} · rejected {p.rejected} · unknown outcome {p.unknown} · not sent (safe to retry) "
          f"{p.failed} · skipped at send time {p.skipped} · not sent (a limit was reached) {p.limited} · "

@@ -13,9 +13,17 @@ import pandas as pd
 
 from .models import Recipient, SendState, normalize_email
 from .recipients import RowCheck, duplicate_message
-from .sending import SendItem, result_for_entry
+from .journal_results import result_for_entry
 from .store import JournalEntry
 from .writeback import ELIGIBILITY, SEND_ERROR, SKIP_REASON, RowResult, result_columns
+
+
+@dataclass(frozen=True)
+class SendItem:
+    """One approved row the run sends: what the plan hands the run engine."""
+
+    row_key: str
+    recipient: Recipient
 
 
 class RowAction(enum.StrEnum):

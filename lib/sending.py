@@ -17,10 +17,12 @@ from typing import Callable, Sequence
 
 from .andopen import AndOpenClient, AndOpenError, RejectedError, RetryableError, RunStoppingError, UnknownOutcomeError
 from .guardrails import RunCap, RunLimits, cap_message
+from .journal_results import UNKNOWN_MESSAGE, display_time, result_for_entry
 from .models import (EventSource, GiftRequest, Recipient, SendState, StatusEvent, iso, normalize_email, status_label,
                      utcnow)
 from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
-from .store import NO_LOOKBACK, Claim, JournalEntry, Refusal, Store
+from .plan import SendItem
+from .store import NO_LOOKBACK, Claim, Refusal, Store
 from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
                         ResultSink,
                         RowResult, merge_results)
@@ -31,19 +33,13 @@ DEFAULT_RATE = 10.0  # requests/s; &Open documents no limit, so stay polite and 
 DEFAULT_CONCURRENCY = 8  # workers a run starts with; more join as slow answers show they are needed
 MAX_CONCURRENCY = 64  # the most requests a run keeps in flight, unless told fewer
 SUPERVISE_INTERVAL = 0.05  # how often the pool is fitted to rate x latency
-FLUSH_INTERVAL = 2.0
+FLUSH_INTERVAL = 2.0  # seconds between a run's write-backs to a file
+SHEET_FLUSH_INTERVAL = 4.0  # to a sheet: well inside Google's 60 writes a minute
 HEARTBEAT_INTERVAL = 5.0  # well inside store.STALE_RUN_SECONDS
 STOP_POLL_INTERVAL = 0.5  # a Stop pressed in another process takes effect within a second
 
-UNKNOWN_MESSAGE = "Unknown outcome — check in &Open before sending again"
 NOT_SENT_UNAVAILABLE = "Not sent: &Open was unavailable. Nothing was created; press Send again later."
 NOT_SENT_STOPPED = "Not sent: the run was stopped before this row. Press Send again to send it."
-
-
-@dataclass(frozen=True)
-class SendItem:
-    row_key: str
-    recipient: Recipient
 
 
 @dataclass
@@ -86,23 +82,6 @@ class RunProgress:
         return {k: getattr(self, k) for k in
                 ("total", "done", "sent", "rejected", "unknown", "failed", "already", "skipped", "limited", "retries",
                  "throttled", "resolved")}
-
-
-def result_for_entry(row_key: str, entry: JournalEntry) -> RowResult:
-    """The result columns a journal entry means for its row: also how lost cells are restored."""
-    if entry.state == SendState.SENT:
-        values = {GIFT_REQUEST_ID: entry.gift_request_id or "", REDEMPTION_URL: entry.redemption_url or "",
-                  SEND_ERROR: "", SENT_AT: _display_time(entry.finished_at or entry.attempted_at)}
-    elif entry.state in (SendState.UNKNOWN, SendState.ATTEMPTING):
-        values = {SEND_ERROR: UNKNOWN_MESSAGE + (f" ({entry.error})" if entry.error and
-                                                 not entry.error.startswith("Unknown outcome") else "")}
-    else:
-        values = {SEND_ERROR: entry.error or ""}
-    return RowResult(row_key, entry.email, values)
-
-
-def _display_time(ts: str | None) -> str:
-    return (ts or "")[:19].replace("T", " ") + (" UTC" if ts else "")
 
 
 class SendRun:
@@ -347,7 +326,7 @@ class SendRun:
                 campaign_id=gift.campaign_id, created_at=gift.created_at))
             self._emit(RowResult(item.row_key, r.email, {
                 GIFT_REQUEST_ID: gift.id, REDEMPTION_URL: gift.redemption_url or "", SEND_ERROR: "",
-                GIFT_STATUS: status_label(gift.status or "submitted"), SENT_AT: _display_time(now)}), state=SendState.SENT)
+                GIFT_STATUS: status_label(gift.status or "submitted"), SENT_AT: display_time(now)}), state=SendState.SENT)
             return
 
     def _create(self, r: Recipient) -> GiftRequest:
@@ -489,6 +468,20 @@ class SendRun:
         with self._lock:
             self.progress.flushes += 1
             self.progress.writeback_error = ""
+
+    def write_preamble(self) -> None:
+        """Write the results waiting before any send (why rows skip) now, raising when the list
+        refuses them: a list that cannot be written is found before anyone is gifted."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch or self.sink is None:
+            return
+        try:
+            self.sink.write(merge_results(batch))
+        except BaseException:
+            with self._lock:
+                self._pending[:0] = batch
+            raise
 
     def flush_pending(self) -> bool:
         """Try the results the sink refused again (after the run); True when none are left."""

@@ -25,7 +25,6 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 MIRROR_INTERVAL = 5.0  # seconds between appends to the shared tab: ≤ 12 writes a minute
-SHEET_FLUSH_INTERVAL = 4.0  # a run's write-back stays well inside Google's 60 writes/min
 
 
 def sheets_client(settings: Settings) -> gspread.Client:

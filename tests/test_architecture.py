@@ -6,6 +6,7 @@ import ast
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,14 @@ def test_ci_runs_the_test_command_the_readme_gives():
                    if line.strip() and not line.lstrip().startswith("#")
                    for part in re.split(r"&&|;", line.split(" #", 1)[0]) if part.strip()}
     assert command in ci_commands, f"README runs `{command}`; .ci/run runs {sorted(ci_commands)}"
+
+
+@pytest.mark.parametrize("module", ["lib.plan", "lib.review", "lib.sources", "lib.csvio"])
+def test_planning_a_list_does_not_load_the_run_engine_or_an_http_client(module):
+    """Loading a CSV and planning it must stay cheap and offline: the engine and &Open's client
+    come in only when a run starts."""
+    code = (f"import sys, {module}; "
+            "print(','.join(m for m in ('lib.sending', 'lib.andopen', 'lib.ratelimit', 'requests') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"{module} loads {out.stdout.strip()}"

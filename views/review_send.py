@@ -7,11 +7,10 @@ from lib import eligibility as elig
 from lib.andopen import AndOpenError
 from lib.recipients import apply_approval_edits, set_all_approved
 from lib.review import describe_overwrites, own_values_replaced, review, with_run_notes
-from lib.sending import FLUSH_INTERVAL, SendRun
-from lib.sheet_source import SHEET_FLUSH_INTERVAL
+from lib.send_job import SendChoices, prepare_send
 from lib.sheets import SheetsError
 from lib.sources import csv_bytes, results_in
-from lib.store import NO_LOOKBACK, RunInProgress
+from lib.store import RunInProgress
 from ui import limits as limits_ui
 from ui import runview, sheets_ui, state
 from ui.text import link_column, md, plain
@@ -122,15 +121,12 @@ if st.button(label, type="primary", disabled=running or planned == 0 or bool(liv
     state.save_list(loaded)
     try:
         client = svc.client()
-        sink, items, preamble = None, plan.items, ()
+        choices = SendChoices(campaign_id, state.actor(), window, limits)
+        sink, current = None, loaded
         if sheets_ui.is_sheet_list(loaded):  # send from the sheet as it is now, never a stale copy
             current, sink = sheets_ui.fresh(svc, loaded)
-            now_rev = review(current, svc.store, window)
-            items, preamble = now_rev.plan.items, now_rev.results()
-        new_run = SendRun(client, svc.store, loaded.list_key, items, campaign_id, actor=state.actor(),
-                          sink=sink, flush_interval=SHEET_FLUSH_INTERVAL if sink else FLUSH_INTERVAL,
-                          preamble=preamble, lookback_days=NO_LOOKBACK if window is None else window.days,
-                          limits=limits)
+        prepared = prepare_send(current, svc.store, choices, extra_history=sheets_ui.shared_history(svc))
+        new_run = prepared.new_run(client, svc.store, sink, to_sheet=sink is not None)
         svc.registry.start(new_run, context=loaded, after=sheets_ui.after_run(svc, sink))
     except SheetsError as exc:
         st.error(md(exc, limit=1000))
