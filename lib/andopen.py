@@ -2,7 +2,7 @@
 
 The caller passes the transport (a `requests.Session`), base URL and timeouts. Every
 failure is one exception of the `AndOpenError` tree, classified once in `error_for()` into
-the outcome classes of andopen-api.md "Defensive rules", so callers never inspect status
+the outcome classes of docs/andopen-contract.md "Errors", so callers never inspect status
 codes themselves. The token never appears in a message, repr or log line.
 """
 from __future__ import annotations

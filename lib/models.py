@@ -55,7 +55,7 @@ class SendState(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    """How one POST /gift_requests ended, per andopen-api.md "Defensive rules"."""
+    """How one POST /gift_requests ended, per docs/andopen-contract.md "Errors"."""
 
     CREATED = "created"
     REJECTED = "rejected"

@@ -22,7 +22,7 @@ class RetryPolicy:
 
 def retry_delay(attempt: int, error: AndOpenError, rng: random.Random, policy: RetryPolicy = RetryPolicy()) -> float | None:
     """Seconds to wait before try number `attempt + 1`, or None when the row must not be
-    retried: only outcomes &Open certainly did not process are retried (andopen-api.md)."""
+    retried: only outcomes &Open certainly did not process are retried (docs/andopen-contract.md)."""
     if not isinstance(error, RetryableError) or attempt >= policy.max_attempts:
         return None
     backoff = min(policy.cap, policy.base * 2 ** (attempt - 1))

@@ -2,7 +2,7 @@
 approval.
 
 Pure functions over pandas frames. Frames passed in are never mutated: the app keeps its
-source frame stable for st.data_editor and applies edits explicitly (DESIGN.md).
+source frame stable for st.data_editor and applies edits explicitly (docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from lib.headers import normalise_header
 from lib.models import Recipient, normalize_email
 from lib.writeback import RESULT_COLUMNS
 
-NAME_MIN, NAME_MAX = 2, 255  # andopen-api.md field rules
+NAME_MIN, NAME_MAX = 2, 255  # docs/andopen-contract.md field rules
 TRUTHY = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "checked", "on"})
 APPROVED_TEXT, NOT_APPROVED_TEXT = "TRUE", "FALSE"  # as Sheets and Excel export checkboxes
 

@@ -1,6 +1,6 @@
 """The sandbox: a fake &Open server on loopback, for demo mode, tests and benchmarks.
 
-It follows the [doc] behaviour in shared/andopen-api.md exactly, picks the [assumed] parts
+It follows the documented behaviour in docs/andopen-contract.md exactly, picks the assumed parts
 in the constants below, and adds what a real server cannot be asked to do on purpose:
 fault injection (rate limits, 503s, gifts created behind a 500 or a hung answer) and a
 lifecycle that moves gifts by itself and announces each move with a signed webhook.
@@ -38,7 +38,7 @@ API_VERSION = "2026-05"
 MAX_BODY = 1024 * 1024  # larger bodies get 413
 MAX_DRAIN = 16 * MAX_BODY  # up to this, an oversized body is read and dropped so the 413 arrives
 PAGE_LIMIT = 25
-# [assumed] statuses and codes the documentation does not give.
+# Assumptions (docs/andopen-contract.md): statuses and codes the documentation does not give.
 CREATED_STATUS = 201
 VALIDATION_STATUS = 422
 NAME_LENGTH = (2, 255)  # 2025-10 rule, measured on the stripped value

@@ -21,7 +21,7 @@ SKIP_REASON = "Skip reason"
 SENT_AT = "Sent at"
 APPROVED = "Approved"
 
-# Created if missing, after the user's own columns, in this order (DESIGN.md contract).
+# Created if missing, after the user's own columns, in this order (docs/architecture.md, Contracts).
 RESULT_COLUMNS: tuple[str, ...] = (
     GIFT_REQUEST_ID, REDEMPTION_URL, SEND_ERROR, GIFT_STATUS, ELIGIBILITY, SKIP_REASON, SENT_AT,
 )
