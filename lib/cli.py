@@ -39,7 +39,7 @@ from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
 from .plan import apply_results
 from .store import RunInProgress, Store, StoreError
 from .unknowns import ago, unknowns_report
-from .writeback import GIFT_REQUEST_ID, merge_results, result_values
+from .writeback import GIFT_REQUEST_ID, ResultSink, merge_results, result_values
 
 EXIT_OK, EXIT_STOPPED, EXIT_INPUT = 0, 1, 2
 
@@ -80,13 +80,16 @@ class Source:
     def __init__(self, text: str, settings: Settings, overrides: dict[str, str], worksheet: str | None) -> None:
         self.text = text
         self.is_sheet = _source_kind(text) == "sheet"
+        self.sink: ResultSink
+        self.sheet_sink = None
         if self.is_sheet:
             from .sheet_source import SheetColumnsError, load_sheet
 
             try:
-                self.loaded, self.sink = load_sheet(text, settings, overrides, worksheet)
+                self.loaded, self.sheet_sink = load_sheet(text, settings, overrides, worksheet)
             except SheetColumnsError as exc:
                 raise CliError(f"--map: {exc}") from None
+            self.sink = self.sheet_sink
         else:
             try:
                 self.loaded = load_csv_path(text, overrides)
@@ -97,13 +100,13 @@ class Source:
     def finish(self, store: Store) -> None:
         """For a sheet: settle moved writes and append this list's status events to its
         `Gift history` tab (created when missing)."""
-        if not self.is_sheet:
+        if self.sheet_sink is None:
             return
         from . import sheets
         from .sheet_source import mirror_events
 
-        self.sink.settle()
-        sheet = self.sink.sheet
+        self.sheet_sink.settle()
+        sheet = self.sheet_sink.sheet
         ids = {g.strip() for g in _gift_ids(self.loaded) if g.strip()}
         ids |= {e.gift_request_id for e in store.journal(self.loaded.list_key).values() if e.gift_request_id}
         events = [e for gid in sorted(ids) for e in store.events(gift_request_id=gid)]

@@ -71,7 +71,9 @@ def _quoted_record(text: str, d: str, p: int, line: int) -> tuple[list[str], int
                 raise ParseError(line + lines_in(text, p, q), len(values) - 1,
                                   "has text right after a closing quote (\")")
         else:
-            j = unquoted.match(text, q).end()
+            m = unquoted.match(text, q)
+            assert m is not None  # the pattern matches the empty string
+            j = m.end()
             values.append(text[q:j])
             q = j
         if q >= n:

@@ -7,9 +7,12 @@ from .models import STATUS_RANK, GiftStatus
 
 
 class _Evt(Protocol):
-    status: str
-    occurred_at: str | None
-    received_at: str
+    @property
+    def status(self) -> str: ...
+    @property
+    def occurred_at(self) -> str | None: ...
+    @property
+    def received_at(self) -> str: ...
 
 
 def latest_status(events: Iterable[_Evt]) -> str | None:

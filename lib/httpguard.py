@@ -26,6 +26,7 @@ import logging
 import os
 import resource
 import sys
+from types import FrameType
 import threading
 import time
 from dataclasses import dataclass
@@ -116,7 +117,7 @@ class _GuardMixin:
     _done_cycle: Any = None    # the last request whose response is complete
 
     # -- asyncio.Protocol ------------------------------------------------------------------
-    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+    def connection_made(self, transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
         self._sync()
         self._admit()
@@ -141,7 +142,7 @@ class _GuardMixin:
         transport = self.transport  # type: ignore[attr-defined]
         if transport is None or transport.is_closing() or transport.get_protocol() is not self:
             return False
-        cycle = self.cycle  # type: ignore[attr-defined]
+        cycle = self.cycle
         return cycle is None or cycle is self._done_cycle or cycle.more_body
 
     def _sync(self) -> None:
@@ -223,7 +224,7 @@ def guard_loading_uvicorn(limits: Limits) -> bool:
         import uvicorn
     except ImportError:
         return False
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         config = frame.f_locals.get("self")
         if isinstance(config, uvicorn.Config):

@@ -105,6 +105,7 @@ def plan_rows(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
         validation = [p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)]
         held = held_by(entry)
         if held and owner == c.row_key:
+            assert entry is not None  # held_by(None) is False
             action = RowAction.ALREADY_SENT if entry.state == SendState.SENT else RowAction.UNKNOWN
             plans.append(RowPlan(c.row_key, c.row_number, action, c.recipient, "", entry))
             continue
@@ -115,6 +116,7 @@ def plan_rows(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
             plans.append(RowPlan(c.row_key, c.row_number, RowAction.INVALID, c.recipient, "; ".join(validation)))
             continue
         if held:
+            assert entry is not None
             owner_no = next((x.row_number for x in checks if x.row_key == owner), None)
             where = f"row {owner_no}" if owner_no else "an earlier row of this list"
             if entry.state == SendState.SENT:
@@ -168,7 +170,7 @@ def _journal_owners(checks: Sequence[RowCheck], journal: Mapping[str, JournalEnt
         entry = journal.get(email) if email else None
         if entry is None or email in owners:
             continue
-        owners[email] = entry.row_key if by_key.get(entry.row_key or "") == email else c.row_key
+        owners[email] = entry.row_key if entry.row_key and by_key.get(entry.row_key) == email else c.row_key
     return owners
 
 

@@ -161,9 +161,9 @@ def match_columns(columns: Sequence[str], overrides: Mapping[str, str] | None = 
         raise ColumnMappingError(f"{what}, which is not a column of this list. Its columns: {describe_columns(cols)}.",
                                  columns=cols, stale=stale)
     by_column: dict[str, list[str]] = {}
-    for field, column in found.items():
-        if column is not None:
-            by_column.setdefault(column, []).append(FIELD_LABELS[field])
+    for field, mapped in found.items():
+        if mapped is not None:
+            by_column.setdefault(mapped, []).append(FIELD_LABELS[field])
     for column, labels in by_column.items():
         if len(labels) > 1:
             raise ColumnMappingError(f"{' and '.join(labels)} are both mapped to the column '{visible(column)}': "

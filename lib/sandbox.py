@@ -243,7 +243,7 @@ def default_campaigns() -> list[dict]:
 
 
 def _normalise_campaign(raw: dict) -> dict:
-    c = {"id": str(uuid.uuid4()), "name": "", "description": "", "state": "available",
+    c: dict = {"id": str(uuid.uuid4()), "name": "", "description": "", "state": "available",
          "archived_at": None, "created_at": iso(utcnow()), "catalogue": []}
     c.update(copy.deepcopy(raw))
     return c

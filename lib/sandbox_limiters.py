@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from enum import Enum
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 class LimiterKind(str, Enum):
@@ -88,7 +88,7 @@ class SlidingWindowLog:
         return self._log[0] + self.window - now
 
 
-_KINDS = {LimiterKind.TOKEN_BUCKET: TokenBucket, LimiterKind.FIXED_WINDOW: FixedWindow,
+_KINDS: dict[LimiterKind, Callable[[float], Limiter]] = {LimiterKind.TOKEN_BUCKET: TokenBucket, LimiterKind.FIXED_WINDOW: FixedWindow,
           LimiterKind.SLIDING_WINDOW: SlidingWindowLog}
 
 

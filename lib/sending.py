@@ -121,6 +121,7 @@ class SendRun:
         self._watch: dict[str, str] = {}  # row key -> email of rows shown as unknown: resolved ones are rewritten
         self._done = threading.Event()
         self.run_id = ""
+        self.crash: BaseException | None = None  # what ended run() in a caller's thread, for that caller to report
 
     # -- control --
     def stop(self, message: str = "Stopped by user.") -> None:
@@ -359,26 +360,28 @@ class SendRun:
             first = self._daily_stop is None
             if first:
                 self._daily_stop = claim
-        self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: claim.room.row_message()}),
-                   limited=True)
+        room = claim.room
+        assert room is not None  # a daily-limit refusal always says how the limit stands
+        self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: room.row_message()}), limited=True)
         if first:
-            self.stop(claim.room.stop_message())
-            self.store.audit(self.actor, "daily limit stop", f"run {self.run_id[:8]}: {claim.room.stop_message()}",
+            self.stop(room.stop_message())
+            self.store.audit(self.actor, "daily limit stop", f"run {self.run_id[:8]}: {room.stop_message()}",
                              list_key=self.list_key)
 
     def _not_sent_after_daily_limit(self, work: Sequence[SendItem]) -> None:
         """Rows the run never got to (or stopped waiting for) once the daily limit stopped it."""
-        if self._daily_stop is None:
+        room = self._daily_stop.room if self._daily_stop is not None else None
+        if room is None:
             return
         for item in work:
             if item.row_key not in self._answered:
-                self._emit(RowResult(item.row_key, item.recipient.email,
-                                     {SEND_ERROR: self._daily_stop.room.row_message()}), limited=True)
+                self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: room.row_message()}), limited=True)
 
     def _lookback_since(self) -> str | None | object:
-        if self.lookback_days is NO_LOOKBACK or self.lookback_days is None:
-            return self.lookback_days
-        return iso(utcnow() - timedelta(days=self.lookback_days))
+        days = self.lookback_days
+        if not isinstance(days, int):  # NO_LOOKBACK (off) or None (forever)
+            return days
+        return iso(utcnow() - timedelta(days=days))
 
     def _record(self, item: SendItem, state: SendState, *, error: str, request_id: str | None = None) -> None:
         self.store.record_outcome(self.list_key, item.recipient.email, state, error=error, request_id=request_id)

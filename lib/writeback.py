@@ -93,8 +93,9 @@ class RowResult:
 
 
 class ResultSink(Protocol):
-    def write(self, results: Sequence[RowResult]) -> None:
-        """Apply a batch of results durably. Raise to have the batch retried later."""
+    def write(self, results: Sequence[RowResult]) -> object:
+        """Apply a batch of results durably (what it returns, e.g. a sheet's flush report, is the
+        sink's own business). Raise to have the batch retried later."""
         ...
 
 

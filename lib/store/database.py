@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -107,7 +107,7 @@ class Database:
     def _init_sqlite(self, data_dir: Path) -> None:
         self.is_postgres = False
         self.data_dir: Path | None = data_dir
-        self.schema = None
+        self.schema: str | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path: Path | None = data_dir / SQLITE_FILE
         self.info = StoreInfo("SQLite", str(self.path.resolve()), local_file=True)
@@ -181,10 +181,10 @@ class Database:
         for key in sorted({_lock_key(n) for n in names}):
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": key})
 
-    def execute(self, conn: Connection, sql: str, params: Mapping[str, Any] | list[Mapping[str, Any]] | None = None):
-        if isinstance(params, list):
-            return conn.execute(_text(sql), [{k: _clean(v) for k, v in p.items()} for p in params])
-        return conn.execute(_text(sql), {k: _clean(v) for k, v in (params or {}).items()})
+    def execute(self, conn: Connection, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None):
+        if params is None or isinstance(params, Mapping):
+            return conn.execute(_text(sql), {k: _clean(v) for k, v in (params or {}).items()})
+        return conn.execute(_text(sql), [{k: _clean(v) for k, v in p.items()} for p in params])
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -69,7 +69,9 @@ class EventWriter:
         pending = _Pending(event, future=asyncio.get_running_loop().create_future())
         self._queue.put(pending)
         self._ensure_thread()
-        return await asyncio.wait_for(pending.future, self.timeout)
+        future = pending.future
+        assert future is not None
+        return await asyncio.wait_for(future, self.timeout)
 
     def _ensure_thread(self) -> None:
         with self._lock:

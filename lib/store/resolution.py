@@ -82,6 +82,7 @@ class ResolutionMixin:
             return
         send = matches[0]
         attempted = parse_iso(send["attempted_at"])
+        assert attempted is not None  # a journal line always has its attempt time
         rivals = [r for r in db.execute(
             conn, f"SELECT gift_request_id, created_at FROM {db.table('events')} WHERE email=:e AND campaign_id=:c "
                   "AND gift_request_id<>:g AND created_at IS NOT NULL", {"e": email, "c": event.campaign_id,
