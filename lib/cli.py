@@ -24,27 +24,27 @@ from . import eligibility as elig
 from . import guardrails
 from .andopen import AndOpenClient, AndOpenError, RunStoppingError
 from .control_chars import visible
+from .errors import EXIT_INPUT, EXIT_OK, EXIT_STOPPED, GiftrunError
 from .models import status_label, utcnow
 from .polling import poll_statuses
 from .recipients import ColumnMappingError, is_approved
 from .review import describe_overwrites, held_results, own_values_replaced, review, status_results
 from .runtime import http_session, make_client, open_store
 from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
-from .settings import Settings, SettingsError
-from .csvio import CsvError
-from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
+from .settings import Settings
+from .sources import CsvFileSink, LoadedList, load_csv_path
 from .plan import apply_results
-from .store import NO_LOOKBACK, RunInProgress, Store, StoreError
+from .store import NO_LOOKBACK, RunInProgress, Store
+from .timefmt import shown
 from .unknowns import ago, unknowns_report
 from .writeback import GIFT_REQUEST_ID, merge_results, result_values
 
-EXIT_OK, EXIT_STOPPED, EXIT_INPUT = 0, 1, 2
 
+class CliError(GiftrunError):
+    """A command cannot go on; the second argument is the exit code (default 2, input)."""
 
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_INPUT) -> None:
-        super().__init__(message)
-        self.code = code
+    def __init__(self, message: str, exit_code: int = EXIT_INPUT) -> None:
+        super().__init__(message, exit_code=exit_code)
 
 
 def _out(msg: str = "") -> None:
@@ -379,7 +379,7 @@ def cmd_do_not_gift(args: argparse.Namespace, settings: Settings) -> int:
             width = max((len(e.label) for e in entries), default=0)
             for e in entries:
                 _out(f"  {e.label:<{width}}  {e.reason or '(no reason)'} — added by {e.added_by} "
-                     f"{e.added_at[:16].replace('T', ' ')} UTC")
+                     f"{shown(e.added_at, seconds=False)}")
     except donotgift.DoNotGiftError as exc:
         raise CliError(str(exc)) from None
     return EXIT_OK
@@ -703,21 +703,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return args.func(args, settings)
-    except (CliError,) as exc:
+    except _expected_errors() as exc:  # each says what to do, and how the command ends
         _err(str(exc))
-        return exc.code
-    except StoreError as exc:  # the database cannot be reached (or is newer than this Giftrun): nothing sent
-        _err(str(exc))
-        return EXIT_STOPPED
-    except (SourceError, SettingsError, RunInProgress, CsvError, ColumnMappingError) as exc:
-        _err(str(exc))
-        return EXIT_INPUT if not isinstance(exc, RunInProgress) else EXIT_STOPPED
-    except AndOpenError as exc:
-        _err(str(exc))
-        return EXIT_STOPPED
-    except _sheets_errors() as exc:
-        _err(str(exc))
-        return EXIT_INPUT
+        return getattr(exc, "exit_code", EXIT_INPUT)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_STOPPED
@@ -730,12 +718,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_STOPPED
 
 
-def _sheets_errors() -> tuple[type[BaseException], ...]:
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """GiftrunError, the root of every expected failure. SheetsError is added while the
+    sheets errors may still have their own root (their exit code is then 2, input)."""
     try:
         from .sheets import SheetsError
     except ImportError:
-        return ()
-    return (SheetsError,)
+        return (GiftrunError,)
+    return (GiftrunError,) if issubclass(SheetsError, GiftrunError) else (GiftrunError, SheetsError)
 
 
 if __name__ == "__main__":

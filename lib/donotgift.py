@@ -21,6 +21,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from .control_chars import problem as control_problem
 from .control_chars import visible
+from .errors import GiftrunError
 from .models import canonical_domain, normalize_email, parse_iso
 
 MAX_VALUE = 320  # the longest address mail systems accept (64 + 1 + 255)
@@ -28,8 +29,8 @@ MAX_REASON = 500
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
-class DoNotGiftError(ValueError):
-    """A value or a file that cannot be an entry; str() says which and why."""
+class DoNotGiftError(GiftrunError, ValueError):
+    """A value or a file that cannot be an entry; `message` says which and why."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from lib.control_chars import problem as control_problem
 from lib.control_chars import visible
+from lib.errors import GiftrunError
 from lib.headers import normalise_header
 from lib.models import Recipient, normalize_email
 from lib.writeback import RESULT_COLUMNS
@@ -73,9 +74,9 @@ class ColumnMap:
         return [FIELD_LABELS[f] for f in REQUIRED_FIELDS if getattr(self, f) is None]
 
 
-class ColumnMappingError(ValueError):
+class ColumnMappingError(GiftrunError, ValueError):
     """A column mapping (`--map`, the app's column pickers, a mapping saved with a list)
-    that cannot be applied as it stands; str(e) says what to change and lists the columns.
+    that cannot be applied as it stands; `message` says what to change and lists the columns.
     `stale` maps each field to the column it names that the list does not have."""
 
     def __init__(self, message: str, *, columns: Sequence[str], stale: Mapping[str, str] | None = None) -> None:

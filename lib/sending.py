@@ -20,6 +20,7 @@ from .guardrails import RunCap, RunLimits, cap_message
 from .models import EventSource, Recipient, SendState, StatusEvent, iso, normalize_email, status_label, utcnow
 from .ratelimit import AdaptiveRateLimiter, RetryPolicy, retry_delay
 from .store import NO_LOOKBACK, Claim, JournalEntry, Refusal, Store
+from .timefmt import shown
 from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
                         ResultSink,
                         RowResult, merge_results)
@@ -99,7 +100,7 @@ def result_for_entry(row_key: str, entry: JournalEntry) -> RowResult:
 
 
 def _display_time(ts: str | None) -> str:
-    return (ts or "")[:19].replace("T", " ") + (" UTC" if ts else "")
+    return shown(ts)
 
 
 class SendRun:
@@ -281,7 +282,7 @@ class SendRun:
             except RunStoppingError as exc:
                 # Nothing was created (401/403/bad campaign): undo the journal line, stop the run.
                 self.store.forget_attempt(self.list_key, r.email, self.run_id)
-                self.stop(exc.user_message)
+                self.stop(exc.message)
                 return
             except RetryableError as exc:
                 self.limiter.on_error(exc)
@@ -298,11 +299,11 @@ class SendRun:
                     return
                 continue
             except RejectedError as exc:
-                self._record(item, SendState.REJECTED, error=f"&Open rejected this row: {exc.user_message}",
+                self._record(item, SendState.REJECTED, error=f"&Open rejected this row: {exc.message}",
                              request_id=exc.request_id)
                 return
             except UnknownOutcomeError as exc:
-                self._record(item, SendState.UNKNOWN, error=exc.user_message, request_id=exc.request_id)
+                self._record(item, SendState.UNKNOWN, error=exc.message, request_id=exc.request_id)
                 return
             except AndOpenError as exc:  # any future class: treat as unknown, never retry blindly
                 self._record(item, SendState.UNKNOWN, error=str(exc), request_id=exc.request_id)

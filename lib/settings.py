@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from .andopen_hosts import is_sandbox
+from .errors import GiftrunError
+
 
 class Secret:
     """A string that never prints itself; `.reveal()` is the only way to the value."""
@@ -159,7 +162,7 @@ class Settings:
         the database) unless GIFTRUN_DATA_DIR / GIFTRUN_DATABASE_SCHEMA say exactly where.
         `demo` is the app running its built-in sandbox; a CLI command that needs no key
         (`status`, `webhooks`) uses the live store."""
-        sandbox = bool(self.base_url) and _is_sandbox(self.base_url or "")
+        sandbox = is_sandbox(self.base_url)
         if not self.database_url:
             if demo:
                 return self.data_dir / "demo", None
@@ -201,14 +204,7 @@ def _database(env_url: str | None, connections: Any) -> tuple[Secret | None, str
     return Secret(raw), schema
 
 
-def _is_sandbox(base_url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    host = (urlsplit(base_url.strip()).hostname or "").lower()
-    return not (host == "andopen.co" or host.endswith(".andopen.co"))
-
-
-class SettingsError(Exception):
+class SettingsError(GiftrunError):
     """A configuration value is unusable; the message says which and why."""
 
 

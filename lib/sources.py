@@ -9,12 +9,13 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from . import csvio
+from .errors import GiftrunError
 from .plan import apply_results
 from .recipients import ColumnMap, ensure_columns, match_columns
 from .writeback import APPROVED, RESULT_COLUMNS, RowResult, result_columns
 
 
-class SourceError(Exception):
+class SourceError(GiftrunError):
     """The list cannot be used as it is; the message says what to change."""
 
 

@@ -718,7 +718,7 @@ def test_masking_and_config_errors_never_show_the_key(token, base):
 
 
 def _all_text(exc: BaseException) -> str:
-    return "\n".join([str(exc), repr(exc), repr(exc.args), getattr(exc, "user_message", ""),
+    return "\n".join([str(exc), repr(exc), repr(exc.args), getattr(exc, "message", ""),
                       repr(getattr(exc, "details", "")), "".join(traceback.format_exception(exc))])
 
 
