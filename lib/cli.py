@@ -27,7 +27,7 @@ from .control_chars import visible
 from .errors import EXIT_INPUT, EXIT_OK, EXIT_STOPPED, GiftrunError
 from .models import status_label, utcnow
 from .polling import poll_statuses
-from .recipients import ColumnMappingError, is_approved
+from .recipients import YES_TEXT, ColumnMappingError, is_unclear_approval
 from .review import describe_overwrites, held_results, own_values_replaced, review, status_results
 from .runtime import http_session, make_client, open_store
 from .sending import DEFAULT_CONCURRENCY, DEFAULT_RATE, FLUSH_INTERVAL, SendRun
@@ -326,13 +326,9 @@ def _explain_rows(loaded: LoadedList, plan, *, full: bool, max_gifts: int | None
         _out(f"  … and {shown - limit} more rows (see Send error / Skip reason in the list).")
     col = loaded.cmap.approved
     if col:
-        odd = [(i + 1, v) for i, v in enumerate(loaded.frame[col].astype(str))
-               if v.strip() and not is_approved(v) and v.strip().lower() not in FALSY]
+        odd = [(i + 1, v) for i, v in enumerate(loaded.frame[col].astype(str)) if is_unclear_approval(v)]
         for n, v in odd[:10]:
-            _out(f"  row {n}: Approved is '{v}', which is not a recognised yes (true, yes, y, 1, x, ✓): not sent.")
-
-
-FALSY = {"false", "no", "n", "0", "-", "off", "unchecked"}
+            _out(f"  row {n}: Approved is '{v}', which is not a recognised yes ({YES_TEXT}): not sent.")
 
 
 def _run_safely(run: SendRun) -> None:
@@ -522,6 +518,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    from .httpguard import Limits
     from .webhooks import serve
 
     if not settings.webhook_secret:
@@ -535,7 +532,8 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
 
         on_accepted = history_mirror(settings, store)
         _out("  accepted events are also appended to the Gift history tab of GIFTRUN_HISTORY_SHEET")
-    serve(store, settings.webhook_secret.reveal(), host=args.host, port=args.port, on_accepted=on_accepted)
+    serve(store, settings.webhook_secret.reveal(), host=args.host, port=args.port, on_accepted=on_accepted,
+          limits=Limits.from_settings(settings))
     return EXIT_OK
 
 
@@ -610,7 +608,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="use COLUMN for FIELD (first_name, last_name, email, approved)")
         sp.add_argument("--worksheet", help="worksheet title (Google Sheets; default: the first)")
 
-    s = sub.add_parser("send", help="send approved, eligible, unsent rows and write results back")
+    s = sub.add_parser("send", help="send approved, eligible, unsent rows and write results back",
+                       description=f"Send a gift to each approved, valid, eligible row never sent. An Approved cell "
+                                   f"of {YES_TEXT} (any case) approves its row.")
     list_args(s)
     s.add_argument("--campaign", help="campaign id (default: ANDOPEN_CAMPAIGN_ID)")
     s.add_argument("--rate", type=RATE, default=DEFAULT_RATE, help="requests per second (default %(default)s)")
@@ -619,7 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip people gifted within: off, 30d, 60d, 90d, 12m, forever or Nd (default %(default)s)")
     s.add_argument("--clear-unknown", action="append", metavar="EMAIL",
                    help="after checking &Open: allow this person's unknown-outcome row to be sent again")
-    s.add_argument("--actor", default=os.environ.get("GIFTRUN_ACTOR") or "cli", help="who is sending (audit trail)")
+    s.add_argument("--actor", help="who is sending (audit trail; default GIFTRUN_ACTOR, else cli)")
     s.add_argument("--dry-run", action="store_true", help="show what would be sent; send and write nothing")
     s.add_argument("--max-gifts", type=MAX_GIFTS, default=None, metavar="N",
                    help="send at most N gifts in this run; the approved rows beyond say why")
@@ -636,7 +636,7 @@ def build_parser() -> argparse.ArgumentParser:
     di = d_sub.add_parser("import", help="add every entry of a CSV (columns Email or Domain or Value, and Reason)")
     di.add_argument("file")
     for sp in (da, dr, di):
-        sp.add_argument("--actor", default=os.environ.get("GIFTRUN_ACTOR") or "cli", help="who (audit trail)")
+        sp.add_argument("--actor", help="who (audit trail; default GIFTRUN_ACTOR, else cli)")
     d_sub.add_parser("list", help="every entry, with its reason, who added it and when")
     d.set_defaults(func=cmd_do_not_gift)
 
@@ -702,6 +702,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        if "actor" in vars(args) and not args.actor:
+            args.actor = settings.actor or "cli"
         return args.func(args, settings)
     except _expected_errors() as exc:  # each says what to do, and how the command ends
         _err(str(exc))

@@ -24,7 +24,12 @@ from lib.models import Recipient, normalize_email
 from lib.writeback import RESULT_COLUMNS
 
 NAME_MIN, NAME_MAX = 2, 255  # andopen-api.md field rules
-TRUTHY = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "checked", "on"})
+# The words an Approved cell may hold (any case), in the order help texts list them: the one
+# definition; every message and help text is built from these (YES_TEXT).
+YES_WORDS = ("true", "yes", "y", "1", "x", "✓", "✔", "checked", "on")
+NO_WORDS = ("false", "no", "n", "0", "-", "off", "unchecked")  # and a blank cell: a clear no
+TRUTHY, FALSY = frozenset(YES_WORDS), frozenset(NO_WORDS)
+YES_TEXT = ", ".join(YES_WORDS[:-1]) + f" or {YES_WORDS[-1]}"  # "true, yes, y, 1, x, ✓, ✔, checked or on"
 APPROVED_TEXT, NOT_APPROVED_TEXT = "TRUE", "FALSE"  # as Sheets and Excel export checkboxes
 
 # ---------------------------------------------------------------------------- columns
@@ -200,6 +205,13 @@ def is_approved(value: object) -> bool:
         except TypeError:
             return bool(value != 0)
     return str(value).strip().lower() in TRUTHY
+
+
+def is_unclear_approval(value: object) -> bool:
+    """A cell that is neither a yes (sent) nor a no or blank (not sent): worth a word, as
+    the person may have meant yes ("oui", "approved")."""
+    text = "" if value is None or value is pd.NA else str(value).strip()
+    return bool(text) and not is_approved(value) and text.lower() not in FALSY
 
 
 def _shown(value: str, limit: int = 60) -> str:

@@ -9,7 +9,6 @@ their local store before they compute statuses and the look-back check.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Callable, Collection, Mapping
 
@@ -29,7 +28,7 @@ SHEET_FLUSH_INTERVAL = 4.0  # a run's write-back stays well inside Google's 60 w
 
 
 def sheets_client(settings: Settings) -> gspread.Client:
-    return sheets.make_client(settings.service_account, emulator_host=os.environ.get("SHEETS_EMULATOR_HOST"))
+    return sheets.make_client(settings.service_account, emulator_host=settings.sheets_emulator_host)
 
 
 class SheetColumnsError(sheets.SheetsError):

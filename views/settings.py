@@ -21,7 +21,7 @@ st.write(f"**Default campaign:** {code(s.campaign_id or '(none — pick one on R
 info = svc.store.info
 st.write(f"**Store:** {info.backend} · {code(info.where, limit=1000)}" + (
     " (shared by every host using this database)" if not info.local_file else " (a file on this host)"))
-if (warning := store_warning(info.local_file)) is not None:
+if (warning := store_warning(info.local_file, declared=s.ephemeral_disk)) is not None:
     st.warning(warning)
 secret_state = "configured" if svc.webhook_secret else "not set (webhooks are refused; use polling)"
 st.write(f"**Webhook endpoint:** `POST /webhooks/andopen` on this server · secret {secret_state}")
