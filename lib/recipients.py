@@ -19,7 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from lib.control_chars import problem as control_problem
 from lib.control_chars import visible
 from lib.errors import GiftrunError
-from lib.headers import normalise_header
+from lib.headers import EMAIL_HEADERS, is_email_header, normalise_header
 from lib.models import Recipient, normalize_email
 from lib.writeback import RESULT_COLUMNS
 
@@ -47,8 +47,7 @@ _EXACT: dict[str, frozenset[str]] = {
                              "recipientfirstname", "contactfirstname"}),
     "last_name": frozenset({"lastname", "last", "surname", "familyname", "lname",
                             "recipientlastname", "contactlastname"}),
-    "email": frozenset({"email", "emailaddress", "mail", "workemail", "businessemail",
-                        "emailid", "recipientemail", "contactemail"}),  # "E-mail" normalises to these
+    "email": EMAIL_HEADERS,  # "E-mail" normalises to these
     "approved": frozenset({"approved", "approve", "approval", "send", "sendgift", "gift"}),
 }
 
@@ -61,7 +60,7 @@ def _tolerant(field: str, key: str) -> bool:
         return ("last" in key and "name" in key and "first" not in key) or "surname" in key \
             or "familyname" in key
     if field == "email":
-        return "email" in key
+        return is_email_header(key)
     return "approv" in key
 
 
