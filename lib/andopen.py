@@ -9,39 +9,42 @@ from __future__ import annotations
 
 import json
 from typing import Any, Iterator
-from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
+from .andopen_hosts import DEFAULT_HOST, host_stage
+from .errors import EXIT_STOPPED, GiftrunError
 from .models import ApiErrorDetail, Campaign, GiftRequest, Outcome
 from .settings import Secret, mask_token
 
 API_VERSION = "2026-05"
-PRODUCTION_HOSTS = ("https://api.andopen.co", "https://api.eu.andopen.co")
-STAGING_HOSTS = ("https://api.staging.andopen.co",)
-DEFAULT_HOST = {"production": PRODUCTION_HOSTS[0], "staging": STAGING_HOSTS[0]}
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds: never wait forever
 MAX_CAMPAIGN_PAGES = 200  # 5,000 campaigns: a bound, not an expectation
 
 
 # -- error tree -------------------------------------------------------------------------
-class AndOpenError(Exception):
-    """Root of every &Open failure. `user_message` is safe to show; `request_id` is what
-    &Open support asks for."""
+class AndOpenError(GiftrunError):
+    """Root of every &Open failure. `message` is safe to show; `request_id` is what
+    &Open support asks for, added to str(e). The CLI exits 1: the run was stopped."""
 
     outcome: Outcome = Outcome.UNKNOWN
+    exit_code = EXIT_STOPPED
 
-    def __init__(self, user_message: str, *, status: int | None = None, request_id: str | None = None,
+    def __init__(self, message: str, *, status: int | None = None, request_id: str | None = None,
                  details: tuple[ApiErrorDetail, ...] = ()) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+        super().__init__(message)
         self.status = status
         self.request_id = request_id
         self.details = details
 
+    @property
+    def user_message(self) -> str:
+        """The old name of `message`, kept while other branches still read it."""
+        return self.message
+
     def __str__(self) -> str:
-        return self.user_message + (f" (Request-Id {self.request_id})" if self.request_id else "")
+        return self.message + (f" (Request-Id {self.request_id})" if self.request_id else "")
 
 
 class RunStoppingError(AndOpenError):
@@ -85,8 +88,8 @@ class RetryableError(AndOpenError):
 
     outcome = Outcome.RETRYABLE
 
-    def __init__(self, user_message: str, *, retry_after: float | None = None, **kw: Any) -> None:
-        super().__init__(user_message, **kw)
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
         self.retry_after = retry_after
 
 
@@ -173,18 +176,6 @@ def token_stage(token: str) -> str | None:
     if len(parts) == 4 and parts[0] == "ao" and parts[1] == "v1" and parts[2] in DEFAULT_HOST and parts[3]:
         return parts[2]
     return None
-
-
-def host_stage(base_url: str) -> str | None:
-    root = base_url.rstrip("/").lower()
-    if root in PRODUCTION_HOSTS:
-        return "production"
-    if root in STAGING_HOSTS:
-        return "staging"
-    host = urlsplit(root).hostname or ""
-    if host == "andopen.co" or host.endswith(".andopen.co"):
-        return "staging" if ".staging." in f".{host}" else "production"
-    return None  # not an &Open host: a sandbox
 
 
 def resolve_base_url(token: str, base_url: str | None) -> str:

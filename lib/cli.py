@@ -25,29 +25,29 @@ from . import guardrails
 from .andopen import AndOpenClient, AndOpenError, RunStoppingError
 from .models import Campaign
 from .control_chars import visible
+from .errors import EXIT_INPUT, EXIT_OK, EXIT_STOPPED, GiftrunError
 from .models import status_label, utcnow
 from .polling import poll_statuses
-from .recipients import ColumnMappingError, is_approved
+from .recipients import YES_TEXT, ColumnMappingError, is_unclear_approval
 from .review import describe_overwrites, held_results, status_results
 from .runtime import http_session, make_client, open_store
 from .sandbox_limiters import LimiterKind
 from .send_job import PreparedSend, SendChoices, prepare_send
 from .sending import DEFAULT_RATE, MAX_CONCURRENCY, SendRun
-from .settings import Settings, SettingsError
-from .csvio import CsvError
-from .sources import CsvFileSink, LoadedList, SourceError, load_csv_path
+from .settings import Settings
+from .sources import CsvFileSink, LoadedList, load_csv_path
 from .plan import apply_results
-from .store import RunInProgress, Store, StoreError
+from .store import RunInProgress, Store
+from .timefmt import shown
 from .unknowns import ago, unknowns_report
 from .writeback import GIFT_REQUEST_ID, ResultSink, merge_results, result_values
 
-EXIT_OK, EXIT_STOPPED, EXIT_INPUT = 0, 1, 2
 
+class CliError(GiftrunError):
+    """A command cannot go on; the second argument is the exit code (default 2, input)."""
 
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_INPUT) -> None:
-        super().__init__(message)
-        self.code = code
+    def __init__(self, message: str, exit_code: int = EXIT_INPUT) -> None:
+        super().__init__(message, exit_code=exit_code)
 
 
 def _out(msg: str = "") -> None:
@@ -352,13 +352,9 @@ def _explain_rows(loaded: LoadedList, plan, *, full: bool, max_gifts: int | None
         _out(f"  … and {shown - limit} more rows (see Send error / Skip reason in the list).")
     col = loaded.cmap.approved
     if col:
-        odd = [(i + 1, v) for i, v in enumerate(loaded.frame[col].astype(str))
-               if v.strip() and not is_approved(v) and v.strip().lower() not in FALSY]
+        odd = [(i + 1, v) for i, v in enumerate(loaded.frame[col].astype(str)) if is_unclear_approval(v)]
         for n, v in odd[:10]:
-            _out(f"  row {n}: Approved is '{v}', which is not a recognised yes (true, yes, y, 1, x, ✓): not sent.")
-
-
-FALSY = {"false", "no", "n", "0", "-", "off", "unchecked"}
+            _out(f"  row {n}: Approved is '{v}', which is not a recognised yes ({YES_TEXT}): not sent.")
 
 
 def _run_safely(run: SendRun) -> None:
@@ -405,7 +401,7 @@ def cmd_do_not_gift(args: argparse.Namespace, settings: Settings) -> int:
             width = max((len(e.label) for e in entries), default=0)
             for e in entries:
                 _out(f"  {e.label:<{width}}  {e.reason or '(no reason)'} — added by {e.added_by} "
-                     f"{e.added_at[:16].replace('T', ' ')} UTC")
+                     f"{shown(e.added_at, seconds=False)}")
     except donotgift.DoNotGiftError as exc:
         raise CliError(str(exc)) from None
     return EXIT_OK
@@ -552,6 +548,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    from .httpguard import Limits
     from .webhooks import serve
 
     if not settings.webhook_secret:
@@ -565,7 +562,8 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
 
         on_accepted = history_mirror(settings, store)
         _out("  accepted events are also appended to the Gift history tab of GIFTRUN_HISTORY_SHEET")
-    serve(store, settings.webhook_secret.reveal(), host=args.host, port=args.port, on_accepted=on_accepted)
+    serve(store, settings.webhook_secret.reveal(), host=args.host, port=args.port, on_accepted=on_accepted,
+          limits=Limits.from_settings(settings))
     return EXIT_OK
 
 
@@ -640,7 +638,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="use COLUMN for FIELD (first_name, last_name, email, approved)")
         sp.add_argument("--worksheet", help="worksheet title (Google Sheets; default: the first)")
 
-    s = sub.add_parser("send", help="send approved, eligible, unsent rows and write results back")
+    s = sub.add_parser("send", help="send approved, eligible, unsent rows and write results back",
+                       description=f"Send a gift to each approved, valid, eligible row never sent. An Approved cell "
+                                   f"of {YES_TEXT} (any case) approves its row.")
     list_args(s)
     s.add_argument("--campaign", help="campaign id (default: ANDOPEN_CAMPAIGN_ID)")
     s.add_argument("--rate", type=RATE, default=DEFAULT_RATE, help="requests per second (default %(default)s)")
@@ -649,7 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip people gifted within: off, 30d, 60d, 90d, 12m, forever or Nd (default %(default)s)")
     s.add_argument("--clear-unknown", action="append", metavar="EMAIL",
                    help="after checking &Open: allow this person's unknown-outcome row to be sent again")
-    s.add_argument("--actor", default=os.environ.get("GIFTRUN_ACTOR") or "cli", help="who is sending (audit trail)")
+    s.add_argument("--actor", help="who is sending (audit trail; default GIFTRUN_ACTOR, else cli)")
     s.add_argument("--dry-run", action="store_true", help="show what would be sent; send and write nothing")
     s.add_argument("--max-gifts", type=MAX_GIFTS, default=None, metavar="N",
                    help="send at most N gifts in this run; the approved rows beyond say why")
@@ -666,7 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
     di = d_sub.add_parser("import", help="add every entry of a CSV (columns Email or Domain or Value, and Reason)")
     di.add_argument("file")
     for sp in (da, dr, di):
-        sp.add_argument("--actor", default=os.environ.get("GIFTRUN_ACTOR") or "cli", help="who (audit trail)")
+        sp.add_argument("--actor", help="who (audit trail; default GIFTRUN_ACTOR, else cli)")
     d_sub.add_parser("list", help="every entry, with its reason, who added it and when")
     d.set_defaults(func=cmd_do_not_gift)
 
@@ -737,22 +737,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        if "actor" in vars(args) and not args.actor:
+            args.actor = settings.actor or "cli"
         return args.func(args, settings)
-    except (CliError,) as exc:
+    except _expected_errors() as exc:  # each says what to do, and how the command ends
         _err(str(exc))
-        return exc.code
-    except StoreError as exc:  # the database cannot be reached (or is newer than this Giftrun): nothing sent
-        _err(str(exc))
-        return EXIT_STOPPED
-    except (SourceError, SettingsError, RunInProgress, CsvError, ColumnMappingError) as exc:
-        _err(str(exc))
-        return EXIT_INPUT if not isinstance(exc, RunInProgress) else EXIT_STOPPED
-    except AndOpenError as exc:
-        _err(str(exc))
-        return EXIT_STOPPED
-    except _sheets_errors() as exc:
-        _err(str(exc))
-        return EXIT_INPUT
+        return getattr(exc, "exit_code", EXIT_INPUT)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_STOPPED
@@ -765,12 +755,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_STOPPED
 
 
-def _sheets_errors() -> tuple[type[BaseException], ...]:
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """GiftrunError, the root of every expected failure. SheetsError is added while the
+    sheets errors may still have their own root (their exit code is then 2, input)."""
     try:
         from .sheets import SheetsError
     except ImportError:
-        return ()
-    return (SheetsError,)
+        return (GiftrunError,)
+    return (GiftrunError,) if issubclass(SheetsError, GiftrunError) else (GiftrunError, SheetsError)
 
 
 if __name__ == "__main__":

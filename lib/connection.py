@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import requests
 
-from .andopen import (DEFAULT_HOST, AndOpenClient, AndOpenError, AuthenticationError, ConfigError,
-                      PermissionDeniedError, host_stage, token_stage)
+from .andopen import AndOpenClient, AndOpenError, AuthenticationError, ConfigError, PermissionDeniedError, token_stage
+from .andopen_hosts import DEFAULT_HOST, host_stage
 from .settings import Settings
 
 

@@ -28,6 +28,7 @@ from . import csvtext
 from .csvrecords import (ANY_DELIMITER, SEP_LINE, ParseError, detect_delimiter, filled, is_blank, quote,
                          quote_all, records, show_delimiter, split_fields, unquote)
 from .csvtext import TextCodec
+from .errors import GiftrunError
 from .headers import normalise_header
 from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
                         is_result_column, result_positions)
@@ -60,8 +61,8 @@ ATTR_ENCODING = "csv_encoding"
 _TITLE_LOOKAHEAD = 20  # non-blank lines looked at to find the header below a title
 
 
-class CsvError(Exception):
-    """Root of CSV problems; str(exc) is a clear user-facing message (no traceback text)."""
+class CsvError(GiftrunError):
+    """Root of CSV problems; `message` is a clear user-facing message (no traceback text)."""
 
 
 # ---------------------------------------------------------------------------- formulas

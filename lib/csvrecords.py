@@ -8,12 +8,15 @@ import re
 from collections import Counter
 from typing import Iterator, Sequence
 
+from .errors import GiftrunError
+
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")  # preference order when the evidence ties
 SEP_LINE = re.compile(r"sep=([^\r\n\"])(?:\r\n|\r|\n|$)", re.IGNORECASE)  # Excel's hint on the first line
 
 
-class ParseError(Exception):
-    """A record that cannot be read: `line` (1-based), `field` (0-based) and why."""
+class ParseError(GiftrunError):
+    """A record that cannot be read: `line` (1-based), `field` (0-based) and why (`message`,
+    also `reason`). csvio turns it into a CsvError naming the line."""
 
     def __init__(self, line: int, field: int, reason: str) -> None:
         super().__init__(reason)

@@ -9,9 +9,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .errors import GiftrunError
 
-class TextError(Exception):
-    """The bytes are not text Giftrun can read; str(exc) says what to do."""
+
+class TextError(GiftrunError):
+    """The bytes are not text Giftrun can read; `message` says what to do."""
 
 
 UTF8_BOM = b"\xef\xbb\xbf"

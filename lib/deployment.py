@@ -15,13 +15,14 @@ _EPHEMERAL: tuple[tuple[str, str], ...] = (
 )
 
 
-def ephemeral_host(environ: Mapping[str, str] | None = None, cwd: Path | str | None = None) -> str | None:
+def ephemeral_host(environ: Mapping[str, str] | None = None, cwd: Path | str | None = None, *,
+                   declared: bool = False) -> str | None:
     """The name of the platform when this host's disk may not last, else None.
-    Streamlit Community Cloud clones apps under /mount/src; GIFTRUN_EPHEMERAL_DISK=1 says so
-    explicitly for any other host."""
-    env = os.environ if environ is None else environ
+    Streamlit Community Cloud clones apps under /mount/src; `declared`
+    (Settings.ephemeral_disk, GIFTRUN_EPHEMERAL_DISK=1) says so for any other host."""
+    env = os.environ if environ is None else environ  # environ: the platforms' own markers, not settings
     where = str(Path.cwd() if cwd is None else cwd)
-    if str(env.get("GIFTRUN_EPHEMERAL_DISK", "")).strip().lower() in ("1", "true", "yes"):
+    if declared:
         return "this host (GIFTRUN_EPHEMERAL_DISK)"
     if where == "/mount/src" or where.startswith("/mount/src/"):
         return "Streamlit Community Cloud"
@@ -29,9 +30,9 @@ def ephemeral_host(environ: Mapping[str, str] | None = None, cwd: Path | str | N
 
 
 def store_warning(local_file: bool, environ: Mapping[str, str] | None = None,
-                  cwd: Path | str | None = None) -> str | None:
+                  cwd: Path | str | None = None, *, declared: bool = False) -> str | None:
     """What to tell an operator whose journal lives on a disk that will be wiped."""
-    platform = ephemeral_host(environ, cwd)
+    platform = ephemeral_host(environ, cwd, declared=declared)
     if not local_file or platform is None:
         return None
     return (f"The store is a local file, and {platform} wipes this disk at every restart, redeploy or sleep: "

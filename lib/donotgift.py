@@ -21,6 +21,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from .control_chars import problem as control_problem
 from .control_chars import visible
+from .errors import GiftrunError
+from .headers import is_email_header, normalise_header
 from .models import canonical_domain, normalize_email, parse_iso
 
 MAX_VALUE = 320  # the longest address mail systems accept (64 + 1 + 255)
@@ -28,8 +30,8 @@ MAX_REASON = 500
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
-class DoNotGiftError(ValueError):
-    """A value or a file that cannot be an entry; str() says which and why."""
+class DoNotGiftError(GiftrunError, ValueError):
+    """A value or a file that cannot be an entry; `message` says which and why."""
 
 
 @dataclass(frozen=True)
@@ -144,12 +146,9 @@ def match(email: str | None, entries: Mapping[str, Entry]) -> Entry | None:
 
 
 # -- a CSV of entries ---------------------------------------------------------------------------
-_VALUE_COLUMNS = ("value", "entry", "email", "emailaddress", "email_address", "domain", "donotgift", "address")
+# Besides every name of an email column the list itself accepts (headers.is_email_header):
+_VALUE_COLUMNS = ("value", "entry", "domain", "donotgift", "address")
 _REASON_COLUMNS = ("reason", "why", "note", "notes", "comment")
-
-
-def _header(name: str) -> str:
-    return re.sub(r"[^a-z_]", "", str(name).strip().lower().replace(" ", "").replace("-", ""))
 
 
 @dataclass
@@ -178,9 +177,10 @@ def parse_rows(rows: Sequence[Sequence[str]], header: Sequence[str] | None) -> P
         value_cols, reason_col = [0], (1 if any(len(r) > 1 for r in rows) else None)
         first_row = 1
     else:
-        names = [_header(h) for h in header]
-        value_cols = [i for i, n in enumerate(names) if n in _VALUE_COLUMNS]
+        names = [normalise_header(h) for h in header]
         reason_col = next((i for i, n in enumerate(names) if n in _REASON_COLUMNS), None)
+        value_cols = [i for i, n in enumerate(names)
+                      if i != reason_col and (n in _VALUE_COLUMNS or is_email_header(header[i]))]
         if not value_cols:
             shown = ", ".join(visible(h) for h in header[:10]) or "(none)"
             raise DoNotGiftError(f"No column for the entries: name one Email, Domain or Value (the file's columns: "

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 from .control_chars import visible
 from .models import parse_iso
+from .timefmt import shown
 
 WINDOW = timedelta(hours=24)
 MAX_GIFTS_CEILING = 1_000_000
@@ -50,7 +51,7 @@ class DailyRoom:
 
     def frees_text(self) -> str:
         when = self.frees_at
-        return when.strftime("%Y-%m-%d %H:%M UTC") if when else "now"
+        return shown(when, seconds=False) if when else "now"
 
     def describe(self) -> str:
         """One line for the preflight summary and Review & send."""

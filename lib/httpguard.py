@@ -23,19 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import resource
 import sys
 from types import FrameType
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 log = logging.getLogger("giftrun.http")
 
-REQUEST_TIMEOUT_ENV = "GIFTRUN_REQUEST_TIMEOUT"
-MAX_CONNECTIONS_ENV = "GIFTRUN_MAX_CONNECTIONS"
 _TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
                      b"connection: close\r\ncontent-length: 40\r\n\r\nthe request did not arrive within time.\n")
 
@@ -57,25 +57,24 @@ class Limits:
     backlog: int = 128  # asyncio accepts up to this many connections in a row before we see one: keep it small
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, *, min_body_rate: int | None = None) -> "Limits":
-        """GIFTRUN_REQUEST_TIMEOUT (seconds) and GIFTRUN_MAX_CONNECTIONS override the defaults."""
-        env = os.environ if environ is None else environ
-        timeout = _positive(env.get(REQUEST_TIMEOUT_ENV), float) or 30.0
-        cap = _positive(env.get(MAX_CONNECTIONS_ENV), int) or _default_max_connections()
+    def from_settings(cls, settings: "Settings | None", *, min_body_rate: int | None = None) -> "Limits":
+        """GIFTRUN_REQUEST_TIMEOUT (seconds) and GIFTRUN_MAX_CONNECTIONS override the defaults
+        (None: the defaults)."""
+        timeout = (settings.request_timeout if settings else None) or 30.0
+        cap = (settings.max_connections if settings else None) or _default_max_connections()
         return cls(timeout, cap, min_body_rate)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, min_body_rate: int | None = None) -> "Limits":
+        """The limits a mapping of settings names (None: the environment) gives; see from_settings."""
+        from .settings import Settings
+
+        settings = Settings.from_env() if environ is None else Settings.from_mapping(environ)
+        return cls.from_settings(settings, min_body_rate=min_body_rate)
 
     def uvicorn_options(self, protocol_class: type) -> dict[str, Any]:
         """What to give uvicorn.Config / uvicorn.run for a server we start ourselves."""
         return {"http": guarded(protocol_class, self), "backlog": self.backlog}
-
-
-def _positive(raw: str | None, kind: type) -> Any:
-    try:
-        value = kind(raw) if raw else None
-    except ValueError:
-        log.warning("ignoring a malformed %s or %s", REQUEST_TIMEOUT_ENV, MAX_CONNECTIONS_ENV)
-        return None
-    return value if value is not None and 0 < value < 1e9 else None
 
 
 class _Throttle:

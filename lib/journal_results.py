@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .models import SendState
 from .store import JournalEntry
+from .timefmt import shown
 from .writeback import GIFT_REQUEST_ID, REDEMPTION_URL, SEND_ERROR, SENT_AT, RowResult
 
 UNKNOWN_MESSAGE = "Unknown outcome — check in &Open before sending again"
@@ -13,15 +14,10 @@ def result_for_entry(row_key: str, entry: JournalEntry) -> RowResult:
     """The result columns a journal entry means for its row: also how lost cells are restored."""
     if entry.state == SendState.SENT:
         values = {GIFT_REQUEST_ID: entry.gift_request_id or "", REDEMPTION_URL: entry.redemption_url or "",
-                  SEND_ERROR: "", SENT_AT: display_time(entry.finished_at or entry.attempted_at)}
+                  SEND_ERROR: "", SENT_AT: shown(entry.finished_at or entry.attempted_at)}
     elif entry.state in (SendState.UNKNOWN, SendState.ATTEMPTING):
         values = {SEND_ERROR: UNKNOWN_MESSAGE + (f" ({entry.error})" if entry.error and
                                                  not entry.error.startswith("Unknown outcome") else "")}
     else:
         values = {SEND_ERROR: entry.error or ""}
     return RowResult(row_key, entry.email, values)
-
-
-def display_time(ts: str | None) -> str:
-    """A stored ISO time as a row shows it (`2026-11-20 10:00:00 UTC`)."""
-    return (ts or "")[:19].replace("T", " ") + (" UTC" if ts else "")

@@ -46,7 +46,7 @@ def poll_statuses(client: AndOpenClient, store: Store, gift_ids: Iterable[str], 
         except RunStoppingError as exc:
             with lock:  # requests already in flight get the same refusal: report it once
                 if not stopped.is_set():
-                    summary.errors.append(exc.user_message)
+                    summary.errors.append(exc.message)
                 stopped.set()
             return
         except AndOpenError as exc:

@@ -18,12 +18,18 @@ from email_validator import EmailNotValidError, validate_email
 
 from lib.control_chars import problem as control_problem
 from lib.control_chars import visible
-from lib.headers import normalise_header
+from lib.errors import GiftrunError
+from lib.headers import EMAIL_HEADERS, is_email_header, normalise_header
 from lib.models import Recipient, normalize_email
 from lib.writeback import RESULT_COLUMNS
 
 NAME_MIN, NAME_MAX = 2, 255  # docs/andopen-contract.md field rules
-TRUTHY = frozenset({"true", "yes", "y", "1", "x", "✓", "✔", "checked", "on"})
+# The words an Approved cell may hold (any case), in the order help texts list them: the one
+# definition; every message and help text is built from these (YES_TEXT).
+YES_WORDS = ("true", "yes", "y", "1", "x", "✓", "✔", "checked", "on")
+NO_WORDS = ("false", "no", "n", "0", "-", "off", "unchecked")  # and a blank cell: a clear no
+TRUTHY, FALSY = frozenset(YES_WORDS), frozenset(NO_WORDS)
+YES_TEXT = ", ".join(YES_WORDS[:-1]) + f" or {YES_WORDS[-1]}"  # "true, yes, y, 1, x, ✓, ✔, checked or on"
 APPROVED_TEXT, NOT_APPROVED_TEXT = "TRUE", "FALSE"  # as Sheets and Excel export checkboxes
 
 # ---------------------------------------------------------------------------- columns
@@ -41,8 +47,7 @@ _EXACT: dict[str, frozenset[str]] = {
                              "recipientfirstname", "contactfirstname"}),
     "last_name": frozenset({"lastname", "last", "surname", "familyname", "lname",
                             "recipientlastname", "contactlastname"}),
-    "email": frozenset({"email", "emailaddress", "mail", "workemail", "businessemail",
-                        "emailid", "recipientemail", "contactemail"}),  # "E-mail" normalises to these
+    "email": EMAIL_HEADERS,  # "E-mail" normalises to these
     "approved": frozenset({"approved", "approve", "approval", "send", "sendgift", "gift"}),
 }
 
@@ -55,7 +60,7 @@ def _tolerant(field: str, key: str) -> bool:
         return ("last" in key and "name" in key and "first" not in key) or "surname" in key \
             or "familyname" in key
     if field == "email":
-        return "email" in key
+        return is_email_header(key)
     return "approv" in key
 
 
@@ -73,9 +78,9 @@ class ColumnMap:
         return [FIELD_LABELS[f] for f in REQUIRED_FIELDS if getattr(self, f) is None]
 
 
-class ColumnMappingError(ValueError):
+class ColumnMappingError(GiftrunError, ValueError):
     """A column mapping (`--map`, the app's column pickers, a mapping saved with a list)
-    that cannot be applied as it stands; str(e) says what to change and lists the columns.
+    that cannot be applied as it stands; `message` says what to change and lists the columns.
     `stale` maps each field to the column it names that the list does not have."""
 
     def __init__(self, message: str, *, columns: Sequence[str], stale: Mapping[str, str] | None = None) -> None:
@@ -199,6 +204,13 @@ def is_approved(value: object) -> bool:
         except TypeError:
             return bool(value != 0)
     return str(value).strip().lower() in TRUTHY
+
+
+def is_unclear_approval(value: object) -> bool:
+    """A cell that is neither a yes (sent) nor a no or blank (not sent): worth a word, as
+    the person may have meant yes ("oui", "approved")."""
+    text = "" if value is None or value is pd.NA else str(value).strip()
+    return bool(text) and not is_approved(value) and text.lower() not in FALSY
 
 
 def _shown(value: str, limit: int = 60) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Sequence
 from datetime import datetime
-from typing import Sequence
 
 import pandas as pd
 

@@ -101,7 +101,7 @@ _services: Services | None = None
 _services_lock = threading.Lock()
 
 
-def get_services(settings_factory, *, port: int | None = None, demo_speed: float = 1.0) -> Services:
+def get_services(settings_factory, *, port: int | None = None) -> Services:
     """Build the process's services once (not per rerun): the demo sandbox starts here,
     delivering signed webhooks to this same server's endpoint."""
     global _services
@@ -114,6 +114,6 @@ def get_services(settings_factory, *, port: int | None = None, demo_speed: float
             demo = None
             if settings.demo_mode:
                 hook = f"http://127.0.0.1:{port}/webhooks/andopen" if port else None
-                demo = Demo.start(hook, speed=demo_speed)
+                demo = Demo.start(hook, speed=settings.demo_speed)
             _services = Services(settings, store, demo, RunRegistry())
         return _services

@@ -8,7 +8,6 @@ lifecycle that moves gifts by itself and announces each move with a signed webho
 from __future__ import annotations
 
 import copy
-import hashlib
 import heapq
 import hmac
 import html
@@ -32,6 +31,7 @@ import requests
 
 from lib.models import GiftStatus, iso, normalize_email, utcnow
 from lib.sandbox_limiters import Limiter, LimiterKind, make_limiter, retry_after_header
+from lib.webhook_signature import sign
 
 DEFAULT_TOKEN = "ao-v1-staging-sandbox0000demo"
 API_VERSION = "2026-05"
@@ -122,11 +122,6 @@ class Delivery:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """&Open's webhook signature: hex HMAC-SHA256 of "{timestamp}." + raw body."""
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 def _dump(obj: Any) -> bytes:

@@ -17,12 +17,13 @@ from typing import Callable, Sequence
 
 from .andopen import AndOpenClient, AndOpenError, RejectedError, RetryableError, RunStoppingError, UnknownOutcomeError
 from .guardrails import RunCap, RunLimits, cap_message
-from .journal_results import UNKNOWN_MESSAGE, display_time, result_for_entry
+from .journal_results import UNKNOWN_MESSAGE, result_for_entry
 from .models import (EventSource, GiftRequest, Recipient, SendState, StatusEvent, iso, normalize_email, status_label,
                      utcnow)
 from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
 from .plan import SendItem
 from .store import NO_LOOKBACK, Claim, Refusal, Store
+from .timefmt import shown
 from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
                         ResultSink,
                         RowResult, merge_results)
@@ -287,7 +288,7 @@ class SendRun:
             except RunStoppingError as exc:
                 # Nothing was created (401/403/bad campaign): undo the journal line, stop the run.
                 self.store.forget_attempt(self.list_key, r.email, self.run_id)
-                self.stop(exc.user_message)
+                self.stop(exc.message)
                 return
             except RetryableError as exc:
                 self.limiter.on_error(exc)  # measured from this thread's slot
@@ -304,11 +305,11 @@ class SendRun:
                     return
                 continue
             except RejectedError as exc:
-                self._record(item, SendState.REJECTED, error=f"&Open rejected this row: {exc.user_message}",
+                self._record(item, SendState.REJECTED, error=f"&Open rejected this row: {exc.message}",
                              request_id=exc.request_id)
                 return
             except UnknownOutcomeError as exc:
-                self._record(item, SendState.UNKNOWN, error=exc.user_message, request_id=exc.request_id)
+                self._record(item, SendState.UNKNOWN, error=exc.message, request_id=exc.request_id)
                 return
             except AndOpenError as exc:  # any future class: treat as unknown, never retry blindly
                 self._record(item, SendState.UNKNOWN, error=str(exc), request_id=exc.request_id)
@@ -327,7 +328,7 @@ class SendRun:
                 campaign_id=gift.campaign_id, created_at=gift.created_at))
             self._emit(RowResult(item.row_key, r.email, {
                 GIFT_REQUEST_ID: gift.id, REDEMPTION_URL: gift.redemption_url or "", SEND_ERROR: "",
-                GIFT_STATUS: status_label(gift.status or "submitted"), SENT_AT: display_time(now)}), state=SendState.SENT)
+                GIFT_STATUS: status_label(gift.status or "submitted"), SENT_AT: shown(now)}), state=SendState.SENT)
             return
 
     def _create(self, r: Recipient) -> GiftRequest:

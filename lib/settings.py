@@ -1,16 +1,23 @@
 """One typed Settings built from any mapping (st.secrets, os.environ, a dict).
 
 The same names work in `.streamlit/secrets.toml` (top level) and in the environment.
-Secrets are held in `Secret`, whose repr and str never show the value.
+Secrets are held in `Secret`, whose repr and str never show the value. This is the only
+module that reads the environment (tests/test_architecture.py checks it): every other
+module gets its configuration from a Settings.
 """
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+from .andopen_hosts import is_sandbox
+from .errors import GiftrunError
 
 
 class Secret:
@@ -77,6 +84,12 @@ class Settings:
     database_schema: str = DEFAULT_SCHEMA
     database_schema_explicit: bool = False  # GIFTRUN_DATABASE_SCHEMA was set: use it exactly as given
     daily_limit: int | None = None  # GIFTRUN_DAILY_LIMIT: gifts in any 24 hours across the team (None: no limit)
+    actor: str | None = None  # GIFTRUN_ACTOR: who the CLI records as acting (default "cli")
+    demo_speed: float = 1.0  # GIFTRUN_DEMO_SPEED: how much faster the demo's gifts move on their own
+    sheets_emulator_host: str | None = None  # SHEETS_EMULATOR_HOST: "host:port" of a fake Sheets API (tests)
+    request_timeout: float | None = None  # GIFTRUN_REQUEST_TIMEOUT: seconds for a whole request (None: 30)
+    max_connections: int | None = None  # GIFTRUN_MAX_CONNECTIONS (None: from the process's file limit)
+    ephemeral_disk: bool = False  # GIFTRUN_EPHEMERAL_DISK: this host's disk is wiped at a restart
 
     @property
     def demo_mode(self) -> bool:
@@ -119,6 +132,12 @@ class Settings:
         if isinstance(domains, str):
             domains = [d for d in domains.replace(";", ",").split(",")]
         return cls(
+            actor=text("GIFTRUN_ACTOR"),
+            demo_speed=_demo_speed(text("GIFTRUN_DEMO_SPEED")),
+            sheets_emulator_host=text("SHEETS_EMULATOR_HOST"),
+            request_timeout=_lenient_positive("GIFTRUN_REQUEST_TIMEOUT", text("GIFTRUN_REQUEST_TIMEOUT"), float),
+            max_connections=_lenient_positive("GIFTRUN_MAX_CONNECTIONS", text("GIFTRUN_MAX_CONNECTIONS"), int),
+            ephemeral_disk=(text("GIFTRUN_EPHEMERAL_DISK") or "").lower() in ("1", "true", "yes"),
             api_key=secret("ANDOPEN_API_KEY"),
             base_url=(text("ANDOPEN_BASE_URL") or None),
             campaign_id=text("ANDOPEN_CAMPAIGN_ID"),
@@ -134,6 +153,11 @@ class Settings:
             database_schema_explicit=bool(schema),
             daily_limit=daily_limit,
         )
+
+    @classmethod
+    def from_secrets(cls, secrets: Mapping[str, Any]) -> "Settings":
+        """The app: its secrets (st.secrets as a dict), then the environment."""
+        return cls.from_mapping(secrets, os.environ)
 
     @classmethod
     def from_env(cls, secrets_file: Path | None = None) -> "Settings":
@@ -159,7 +183,7 @@ class Settings:
         the database) unless GIFTRUN_DATA_DIR / GIFTRUN_DATABASE_SCHEMA say exactly where.
         `demo` is the app running its built-in sandbox; a CLI command that needs no key
         (`status`, `webhooks`) uses the live store."""
-        sandbox = bool(self.base_url) and _is_sandbox(self.base_url or "")
+        sandbox = is_sandbox(self.base_url)
         if not self.database_url:
             if demo:
                 return self.data_dir / "demo", None
@@ -170,6 +194,34 @@ class Settings:
         elif sandbox and not self.database_schema_explicit:
             schema += "_sandbox"
         return self.database_url.reveal(), schema
+
+
+def _demo_speed(raw: str | None) -> float:
+    if raw is None:
+        return 1.0
+    try:
+        speed = float(raw)
+    except ValueError:
+        speed = math.nan
+    if not (math.isfinite(speed) and 0 < speed <= 10_000):
+        raise SettingsError(f"GIFTRUN_DEMO_SPEED is '{raw[:20]}': give a number above 0, such as 20 "
+                            "(the demo's gifts then move 20 times faster).")
+    return speed
+
+
+def _lenient_positive(name: str, raw: str | None, kind: type) -> Any:
+    """A server limit: nonsense is logged and ignored (the default applies), so a typo never
+    keeps the webhook receiver from starting."""
+    if raw is None:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < 1e9:
+        logging.getLogger("giftrun.http").warning("ignoring %s=%r: not a positive number", name, raw[:20])
+        return None
+    return value
 
 
 def _database(env_url: str | None, connections: Any) -> tuple[Secret | None, str | None]:
@@ -201,14 +253,7 @@ def _database(env_url: str | None, connections: Any) -> tuple[Secret | None, str
     return Secret(raw), schema
 
 
-def _is_sandbox(base_url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    host = (urlsplit(base_url.strip()).hostname or "").lower()
-    return not (host == "andopen.co" or host.endswith(".andopen.co"))
-
-
-class SettingsError(Exception):
+class SettingsError(GiftrunError):
     """A configuration value is unusable; the message says which and why."""
 
 

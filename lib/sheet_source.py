@@ -9,7 +9,6 @@ their local store before they compute statuses and the look-back check.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Callable, Collection, Mapping
 
@@ -28,7 +27,7 @@ MIRROR_INTERVAL = 5.0  # seconds between appends to the shared tab: ≤ 12 write
 
 
 def sheets_client(settings: Settings) -> gspread.Client:
-    return sheets.make_client(settings.service_account, emulator_host=os.environ.get("SHEETS_EMULATOR_HOST"))
+    return sheets.make_client(settings.service_account, emulator_host=settings.sheets_emulator_host)
 
 
 class SheetColumnsError(sheets.SheetsError):

@@ -9,12 +9,13 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from . import csvio
+from .errors import GiftrunError
 from .plan import apply_results
-from .recipients import ColumnMap, ensure_columns, match_columns
+from .recipients import YES_TEXT, ColumnMap, ensure_columns, match_columns
 from .writeback import APPROVED, RESULT_COLUMNS, RowResult, result_columns
 
 
-class SourceError(Exception):
+class SourceError(GiftrunError):
     """The list cannot be used as it is; the message says what to change."""
 
 
@@ -30,7 +31,7 @@ class LoadedList:
     def require_columns(self, *, approval: bool) -> None:
         missing = self.cmap.missing()
         if approval and not self.cmap.approved:
-            missing.append(f"'{APPROVED}' (true/yes/y/1/x/✓ marks a row for sending)")
+            missing.append(f"'{APPROVED}' ({YES_TEXT} marks a row for sending)")
         if missing:
             raise SourceError(
                 f"{self.name}: no column found for {', '.join(missing)}. Columns in the list: "

@@ -5,6 +5,7 @@ import pandas as pd
 
 from .models import STATUS_RANK, GiftStatus, status_label
 from .store import Store
+from .timefmt import shown
 
 FUNNEL = (GiftStatus.SUBMITTED, GiftStatus.REDEEMED, GiftStatus.DISPATCHED, GiftStatus.DELIVERED)
 FOLLOW_UP = {
@@ -19,7 +20,7 @@ def gifts_frame(store: Store) -> pd.DataFrame:
     senders = store.senders()
     rows = [{
         "Recipient": g.email, "Status": status_label(g.status) or "Unknown", "status": g.status or "",
-        "Last update": (g.updated_at or "")[:19].replace("T", " "), "Redemption URL": g.redemption_url or "",
+        "Last update": shown(g.updated_at), "Redemption URL": g.redemption_url or "",
         "Gift request ID": g.gift_request_id, "Sent by": senders.get(g.gift_request_id, "other tool"),
     } for g in store.gifts()]
     return pd.DataFrame(rows, columns=GIFT_COLUMNS)

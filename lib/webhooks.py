@@ -8,7 +8,6 @@ and the standalone receiver (`serve`).
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -25,10 +24,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from .errors import GiftrunError
 from .httpguard import Limits, throttle_logs
 from .models import EventSource, StatusEvent
 from .store import Store
 from .store.group_commit import EventWriter
+from .webhook_signature import sign
 
 log = logging.getLogger("giftrun.webhooks")
 
@@ -51,19 +52,11 @@ MAX_NUMBER_DIGITS = 100
 SERVER_LOGGERS = ("giftrun.webhooks", "uvicorn.error", "asyncio")  # throttled on both servers
 
 
-def sign(secret: str, timestamp: int | str, body: bytes) -> str:
-    """&Open's signature: hex HMAC-SHA256 of "{timestamp}." + raw body, keyed by the secret."""
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-class WebhookError(Exception):
+class WebhookError(GiftrunError):
     """A refused delivery; `message` is safe to return to the caller (never the secret)."""
 
     status = 400
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class SignatureError(WebhookError):

@@ -64,7 +64,7 @@ def secret_part(token: str) -> str:
 def assert_no_token(exc: BaseException, *tokens: str) -> None:
     shown = [str(exc), repr(exc), "".join(traceback.format_exception(exc)), *map(str, exc.args)]
     if isinstance(exc, AndOpenError):
-        shown.append(exc.user_message)
+        shown.append(exc.message)
     for token in tokens:
         for text in shown:
             assert token not in text
@@ -311,7 +311,7 @@ def test_error_for_classifies_every_answer(status, body, creating, cls, outcome)
     assert type(exc) is cls
     assert exc.outcome == outcome
     assert (exc.status, exc.request_id) == (status, "req_abc")
-    assert str(exc) and "req_abc" in str(exc) and exc.user_message
+    assert str(exc) and "req_abc" in str(exc) and exc.message
 
 
 def test_error_for_keeps_every_detail_with_its_param():

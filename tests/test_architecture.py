@@ -214,3 +214,54 @@ def test_planning_a_list_does_not_load_the_run_engine_or_an_http_client(module):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"{module} loads {out.stdout.strip()}"
+
+
+# -- every setting is read through Settings ----------------------------------------------------------
+ENV_READER = "lib/settings.py"  # the one module that reads the environment
+NOT_A_SETTING = "# environ:"  # a line reading it for what is not a setting says so, and why
+SETTINGS_PENDING = {"ui/sheets_ui.py"}  # SHEETS_EMULATOR_HOST: becomes settings.sheets_emulator_host (issue 15)
+CONFIGURED = sorted({*(ROOT / "lib").rglob("*.py"), *(ROOT / "ui").glob("*.py"), *PAGES,
+                     ROOT / "app.py", ROOT / "main.py"} - {ROOT / ENV_READER})
+
+
+def environment_reads(source: str) -> list[str]:
+    """Every way a module reads the environment itself: `os.environ` (and `.get`, `[…]`),
+    `os.getenv`, `from os import environ/getenv`; a line marked NOT_A_SETTING is allowed."""
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        hit = None
+        if (isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv", "getenvb")
+                and isinstance(node.value, ast.Name) and node.value.id == "os"):
+            hit = f"os.{node.attr}"
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            names = [a.name for a in node.names if a.name in ("environ", "environb", "getenv", "getenvb")]
+            hit = f"from os import {', '.join(names)}" if names else None
+        if hit and NOT_A_SETTING not in lines[node.lineno - 1]:
+            found.append(f"line {node.lineno}: {hit}")
+    return found
+
+
+@pytest.mark.parametrize("source, expected", [
+    ('import os\nx = os.environ.get("GIFTRUN_ACTOR")', 1),
+    ('import os\nx = os.getenv("SHEETS_EMULATOR_HOST")', 1),
+    ('import os\nx = os.environ["GIFTRUN_DEMO_SPEED"]', 1),
+    ("import os\nenv = os.environ\n", 1),
+    ("def f():\n    from os import environ\n    return environ", 1),
+    ("from os import getenv as g", 1),
+    ("import os\nenv = os.environ  # environ: the platforms' own markers, not settings\n", 0),
+    ("import os\nos.path.join('a', 'b')", 0),
+    ("x = settings.actor", 0),
+])
+def test_the_environment_read_check_itself(source, expected):
+    assert len(environment_reads(source)) == expected
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=[pytest.mark.xfail(
+    strict=True, reason="read SHEETS_EMULATOR_HOST as settings.sheets_emulator_host")]
+    if str(p.relative_to(ROOT)) in SETTINGS_PENDING else []) for p in CONFIGURED], ids=_ids(CONFIGURED))
+def test_settings_are_read_only_through_settings(path):
+    """GIFTRUN_*, SHEETS_* and every other name: Settings reads them (from the environment,
+    the secrets file or st.secrets alike), everything else gets a Settings."""
+    assert environment_reads(path.read_text(encoding="utf-8")) == [], \
+        f"{path.relative_to(ROOT)} reads the environment: add a Settings field instead"

@@ -21,7 +21,6 @@ from lib.models import SendState, normalize_email
 from lib.sandbox import Faults, Sandbox
 from lib.sending import DEFAULT_CONCURRENCY, UNKNOWN_MESSAGE
 from lib.sources import csv_list_key
-from lib.store import Store
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, RESULT_COLUMNS, SEND_ERROR
 from tests import support
 from tests.support import CLI, NO_SUCH_CAMPAIGN, assert_nobody_gifted_twice, cli_env, posted_email, posts, run_cli

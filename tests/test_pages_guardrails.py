@@ -11,7 +11,6 @@ from lib import csvio
 from lib.donotgift import new_entry
 from tests.apptest_support import (click, go, list_key, metrics, new_session, run, services, texts, wait_for_run)
 from ui import limits as limits_ui
-from ui import state
 from ui.donotgift_ui import VERSION
 
 

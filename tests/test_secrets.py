@@ -42,7 +42,6 @@ from lib.connection import check_connection
 from lib.runtime import http_session
 from lib.sandbox import DEFAULT_TOKEN, Faults, Sandbox
 from lib.settings import Secret, Settings, SettingsError, mask_token
-from lib.store import Store
 from lib.webhooks import MAX_BODY_BYTES, WebhookIntake, receiver_app, routes, sign
 from tests.apptest_support import (button, new_session, nodes, reset_services, run, services, texts, upload_sample,
                                     wait_for_run)
@@ -718,7 +717,7 @@ def test_masking_and_config_errors_never_show_the_key(token, base):
 
 
 def _all_text(exc: BaseException) -> str:
-    return "\n".join([str(exc), repr(exc), repr(exc.args), getattr(exc, "user_message", ""),
+    return "\n".join([str(exc), repr(exc), repr(exc.args), getattr(exc, "message", ""),
                       repr(getattr(exc, "details", "")), "".join(traceback.format_exception(exc))])
 
 

@@ -24,12 +24,11 @@ from lib import csvio
 from lib.models import Recipient, SendState, normalize_email
 from lib.sandbox import Faults
 from lib.sending import SendItem, SendRun
-from lib.sources import csv_list_key
 from lib.store import Store, StoreUnavailable
 from lib.webhooks import sign
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, SEND_ERROR
 from tests import backends
-from tests.support import CLI, REPO, TcpProxy, assert_nobody_gifted_twice, cli_env, closed_port, gift_counts, run_cli, until
+from tests.support import CLI, TcpProxy, assert_nobody_gifted_twice, cli_env, closed_port, gift_counts, run_cli, until
 
 HEADER = ["First Name", "Last Name", "Email", "Approved"]
 SECRET = "whsec_shared_db_test"

@@ -23,7 +23,6 @@ from lib.sheets import (
     make_client, parse_sheet_ref, retry_delay, row_keys, service_account_email, sheets_error,
     sync_outbox,
 )
-from lib.store import Store
 from lib.writeback import RESULT_COLUMNS, RowResult
 from tests.fake_sheets import FakeSheets
 from tests import backends

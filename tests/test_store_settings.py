@@ -68,14 +68,17 @@ def test_fake_gifts_never_share_a_store_with_real_ones(config, demo, expected):
     ({"DYNO": "web.1"}, "/app", "Heroku"),
     ({"K_SERVICE": "giftrun"}, "/app", "Google Cloud Run"),
     ({"GIFTRUN_EPHEMERAL_DISK": "1"}, "/srv", "this host (GIFTRUN_EPHEMERAL_DISK)"),
+    ({"GIFTRUN_EPHEMERAL_DISK": "yes"}, "/srv", "this host (GIFTRUN_EPHEMERAL_DISK)"),
+    ({"GIFTRUN_EPHEMERAL_DISK": "0"}, "/srv", None),
     ({}, "/srv/giftrun", None),
     ({}, "/mount/srcfoo", None),
 ])
 def test_hosts_whose_disk_is_wiped_are_recognised(environ, cwd, expected):
-    assert ephemeral_host(environ, cwd) == expected
-    warning = store_warning(True, environ, cwd)
+    declared = Settings.from_mapping(environ).ephemeral_disk  # GIFTRUN_EPHEMERAL_DISK is a setting
+    assert ephemeral_host(environ, cwd, declared=declared) == expected
+    warning = store_warning(True, environ, cwd, declared=declared)
     assert (warning is not None) == (expected is not None)
-    assert store_warning(False, environ, cwd) is None  # a database lasts wherever the app runs
+    assert store_warning(False, environ, cwd, declared=declared) is None  # a database lasts wherever the app runs
 
 
 def test_settings_names_the_store_and_warns_about_a_disk_that_will_be_wiped(data_dir, monkeypatch):

@@ -7,6 +7,7 @@ import streamlit as st
 
 from lib import donotgift
 from lib.runtime import Services
+from lib.timefmt import shown
 
 VERSION = "giftrun_dng_version"
 COLUMNS = ("Value", "Reason", "Added by", "Added at")
@@ -24,7 +25,7 @@ def render(svc: Services, actor: str) -> None:
                "select rows and delete them, then save.")
     entries = svc.store.do_not_gift()
     frame = pd.DataFrame([{"Value": e.label, "Reason": e.reason,
-                           "Added by": e.added_by, "Added at": e.added_at[:16].replace("T", " ")} for e in entries],
+                           "Added by": e.added_by, "Added at": shown(e.added_at, seconds=False)} for e in entries],
                          columns=list(COLUMNS))
     key = f"dng-{st.session_state.get(VERSION, 0)}"
     st.data_editor(frame.astype(str), key=key, num_rows="dynamic", hide_index=True, width="stretch",

@@ -1,7 +1,6 @@
 """Process services and per-session state, so pages stay thin views over lib/."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import streamlit as st
@@ -30,16 +29,15 @@ def _secrets() -> dict[str, Any]:
 
 
 def load_settings() -> Settings:
-    return Settings.from_mapping(_secrets(), os.environ)
+    return Settings.from_secrets(_secrets())
 
 
 def services() -> Services:
     """The process's services; a store that cannot be opened (an unreachable database) is one
     clear message on the page, and nothing else runs."""
     port = st.get_option("server.port")
-    speed = float(os.environ.get("GIFTRUN_DEMO_SPEED", "1") or 1)
     try:
-        return get_services(load_settings, port=port, demo_speed=speed)
+        return get_services(load_settings, port=port)
     except (StoreError, SettingsError) as exc:
         st.error(str(exc), icon="🛑")
         st.stop()

@@ -5,6 +5,7 @@ from lib import csvio, sheets
 from lib.recipients import ColumnMappingError, match_columns
 from lib.sample import SAMPLE_NAME, sample_frame
 from lib.sources import prepare, upload_list_key
+from lib.timefmt import shown
 from ui import common, sheets_ui, state
 from ui.text import md, plain
 
@@ -48,7 +49,7 @@ with tabs["Recent lists"]:
     if not saved:
         st.caption("Lists you load are kept here, approvals included, so a closed tab loses nothing.")
     else:
-        labels = {key: f"{plain(name)} — saved {at[:16].replace('T', ' ')} UTC" for key, name, at in saved}
+        labels = {key: f"{plain(name)} — saved {shown(at, seconds=False)}" for key, name, at in saved}
         choice = st.selectbox("Reopen a list", list(labels), format_func=labels.get, key="reopen_choice")
         if st.button("Reopen", key="reopen"):
             try:

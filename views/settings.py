@@ -5,6 +5,7 @@ import streamlit as st
 from lib.connection import check_connection
 from lib.deployment import store_warning
 from lib.runtime import http_session
+from lib.timefmt import shown
 from ui import donotgift_ui, state
 from ui.text import code, md
 
@@ -20,7 +21,7 @@ st.write(f"**Default campaign:** {code(s.campaign_id or '(none — pick one on R
 info = svc.store.info
 st.write(f"**Store:** {info.backend} · {code(info.where, limit=1000)}" + (
     " (shared by every host using this database)" if not info.local_file else " (a file on this host)"))
-if (warning := store_warning(info.local_file)) is not None:
+if (warning := store_warning(info.local_file, declared=s.ephemeral_disk)) is not None:
     st.warning(warning)
 secret_state = "configured" if svc.webhook_secret else "not set (webhooks are refused; use polling)"
 st.write(f"**Webhook endpoint:** `POST /webhooks/andopen` on this server · secret {secret_state}")
@@ -35,7 +36,7 @@ st.subheader("Runs (audit trail)")
 runs = svc.store.runs()
 if runs:
     st.dataframe(pd.DataFrame([{
-        "Started": r.started_at[:19].replace("T", " "), "By": r.actor, "State": r.state,
+        "Started": shown(r.started_at), "By": r.actor, "State": r.state,
         "Sent": r.counts.get("sent", 0), "Rejected": r.counts.get("rejected", 0),
         "Unknown": r.counts.get("unknown", 0), "Not sent": r.counts.get("failed", 0),
         "Cap": "" if r.max_gifts is None else str(r.max_gifts), "Message": r.message or "",
@@ -47,7 +48,7 @@ st.subheader("Decisions by people")
 decisions = svc.store.audit_log()
 if decisions:
     st.dataframe(pd.DataFrame([{
-        "At": d["at"][:19].replace("T", " "), "By": d["actor"], "What": d["action"], "Email": d["email"],
+        "At": shown(d["at"]), "By": d["actor"], "What": d["action"], "Email": d["email"],
         "Detail": d["detail"],
     } for d in decisions]), hide_index=True, width="stretch")
 else:

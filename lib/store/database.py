@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 
+from ..errors import EXIT_STOPPED, GiftrunError
+
 log = logging.getLogger(__name__)
 
 SQLITE_FILE = "giftrun.sqlite3"
@@ -34,8 +36,11 @@ BUSY_TIMEOUT_MS = 10_000  # SQLite: well under a run's 30 s liveness window
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-class StoreError(Exception):
-    """Root of the store's errors; str() is a message for people (never a password)."""
+class StoreError(GiftrunError):
+    """Root of the store's errors; `message` is for people (never a password). The CLI exits 1:
+    nothing was sent."""
+
+    exit_code = EXIT_STOPPED
 
 
 class StoreUnavailable(StoreError):

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..errors import EXIT_STOPPED, GiftrunError
 from ..guardrails import DailyRoom
 from ..models import EventSource, SendState, StatusEvent
 
@@ -18,8 +19,10 @@ UNKNOWN_AFTER_CRASH = (
 )
 
 
-class RunInProgress(Exception):
-    """Another run holds this list; the message says who and since when."""
+class RunInProgress(GiftrunError):
+    """Another run holds this list; `message` says who and since when. The CLI exits 1."""
+
+    exit_code = EXIT_STOPPED
 
 
 class Refusal(enum.StrEnum):

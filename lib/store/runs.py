@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from sqlalchemy.engine import Connection
 
 from ..models import iso, parse_iso, utcnow
+from ..timefmt import shown
 from .database import Database
 from .records import STALE_RUN_SECONDS, RunInProgress, RunRecord, run_from
 
@@ -68,7 +69,7 @@ class RunsMixin:
                 if _is_alive(r, now):
                     raise RunInProgress(
                         f"A run on this list is in progress (started by {r['actor']} at "
-                        f"{r['started_at'][:19].replace('T', ' ')} UTC). Wait for it to finish or stop it.")
+                        f"{shown(r['started_at'])}). Wait for it to finish or stop it.")
                 db.execute(conn, f"UPDATE {runs} SET state='stopped', finished_at=:now, message=:m WHERE run_id=:r",
                            {"now": iso(now), "m": "the process running it ended unexpectedly", "r": r["run_id"]})
             db.execute(conn, f"INSERT INTO {runs} (run_id, list_key, actor, started_at, heartbeat_at, state, host, "
