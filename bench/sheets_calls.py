@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 
 from lib.models import EventSource, StatusEvent, iso, utcnow  # noqa: E402
 from lib.sheets import (  # noqa: E402
-    RetryPolicy, SheetList, history_target, make_client, row_keys, sync_outbox,
+    SheetsRetry, SheetList, history_target, make_client, row_keys, sync_outbox,
 )
 from lib.store import Store  # noqa: E402
 from lib.writeback import RowResult  # noqa: E402
@@ -77,7 +77,7 @@ class BenchResult:
 def run_bench(rows: int = 1000, flush_every: int = 80, history_every: int = 0,
               rate: float = 20.0) -> BenchResult:
     clock = SimClock()
-    retry = RetryPolicy(max_attempts=8, sleep=clock.sleep)
+    retry = SheetsRetry(max_attempts=8, sleep=clock.sleep)
     people = [["First Name", "Last Name", "Email", "Company"]] + [
         [f"First{i}", f"Last{i}", f"person{i:05d}@example.com", f"Company {i % 37}"] for i in range(rows)
     ]

@@ -144,10 +144,17 @@ MAX_SOURCE_CHARS = 4096  # PATH_MAX on Linux; a Google Sheet link is shorter sti
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
+def _looks_like_sheet(raw: str) -> bool:
+    from .sheets import looks_like_sheet  # only when needed: a CSV run does not load gspread
+
+    return looks_like_sheet(raw)
+
+
 def _source_kind(text: str) -> str:
     """"csv" for a regular file, "sheet" for a Google Sheet link or key. Anything else
     (a folder, a pipe, a device, another kind of URL) is refused before it is opened: a
-    pipe or /dev/zero would never finish reading."""
+    pipe or /dev/zero would never finish reading. An existing file wins over a name that
+    could also be a sheet key (`sheets.looks_like_sheet` is the one rule for what is a sheet)."""
     raw = text.strip()
     shown = visible(raw if len(raw) <= 80 else raw[:79] + "…")
     if not raw:
@@ -161,7 +168,7 @@ def _source_kind(text: str) -> str:
             from urllib.parse import unquote, urlsplit
 
             raise CliError(f"'{shown}' is a file URL: give the file's path instead ({visible(unquote(urlsplit(raw).path))}).")
-        if scheme in ("http", "https") and "docs.google.com/spreadsheets" in raw:
+        if scheme in ("http", "https") and _looks_like_sheet(raw):
             return "sheet"
         if scheme in ("http", "https"):
             raise CliError(f"'{shown}' is a web address but not a Google Sheet link: download the CSV and give its "
@@ -171,7 +178,7 @@ def _source_kind(text: str) -> str:
     try:
         info = os.stat(text)
     except (FileNotFoundError, NotADirectoryError):
-        if "docs.google.com/spreadsheets" in raw or re.fullmatch(r"[A-Za-z0-9_-]{30,}", raw):
+        if _looks_like_sheet(raw):  # an existing file by that name wins
             return "sheet"
         raise CliError(f"File not found: {shown}") from None
     except OSError as exc:

@@ -14,7 +14,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
-LIB_MODULES = sorted((ROOT / "lib").glob("*.py"))
+LIB_MODULES = sorted((ROOT / "lib").rglob("*.py"))  # packages (lib/store/, lib/sheets/) included
 PAGES = sorted((ROOT / "views").glob("*.py"))
 MAX_PAGE_LINES = 150
 MIN_STREAMLIT = Version("1.53")  # st.App with extra Starlette routes (the webhook endpoint)
@@ -85,6 +85,24 @@ def test_every_lib_module_has_a_docstring(path):
     if path.name == "__init__.py" and not tree.body:
         pytest.skip("an empty package marker")
     assert ast.get_docstring(tree), f"{path.name} has no module docstring"
+
+
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 600, 80
+# Issue 15: still to be split. Take an entry out when its module or function is; never add one.
+TOO_LONG_FOR_NOW = {"lib/cli.py", "lib/sandbox.py", "lib/cli.py:cmd_send", "lib/cli.py:build_parser",
+                    "lib/eligibility.py:check"}
+
+
+@pytest.mark.parametrize("path", LIB_MODULES, ids=_ids(LIB_MODULES))
+def test_modules_and_their_functions_stay_small(path):
+    name = str(path.relative_to(ROOT))
+    text = path.read_text(encoding="utf-8")
+    lines = len(text.splitlines())
+    assert lines <= MAX_MODULE_LINES or name in TOO_LONG_FOR_NOW, f"{name} has {lines} lines: split it by concept"
+    long = [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(ast.parse(text))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES and f"{name}:{node.name}" not in TOO_LONG_FOR_NOW]
+    assert long == [], f"{name}: functions over {MAX_FUNCTION_LINES} lines: {long}"
 
 
 def test_no_pages_folder_that_would_bypass_the_gate():

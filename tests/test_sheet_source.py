@@ -419,7 +419,7 @@ def test_mirror_events_keeps_refused_events_queued_and_sync_outbox_sends_them_on
     target = sheets.history_target(settings.history_sheet)
     client = sheets.make_client(None, emulator_host=fake.host, timeout=10)
     tab = sheets.HistoryTab.open(client, settings.history_sheet,
-                                 retry=sheets.RetryPolicy(max_attempts=3, sleep=lambda s: None))
+                                 retry=sheets.SheetsRetry(max_attempts=3, sleep=lambda s: None))
     events = [StatusEvent(event_id=f"evt-{i}", gift_request_id=f"gr-{i}", status="redeemed",
                           source=EventSource.WEBHOOK, email=f"p{i}@example.com") for i in range(4)]
     store.add_events(events)

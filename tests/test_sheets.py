@@ -17,10 +17,10 @@ from gspread.exceptions import APIError
 
 from lib.models import EventSource, StatusEvent
 from lib.sheets import (
-    HISTORY_HEADER, HISTORY_TITLE, HistoryTab, NoHeaderRowError, RetryPolicy, SheetList,
+    HISTORY_HEADER, HISTORY_TITLE, HistoryTab, NoHeaderRowError, SheetsRetry, SheetList,
     SheetNotFoundError, SheetNotSharedError, SheetRef, SheetsAuthError, SheetsError,
     SheetsQuotaError, WorksheetNotFoundError, history_target, identity_keys, is_sheet_ref,
-    make_client, parse_sheet_ref, retry_delay, row_keys, service_account_email, sheets_error,
+    make_client, parse_sheet_ref, sheets_retry_delay, row_keys, service_account_email, sheets_error,
     sync_outbox,
 )
 from lib.writeback import RESULT_COLUMNS, RowResult
@@ -54,8 +54,8 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-def retry(sleeps) -> RetryPolicy:
-    return RetryPolicy(sleep=sleeps.append)
+def retry(sleeps) -> SheetsRetry:
+    return SheetsRetry(sleep=sleeps.append)
 
 
 @pytest.fixture
@@ -122,11 +122,11 @@ def test_publish_to_web_link_gets_its_own_message():
     (400, 1, True, None), (403, 1, True, None), (404, 1, True, None),
 ])
 def test_retry_delay_table(status, attempt, idempotent, expected):
-    assert retry_delay(status, attempt, idempotent=idempotent, max_attempts=5) == expected
+    assert sheets_retry_delay(status, attempt, idempotent=idempotent, max_attempts=5) == expected
 
 
 def test_retry_delay_is_capped():
-    assert retry_delay(429, 9, max_attempts=20, cap=32.0) == 32.0
+    assert sheets_retry_delay(429, 9, max_attempts=20, cap=32.0) == 32.0
 
 
 def _api_error(status: int, message: str, google_status: str) -> APIError:
@@ -443,7 +443,7 @@ def test_quota_storm_backs_off_then_succeeds(fake, client, retry, sleeps):
 
 def test_quota_storm_past_the_attempts_raises_and_nothing_is_lost(fake, client, sleeps):
     fake.create_spreadsheet(KEY, {"People": [HEADER, *people(3)]})
-    sheet = SheetList.open(client, KEY, retry=RetryPolicy(max_attempts=3, sleep=sleeps.append))
+    sheet = SheetList.open(client, KEY, retry=SheetsRetry(max_attempts=3, sleep=sleeps.append))
     sink = sheet.sink(*IDENTITY)
     batch = [result(f"p{i:04d}@example.com") for i in range(3)]
     fake.force_429(10)
@@ -467,7 +467,7 @@ def test_per_minute_budget_is_waited_out_with_backoff():
             waited.append(s)
             now[0] += s
 
-        sink = SheetList.open(client, KEY, retry=RetryPolicy(max_attempts=8, sleep=sleep)).sink("Email")
+        sink = SheetList.open(client, KEY, retry=SheetsRetry(max_attempts=8, sleep=sleep)).sink("Email")
         for i in range(6):
             sink.write([result(f"p{i:04d}@example.com")])
         assert fake.throttled > 0 and sum(waited) >= 60
@@ -548,7 +548,7 @@ def test_sync_outbox_moves_the_store_outbox_to_the_tab(fake, client, tmp_path, s
     store.add_events(events)
     target = history_target(KEY)
     store.enqueue(target, [e.event_id for e in events])
-    sheet = SheetList.open(client, KEY, retry=RetryPolicy(max_attempts=2, sleep=sleeps.append))
+    sheet = SheetList.open(client, KEY, retry=SheetsRetry(max_attempts=2, sleep=sleeps.append))
     tab = sheet.history_tab(create=True)
     fake.force_429(5)
     with pytest.raises(SheetsQuotaError):

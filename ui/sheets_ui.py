@@ -39,25 +39,24 @@ def open_sheet_form(svc: Services) -> None:
         st.write(f"Share your sheet with **{md(email)}** (as an Editor), then paste its link.")
     link = st.text_input("Google Sheet link", placeholder="https://docs.google.com/spreadsheets/d/…/edit",
                          key="sheet_link")
+    is_sheet = bool(link) and sheets.looks_like_sheet(link)  # the CLI's rule too
+    if link and not is_sheet:
+        st.warning(md(sheets.NOT_A_SHEET))
     tabs = st.session_state.get("giftrun_sheet_tabs", {}).get(link) if link else None
     worksheet = st.selectbox("Tab", tabs, key="sheet_tab") if tabs else None
-    if st.button("Open sheet", type="primary", key="open_sheet", disabled=not link):
+    if st.button("Open sheet", type="primary", key="open_sheet", disabled=not is_sheet):
         try:
             loaded, sink = load_sheet(link, settings, None, worksheet)
         except sheets.SheetsError as exc:
             st.error(md(exc, limit=1000))
             return
         # Reopen this exact tab later by its id: a bare link would pick whatever tab is first then.
-        st.session_state.setdefault(LINKS, {})[loaded.list_key] = (tab_link(sink.sheet), None)
+        st.session_state.setdefault(LINKS, {})[loaded.list_key] = (sink.sheet.url, None)
         state.set_list(loaded)
         names = [t for t in sink.sheet.worksheet_titles() if t != sheets.HISTORY_TITLE]
         st.session_state.setdefault("giftrun_sheet_tabs", {})[link] = names
         st.success(f"Opened {md(loaded.name)}: {len(loaded.frame)} people."
                    + (" Pick another tab above and open again to use it." if len(names) > 1 else ""))
-
-
-def tab_link(sheet: sheets.SheetList) -> str:
-    return f"https://docs.google.com/spreadsheets/d/{sheet.key}/edit#gid={sheet.sheet_id}"
 
 
 def is_sheet_list(loaded: LoadedList | None) -> bool:
