@@ -747,9 +747,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "actor" in vars(args) and not args.actor:
             args.actor = settings.actor or "cli"
         return args.func(args, settings)
-    except _expected_errors() as exc:  # each says what to do, and how the command ends
+    except GiftrunError as exc:  # each says what to do, and how the command ends
         _err(str(exc))
-        return getattr(exc, "exit_code", EXIT_INPUT)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_STOPPED
@@ -760,16 +760,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("giftrun").debug("unexpected", exc_info=True)
         _err(f"unexpected {type(exc).__name__}: {exc}. Everything sent so far is journalled.")
         return EXIT_STOPPED
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    """GiftrunError, the root of every expected failure. SheetsError is added while the
-    sheets errors may still have their own root (their exit code is then 2, input)."""
-    try:
-        from .sheets import SheetsError
-    except ImportError:
-        return (GiftrunError,)
-    return (GiftrunError,) if issubclass(SheetsError, GiftrunError) else (GiftrunError, SheetsError)
 
 
 if __name__ == "__main__":

@@ -89,8 +89,7 @@ def test_every_lib_module_has_a_docstring(path):
 
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 600, 80
 # Issue 15: still to be split. Take an entry out when its module or function is; never add one.
-TOO_LONG_FOR_NOW = {"lib/cli.py", "lib/sandbox.py", "lib/cli.py:cmd_send", "lib/cli.py:build_parser",
-                    "lib/eligibility.py:check"}
+TOO_LONG_FOR_NOW = {"lib/cli.py", "lib/sandbox.py", "lib/cli.py:build_parser", "lib/eligibility.py:check"}
 
 
 @pytest.mark.parametrize("path", LIB_MODULES, ids=_ids(LIB_MODULES))
@@ -237,7 +236,7 @@ def test_planning_a_list_does_not_load_the_run_engine_or_an_http_client(module):
 # -- every setting is read through Settings ----------------------------------------------------------
 ENV_READER = "lib/settings.py"  # the one module that reads the environment
 NOT_A_SETTING = "# environ:"  # a line reading it for what is not a setting says so, and why
-SETTINGS_PENDING = {"ui/sheets_ui.py"}  # SHEETS_EMULATOR_HOST: becomes settings.sheets_emulator_host (issue 15)
+SETTINGS_PENDING: set[str] = set()  # SHEETS_EMULATOR_HOST: becomes settings.sheets_emulator_host (issue 15)
 CONFIGURED = sorted({*(ROOT / "lib").rglob("*.py"), *(ROOT / "ui").glob("*.py"), *PAGES,
                      ROOT / "app.py", ROOT / "main.py"} - {ROOT / ENV_READER})
 

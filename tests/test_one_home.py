@@ -162,14 +162,7 @@ def _lib_modules() -> list[str]:
                   if p.name != "__init__.py")
 
 
-def _sheets_pending(name: str) -> list:
-    """lib/sheets.py is being split into a package by another change; its root gains
-    GiftrunError there (see the issue 15 notes). Strict: this mark must go once it has."""
-    return [pytest.mark.xfail(strict=True, reason="SheetsError(GiftrunError) lands with the sheets package")] \
-        if name in ("lib.sheets", "lib.sheet_source") else []
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_sheets_pending(n)) for n in _lib_modules()])
+@pytest.mark.parametrize("name", _lib_modules())
 def test_every_error_of_lib_has_the_one_root(name):
     module = importlib.import_module(name)
     errors = [c for _, c in inspect.getmembers(module, inspect.isclass)

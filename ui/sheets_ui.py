@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Callable
 
@@ -25,7 +24,7 @@ LINKS = state.SHEET_LINKS
 
 
 def _available(settings: Settings) -> bool:
-    return bool(settings.service_account or os.environ.get("SHEETS_EMULATOR_HOST"))
+    return bool(settings.service_account or settings.sheets_emulator_host)
 
 
 def open_sheet_form(svc: Services) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import requests
 from gspread.exceptions import APIError, SpreadsheetNotFound, WorksheetNotFound
 
+from ..errors import GiftrunError
 
-class SheetsError(Exception):
+
+class SheetsError(GiftrunError):
     """Root of every Google Sheets problem; str(e) is a message for the user."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
