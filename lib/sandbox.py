@@ -14,35 +14,30 @@ import html
 import itertools
 import json
 import random
-import re
 import socket
-import socketserver
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 
 from lib.models import GiftStatus, iso, normalize_email, utcnow
+from lib.sandbox_api import (_dump, _error, _errors, _json, _normalise_campaign, _Response, default_campaigns,
+                             validate_gift_request)
+from lib.sandbox_http import _Handler, _Server
 from lib.sandbox_limiters import Limiter, LimiterKind, make_limiter, retry_after_header
 from lib.webhook_signature import sign
 
 DEFAULT_TOKEN = "ao-v1-staging-sandbox0000demo"
 API_VERSION = "2026-05"
-MAX_BODY = 1024 * 1024  # larger bodies get 413
-MAX_DRAIN = 16 * MAX_BODY  # up to this, an oversized body is read and dropped so the 413 arrives
 PAGE_LIMIT = 25
-# Assumptions (docs/andopen-contract.md): statuses and codes the documentation does not give.
+# Assumptions (docs/andopen-contract.md): statuses and codes the documentation does not give;
+# the validation rules it does not give are in lib/sandbox_api.py.
 CREATED_STATUS = 201
 VALIDATION_STATUS = 422
-NAME_LENGTH = (2, 255)  # 2025-10 rule, measured on the stripped value
-EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # deliberately simple
 WEBHOOK_TIMEOUT = 5.0
 WEBHOOK_BACKOFF = (1, 2, 4, 8, 16)  # seconds before retry n; so 1 + 5 attempts at most
 REORDER_DELAY = (2.0, 12.0)  # seconds a "reordered" delivery is held back
@@ -122,126 +117,6 @@ class Delivery:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def _dump(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _error(type_: str, code: str, message: str, param: str | None = None) -> dict:
-    err = {"type": type_, "code": code, "message": message}
-    if param is not None:
-        err["param"] = param
-    return err
-
-
-def _invalid(code: str, message: str, param: str | None) -> dict:
-    return _error("validation_error", code, message, param)
-
-
-@dataclass
-class _Response:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    hang: float | None = None  # set: answer nothing, wait this long, close the connection
-    at_once: bool = False  # answered before any work (a rate limit), so without the latency fault
-
-
-def _json(status: int, obj: Any, **headers: str) -> _Response:
-    return _Response(status, _dump(obj), headers=headers)
-
-
-def _errors(status: int, *errs: dict, **headers: str) -> _Response:
-    return _json(status, {"errors": list(errs)}, **headers)
-
-
-def _request_id() -> str:
-    return "req_" + uuid.uuid4().hex
-
-
-def validate_gift_request(body: Any, campaigns: dict[str, dict]) -> list[dict]:
-    """Every problem with a POST /gift_requests body, all at once, as &Open reports them."""
-    if not isinstance(body, dict):
-        return [_invalid("invalid_type", "request body must be a JSON object", None)]
-    errs: list[dict] = []
-    cid = body.get("campaign_id")
-    if cid is None or cid == "":
-        errs.append(_invalid("required", "is required", "campaign_id"))
-    elif not isinstance(cid, str) or cid not in campaigns:
-        errs.append(_invalid("invalid_reference", "does not exist", "campaign_id"))
-    elif campaigns[cid].get("state") == "archived":
-        errs.append(_invalid("campaign_archived", "is archived", "campaign_id"))
-    recipient = body.get("recipient")
-    if recipient is None:
-        recipient = {}  # a missing recipient reports each of its fields as required
-    if not isinstance(recipient, dict):
-        errs.append(_invalid("invalid_type", "must be an object", "recipient"))
-    else:
-        lo, hi = NAME_LENGTH
-        for key in ("first_name", "last_name", "email"):
-            value, param = recipient.get(key), f"recipient.{key}"
-            if value is None:
-                errs.append(_invalid("required", "is required", param))
-            elif not isinstance(value, str):
-                errs.append(_invalid("invalid_type", "must be a string", param))
-            elif key == "email":
-                if not EMAIL_RE.fullmatch(value):
-                    errs.append(_invalid("invalid_format", "is not a valid email address", param))
-            elif not lo <= len(value.strip()) <= hi:
-                errs.append(_invalid("invalid_length", f"must be between {lo} and {hi} characters", param))
-    ship, items = body.get("shipping_address"), body.get("line_items")
-    if (ship is None) != (items is None):
-        missing, given = ("line_items", "shipping_address") if items is None else ("shipping_address", "line_items")
-        errs.append(_invalid("required", f"is required together with {given}", missing))
-    return errs
-
-
-_CATALOGUES = [
-    [("Artisan chocolate box", "35.00"), ("Candle & card set", "28.00"), ("Gourmet popcorn tin", "30.00")],
-    [("Single-origin coffee bag", "22.00"), ("Coffee & biscotti duo", "30.00"), ("Cold brew kit", "40.00")],
-    [("Succulent in a ceramic pot", "32.00"), ("Notebook & pen set", "25.00"), ("Tea sampler", "27.00")],
-    [("Gift card", "25.00"), ("Snack box", "30.00"), ("Branded tumbler", "20.00")],
-]
-_ARCHIVED_DEMO = 7  # "Demo campaign 07" is archived
-
-
-def default_campaigns() -> list[dict]:
-    """~30 campaigns (more than a page), newest first, with stable ids across restarts."""
-    named = [
-        ("Holiday thank-you 2026", "A seasonal thank-you for customers and partners."),
-        ("Q4 prospecting — coffee & treats", "Coffee and treats for accounts we want to meet."),
-        ("Customer win-back", "A small something for customers we have not heard from."),
-    ]
-    named += [(f"Demo campaign {n:02d}", f"Generated demo campaign number {n}.") for n in range(4, 31)]
-    anchor = datetime(2026, 4, 10, 9, 0, tzinfo=timezone.utc)
-    out = []
-    for i, (name, description) in enumerate(named):
-        n = i + 1
-        created = anchor - timedelta(days=3 * i)
-        archived = n == _ARCHIVED_DEMO
-        out.append({
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"giftrun-sandbox/campaign/{n}")),
-            "name": name,
-            "description": description,
-            "state": "archived" if archived else "available",
-            "archived_at": iso(created + timedelta(days=20)) if archived else None,
-            "created_at": iso(created),
-            "catalogue": [
-                {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"giftrun-sandbox/campaign/{n}/item/{k}")),
-                 "name": item, "price": price, "currency": "USD"}
-                for k, (item, price) in enumerate(_CATALOGUES[min(i, 3)])
-            ],
-        })
-    return out
-
-
-def _normalise_campaign(raw: dict) -> dict:
-    c: dict = {"id": str(uuid.uuid4()), "name": "", "description": "", "state": "available",
-         "archived_at": None, "created_at": iso(utcnow()), "catalogue": []}
-    c.update(copy.deepcopy(raw))
-    return c
 
 
 class _DelayQueue:
@@ -412,7 +287,9 @@ class Sandbox:
             except OSError:
                 pass
 
-    def _record(self, rec: RecordedRequest) -> None:
+    def _record(self, method: str, path: str, headers: dict[str, str], body: bytes, status: int | None,
+                request_id: str) -> None:
+        rec = RecordedRequest(method, path, headers, body, status, request_id)
         with self._lock:
             self.requests.append(rec)
             if len(self.requests) > MAX_RECORDED:
@@ -524,7 +401,8 @@ class Sandbox:
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
-            return _errors(400, _error("invalid_request_error", "invalid_json", f"The request body is not valid JSON: {exc}"))
+            return _errors(400, _error("invalid_request_error", "invalid_json",
+                                       f"The request body is not valid JSON: {exc}"))
         errs = validate_gift_request(payload, self._campaigns_by_id)
         if errs:
             return _errors(VALIDATION_STATUS, *errs)
@@ -586,7 +464,8 @@ class Sandbox:
         self._emit(gift_id, "gift_request_created", body)
         lc = self.lifecycle
         if lc is not None:
-            self._lifecycle_q.put(self._lc_delay(lc, lc.redeem_after), (gift_id, GiftStatus.SUBMITTED.value, "redeemed"))
+            self._lifecycle_q.put(self._lc_delay(lc, lc.redeem_after),
+                                  (gift_id, GiftStatus.SUBMITTED.value, "redeemed"))
         return body
 
     # -- lifecycle and webhooks ---------------------------------------------------------
@@ -653,7 +532,8 @@ class Sandbox:
                 }
                 status, error = None, None
                 try:
-                    status = session.post(event.url, data=event.body, headers=headers, timeout=WEBHOOK_TIMEOUT).status_code
+                    status = session.post(event.url, data=event.body, headers=headers,
+                                          timeout=WEBHOOK_TIMEOUT).status_code
                 except requests.RequestException as exc:
                     error = f"{type(exc).__name__}: {exc}"
                 self._record_delivery(event, attempt, status, error)
@@ -663,119 +543,3 @@ class Sandbox:
                     self._delivery_q.put(WEBHOOK_BACKOFF[attempt - 1] / speed, (event, attempt + 1))
         finally:
             session.close()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # stop() must not wait for hanging answers
-    request_queue_size = 128  # 8+ clients connecting at once must not overflow the backlog
-    sandbox: Sandbox
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind does a reverse DNS lookup; loopback needs none.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], OSError):
-            return  # the client went away or stop() closed the socket
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, so benchmarks measure the client, not TCP setup
-    server_version = "AndOpenSandbox"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    timeout = 120  # idle keep-alive connections give their thread back eventually
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.sandbox._track(self.connection, True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.sandbox._track(self.connection, False)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own errors (unparsable request, unknown method) as JSON too."""
-        self.close_connection = True
-        if code == 501:
-            resp = _errors(405, _error("invalid_request_error", "method_not_allowed",
-                                       f"{self.command} is not allowed."))
-        else:
-            resp = _errors(code, _error("invalid_request_error", "bad_request", message or "Bad request"))
-        self._answer(resp, b"")
-
-    def _handle(self) -> None:
-        sb = self.server.sandbox
-        body = b""
-        length = (self.headers.get("Content-Length") or "0").strip()
-        if (self.headers.get("Transfer-Encoding") or "identity").lower() != "identity":
-            self.close_connection = True
-            resp = _errors(411, _error("invalid_request_error", "length_required",
-                                       "Send a Content-Length; chunked bodies are not accepted."))
-        elif not length.isdecimal():
-            self.close_connection = True
-            resp = _errors(400, _error("invalid_request_error", "invalid_content_length", "Bad Content-Length."))
-        elif int(length) > MAX_BODY:
-            self._drain(int(length))
-            resp = _errors(413, _error("invalid_request_error", "request_too_large",
-                                       f"Request bodies are limited to {MAX_BODY} bytes."))
-        else:
-            body = self.rfile.read(int(length)) if int(length) else b""
-            try:
-                resp = sb._dispatch(self.command, self.path, self.headers, body)
-            except Exception:  # a sandbox bug must still answer with an errors body
-                resp = _errors(500, _error("api_error", "internal_error", "Sandbox error."))
-        self._answer(resp, body)
-
-    def _drain(self, length: int) -> None:
-        """Read and drop an oversized body, so the client gets the 413 instead of a reset."""
-        if length > MAX_DRAIN:
-            self.close_connection = True
-            return
-        while length > 0:
-            chunk = self.rfile.read(min(length, 65536))
-            if not chunk:
-                break
-            length -= len(chunk)
-
-    def _answer(self, resp: _Response, body: bytes) -> None:
-        sb = self.server.sandbox
-        rid = _request_id()
-        headers = getattr(self, "headers", None)
-        sb._record(RecordedRequest(getattr(self, "command", None) or "", getattr(self, "path", ""),
-                                   dict(headers.items()) if headers is not None else {}, body,
-                                   None if resp.hang is not None else resp.status, rid))
-        if resp.hang is not None:
-            sb._stopping.wait(resp.hang)
-            self.close_connection = True  # the socket closes with no answer at all
-            return
-        if sb.faults.latency > 0 and not resp.at_once:
-            sb._stopping.wait(sb.faults.latency)
-        self.send_response(resp.status)
-        self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(resp.body)))
-        self.send_header("Request-Id", rid)
-        for name, value in resp.headers.items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(resp.body)
