@@ -14,8 +14,6 @@ records is checked in well under a second.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Mapping
 
@@ -31,6 +29,8 @@ except ImportError:  # pragma: no cover - pandas then uses Python-object strings
 from . import donotgift
 from .models import STATUS_RANK, SendState, normalize_email, parse_iso, status_label
 from .recipients import match_columns
+from .lookback_window import (ACCEPTED_FORMS, DEFAULT, MAX_DAYS, OFF, PRESETS, Window, format_window,  # noqa: F401
+                              parse_window)
 from .writeback import ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, SENT_AT, SKIP_REASON, result_values
 
 if TYPE_CHECKING:  # only for annotations: the store is passed in by the caller
@@ -39,94 +39,6 @@ if TYPE_CHECKING:  # only for annotations: the store is passed in by the caller
 ELIGIBLE = "eligible"
 SKIP = "skip"
 OVERRIDE_BY = "override_by"
-
-# --------------------------------------------------------------------------------------
-# The window
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Window:
-    """A look-back window. `days=None` means forever. The check being off is `None`
-    (see `OFF`), not a Window."""
-
-    days: int | None
-    label: str
-
-    @property
-    def forever(self) -> bool:
-        return self.days is None
-
-
-OFF: Window | None = None
-DEFAULT = "30d"
-
-# (value for parse_window, what the UI shows) — the guide's table of suggested windows.
-PRESETS: list[tuple[str, str]] = [
-    ("30d", "30 days — short-cycle (post-meeting follow-up, expansion)"),
-    ("60d", "60 days — longer-cycle"),
-    ("90d", "90 days — longer-cycle (deal revival, churn re-engagement)"),
-    ("12m", "12 months — renewal incentive"),
-    ("forever", "Forever — gift only once (one-shot win-back)"),
-    ("off", "Off — don't check"),
-]
-
-ACCEPTED_FORMS = (
-    '"off", "30d", "60d", "90d", "12m" (12 months), "forever", '
-    'any number of days as "Nd" (e.g. "45d") or a plain number (e.g. "45")'
-)
-
-MAX_DAYS = 36_500  # beyond any real history, and far inside what dates can count back from now
-_DAYS_RE = re.compile(r"^(\d+)\s*(?:d|day|days)?$")
-_TWELVE_MONTHS = {"12m", "12 m", "12 month", "12 months", "12mo", "1y", "1 year"}
-
-
-def _days_window(days: int) -> Window:
-    return Window(days, f"{days} day" if days == 1 else f"{days} days")
-
-
-def parse_window(text: str) -> Window | None:
-    """'30d' → Window(30, '30 days'); '12m' → Window(365, '12 months');
-    'forever' → Window(None, 'forever'); 'off' → None. Case-insensitive.
-    Anything else raises ValueError listing the accepted forms."""
-    if isinstance(text, Window):
-        return text
-    if not isinstance(text, (str, int)) or isinstance(text, bool):
-        raise ValueError(f"Look-back window {str(text)[:40]!r} is not understood. Use one of: {ACCEPTED_FORMS}.")
-    t = str(text).strip().lower()
-    shown = str(text) if len(str(text)) <= 40 else str(text)[:39] + "…"
-    if t == "off":
-        return OFF
-    if t == "forever":
-        return Window(None, "forever")
-    if t in _TWELVE_MONTHS:
-        return Window(365, "12 months")
-    m = _DAYS_RE.match(t)
-    if m:
-        digits = m.group(1).lstrip("0") or "0"
-        days = int(digits) if len(digits) <= len(str(MAX_DAYS)) else MAX_DAYS + 1  # 10**5000 is no int
-        if days < 1:
-            raise ValueError(
-                f"Look-back window {shown!r} is zero days; use \"off\" to not check. "
-                f"Accepted: {ACCEPTED_FORMS}."
-            )
-        if days > MAX_DAYS:
-            raise ValueError(f"Look-back window {shown!r} is longer than {MAX_DAYS:,} days (100 years); "
-                             "use \"forever\" to count every gift ever sent.")
-        return _days_window(days)
-    raise ValueError(f"Look-back window {shown!r} is not understood. Use one of: {ACCEPTED_FORMS}.")
-
-
-def format_window(window: Window | None) -> str:
-    """The inverse of parse_window, for storing a setting: '30d', '12m', 'forever', 'off'."""
-    if window is None:
-        return "off"
-    if window.days is None:
-        return "forever"
-    if window.label == "12 months":
-        return "12m"
-    return f"{window.days}d"
-
 
 # --------------------------------------------------------------------------------------
 # Known gifts
@@ -441,24 +353,9 @@ def check(
     valid = row_email.str.match(_VALID_EMAIL).fillna(False).to_numpy(dtype=bool)
     own = _positional(own_gift_ids, emails)
 
-    # 1. Candidate gifts: for these emails, inside the window, not this list's own sends.
-    known = _with_columns(known)
-    kn_email = known["email"]
-    if kn_email.dtype != "str":  # a hand-built frame; known_gifts' emails are normalised already
-        kn_email = _norm_email(kn_email).set_axis(known.index)
-    mask = _isin(kn_email, pd.unique(row_email.to_numpy()[valid]))
-    if window.days is not None:
-        cutoff = _utc_ts(now) - pd.Timedelta(days=window.days)
-        when = known["gifted_at"]
-        mask &= when.isna() | (when >= cutoff)
-    if list_key is not None:
-        # this list's journal entry for an email is the send of that email's own row
-        mask &= ~((known["origin_list"] == list_key) & known["origin_row"].isna())
-    keep = mask.to_numpy()
-    kn = known.loc[keep, ["gifted_at", "status", "gift_request_id", "origin_list", "origin_row"]]
-    kn = kn.assign(email=kn_email.to_numpy()[keep], gift_request_id=kn["gift_request_id"].fillna("").astype("str"))
+    kn = _candidate_gifts(known, pd.unique(row_email.to_numpy()[valid]), window, now, list_key)
 
-    # 2. Per email, the most recent gift (undated last), and the most recent one with a
+    # 1. Candidate gifts (above). 2. Per email, the most recent gift (undated last), and the most recent one with a
     #    different gift id (for the rows whose own gift is the most recent one).
     kn = kn.sort_values(["email", "gifted_at"], ascending=[True, False], na_position="last", kind="stable")
     top1 = kn.drop_duplicates("email").set_index("email")
@@ -487,21 +384,46 @@ def check(
     ]).sort_values("_row")
     reason[chosen["_row"].to_numpy()] = _reasons(chosen, window, _utc_ts(now), list_key)
 
-    # 4. Overrides: a person decided this row goes anyway.
     if overrides:
-        ov = {normalize_email(k): v for k, v in overrides.items()}
-        emails_skipped = row_email.to_numpy()[rows]
-        for r, e in zip(rows, emails_skipped):
-            hit = ov.get(e)
-            if hit is None:
-                continue
-            actor, at, _why = hit
-            when = parse_iso(at)
-            day = when.strftime("%Y-%m-%d") if when else (at or "?")
-            reason[r] = f"Override by {actor} on {day}: was '{reason[r]}'"
-            elig[r] = ELIGIBLE
-            by[r] = actor
+        _apply_overrides(overrides, rows, row_email.to_numpy()[rows], elig, reason, by)
     return _result(index, elig, reason, by)
+
+
+def _candidate_gifts(known: pd.DataFrame, emails: np.ndarray, window: Window, now: datetime,
+                     list_key: str | None) -> pd.DataFrame:
+    """Step 1 of `check`: the known gifts for these (valid, normalised) emails inside the
+    window, other than this list's own sends."""
+    known = _with_columns(known)
+    kn_email = known["email"]
+    if kn_email.dtype != "str":  # a hand-built frame; known_gifts' emails are normalised already
+        kn_email = _norm_email(kn_email).set_axis(known.index)
+    mask = _isin(kn_email, emails)
+    if window.days is not None:
+        cutoff = _utc_ts(now) - pd.Timedelta(days=window.days)
+        when = known["gifted_at"]
+        mask &= when.isna() | (when >= cutoff)
+    if list_key is not None:
+        # this list's journal entry for an email is the send of that email's own row
+        mask &= ~((known["origin_list"] == list_key) & known["origin_row"].isna())
+    keep = mask.to_numpy()
+    kn = known.loc[keep, ["gifted_at", "status", "gift_request_id", "origin_list", "origin_row"]]
+    return kn.assign(email=kn_email.to_numpy()[keep], gift_request_id=kn["gift_request_id"].fillna("").astype("str"))
+
+
+def _apply_overrides(overrides: Mapping[str, tuple[str, str, str]], rows: np.ndarray, emails: np.ndarray,
+                     elig: np.ndarray, reason: np.ndarray, by: np.ndarray) -> None:
+    """Step 4 of `check`: a person decided these skipped rows go anyway (arrays changed in place)."""
+    ov = {normalize_email(k): v for k, v in overrides.items()}
+    for r, e in zip(rows, emails, strict=True):
+        hit = ov.get(e)
+        if hit is None:
+            continue
+        actor, at, _why = hit
+        when = parse_iso(at)
+        day = when.strftime("%Y-%m-%d") if when else (at or "?")
+        reason[r] = f"Override by {actor} on {day}: was '{reason[r]}'"
+        elig[r] = ELIGIBLE
+        by[r] = actor
 
 
 def _reasons(chosen: pd.DataFrame, window: Window, now: pd.Timestamp, list_key: str | None) -> list[str]:

@@ -89,7 +89,7 @@ def test_every_lib_module_has_a_docstring(path):
 
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 600, 80
 # Issue 15: still to be split. Take an entry out when its module or function is; never add one.
-TOO_LONG_FOR_NOW = {"lib/eligibility.py:check"}
+TOO_LONG_FOR_NOW: set[str] = set()  # modules and functions allowed over the limits: none
 
 
 @pytest.mark.parametrize("path", LIB_MODULES, ids=_ids(LIB_MODULES))
