@@ -1,5 +1,6 @@
 """Entry point: `streamlit run app.py` serves the pages and `POST /webhooks/andopen` from
 one process (Streamlit >= 1.53 custom routes)."""
+
 import logging
 
 import streamlit as st

@@ -1,5 +1,6 @@
 """The navigation script: `app.py` serves it together with the webhook route.
 AppTest targets this file (an st.App file renders nothing under AppTest)."""
+
 import streamlit as st
 
 from ui import auth, common, state
@@ -8,12 +9,14 @@ st.set_page_config(page_title="Giftrun", page_icon="🎁", layout="wide")
 
 svc = state.services()
 auth.gate(svc)
-page = st.navigation([
-    st.Page("views/build_list.py", title="Build list", icon="📋", default=True),
-    st.Page("views/review_send.py", title="Review & send", icon="🎁"),
-    st.Page("views/gift_status.py", title="Gift status", icon="📦"),
-    st.Page("views/settings.py", title="Settings", icon="⚙️"),
-])
+page = st.navigation(
+    [
+        st.Page("views/build_list.py", title="Build list", icon="📋", default=True),
+        st.Page("views/review_send.py", title="Review & send", icon="🎁"),
+        st.Page("views/gift_status.py", title="Gift status", icon="📦"),
+        st.Page("views/settings.py", title="Settings", icon="⚙️"),
+    ]
+)
 common.sidebar(svc)
 common.banner(svc)
 page.run()

@@ -11,6 +11,7 @@ commas and line breaks on one row in ten, CRLF), then times, best of 3:
   the same frame (a plain rewrite of every cell, the old way), with results on every row
   and with nothing changed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,7 @@ def build(rows: int, row_bytes: int, seed: int) -> bytes:
     for i in range(rows):
         note = "x" * max(0, row_bytes - 60)
         if rng.random() < 0.1:
-            note = f'"{note[:len(note) // 2]}, and\r\n{note[len(note) // 2:]}"'
+            note = f'"{note[: len(note) // 2]}, and\r\n{note[len(note) // 2 :]}"'
         out.append(f"First{i},Last{i},person{i}@example.com,yes,+44 20 7946 {i % 10000:04d},{note}\r\n")
     return "".join(out).encode()
 
@@ -65,19 +66,32 @@ def main() -> None:
 
     doc = csvio.read_csv(data)
     loaded = prepare(doc.frame, list_key="bench", name="bench.csv", document=doc)
-    results = [RowResult(str(i), "", {"Gift request ID": f"gr_{i:08d}", "Redemption URL": f"https://gift.example/r/{i}",
-                                      "Sent at": "2026-11-20 10:00:00 UTC", "Eligibility": "eligible"})
-               for i in range(len(loaded.frame))]
+    results = [
+        RowResult(
+            str(i),
+            "",
+            {
+                "Gift request ID": f"gr_{i:08d}",
+                "Redemption URL": f"https://gift.example/r/{i}",
+                "Sent at": "2026-11-20 10:00:00 UTC",
+                "Eligibility": "eligible",
+            },
+        )
+        for i in range(len(loaded.frame))
+    ]
     for label, batch in (("all rows", results), ("nothing new", [])):
+
         def flush() -> bytes:
             frame = apply_results(loaded.frame, batch)
             return csv_bytes(loaded, frame, results_in(frame))
 
         frame = apply_results(loaded.frame, batch)
         ours = best(flush)
-        theirs = best(lambda: (apply_results(loaded.frame, batch).to_csv(index=False).encode()))
-        print(f"flush ({label:11}) render {ours:6.3f}s   to_csv {theirs:6.3f}s   ratio {ours / theirs:5.2f}"
-              f"   ({len(csv_bytes(loaded, frame, results_in(frame))):,} bytes)")
+        theirs = best(lambda: apply_results(loaded.frame, batch).to_csv(index=False).encode())
+        print(
+            f"flush ({label:11}) render {ours:6.3f}s   to_csv {theirs:6.3f}s   ratio {ours / theirs:5.2f}"
+            f"   ({len(csv_bytes(loaded, frame, results_in(frame))):,} bytes)"
+        )
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ Unicode on the list and known in its `xn--` form (the slower path of the canonic
 It also times `known_gifts` on a temporary Store holding --store-sends journalled sends
 (a few seconds to set up: two transactions per send; 0 skips it).
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lib.eligibility import DT_DTYPE, check, known_gifts, parse_window, skip_rate  # noqa: E402
 from lib.models import normalize_email  # noqa: E402
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 STATUSES = np.array(["submitted", "redeemed", "dispatched", "delivered", "cancelled"])
 
 
@@ -65,14 +66,16 @@ def build(rows: int, events: int, seed: int = 7, international: float = 0.0) -> 
     undated = rng.random(events) < 0.01  # a few gifts with no known date
     gifted = pd.Series(gifted_at).astype(DT_DTYPE)
     gifted[undated] = pd.NaT
-    known = pd.DataFrame({
-        "email": pd.array(emails, dtype="str"),
-        "gifted_at": gifted.to_numpy(),
-        "status": pd.array(STATUSES[rng.integers(0, len(STATUSES), size=events)], dtype="str"),
-        "gift_request_id": pd.array([f"{i:032x}" for i in rng.integers(0, 2**62, size=events)], dtype="str"),
-        "origin_list": pd.array([""] * events, dtype="str"),
-        "origin_row": pd.array([pd.NA] * events, dtype="Int64"),
-    })
+    known = pd.DataFrame(
+        {
+            "email": pd.array(emails, dtype="str"),
+            "gifted_at": gifted.to_numpy(),
+            "status": pd.array(STATUSES[rng.integers(0, len(STATUSES), size=events)], dtype="str"),
+            "gift_request_id": pd.array([f"{i:032x}" for i in rng.integers(0, 2**62, size=events)], dtype="str"),
+            "origin_list": pd.array([""] * events, dtype="str"),
+            "origin_row": pd.array([pd.NA] * events, dtype="Int64"),
+        }
+    )
     return list_frame, known
 
 
@@ -100,16 +103,30 @@ def time_known_gifts(sends: int) -> float:
     return seconds
 
 
-def run(rows: int = 50_000, events: int = 500_000, *, window: str = "12m", seed: int = 7,
-        repeats: int = 3, store_sends: int = 0, international: float = 0.0) -> dict:
+def run(
+    rows: int = 50_000,
+    events: int = 500_000,
+    *,
+    window: str = "12m",
+    seed: int = 7,
+    repeats: int = 3,
+    store_sends: int = 0,
+    international: float = 0.0,
+) -> dict:
     list_frame, known = build(rows, events, seed, international)
     w = parse_window(window)
     t_check, result = best_of(lambda: check(list_frame["email"], known, w, now=NOW), repeats)
     t_merge, merged = best_of(lambda: pd.merge(list_frame, known, on="email", how="left"), repeats)
     out = {
-        "rows": rows, "events": events, "window": w.label if w else "off", "international": international,
-        "check_s": t_check, "merge_s": t_merge, "ratio": t_check / t_merge if t_merge else float("nan"),
-        "skip_rate": skip_rate(result), "merged_rows": len(merged),
+        "rows": rows,
+        "events": events,
+        "window": w.label if w else "off",
+        "international": international,
+        "check_s": t_check,
+        "merge_s": t_merge,
+        "ratio": t_check / t_merge if t_merge else float("nan"),
+        "skip_rate": skip_rate(result),
+        "merged_rows": len(merged),
     }
     if store_sends:
         out["known_gifts_s"] = time_known_gifts(store_sends)
@@ -123,21 +140,33 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--events", type=int, default=500_000)
     ap.add_argument("--window", default="12m", help='look-back window, e.g. "30d", "12m", "forever"')
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--store-sends", type=int, default=50_000,
-                    help="also time known_gifts on a Store with this many journalled sends (0: skip)")
-    ap.add_argument("--international", type=float, default=0.0,
-                    help="share of the list's people with an international (Unicode) domain, e.g. 0.2")
+    ap.add_argument(
+        "--store-sends",
+        type=int,
+        default=50_000,
+        help="also time known_gifts on a Store with this many journalled sends (0: skip)",
+    )
+    ap.add_argument(
+        "--international",
+        type=float,
+        default=0.0,
+        help="share of the list's people with an international (Unicode) domain, e.g. 0.2",
+    )
     a = ap.parse_args(argv)
     r = run(a.rows, a.events, window=a.window, seed=a.seed, store_sends=a.store_sends, international=a.international)
-    print(f"list rows: {r['rows']:,}   history records: {r['events']:,}   window: {r['window']}   "
-          f"international: {r['international']:.0%}")
+    print(
+        f"list rows: {r['rows']:,}   history records: {r['events']:,}   window: {r['window']}   "
+        f"international: {r['international']:.0%}"
+    )
     print(f"check():           {r['check_s'] * 1000:8.1f} ms  (best of 3)")
     print(f"bare pd.merge():   {r['merge_s'] * 1000:8.1f} ms  (best of 3, {r['merged_rows']:,} rows out)")
     print(f"ratio:             {r['ratio']:8.2f}x")
     print(f"skip rate:         {r['skip_rate']:8.1%}")
     if "known_gifts_s" in r:
-        print(f"known_gifts():     {r['known_gifts_s'] * 1000:8.1f} ms  "
-              f"(Store with {r['store_sends']:,} journalled sends, best of 3)")
+        print(
+            f"known_gifts():     {r['known_gifts_s'] * 1000:8.1f} ms  "
+            f"(Store with {r['store_sends']:,} journalled sends, best of 3)"
+        )
     return r
 
 

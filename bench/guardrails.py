@@ -11,6 +11,7 @@ do-not-gift check costs a review, on SQLite and on PostgreSQL, in one run.
 - review: the do-not-gift check of a 50,000-row list against the entries, against normalising the
   same emails (the least a check must do).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,14 @@ def claims_per_s(store: Store, tag: str, claims: int, threads: int, limit: int |
     def work(i: int) -> None:
         for k in range(per):
             email = f"{tag}-{i}-{k}@example.com"
-            claim = store.claim(f"list-{tag}-{i % 3}", Recipient("Ana", "Ruiz", email), row_key=str(k),
-                                campaign_id="c", run_id=f"r{i}", daily_limit=limit)
+            claim = store.claim(
+                f"list-{tag}-{i % 3}",
+                Recipient("Ana", "Ruiz", email),
+                row_key=str(k),
+                campaign_id="c",
+                run_id=f"r{i}",
+                daily_limit=limit,
+            )
             assert claim.claimed, claim
             store.record_outcome(f"list-{tag}-{i % 3}", email, SendState.SENT, gift_request_id=f"g-{tag}-{i}-{k}")
 
@@ -50,8 +57,9 @@ def claims_per_s(store: Store, tag: str, claims: int, threads: int, limit: int |
 
 def entries(n: int) -> list[Entry]:
     half = n // 2
-    return ([new_entry(f"@company{i}.example", "bench") for i in range(half)]
-            + [new_entry(f"person{i}@example.org", "bench") for i in range(n - half)])
+    return [new_entry(f"@company{i}.example", "bench") for i in range(half)] + [
+        new_entry(f"person{i}@example.org", "bench") for i in range(n - half)
+    ]
 
 
 def measure(label: str, location: str, schema: str | None, args) -> dict:
@@ -76,8 +84,10 @@ def measure(label: str, location: str, schema: str | None, args) -> dict:
 
 
 def review_rows_per_s(n_entries: int, rows: int = 50_000) -> tuple[float, float]:
-    emails = pd.Series([f"p{i}@company{i % (n_entries * 2)}.example" if i % 3 else f"person{i}@example.org"
-                        for i in range(rows)], dtype="str")
+    emails = pd.Series(
+        [f"p{i}@company{i % (n_entries * 2)}.example" if i % 3 else f"person{i}@example.org" for i in range(rows)],
+        dtype="str",
+    )
     table = index(entries(n_entries))
     t0 = time.perf_counter()
     reasons = elig.do_not_gift(emails, table)
@@ -91,8 +101,10 @@ def review_rows_per_s(n_entries: int, rows: int = 50_000) -> tuple[float, float]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--database-url", default=os.environ.get("GIFTRUN_BENCH_DATABASE_URL")
-                    or os.environ.get("GIFTRUN_TEST_DATABASE_URL"))
+    ap.add_argument(
+        "--database-url",
+        default=os.environ.get("GIFTRUN_BENCH_DATABASE_URL") or os.environ.get("GIFTRUN_TEST_DATABASE_URL"),
+    )
     ap.add_argument("--claims", type=int, default=1200)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--entries", type=int, default=5000)
@@ -107,17 +119,23 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(measure("PostgreSQL", args.database_url, schema, args))
         finally:
             _drop(args.database_url, schema)
-    print(f"claims+outcomes per second, {args.threads} threads ({args.entries:,} do-not-gift entries, "
-          f"{args.journal:,} gifts already today)")
+    print(
+        f"claims+outcomes per second, {args.threads} threads ({args.entries:,} do-not-gift entries, "
+        f"{args.journal:,} gifts already today)"
+    )
     print(f"{'backend':<11} {'baseline':>9} {'+ list':>9} {'ratio':>6} {'+ daily limit':>14} {'ratio':>6}")
     for r in rows:
-        print(f"{r['backend']:<11} {r['base']:>9.0f} {r['listed']:>9.0f} {r['listed'] / r['base']:>6.2f} "
-              f"{r['limited']:>14.0f} {r['limited'] / r['base']:>6.2f}")
+        print(
+            f"{r['backend']:<11} {r['base']:>9.0f} {r['listed']:>9.0f} {r['listed'] / r['base']:>6.2f} "
+            f"{r['limited']:>14.0f} {r['limited'] / r['base']:>6.2f}"
+        )
     if not args.database_url:
         print("PostgreSQL   skipped: no server (--database-url or GIFTRUN_BENCH_DATABASE_URL)")
     check, floor = review_rows_per_s(args.entries)
-    print(f"review: do-not-gift check of 50,000 rows against {args.entries:,} entries: {check:,.0f} rows/s; "
-          f"normalising the emails alone: {floor:,.0f} rows/s (ratio {check / floor:.2f})")
+    print(
+        f"review: do-not-gift check of 50,000 rows against {args.entries:,} entries: {check:,.0f} rows/s; "
+        f"normalising the emails alone: {floor:,.0f} rows/s (ratio {check / floor:.2f})"
+    )
     return 0
 
 

@@ -2,14 +2,17 @@
 requests one after another. One process of Python `requests` threads saturates a core long before
 a server does (about 450 requests/s here against a bare uvicorn app that does 2,700); this one
 measures the server, not itself."""
+
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
 
-async def _conn(host: str, port: int, requests: list[bytes], lat: list[float], results: list[tuple[int, bytes]],
-                timeout: float) -> None:
+
+async def _conn(
+    host: str, port: int, requests: list[bytes], lat: list[float], results: list[tuple[int, bytes]], timeout: float
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         for raw in requests:
@@ -30,8 +33,10 @@ async def _conn(host: str, port: int, requests: list[bytes], lat: list[float], r
     finally:
         writer.close()
 
-def run(host: str, port: int, requests: list[bytes], connections: int,
-        timeout: float = 30.0) -> tuple[float, list[float], list[tuple[int, bytes]]]:
+
+def run(
+    host: str, port: int, requests: list[bytes], connections: int, timeout: float = 30.0
+) -> tuple[float, list[float], list[tuple[int, bytes]]]:
     """(seconds, per-request latencies, (status, body) per answer) for raw HTTP/1.1 requests."""
     lat: list[float] = []
     results: list[tuple[int, bytes]] = []

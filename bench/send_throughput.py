@@ -23,6 +23,7 @@ rows ÷ limit alone. `--rows 200` gives a quick run.
 no pacing beyond the latency), to a fresh sandbox per latency, timing the first N rows and
 extrapolating to `rows`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -85,7 +86,7 @@ class StallMeter:
             self.worst = max(self.worst, late)
             self.stalls += late > self.LATE
 
-    def stop(self) -> "StallMeter":
+    def stop(self) -> StallMeter:
         self._stop.set()
         self._thread.join()
         return self
@@ -141,7 +142,7 @@ def people(n: int) -> list[Recipient]:
     return [Recipient(f"First{i:05d}", f"Last{i:05d}", f"person{i:05d}@bench.example.com") for i in range(n)]
 
 
-def _client(sandbox: "Sandbox | SandboxProcess") -> AndOpenClient:
+def _client(sandbox: Sandbox | SandboxProcess) -> AndOpenClient:
     session = http_session()
     session.trust_env = False  # loopback: never through a proxy
     return AndOpenClient(session, sandbox.token, sandbox.url)
@@ -181,8 +182,16 @@ class SandboxProcess:
             self._proc.terminate()
 
 
-def run_engine(rows: int, *, latency: float, limit: float, rate: float, limiter: LimiterKind = LimiterKind.TOKEN_BUCKET,
-               retry_after: bool = True, concurrency: int = MAX_CONCURRENCY) -> EngineFigures:
+def run_engine(
+    rows: int,
+    *,
+    latency: float,
+    limit: float,
+    rate: float,
+    limiter: LimiterKind = LimiterKind.TOKEN_BUCKET,
+    retry_after: bool = True,
+    concurrency: int = MAX_CONCURRENCY,
+) -> EngineFigures:
     recipients = people(rows)
     faults = Faults(latency=latency, rate_limit=limit, limiter=limiter, retry_after=retry_after)
     sandbox = SandboxProcess(faults)
@@ -190,8 +199,17 @@ def run_engine(rows: int, *, latency: float, limit: float, rate: float, limiter:
         store = Store(Path(tmp))
         sink = CountingSink()
         items = [SendItem(str(i), r) for i, r in enumerate(recipients)]
-        run = SendRun(_client(sandbox), store, "bench:list", items, sandbox.campaign_ids[0], actor="bench",
-                      rate=rate, concurrency=concurrency, sink=sink)
+        run = SendRun(
+            _client(sandbox),
+            store,
+            "bench:list",
+            items,
+            sandbox.campaign_ids[0],
+            actor="bench",
+            rate=rate,
+            concurrency=concurrency,
+            sink=sink,
+        )
         meter = StallMeter()
         t0 = time.perf_counter()
         progress = run.run()
@@ -201,18 +219,37 @@ def run_engine(rows: int, *, latency: float, limit: float, rate: float, limiter:
         sandbox.close()
         journal = store.journal("bench:list")
         last_status: dict[str, int | None] = dict(posts)
-        failed_by_429 = sum(1 for e, entry in journal.items()
-                            if entry.state == SendState.FAILED and last_status.get(e) == 429)
-        failed_by_429 += sum(1 for r in recipients if normalize_email(r.email) not in journal
-                             and last_status.get(normalize_email(r.email)) == 429)
+        failed_by_429 = sum(
+            1 for e, entry in journal.items() if entry.state == SendState.FAILED and last_status.get(e) == 429
+        )
+        failed_by_429 += sum(
+            1
+            for r in recipients
+            if normalize_email(r.email) not in journal and last_status.get(normalize_email(r.email)) == 429
+        )
         store.close()
         return EngineFigures(
-            limiter=LimiterKind(limiter).value, retry_after=retry_after, latency=latency, limit=limit, rows=rows,
-            sent=progress.sent, rejected=progress.rejected, unknown=progress.unknown, failed=progress.failed,
-            wall=wall, throttled_429=sum(1 for _, status in posts if status == 429), retries=progress.retries,
-            flushes=sink.flushes, failed_by_429=failed_by_429, sandbox_gifts=gifts,
-            workers=run.peak_workers, episodes=run.limiter.episodes, pace=run.limiter.rate, load=os.getloadavg()[0],
-            stalls=(meter.stalls, sandbox_stalls))
+            limiter=LimiterKind(limiter).value,
+            retry_after=retry_after,
+            latency=latency,
+            limit=limit,
+            rows=rows,
+            sent=progress.sent,
+            rejected=progress.rejected,
+            unknown=progress.unknown,
+            failed=progress.failed,
+            wall=wall,
+            throttled_429=sum(1 for _, status in posts if status == 429),
+            retries=progress.retries,
+            flushes=sink.flushes,
+            failed_by_429=failed_by_429,
+            sandbox_gifts=gifts,
+            workers=run.peak_workers,
+            episodes=run.limiter.episodes,
+            pace=run.limiter.rate,
+            load=os.getloadavg()[0],
+            stalls=(meter.stalls, sandbox_stalls),
+        )
 
 
 def run_clay(rows: int, *, latency: float, limit: float | None, clay_rows: int = 100) -> ClayFigures:
@@ -235,16 +272,24 @@ def run_clay(rows: int, *, latency: float, limit: float | None, clay_rows: int =
     return ClayFigures(latency, len(timed), wall, total, len(timed) < rows, errors)
 
 
-HEADER = (f"{'limiter':<15} {'Retry-After':<11} {'latency':>7} {'wall s':>7} {'ideal s':>7} {'ratio':>6} "
-          f"{'÷limit':>6} {'429s':>5} {'failed by 429':>13} {'workers':>7} {'episodes':>8} {'end pace':>9} {'load':>5} {'stalls':>8}")
+HEADER = (
+    f"{'limiter':<15} {'Retry-After':<11} {'latency':>7} {'wall s':>7} {'ideal s':>7} {'ratio':>6} "
+    f"{'÷limit':>6} {'429s':>5} {'failed by 429':>13} {'workers':>7} {'episodes':>8} {'end pace':>9} "
+    f"{'load':>5} {'stalls':>8}"
+)
 
 
 def line(f: EngineFigures) -> str:
-    return (f"{f.limiter:<15} {'yes' if f.retry_after else 'no':<11} {f.latency:>6.2f}s {f.wall:>7.2f} {f.ideal:>7.2f} "
-            f"{f.ratio:>6.3f} {f.ratio_to_limit:>6.3f} {f.throttled_429:>5} {f.failed_by_429:>13} {f.workers:>7} "
-            f"{f.episodes:>8} {f.pace:>7.2f}/s {f.load:>5.1f} {f.stalls[0]:>3}/{f.stalls[1]:<4}"
-            + ("" if f.sent == f.rows else f"  (sent {f.sent}: rejected {f.rejected}, unknown {f.unknown}, "
-                                            f"failed {f.failed})"))
+    return (
+        f"{f.limiter:<15} {'yes' if f.retry_after else 'no':<11} {f.latency:>6.2f}s {f.wall:>7.2f} {f.ideal:>7.2f} "
+        f"{f.ratio:>6.3f} {f.ratio_to_limit:>6.3f} {f.throttled_429:>5} {f.failed_by_429:>13} {f.workers:>7} "
+        f"{f.episodes:>8} {f.pace:>7.2f}/s {f.load:>5.1f} {f.stalls[0]:>3}/{f.stalls[1]:<4}"
+        + (
+            ""
+            if f.sent == f.rows
+            else f"  (sent {f.sent}: rejected {f.rejected}, unknown {f.unknown}, failed {f.failed})"
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> tuple[list[EngineFigures], list[ClayFigures]]:
@@ -253,22 +298,38 @@ def main(argv: Sequence[str] | None = None) -> tuple[list[EngineFigures], list[C
     p.add_argument("--limit", type=float, default=20.0, help="the sandbox's rate limit, requests/s")
     p.add_argument("--rate", type=float, default=20.0, help="the engine's --rate, requests/s")
     p.add_argument("--latency", type=float, nargs="+", default=[0.1, 1.5], help="seconds the sandbox takes to answer")
-    p.add_argument("--limiter", nargs="+", default=[k.value for k in LimiterKind],
-                   choices=[k.value for k in LimiterKind])
-    p.add_argument("--retry-after", nargs="+", default=["yes", "no"], choices=["yes", "no"],
-                   help="whether 429s carry Retry-After")
+    p.add_argument(
+        "--limiter", nargs="+", default=[k.value for k in LimiterKind], choices=[k.value for k in LimiterKind]
+    )
+    p.add_argument(
+        "--retry-after", nargs="+", default=["yes", "no"], choices=["yes", "no"], help="whether 429s carry Retry-After"
+    )
     p.add_argument("--concurrency", type=int, default=MAX_CONCURRENCY, help="the most requests in flight")
     p.add_argument("--repeat", type=int, default=1, help="run every line this many times")
-    p.add_argument("--clay-rows", type=int, default=0,
-                   help="also time this many rows sent one at a time, per latency, and extrapolate (0: skip)")
+    p.add_argument(
+        "--clay-rows",
+        type=int,
+        default=0,
+        help="also time this many rows sent one at a time, per latency, and extrapolate (0: skip)",
+    )
     args = p.parse_args(argv)
-    print(f"{args.rows} rows, limit {args.limit:g}/s, --rate {args.rate:g}, at most {args.concurrency} in flight; "
-          f"ideal = rows ÷ limit + latency", flush=True)
+    print(
+        f"{args.rows} rows, limit {args.limit:g}/s, --rate {args.rate:g}, at most {args.concurrency} in flight; "
+        f"ideal = rows ÷ limit + latency",
+        flush=True,
+    )
     print(HEADER, flush=True)
     figures = []
     for limiter, ra, latency, _ in itertools.product(args.limiter, args.retry_after, args.latency, range(args.repeat)):
-        f = run_engine(args.rows, latency=latency, limit=args.limit, rate=args.rate, limiter=LimiterKind(limiter),
-                       retry_after=ra == "yes", concurrency=args.concurrency)
+        f = run_engine(
+            args.rows,
+            latency=latency,
+            limit=args.limit,
+            rate=args.rate,
+            limiter=LimiterKind(limiter),
+            retry_after=ra == "yes",
+            concurrency=args.concurrency,
+        )
         figures.append(f)
         print(line(f), flush=True)
     clays = []
@@ -279,8 +340,11 @@ def main(argv: Sequence[str] | None = None) -> tuple[list[EngineFigures], list[C
             clays.append(c)
             best = min(f.wall for f in figures if f.latency == latency)
             how = f"extrapolated from {c.rows_timed} rows" if c.extrapolated else "measured"
-            print(f"  latency {latency:.1f}s: {c.wall_total:.1f} s ({how}), {c.errors} errors; "
-                  f"the engine is {c.wall_total / best:.1f}× faster", flush=True)
+            print(
+                f"  latency {latency:.1f}s: {c.wall_total:.1f} s ({how}), {c.errors} errors; "
+                f"the engine is {c.wall_total / best:.1f}× faster",
+                flush=True,
+            )
     return figures, clays
 
 

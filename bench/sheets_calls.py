@@ -14,6 +14,7 @@ Google's budget of 60 writes a minute per user, so a 429 shows up exactly when t
 API would refuse. Prints read and write calls (counted by the server), writes a minute,
 headroom under 60, and whether the write-back stayed within ~25 write calls.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,12 @@ if str(ROOT) not in sys.path:
 
 from lib.models import EventSource, StatusEvent, iso, utcnow  # noqa: E402
 from lib.sheets import (  # noqa: E402
-    SheetsRetry, SheetList, history_target, make_client, row_keys, sync_outbox,
+    SheetList,
+    SheetsRetry,
+    history_target,
+    make_client,
+    row_keys,
+    sync_outbox,
 )
 from lib.store import Store  # noqa: E402
 from lib.writeback import RowResult  # noqa: E402
@@ -74,19 +80,18 @@ class BenchResult:
         return self.write_calls <= TARGET_WRITES + 2
 
 
-def run_bench(rows: int = 1000, flush_every: int = 80, history_every: int = 0,
-              rate: float = 20.0) -> BenchResult:
+def run_bench(rows: int = 1000, flush_every: int = 80, history_every: int = 0, rate: float = 20.0) -> BenchResult:
     clock = SimClock()
     retry = SheetsRetry(max_attempts=8, sleep=clock.sleep)
     people = [["First Name", "Last Name", "Email", "Company"]] + [
         [f"First{i}", f"Last{i}", f"person{i:05d}@example.com", f"Company {i % 37}"] for i in range(rows)
     ]
-    with FakeSheets(writes_per_minute=WRITE_QUOTA, clock=clock) as fake, \
-            tempfile.TemporaryDirectory() as tmp:
+    with FakeSheets(writes_per_minute=WRITE_QUOTA, clock=clock) as fake, tempfile.TemporaryDirectory() as tmp:
         fake.create_spreadsheet(KEY, {"People": people})
         store = Store(tmp)
-        client = make_client({"client_email": "bench@example.iam.gserviceaccount.com"},
-                             emulator_host=fake.host, timeout=30)
+        client = make_client(
+            {"client_email": "bench@example.iam.gserviceaccount.com"}, emulator_host=fake.host, timeout=30
+        )
         sheet = SheetList.open(client, KEY, retry=retry)
         frame = sheet.read()
         frame.index = row_keys(frame, "Email", "First Name", "Last Name")
@@ -111,13 +116,29 @@ def run_bench(rows: int = 1000, flush_every: int = 80, history_every: int = 0,
             clock.now = max(clock.now, n / rate)
             gid = f"gr_{n:06d}"
             sent_at = iso(utcnow())
-            batch.append(RowResult(key, person["Email"], {
-                "Gift request ID": gid, "Redemption URL": f"https://gift.example/r/{gid}",
-                "Gift status": "Submitted", "Eligibility": "eligible", "Sent at": sent_at,
-            }))
-            event = StatusEvent(f"send:{gid}", gid, "submitted", EventSource.SEND,
-                                email=person["Email"], event_type="gift_request_created",
-                                occurred_at=sent_at, actor="bench")
+            batch.append(
+                RowResult(
+                    key,
+                    person["Email"],
+                    {
+                        "Gift request ID": gid,
+                        "Redemption URL": f"https://gift.example/r/{gid}",
+                        "Gift status": "Submitted",
+                        "Eligibility": "eligible",
+                        "Sent at": sent_at,
+                    },
+                )
+            )
+            event = StatusEvent(
+                f"send:{gid}",
+                gid,
+                "submitted",
+                EventSource.SEND,
+                email=person["Email"],
+                event_type="gift_request_created",
+                occurred_at=sent_at,
+                actor="bench",
+            )
             store.add_events([event])
             store.enqueue(target, [event.event_id])
             if len(batch) >= flush_every:
@@ -139,11 +160,18 @@ def run_bench(rows: int = 1000, flush_every: int = 80, history_every: int = 0,
         per_minute = writes / (run_seconds / 60.0)
         store.close()
         return BenchResult(
-            rows=rows, flushes=flushes, history_syncs=syncs, read_calls=fake.reads,
-            write_calls=writes, list_write_calls=list_writes,
+            rows=rows,
+            flushes=flushes,
+            history_syncs=syncs,
+            read_calls=fake.reads,
+            write_calls=writes,
+            list_write_calls=list_writes,
             history_write_calls=fake.counts["values.append"] + fake.counts["values.update"],
-            throttled=fake.throttled, run_seconds=run_seconds, writes_per_minute=per_minute,
-            headroom=WRITE_QUOTA - per_minute, all_written=all_written,
+            throttled=fake.throttled,
+            run_seconds=run_seconds,
+            writes_per_minute=per_minute,
+            headroom=WRITE_QUOTA - per_minute,
+            all_written=all_written,
         )
 
 
@@ -168,11 +196,19 @@ def report(r: BenchResult) -> str:
 def main(argv: list[str] | None = None) -> BenchResult:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1000)
-    ap.add_argument("--flush-every", type=int, default=80,
-                    help="results per flush (default: the engine's 4 s sheet flush interval at 20 rows/s)")
-    ap.add_argument("--history-every", type=int, default=0,
-                    help="append the outbox to the history tab every N flushes (0: once, at the end of "
-                         "the run, as the app and the CLI do)")
+    ap.add_argument(
+        "--flush-every",
+        type=int,
+        default=80,
+        help="results per flush (default: the engine's 4 s sheet flush interval at 20 rows/s)",
+    )
+    ap.add_argument(
+        "--history-every",
+        type=int,
+        default=0,
+        help="append the outbox to the history tab every N flushes (0: once, at the end of "
+        "the run, as the app and the CLI do)",
+    )
     ap.add_argument("--rate", type=float, default=20.0, help="rows sent per second")
     args = ap.parse_args(argv)
     result = run_bench(args.rows, args.flush_every, args.history_every, args.rate)

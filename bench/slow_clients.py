@@ -15,6 +15,7 @@ limits, the flood took deliveries to 5-8 s, the servers to 16,795 / 19,011 open 
 their logs to 4.5 / 18 MB within 20 s; after, max 17 ms / 113 ms, at most ~4,100 files,
 logs under 200 bytes. 1,000 slow connections: p50 unchanged against the baseline.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,15 +36,17 @@ import requests  # noqa: E402
 from tests.receivers import WEBHOOK_PATH, gift_body, signed_headers, start_app, start_standalone, stop  # noqa: E402
 
 SLOW_HEAD = b"POST " + WEBHOOK_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n"
-FLOODER = ("import socket, sys, time\n"
-           "port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])\nsocks = []\n"
-           "for _ in range(n):\n"
-           "    try:\n"
-           "        s = socket.create_connection(('127.0.0.1', port), timeout=5)\n"
-           "        s.sendall(b'POST /webhooks/andopen HTTP/1.1\\r\\nHost: x\\r\\n'); socks.append(s)\n"
-           "    except OSError:\n"
-           "        pass\n"
-           "time.sleep(hold)\n")
+FLOODER = (
+    "import socket, sys, time\n"
+    "port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])\nsocks = []\n"
+    "for _ in range(n):\n"
+    "    try:\n"
+    "        s = socket.create_connection(('127.0.0.1', port), timeout=5)\n"
+    "        s.sendall(b'POST /webhooks/andopen HTTP/1.1\\r\\nHost: x\\r\\n'); socks.append(s)\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "time.sleep(hold)\n"
+)
 
 
 def _time_deliveries(url: str, n: int) -> tuple[list[float], int]:
@@ -95,13 +98,17 @@ def bench_one(kind: str, tmp: Path, slow: int, deliveries: int, flood: int) -> b
         time.sleep(0.5)
         under, failed = _time_deliveries(rec.url, deliveries)
         ratio = statistics.median(under) / statistics.median(base)
-        print(f"{kind:10s} {len(held):5d} slow open    {_fmt(under)}  failed {failed}  "
-              f"p50 x{ratio:.2f} of baseline  server files {rec.fd_count()}")
+        print(
+            f"{kind:10s} {len(held):5d} slow open    {_fmt(under)}  failed {failed}  "
+            f"p50 x{ratio:.2f} of baseline  server files {rec.fd_count()}"
+        )
         ok = failed == 0 and max(under) < 1.0
         if flood:  # in other processes: this one's file limit would stop the flood first
             per = 6000
-            flooders = [subprocess.Popen([sys.executable, "-c", FLOODER, str(rec.port), str(min(per, flood - i)), "20"])
-                        for i in range(0, flood, per)]
+            flooders = [
+                subprocess.Popen([sys.executable, "-c", FLOODER, str(rec.port), str(min(per, flood - i)), "20"])
+                for i in range(0, flood, per)
+            ]
             time.sleep(2)
             during, fl_failed = _time_deliveries(rec.url, deliveries)
             t = time.perf_counter()
@@ -113,8 +120,10 @@ def bench_one(kind: str, tmp: Path, slow: int, deliveries: int, flood: int) -> b
             files = rec.fd_count()
             for f in flooders:
                 f.wait()
-            print(f"{kind:10s} flood +{flood:6d}      {_fmt(during)}  failed {fl_failed}  health {health} in "
-                  f"{health_s * 1000:.0f} ms  server files {files}")
+            print(
+                f"{kind:10s} flood +{flood:6d}      {_fmt(during)}  failed {fl_failed}  health {health} in "
+                f"{health_s * 1000:.0f} ms  server files {files}"
+            )
             ok = ok and fl_failed == 0 and health == 200 and max(during) < 1.0
         for s in held:
             s.close()

@@ -14,6 +14,7 @@ GIFTRUN_TEST_DATABASE_URL (`.ci/run` starts one); each run uses a fresh schema a
   store: signed, shuffled, 20% duplicated deliveries from 32 senders; every event durable
   before its 2xx. Target: >= 1,000 events/s and p99 < 100 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,14 @@ def claims_per_s(store: Store, claims: int, threads: int) -> tuple[float, float]
     def claim(i: int) -> None:
         for k in range(per):
             email = f"p{i}-{k}@example.com"
-            assert store.claim(f"list-{i % 3}", Recipient("Ana", "Ruiz", email), row_key=str(k), campaign_id="c",
-                               run_id=f"r{i}", lookback_since=since).claimed
+            assert store.claim(
+                f"list-{i % 3}",
+                Recipient("Ana", "Ruiz", email),
+                row_key=str(k),
+                campaign_id="c",
+                run_id=f"r{i}",
+                lookback_since=since,
+            ).claimed
             store.record_outcome(f"list-{i % 3}", email, SendState.SENT, gift_request_id=f"g-{i}-{k}")
 
     scratch = store.db.table("bench_scratch")
@@ -78,8 +85,9 @@ def measure(label: str, location: str, schema: str | None, args) -> dict:
         claim_rate, empty_rate = claims_per_s(store, args.claims, args.threads)
     finally:
         store.close()
-    intake = webhook_bench.run(events=args.events, senders=32, seed=1, store_location=location if schema else None,
-                               schema=schema)
+    intake = webhook_bench.run(
+        events=args.events, senders=32, seed=1, store_location=location if schema else None, schema=schema
+    )
     return {"backend": label, "claims": claim_rate, "empty": empty_rate, "intake": intake}
 
 
@@ -96,8 +104,10 @@ def _drop(url: str, schema: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--database-url", default=os.environ.get("GIFTRUN_BENCH_DATABASE_URL")
-                    or os.environ.get("GIFTRUN_TEST_DATABASE_URL"))
+    ap.add_argument(
+        "--database-url",
+        default=os.environ.get("GIFTRUN_BENCH_DATABASE_URL") or os.environ.get("GIFTRUN_TEST_DATABASE_URL"),
+    )
     ap.add_argument("--claims", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--events", type=int, default=2000)
@@ -111,15 +121,19 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(measure("PostgreSQL", args.database_url, schema, args))
         finally:
             _drop(args.database_url, schema)
-    print(f"{'backend':<11} {'claims+outcomes/s':>17} {'ideal':>6} {'ratio':>6} │ "
-          f"{'intake events/s':>15} {'p50 ms':>7} {'p99 ms':>7} {'stored ok':>9}")
+    print(
+        f"{'backend':<11} {'claims+outcomes/s':>17} {'ideal':>6} {'ratio':>6} │ "
+        f"{'intake events/s':>15} {'p50 ms':>7} {'p99 ms':>7} {'stored ok':>9}"
+    )
     ok = True
     for r in rows:
         i = r["intake"]
         ok &= i.ok
         ideal = r["empty"] / 2  # two one-row transactions per gift
-        print(f"{r['backend']:<11} {r['claims']:>17.0f} {ideal:>6.0f} {r['claims'] / ideal:>6.2f} │ "
-              f"{i.events_per_s:>15.0f} {i.p50_ms:>7.1f} {i.p99_ms:>7.1f} {'yes' if i.ok else 'NO':>9}")
+        print(
+            f"{r['backend']:<11} {r['claims']:>17.0f} {ideal:>6.0f} {r['claims'] / ideal:>6.2f} │ "
+            f"{i.events_per_s:>15.0f} {i.p50_ms:>7.1f} {i.p99_ms:>7.1f} {'yes' if i.ok else 'NO':>9}"
+        )
     if not args.database_url:
         print("PostgreSQL   skipped: no server (--database-url or GIFTRUN_BENCH_DATABASE_URL)")
     return 0 if ok else 1

@@ -8,6 +8,7 @@ plus re-deliveries of the same event ids with fresh timestamps and signatures, i
 order, from concurrent senders. Checks that every distinct event is stored exactly once
 and that each gift's latest status is the expected one; exit 1 if not.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,12 @@ class BenchResult:
 
     @property
     def ok(self) -> bool:
-        return (self.stored_ids_match and self.distinct_stored == self.distinct_sent
-                and self.non_2xx == 0 and self.gifts_status_ok == self.gifts)
+        return (
+            self.stored_ids_match
+            and self.distinct_stored == self.distinct_sent
+            and self.non_2xx == 0
+            and self.gifts_status_ok == self.gifts
+        )
 
 
 def build_events(n: int, rng: random.Random) -> tuple[list[tuple[str, str, dict]], dict[str, str]]:
@@ -77,22 +82,30 @@ def build_events(n: int, rng: random.Random) -> tuple[list[tuple[str, str, dict]
     while len(events) < n:
         gid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         if rng.random() < 0.06:  # a few cancelled or expired, early in their life
-            statuses = FLOW[:rng.choice([1, 2])] + ["cancelled"]
+            statuses = FLOW[: rng.choice([1, 2])] + ["cancelled"]
         else:
-            statuses = FLOW[:rng.choices([1, 2, 3, 4], weights=[1, 1, 1, 17])[0]]
+            statuses = FLOW[: rng.choices([1, 2, 3, 4], weights=[1, 1, 1, 17])[0]]
         statuses = statuses[: n - len(events)]
         for step, status in enumerate(statuses):
             at = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(base + len(events) + step * 3600))
-            body = {"id": gid, "status": status, "campaign_id": "bench-campaign",
-                    "redemption_url": f"https://gift.andopen.co/r/{gid[:8]}",
-                    "recipient": {"first_name": "Bench", "last_name": f"User{len(sent)}",
-                                  "email": f"user{len(sent)}@example.com"},
-                    "created_at": at, "updated_at": at}
-            events.append((str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                           TYPE.get(status, f"gift_request_{status}"), body))
+            body = {
+                "id": gid,
+                "status": status,
+                "campaign_id": "bench-campaign",
+                "redemption_url": f"https://gift.andopen.co/r/{gid[:8]}",
+                "recipient": {
+                    "first_name": "Bench",
+                    "last_name": f"User{len(sent)}",
+                    "email": f"user{len(sent)}@example.com",
+                },
+                "created_at": at,
+                "updated_at": at,
+            }
+            events.append(
+                (str(uuid.UUID(int=rng.getrandbits(128), version=4)), TYPE.get(status, f"gift_request_{status}"), body)
+            )
         sent[gid] = statuses
-    expected = {g: "cancelled" if "cancelled" in s else max(s, key=STATUS_RANK.__getitem__)
-                for g, s in sent.items()}
+    expected = {g: "cancelled" if "cancelled" in s else max(s, key=STATUS_RANK.__getitem__) for g, s in sent.items()}
     return events, expected
 
 
@@ -140,10 +153,12 @@ def _send_all(url: str, deliveries: list[tuple[str, str, bytes]], senders: int, 
     raw = []
     for event_id, event_type, body in deliveries:
         ts = int(time.time())
-        head = (f"POST /webhooks/andopen HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nAndOpen-Webhook-Event-Id: {event_id}\r\n"
-                f"AndOpen-Webhook-Event-Type: {event_type}\r\nAndOpen-Webhook-Dispatch-Timestamp: {ts}\r\n"
-                f"AndOpen-Webhook-Signature: {sign(SECRET, ts, body)}\r\n\r\n")
+        head = (
+            f"POST /webhooks/andopen HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nAndOpen-Webhook-Event-Id: {event_id}\r\n"
+            f"AndOpen-Webhook-Event-Type: {event_type}\r\nAndOpen-Webhook-Dispatch-Timestamp: {ts}\r\n"
+            f"AndOpen-Webhook-Signature: {sign(SECRET, ts, body)}\r\n\r\n"
+        )
         raw.append(head.encode() + body)
     _, lat, answers = load(parts.hostname, parts.port, raw, senders, timeout=max(1.0, deadline - time.monotonic()))
     out = []
@@ -162,8 +177,15 @@ def _pct(sorted_values: list[float], p: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(round(p / 100 * (len(sorted_values) - 1))))]
 
 
-def run(events: int = 2000, dup: float = 0.2, senders: int = 32, seed: int = 1,
-        budget_s: float = 120.0, store_location: str | None = None, schema: str | None = None) -> BenchResult:
+def run(
+    events: int = 2000,
+    dup: float = 0.2,
+    senders: int = 32,
+    seed: int = 1,
+    budget_s: float = 120.0,
+    store_location: str | None = None,
+    schema: str | None = None,
+) -> BenchResult:
     """`store_location`: a PostgreSQL URL (with `schema`); default a SQLite store in a temp folder."""
     rng = random.Random(seed)
     distinct, expected = build_events(events, rng)
@@ -187,13 +209,19 @@ def run(events: int = 2000, dup: float = 0.2, senders: int = 32, seed: int = 1,
     lat = sorted(r[2] for r in results)
     stored_ids = [e.event_id for e in stored]
     return BenchResult(
-        events_sent=len(results), distinct_sent=len(distinct), duplicates_sent=len(deliveries) - len(distinct),
-        senders=senders, elapsed_s=elapsed, events_per_s=len(results) / elapsed if elapsed else 0.0,
-        p50_ms=_pct(lat, 50) * 1000, p99_ms=_pct(lat, 99) * 1000,
+        events_sent=len(results),
+        distinct_sent=len(distinct),
+        duplicates_sent=len(deliveries) - len(distinct),
+        senders=senders,
+        elapsed_s=elapsed,
+        events_per_s=len(results) / elapsed if elapsed else 0.0,
+        p50_ms=_pct(lat, 50) * 1000,
+        p99_ms=_pct(lat, 99) * 1000,
         non_2xx=sum(1 for c, _, _ in results if not 200 <= c < 300) + len(deliveries) - len(results),
         distinct_stored=len(set(stored_ids)),
         duplicates_answered=sum(1 for _, a, _ in results if a == "duplicate"),
-        gifts=len(expected), gifts_status_ok=sum(1 for g, s in expected.items() if status.get(g) == s),
+        gifts=len(expected),
+        gifts_status_ok=sum(1 for g, s in expected.items() if status.get(g) == s),
         stored_ids_match=len(stored_ids) == len(set(stored_ids)) == len(distinct)
         and set(stored_ids) == {e[0] for e in distinct},
     )
@@ -215,8 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         ("throughput", f"{r.events_per_s:.0f} events/s"),
         ("latency p50 / p99", f"{r.p50_ms:.1f} / {r.p99_ms:.1f} ms"),
         ("non-2xx answers", f"{r.non_2xx}"),
-        ("distinct events stored", f"{r.distinct_stored} of {r.distinct_sent}"
-                                   + ("" if r.stored_ids_match else "  MISMATCH")),
+        (
+            "distinct events stored",
+            f"{r.distinct_stored} of {r.distinct_sent}" + ("" if r.stored_ids_match else "  MISMATCH"),
+        ),
         ("answered 'duplicate'", f"{r.duplicates_answered} of {r.duplicates_sent}"),
         ("gifts with expected status", f"{r.gifts_status_ok} of {r.gifts}"),
     ]

@@ -1,13 +1,14 @@
 """Who may use a shared deployment: an email-domain allow-list for OIDC sign-in, and a
 shared app password with a lock-out, for deployments without an identity provider."""
+
 from __future__ import annotations
 
 import hmac
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .models import canonical_domain, normalize_email
 from .settings import Secret
@@ -34,9 +35,16 @@ class PasswordGate:
     guessing cannot lock the whole team out; many failures from many clients
     (`global_factor` × `max_failures`) lock everyone, to slow down distributed guessing."""
 
-    def __init__(self, password: Secret, *, max_failures: int = 5, window_s: float = 300.0,
-                 lockout_s: float = 60.0, global_factor: int = 10,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        password: Secret,
+        *,
+        max_failures: int = 5,
+        window_s: float = 300.0,
+        lockout_s: float = 60.0,
+        global_factor: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._password = password
         self.max_failures, self.window_s, self.lockout_s = max_failures, window_s, lockout_s
         self.global_limit = max_failures * global_factor

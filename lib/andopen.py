@@ -5,10 +5,12 @@ failure is one exception of the `AndOpenError` tree, classified once in `error_f
 the outcome classes of docs/andopen-contract.md "Errors", so callers never inspect status
 codes themselves. The token never appears in a message, repr or log line.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import requests
 import urllib3
@@ -31,8 +33,14 @@ class AndOpenError(GiftrunError):
     outcome: Outcome = Outcome.UNKNOWN
     exit_code = EXIT_STOPPED
 
-    def __init__(self, message: str, *, status: int | None = None, request_id: str | None = None,
-                 details: tuple[ApiErrorDetail, ...] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        details: tuple[ApiErrorDetail, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.request_id = request_id
@@ -123,10 +131,14 @@ def parse_error_details(body: Any) -> tuple[ApiErrorDetail, ...]:
     out = []
     for e in errors:
         if isinstance(e, dict):
-            out.append(ApiErrorDetail(
-                type=str(e.get("type") or ""), code=str(e.get("code") or ""),
-                message=str(e.get("message") or ""), param=(str(e["param"]) if e.get("param") else None),
-            ))
+            out.append(
+                ApiErrorDetail(
+                    type=str(e.get("type") or ""),
+                    code=str(e.get("code") or ""),
+                    message=str(e.get("message") or ""),
+                    param=(str(e["param"]) if e.get("param") else None),
+                )
+            )
     return tuple(out)
 
 
@@ -137,26 +149,27 @@ def _retry_after(value: str | None) -> float | None:
         return None  # an HTTP-date: fall back to our own backoff
 
 
-def error_for(status: int, body: Any, *, request_id: str | None = None, retry_after: str | None = None,
-              creating: bool = False) -> AndOpenError:
+def error_for(
+    status: int, body: Any, *, request_id: str | None = None, retry_after: str | None = None, creating: bool = False
+) -> AndOpenError:
     """Map a non-2xx answer to its error class. `creating` is True for POST /gift_requests,
     where a 5xx may hide a created gift."""
     details = parse_error_details(body)
-    kw = dict(status=status, request_id=request_id, details=details)
+    kw: dict[str, Any] = dict(status=status, request_id=request_id, details=details)
     codes = {d.code for d in details}
     text = "; ".join(d.describe() for d in details) or f"HTTP {status}"
     if status == 400 and "unsupported_api_version" in codes:
         return ApiVersionError(f"&Open refused the API version: {text}", **kw)
     if status == 401:
         return AuthenticationError(
-            "&Open rejected the API key (invalid, expired, or for another environment or region).", **kw)
+            "&Open rejected the API key (invalid, expired, or for another environment or region).", **kw
+        )
     if status == 403:
         return PermissionDeniedError("This &Open key is not allowed to do that.", **kw)
     if status == 429:
         return RateLimitedError("&Open is rate limiting requests.", retry_after=_retry_after(retry_after), **kw)
     if status == 503:
-        return ServiceUnavailableError("&Open is temporarily unavailable.",
-                                       retry_after=_retry_after(retry_after), **kw)
+        return ServiceUnavailableError("&Open is temporarily unavailable.", retry_after=_retry_after(retry_after), **kw)
     if status >= 500:
         if creating:
             return UnknownOutcomeError(f"&Open answered {status}: the gift may or may not have been created.", **kw)
@@ -186,14 +199,16 @@ def resolve_base_url(token: str, base_url: str | None) -> str:
         if stage is None:
             raise ConfigError(
                 f"The &Open key ({mask_token(token)}) is not in the form ao-v1-production-… or "
-                "ao-v1-staging-…; set ANDOPEN_BASE_URL or check the key.")
+                "ao-v1-staging-…; set ANDOPEN_BASE_URL or check the key."
+            )
         return DEFAULT_HOST[stage]
     url = base_url.rstrip("/")
     hstage = host_stage(url)
     if hstage and stage and hstage != stage:
         raise ConfigError(
             f"The &Open key is a {stage} key ({mask_token(token)}) but ANDOPEN_BASE_URL is {url}, "
-            f"a {hstage} host. Use {DEFAULT_HOST[stage]} or a {hstage} key.")
+            f"a {hstage} host. Use {DEFAULT_HOST[stage]} or a {hstage} key."
+        )
     if hstage and stage is None:
         raise ConfigError(f"The &Open key ({mask_token(token)}) is not a valid &Open key for {url}.")
     if hstage and not url.lower().startswith("https://"):
@@ -202,8 +217,13 @@ def resolve_base_url(token: str, base_url: str | None) -> str:
 
 
 class AndOpenClient:
-    def __init__(self, session: requests.Session, token: Secret | str, base_url: str | None = None,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        token: Secret | str,
+        base_url: str | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
         self._token = token if isinstance(token, Secret) else Secret(token)
         self.base_url = resolve_base_url(self._token.reveal(), base_url)
         self.session = session
@@ -224,13 +244,17 @@ class AndOpenClient:
         if isinstance(adapter, requests.adapters.HTTPAdapter) and getattr(adapter, "_pool_maxsize", 0) >= n:
             return
         max_retries = getattr(adapter, "max_retries", 0)
-        self.session.mount(self.base_url + "/", requests.adapters.HTTPAdapter(
-            pool_connections=1, pool_maxsize=n, max_retries=max_retries))
+        self.session.mount(
+            self.base_url + "/",
+            requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=n, max_retries=max_retries),
+        )
 
     # -- endpoints --
     def create_gift_request(self, campaign_id: str, first_name: str, last_name: str, email: str) -> GiftRequest:
-        body = {"campaign_id": campaign_id,
-                "recipient": {"first_name": first_name, "last_name": last_name, "email": email}}
+        body = {
+            "campaign_id": campaign_id,
+            "recipient": {"first_name": first_name, "last_name": last_name, "email": email},
+        }
         return gift_from_json(self._call("POST", "/gift_requests", json_body=body, creating=True))
 
     def get_gift_request(self, gift_id: str) -> GiftRequest:
@@ -241,7 +265,8 @@ class AndOpenClient:
 
     def iter_campaigns(self) -> Iterator[Campaign]:
         """Every campaign once, following `after` paging; stops if the server repeats itself."""
-        after, seen = None, set()
+        after: str | None = None
+        seen: set[str] = set()
         for _ in range(MAX_CAMPAIGN_PAGES):
             params = {"limit": 25} | ({"after": after} if after else {})
             page = self._call("GET", "/campaigns", params=params)
@@ -259,8 +284,9 @@ class AndOpenClient:
         return list(self.iter_campaigns())
 
     # -- transport --
-    def _call(self, method: str, path: str, *, json_body: Any = None, params: dict | None = None,
-              creating: bool = False) -> Any:
+    def _call(
+        self, method: str, path: str, *, json_body: Any = None, params: dict | None = None, creating: bool = False
+    ) -> Any:
         headers = {
             "AndOpen-API-Version": API_VERSION,
             "Authorization": f"Bearer {self._token.reveal()}",
@@ -271,21 +297,24 @@ class AndOpenClient:
             headers["Content-Type"] = "application/json"
             data = json.dumps(json_body).encode()
         try:
-            resp = self.session.request(method, self.base_url + path, data=data, params=params,
-                                        headers=headers, timeout=self.timeout)
+            resp = self.session.request(
+                method, self.base_url + path, data=data, params=params, headers=headers, timeout=self.timeout
+            )
         except requests.exceptions.ConnectTimeout:
             raise NotSentError("Could not connect to &Open (timed out).") from None
         except requests.exceptions.Timeout:
             if creating:
                 raise UnknownOutcomeError(
-                    "&Open did not answer in time: the gift may or may not have been created.") from None
+                    "&Open did not answer in time: the gift may or may not have been created."
+                ) from None
             raise RetryableError("&Open did not answer in time.") from None
         except requests.exceptions.ConnectionError as exc:
             if _failed_before_sending(exc):
                 raise NotSentError("Could not connect to &Open.") from None
             if creating:
                 raise UnknownOutcomeError(
-                    "The connection to &Open dropped: the gift may or may not have been created.") from None
+                    "The connection to &Open dropped: the gift may or may not have been created."
+                ) from None
             raise RetryableError("The connection to &Open dropped.") from None
         except _NEVER_SENT as exc:
             raise NotSentError(f"The request to &Open could not be made ({type(exc).__name__}).") from None
@@ -293,8 +322,8 @@ class AndOpenClient:
             # e.g. a body cut off mid-answer: the request went out, so a gift may exist
             if creating:
                 raise UnknownOutcomeError(
-                    f"&Open's answer was broken ({type(exc).__name__}): the gift may or may not have been "
-                    "created.") from None
+                    f"&Open's answer was broken ({type(exc).__name__}): the gift may or may not have been created."
+                ) from None
             raise RetryableError(f"&Open's answer was broken ({type(exc).__name__}).") from None
         request_id = resp.headers.get("Request-Id")
         try:
@@ -304,18 +333,32 @@ class AndOpenClient:
         if 200 <= resp.status_code < 300:
             if body is None:
                 if creating:
-                    raise UnknownOutcomeError("&Open accepted the request but its answer could not be read.",
-                                              status=resp.status_code, request_id=request_id)
-                raise RetryableError("&Open sent an answer that could not be read.",
-                                     status=resp.status_code, request_id=request_id)
+                    raise UnknownOutcomeError(
+                        "&Open accepted the request but its answer could not be read.",
+                        status=resp.status_code,
+                        request_id=request_id,
+                    )
+                raise RetryableError(
+                    "&Open sent an answer that could not be read.", status=resp.status_code, request_id=request_id
+                )
             return body
-        raise error_for(resp.status_code, body, request_id=request_id,
-                        retry_after=resp.headers.get("Retry-After"), creating=creating)
+        raise error_for(
+            resp.status_code,
+            body,
+            request_id=request_id,
+            retry_after=resp.headers.get("Retry-After"),
+            creating=creating,
+        )
 
 
 # Failures raised while the request is being prepared: nothing reached &Open.
-_NEVER_SENT = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
-               requests.exceptions.InvalidHeader, requests.exceptions.InvalidJSONError)
+_NEVER_SENT = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidJSONError,
+)
 
 
 def _failed_before_sending(exc: requests.exceptions.ConnectionError) -> bool:
@@ -328,12 +371,17 @@ def _failed_before_sending(exc: requests.exceptions.ConnectionError) -> bool:
 def gift_from_json(obj: Any) -> GiftRequest:
     if not isinstance(obj, dict) or not obj.get("id"):
         raise UnknownOutcomeError("&Open sent a gift request without an id.")
-    rec = obj.get("recipient") if isinstance(obj.get("recipient"), dict) else {}
+    rec: dict = obj["recipient"] if isinstance(obj.get("recipient"), dict) else {}
     return GiftRequest(
-        id=str(obj["id"]), status=str(obj.get("status") or ""), campaign_id=obj.get("campaign_id"),
-        redemption_url=obj.get("redemption_url") or None, email=str(rec.get("email") or ""),
-        first_name=str(rec.get("first_name") or ""), last_name=str(rec.get("last_name") or ""),
-        created_at=_text_or_none(obj.get("created_at")), updated_at=_text_or_none(obj.get("updated_at")),
+        id=str(obj["id"]),
+        status=str(obj.get("status") or ""),
+        campaign_id=obj.get("campaign_id"),
+        redemption_url=obj.get("redemption_url") or None,
+        email=str(rec.get("email") or ""),
+        first_name=str(rec.get("first_name") or ""),
+        last_name=str(rec.get("last_name") or ""),
+        created_at=_text_or_none(obj.get("created_at")),
+        updated_at=_text_or_none(obj.get("updated_at")),
     )
 
 
@@ -344,5 +392,9 @@ def _text_or_none(value: Any) -> str | None:
 def campaign_from_json(obj: Any) -> Campaign:
     if not isinstance(obj, dict) or not obj.get("id"):
         raise RetryableError("&Open sent a campaign without an id.")
-    return Campaign(id=str(obj["id"]), name=str(obj.get("name") or obj["id"]), state=obj.get("state"),
-                    created_at=obj.get("created_at"))
+    return Campaign(
+        id=str(obj["id"]),
+        name=str(obj.get("name") or obj["id"]),
+        state=obj.get("state"),
+        created_at=obj.get("created_at"),
+    )

@@ -2,6 +2,7 @@
 the client (refusing a staging key aimed at production), the connection check and the
 settings (a sandbox gets a store of its own) all apply. Kept apart from the client so
 settings can use it without importing the HTTP client."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -12,7 +13,7 @@ DEFAULT_HOST = {"production": PRODUCTION_HOSTS[0], "staging": STAGING_HOSTS[0]}
 
 
 def host_stage(base_url: str) -> str | None:
-    """"production" or "staging" for an &Open host (any *.andopen.co, in any case, with a
+    """ "production" or "staging" for an &Open host (any *.andopen.co, in any case, with a
     port, a path or the DNS root's trailing dot), None for any other host: a sandbox."""
     root = base_url.strip().rstrip("/").lower()
     if root in PRODUCTION_HOSTS:

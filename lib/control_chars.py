@@ -5,6 +5,7 @@ gift card or an inbox as they are); wherever Giftrun echoes list content to a te
 into a message they are shown as visible escapes (`\\x1b`, `\\u202e`), so a cell cannot clear
 a screen, move the cursor or reverse the text around it.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,7 +31,7 @@ def visible(text: object) -> str:
 
 
 def problem(label: str, value: str) -> str | None:
-    """"First name contains a control character (\\x1b)" for the first such character, or None."""
+    """ "First name contains a control character (\\x1b)" for the first such character, or None."""
     m = CONTROL_RE.search(value)
     if m is None:
         return None

@@ -11,6 +11,7 @@ Limits (the README states them): a list holds up to MAX_LIST_BYTES of the user's
 (Giftrun's result columns do not count, so a list Giftrun wrote back is accepted again)
 and MAX_ROWS people; a cell holds up to MAX_CELL_CHARS characters.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,20 +19,41 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 
 from . import csvtext
-from .csvrecords import (ANY_DELIMITER, SEP_LINE, ParseError, detect_delimiter, filled, is_blank, quote,
-                         quote_all, records, show_delimiter, split_fields, unquote)
+from .csvrecords import (
+    ANY_DELIMITER,
+    SEP_LINE,
+    ParseError,
+    detect_delimiter,
+    filled,
+    is_blank,
+    quote,
+    quote_all,
+    records,
+    show_delimiter,
+    split_fields,
+    unquote,
+)
 from .csvtext import TextCodec
 from .errors import GiftrunError
 from .headers import normalise_header
-from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
-                        is_result_column, result_positions)
+from .writeback import (
+    ELIGIBILITY,
+    GIFT_REQUEST_ID,
+    GIFT_STATUS,
+    REDEMPTION_URL,
+    SEND_ERROR,
+    SENT_AT,
+    SKIP_REASON,
+    is_result_column,
+    result_positions,
+)
 
 MIB = 1024 * 1024
 MAX_LIST_BYTES = 20 * MIB  # the user's own data: the file without Giftrun's result columns
@@ -41,16 +63,23 @@ MAX_CELL_CHARS = 50_000  # Google Sheets' own limit per cell, so a CSV and a she
 # What Giftrun writes into one result cell, at most (bytes in the file's encoding, quotes
 # included). Longer values are cut with "…"; real ones are far shorter.
 RESULT_CELL_BYTES: dict[str, int] = {
-    GIFT_REQUEST_ID: 128, REDEMPTION_URL: 1024, SEND_ERROR: 1024, GIFT_STATUS: 64, ELIGIBILITY: 32,
-    SKIP_REASON: 512, SENT_AT: 64,
+    GIFT_REQUEST_ID: 128,
+    REDEMPTION_URL: 1024,
+    SEND_ERROR: 1024,
+    GIFT_STATUS: 64,
+    ELIGIBILITY: 32,
+    SKIP_REASON: 512,
+    SENT_AT: 64,
 }
 # The most read at all. Every file Giftrun accepts and writes back stays under it: the
 # user's data, result cells at their longest (and a delimiter each) on every row, and room
 # for short rows padded out to reach their result cells (tests/test_list_limits.py).
 MAX_UPLOAD_BYTES = 100 * MIB
 
-LIMITS_TEXT = (f"Up to {MAX_LIST_BYTES:,} bytes ({MAX_LIST_BYTES // MIB} MB) of your own data and {MAX_ROWS:,} "
-               f"people per list; Giftrun's result columns don't count towards the size.")
+LIMITS_TEXT = (
+    f"Up to {MAX_LIST_BYTES:,} bytes ({MAX_LIST_BYTES // MIB} MB) of your own data and {MAX_ROWS:,} "
+    f"people per list; Giftrun's result columns don't count towards the size."
+)
 
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 
@@ -66,6 +95,7 @@ class CsvError(GiftrunError):
 
 
 # ---------------------------------------------------------------------------- formulas
+
 
 def neutralise(value: str) -> str:
     """Stop spreadsheets running a cell as a formula (CSV injection) by prefixing `'`.
@@ -86,6 +116,7 @@ def restore(value: str) -> str:
 
 
 # ---------------------------------------------------------------------------- the document
+
 
 @dataclass(frozen=True, eq=False)
 class CsvDocument:
@@ -128,8 +159,11 @@ class CsvDocument:
         cursor = 0
         if new_names:
             start, body_end, _end = self.header
-            pieces += [text[cursor:start], text[start:body_end],
-                       "".join(d + self._field(n, is_result_column(n), None) for n in new_names)]
+            pieces += [
+                text[cursor:start],
+                text[start:body_end],
+                "".join(d + self._field(n, is_result_column(n), None) for n in new_names),
+            ]
             cursor = body_end
         for i, (start, body_end, _end) in enumerate(self.rows):
             raw = split_fields(text[start:body_end], d)
@@ -159,7 +193,7 @@ class CsvDocument:
         it holds any delimiter, so what it writes never sways how the file is read next time."""
         text = neutralise(value) if result else value
         if cap is not None:
-            text = text[:cap + 1]  # a character takes a byte at least: the rest can never fit
+            text = text[: cap + 1]  # a character takes a byte at least: the rest can never fit
         text = self.codec.fit(text)
         out = quote_all(text)
         if cap is not None and self.codec.size(out) > cap:
@@ -187,8 +221,9 @@ class CsvDocument:
         return _own_bytes(self.text, self.codec, self.delimiter, [self.header, *self.rows], self.results_at)
 
 
-def _own_bytes(text: str, codec: TextCodec, d: str, bounds: Iterable[tuple[int, int, int]],
-               results_at: frozenset[int]) -> int:
+def _own_bytes(
+    text: str, codec: TextCodec, d: str, bounds: Iterable[tuple[int, int, int]], results_at: frozenset[int]
+) -> int:
     """The file's size without the result cells (and the empty cells at the end of a row,
     which padding a short row out to its result cells adds): writing results back never
     changes it."""
@@ -209,6 +244,7 @@ _RESULT_CAPS = {normalise_header(c): cap for c, cap in RESULT_CELL_BYTES.items()
 
 
 # ---------------------------------------------------------------------------- reading
+
 
 def read_csv(data: bytes, *, name: str = "file") -> CsvDocument:
     """Parse an uploaded CSV: the frame is text columns (dtype str, empty cells ""), one row
@@ -279,14 +315,16 @@ def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, c
         elif len(fields) < width:
             fields = fields + [""] * (width - len(fields))
         if len(values) >= MAX_ROWS:
-            raise CsvError(f"The file has more than {MAX_ROWS:,} people; the limit is {MAX_ROWS:,} rows. "
-                           "Split it into smaller files.")
+            raise CsvError(
+                f"The file has more than {MAX_ROWS:,} people; the limit is {MAX_ROWS:,} rows. "
+                "Split it into smaller files."
+            )
         rows.append((start, body_end, end))
         lines.append(line)
         values.append(fields)
 
     try:
-        for rec in head[at + 1:]:
+        for rec in head[at + 1 :]:
             take(rec)
         for rec in stream:
             take(rec)
@@ -308,20 +346,37 @@ def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, c
         first = head[titles[0]]
         shown = next(v.strip() for v in first[4] if v.strip())
         where = f"line {first[3]}" if len(titles) == 1 else f"lines {first[3]}–{head[titles[-1]][3]}"
-        notes = (f"The column names are on line {header_rec[3]}; {where} above them "
-                 f"({_shorten(shown)!r}{', …' if len(titles) > 1 else ''}) was read as a title and is kept as it is.",)
-    return CsvDocument(frame=frame, text=text, codec=codec, delimiter=d, header=header_rec[:3], width=width,
-                       rows=rows, lines=lines, positions=positions, results_at=results_at, notes=notes)
+        notes = (
+            f"The column names are on line {header_rec[3]}; {where} above them "
+            f"({_shorten(shown)!r}{', …' if len(titles) > 1 else ''}) was read as a title and is kept as it is.",
+        )
+    return CsvDocument(
+        frame=frame,
+        text=text,
+        codec=codec,
+        delimiter=d,
+        header=header_rec[:3],
+        width=width,
+        rows=rows,
+        lines=lines,
+        positions=positions,
+        results_at=results_at,
+        notes=notes,
+    )
 
 
 def _too_many_fields(line: int, count: int, header_line: int, width: int, d: str, after_rows: bool) -> str:
     shown = show_delimiter(d)
     if not after_rows and width <= 2:  # the first row is wider than a short "header": a title above it?
-        return (f"Line {line} has {count} fields but line {header_line}, read as the column names, has {width}. "
-                f"If line {header_line} is a title or a note above the column names, delete it and upload again; "
-                f"otherwise check line {line} for an extra '{shown}' or a missing quote.")
-    return (f"Line {line} has {count} fields but the header has {width}; there are too many fields on that "
-            f"line. Check for an extra '{shown}' or a missing quote.")
+        return (
+            f"Line {line} has {count} fields but line {header_line}, read as the column names, has {width}. "
+            f"If line {header_line} is a title or a note above the column names, delete it and upload again; "
+            f"otherwise check line {line} for an extra '{shown}' or a missing quote."
+        )
+    return (
+        f"Line {line} has {count} fields but the header has {width}; there are too many fields on that "
+        f"line. Check for an extra '{shown}' or a missing quote."
+    )
 
 
 def _shorten(value: str, limit: int = 40) -> str:
@@ -331,16 +386,19 @@ def _shorten(value: str, limit: int = 40) -> str:
 _EMAIL_LIKE = re.compile(r"^[^@\s\"',;<>]+@[^@\s\"',;<>]+\.[^@\s\"',;<>]{2,}$")
 
 
-def _build_frame(names: list[str], rows: list[list[str]], results_at: frozenset[int], lines: list[int],
-                 header_line: int) -> tuple[pd.DataFrame, dict[str, int]]:
+def _build_frame(
+    names: list[str], rows: list[list[str]], results_at: frozenset[int], lines: list[int], header_line: int
+) -> tuple[pd.DataFrame, dict[str, int]]:
     columns = [list(col) for col in zip(*rows)]
     for j in results_at:  # only Giftrun's own cells were neutralised when written
         columns[j] = [restore(v) for v in columns[j]]
 
     person = next((h for h in names if _EMAIL_LIKE.match(h)), None)
     if person is not None:
-        raise CsvError(f"Line {header_line} should hold the column names, but it holds an email address ({person!r}): "
-                       "add a first line with the column names (First name, Last name, Email, …) and upload again.")
+        raise CsvError(
+            f"Line {header_line} should hold the column names, but it holds an email address ({person!r}): "
+            "add a first line with the column names (First name, Last name, Email, …) and upload again."
+        )
 
     kept: list[tuple[str, int]] = []
     for position, (name, values) in enumerate(zip(names, columns), start=1):
@@ -356,8 +414,7 @@ def _build_frame(names: list[str], rows: list[list[str]], results_at: frozenset[
             continue
         if name in seen:
             raise CsvError(
-                f"Column '{name}' appears twice (columns {seen[name]} and {position}). "
-                "Rename one and upload again."
+                f"Column '{name}' appears twice (columns {seen[name]} and {position}). Rename one and upload again."
             )
         seen[name] = position
     kept_names = [n for n, _ in kept]
@@ -370,15 +427,22 @@ def _build_frame(names: list[str], rows: list[list[str]], results_at: frozenset[
         longest = max(range(len(values)), key=lambda i: len(values[i]))
         if len(values[longest]) > MAX_CELL_CHARS:
             value = values[longest]
-            extra = (" It runs over several lines: check that line for a quote (\") that closes much later than "
-                     "it should." if "\n" in value or "\r" in value else "")
-            raise CsvError(f"Line {lines[longest]}, column '{name}': the value is {len(value):,} characters long; "
-                           f"the limit is {MAX_CELL_CHARS:,} characters per cell.{extra}")
+            extra = (
+                ' It runs over several lines: check that line for a quote (") that closes much later than it should.'
+                if "\n" in value or "\r" in value
+                else ""
+            )
+            raise CsvError(
+                f"Line {lines[longest]}, column '{name}': the value is {len(value):,} characters long; "
+                f"the limit is {MAX_CELL_CHARS:,} characters per cell.{extra}"
+            )
     long_name = next((h for h in names if len(h) > MAX_CELL_CHARS), None)
     if long_name is not None:
-        raise CsvError(f"Line {header_line}, the column names: one is {len(long_name):,} characters long; the limit "
-                       f"is {MAX_CELL_CHARS:,} characters per cell. Check the first lines of the file for a misplaced "
-                       "quote (\").")
+        raise CsvError(
+            f"Line {header_line}, the column names: one is {len(long_name):,} characters long; the limit "
+            f"is {MAX_CELL_CHARS:,} characters per cell. Check the first lines of the file for a misplaced "
+            'quote (").'
+        )
     if any("\x00" in h for h in names):
         raise CsvError(_nul_message(header_line, next(h for h in names if "\x00" in h).replace("\x00", "")))
     for name, j in kept:
@@ -386,23 +450,31 @@ def _build_frame(names: list[str], rows: list[list[str]], results_at: frozenset[
         if hit is not None:
             raise CsvError(_nul_message(lines[hit], name))
 
-    frame = pd.DataFrame({n: pd.array(columns[j], dtype="str") for n, j in kept},
-                         columns=pd.Index(kept_names, dtype="str"))
+    frame = pd.DataFrame(
+        {n: pd.array(columns[j], dtype="str") for n, j in kept}, columns=pd.Index(kept_names, dtype="str")
+    )
     return frame, {n: j for n, j in kept}
 
 
 def _nul_message(line: int, column: str) -> str:
-    return (f"Line {line}, column '{column}' contains a NUL character (an invisible zero byte), which usually "
-            "means the file was damaged or saved in an unusual way. Remove it (or save the file again as CSV "
-            "UTF-8) and upload again.")
+    return (
+        f"Line {line}, column '{column}' contains a NUL character (an invisible zero byte), which usually "
+        "means the file was damaged or saved in an unusual way. Remove it (or save the file again as CSV "
+        "UTF-8) and upload again."
+    )
 
 
 def _too_big_message(size: int, *, besides_results: bool = False) -> str:
     """In bytes: programs disagree on what a MB is (Streamlit's uploader shows 1,000,000)."""
-    what = (f"The file holds {size:,} bytes of your own data besides Giftrun's result columns"
-            if besides_results else f"The file is {size:,} bytes")
-    return (f"{what}; a list can hold up to {MAX_LIST_BYTES:,} bytes ({MAX_LIST_BYTES // MIB} MB) of your own data. "
-            "Split it into smaller files.")
+    what = (
+        f"The file holds {size:,} bytes of your own data besides Giftrun's result columns"
+        if besides_results
+        else f"The file is {size:,} bytes"
+    )
+    return (
+        f"{what}; a list can hold up to {MAX_LIST_BYTES:,} bytes ({MAX_LIST_BYTES // MIB} MB) of your own data. "
+        "Split it into smaller files."
+    )
 
 
 def read_file_bytes(path: str | Path) -> bytes:
@@ -435,6 +507,7 @@ def read_csv_path(path: str | Path) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------- writing
 
+
 def to_csv_bytes(df: pd.DataFrame, *, delimiter: str = ",", protect: Iterable[str] | None = None) -> bytes:
     """A new CSV of a frame, for people: UTF-8 with BOM (Excel reads accents right), `\\n`
     line ends, columns in the frame's order. Cells of the `protect` columns (all of them
@@ -448,8 +521,9 @@ def to_csv_bytes(df: pd.DataFrame, *, delimiter: str = ",", protect: Iterable[st
     safe = [guarded is None or name in guarded for name in df.columns]
     buf = io.StringIO()
     buf.write(_join([neutralise(str(c)) if s else str(c) for c, s in zip(df.columns, safe)], delimiter))
-    columns = [[neutralise(_cell(v)) if safe[i] else _cell(v) for v in df.iloc[:, i].tolist()]
-               for i in range(df.shape[1])]
+    columns = [
+        [neutralise(_cell(v)) if safe[i] else _cell(v) for v in df.iloc[:, i].tolist()] for i in range(df.shape[1])
+    ]
     for row in zip(*columns):
         buf.write(_join(row, delimiter))
     return buf.getvalue().encode("utf-8-sig")

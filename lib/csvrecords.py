@@ -1,12 +1,13 @@
 """How CSV text splits into records and fields, exactly as Excel and Python's csv module
 (strict) read it, with where each record sits in the text, so a write-back can keep every
 byte it does not change; and how the delimiter is told when the file does not say."""
+
 from __future__ import annotations
 
 import io
 import re
 from collections import Counter
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from .errors import GiftrunError
 
@@ -61,9 +62,9 @@ def _quoted_record(text: str, d: str, p: int, line: int) -> tuple[list[str], int
             while True:
                 j = text.find('"', k)
                 if j < 0:
-                    raise ParseError(line + lines_in(text, p, q), len(values), "has a quote (\") that is never closed")
+                    raise ParseError(line + lines_in(text, p, q), len(values), 'has a quote (") that is never closed')
                 if j + 1 < n and text[j + 1] == '"':
-                    parts.append(text[k:j + 1])
+                    parts.append(text[k : j + 1])
                     k = j + 2
                     continue
                 parts.append(text[k:j])
@@ -71,8 +72,9 @@ def _quoted_record(text: str, d: str, p: int, line: int) -> tuple[list[str], int
             values.append("".join(parts))
             q = j + 1
             if q < n and text[q] not in (d, "\r", "\n"):
-                raise ParseError(line + lines_in(text, p, q), len(values) - 1,
-                                  "has text right after a closing quote (\")")
+                raise ParseError(
+                    line + lines_in(text, p, q), len(values) - 1, 'has text right after a closing quote (")'
+                )
         else:
             m = unquoted.match(text, q)
             assert m is not None  # the pattern matches the empty string
@@ -135,7 +137,7 @@ def detect_delimiter(text: str) -> str:
     Ties fall back to the order of DELIMITERS; a single-column file gets ','."""
     counts: dict[str, list[int]] = {d: [] for d in DELIMITERS}
     for record in _first_records(text, 50):
-        if not record.strip(" \t\r\n\"" + "".join(DELIMITERS)):
+        if not record.strip(' \t\r\n"' + "".join(DELIMITERS)):
             continue
         bare = _QUOTED_RUN.sub("", record)
         for d in DELIMITERS:

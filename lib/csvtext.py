@@ -3,6 +3,7 @@ with or without BOM, Windows-1252, UTF-16 or UTF-32 with or without BOM), `encod
 the same bytes back for the text `decode` made, so a write-back changes only the cells
 Giftrun writes.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,11 @@ class TextError(GiftrunError):
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _BOMS: tuple[tuple[bytes, str], ...] = (  # UTF-32 first: its little-endian BOM starts like UTF-16's
-    (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (UTF8_BOM, "utf-8"),
-    (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (UTF8_BOM, "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
 )
 
 # cp1252 for 0x80-0x9F, latin-1 (same code point) for the five bytes cp1252 leaves undefined.
@@ -49,7 +53,7 @@ class TextCodec:
         return "utf-8" if self.name == "ascii" else self.name
 
     def decode(self, data: bytes) -> str:
-        body = data[len(self.bom):]
+        body = data[len(self.bom) :]
         if self.name == "cp1252":
             return body.decode("latin-1").translate(_CP1252_FIX)
         return body.decode(self.name)
@@ -67,9 +71,15 @@ class TextCodec:
         if self.name == "ascii":
             return _ascii(value)
         if self.name == "cp1252":
-            return "".join(ch if ch.isascii() or ord(ch) in _CP1252_BACK
-                           or (0xA0 <= ord(ch) <= 0xFF) or (0x80 <= ord(ch) < 0xA0 and ord(ch) not in _C1_TAKEN)
-                           else "?" for ch in value)
+            return "".join(
+                ch
+                if ch.isascii()
+                or ord(ch) in _CP1252_BACK
+                or (0xA0 <= ord(ch) <= 0xFF)
+                or (0x80 <= ord(ch) < 0xA0 and ord(ch) not in _C1_TAKEN)
+                else "?"
+                for ch in value
+            )
         return value.encode(self.name, errors="replace").decode(self.name)
 
     def size(self, text: str) -> int:
@@ -81,8 +91,18 @@ class TextCodec:
         return len(text.encode(self.name, errors="replace"))
 
 
-_PLAIN = str.maketrans({"\u2014": "-", "\u2013": "-", "\u2026": "...", "\u2018": "'", "\u2019": "'",
-                        "\u201c": '"', "\u201d": '"', "\u00a0": " "})
+_PLAIN = str.maketrans(
+    {
+        "\u2014": "-",
+        "\u2013": "-",
+        "\u2026": "...",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u00a0": " ",
+    }
+)
 
 
 def _ascii(value: str) -> str:
@@ -96,8 +116,10 @@ def _not_csv(data: bytes, name: str, detail: str = "") -> TextError:
     base = "This does not look like a CSV file" + (f" ({detail})" if detail else "") + "."
     looks_excel = data[:4] == b"PK\x03\x04" or data[:4] == b"\xd0\xcf\x11\xe0"
     if looks_excel or name.lower().endswith((".xlsx", ".xls", ".xlsm")):
-        return TextError(base + " It looks like an Excel workbook: in Excel choose File > Save As > CSV UTF-8, "
-                                "then upload that file.")
+        return TextError(
+            base + " It looks like an Excel workbook: in Excel choose File > Save As > CSV UTF-8, "
+            "then upload that file."
+        )
     return TextError(base)
 
 
@@ -111,10 +133,15 @@ def _unicode_without_bom(data: bytes) -> str | None:
     quarters = len(sample) // 4
     zeros = [sample[k::4].count(0) / quarters for k in range(4)]
     high, low = 0.3, 0.02  # ASCII characters leave the high bytes zero; real text never zeroes the low ones
-    for name, zero_at in (("utf-32-le", (1, 2, 3)), ("utf-32-be", (0, 1, 2)),
-                          ("utf-16-le", (1, 3)), ("utf-16-be", (0, 2))):
-        if all(zeros[k] >= (0.9 if name.startswith("utf-32") else high) for k in zero_at) and \
-                all(zeros[k] <= low for k in range(4) if k not in zero_at):
+    for name, zero_at in (
+        ("utf-32-le", (1, 2, 3)),
+        ("utf-32-be", (0, 1, 2)),
+        ("utf-16-le", (1, 3)),
+        ("utf-16-be", (0, 2)),
+    ):
+        if all(zeros[k] >= (0.9 if name.startswith("utf-32") else high) for k in zero_at) and all(
+            zeros[k] <= low for k in range(4) if k not in zero_at
+        ):
             return name
     return None
 
@@ -151,7 +178,8 @@ def detect(data: bytes, name: str = "file") -> TextCodec:
             raise TextError(
                 f"Line {_line_of(data, exc.start)} has characters that are not UTF-8, while the rest of the file "
                 "is UTF-8, so names could come out garbled. Open the file in your spreadsheet program and save "
-                "it again as CSV UTF-8.") from None
+                "it again as CSV UTF-8."
+            ) from None
         return TextCodec("cp1252")
     return TextCodec("utf-8")
 
@@ -161,8 +189,11 @@ def decode(data: bytes, name: str = "file") -> tuple[str, TextCodec]:
     try:
         text = codec.decode(data)
     except UnicodeDecodeError:
-        raise _not_csv(data, name, f"it starts like {codec.name.upper().replace('-LE', '').replace('-BE', '')} "
-                                   "text but is damaged further on") from None
+        raise _not_csv(
+            data,
+            name,
+            f"it starts like {codec.name.upper().replace('-LE', '').replace('-BE', '')} text but is damaged further on",
+        ) from None
     if _CONTROL.search(text):
         controls = len(_CONTROL.findall(text))
         if controls > max(16, len(text) // 1000):  # a binary file, not text with a stray control character

@@ -10,12 +10,13 @@ the same way (`notrival.example`). A company's staff often sit on regional subdo
 a missed block costs money or breaks policy while a wrong block costs one gift that a
 person can send by removing the entry.
 """
+
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -74,8 +75,9 @@ def canonical(value: str) -> str:
     if (bad := control_problem("The value", raw)) is not None:
         raise DoNotGiftError(bad)
     if len(raw) > MAX_VALUE:
-        raise DoNotGiftError(f"'{visible(raw[:40])}…' is {len(raw)} characters long: an email or a domain is at "
-                             f"most {MAX_VALUE}.")
+        raise DoNotGiftError(
+            f"'{visible(raw[:40])}…' is {len(raw)} characters long: an email or a domain is at most {MAX_VALUE}."
+        )
     if "@" in raw.lstrip("@").lstrip("*@"):
         return _person(raw)
     return "@" + _domain(raw.lstrip("*").lstrip("@"), raw)
@@ -86,8 +88,9 @@ def _person(raw: str) -> str:
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError:
-        raise DoNotGiftError(f"'{visible(raw)}' is not a valid email address (for a whole domain write "
-                             "@example.com).") from None
+        raise DoNotGiftError(
+            f"'{visible(raw)}' is not a valid email address (for a whole domain write @example.com)."
+        ) from None
     return email
 
 
@@ -97,8 +100,10 @@ def _domain(text: str, raw: str) -> str:
     if not domain.isascii() or not all(_LABEL.fullmatch(label) for label in labels) or len(domain) > 253:
         raise DoNotGiftError(f"'{visible(raw)}' is neither an email address nor a domain such as @example.com.")
     if len(labels) < 2:
-        raise DoNotGiftError(f"'{visible(raw)}' is a top-level domain: it would block every address ending in "
-                             f".{domain}. Give a company's domain, such as @example.com.")
+        raise DoNotGiftError(
+            f"'{visible(raw)}' is a top-level domain: it would block every address ending in "
+            f".{domain}. Give a company's domain, such as @example.com."
+        )
     return domain
 
 
@@ -161,8 +166,10 @@ class Parsed:
 
     def refusal(self, name: str) -> str:
         n = len(self.problems)
-        return (f"Nothing imported: {n} row{'s' if n != 1 else ''} of {name} cannot be "
-                f"{'entries' if n != 1 else 'an entry'}. Fix {'them' if n != 1 else 'it'} and import again.")
+        return (
+            f"Nothing imported: {n} row{'s' if n != 1 else ''} of {name} cannot be "
+            f"{'entries' if n != 1 else 'an entry'}. Fix {'them' if n != 1 else 'it'} and import again."
+        )
 
 
 def entries_text(n: int) -> str:
@@ -179,12 +186,14 @@ def parse_rows(rows: Sequence[Sequence[str]], header: Sequence[str] | None) -> P
     else:
         names = [normalise_header(h) for h in header]
         reason_col = next((i for i, n in enumerate(names) if n in _REASON_COLUMNS), None)
-        value_cols = [i for i, n in enumerate(names)
-                      if i != reason_col and (n in _VALUE_COLUMNS or is_email_header(header[i]))]
+        value_cols = [
+            i for i, n in enumerate(names) if i != reason_col and (n in _VALUE_COLUMNS or is_email_header(header[i]))
+        ]
         if not value_cols:
             shown = ", ".join(visible(h) for h in header[:10]) or "(none)"
-            raise DoNotGiftError(f"No column for the entries: name one Email, Domain or Value (the file's columns: "
-                                 f"{shown}).")
+            raise DoNotGiftError(
+                f"No column for the entries: name one Email, Domain or Value (the file's columns: {shown})."
+            )
         first_row = 2
     out, seen = Parsed(), set()
     for n, row in enumerate(rows, start=first_row):
@@ -249,8 +258,9 @@ class TableChanges:
         return ", ".join(parts) or "nothing to save"
 
 
-def table_changes(entries: Sequence[Entry], edits: Mapping, *, value_col: str = "Value",
-                  reason_col: str = "Reason") -> TableChanges:
+def table_changes(
+    entries: Sequence[Entry], edits: Mapping, *, value_col: str = "Value", reason_col: str = "Reason"
+) -> TableChanges:
     """The data editor's edit state (`edited_rows`, `added_rows`, `deleted_rows`, rows
     numbered as in `entries`) as changes to the store. A changed value removes the old
     entry and adds the new one."""

@@ -12,10 +12,12 @@ from four places, and all of them count:
 Everything here is vectorised with pandas: a 50,000-row list against 500,000 history
 records is checked in well under a second.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,10 +29,17 @@ except ImportError:  # pragma: no cover - pandas then uses Python-object strings
     pa = pc = None
 
 from . import donotgift
+from .lookback_window import (
+    ACCEPTED_FORMS,
+    DEFAULT,
+    OFF,
+    PRESETS,
+    Window,
+    format_window,  # noqa: F401
+    parse_window,
+)
 from .models import STATUS_RANK, SendState, normalize_email, parse_iso, status_label
 from .recipients import match_columns
-from .lookback_window import (ACCEPTED_FORMS, DEFAULT, MAX_DAYS, OFF, PRESETS, Window, format_window,  # noqa: F401
-                              parse_window)
 from .writeback import ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, SENT_AT, SKIP_REASON, result_values
 
 if TYPE_CHECKING:  # only for annotations: the store is passed in by the caller
@@ -68,14 +77,16 @@ def empty_known() -> pd.DataFrame:
 
 
 def _frame(email, gifted_at, status, gift_id, origin_list, origin_row) -> pd.DataFrame:
-    return pd.DataFrame({
-        "email": pd.array(email, dtype="str"),
-        "gifted_at": _to_utc(pd.Series(gifted_at, dtype="object")),
-        "status": pd.array(status, dtype="str"),
-        "gift_request_id": pd.array(gift_id, dtype="str"),
-        "origin_list": pd.array(origin_list, dtype="str"),
-        "origin_row": pd.array(origin_row, dtype="Int64"),
-    })
+    return pd.DataFrame(
+        {
+            "email": pd.array(email, dtype="str"),
+            "gifted_at": _to_utc(pd.Series(gifted_at, dtype="object")),
+            "status": pd.array(status, dtype="str"),
+            "gift_request_id": pd.array(gift_id, dtype="str"),
+            "origin_list": pd.array(origin_list, dtype="str"),
+            "origin_row": pd.array(origin_row, dtype="Int64"),
+        }
+    )
 
 
 def _nat(n: int):
@@ -121,7 +132,8 @@ def _norm_email(s: pd.Series) -> pd.Series:
     text = s.astype("str").fillna("")
     out = text.str.strip(_ASCII_SPACE).str.lower()
     slow = ~text.str.isascii().to_numpy(dtype=bool) | (
-        out.str.endswith(".").to_numpy(dtype=bool) & out.str.contains("@", regex=False).to_numpy(dtype=bool))
+        out.str.endswith(".").to_numpy(dtype=bool) & out.str.contains("@", regex=False).to_numpy(dtype=bool)
+    )
     if slow.any():
         out = out.copy()
         out[slow] = [normalize_email(v) for v in text[slow].tolist()]
@@ -161,15 +173,17 @@ def _from_list(frame: pd.DataFrame, email_col: str | None, list_key: str | None)
     sent, status_text = result_values(sub, SENT_AT), result_values(sub, GIFT_STATUS)
     sent_at = _to_utc(sent).array if sent is not None else _nat(n)
     status = _norm_status(status_text).to_numpy() if status_text is not None else [""] * n
-    out = pd.DataFrame({
-        "email": pd.array(_norm_email(sub[email_col]).to_numpy(), dtype="str"),
-        "gifted_at": sent_at,
-        "status": pd.array(status, dtype="str"),
-        "gift_request_id": pd.array(ids[has], dtype="str"),
-        "origin_list": pd.array([list_key or ""] * n, dtype="str"),
-        # row number in this list: 1 = the first data row
-        "origin_row": pd.array(np.flatnonzero(has) + 1, dtype="Int64"),
-    })
+    out = pd.DataFrame(
+        {
+            "email": pd.array(_norm_email(sub[email_col]).to_numpy(), dtype="str"),
+            "gifted_at": sent_at,
+            "status": pd.array(status, dtype="str"),
+            "gift_request_id": pd.array(ids[has], dtype="str"),
+            "origin_list": pd.array([list_key or ""] * n, dtype="str"),
+            # row number in this list: 1 = the first data row
+            "origin_row": pd.array(np.flatnonzero(has) + 1, dtype="Int64"),
+        }
+    )
     return out
 
 
@@ -182,20 +196,23 @@ def _conform(extra: pd.DataFrame) -> pd.DataFrame:
         return norm(extra[name]).to_numpy() if name in extra.columns else np.full(n, "", dtype=object)
 
     when = _to_utc(extra["gifted_at"]).array if "gifted_at" in extra.columns else _nat(n)
-    rows = (pd.to_numeric(extra["origin_row"], errors="coerce").to_numpy() if "origin_row" in extra.columns
-            else [pd.NA] * n)
-    return pd.DataFrame({
-        "email": pd.array(text("email", _norm_email), dtype="str"),
-        "gifted_at": when,
-        "status": pd.array(text("status", _norm_status), dtype="str"),
-        "gift_request_id": pd.array(text("gift_request_id"), dtype="str"),
-        "origin_list": pd.array(text("origin_list"), dtype="str"),
-        "origin_row": pd.array(rows, dtype="Int64"),
-    })
+    rows = (
+        pd.to_numeric(extra["origin_row"], errors="coerce").to_numpy() if "origin_row" in extra.columns else [pd.NA] * n
+    )
+    return pd.DataFrame(
+        {
+            "email": pd.array(text("email", _norm_email), dtype="str"),
+            "gifted_at": when,
+            "status": pd.array(text("status", _norm_status), dtype="str"),
+            "gift_request_id": pd.array(text("gift_request_id"), dtype="str"),
+            "origin_list": pd.array(text("origin_list"), dtype="str"),
+            "origin_row": pd.array(rows, dtype="Int64"),
+        }
+    )
 
 
 def known_gifts(
-    store: "Store",
+    store: Store,
     *,
     list_key: str | None = None,
     list_frame: pd.DataFrame | None = None,
@@ -249,8 +266,7 @@ def _dedupe(allk: pd.DataFrame) -> pd.DataFrame:
         # status/email: first non-empty in source priority; date: the earliest known.
         blank = lambda s: s.mask(s == "")  # noqa: E731  ("" → NA so groupby.first skips it)
         by_p = ided.sort_values("_p", kind="stable")
-        g = by_p.assign(email=blank(by_p["email"]), status=blank(by_p["status"])).groupby(
-            "gift_request_id", sort=False)
+        g = by_p.assign(email=blank(by_p["email"]), status=blank(by_p["status"])).groupby("gift_request_id", sort=False)
         merged = g.agg(email=("email", "first"), status=("status", "first"), gifted_at=("gifted_at", "min"))
         # where it came from: a list row first, then the journal, then anything else
         by_o = ided.assign(_o=ided["_p"].map(_ORIGIN_PRIO)).sort_values("_o", kind="stable")
@@ -259,14 +275,16 @@ def _dedupe(allk: pd.DataFrame) -> pd.DataFrame:
         merged["origin_list"] = origin["origin_list"].reindex(merged.index)
         merged["origin_row"] = origin["origin_row"].reindex(merged.index)
         merged = merged.reset_index()
-        ided = pd.DataFrame({
-            "email": merged["email"].fillna("").astype("str"),
-            "gifted_at": merged["gifted_at"].astype(DT_DTYPE),
-            "status": merged["status"].fillna("").astype("str"),
-            "gift_request_id": merged["gift_request_id"].astype("str"),
-            "origin_list": merged["origin_list"].fillna("").astype("str"),
-            "origin_row": merged["origin_row"].astype("Int64"),
-        })
+        ided = pd.DataFrame(
+            {
+                "email": merged["email"].fillna("").astype("str"),
+                "gifted_at": merged["gifted_at"].astype(DT_DTYPE),
+                "status": merged["status"].fillna("").astype("str"),
+                "gift_request_id": merged["gift_request_id"].astype("str"),
+                "origin_list": merged["origin_list"].fillna("").astype("str"),
+                "origin_row": merged["origin_row"].astype("Int64"),
+            }
+        )
     out = pd.concat([ided[list(KNOWN_COLUMNS)], no_id], ignore_index=True)
     out = out[out["email"] != ""].reset_index(drop=True)
     return out
@@ -309,8 +327,11 @@ def _positional(values: pd.Series | None, like: pd.Series) -> np.ndarray:
 
 def _with_columns(known: pd.DataFrame) -> pd.DataFrame:
     """Tolerate a hand-built `known` frame missing the optional columns."""
-    missing = {c: d for c, d in (("status", ""), ("gift_request_id", ""), ("origin_list", ""),
-                                 ("origin_row", pd.NA)) if c not in known.columns}
+    missing = {
+        c: d
+        for c, d in (("status", ""), ("gift_request_id", ""), ("origin_list", ""), ("origin_row", pd.NA))
+        if c not in known.columns
+    }
     if "gifted_at" not in known.columns:
         missing["gifted_at"] = _nat(len(known))
     elif not isinstance(known["gifted_at"].dtype, pd.DatetimeTZDtype):
@@ -320,8 +341,11 @@ def _with_columns(known: pd.DataFrame) -> pd.DataFrame:
 
 def _result(index: pd.Index, elig, reason, by) -> pd.DataFrame:
     return pd.DataFrame(
-        {ELIGIBILITY: pd.array(elig, dtype="str"), SKIP_REASON: pd.array(reason, dtype="str"),
-         OVERRIDE_BY: pd.array(by, dtype="str")},
+        {
+            ELIGIBILITY: pd.array(elig, dtype="str"),
+            SKIP_REASON: pd.array(reason, dtype="str"),
+            OVERRIDE_BY: pd.array(by, dtype="str"),
+        },
         index=index,
     )
 
@@ -378,10 +402,12 @@ def check(
     # 3. Reasons, only for the skipped rows.
     rows = np.flatnonzero(skip)
     from2 = use2[rows]
-    chosen = pd.concat([
-        top1.iloc[p1[rows[~from2]]].assign(_row=rows[~from2]),
-        top2.iloc[p2[rows[from2]]].assign(_row=rows[from2]),
-    ]).sort_values("_row")
+    chosen = pd.concat(
+        [
+            top1.iloc[p1[rows[~from2]]].assign(_row=rows[~from2]),
+            top2.iloc[p2[rows[from2]]].assign(_row=rows[from2]),
+        ]
+    ).sort_values("_row")
     reason[chosen["_row"].to_numpy()] = _reasons(chosen, window, _utc_ts(now), list_key)
 
     if overrides:
@@ -389,8 +415,9 @@ def check(
     return _result(index, elig, reason, by)
 
 
-def _candidate_gifts(known: pd.DataFrame, emails: np.ndarray, window: Window, now: datetime,
-                     list_key: str | None) -> pd.DataFrame:
+def _candidate_gifts(
+    known: pd.DataFrame, emails: np.ndarray, window: Window, now: datetime, list_key: str | None
+) -> pd.DataFrame:
     """Step 1 of `check`: the known gifts for these (valid, normalised) emails inside the
     window, other than this list's own sends."""
     known = _with_columns(known)
@@ -410,8 +437,14 @@ def _candidate_gifts(known: pd.DataFrame, emails: np.ndarray, window: Window, no
     return kn.assign(email=kn_email.to_numpy()[keep], gift_request_id=kn["gift_request_id"].fillna("").astype("str"))
 
 
-def _apply_overrides(overrides: Mapping[str, tuple[str, str, str]], rows: np.ndarray, emails: np.ndarray,
-                     elig: np.ndarray, reason: np.ndarray, by: np.ndarray) -> None:
+def _apply_overrides(
+    overrides: Mapping[str, tuple[str, str, str]],
+    rows: np.ndarray,
+    emails: np.ndarray,
+    elig: np.ndarray,
+    reason: np.ndarray,
+    by: np.ndarray,
+) -> None:
     """Step 4 of `check`: a person decided these skipped rows go anyway (arrays changed in place)."""
     ov = {normalize_email(k): v for k, v in overrides.items()}
     for r, e in zip(rows, emails, strict=True):
@@ -473,8 +506,11 @@ def do_not_gift(emails: pd.Series, entries: Mapping[str, donotgift.Entry]) -> pd
     norm = _norm_email(emails.reset_index(drop=True))
     people = {k for k, e in entries.items() if not e.is_domain}
     listed = [e for e in pd.unique(norm.to_numpy()) if e in people]
-    reasons = (norm.map({e: entries[e].skip_reason() for e in listed}) if listed
-               else pd.Series(np.nan, index=norm.index, dtype=object))
+    reasons = (
+        norm.map({e: entries[e].skip_reason() for e in listed})
+        if listed
+        else pd.Series(np.nan, index=norm.index, dtype=object)
+    )
     if len(people) < len(entries):
         parts = norm.str.rpartition("@")
         domains = parts[2].where(parts[1] == "@", "")
@@ -509,7 +545,22 @@ def skip_rate(result: pd.DataFrame) -> float:
 
 
 __all__ = [
-    "Window", "OFF", "DEFAULT", "PRESETS", "ACCEPTED_FORMS", "parse_window", "format_window",
-    "KNOWN_COLUMNS", "COUNTING_STATES", "known_gifts", "empty_known", "check", "do_not_gift", "skip_rate",
-    "SKIP_RATE_NOTE", "ELIGIBLE", "SKIP", "OVERRIDE_BY",
+    "Window",
+    "OFF",
+    "DEFAULT",
+    "PRESETS",
+    "ACCEPTED_FORMS",
+    "parse_window",
+    "format_window",
+    "KNOWN_COLUMNS",
+    "COUNTING_STATES",
+    "known_gifts",
+    "empty_known",
+    "check",
+    "do_not_gift",
+    "skip_rate",
+    "SKIP_RATE_NOTE",
+    "ELIGIBLE",
+    "SKIP",
+    "OVERRIDE_BY",
 ]

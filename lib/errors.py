@@ -6,6 +6,7 @@ operation was stopped or refused: a wrong key, an unreachable store, a list in u
 Each outside system keeps its own tree below it (AndOpenError, SheetsError, StoreError,
 CsvError…); a subclass or one raise may set another exit code. `str(e)` is `message`,
 plus any reference a tree adds for support (AndOpenError's Request-Id)."""
+
 from __future__ import annotations
 
 EXIT_OK, EXIT_STOPPED, EXIT_INPUT = 0, 1, 2

@@ -6,12 +6,13 @@ What counts as a gift, for both limits: a send that is or may be a gift (sent, i
 outcome unknown). A row &Open rejected, or one that never reached it, created nothing, so
 it gives its place back: `--max-gifts 10` sends 10 gifts when 10 can be sent.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
 
 from .control_chars import visible
 from .models import parse_iso
@@ -55,21 +56,27 @@ class DailyRoom:
 
     def describe(self) -> str:
         """One line for the preflight summary and Review & send."""
-        head = (f"Daily limit ({DAILY_LIMIT_NAME}): {self.limit:,} gifts in any 24 hours across the team; "
-                f"{self.used:,} sent in the last 24 hours, {self.left:,} left now")
+        head = (
+            f"Daily limit ({DAILY_LIMIT_NAME}): {self.limit:,} gifts in any 24 hours across the team; "
+            f"{self.used:,} sent in the last 24 hours, {self.left:,} left now"
+        )
         if self.left == 0:
             return head + f". Nothing more can be sent before {self.frees_text()}."
         return head + (f" (more room from {self.frees_text()})." if self.used else ".")
 
     def stop_message(self) -> str:
         """Why a run stopped at the limit, and when it can go on."""
-        return (f"Stopped at the team's daily limit: {self.limit:,} gifts in any 24 hours ({DAILY_LIMIT_NAME}), "
-                f"and {self.used:,} were sent in the last 24 hours. Room frees up at {self.frees_text()} "
-                "(24 hours after the oldest of them); send again then to go on.")
+        return (
+            f"Stopped at the team's daily limit: {self.limit:,} gifts in any 24 hours ({DAILY_LIMIT_NAME}), "
+            f"and {self.used:,} were sent in the last 24 hours. Room frees up at {self.frees_text()} "
+            "(24 hours after the oldest of them); send again then to go on."
+        )
 
     def row_message(self) -> str:
-        return (f"Not sent: the team's daily limit of {self.limit:,} gifts in 24 hours was reached. "
-                f"Send again after {self.frees_text()}.")
+        return (
+            f"Not sent: the team's daily limit of {self.limit:,} gifts in 24 hours was reached. "
+            f"Send again after {self.frees_text()}."
+        )
 
 
 def cap_message(max_gifts: int) -> str:
@@ -92,9 +99,14 @@ def preflight(to_send: int, limits: RunLimits, room: DailyRoom | None) -> list[s
     lines = []
     if limits.max_gifts is not None:
         over = max(0, to_send - limits.max_gifts)
-        lines.append(f"Cap for this run: at most {limits.max_gifts:,} gifts"
-                     + (f"; {over:,} of the {to_send:,} rows to send will not be sent (they will say why)."
-                        if over else f" ({to_send:,} to send)."))
+        lines.append(
+            f"Cap for this run: at most {limits.max_gifts:,} gifts"
+            + (
+                f"; {over:,} of the {to_send:,} rows to send will not be sent (they will say why)."
+                if over
+                else f" ({to_send:,} to send)."
+            )
+        )
     if room is None:
         lines.append(f"Daily limit: none ({DAILY_LIMIT_NAME} is not set).")
         return lines
@@ -125,8 +137,10 @@ def parse_daily_limit(value: object) -> int | None:
     usable = not isinstance(value, bool) and text.isascii() and text.isdigit() and len(text) <= 12
     if not usable or not 1 <= int(text) <= MAX_GIFTS_CEILING:
         shown = visible(str(value)[:40])
-        raise ValueError(f"{DAILY_LIMIT_NAME} is '{shown}': give a whole number of gifts from 1 to "
-                         f"{MAX_GIFTS_CEILING:,}, or leave it unset for no daily limit.")
+        raise ValueError(
+            f"{DAILY_LIMIT_NAME} is '{shown}': give a whole number of gifts from 1 to "
+            f"{MAX_GIFTS_CEILING:,}, or leave it unset for no daily limit."
+        )
     return int(text)
 
 

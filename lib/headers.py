@@ -2,11 +2,13 @@
 writes: `Gift Request ID`, `gift_request_id`, `GiftRequestID` and ` Gift request id ` are
 one column. The names an email column goes by are here too, for every reader of a file
 (the list, the look-back, the do-not-gift import) to find it alike."""
+
 from __future__ import annotations
 
 # Normalised headers that name an email column ("E-mail", "Email address", "Work email"…).
-EMAIL_HEADERS = frozenset({"email", "emailaddress", "mail", "workemail", "businessemail", "emailid",
-                           "recipientemail", "contactemail"})
+EMAIL_HEADERS = frozenset(
+    {"email", "emailaddress", "mail", "workemail", "businessemail", "emailid", "recipientemail", "contactemail"}
+)
 
 
 def normalise_header(name: object) -> str:

@@ -1,7 +1,9 @@
 """Rules for a gift's latest status, whatever order its events arrive in."""
+
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from .models import STATUS_RANK, GiftStatus
 

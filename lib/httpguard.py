@@ -19,25 +19,29 @@ connection holds a file descriptor until the process dies of "Too many open file
 What is closed is counted and logged once a minute at most, and `throttle_logs` keeps
 any one repeated message from flooding the log.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import resource
 import sys
-from types import FrameType
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .settings import Settings
 
 log = logging.getLogger("giftrun.http")
 
-_TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                     b"connection: close\r\ncontent-length: 40\r\n\r\nthe request did not arrive within time.\n")
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"connection: close\r\ncontent-length: 40\r\n\r\nthe request did not arrive within time.\n"
+)
 
 
 def _default_max_connections() -> int:
@@ -57,7 +61,7 @@ class Limits:
     backlog: int = 128  # asyncio accepts up to this many connections in a row before we see one: keep it small
 
     @classmethod
-    def from_settings(cls, settings: "Settings | None", *, min_body_rate: int | None = None) -> "Limits":
+    def from_settings(cls, settings: Settings | None, *, min_body_rate: int | None = None) -> Limits:
         """GIFTRUN_REQUEST_TIMEOUT (seconds) and GIFTRUN_MAX_CONNECTIONS override the defaults
         (None: the defaults)."""
         timeout = (settings.request_timeout if settings else None) or 30.0
@@ -65,7 +69,7 @@ class Limits:
         return cls(timeout, cap, min_body_rate)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, min_body_rate: int | None = None) -> "Limits":
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, min_body_rate: int | None = None) -> Limits:
         """The limits a mapping of settings names (None: the environment) gives; see from_settings."""
         from .settings import Settings
 
@@ -112,8 +116,8 @@ class _GuardMixin:
     _shared: _Shared
     _deadline: asyncio.TimerHandle | None = None
     _started: float = 0.0
-    _timed_cycle: Any = None   # the request the running deadline was sized for
-    _done_cycle: Any = None    # the last request whose response is complete
+    _timed_cycle: Any = None  # the request the running deadline was sized for
+    _done_cycle: Any = None  # the last request whose response is complete
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport) -> None:

@@ -1,9 +1,11 @@
 """The look-back window: how far back a gift makes a person skip, as the user types it and as
 the app offers it (the Clay guide's table of suggested windows)."""
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
 
 @dataclass(frozen=True)
 class Window:
@@ -67,12 +69,13 @@ def parse_window(text: str) -> Window | None:
         days = int(digits) if len(digits) <= len(str(MAX_DAYS)) else MAX_DAYS + 1  # 10**5000 is no int
         if days < 1:
             raise ValueError(
-                f"Look-back window {shown!r} is zero days; use \"off\" to not check. "
-                f"Accepted: {ACCEPTED_FORMS}."
+                f'Look-back window {shown!r} is zero days; use "off" to not check. Accepted: {ACCEPTED_FORMS}.'
             )
         if days > MAX_DAYS:
-            raise ValueError(f"Look-back window {shown!r} is longer than {MAX_DAYS:,} days (100 years); "
-                             "use \"forever\" to count every gift ever sent.")
+            raise ValueError(
+                f"Look-back window {shown!r} is longer than {MAX_DAYS:,} days (100 years); "
+                'use "forever" to count every gift ever sent.'
+            )
         return _days_window(days)
     raise ValueError(f"Look-back window {shown!r} is not understood. Use one of: {ACCEPTED_FORMS}.")
 

@@ -1,11 +1,12 @@
 """Typed records that cross module boundaries (no raw dicts travel between layers)."""
+
 from __future__ import annotations
 
 import enum
 import functools
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import idna
 
@@ -65,12 +66,12 @@ class Outcome(enum.StrEnum):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(dt: datetime) -> str:
     """&Open's timestamp format: ISO-8601 UTC with milliseconds."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def parse_iso(text: str | None) -> datetime | None:
@@ -80,7 +81,7 @@ def parse_iso(text: str | None) -> datetime | None:
         dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def normalize_email(email: str | None) -> str:

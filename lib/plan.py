@@ -3,17 +3,18 @@
 The review page's summary, the Send button and the CLI all use `plan_rows`, so what the
 user is shown is exactly what is sent.
 """
+
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import pandas as pd
 
+from .journal_results import result_for_entry
 from .models import Recipient, SendState, normalize_email
 from .recipients import RowCheck, duplicate_message
-from .journal_results import result_for_entry
 from .store import JournalEntry
 from .writeback import ELIGIBILITY, SEND_ERROR, SKIP_REASON, RowResult, result_columns
 
@@ -73,9 +74,14 @@ class RunPlan:
         """Result columns for rows this run will not send: why not, or what the journal holds."""
         out = []
         for r in self.rows:
-            if r.journal is not None and r.journal.list_key and (
+            if (
+                r.journal is not None
+                and r.journal.list_key
+                and (
                     r.action in (RowAction.ALREADY_SENT, RowAction.UNKNOWN)
-                    or (r.action == RowAction.SEND and r.journal.state in (SendState.REJECTED, SendState.FAILED))):
+                    or (r.action == RowAction.SEND and r.journal.state in (SendState.REJECTED, SendState.FAILED))
+                )
+            ):
                 out.append(result_for_entry(r.row_key, r.journal))  # incl. &Open's reason for a rejection
             elif r.action in (RowAction.INVALID, RowAction.DUPLICATE, RowAction.BLOCKED):
                 out.append(RowResult(r.row_key, r.recipient.email, {SEND_ERROR: r.message}))
@@ -84,9 +90,12 @@ class RunPlan:
         return out
 
 
-def plan_rows(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
-              eligibility: Mapping[str, Eligibility] | None = None,
-              gift_ids: Mapping[str, str] | None = None) -> RunPlan:
+def plan_rows(
+    checks: Sequence[RowCheck],
+    journal: Mapping[str, JournalEntry],
+    eligibility: Mapping[str, Eligibility] | None = None,
+    gift_ids: Mapping[str, str] | None = None,
+) -> RunPlan:
     """Decide each row. Precedence: what the journal holds, a gift id already on the row
     (sent by an earlier run, another store or another tool: never sent again), then
     approval, validation, duplicates among rows to send, the do-not-gift list, the look-back window."""
@@ -99,8 +108,15 @@ def plan_rows(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
         entry = journal.get(email) if email else None
         owner = owners.get(email)
         if gift_ids and (gift_ids.get(c.row_key) or "").strip() and not (held_by(entry) and owner == c.row_key):
-            plans.append(RowPlan(c.row_key, c.row_number, RowAction.ALREADY_SENT, c.recipient,
-                                 "This row already carries a Gift request ID: clear it to send again"))
+            plans.append(
+                RowPlan(
+                    c.row_key,
+                    c.row_number,
+                    RowAction.ALREADY_SENT,
+                    c.recipient,
+                    "This row already carries a Gift request ID: clear it to send again",
+                )
+            )
             continue
         validation = [p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)]
         held = held_by(entry)
@@ -127,8 +143,11 @@ def plan_rows(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
                 plans.append(RowPlan(c.row_key, c.row_number, RowAction.BLOCKED, c.recipient, msg))
             continue
         if email in first_to_send:
-            plans.append(RowPlan(c.row_key, c.row_number, RowAction.DUPLICATE, c.recipient,
-                                 duplicate_message(first_to_send[email])))
+            plans.append(
+                RowPlan(
+                    c.row_key, c.row_number, RowAction.DUPLICATE, c.recipient, duplicate_message(first_to_send[email])
+                )
+            )
             continue
         verdict = (eligibility or {}).get(c.row_key)
         if verdict is not None and not verdict.eligible:
@@ -145,8 +164,9 @@ def held_by(entry: JournalEntry | None) -> bool:
     return entry is not None and entry.state in (SendState.SENT, SendState.UNKNOWN, SendState.ATTEMPTING)
 
 
-def _with_row_gifts(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry],
-                    gift_ids: Mapping[str, str]) -> Mapping[str, JournalEntry]:
+def _with_row_gifts(
+    checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry], gift_ids: Mapping[str, str]
+) -> Mapping[str, JournalEntry]:
     """A row carrying a gift id counts as this list's send of that email, even when this
     store never saw it (a fresh CI runner, a renamed file, a copied sheet)."""
     extra = {}
@@ -154,9 +174,19 @@ def _with_row_gifts(checks: Sequence[RowCheck], journal: Mapping[str, JournalEnt
         gid = (gift_ids.get(c.row_key) or "").strip()
         email = normalize_email(c.recipient.email)
         if gid and email and not held_by(journal.get(email)) and email not in extra:
-            extra[email] = JournalEntry(list_key="", email=email, state=SendState.SENT, run_id=None, row_key=c.row_key,
-                                        gift_request_id=gid, redemption_url=None, error=None, request_id=None,
-                                        attempted_at=None, finished_at=None)
+            extra[email] = JournalEntry(
+                list_key="",
+                email=email,
+                state=SendState.SENT,
+                run_id=None,
+                row_key=c.row_key,
+                gift_request_id=gid,
+                redemption_url=None,
+                error=None,
+                request_id=None,
+                attempted_at=None,
+                finished_at=None,
+            )
     return {**journal, **extra} if extra else journal
 
 
@@ -201,7 +231,10 @@ def eligibility_results(checks: Sequence[RowCheck], verdicts: Mapping[str, Eligi
         if v is None:
             continue
         valid = not [p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)]
-        values = ({ELIGIBILITY: "eligible" if v.eligible else "skip", SKIP_REASON: v.reason} if valid
-                  else {ELIGIBILITY: "", SKIP_REASON: ""})
+        values = (
+            {ELIGIBILITY: "eligible" if v.eligible else "skip", SKIP_REASON: v.reason}
+            if valid
+            else {ELIGIBILITY: "", SKIP_REASON: ""}
+        )
         out.append(RowResult(c.row_key, c.recipient.email, values))
     return out

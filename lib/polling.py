@@ -1,11 +1,12 @@
 """Polling &Open for gift statuses: the fallback that works where webhooks cannot arrive."""
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from .andopen import AndOpenClient, AndOpenError, RunStoppingError
 from .history import FINAL_STATUSES
@@ -22,8 +23,15 @@ class PollSummary:
     errors: list[str] = field(default_factory=list)
 
 
-def poll_statuses(client: AndOpenClient, store: Store, gift_ids: Iterable[str], *, rate: float = 5.0,
-                  concurrency: int = 4, should_stop: Callable[[], bool] = lambda: False) -> PollSummary:
+def poll_statuses(
+    client: AndOpenClient,
+    store: Store,
+    gift_ids: Iterable[str],
+    *,
+    rate: float = 5.0,
+    concurrency: int = 4,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> PollSummary:
     """GET every gift not yet in a final state, within the rate limit; record each change
     as a history event (source: poll)."""
     summary = PollSummary()
@@ -55,14 +63,24 @@ def poll_statuses(client: AndOpenClient, store: Store, gift_ids: Iterable[str], 
                 summary.errors.append(f"{gid}: {exc}")
             return
         before = store.gift(gid)
-        changed = before is None or before.status != gift.status or (
-            gift.redemption_url and not (before.redemption_url))
+        changed = (
+            before is None or before.status != gift.status or (gift.redemption_url and not (before.redemption_url))
+        )
         if changed and gift.status:
-            store.add_event(StatusEvent(
-                event_id=f"poll:{gid}:{gift.status}:{gift.updated_at or iso(utcnow())}", gift_request_id=gid,
-                status=gift.status, source=EventSource.POLL, email=gift.email,
-                event_type=f"gift_request_{gift.status}", occurred_at=gift.updated_at,
-                redemption_url=gift.redemption_url, campaign_id=gift.campaign_id, created_at=gift.created_at))
+            store.add_event(
+                StatusEvent(
+                    event_id=f"poll:{gid}:{gift.status}:{gift.updated_at or iso(utcnow())}",
+                    gift_request_id=gid,
+                    status=gift.status,
+                    source=EventSource.POLL,
+                    email=gift.email,
+                    event_type=f"gift_request_{gift.status}",
+                    occurred_at=gift.updated_at,
+                    redemption_url=gift.redemption_url,
+                    campaign_id=gift.campaign_id,
+                    created_at=gift.created_at,
+                )
+            )
         with lock:
             summary.checked += 1
             summary.changed += bool(changed)
@@ -84,8 +102,7 @@ class AutoPoller:
     once per `interval` per process. Polls are idempotent, so several app instances on one
     shared database may each poll."""
 
-    def __init__(self, interval: float = 300.0, limit: int = 150,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, interval: float = 300.0, limit: int = 150, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval, self.limit, self._clock = interval, limit, clock
         self._lock = threading.Lock()
         self._last: float | None = None
@@ -95,17 +112,20 @@ class AutoPoller:
     def due(self) -> bool:
         with self._lock:
             return (self._thread is None or not self._thread.is_alive()) and (
-                self._last is None or self._clock() - self._last >= self.interval)
+                self._last is None or self._clock() - self._last >= self.interval
+            )
 
     def maybe_start(self, client_factory: Callable[[], AndOpenClient], store: Store) -> bool:
         """Start one background poll if it is time; True when one started."""
         with self._lock:
             if (self._thread is not None and self._thread.is_alive()) or (
-                    self._last is not None and self._clock() - self._last < self.interval):
+                self._last is not None and self._clock() - self._last < self.interval
+            ):
                 return False
             self._last = self._clock()
-            self._thread = threading.Thread(target=self._run, args=(client_factory, store), daemon=True,
-                                            name="status-autopoll")
+            self._thread = threading.Thread(
+                target=self._run, args=(client_factory, store), daemon=True, name="status-autopoll"
+            )
             self._thread.start()
             return True
 

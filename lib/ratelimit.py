@@ -1,4 +1,5 @@
 """Pacing and retry decisions for sending: pure where possible, clock and sleep injected."""
+
 from __future__ import annotations
 
 import itertools
@@ -7,8 +8,8 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .andopen import AndOpenError, RateLimitedError, RetryableError
 
@@ -20,7 +21,9 @@ class RetryPolicy:
     cap: float = 20.0
 
 
-def retry_delay(attempt: int, error: AndOpenError, rng: random.Random, policy: RetryPolicy = RetryPolicy()) -> float | None:
+def retry_delay(
+    attempt: int, error: AndOpenError, rng: random.Random, policy: RetryPolicy = RetryPolicy()
+) -> float | None:
     """Seconds to wait before try number `attempt + 1`, or None when the row must not be
     retried: only outcomes &Open certainly did not process are retried (docs/andopen-contract.md)."""
     if not isinstance(error, RetryableError) or attempt >= policy.max_attempts:
@@ -57,8 +60,16 @@ class AdaptiveRateLimiter:
     seconds without a 429 the pace steps up, by a share of the ceiling that doubles at each
     quiet step, so a raised limit is found again."""
 
-    def __init__(self, rate: float, *, burst: float = 1.0, min_rate: float = 0.5, policy: PacePolicy = PacePolicy(),
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float = 1.0,
+        min_rate: float = 0.5,
+        policy: PacePolicy = PacePolicy(),
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.target = rate
@@ -184,7 +195,7 @@ class AdaptiveRateLimiter:
         if self.ceiling is None or self.rate >= self.target:
             return
         if now - self._quiet_since >= (self.policy.probe_after if self._steps == 0 else self.policy.probe_every):
-            self.rate = min(self.target, self.rate + self.policy.probe_step * 2 ** self._steps * self.ceiling)
+            self.rate = min(self.target, self.rate + self.policy.probe_step * 2**self._steps * self.ceiling)
             self._steps += 1
             self._quiet_since = now
 

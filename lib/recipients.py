@@ -4,13 +4,14 @@ approval.
 Pure functions over pandas frames. Frames passed in are never mutated: the app keeps its
 source frame stable for st.data_editor and applies edits explicitly (docs/architecture.md).
 """
+
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Number
-from typing import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,10 +44,12 @@ FIELD_LABELS: dict[str, str] = {
 REQUIRED_FIELDS: tuple[str, ...] = ("first_name", "last_name", "email")
 
 _EXACT: dict[str, frozenset[str]] = {
-    "first_name": frozenset({"firstname", "first", "givenname", "fname", "forename",
-                             "recipientfirstname", "contactfirstname"}),
-    "last_name": frozenset({"lastname", "last", "surname", "familyname", "lname",
-                            "recipientlastname", "contactlastname"}),
+    "first_name": frozenset(
+        {"firstname", "first", "givenname", "fname", "forename", "recipientfirstname", "contactfirstname"}
+    ),
+    "last_name": frozenset(
+        {"lastname", "last", "surname", "familyname", "lname", "recipientlastname", "contactlastname"}
+    ),
     "email": EMAIL_HEADERS,  # "E-mail" normalises to these
     "approved": frozenset({"approved", "approve", "approval", "send", "sendgift", "gift"}),
 }
@@ -57,8 +60,7 @@ def _tolerant(field: str, key: str) -> bool:
     if field == "first_name":
         return "first" in key and "name" in key and "last" not in key
     if field == "last_name":
-        return ("last" in key and "name" in key and "first" not in key) or "surname" in key \
-            or "familyname" in key
+        return ("last" in key and "name" in key and "first" not in key) or "surname" in key or "familyname" in key
     if field == "email":
         return is_email_header(key)
     return "approv" in key
@@ -98,7 +100,7 @@ def _field_for_override(key: str) -> str:
 
 
 def describe_columns(columns: Sequence[str], limit: int = 40) -> str:
-    """"'First Name', 'Email', …" for messages: quoted, control characters made visible."""
+    """ "'First Name', 'Email', …" for messages: quoted, control characters made visible."""
     shown = [f"'{visible(c)}'" for c in columns[:limit]]
     more = f", … and {len(columns) - limit} more" if len(columns) > limit else ""
     return (", ".join(shown) + more) if shown else "(none)"
@@ -114,8 +116,9 @@ def _resolve_column(column: str, cols: Sequence[str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def without_stale(columns: Sequence[str], overrides: Mapping[str, str] | None,
-                  *, absent_ok: Collection[str] = ()) -> tuple[dict[str, str], str]:
+def without_stale(
+    columns: Sequence[str], overrides: Mapping[str, str] | None, *, absent_ok: Collection[str] = ()
+) -> tuple[dict[str, str], str]:
     """A saved mapping made usable on the list as it is now: every field whose column is
     gone becomes "no column" (the user picks it again; never another column silently), and
     a message naming each one ("" when none is gone; fields in `absent_ok` go without one)."""
@@ -132,12 +135,15 @@ def without_stale(columns: Sequence[str], overrides: Mapping[str, str] | None,
     if not gone:
         return usable, ""
     what = "; ".join(f"{FIELD_LABELS[f]} was '{visible(c)}'" for f, c in gone.items())
-    return usable, (f"The list no longer has the column{'s' if len(gone) > 1 else ''} chosen before ({what}). "
-                    f"Pick {'them' if len(gone) > 1 else 'it'} again from its columns: {describe_columns(cols)}.")
+    return usable, (
+        f"The list no longer has the column{'s' if len(gone) > 1 else ''} chosen before ({what}). "
+        f"Pick {'them' if len(gone) > 1 else 'it'} again from its columns: {describe_columns(cols)}."
+    )
 
 
-def match_columns(columns: Sequence[str], overrides: Mapping[str, str] | None = None,
-                  *, absent_ok: Collection[str] = ()) -> ColumnMap:
+def match_columns(
+    columns: Sequence[str], overrides: Mapping[str, str] | None = None, *, absent_ok: Collection[str] = ()
+) -> ColumnMap:
     """Find the first name, last name, email and approval columns by loose header matching.
 
     `overrides` (field -> column, from the user's own mapping step) win; field names may be
@@ -163,16 +169,22 @@ def match_columns(columns: Sequence[str], overrides: Mapping[str, str] | None = 
             stale[field] = column
     if stale:
         what = "; ".join(f"{FIELD_LABELS[f]} is mapped to '{visible(c)}'" for f, c in stale.items())
-        raise ColumnMappingError(f"{what}, which is not a column of this list. Its columns: {describe_columns(cols)}.",
-                                 columns=cols, stale=stale)
+        raise ColumnMappingError(
+            f"{what}, which is not a column of this list. Its columns: {describe_columns(cols)}.",
+            columns=cols,
+            stale=stale,
+        )
     by_column: dict[str, list[str]] = {}
     for field, mapped in found.items():
         if mapped is not None:
             by_column.setdefault(mapped, []).append(FIELD_LABELS[field])
     for column, labels in by_column.items():
         if len(labels) > 1:
-            raise ColumnMappingError(f"{' and '.join(labels)} are both mapped to the column '{visible(column)}': "
-                                     "each field needs its own column.", columns=cols)
+            raise ColumnMappingError(
+                f"{' and '.join(labels)} are both mapped to the column '{visible(column)}': "
+                "each field needs its own column.",
+                columns=cols,
+            )
 
     used = {c for c in found.values() if c is not None}
     result_keys = {normalise_header(c) for c in RESULT_COLUMNS}
@@ -189,6 +201,7 @@ def match_columns(columns: Sequence[str], overrides: Mapping[str, str] | None = 
 
 
 # ---------------------------------------------------------------------------- values
+
 
 def is_approved(value: object) -> bool:
     """Whether a cell means "send": bools, non-zero numbers, or TRUTHY text in any case."""
@@ -260,6 +273,7 @@ def duplicate_message(row_number: int) -> str:
 
 # ---------------------------------------------------------------------------- rows
 
+
 @dataclass(frozen=True)
 class RowCheck:
     """One data row, checked. `problems` includes the duplicate message when duplicate_of is set."""
@@ -314,18 +328,21 @@ def check_rows(df: pd.DataFrame, cmap: ColumnMap, row_keys: Sequence[str] | None
                 duplicate_of = None
             else:
                 problems.append(duplicate_message(duplicate_of))
-        checks.append(RowCheck(
-            row_key=keys[i],
-            row_number=row_number,
-            recipient=Recipient(firsts[i], lasts[i], emails[i]),
-            approved=approvals[i],
-            problems=tuple(problems),
-            duplicate_of=duplicate_of,
-        ))
+        checks.append(
+            RowCheck(
+                row_key=keys[i],
+                row_number=row_number,
+                recipient=Recipient(firsts[i], lasts[i], emails[i]),
+                approved=approvals[i],
+                problems=tuple(problems),
+                duplicate_of=duplicate_of,
+            )
+        )
     return checks
 
 
 # ---------------------------------------------------------------------------- edits
+
 
 def ensure_columns(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """A new frame with any missing `columns` appended (empty text), in the given order,

@@ -1,9 +1,10 @@
 """Review a loaded list against the store: validation, look-back, journal → a RunPlan and
 the result columns to show. The app and the CLI both call `review`, so they agree."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 from datetime import datetime
 
 import pandas as pd
@@ -15,8 +16,17 @@ from .plan import Eligibility, RowAction, RunPlan, apply_results, eligibility_re
 from .recipients import RowCheck, check_rows
 from .sources import LoadedList
 from .store import Store
-from .writeback import (GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, RESULT_COLUMNS, SEND_ERROR, SENT_AT, RowResult,
-                        result_columns, result_values)
+from .writeback import (
+    GIFT_REQUEST_ID,
+    GIFT_STATUS,
+    REDEMPTION_URL,
+    RESULT_COLUMNS,
+    SEND_ERROR,
+    SENT_AT,
+    RowResult,
+    result_columns,
+    result_values,
+)
 
 
 @dataclass(frozen=True)
@@ -37,21 +47,37 @@ class Review:
         return (sum(not v.eligible and not v.do_not_gift for v in considered) / len(considered)) if considered else 0.0
 
 
-def review(loaded: LoadedList, store: Store, window: elig.Window | None, *, now: datetime | None = None,
-           extra_history: pd.DataFrame | None = None) -> Review:
+def review(
+    loaded: LoadedList,
+    store: Store,
+    window: elig.Window | None,
+    *,
+    now: datetime | None = None,
+    extra_history: pd.DataFrame | None = None,
+) -> Review:
     now = now or utcnow()
     store.mark_orphans_unknown(loaded.list_key)  # a crashed run's attempts show as unknown at once
     checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index))
     journal = store.journal(loaded.list_key)
     verdicts: dict[str, Eligibility] = {}
     if loaded.cmap.email:
-        known = elig.known_gifts(store, list_key=loaded.list_key, list_frame=loaded.frame,
-                                 email_col=loaded.cmap.email, extra=extra_history)
+        known = elig.known_gifts(
+            store, list_key=loaded.list_key, list_frame=loaded.frame, email_col=loaded.cmap.email, extra=extra_history
+        )
         own = result_values(loaded.frame, GIFT_REQUEST_ID)
-        result = elig.check(loaded.frame[loaded.cmap.email], known, window, now=now, own_gift_ids=own,
-                            list_key=loaded.list_key, overrides=store.overrides(loaded.list_key))
-        verdicts = {str(k): Eligibility(e == "eligible", r)
-                    for k, e, r in zip(result.index, result["Eligibility"], result["Skip reason"])}
+        result = elig.check(
+            loaded.frame[loaded.cmap.email],
+            known,
+            window,
+            now=now,
+            own_gift_ids=own,
+            list_key=loaded.list_key,
+            overrides=store.overrides(loaded.list_key),
+        )
+        verdicts = {
+            str(k): Eligibility(e == "eligible", r)
+            for k, e, r in zip(result.index, result["Eligibility"], result["Skip reason"])
+        }
         listed = elig.do_not_gift(loaded.frame[loaded.cmap.email], donotgift.index(store.do_not_gift()))
         for k, reason in listed[listed != ""].items():  # wins over the look-back and any override of it
             verdicts[str(k)] = Eligibility(False, reason, do_not_gift=True)
@@ -76,8 +102,11 @@ def held_results(loaded: LoadedList, store: Store) -> list[RowResult]:
     writes these too, so a send resolved from &Open's update after its run reaches its row."""
     checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index))
     plan = plan_rows(checks, store.journal(loaded.list_key))
-    return [result_for_entry(r.row_key, r.journal) for r in plan.rows
-            if r.journal is not None and r.journal.list_key and r.action in (RowAction.ALREADY_SENT, RowAction.UNKNOWN)]
+    return [
+        result_for_entry(r.row_key, r.journal)
+        for r in plan.rows
+        if r.journal is not None and r.journal.list_key and r.action in (RowAction.ALREADY_SENT, RowAction.UNKNOWN)
+    ]
 
 
 def status_results(frame: pd.DataFrame, store: Store) -> list[RowResult]:
@@ -128,8 +157,11 @@ def own_values_replaced(loaded: LoadedList, rev: Review) -> list[Overwrite]:
     out = []
     for canonical, column in sorted(present.items(), key=lambda kv: loaded.user_columns.index(kv[1])):
         before, after = _texts(loaded.frame[column]), _texts(rev.frame[column])
-        rows = tuple(n for n, (key, b, a) in enumerate(zip(keys, before, after), start=1)
-                     if b.strip() and (b != a or (canonical in SEND_WRITES and key in sending)))
+        rows = tuple(
+            n
+            for n, (key, b, a) in enumerate(zip(keys, before, after), start=1)
+            if b.strip() and (b != a or (canonical in SEND_WRITES and key in sending))
+        )
         if rows:
             out.append(Overwrite(column, rows))
     return out
@@ -141,8 +173,10 @@ def describe_overwrites(found: Sequence[Overwrite], limit: int = 8) -> str:
         return f"{len(o.rows)} row{'s' if len(o.rows) != 1 else ''}: {shown}"
 
     columns = "; ".join(f"'{o.column}' ({rows(o)})" for o in found)
-    return (f"Your list already has values of its own in columns Giftrun writes its results to — {columns}. "
-            "Giftrun will write over them. To keep them, rename those columns before sending.")
+    return (
+        f"Your list already has values of its own in columns Giftrun writes its results to — {columns}. "
+        "Giftrun will write over them. To keep them, rename those columns before sending."
+    )
 
 
 def _texts(series: pd.Series) -> list[str]:

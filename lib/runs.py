@@ -1,9 +1,10 @@
 """Runs that outlive the browser: owned by the process, not by a script run or a tab."""
+
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from .sending import SendRun
 
@@ -19,8 +20,9 @@ class RunRegistry:
         self._runs: dict[str, SendRun] = {}
         self.context: dict[str, object] = {}  # list_key -> whatever the UI needs to reattach
 
-    def start(self, run: SendRun, context: object | None = None,
-              after: Callable[[SendRun], None] | None = None) -> SendRun:
+    def start(
+        self, run: SendRun, context: object | None = None, after: Callable[[SendRun], None] | None = None
+    ) -> SendRun:
         """Take the list's lock (RunInProgress propagates to the caller), then send in a
         background thread; `after` runs once the run has ended (e.g. a sheet's history)."""
         run.begin()
@@ -28,8 +30,7 @@ class RunRegistry:
             self._runs[run.list_key] = run
             if context is not None:
                 self.context[run.list_key] = context
-        threading.Thread(target=self._execute, args=(run, after), daemon=True,
-                         name=f"run-{run.run_id[:8]}").start()
+        threading.Thread(target=self._execute, args=(run, after), daemon=True, name=f"run-{run.run_id[:8]}").start()
         return run
 
     @staticmethod

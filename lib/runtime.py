@@ -1,4 +1,5 @@
 """Wiring shared by the app and the CLI: the store, the &Open client, the demo sandbox."""
+
 from __future__ import annotations
 
 import secrets as _secrets
@@ -44,10 +45,14 @@ class Demo:
     webhook_secret: str
 
     @classmethod
-    def start(cls, webhook_url: str | None = None, *, speed: float = 1.0) -> "Demo":
+    def start(cls, webhook_url: str | None = None, *, speed: float = 1.0) -> Demo:
         secret = "whsec_demo_" + _secrets.token_hex(16)
-        sandbox = Sandbox(DEFAULT_TOKEN, webhook_url=webhook_url, webhook_secret=secret if webhook_url else None,
-                          lifecycle=Lifecycle(speed=speed)).start()
+        sandbox = Sandbox(
+            DEFAULT_TOKEN,
+            webhook_url=webhook_url,
+            webhook_secret=secret if webhook_url else None,
+            lifecycle=Lifecycle(speed=speed),
+        ).start()
         return cls(sandbox, secret)
 
     def client(self, session: requests.Session | None = None) -> AndOpenClient:
@@ -68,7 +73,7 @@ class Services:
     settings: Settings
     store: Store
     demo: Demo | None
-    registry: "RunRegistry"
+    registry: RunRegistry
 
     @property
     def demo_mode(self) -> bool:
@@ -86,14 +91,14 @@ class Services:
             return self.demo.webhook_secret
         return self.settings.webhook_secret.reveal() if self.settings.webhook_secret else None
 
-    def intake(self) -> "WebhookIntake":
+    def intake(self) -> WebhookIntake:
         from .webhooks import WebhookIntake
 
         if self._intake is None:
             self._intake = WebhookIntake(self.store, self.webhook_secret)
         return self._intake
 
-    _intake: "WebhookIntake | None" = None
+    _intake: WebhookIntake | None = None
     _session: requests.Session | None = None
 
 

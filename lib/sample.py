@@ -1,4 +1,5 @@
 """The demo's sample list: 25 people, a few of them with the problems real lists have."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -37,8 +38,7 @@ _PEOPLE = [
 
 def sample_frame() -> pd.DataFrame:
     rows = [
-        {"First Name": f, "Last Name": l, "Email": e, "Company": c, "Fit": fit, "Funding": fund,
-         "Approved": "FALSE"}
-        for f, l, e, c, fit, fund in _PEOPLE
+        {"First Name": f, "Last Name": last, "Email": e, "Company": c, "Fit": fit, "Funding": fund, "Approved": "FALSE"}
+        for f, last, e, c, fit, fund in _PEOPLE
     ]
     return pd.DataFrame(rows, dtype=object)

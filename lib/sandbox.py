@@ -5,6 +5,7 @@ in the constants below, and adds what a real server cannot be asked to do on pur
 fault injection (rate limits, 503s, gifts created behind a 500 or a hung answer) and a
 lifecycle that moves gifts by itself and announces each move with a signed webhook.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,8 +26,16 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import requests
 
 from lib.models import GiftStatus, iso, normalize_email, utcnow
-from lib.sandbox_api import (_dump, _error, _errors, _json, _normalise_campaign, _Response, default_campaigns,
-                             validate_gift_request)
+from lib.sandbox_api import (
+    _dump,
+    _error,
+    _errors,
+    _json,
+    _normalise_campaign,
+    _Response,
+    default_campaigns,
+    validate_gift_request,
+)
 from lib.sandbox_http import _Handler, _Server
 from lib.sandbox_limiters import Limiter, LimiterKind, make_limiter, retry_after_header
 from lib.webhook_signature import sign
@@ -45,10 +54,24 @@ DUPLICATE_DELAY = (0.1, 2.0)  # seconds between a delivery and its duplicate
 MAX_SCHEDULED = 100_000  # bound on pending lifecycle steps and pending deliveries
 MAX_RECORDED = 100_000  # oldest half of `requests` is dropped beyond this
 
-_VERSION_ERROR = {"errors": [{"type": "api_error", "code": "unsupported_api_version",
-                              "message": "Requests must include header 'AndOpen-API-Version: 2026-05'."}]}
-_AUTH_ERROR = {"errors": [{"type": "authentication_error", "code": "invalid_token",
-                           "message": "The access token provided is invalid or has expired."}]}
+_VERSION_ERROR = {
+    "errors": [
+        {
+            "type": "api_error",
+            "code": "unsupported_api_version",
+            "message": "Requests must include header 'AndOpen-API-Version: 2026-05'.",
+        }
+    ]
+}
+_AUTH_ERROR = {
+    "errors": [
+        {
+            "type": "authentication_error",
+            "code": "invalid_token",
+            "message": "The access token provided is invalid or has expired.",
+        }
+    ]
+}
 
 
 @dataclass
@@ -174,9 +197,17 @@ class _Event:
 class Sandbox:
     """A fake &Open API on 127.0.0.1. `with Sandbox() as sb: ... sb.url ...`"""
 
-    def __init__(self, token: str = DEFAULT_TOKEN, *, port: int = 0, faults: Faults | None = None,
-                 campaigns: list[dict] | None = None, webhook_url: str | None = None,
-                 webhook_secret: str | None = None, lifecycle: Lifecycle | None = None) -> None:
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        *,
+        port: int = 0,
+        faults: Faults | None = None,
+        campaigns: list[dict] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        lifecycle: Lifecycle | None = None,
+    ) -> None:
         self.token = token
         self.url = ""  # set by start()
         self.port = port
@@ -231,7 +262,7 @@ class Sandbox:
         return [c["id"] for c in self.campaigns]
 
     # -- running ------------------------------------------------------------------------
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         if self._server is not None:
             return self
         if self._stopping.is_set():
@@ -241,8 +272,11 @@ class Sandbox:
         self._server = server
         self.port = server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        for name, target in (("serve", lambda: server.serve_forever(poll_interval=0.05)),
-                             ("lifecycle", self._lifecycle_loop), ("webhooks", self._delivery_loop)):
+        for name, target in (
+            ("serve", lambda: server.serve_forever(poll_interval=0.05)),
+            ("lifecycle", self._lifecycle_loop),
+            ("webhooks", self._delivery_loop),
+        ):
             t = threading.Thread(target=target, name=f"sandbox-{name}-{self.port}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -268,7 +302,7 @@ class Sandbox:
         for t in self._threads:
             t.join(timeout=0.5)
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -287,8 +321,9 @@ class Sandbox:
             except OSError:
                 pass
 
-    def _record(self, method: str, path: str, headers: dict[str, str], body: bytes, status: int | None,
-                request_id: str) -> None:
+    def _record(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, status: int | None, request_id: str
+    ) -> None:
         rec = RecordedRequest(method, path, headers, body, status, request_id)
         with self._lock:
             self.requests.append(rec)
@@ -337,12 +372,16 @@ class Sandbox:
         elif len(parts) == 2 and parts[0] == "campaigns":
             route = (("GET",), False, lambda: self._get_campaign(parts[1]))
         if route is None:
-            return _errors(404, _error("invalid_request_error", "not_found",
-                                       f"Unrecognized request URL ({method}: {split.path})."))
+            return _errors(
+                404, _error("invalid_request_error", "not_found", f"Unrecognized request URL ({method}: {split.path}).")
+            )
         methods, public, call = route
         if method not in methods:
-            return _errors(405, _error("invalid_request_error", "method_not_allowed",
-                                       f"{method} is not allowed on {split.path}."), Allow=", ".join(methods))
+            return _errors(
+                405,
+                _error("invalid_request_error", "method_not_allowed", f"{method} is not allowed on {split.path}."),
+                Allow=", ".join(methods),
+            )
         if not public:
             if headers.get("AndOpen-API-Version") != API_VERSION:
                 return _json(400, _VERSION_ERROR)
@@ -357,9 +396,11 @@ class Sandbox:
             name = gift["recipient"]["first_name"] if gift else ""
         if gift is None:
             return _errors(404, _error("invalid_request_error", "not_found", f"No such gift link: '{code}'"))
-        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Your gift is waiting</title></head>"
-                f"<body><h1>Your gift is waiting</h1><p>Hi {html.escape(name)}, pick your gift here. "
-                f"(&amp;Open sandbox: nothing will be shipped.)</p></body></html>")
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>Your gift is waiting</title></head>"
+            f"<body><h1>Your gift is waiting</h1><p>Hi {html.escape(name)}, pick your gift here. "
+            f"(&amp;Open sandbox: nothing will be shipped.)</p></body></html>"
+        )
         return _Response(200, page.encode(), content_type="text/html; charset=utf-8")
 
     def _get_gift(self, gift_id: str) -> _Response:
@@ -381,28 +422,36 @@ class Sandbox:
         if "limit" in query:
             raw = query["limit"][0].strip()
             if not raw.isdecimal() or int(raw) <= 0:
-                errs.append(_error("invalid_request_error", "invalid_parameter",
-                                   "limit must be a positive integer", "limit"))
+                errs.append(
+                    _error("invalid_request_error", "invalid_parameter", "limit must be a positive integer", "limit")
+                )
             else:
                 limit = min(int(raw), PAGE_LIMIT)
         after = query.get("after", [""])[0]
         if after:
             if after not in self._campaign_index:
-                errs.append(_error("invalid_request_error", "invalid_parameter",
-                                   "after must be the id of a campaign from this list", "after"))
+                errs.append(
+                    _error(
+                        "invalid_request_error",
+                        "invalid_parameter",
+                        "after must be the id of a campaign from this list",
+                        "after",
+                    )
+                )
             else:
                 start = self._campaign_index[after] + 1
         if errs:
             return _errors(400, *errs)
-        page = self.campaigns[start:start + limit]
+        page = self.campaigns[start : start + limit]
         return _json(200, {"data": page, "has_more": start + limit < len(self.campaigns)})
 
     def _post_gift(self, body: bytes) -> _Response:
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
-            return _errors(400, _error("invalid_request_error", "invalid_json",
-                                       f"The request body is not valid JSON: {exc}"))
+            return _errors(
+                400, _error("invalid_request_error", "invalid_json", f"The request body is not valid JSON: {exc}")
+            )
         errs = validate_gift_request(payload, self._campaigns_by_id)
         if errs:
             return _errors(VALIDATION_STATUS, *errs)
@@ -415,14 +464,22 @@ class Sandbox:
                 refused = _errors(429, _error("rate_limit_error", "too_many_requests", "Too many requests."))
             else:
                 seconds = retry_after_header(wait)
-                refused = _errors(429, _error("rate_limit_error", "too_many_requests",
-                                              f"Too many requests. Retry after {seconds} seconds."),
-                                  **{"Retry-After": seconds})
+                refused = _errors(
+                    429,
+                    _error(
+                        "rate_limit_error", "too_many_requests", f"Too many requests. Retry after {seconds} seconds."
+                    ),
+                    **{"Retry-After": seconds},
+                )
             refused.at_once = True
             return refused
         if draws[0] < faults.error_503:
-            return _errors(503, _error("api_error", "service_unavailable",
-                                       "The service is temporarily unavailable. Nothing was created."))
+            return _errors(
+                503,
+                _error(
+                    "api_error", "service_unavailable", "The service is temporarily unavailable. Nothing was created."
+                ),
+            )
         gift_body = self._create_gift(payload)
         if draws[1] < faults.error_500_after_create:
             return _errors(500, _error("api_error", "internal_error", "An internal error occurred."))
@@ -450,8 +507,12 @@ class Sandbox:
             "status": GiftStatus.SUBMITTED.value,
             "campaign_id": payload["campaign_id"],
             "redemption_url": f"{self.url}/r/{code}",
-            "recipient": {"id": str(uuid.uuid4()), "first_name": rec["first_name"],
-                          "last_name": rec["last_name"], "email": rec["email"]},
+            "recipient": {
+                "id": str(uuid.uuid4()),
+                "first_name": rec["first_name"],
+                "last_name": rec["last_name"],
+                "email": rec["email"],
+            },
             "shipping_address": payload.get("shipping_address"),
             "line_items": payload.get("line_items"),
             "created_at": now,
@@ -464,8 +525,9 @@ class Sandbox:
         self._emit(gift_id, "gift_request_created", body)
         lc = self.lifecycle
         if lc is not None:
-            self._lifecycle_q.put(self._lc_delay(lc, lc.redeem_after),
-                                  (gift_id, GiftStatus.SUBMITTED.value, "redeemed"))
+            self._lifecycle_q.put(
+                self._lc_delay(lc, lc.redeem_after), (gift_id, GiftStatus.SUBMITTED.value, "redeemed")
+            )
         return body
 
     # -- lifecycle and webhooks ---------------------------------------------------------
@@ -532,8 +594,9 @@ class Sandbox:
                 }
                 status, error = None, None
                 try:
-                    status = session.post(event.url, data=event.body, headers=headers,
-                                          timeout=WEBHOOK_TIMEOUT).status_code
+                    status = session.post(
+                        event.url, data=event.body, headers=headers, timeout=WEBHOOK_TIMEOUT
+                    ).status_code
                 except requests.RequestException as exc:
                     error = f"{type(exc).__name__}: {exc}"
                 self._record_delivery(event, attempt, status, error)

@@ -3,6 +3,7 @@
 Kept apart from the server (lib/sandbox.py) and its HTTP plumbing (lib/sandbox_http.py) so the
 API's rules read in one place, as docs/andopen-contract.md gives them; pure functions, no state.
 """
+
 from __future__ import annotations
 
 import copy
@@ -10,7 +11,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lib.models import iso, utcnow
@@ -111,30 +112,43 @@ def default_campaigns() -> list[dict]:
         ("Customer win-back", "A small something for customers we have not heard from."),
     ]
     named += [(f"Demo campaign {n:02d}", f"Generated demo campaign number {n}.") for n in range(4, 31)]
-    anchor = datetime(2026, 4, 10, 9, 0, tzinfo=timezone.utc)
+    anchor = datetime(2026, 4, 10, 9, 0, tzinfo=UTC)
     out = []
     for i, (name, description) in enumerate(named):
         n = i + 1
         created = anchor - timedelta(days=3 * i)
         archived = n == _ARCHIVED_DEMO
-        out.append({
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"giftrun-sandbox/campaign/{n}")),
-            "name": name,
-            "description": description,
-            "state": "archived" if archived else "available",
-            "archived_at": iso(created + timedelta(days=20)) if archived else None,
-            "created_at": iso(created),
-            "catalogue": [
-                {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"giftrun-sandbox/campaign/{n}/item/{k}")),
-                 "name": item, "price": price, "currency": "USD"}
-                for k, (item, price) in enumerate(_CATALOGUES[min(i, 3)])
-            ],
-        })
+        out.append(
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"giftrun-sandbox/campaign/{n}")),
+                "name": name,
+                "description": description,
+                "state": "archived" if archived else "available",
+                "archived_at": iso(created + timedelta(days=20)) if archived else None,
+                "created_at": iso(created),
+                "catalogue": [
+                    {
+                        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"giftrun-sandbox/campaign/{n}/item/{k}")),
+                        "name": item,
+                        "price": price,
+                        "currency": "USD",
+                    }
+                    for k, (item, price) in enumerate(_CATALOGUES[min(i, 3)])
+                ],
+            }
+        )
     return out
 
 
 def _normalise_campaign(raw: dict) -> dict:
-    c: dict = {"id": str(uuid.uuid4()), "name": "", "description": "", "state": "available",
-         "archived_at": None, "created_at": iso(utcnow()), "catalogue": []}
+    c: dict = {
+        "id": str(uuid.uuid4()),
+        "name": "",
+        "description": "",
+        "state": "available",
+        "archived_at": None,
+        "created_at": iso(utcnow()),
+        "catalogue": [],
+    }
     c.update(copy.deepcopy(raw))
     return c

@@ -4,6 +4,7 @@ asks the Sandbox to dispatch, records every exchange and plays the latency and h
 Apart from lib/sandbox.py so the server's state and routes are not buried in http.server detail;
 it needs the Sandbox only at runtime (the server's `sandbox` attribute), so nothing imports back.
 """
+
 from __future__ import annotations
 
 import socketserver
@@ -70,8 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
         """http.server's own errors (unparsable request, unknown method) as JSON too."""
         self.close_connection = True
         if code == 501:
-            resp = _errors(405, _error("invalid_request_error", "method_not_allowed",
-                                       f"{self.command} is not allowed."))
+            resp = _errors(
+                405, _error("invalid_request_error", "method_not_allowed", f"{self.command} is not allowed.")
+            )
         else:
             resp = _errors(code, _error("invalid_request_error", "bad_request", message or "Bad request"))
         self._answer(resp, b"")
@@ -82,15 +84,25 @@ class _Handler(BaseHTTPRequestHandler):
         length = (self.headers.get("Content-Length") or "0").strip()
         if (self.headers.get("Transfer-Encoding") or "identity").lower() != "identity":
             self.close_connection = True
-            resp = _errors(411, _error("invalid_request_error", "length_required",
-                                       "Send a Content-Length; chunked bodies are not accepted."))
+            resp = _errors(
+                411,
+                _error(
+                    "invalid_request_error",
+                    "length_required",
+                    "Send a Content-Length; chunked bodies are not accepted.",
+                ),
+            )
         elif not length.isdecimal():
             self.close_connection = True
             resp = _errors(400, _error("invalid_request_error", "invalid_content_length", "Bad Content-Length."))
         elif int(length) > MAX_BODY:
             self._drain(int(length))
-            resp = _errors(413, _error("invalid_request_error", "request_too_large",
-                                       f"Request bodies are limited to {MAX_BODY} bytes."))
+            resp = _errors(
+                413,
+                _error(
+                    "invalid_request_error", "request_too_large", f"Request bodies are limited to {MAX_BODY} bytes."
+                ),
+            )
         else:
             body = self.rfile.read(int(length)) if int(length) else b""
             try:
@@ -114,9 +126,14 @@ class _Handler(BaseHTTPRequestHandler):
         sb = self.server.sandbox
         rid = _request_id()
         headers = getattr(self, "headers", None)
-        sb._record(getattr(self, "command", None) or "", getattr(self, "path", ""),
-                   dict(headers.items()) if headers is not None else {}, body,
-                   None if resp.hang is not None else resp.status, rid)
+        sb._record(
+            getattr(self, "command", None) or "",
+            getattr(self, "path", ""),
+            dict(headers.items()) if headers is not None else {},
+            body,
+            None if resp.hang is not None else resp.status,
+            rid,
+        )
         if resp.hang is not None:
             sb._stopping.wait(resp.hang)
             self.close_connection = True  # the socket closes with no answer at all

@@ -11,12 +11,14 @@ seconds until one would be. A refused request uses no capacity. Every limiter le
 
 For a whole rate of 1/s or more the windows are one second long with N = rate.
 """
+
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from enum import Enum
-from typing import Callable, Protocol
+from typing import Protocol
 
 
 class LimiterKind(str, Enum):
@@ -88,8 +90,11 @@ class SlidingWindowLog:
         return self._log[0] + self.window - now
 
 
-_KINDS: dict[LimiterKind, Callable[[float], Limiter]] = {LimiterKind.TOKEN_BUCKET: TokenBucket, LimiterKind.FIXED_WINDOW: FixedWindow,
-          LimiterKind.SLIDING_WINDOW: SlidingWindowLog}
+_KINDS: dict[LimiterKind, Callable[[float], Limiter]] = {
+    LimiterKind.TOKEN_BUCKET: TokenBucket,
+    LimiterKind.FIXED_WINDOW: FixedWindow,
+    LimiterKind.SLIDING_WINDOW: SlidingWindowLog,
+}
 
 
 def make_limiter(kind: LimiterKind | str, rate: float) -> Limiter:

@@ -4,6 +4,7 @@ Both review the list as it is now (journal, look-back, do-not-gift), tell the us
 plan is, then build a run whose write-back pace suits where the list lives. Keeping those
 steps here means the two can never disagree about who is sent.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,15 +52,31 @@ class PreparedSend:
         """The run, not started. Its first write-back carries the review's results (why rows are
         skipped or invalid); a sheet is written less often than a file, to stay inside Google's quota."""
         c = self.choices
-        return SendRun(client, store, self.loaded.list_key, self.plan.items, c.campaign_id, actor=c.actor,
-                       rate=c.rate, concurrency=c.concurrency, sink=sink,
-                       flush_interval=SHEET_FLUSH_INTERVAL if to_sheet else FLUSH_INTERVAL,
-                       preamble=self.review.results(),
-                       lookback_days=NO_LOOKBACK if c.window is None else c.window.days, limits=c.limits)
+        return SendRun(
+            client,
+            store,
+            self.loaded.list_key,
+            self.plan.items,
+            c.campaign_id,
+            actor=c.actor,
+            rate=c.rate,
+            concurrency=c.concurrency,
+            sink=sink,
+            flush_interval=SHEET_FLUSH_INTERVAL if to_sheet else FLUSH_INTERVAL,
+            preamble=self.review.results(),
+            lookback_days=NO_LOOKBACK if c.window is None else c.window.days,
+            limits=c.limits,
+        )
 
 
-def prepare_send(loaded: LoadedList, store: Store, choices: SendChoices, *, now: datetime | None = None,
-                 extra_history: pd.DataFrame | None = None) -> PreparedSend:
+def prepare_send(
+    loaded: LoadedList,
+    store: Store,
+    choices: SendChoices,
+    *,
+    now: datetime | None = None,
+    extra_history: pd.DataFrame | None = None,
+) -> PreparedSend:
     """Review `loaded` for sending with `choices`; `extra_history` is a shared history sheet's
     rows, which the look-back counts as gifts."""
     rev = review(loaded, store, choices.window, now=now, extra_history=extra_history)

@@ -4,6 +4,7 @@ Every send is journalled in the store before it is attempted and with its outcom
 so a crash, a kill or a lost write-back never leads to a second gift: a row the journal
 holds as sent or unknown is never sent again by a later run.
 """
+
 from __future__ import annotations
 
 import logging
@@ -11,22 +12,40 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Callable, Sequence
 
 from .andopen import AndOpenClient, AndOpenError, RejectedError, RetryableError, RunStoppingError, UnknownOutcomeError
 from .guardrails import RunCap, RunLimits, cap_message
 from .journal_results import UNKNOWN_MESSAGE, result_for_entry
-from .models import (EventSource, GiftRequest, Recipient, SendState, StatusEvent, iso, normalize_email, status_label,
-                     utcnow)
-from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
+from .models import (
+    EventSource,
+    GiftRequest,
+    Recipient,
+    SendState,
+    StatusEvent,
+    iso,
+    normalize_email,
+    status_label,
+    utcnow,
+)
 from .plan import SendItem
+from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
 from .store import NO_LOOKBACK, Claim, Refusal, Store
 from .timefmt import shown
-from .writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT, SKIP_REASON,
-                        ResultSink,
-                        RowResult, merge_results)
+from .writeback import (
+    ELIGIBILITY,
+    GIFT_REQUEST_ID,
+    GIFT_STATUS,
+    REDEMPTION_URL,
+    SEND_ERROR,
+    SENT_AT,
+    SKIP_REASON,
+    ResultSink,
+    RowResult,
+    merge_results,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,21 +99,48 @@ class RunProgress:
         return (left / self.rate) if self.rate > 0 and left > 0 else (0.0 if left <= 0 else None)
 
     def counts(self) -> dict:
-        return {k: getattr(self, k) for k in
-                ("total", "done", "sent", "rejected", "unknown", "failed", "already", "skipped", "limited", "retries",
-                 "throttled", "resolved")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "total",
+                "done",
+                "sent",
+                "rejected",
+                "unknown",
+                "failed",
+                "already",
+                "skipped",
+                "limited",
+                "retries",
+                "throttled",
+                "resolved",
+            )
+        }
 
 
 class SendRun:
     """One run over a list. `run()` blocks; call it from a thread to run in the background."""
 
-    def __init__(self, client: AndOpenClient, store: Store, list_key: str, items: Sequence[SendItem],
-                 campaign_id: str, *, actor: str = "local", rate: float = DEFAULT_RATE,
-                 concurrency: int = MAX_CONCURRENCY, sink: ResultSink | None = None,
-                 flush_interval: float = FLUSH_INTERVAL, policy: RetryPolicy = RetryPolicy(),
-                 rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
-                 preamble: Sequence[RowResult] = (), lookback_days: int | None | object = NO_LOOKBACK,
-                 limits: RunLimits = RunLimits()) -> None:
+    def __init__(
+        self,
+        client: AndOpenClient,
+        store: Store,
+        list_key: str,
+        items: Sequence[SendItem],
+        campaign_id: str,
+        *,
+        actor: str = "local",
+        rate: float = DEFAULT_RATE,
+        concurrency: int = MAX_CONCURRENCY,
+        sink: ResultSink | None = None,
+        flush_interval: float = FLUSH_INTERVAL,
+        policy: RetryPolicy = RetryPolicy(),
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        preamble: Sequence[RowResult] = (),
+        lookback_days: int | None | object = NO_LOOKBACK,
+        limits: RunLimits = RunLimits(),
+    ) -> None:
         self.client, self.store, self.list_key = client, store, list_key
         self.items = list(items)
         self.campaign_id = campaign_id
@@ -220,7 +266,7 @@ class SendRun:
                 work.append(item)
         return work
 
-    def _run_workers(self, q: "queue.SimpleQueue[SendItem]") -> None:
+    def _run_workers(self, q: queue.SimpleQueue[SendItem]) -> None:
         """Start a few workers, add more while rate x latency says more requests must be in
         flight (a slow API still gets the full rate), and wait for them all."""
         workers: list[threading.Thread] = []
@@ -236,10 +282,14 @@ class SendRun:
             if not alive:
                 return
             alive[0].join(SUPERVISE_INTERVAL)
-            wanted = workers_for(self.limiter.target, self.latency.seconds(), least=min(DEFAULT_CONCURRENCY,
-                                 self.concurrency), most=self.concurrency)
+            wanted = workers_for(
+                self.limiter.target,
+                self.latency.seconds(),
+                least=min(DEFAULT_CONCURRENCY, self.concurrency),
+                most=self.concurrency,
+            )
 
-    def _worker(self, q: "queue.SimpleQueue[SendItem]") -> None:
+    def _worker(self, q: queue.SimpleQueue[SendItem]) -> None:
         while not self._stop.is_set():
             try:
                 item = q.get_nowait()
@@ -249,8 +299,10 @@ class SendRun:
                 self._send_within_cap(item)
             except Exception as exc:  # the store failed (disk full, locked): stop rather than guess
                 log.error("run stopped: %s: %s", type(exc).__name__, exc)
-                self.stop(f"The run stopped: the store could not record a send ({type(exc).__name__}). "
-                          "Rows in flight are marked unknown at the next run.")
+                self.stop(
+                    f"The run stopped: the store could not record a send ({type(exc).__name__}). "
+                    "Rows in flight are marked unknown at the next run."
+                )
         # Stopped: the rest of the queue was never attempted; it stays unsent (not journalled).
 
     def _send_one(self, item: SendItem) -> None:
@@ -262,17 +314,25 @@ class SendRun:
                     self._record(item, SendState.FAILED, error=NOT_SENT_STOPPED)
                 return  # stopped before the first try: nothing journalled, nothing sent
             if attempt == 0:
-                claim = self.store.claim(self.list_key, r, row_key=item.row_key, campaign_id=self.campaign_id,
-                                         run_id=self.run_id, lookback_since=self._lookback_since(),
-                                         daily_limit=self.limits.daily_limit)
+                claim = self.store.claim(
+                    self.list_key,
+                    r,
+                    row_key=item.row_key,
+                    campaign_id=self.campaign_id,
+                    run_id=self.run_id,
+                    lookback_since=self._lookback_since(),
+                    daily_limit=self.limits.daily_limit,
+                )
                 if not claim.claimed:
                     if claim.refusal == Refusal.DAILY_LIMIT:
                         self._stop_at_daily_limit(item, claim)
                         return
                     entry = self.store.journal(self.list_key).get(normalize_email(r.email))
                     if claim.refusal in (Refusal.LOOKBACK, Refusal.DO_NOT_GIFT):  # skip this row, go on
-                        self._emit(RowResult(item.row_key, r.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
-                                   skipped=True)
+                        self._emit(
+                            RowResult(item.row_key, r.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
+                            skipped=True,
+                        )
                     elif entry:
                         self._emit(result_for_entry(item.row_key, entry), already=True)
                     return
@@ -305,8 +365,9 @@ class SendRun:
                     return
                 continue
             except RejectedError as exc:
-                self._record(item, SendState.REJECTED, error=f"&Open rejected this row: {exc.message}",
-                             request_id=exc.request_id)
+                self._record(
+                    item, SendState.REJECTED, error=f"&Open rejected this row: {exc.message}", request_id=exc.request_id
+                )
                 return
             except UnknownOutcomeError as exc:
                 self._record(item, SendState.UNKNOWN, error=exc.message, request_id=exc.request_id)
@@ -319,16 +380,43 @@ class SendRun:
                 self._record(item, SendState.UNKNOWN, error=f"unexpected error ({type(exc).__name__})")
                 return
             now = iso(utcnow())
-            self.store.record_outcome(self.list_key, r.email, SendState.SENT, gift_request_id=gift.id,
-                                      redemption_url=gift.redemption_url, at=now)
-            self.store.add_event(StatusEvent(
-                event_id=f"send:{gift.id}", gift_request_id=gift.id, status=gift.status or "submitted",
-                source=EventSource.SEND, email=r.email, event_type="gift_request_created",
-                occurred_at=gift.created_at, redemption_url=gift.redemption_url, actor=self.actor,
-                campaign_id=gift.campaign_id, created_at=gift.created_at))
-            self._emit(RowResult(item.row_key, r.email, {
-                GIFT_REQUEST_ID: gift.id, REDEMPTION_URL: gift.redemption_url or "", SEND_ERROR: "",
-                GIFT_STATUS: status_label(gift.status or "submitted"), SENT_AT: shown(now)}), state=SendState.SENT)
+            self.store.record_outcome(
+                self.list_key,
+                r.email,
+                SendState.SENT,
+                gift_request_id=gift.id,
+                redemption_url=gift.redemption_url,
+                at=now,
+            )
+            self.store.add_event(
+                StatusEvent(
+                    event_id=f"send:{gift.id}",
+                    gift_request_id=gift.id,
+                    status=gift.status or "submitted",
+                    source=EventSource.SEND,
+                    email=r.email,
+                    event_type="gift_request_created",
+                    occurred_at=gift.created_at,
+                    redemption_url=gift.redemption_url,
+                    actor=self.actor,
+                    campaign_id=gift.campaign_id,
+                    created_at=gift.created_at,
+                )
+            )
+            self._emit(
+                RowResult(
+                    item.row_key,
+                    r.email,
+                    {
+                        GIFT_REQUEST_ID: gift.id,
+                        REDEMPTION_URL: gift.redemption_url or "",
+                        SEND_ERROR: "",
+                        GIFT_STATUS: status_label(gift.status or "submitted"),
+                        SENT_AT: shown(now),
+                    },
+                ),
+                state=SendState.SENT,
+            )
             return
 
     def _create(self, r: Recipient) -> GiftRequest:
@@ -346,8 +434,10 @@ class SendRun:
             return self._send_one(item)
         if not self._cap.take(item.row_key, self._stop.is_set):
             if not self._stop.is_set():
-                self._emit(RowResult(item.row_key, item.recipient.email,
-                                     {SEND_ERROR: cap_message(self._cap.limit)}), limited=True)
+                self._emit(
+                    RowResult(item.row_key, item.recipient.email, {SEND_ERROR: cap_message(self._cap.limit)}),
+                    limited=True,
+                )
             return None
         try:
             return self._send_one(item)
@@ -366,8 +456,9 @@ class SendRun:
         self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: room.row_message()}), limited=True)
         if first:
             self.stop(room.stop_message())
-            self.store.audit(self.actor, "daily limit stop", f"run {self.run_id[:8]}: {room.stop_message()}",
-                             list_key=self.list_key)
+            self.store.audit(
+                self.actor, "daily limit stop", f"run {self.run_id[:8]}: {room.stop_message()}", list_key=self.list_key
+            )
 
     def _not_sent_after_daily_limit(self, work: Sequence[SendItem]) -> None:
         """Rows the run never got to (or stopped waiting for) once the daily limit stopped it."""
@@ -376,7 +467,9 @@ class SendRun:
             return
         for item in work:
             if item.row_key not in self._answered:
-                self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: room.row_message()}), limited=True)
+                self._emit(
+                    RowResult(item.row_key, item.recipient.email, {SEND_ERROR: room.row_message()}), limited=True
+                )
 
     def _lookback_since(self) -> str | None | object:
         days = self.lookback_days
@@ -394,8 +487,15 @@ class SendRun:
             text += f" [Request-Id {request_id}]"
         self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: text}), state=state)
 
-    def _emit(self, result: RowResult, *, state: SendState | None = None, already: bool = False,
-              skipped: bool = False, limited: bool = False) -> None:
+    def _emit(
+        self,
+        result: RowResult,
+        *,
+        state: SendState | None = None,
+        already: bool = False,
+        skipped: bool = False,
+        limited: bool = False,
+    ) -> None:
         if self._cap is not None and state in (SendState.SENT, SendState.UNKNOWN):
             self._cap.keep(result.row_key)  # a gift, or maybe one: its place under the cap stays taken
         with self._lock:
@@ -504,5 +604,13 @@ class SendRun:
             return list(self._pending)
 
 
-__all__ = ["SendRun", "SendItem", "RunProgress", "result_for_entry", "UNKNOWN_MESSAGE", "DEFAULT_RATE",
-           "DEFAULT_CONCURRENCY", "MAX_CONCURRENCY"]
+__all__ = [
+    "SendRun",
+    "SendItem",
+    "RunProgress",
+    "result_for_entry",
+    "UNKNOWN_MESSAGE",
+    "DEFAULT_RATE",
+    "DEFAULT_CONCURRENCY",
+    "MAX_CONCURRENCY",
+]

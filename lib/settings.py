@@ -5,6 +5,7 @@ Secrets are held in `Secret`, whose repr and str never show the value. This is t
 module that reads the environment (tests/test_architecture.py checks it): every other
 module gets its configuration from a Settings.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,10 @@ import logging
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .andopen_hosts import is_sandbox
 from .errors import GiftrunError
@@ -55,8 +57,12 @@ def mask_token(token: str | None) -> str:
         return "(not set)"
     parts = token.split("-", 3)
     # Only a real key's version and stage are shown: any other "ao-…" text may be secret throughout.
-    andopen_shaped = (len(parts) == 4 and parts[0] == "ao" and bool(re.fullmatch(r"v\d{1,3}", parts[1]))
-                      and parts[2] in ("production", "staging"))
+    andopen_shaped = (
+        len(parts) == 4
+        and parts[0] == "ao"
+        and bool(re.fullmatch(r"v\d{1,3}", parts[1]))
+        and parts[2] in ("production", "staging")
+    )
     secret = parts[3] if andopen_shaped else token
     tail = secret[-4:] if len(secret) >= 12 else ""  # a short secret would be shown whole
     if andopen_shaped:
@@ -96,7 +102,7 @@ class Settings:
         return not self.api_key
 
     @classmethod
-    def from_mapping(cls, *sources: Mapping[str, Any]) -> "Settings":
+    def from_mapping(cls, *sources: Mapping[str, Any]) -> Settings:
         """Earlier sources win: `Settings.from_mapping(st.secrets, os.environ)`."""
 
         def get(name: str) -> Any:
@@ -116,8 +122,10 @@ class Settings:
         def secret(name: str) -> Secret | None:
             value = text(name)
             if value and not (value.isascii() and value.isprintable()):
-                raise SettingsError(f"{name} contains a character that is not plain ASCII (a typographic quote "
-                                    "or a space pasted with it?). Copy the value again.")
+                raise SettingsError(
+                    f"{name} contains a character that is not plain ASCII (a typographic quote "
+                    "or a space pasted with it?). Copy the value again."
+                )
             return Secret(value) if value else None
 
         database_url, schema = _database(text("GIFTRUN_DATABASE_URL"), get("connections"))
@@ -155,12 +163,12 @@ class Settings:
         )
 
     @classmethod
-    def from_secrets(cls, secrets: Mapping[str, Any]) -> "Settings":
+    def from_secrets(cls, secrets: Mapping[str, Any]) -> Settings:
         """The app: its secrets (st.secrets as a dict), then the environment."""
         return cls.from_mapping(secrets, os.environ)
 
     @classmethod
-    def from_env(cls, secrets_file: Path | None = None) -> "Settings":
+    def from_env(cls, secrets_file: Path | None = None) -> Settings:
         """The environment, then the app's secrets file if there is one (the CLI and the
         app read the same configuration; the environment wins). GIFTRUN_SECRETS_FILE names
         another file; set it empty to read none."""
@@ -204,8 +212,10 @@ def _demo_speed(raw: str | None) -> float:
     except ValueError:
         speed = math.nan
     if not (math.isfinite(speed) and 0 < speed <= 10_000):
-        raise SettingsError(f"GIFTRUN_DEMO_SPEED is '{raw[:20]}': give a number above 0, such as 20 "
-                            "(the demo's gifts then move 20 times faster).")
+        raise SettingsError(
+            f"GIFTRUN_DEMO_SPEED is '{raw[:20]}': give a number above 0, such as 20 "
+            "(the demo's gifts then move 20 times faster)."
+        )
     return speed
 
 
@@ -236,20 +246,26 @@ def _database(env_url: str | None, connections: Any) -> tuple[Secret | None, str
     if raw is None and section.get("host"):
         from sqlalchemy.engine import URL
 
-        raw = URL.create(f"{section.get('dialect', 'postgresql')}+psycopg", username=section.get("username"),
-                         password=section.get("password"), host=section.get("host"),
-                         port=int(section["port"]) if section.get("port") else None,
-                         database=section.get("database"), query=dict(section.get("query") or {})
-                         ).render_as_string(hide_password=False)
+        raw = URL.create(
+            f"{section.get('dialect', 'postgresql')}+psycopg",
+            username=section.get("username"),
+            password=section.get("password"),
+            host=section.get("host"),
+            port=int(section["port"]) if section.get("port") else None,
+            database=section.get("database"),
+            query=dict(section.get("query") or {}),
+        ).render_as_string(hide_password=False)
     schema = str(section["schema"]).strip() if section.get("schema") else None
     if not raw:
         return None, schema
     from .store.database import is_database_url
 
     if not is_database_url(raw):
-        raise SettingsError("GIFTRUN_DATABASE_URL (or [connections.giftrun] url) must be a PostgreSQL URL such as "
-                            "postgresql://user:password@host:5432/dbname?sslmode=require. The value is not shown: "
-                            "it may hold a password.")
+        raise SettingsError(
+            "GIFTRUN_DATABASE_URL (or [connections.giftrun] url) must be a PostgreSQL URL such as "
+            "postgresql://user:password@host:5432/dbname?sslmode=require. The value is not shown: "
+            "it may hold a password."
+        )
     return Secret(raw), schema
 
 
@@ -273,8 +289,10 @@ def _service_account(section: Any, env_value: Any) -> Mapping[str, Any] | None:
             if _looks_like_path(raw):
                 raise SettingsError(f"GOOGLE_SERVICE_ACCOUNT_JSON points to {path}, which does not exist.")
             # Not a path: probably mangled JSON (quoted, cut) holding a private key; never echo it.
-            raise SettingsError("GOOGLE_SERVICE_ACCOUNT_JSON is neither JSON text (it must start with '{') nor the "
-                                "path of an existing file. Its value is not shown, as it may hold a private key.")
+            raise SettingsError(
+                "GOOGLE_SERVICE_ACCOUNT_JSON is neither JSON text (it must start with '{') nor the "
+                "path of an existing file. Its value is not shown, as it may hold a private key."
+            )
         raw = path.read_text(encoding="utf-8")
     try:
         return json.loads(raw)
@@ -283,4 +301,4 @@ def _service_account(section: Any, env_value: Any) -> Mapping[str, Any] | None:
 
 
 def _looks_like_path(value: str) -> bool:
-    return len(value) <= 255 and not any(c in value for c in '{}"\'\n\r') and "PRIVATE" not in value.upper()
+    return len(value) <= 255 and not any(c in value for c in "{}\"'\n\r") and "PRIVATE" not in value.upper()

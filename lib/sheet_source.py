@@ -6,11 +6,12 @@ the receiver appends every accepted event there (through the store's outbox, so 
 is lost while Google refuses), and the app and the CLI import that tab's events into
 their local store before they compute statuses and the look-back check.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import gspread
 
@@ -39,23 +40,35 @@ class SheetColumnsError(sheets.SheetsError):
         self.columns, self.stale = columns, stale
 
 
-def load_sheet(text: str, settings: Settings, overrides: Mapping[str, str] | None = None,
-               worksheet: str | None = None, client: gspread.Client | None = None,
-               absent_ok: Collection[str] = ()) -> tuple[LoadedList, sheets.SheetSink]:
+def load_sheet(
+    text: str,
+    settings: Settings,
+    overrides: Mapping[str, str] | None = None,
+    worksheet: str | None = None,
+    client: gspread.Client | None = None,
+    absent_ok: Collection[str] = (),
+) -> tuple[LoadedList, sheets.SheetSink]:
     """Open the sheet, read it as text, key its rows by identity (not position). An override
     naming a column the tab does not have raises SheetColumnsError (see match_columns)."""
     sheet = sheets.SheetList.open(client or sheets_client(settings), sheets.parse_sheet_ref(text), worksheet)
     frame = sheet.read()
     if len(frame) > MAX_ROWS:
-        raise sheets.SheetsError(f"The tab '{sheet.title}' has {len(frame):,} people; the limit is {MAX_ROWS:,} rows. "
-                                 "Split it into smaller tabs.")
+        raise sheets.SheetsError(
+            f"The tab '{sheet.title}' has {len(frame):,} people; the limit is {MAX_ROWS:,} rows. "
+            "Split it into smaller tabs."
+        )
     try:
         cmap = match_columns(list(frame.columns), overrides, absent_ok=absent_ok)
     except ColumnMappingError as exc:
         raise SheetColumnsError(f"In the tab '{sheet.title}': {exc}", columns=exc.columns, stale=exc.stale) from None
     keys = sheets.row_keys(frame, cmap.email, cmap.first_name, cmap.last_name)
-    loaded = prepare(frame, list_key=sheet.list_key, name=f"{sheet.spreadsheet_title} / {sheet.title}",
-                     overrides={**vars(cmap)}, row_keys=keys)
+    loaded = prepare(
+        frame,
+        list_key=sheet.list_key,
+        name=f"{sheet.spreadsheet_title} / {sheet.title}",
+        overrides={**vars(cmap)},
+        row_keys=keys,
+    )
     return loaded, sheet.sink(cmap.email, cmap.first_name, cmap.last_name)
 
 
@@ -72,8 +85,9 @@ def sync(store: Store, target: str, tab: sheets.HistoryTab) -> int:
         return sheets.sync_outbox(store, target, tab)
 
 
-def mirror_events(store: Store, target: str, tab: "sheets.HistoryTab | Callable[[], sheets.HistoryTab]",
-                  events: list[StatusEvent]) -> int:
+def mirror_events(
+    store: Store, target: str, tab: sheets.HistoryTab | Callable[[], sheets.HistoryTab], events: list[StatusEvent]
+) -> int:
     """Queue events for a sheet's history tab, then try to append them now; on a Google
     refusal (even while creating the tab) they stay queued in the store for the next call."""
     store.enqueue(target, [e.event_id for e in events])
@@ -84,17 +98,21 @@ def mirror_events(store: Store, target: str, tab: "sheets.HistoryTab | Callable[
         return 0
 
 
-def history_mirror(settings: Settings, store: Store, client: gspread.Client | None = None
-                   ) -> Callable[[list[StatusEvent]], None]:
+def history_mirror(
+    settings: Settings, store: Store, client: gspread.Client | None = None
+) -> Callable[[list[StatusEvent]], None]:
     """The receiver's on_accepted hook: queue each accepted event for the shared tab; a
     background thread appends the queue in batches every few seconds."""
-    target = sheets.history_target(settings.history_sheet)
+    link = settings.history_sheet
+    if not link:
+        raise sheets.SheetsError("No shared history sheet is configured (GIFTRUN_HISTORY_SHEET).")
+    target = sheets.history_target(link)
     state: dict[str, sheets.HistoryTab] = {}
     wake = threading.Event()
 
     def tab() -> sheets.HistoryTab:
         if "tab" not in state:
-            state["tab"] = sheets.HistoryTab.open(client or sheets_client(settings), settings.history_sheet)
+            state["tab"] = sheets.HistoryTab.open(client or sheets_client(settings), link)
         return state["tab"]
 
     def loop() -> None:

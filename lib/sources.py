@@ -1,10 +1,11 @@
 """A list as the run engine sees it, whatever it came from: a CSV file, an upload, a sheet."""
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import pandas as pd
 
@@ -36,15 +37,23 @@ class LoadedList:
             raise SourceError(
                 f"{self.name}: no column found for {', '.join(missing)}. Columns in the list: "
                 f"{', '.join(self.user_columns) or '(none)'}. Rename a column, or map it with "
-                "--map FIELD=COLUMN (fields: first_name, last_name, email, approved).")
+                "--map FIELD=COLUMN (fields: first_name, last_name, email, approved)."
+            )
 
 
 def positional_keys(n: int) -> list[str]:
     return [str(i) for i in range(n)]
 
 
-def prepare(frame: pd.DataFrame, *, list_key: str, name: str, overrides: Mapping[str, str] | None = None,
-            row_keys: Sequence[str] | None = None, document: csvio.CsvDocument | None = None) -> LoadedList:
+def prepare(
+    frame: pd.DataFrame,
+    *,
+    list_key: str,
+    name: str,
+    overrides: Mapping[str, str] | None = None,
+    row_keys: Sequence[str] | None = None,
+    document: csvio.CsvDocument | None = None,
+) -> LoadedList:
     """The list with every result column: the user's own where the list has one (matched
     loosely, `writeback.result_columns`), the missing ones added after the user's columns."""
     user_columns = tuple(str(c) for c in frame.columns)
@@ -106,6 +115,3 @@ class CsvFileSink:
         csvio.write_bytes_atomic(data, self.path)
         self.loaded.frame = frame
         self.writes += 1
-
-
-

@@ -1,4 +1,5 @@
 """The Gift status page's numbers: one frame of gifts, counts, a funnel, event history."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -18,11 +19,18 @@ GIFT_COLUMNS = ["Recipient", "Status", "Last update", "Redemption URL", "Gift re
 def gifts_frame(store: Store) -> pd.DataFrame:
     """Every gift the store knows (ours and other tools'), newest update first."""
     senders = store.senders()
-    rows = [{
-        "Recipient": g.email, "Status": status_label(g.status) or "Unknown", "status": g.status or "",
-        "Last update": shown(g.updated_at), "Redemption URL": g.redemption_url or "",
-        "Gift request ID": g.gift_request_id, "Sent by": senders.get(g.gift_request_id, "other tool"),
-    } for g in store.gifts()]
+    rows = [
+        {
+            "Recipient": g.email,
+            "Status": status_label(g.status) or "Unknown",
+            "status": g.status or "",
+            "Last update": shown(g.updated_at),
+            "Redemption URL": g.redemption_url or "",
+            "Gift request ID": g.gift_request_id,
+            "Sent by": senders.get(g.gift_request_id, "other tool"),
+        }
+        for g in store.gifts()
+    ]
     return pd.DataFrame(rows, columns=GIFT_COLUMNS)
 
 
@@ -39,17 +47,43 @@ def funnel(gifts: pd.DataFrame) -> pd.DataFrame:
     dispatched); cancelled ones stop counting at Submitted."""
     ranks = gifts["status"].map(lambda s: STATUS_RANK.get(s, 0)) if len(gifts) else pd.Series(dtype=int)
     live = ranks[ranks < STATUS_RANK[GiftStatus.CANCELLED]]
-    rows = [{"Stage": status_label(s), "Gifts": int(len(ranks) if s == GiftStatus.SUBMITTED
-                                                   else (live >= STATUS_RANK[s]).sum())} for s in FUNNEL]
+    rows = [
+        {
+            "Stage": status_label(s),
+            "Gifts": int(len(ranks) if s == GiftStatus.SUBMITTED else (live >= STATUS_RANK[s]).sum()),
+        }
+        for s in FUNNEL
+    ]
     rows.append({"Stage": "Cancelled", "Gifts": int((ranks == STATUS_RANK[GiftStatus.CANCELLED]).sum())})
     return pd.DataFrame(rows)
 
 
 def history_frame(store: Store, gift_request_id: str | None = None) -> pd.DataFrame:
-    rows = [{
-        "Received at": e.received_at, "Event id": e.event_id, "Type": e.event_type,
-        "Gift request ID": e.gift_request_id, "Email": e.email, "Status": status_label(e.status),
-        "Source": str(e.source), "Occurred at": e.occurred_at or "", "Actor": e.actor,
-    } for e in store.events(gift_request_id=gift_request_id)]
-    return pd.DataFrame(rows, columns=["Received at", "Event id", "Type", "Gift request ID", "Email", "Status",
-                                       "Source", "Occurred at", "Actor"])
+    rows = [
+        {
+            "Received at": e.received_at,
+            "Event id": e.event_id,
+            "Type": e.event_type,
+            "Gift request ID": e.gift_request_id,
+            "Email": e.email,
+            "Status": status_label(e.status),
+            "Source": str(e.source),
+            "Occurred at": e.occurred_at or "",
+            "Actor": e.actor,
+        }
+        for e in store.events(gift_request_id=gift_request_id)
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "Received at",
+            "Event id",
+            "Type",
+            "Gift request ID",
+            "Email",
+            "Status",
+            "Source",
+            "Occurred at",
+            "Actor",
+        ],
+    )

@@ -1,9 +1,10 @@
 """How a timestamp is shown to people, in one place: the store keeps ISO-8601 text (ours
 with `Z`, &Open's possibly with an offset), and every page, table and CLI line shows it the
 same way, in UTC and saying so."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .models import parse_iso
 
@@ -18,5 +19,5 @@ def shown(ts: str | datetime | None, *, seconds: bool = True) -> str:
     if when is None:
         return str(ts).strip()
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")

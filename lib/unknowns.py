@@ -1,5 +1,6 @@
 """How a list's unknown outcomes stand: how many resolved themselves from &Open's updates,
 how many still need a person, and for how long they have waited."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,11 +19,15 @@ class UnknownsReport:
     def describe(self) -> str:
         parts = []
         if self.resolved:
-            parts.append(f"{self.resolved} unknown outcome{'s' if self.resolved != 1 else ''} resolved automatically "
-                         "from &Open's updates")
+            parts.append(
+                f"{self.resolved} unknown outcome{'s' if self.resolved != 1 else ''} resolved automatically "
+                "from &Open's updates"
+            )
         if self.waiting:
-            parts.append(f"{self.waiting} still need{'s' if self.waiting == 1 else ''} a person to check &Open "
-                         f"(the oldest attempt {ago(self.oldest_wait)})")
+            parts.append(
+                f"{self.waiting} still need{'s' if self.waiting == 1 else ''} a person to check &Open "
+                f"(the oldest attempt {ago(self.oldest_wait)})"
+            )
         return "; ".join(parts)
 
 
@@ -39,12 +44,16 @@ def ago(delta: timedelta | None) -> str:
     return f"{round(seconds / 86400)} days ago"
 
 
-def unknowns_report(store: Store, list_key: str, *, since: str | None = None,
-                    now: datetime | None = None) -> UnknownsReport:
+def unknowns_report(
+    store: Store, list_key: str, *, since: str | None = None, now: datetime | None = None
+) -> UnknownsReport:
     """`since`: count resolutions from then on (ISO time); None counts them all."""
     now = now or utcnow()
     waiting = [e for e in store.journal(list_key).values() if e.state == SendState.UNKNOWN]
     times = [t for e in waiting if (t := parse_iso(e.attempted_at)) is not None]
-    resolved = [a for a in store.resolutions(list_key)
-                if a["action"] == "resolve-unknown" and (since is None or a["at"] >= since)]
+    resolved = [
+        a
+        for a in store.resolutions(list_key)
+        if a["action"] == "resolve-unknown" and (since is None or a["at"] >= since)
+    ]
     return UnknownsReport(len(resolved), len(waiting), (now - min(times)) if times else None)

@@ -1,6 +1,7 @@
 """&Open's webhook signature, shared by the receiver that checks it (webhooks) and the
 sandbox that signs its deliveries: one definition, so the two cannot drift apart. A module
 of its own because the sandbox (a fake &Open) must not import the receiver and its store."""
+
 from __future__ import annotations
 
 import hashlib

@@ -6,6 +6,7 @@ durably, deduplicated on its event id, before &Open gets a 2xx, so a crash never
 acknowledged event. The same Starlette routes serve the Streamlit app (`st.App(routes=…)`)
 and the standalone receiver (`serve`).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -15,8 +16,8 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -46,8 +47,17 @@ _LENGTH = re.compile(r"[0-9]{1,18}", re.ASCII)
 # What we store, and the longest we accept: ids are UUIDs, a status is a word. Longer,
 # or with control characters (NUL included: PostgreSQL text cannot hold it) or unpaired
 # surrogates (not storable text), and the body is refused as malformed.
-FIELD_LIMITS = {"event id": 200, "gift request id": 200, "event type": 100, "status": 64, "email": 320,
-                "updated_at": 64, "redemption_url": 2048, "campaign_id": 200, "created_at": 64}
+FIELD_LIMITS = {
+    "event id": 200,
+    "gift request id": 200,
+    "event type": 100,
+    "status": 64,
+    "email": 320,
+    "updated_at": 64,
+    "redemption_url": 2048,
+    "campaign_id": 200,
+    "created_at": 64,
+}
 MAX_NUMBER_DIGITS = 100
 SERVER_LOGGERS = ("giftrun.webhooks", "uvicorn.error", "asyncio")  # throttled on both servers
 
@@ -56,7 +66,6 @@ class WebhookError(GiftrunError):
     """A refused delivery; `message` is safe to return to the caller (never the secret)."""
 
     status = 400
-
 
 
 class SignatureError(WebhookError):
@@ -115,16 +124,23 @@ def verify(
         status = _status_from_type(event_type)
     recipient = obj.get("recipient")
     email = recipient.get("email") if isinstance(recipient, dict) else None
-    fields = {"event id": event_id, "gift request id": gift_id.strip(), "event type": event_type, "status": status,
-              "email": _str(email), "updated_at": _str(obj.get("updated_at")),
-              "redemption_url": _str(obj.get("redemption_url")),
-              # the gift object's campaign and creation time: what matches it to a send whose answer was lost
-              "campaign_id": _str(obj.get("campaign_id")), "created_at": _str(obj.get("created_at"))}
+    fields = {
+        "event id": event_id,
+        "gift request id": gift_id.strip(),
+        "event type": event_type,
+        "status": status,
+        "email": _str(email),
+        "updated_at": _str(obj.get("updated_at")),
+        "redemption_url": _str(obj.get("redemption_url")),
+        # the gift object's campaign and creation time: what matches it to a send whose answer was lost
+        "campaign_id": _str(obj.get("campaign_id")),
+        "created_at": _str(obj.get("created_at")),
+    }
     for name, value in fields.items():
         _check_storable(name, value)
     return StatusEvent(
         event_id=event_id,
-        gift_request_id=fields["gift request id"],
+        gift_request_id=gift_id.strip(),
         status=status,
         source=EventSource.WEBHOOK,
         email=fields["email"] or "",
@@ -145,8 +161,7 @@ def parse_body(body: bytes) -> dict:
     except UnicodeDecodeError:
         raise MalformedError("body is not UTF-8") from None
     try:
-        obj = json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_int=_int,
-                         parse_float=_float)
+        obj = json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_int=_int, parse_float=_float)
     except RecursionError:
         raise MalformedError("body is nested too deeply") from None
     except ValueError:
@@ -199,7 +214,7 @@ def _status_from_type(event_type: str) -> str:
     if event_type in _TYPE_STATUS:
         return _TYPE_STATUS[event_type]
     prefix = "gift_request_"
-    return event_type[len(prefix):] if event_type.startswith(prefix) else ""
+    return event_type[len(prefix) :] if event_type.startswith(prefix) else ""
 
 
 def _str(value: object) -> str | None:
@@ -333,8 +348,10 @@ def routes(intake_factory: Callable[[], WebhookIntake]) -> list[BaseRoute]:
             return JSONResponse({"ok": False, "error": "webhook intake unavailable"}, status_code=503)
         with intake._lock:
             counts = dict(intake.counts)
-        return JSONResponse({"ok": intake.configured, "secret_configured": intake.configured, "events": counts},
-                            status_code=200 if intake.configured else 503)
+        return JSONResponse(
+            {"ok": intake.configured, "secret_configured": intake.configured, "events": counts},
+            status_code=200 if intake.configured else 503,
+        )
 
     return [
         Route("/webhooks/andopen", receive, methods=["POST"]),
@@ -353,8 +370,15 @@ def receiver_app(store: Store | Path | str, secret: str, **kw) -> Starlette:
     return Starlette(routes=[*routes(lambda: intake), Route("/health", health, methods=["GET"])])
 
 
-def serve(store: Store | Path | str, secret: str, host: str = "127.0.0.1", port: int = 8502, *,
-          limits: Limits | None = None, **kw) -> None:
+def serve(
+    store: Store | Path | str,
+    secret: str,
+    host: str = "127.0.0.1",
+    port: int = 8502,
+    *,
+    limits: Limits | None = None,
+    **kw,
+) -> None:
     """Run the receiver until interrupted. Access logs are off: nothing about a request
     (headers, signature) is ever logged, and the secret never is. Slow clients are timed
     out and connections bounded (`limits`, default from the environment: see httpguard)."""
@@ -362,5 +386,12 @@ def serve(store: Store | Path | str, secret: str, host: str = "127.0.0.1", port:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     throttle_logs(*SERVER_LOGGERS)
-    uvicorn.run(receiver_app(store, secret, **kw), host=host, port=port, log_level="warning",
-                access_log=False, server_header=False, **(limits or Limits.from_env()).uvicorn_options(H11Protocol))
+    uvicorn.run(
+        receiver_app(store, secret, **kw),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        **(limits or Limits.from_env()).uvicorn_options(H11Protocol),
+    )

@@ -3,10 +3,12 @@
 The run engine batches results and hands them to a sink every few seconds and at the end:
 never one write per row.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 import pandas as pd
 
@@ -23,7 +25,13 @@ APPROVED = "Approved"
 
 # Created if missing, after the user's own columns, in this order (docs/architecture.md, Contracts).
 RESULT_COLUMNS: tuple[str, ...] = (
-    GIFT_REQUEST_ID, REDEMPTION_URL, SEND_ERROR, GIFT_STATUS, ELIGIBILITY, SKIP_REASON, SENT_AT,
+    GIFT_REQUEST_ID,
+    REDEMPTION_URL,
+    SEND_ERROR,
+    GIFT_STATUS,
+    ELIGIBILITY,
+    SKIP_REASON,
+    SENT_AT,
 )
 
 

@@ -2,12 +2,13 @@
 test_secrets, test_pages): a browser session, running and clicking, reading what it shows, the
 process services and their reset between tests. The fixtures built on these (`data_dir`,
 `server_state`) live in conftest.py."""
+
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -21,9 +22,18 @@ TIMEOUT = 30
 RUN_DEADLINE = 60.0  # seconds a 20-row demo run may take before the test gives up
 
 # Configuration that would take the app out of demo mode, gate it, name its sender or point it elsewhere.
-ENV_TO_CLEAR = ("ANDOPEN_API_KEY", "ANDOPEN_BASE_URL", "ANDOPEN_CAMPAIGN_ID", "ANDOPEN_WEBHOOK_SECRET",
-                "GIFTRUN_HISTORY_SHEET", "GOOGLE_SERVICE_ACCOUNT_JSON", "GIFTRUN_APP_PASSWORD",
-                "GIFTRUN_ALLOWED_DOMAINS", "GIFTRUN_ACTOR", "GIFTRUN_DAILY_LIMIT")
+ENV_TO_CLEAR = (
+    "ANDOPEN_API_KEY",
+    "ANDOPEN_BASE_URL",
+    "ANDOPEN_CAMPAIGN_ID",
+    "ANDOPEN_WEBHOOK_SECRET",
+    "GIFTRUN_HISTORY_SHEET",
+    "GOOGLE_SERVICE_ACCOUNT_JSON",
+    "GIFTRUN_APP_PASSWORD",
+    "GIFTRUN_ALLOWED_DOMAINS",
+    "GIFTRUN_ACTOR",
+    "GIFTRUN_DAILY_LIMIT",
+)
 
 
 # -- the process ---------------------------------------------------------------------------------

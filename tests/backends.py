@@ -6,6 +6,7 @@ store by its folder, as a user names GIFTRUN_DATA_DIR; on Postgres that folder m
 schema of its own, so two folders are still two independent stores, and a subprocess given
 `env(folder)` opens the same store as `store(folder)` here.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,8 +40,11 @@ def env(folder: Path | str) -> dict[str, str]:
     """What GIFTRUN_DATA_DIR=folder means on the current backend, as environment variables."""
     out = {"GIFTRUN_DATA_DIR": str(folder)}
     if current() == "postgres":
-        out.update(GIFTRUN_DATABASE_URL=database_url() or "", GIFTRUN_DATABASE_SCHEMA=schema_for(folder),
-                   **{BACKEND_VAR: "postgres", URL_VAR: database_url() or "", PREFIX_VAR: prefix()})
+        out.update(
+            GIFTRUN_DATABASE_URL=database_url() or "",
+            GIFTRUN_DATABASE_SCHEMA=schema_for(folder),
+            **{BACKEND_VAR: "postgres", URL_VAR: database_url() or "", PREFIX_VAR: prefix()},
+        )
     return out
 
 
@@ -57,8 +61,9 @@ def settings_kwargs(folder: Path | str) -> dict:
 
     out: dict = {"data_dir": Path(folder)}
     if current() == "postgres":
-        out.update(database_url=Secret(database_url() or ""), database_schema=schema_for(folder),
-                   database_schema_explicit=True)
+        out.update(
+            database_url=Secret(database_url() or ""), database_schema=schema_for(folder), database_schema_explicit=True
+        )
     return out
 
 
@@ -76,12 +81,20 @@ def store_dump(folder: Path | str) -> str:
     parts: list[str] = []
     try:
         with engine.connect() as conn:
-            tables = conn.execute(sa.text("SELECT table_schema, table_name FROM information_schema.tables "
-                                          "WHERE starts_with(table_schema, :s)"), {"s": schema_for(folder)}).all()
+            tables = conn.execute(
+                sa.text(
+                    "SELECT table_schema, table_name FROM information_schema.tables WHERE starts_with(table_schema, :s)"
+                ),
+                {"s": schema_for(folder)},
+            ).all()
             for schema, table in tables:
                 for row in conn.execute(sa.text(f'SELECT * FROM "{schema}".{table}')):
-                    parts.append(" ".join(bytes(v).decode("utf-8", "replace") if isinstance(v, (bytes, memoryview))
-                                          else str(v) for v in row))
+                    parts.append(
+                        " ".join(
+                            bytes(v).decode("utf-8", "replace") if isinstance(v, (bytes, memoryview)) else str(v)
+                            for v in row
+                        )
+                    )
     finally:
         engine.dispose()
     return "\n".join(parts)
@@ -108,8 +121,12 @@ def drop_test_schemas(url: str | None = None, *, kept_too: bool = False) -> None
     engine = sa.create_engine(normalise_url(url or database_url() or ""), poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            names = [r[0] for r in conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :p)"),
-                                                {"p": prefix()})]
+            names = [
+                r[0]
+                for r in conn.execute(
+                    sa.text("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :p)"), {"p": prefix()}
+                )
+            ]
             for name in names:
                 if not kept_too and any(name.startswith(k) for k in _KEPT):
                     continue

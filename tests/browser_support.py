@@ -2,6 +2,7 @@
 
 Kept free of pytest fixtures so `test_browser.py` reads as the user's flow.
 """
+
 from __future__ import annotations
 
 import io
@@ -12,9 +13,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from tests import backends
 
@@ -22,12 +24,21 @@ REPO = Path(__file__).resolve().parents[1]
 # The README's screenshots come from this run: with GIFTRUN_UPDATE_SCREENSHOTS=1 they are
 # written to docs/screenshots; otherwise to test-artifacts/ (git-ignored), so running the
 # tests never changes tracked files.
-SCREENSHOTS = (REPO / "docs" / "screenshots" if os.environ.get("GIFTRUN_UPDATE_SCREENSHOTS") == "1"
-               else REPO / "test-artifacts" / "screenshots")
+SCREENSHOTS = (
+    REPO / "docs" / "screenshots"
+    if os.environ.get("GIFTRUN_UPDATE_SCREENSHOTS") == "1"
+    else REPO / "test-artifacts" / "screenshots"
+)
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1400, "height": 1000}
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -48,6 +59,7 @@ def browser_unavailable(reason: str) -> None:
 
 # ------------------------------------------------------------------------- the server
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,31 +69,58 @@ def free_port() -> int:
 class AppServer:
     """`streamlit run app.py` in demo mode (unless `extra_env` sets a key), on a free port, with its own store."""
 
-    def __init__(self, data_dir: Path, log_path: Path, *, demo_speed: float = 30.0,
-                 extra_env: dict[str, str] | None = None, preexec_fn: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        log_path: Path,
+        *,
+        demo_speed: float = 30.0,
+        extra_env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.log_path = log_path
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("ANDOPEN_", "GIFTRUN_", "STREAMLIT_"))}
-        env.update(GIFTRUN_DEMO_SPEED=str(demo_speed), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-                   PYTHONUNBUFFERED="1", **backends.env(data_dir))  # the store: a folder, or the test database
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANDOPEN_", "GIFTRUN_", "STREAMLIT_"))}
+        env.update(
+            GIFTRUN_DEMO_SPEED=str(demo_speed),
+            STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+            PYTHONUNBUFFERED="1",
+            **backends.env(data_dir),
+        )  # the store: a folder, or the test database
         env.update(extra_env or {})  # e.g. GIFTRUN_DAILY_LIMIT for one server
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            preexec_fn=preexec_fn)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
+        )
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {self.proc.returncode} before it was healthy"
-                                   f"\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"streamlit exited with code {self.proc.returncode} before it was healthy\n{self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as resp:
                     if resp.status == 200:
@@ -113,6 +152,7 @@ class AppServer:
 
 
 # ------------------------------------------------------------------------- waiting
+
 
 def poll(check: Callable[[], T], *, timeout: float, interval: float = 0.25, what: str = "condition") -> T:
     """Call `check` until it returns something truthy; fail with `what` after `timeout` s."""
@@ -202,14 +242,15 @@ def full_page_screenshot(page, path: Path, *, max_height: int = 2600) -> None:
 
 # ------------------------------------------------------------------------- the canvas grid
 
+
 @dataclass(frozen=True)
 class GridGeometry:
     """Where things are in an st.data_editor canvas, in page coordinates."""
 
     x: float
     y: float
-    first_col_right: float      # right edge of the first column, relative to x
-    header_bottom: float        # relative to y
+    first_col_right: float  # right edge of the first column, relative to x
+    header_bottom: float  # relative to y
     row_height: float
 
     @property
@@ -242,8 +283,14 @@ def grid_geometry(page, grid) -> GridGeometry:
     w, h = img.size
     px = img.load()
     ys = range(int(h * 0.05), int(h * 0.9))
-    right = next((x for x in range(int(8 * scale), min(w, int(400 * scale)))
-                  if sum(_is_line(px[x, y]) for y in ys) >= 0.9 * len(ys)), None)
+    right = next(
+        (
+            x
+            for x in range(int(8 * scale), min(w, int(400 * scale)))
+            if sum(_is_line(px[x, y]) for y in ys) >= 0.9 * len(ys)
+        ),
+        None,
+    )
     assert right is not None, "could not find the first column's border in the grid"
     xs = range(int(2 * scale), int(9 * scale))
     lines = [y for y in range(h) if all(_is_line(px[x, y]) for x in xs)]

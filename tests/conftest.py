@@ -1,6 +1,7 @@
 """Fixtures shared by the test modules: sandboxes on 127.0.0.1, a loopback HTTP session, a
 store in tmp_path, the fake Sheets API, and for the AppTest modules the app's data directory and
 server state. A module may override one (e.g. its own sandbox token)."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ def pytest_generate_tests(metafunc) -> None:
         return
     free = any(True for _ in metafunc.definition.iter_markers("single_backend"))
     chosen = os.environ.get("GIFTRUN_TEST_BACKENDS", "sqlite,postgres").split(",")
-    metafunc.parametrize("store_backend", ["sqlite"] if free else [b.strip() for b in chosen if b.strip()],
-                         indirect=True)
+    metafunc.parametrize(
+        "store_backend", ["sqlite"] if free else [b.strip() for b in chosen if b.strip()], indirect=True
+    )
 
 
 @pytest.fixture(autouse=True)

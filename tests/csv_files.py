@@ -8,6 +8,7 @@ rows, short and long rows, and result columns in other tools' spellings.
 bytes (a regex over the raw fields, and Python's csv module) that proves only result
 cells changed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,13 +21,37 @@ from lib.csvio import neutralise
 from lib.csvrecords import DELIMITERS
 
 ENCODINGS: list[tuple[str, bytes]] = [
-    ("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("cp1252", b""), ("utf-16-le", b"\xff\xfe"), ("utf-16-le", b""),
-    ("utf-16-be", b"\xfe\xff"), ("utf-16-be", b""), ("utf-32-le", b"\xff\xfe\x00\x00"), ("utf-32-be", b""),
+    ("utf-8", b""),
+    ("utf-8", b"\xef\xbb\xbf"),
+    ("cp1252", b""),
+    ("utf-16-le", b"\xff\xfe"),
+    ("utf-16-le", b""),
+    ("utf-16-be", b"\xfe\xff"),
+    ("utf-16-be", b""),
+    ("utf-32-le", b"\xff\xfe\x00\x00"),
+    ("utf-32-be", b""),
 ]
 EOLS = ["\n", "\r\n", "\r"]
-USER_VALUES = ["Ana", "José Müller", "+44 20 7946 0958", "-5", "@Ana", "=A1", "=HYPERLINK(\"http://x\")", "'=x",
-               "00123", " padded ", "1e5", "TRUE", "€5", "O'Brien", "", "", "x"]
-QUOTED_ONLY = ['say "hi"', "a,b", "a;b", "x|y", "tab\there", "l1\nl2", "l1\r\nl2", "\"starts with a quote", "c\rr"]
+USER_VALUES = [
+    "Ana",
+    "José Müller",
+    "+44 20 7946 0958",
+    "-5",
+    "@Ana",
+    "=A1",
+    '=HYPERLINK("http://x")',
+    "'=x",
+    "00123",
+    " padded ",
+    "1e5",
+    "TRUE",
+    "€5",
+    "O'Brien",
+    "",
+    "",
+    "x",
+]
+QUOTED_ONLY = ['say "hi"', "a,b", "a;b", "x|y", "tab\there", "l1\nl2", "l1\r\nl2", '"starts with a quote', "c\rr"]
 UNICODE_ONLY = ["Zoë 🎁", "東京", "\u00a0nbsp"]
 RESULT_SPELLINGS = {
     "Gift request ID": ["gift_request_id", "Gift Request ID", "GiftRequestID", " Gift request id "],
@@ -37,9 +62,23 @@ RESULT_SPELLINGS = {
     "Skip reason": ["Skip Reason"],
     "Sent at": ["SENT AT", "sent_at"],
 }
-NEW_RESULT_VALUES = ["gr_123", "https://gift.example/r/abc?x=1&y=2", "-5 is not a name", "=cmd|' /C calc'!A0",
-                     "@SUM(1)", "+1", "Unknown outcome — check in &Open", "a,b;c|d\te", 'q"q', "line\nbreak", "",
-                     "Delivered", "2026-11-20 10:00:00 UTC", "Zoë 🎁 東京", "x" * 3000]
+NEW_RESULT_VALUES = [
+    "gr_123",
+    "https://gift.example/r/abc?x=1&y=2",
+    "-5 is not a name",
+    "=cmd|' /C calc'!A0",
+    "@SUM(1)",
+    "+1",
+    "Unknown outcome — check in &Open",
+    "a,b;c|d\te",
+    'q"q',
+    "line\nbreak",
+    "",
+    "Delivered",
+    "2026-11-20 10:00:00 UTC",
+    "Zoë 🎁 東京",
+    "x" * 3000,
+]
 
 
 def raw_field(value: str, d: str, rng: random.Random) -> str:
@@ -64,9 +103,10 @@ class OddFile:
 
 
 def decode(data: bytes, codec: str, bom: bytes) -> str:
-    body = data[len(bom):]
+    body = data[len(bom) :]
     if codec == "cp1252":
         from lib.csvtext import TextCodec
+
         return TextCodec("cp1252").decode(body)
     return body.decode(codec)
 
@@ -135,6 +175,7 @@ def odd_file(rng: random.Random) -> OddFile:
         text = text.rstrip("\r\n")  # no line end after the last line
     if codec == "cp1252":
         from lib.csvtext import TextCodec
+
         data = TextCodec("cp1252").encode(text)
     else:
         data = bom + text.encode(codec)
@@ -149,7 +190,7 @@ def _records_raw(text: str, d: str) -> list[tuple[str, str]]:
     out, p = [], 0
     while p < len(text):
         m = rec.match(text, p)
-        assert m and m.end() > p, f"unreadable at {p}: {text[p:p + 40]!r}"
+        assert m and m.end() > p, f"unreadable at {p}: {text[p : p + 40]!r}"
         out.append((m.group(1), m.group(2)))
         p = m.end()
     return out
@@ -164,8 +205,9 @@ def _csv_rows(text: str, d: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=d, strict=True))
 
 
-def check_write_back(before: bytes, after: bytes, odd: OddFile, result_at: dict[int, str],
-                     written: dict[int, dict[int, str]]) -> None:
+def check_write_back(
+    before: bytes, after: bytes, odd: OddFile, result_at: dict[int, str], written: dict[int, dict[int, str]]
+) -> None:
     """`after` is `before` with only result cells changed: the BOM, every byte outside the
     result fields of each record (line ends included), blank and title lines; new result
     columns only after the last header field; the user's cells identical as values (csv
@@ -176,8 +218,11 @@ def check_write_back(before: bytes, after: bytes, odd: OddFile, result_at: dict[
     old_text, new_text = odd.text(), decode(after, odd.codec, odd.bom)
     old, new = _records_raw(old_text, d), _records_raw(new_text, d)
     assert len(old) == len(new), "records were added or removed"
-    header_at = next(i for i, (body, _) in enumerate(old)
-                     if [_unquote(f).strip() for f in _fields_raw(body, d)] == [h.strip() for h in odd.header])
+    header_at = next(
+        i
+        for i, (body, _) in enumerate(old)
+        if [_unquote(f).strip() for f in _fields_raw(body, d)] == [h.strip() for h in odd.header]
+    )
     width = len(odd.header)
     data_index = -1
     for i, ((ob, oe), (nb, ne)) in enumerate(zip(old, new)):
@@ -213,7 +258,7 @@ def check_write_back(before: bytes, after: bytes, odd: OddFile, result_at: dict[
             if j in result_at:
                 want = written.get(n, {}).get(j)
                 if want is not None:
-                    cut = next((vb[:-len(e)] for e in ("…", "...") if vb.endswith(e)), None)
+                    cut = next((vb[: -len(e)] for e in ("…", "...") if vb.endswith(e)), None)
                     assert vb == want or (cut is not None and want.startswith(cut)), (n, j, vb, want)
             else:
                 assert va == vb, f"row {n} field {j}: {va!r} -> {vb!r}"
@@ -227,6 +272,7 @@ def as_written(value: str, codec: str) -> str:
     """A result value as Giftrun writes it into a file: neutralised against formulas, with
     what the encoding cannot hold replaced by '?'."""
     from lib.csvtext import TextCodec
+
     return TextCodec(codec).fit(neutralise(value))
 
 
@@ -240,8 +286,9 @@ def assert_only_result_fields_changed(old, new) -> None:
     above the header, every non-result field of the header and each data row, line ends,
     the blank rows between people and the end of the file are the same text."""
     from lib.csvrecords import split_fields
+
     d, before, after = old.delimiter, old.text, new.text
-    assert before[:old.header[0]] == after[:new.header[0]], "the lines above the header changed"
+    assert before[: old.header[0]] == after[: new.header[0]], "the lines above the header changed"
     assert len(old.rows) == len(new.rows)
     bounds_old, bounds_new = [old.header, *old.rows], [new.header, *new.rows]
     for (s0, b0, e0), (s1, b1, e1) in zip(bounds_old, bounds_new):
@@ -253,4 +300,4 @@ def assert_only_result_fields_changed(old, new) -> None:
                 assert f1[j] == raw, (j, raw, f1[j])
     for (_, _, e0), (s0, _, _), (_, _, e1), (s1, _, _) in zip(bounds_old, bounds_old[1:], bounds_new, bounds_new[1:]):
         assert before[e0:s0] == after[e1:s1], "a blank row between people changed"
-    assert before[bounds_old[-1][2]:] == after[bounds_new[-1][2]:], "the end of the file changed"
+    assert before[bounds_old[-1][2] :] == after[bounds_new[-1][2] :], "the end of the file changed"

@@ -29,6 +29,7 @@ Counters: `counts[endpoint]`, `.reads`, `.writes`, `.throttled`, `log` of (endpo
 No authentication is checked: point gspread at it with lib.sheets.make_client(
 emulator_host=fake.host).
 """
+
 from __future__ import annotations
 
 import collections
@@ -36,14 +37,13 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 READ_ENDPOINTS = frozenset({"get", "values.get", "values.batchGet"})
-WRITE_ENDPOINTS = frozenset(
-    {"values.update", "values.batchUpdate", "values.append", "values.clear", "batchUpdate"}
-)
+WRITE_ENDPOINTS = frozenset({"values.update", "values.batchUpdate", "values.append", "values.clear", "batchUpdate"})
 DEFAULT_ROWS, DEFAULT_COLS = 1000, 26
 
 
@@ -65,7 +65,7 @@ class Formula(str):
 
     rendered: str
 
-    def __new__(cls, text: str) -> "Formula":
+    def __new__(cls, text: str) -> Formula:
         obj = super().__new__(cls, text)
         m = re.match(r'^=HYPERLINK\(\s*"([^"]*)"\s*(?:[,;]\s*"([^"]*)"\s*)?\)$', text, re.I)
         obj.rendered = (m.group(2) or m.group(1)) if m else "#NAME?"
@@ -125,7 +125,7 @@ _CELL = re.compile(r"^([A-Za-z]*)(\d*)$")
 
 
 def split_sheet(range_name: str) -> tuple[str | None, str]:
-    """"'My sheet'!A1:B2" → ("My sheet", "A1:B2"); "Sheet1" → ("Sheet1", "")."""
+    """ "'My sheet'!A1:B2" → ("My sheet", "A1:B2"); "Sheet1" → ("Sheet1", "")."""
     text = range_name.strip()
     if text.startswith("'"):
         i, title = 1, []
@@ -138,7 +138,7 @@ def split_sheet(range_name: str) -> tuple[str | None, str]:
                 break
             title.append(text[i])
             i += 1
-        rest = text[i + 1:]
+        rest = text[i + 1 :]
         if rest.startswith("!"):
             return "".join(title), rest[1:]
         if rest:
@@ -180,7 +180,10 @@ class Sheet:
 
     def properties(self) -> dict:
         return {
-            "sheetId": self.sheet_id, "title": self.title, "index": self.index, "sheetType": "GRID",
+            "sheetId": self.sheet_id,
+            "title": self.title,
+            "index": self.index,
+            "sheetType": "GRID",
             "gridProperties": {"rowCount": self.row_count, "columnCount": self.col_count},
         }
 
@@ -209,8 +212,7 @@ class Sheet:
     def check(self, range_name: str, rows_needed: int, cols_needed: int) -> None:
         if rows_needed > self.row_count or cols_needed > self.col_count:
             raise _bad(
-                f"Range ({range_name}) exceeds grid limits. Max rows: {self.row_count}, "
-                f"max columns: {self.col_count}"
+                f"Range ({range_name}) exceeds grid limits. Max rows: {self.row_count}, max columns: {self.col_count}"
             )
 
 
@@ -221,8 +223,9 @@ class Spreadsheet:
         self.shared = True
         self._next_id = 0
 
-    def add_sheet(self, title: str, rows: int, cols: int, sheet_id: int | None = None,
-                  index: int | None = None) -> Sheet:
+    def add_sheet(
+        self, title: str, rows: int, cols: int, sheet_id: int | None = None, index: int | None = None
+    ) -> Sheet:
         if any(s.title == title for s in self.sheets):
             raise _bad(f'A sheet with the name "{title}" already exists. Please enter another name.')
         if sheet_id is None:
@@ -266,8 +269,7 @@ class Spreadsheet:
     def metadata(self) -> dict:
         return {
             "spreadsheetId": self.key,
-            "properties": {"title": self.title, "locale": "en_US", "timeZone": "Etc/GMT",
-                           "autoRecalc": "ON_CHANGE"},
+            "properties": {"title": self.title, "locale": "en_US", "timeZone": "Etc/GMT", "autoRecalc": "ON_CHANGE"},
             "sheets": [{"properties": s.properties()} for s in self.sheets],
             "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{self.key}/edit",
         }
@@ -292,8 +294,13 @@ def _a1(title: str, r0: int, c0: int, r1: int, c1: int) -> str:
 class FakeSheets:
     """The fake Sheets API. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, *, writes_per_minute: int | None = 60, reads_per_minute: int | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        writes_per_minute: int | None = 60,
+        reads_per_minute: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.writes_per_minute = writes_per_minute
         self.reads_per_minute = reads_per_minute
         self.clock = clock
@@ -311,7 +318,7 @@ class FakeSheets:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> "FakeSheets":
+    def start(self) -> FakeSheets:
         fake = self
 
         class Handler(_Handler):
@@ -319,8 +326,9 @@ class FakeSheets:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
-                                        name="fake-sheets")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True, name="fake-sheets"
+        )
         self._thread.start()
         return self
 
@@ -330,7 +338,7 @@ class FakeSheets:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "FakeSheets":
+    def __enter__(self) -> FakeSheets:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -338,7 +346,7 @@ class FakeSheets:
 
     @property
     def host(self) -> str:
-        """"127.0.0.1:PORT": the value for SHEETS_EMULATOR_HOST / make_client(emulator_host=)."""
+        """ "127.0.0.1:PORT": the value for SHEETS_EMULATOR_HOST / make_client(emulator_host=)."""
         assert self._server is not None, "start() the fake first"
         return f"127.0.0.1:{self._server.server_address[1]}"
 
@@ -394,8 +402,13 @@ class FakeSheets:
 
     # -- test helpers (thread-safe) ----------------------------------------------------
     def create_spreadsheet(
-        self, key: str, tabs: Mapping[str, Sequence[Sequence[Any]]], *, title: str | None = None,
-        grid: Mapping[str, tuple[int, int]] | None = None, shared: bool = True,
+        self,
+        key: str,
+        tabs: Mapping[str, Sequence[Sequence[Any]]],
+        *,
+        title: str | None = None,
+        grid: Mapping[str, tuple[int, int]] | None = None,
+        shared: bool = True,
     ) -> None:
         """Tabs in order, each a list of rows of text. Grid: Google's default 1000×26, or
         bigger to fit the rows; `grid={title: (rows, cols)}` sets it exactly."""
@@ -404,9 +417,7 @@ class FakeSheets:
             ss.shared = shared
             for name, rows in tabs.items():
                 width = max((len(r) for r in rows), default=0)
-                nrows, ncols = (grid or {}).get(
-                    name, (max(DEFAULT_ROWS, len(rows)), max(DEFAULT_COLS, width))
-                )
+                nrows, ncols = (grid or {}).get(name, (max(DEFAULT_ROWS, len(rows)), max(DEFAULT_COLS, width)))
                 sheet = ss.add_sheet(name, nrows, ncols)
                 for r, row in enumerate(rows):
                     for c, v in enumerate(row):
@@ -432,10 +443,7 @@ class FakeSheets:
         if not values:
             return []
         header = values[0]
-        return [
-            {h: (r[i] if i < len(r) else "") for i, h in enumerate(header)}
-            for r in values[1:] if any(r)
-        ]
+        return [{h: (r[i] if i < len(r) else "") for i, h in enumerate(header)} for r in values[1:] if any(r)]
 
     def grid_size(self, key: str, title: str) -> tuple[int, int]:
         with self.lock:
@@ -464,7 +472,7 @@ class FakeSheets:
             for row in rows:
                 cells = ["" if v is None else str(v) for v in row][:width]
                 new.append(cells + [""] * (width - len(cells)))
-            sheet.grid[at - 1:at - 1] = new
+            sheet.grid[at - 1 : at - 1] = new
 
     def delete_row(self, key: str, title: str, row: int) -> None:
         """Delete sheet row `row` (1-based); the grid shrinks by one row like Google."""
@@ -475,8 +483,16 @@ class FakeSheets:
         with self.lock:
             self._sheet(key, title).title = new_title
 
-    def sort_rows(self, key: str, title: str, column: str | int, *, reverse: bool = False,
-                  header: bool = True, key_fn: Callable[[str], Any] | None = None) -> None:
+    def sort_rows(
+        self,
+        key: str,
+        title: str,
+        column: str | int,
+        *,
+        reverse: bool = False,
+        header: bool = True,
+        key_fn: Callable[[str], Any] | None = None,
+    ) -> None:
         """Sort the non-blank data rows by a column (header name, or 1-based index), like a
         user's Data → Sort range. Blank rows go last."""
         with self.lock:
@@ -493,14 +509,13 @@ class FakeSheets:
             filled.sort(key=lambda r: fn(_rendered(r[idx], "FORMATTED_VALUE")), reverse=reverse)
             sheet.grid[start:] = filled + blank
 
-    def mutate(self, fn: Callable[["FakeSheets"], None]) -> None:
+    def mutate(self, fn: Callable[[FakeSheets], None]) -> None:
         """Run several helper calls as one atomic edit."""
         with self.lock:
             fn(self)
 
     # -- request handling --------------------------------------------------------------
-    def handle(self, method: str, raw_path: str, query: dict[str, list[str]],
-               body: dict | None) -> tuple[int, dict]:
+    def handle(self, method: str, raw_path: str, query: dict[str, list[str]], body: dict | None) -> tuple[int, dict]:
         try:
             endpoint, key, rest = _route(method, raw_path)
         except ApiFailure as e:
@@ -547,12 +562,19 @@ class FakeSheets:
         return self._read_range(ss, rest, q)
 
     def _values_batchGet(self, ss: Spreadsheet, rest: str, q: dict, body: dict) -> dict:
-        return {"spreadsheetId": ss.key,
-                "valueRanges": [self._read_range(ss, r, q) for r in q.get("ranges", [])]}
+        return {"spreadsheetId": ss.key, "valueRanges": [self._read_range(ss, r, q) for r in q.get("ranges", [])]}
 
-    def _write_range(self, ss: Spreadsheet, range_name: str, values: list, option: str,
-                     major: str = "ROWS", *, grow: bool = False, at: tuple[Sheet, int, int] | None = None
-                     ) -> dict:
+    def _write_range(
+        self,
+        ss: Spreadsheet,
+        range_name: str,
+        values: list,
+        option: str,
+        major: str = "ROWS",
+        *,
+        grow: bool = False,
+        at: tuple[Sheet, int, int] | None = None,
+    ) -> dict:
         if option not in ("RAW", "USER_ENTERED"):
             raise _bad("Invalid valueInputOption: " + str(option))
         if at is not None:
@@ -568,10 +590,7 @@ class FakeSheets:
         nrows = len(values)
         ncols = max((len(r) for r in values), default=0)
         if (r1 is not None and r0 + nrows > r1) or (c1 is not None and c0 + ncols > c1):
-            raise _bad(
-                f"Requested writing within range [{range_name}], but tried writing to row "
-                f"[{r0 + nrows}]"
-            )
+            raise _bad(f"Requested writing within range [{range_name}], but tried writing to row [{r0 + nrows}]")
         if grow:
             sheet.resize(max(sheet.row_count, r0 + nrows), max(sheet.col_count, c0 + ncols))
         sheet.check(range_name, r0 + nrows, c0 + ncols)
@@ -586,13 +605,14 @@ class FakeSheets:
         return {
             "spreadsheetId": ss.key,
             "updatedRange": _a1(sheet.title, r0, c0, r0 + max(nrows, 1), c0 + max(ncols, 1)),
-            "updatedRows": nrows, "updatedColumns": ncols, "updatedCells": cells,
+            "updatedRows": nrows,
+            "updatedColumns": ncols,
+            "updatedCells": cells,
         }
 
     def _values_update(self, ss: Spreadsheet, rest: str, q: dict, body: dict) -> dict:
         option = (q.get("valueInputOption") or [None])[0]
-        return self._write_range(ss, rest, body.get("values", []), option,
-                                 body.get("majorDimension", "ROWS"))
+        return self._write_range(ss, rest, body.get("values", []), option, body.get("majorDimension", "ROWS"))
 
     def _values_batchUpdate(self, ss: Spreadsheet, rest: str, q: dict, body: dict) -> dict:
         option = body.get("valueInputOption")
@@ -604,8 +624,9 @@ class FakeSheets:
         responses = []
         try:
             for d in data:
-                responses.append(self._write_range(ss, d["range"], d.get("values", []), option,
-                                                   d.get("majorDimension", "ROWS")))
+                responses.append(
+                    self._write_range(ss, d["range"], d.get("values", []), option, d.get("majorDimension", "ROWS"))
+                )
         except ApiFailure:
             for s in ss.sheets:
                 s.grid = snapshot[s.sheet_id]
@@ -632,8 +653,9 @@ class FakeSheets:
         if insert == "INSERT_ROWS":
             width = sheet.col_count
             sheet.grid[start:start] = [[""] * width for _ in values]
-        upd = self._write_range(ss, rest, values, option, body.get("majorDimension", "ROWS"),
-                                grow=True, at=(sheet, start, c0))
+        upd = self._write_range(
+            ss, rest, values, option, body.get("majorDimension", "ROWS"), grow=True, at=(sheet, start, c0)
+        )
         table = _a1(sheet.title, r0, c0, max(last + 1, r0 + 1), max(c0 + 1, sheet.col_count))
         return {"spreadsheetId": ss.key, "tableRange": table, "updates": upd}
 
@@ -647,13 +669,17 @@ class FakeSheets:
     def _batchUpdate(self, ss: Spreadsheet, rest: str, q: dict, body: dict) -> dict:
         replies = []
         for req in body.get("requests", []):
-            (kind, spec), = req.items()
+            ((kind, spec),) = req.items()
             if kind == "addSheet":
                 props = spec.get("properties", {})
                 gp = props.get("gridProperties", {})
-                sheet = ss.add_sheet(props.get("title") or f"Sheet{len(ss.sheets) + 1}",
-                                     gp.get("rowCount", DEFAULT_ROWS), gp.get("columnCount", DEFAULT_COLS),
-                                     props.get("sheetId"), props.get("index"))
+                sheet = ss.add_sheet(
+                    props.get("title") or f"Sheet{len(ss.sheets) + 1}",
+                    gp.get("rowCount", DEFAULT_ROWS),
+                    gp.get("columnCount", DEFAULT_COLS),
+                    props.get("sheetId"),
+                    props.get("index"),
+                )
                 replies.append({"addSheet": {"properties": sheet.properties()}})
             elif kind == "updateSheetProperties":
                 props = spec["properties"]
@@ -700,7 +726,7 @@ def _route(method: str, raw_path: str) -> tuple[str, str, str]:
     prefix = "/v4/spreadsheets/"
     if not raw_path.startswith(prefix):
         raise ApiFailure(404, "Requested entity was not found.", "NOT_FOUND")
-    parts = raw_path[len(prefix):].split("/")
+    parts = raw_path[len(prefix) :].split("/")
     head = unquote(parts[0])
     if len(parts) == 1:
         if method == "GET":

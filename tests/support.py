@@ -1,5 +1,6 @@
 """Helpers several test modules share: bounded polling, reading what the sandbox recorded,
 and running `python -m lib.cli` the way cron or CI would. Fixtures live in conftest.py."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from lib.models import normalize_email
 from lib.sandbox import Sandbox
@@ -80,10 +81,12 @@ def available_campaign(sb: Sandbox) -> str:
 def cli_env(data_dir: Path, sb: Sandbox | None = None, **overrides: str | None) -> dict[str, str]:
     """The environment for `python -m lib.cli`: none of the caller's &Open, Giftrun, Sheets or Google
     settings and no proxy; the store in data_dir; the sandbox's key and URL. An override of None unsets."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ANDOPEN_", "GIFTRUN_", "SHEETS_", "GOOGLE_")) and "proxy" not in k.lower()}
-    env.update(PYTHONPATH=str(REPO), NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1",
-               **backends.env(data_dir))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANDOPEN_", "GIFTRUN_", "SHEETS_", "GOOGLE_")) and "proxy" not in k.lower()
+    }
+    env.update(PYTHONPATH=str(REPO), NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1", **backends.env(data_dir))
     if sb is not None:
         env.update(ANDOPEN_API_KEY=sb.token, ANDOPEN_BASE_URL=sb.url)
     for k, v in overrides.items():
@@ -148,7 +151,7 @@ class TcpProxy:
         while not self._cut.is_set():
             try:
                 client, _ = self._sock.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -17,6 +17,7 @@ AppTest and pages: see `server_state`. The gate tests run `main.py` on every run
 does once `st.navigation` has been called in its process; the direct-link tests run without it
 and show what the first visitors of a fresh process get (a known bypass, xfail).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -38,9 +39,19 @@ from lib.access import GateResult, PasswordGate, domain_allowed
 from lib.sandbox import Sandbox
 from lib.settings import Secret
 from lib.webhooks import MAX_BODY_BYTES, receiver_app, sign
-from tests.apptest_support import (button, click, go, new_session, nodes, run, services, texts, upload_sample,
-                                    wait_for_run)
 from tests import backends
+from tests.apptest_support import (
+    button,
+    click,
+    go,
+    new_session,
+    nodes,
+    run,
+    services,
+    texts,
+    upload_sample,
+    wait_for_run,
+)
 
 TOKEN = "ao-v1-staging-access" + uuid.uuid4().hex
 PASSWORD = "correct horse battery staple"
@@ -99,8 +110,11 @@ def test_right_password_opens():
     assert make_gate(FakeClock()).check(PASSWORD) == GateResult(True)
 
 
-@pytest.mark.parametrize("attempt", ["", "wrong", PASSWORD[:-1], PASSWORD + " ", PASSWORD.upper(), " " + PASSWORD],
-                         ids=["empty", "wrong", "prefix", "trailing-space", "upper-case", "leading-space"])
+@pytest.mark.parametrize(
+    "attempt",
+    ["", "wrong", PASSWORD[:-1], PASSWORD + " ", PASSWORD.upper(), " " + PASSWORD],
+    ids=["empty", "wrong", "prefix", "trailing-space", "upper-case", "leading-space"],
+)
 def test_wrong_password_is_refused(attempt):
     result = make_gate(FakeClock()).check(attempt)
     assert result == GateResult(False, "Wrong password.")
@@ -209,8 +223,10 @@ def test_the_comparison_is_constant_time(monkeypatch):
     assert not gate.check("x").ok
     assert gate.check(PASSWORD).ok
     assert len(calls) == 2
-    assert {frozenset((a, b)) for a, b in calls} == {frozenset((b"x", PASSWORD.encode())),
-                                                     frozenset((PASSWORD.encode(),))}
+    assert {frozenset((a, b)) for a, b in calls} == {
+        frozenset((b"x", PASSWORD.encode())),
+        frozenset((PASSWORD.encode(),)),
+    }
 
     monkeypatch.setattr(hmac, "compare_digest", lambda a, b: True)  # the verdict really is compare_digest's
     assert make_gate(FakeClock()).check("anything").ok
@@ -223,8 +239,15 @@ def sandbox(make_sandbox) -> Sandbox:
     return make_sandbox(TOKEN)
 
 
-def session(data_dir: Path, sb: Sandbox | None = None, *, password: str | None = None, auth: dict | None = None,
-            domains: str | None = None, user: dict | None = None) -> AppTest:
+def session(
+    data_dir: Path,
+    sb: Sandbox | None = None,
+    *,
+    password: str | None = None,
+    auth: dict | None = None,
+    domains: str | None = None,
+    user: dict | None = None,
+) -> AppTest:
     """A browser session. `sb` given: live mode against it (via at.secrets); else demo mode."""
     live = {"ANDOPEN_API_KEY": sb.token, "ANDOPEN_BASE_URL": sb.url} if sb is not None else {}
     at = new_session(data_dir, **live, GIFTRUN_APP_PASSWORD=password, auth=auth, GIFTRUN_ALLOWED_DOMAINS=domains)
@@ -254,8 +277,17 @@ def assert_only_the_gate(at: AppTest) -> None:
     """The sign-in screen and nothing of the app: no page, no navigation, no sidebar, no data."""
     assert [t.value for t in at.title] == ["Giftrun"]
     text = page_text(at)
-    for phrase in ("Build list", "Review & send", "Gift status", "Settings", "Upload a CSV", "Sample list",
-                   "&Open key", "Demo mode", WARNING):
+    for phrase in (
+        "Build list",
+        "Review & send",
+        "Gift status",
+        "Settings",
+        "Upload a CSV",
+        "Sample list",
+        "&Open key",
+        "Demo mode",
+        WARNING,
+    ):
         assert phrase not in text, f"{phrase!r} is visible before sign-in"
     assert not at.dataframe and not at.tabs and not at.selectbox and not at.file_uploader
     assert not elements(at.sidebar), "the sidebar shows something before sign-in"
@@ -392,8 +424,15 @@ OIDC_USERS = [
 
 @pytest.mark.parametrize("email,domains,allowed", [c[1:] for c in OIDC_USERS], ids=[c[0] for c in OIDC_USERS])
 def test_oidc_signed_in_user_and_the_domain_allow_list(data_dir, sandbox, server_state, email, domains, allowed):
-    at = run(session(data_dir, sandbox, auth=FAKE_AUTH, domains=domains,
-                     user={"is_logged_in": True, "email": email, "name": "Test User"}))
+    at = run(
+        session(
+            data_dir,
+            sandbox,
+            auth=FAKE_AUTH,
+            domains=domains,
+            user={"is_logged_in": True, "email": email, "name": "Test User"},
+        )
+    )
     if allowed:
         assert [t.value for t in at.title] == ["Build list"]
         assert f"Signed in as {email}" in texts(at.sidebar.caption)
@@ -411,8 +450,11 @@ def test_oidc_signed_in_user_and_the_domain_allow_list(data_dir, sandbox, server
 
 
 def test_oidc_signed_in_without_an_email_is_refused_by_an_allow_list(data_dir, sandbox, server_state):
-    at = run(session(data_dir, sandbox, auth=FAKE_AUTH, domains="team.example",
-                     user={"is_logged_in": True, "name": "No Email"}))
+    at = run(
+        session(
+            data_dir, sandbox, auth=FAKE_AUTH, domains="team.example", user={"is_logged_in": True, "name": "No Email"}
+        )
+    )
     assert "This account is not allowed" in texts(at.error)
     assert "Build list" not in page_text(at)
 
@@ -428,8 +470,15 @@ def test_oidc_sign_out_returns_to_the_sign_in_screen(data_dir, sandbox, server_s
 
 
 def test_oidc_user_is_the_runs_sender(data_dir, sandbox, server_state):
-    at = run(session(data_dir, sandbox, auth=FAKE_AUTH, domains="team.example",
-                     user={"is_logged_in": True, "email": "ann@team.example"}))
+    at = run(
+        session(
+            data_dir,
+            sandbox,
+            auth=FAKE_AUTH,
+            domains="team.example",
+            user={"is_logged_in": True, "email": "ann@team.example"},
+        )
+    )
     send_sample(at)
     assert [r.actor for r in services().store.runs()] == ["ann@team.example"]
 
@@ -457,8 +506,10 @@ def test_an_upload_over_the_size_limit_gets_a_clear_message():
     data = b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_LIST_BYTES
     with pytest.raises(csvio.CsvError) as info:
         csvio.read_csv_bytes(data, name="big.csv")
-    assert str(info.value) == (f"The file is {len(data):,} bytes; a list can hold up to {csvio.MAX_LIST_BYTES:,} bytes "
-                               f"(20 MB) of your own data. Split it into smaller files.")
+    assert str(info.value) == (
+        f"The file is {len(data):,} bytes; a list can hold up to {csvio.MAX_LIST_BYTES:,} bytes "
+        f"(20 MB) of your own data. Split it into smaller files."
+    )
     frame = csvio.read_csv_bytes(exactly(csvio.MAX_LIST_BYTES), name="at-the-limit.csv")  # the limit itself is fine
     assert len(frame) == (csvio.MAX_LIST_BYTES - len("First Name,Last Name,Email,Notes\n")) // 1200
 
@@ -479,8 +530,10 @@ def test_a_list_over_the_row_limit_gets_a_clear_message():
     assert len(csvio.read_csv_bytes(rows_csv(csvio.MAX_ROWS))) == csvio.MAX_ROWS
     with pytest.raises(csvio.CsvError) as info:
         csvio.read_csv_bytes(rows_csv(csvio.MAX_ROWS + 1))
-    assert str(info.value) == (f"The file has more than {csvio.MAX_ROWS:,} people; the limit is "
-                               f"{csvio.MAX_ROWS:,} rows. Split it into smaller files.")
+    assert str(info.value) == (
+        f"The file has more than {csvio.MAX_ROWS:,} people; the limit is "
+        f"{csvio.MAX_ROWS:,} rows. Split it into smaller files."
+    )
 
 
 def test_blank_rows_do_not_count_towards_the_row_limit():
@@ -488,10 +541,18 @@ def test_blank_rows_do_not_count_towards_the_row_limit():
     assert len(csvio.read_csv_bytes(data)) == csvio.MAX_ROWS
 
 
-@pytest.mark.parametrize("name,data,message", [
-    ("too-big.csv", b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_LIST_BYTES, "up to 20,971,520 bytes (20 MB)"),
-    ("too-long.csv", rows_csv(csvio.MAX_ROWS + 1), "the limit is 20,000 rows"),
-], ids=["size", "rows"])
+@pytest.mark.parametrize(
+    "name,data,message",
+    [
+        (
+            "too-big.csv",
+            b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_LIST_BYTES,
+            "up to 20,971,520 bytes (20 MB)",
+        ),
+        ("too-long.csv", rows_csv(csvio.MAX_ROWS + 1), "the limit is 20,000 rows"),
+    ],
+    ids=["size", "rows"],
+)
 def test_the_build_list_uploader_shows_the_limit_message(data_dir, server_state, name, data, message):
     at = run(session(data_dir))
     at.file_uploader(key="giftrun_upload").set_value((name, data, "text/csv"))
@@ -505,14 +566,18 @@ def test_the_build_list_uploader_shows_the_limit_message(data_dir, server_state,
 
 def delivery(body: bytes, secret: str) -> dict:
     ts = int(time.time())
-    return {"AndOpen-Webhook-Signature": sign(secret, ts, body), "AndOpen-Webhook-Dispatch-Timestamp": str(ts),
-            "AndOpen-Webhook-Event-Id": str(uuid.uuid4()), "AndOpen-Webhook-Event-Type": "gift_request_created",
-            "Content-Type": "application/json"}
+    return {
+        "AndOpen-Webhook-Signature": sign(secret, ts, body),
+        "AndOpen-Webhook-Dispatch-Timestamp": str(ts),
+        "AndOpen-Webhook-Event-Id": str(uuid.uuid4()),
+        "AndOpen-Webhook-Event-Type": "gift_request_created",
+        "Content-Type": "application/json",
+    }
 
 
 def _chunks(data: bytes, size: int = 32 * 1024):
     for i in range(0, len(data), size):
-        yield data[i:i + size]
+        yield data[i : i + size]
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
@@ -520,8 +585,7 @@ def test_a_webhook_body_over_the_cap_gets_413_with_a_clear_message(tmp_path, str
     secret = "whsec_limits_" + uuid.uuid4().hex
     client = TestClient(receiver_app(backends.store(tmp_path / "data"), secret))
     body = b'{"id": "g-1", "padding": "' + b"x" * MAX_BODY_BYTES + b'"}'  # correctly signed, just too big
-    resp = client.post("/webhooks/andopen", content=_chunks(body) if streamed else body,
-                       headers=delivery(body, secret))
+    resp = client.post("/webhooks/andopen", content=_chunks(body) if streamed else body, headers=delivery(body, secret))
     assert resp.status_code == 413
     assert resp.json() == {"error": f"body larger than {MAX_BODY_BYTES} bytes"}
     assert client.get("/webhooks/health").json()["events"] == {"accepted": 0, "duplicate": 0, "rejected": 0}

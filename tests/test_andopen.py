@@ -1,10 +1,11 @@
 """lib.andopen speaks the documented &Open API, classifies every failure once, and never
 shows the token: checked against the sandbox over real HTTP on 127.0.0.1."""
+
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -51,8 +52,14 @@ def client_for(http, sb: Sandbox, token: str = TOKEN, timeout=(5.0, 10.0)) -> An
     return AndOpenClient(http, token, sb.url, timeout=timeout)
 
 
-def create(c: AndOpenClient, sb: Sandbox, email: str = "alice@example.com", campaign: str | None = None,
-           first: str = "Alice", last: str = "Smith"):
+def create(
+    c: AndOpenClient,
+    sb: Sandbox,
+    email: str = "alice@example.com",
+    campaign: str | None = None,
+    first: str = "Alice",
+    last: str = "Smith",
+):
     return c.create_gift_request(campaign or available_campaign(sb), first, last, email)
 
 
@@ -73,6 +80,7 @@ def assert_no_token(exc: BaseException, *tokens: str) -> None:
 
 # ------------------------------------------------------------------ headers and success
 
+
 def test_every_request_carries_the_version_header_and_bearer_token(http, sandbox):
     c = client_for(http, sandbox)
     gift = create(c, sandbox)
@@ -80,16 +88,23 @@ def test_every_request_carries_the_version_header_and_bearer_token(http, sandbox
     c.list_campaigns()
     c.get_campaign(sandbox.campaign_ids[0])
     paths = [r.path.split("?")[0] for r in sandbox.requests]
-    assert paths == ["/gift_requests", f"/gift_requests/{gift.id}", "/campaigns", "/campaigns",
-                     f"/campaigns/{sandbox.campaign_ids[0]}"]
+    assert paths == [
+        "/gift_requests",
+        f"/gift_requests/{gift.id}",
+        "/campaigns",
+        "/campaigns",
+        f"/campaigns/{sandbox.campaign_ids[0]}",
+    ]
     for r in sandbox.requests:
         assert r.header("AndOpen-API-Version") == API_VERSION == "2026-05"
         assert r.header("Authorization") == f"Bearer {TOKEN}"
         assert r.status == (201 if r.method == "POST" else 200)
     post = sandbox.requests[0]
     assert post.header("Content-Type") == "application/json"
-    assert post.json == {"campaign_id": available_campaign(sandbox),
-                         "recipient": {"first_name": "Alice", "last_name": "Smith", "email": "alice@example.com"}}
+    assert post.json == {
+        "campaign_id": available_campaign(sandbox),
+        "recipient": {"first_name": "Alice", "last_name": "Smith", "email": "alice@example.com"},
+    }
 
 
 def test_create_returns_the_gift_request_with_id_status_and_redemption_url(http, sandbox):
@@ -156,41 +171,150 @@ def _list_slowly(c: AndOpenClient, sb: Sandbox) -> None:
 
 # (id, faults, client token, client timeout, call, class (exact), outcome, gifts created, answered)
 FAILURES = [
-    ("invalid-row", None, TOKEN, None, lambda c, sb: create(c, sb, email="not-an-email"),
-     RejectedError, Outcome.REJECTED, 0, True),
-    ("wrong-token", None, WRONG_TOKEN, None, lambda c, sb: create(c, sb),
-     AuthenticationError, Outcome.RUN_STOPPING, 0, True),
-    ("wrong-token-on-get", None, WRONG_TOKEN, None, lambda c, sb: c.list_campaigns(),
-     AuthenticationError, Outcome.RUN_STOPPING, 0, True),
-    ("unknown-campaign", None, TOKEN, None, lambda c, sb: create(c, sb, campaign="no-such-campaign"),
-     CampaignError, Outcome.RUN_STOPPING, 0, True),
-    ("archived-campaign", None, TOKEN, None, lambda c, sb: create(c, sb, campaign=archived_campaign(sb)),
-     CampaignError, Outcome.RUN_STOPPING, 0, True),
-    ("rate-limited", Faults(rate_limit=0.1), TOKEN, None, _create_twice,
-     RateLimitedError, Outcome.RETRYABLE, 1, True),
-    ("503", Faults(error_503=1.0), TOKEN, None, lambda c, sb: create(c, sb),
-     ServiceUnavailableError, Outcome.RETRYABLE, 0, True),
-    ("500-after-create", Faults(error_500_after_create=1.0), TOKEN, None, lambda c, sb: create(c, sb),
-     UnknownOutcomeError, Outcome.UNKNOWN, 1, True),
-    ("hang-after-create", Faults(hang_after_create=1.0, hang_seconds=10), TOKEN, FAST,
-     lambda c, sb: create(c, sb), UnknownOutcomeError, Outcome.UNKNOWN, 1, False),
-    ("dropped-after-create", Faults(hang_after_create=1.0, hang_seconds=0.05), TOKEN, None,
-     lambda c, sb: create(c, sb), UnknownOutcomeError, Outcome.UNKNOWN, 1, False),
-    ("slow-create", Faults(latency=3.0), TOKEN, FAST, lambda c, sb: create(c, sb),
-     UnknownOutcomeError, Outcome.UNKNOWN, 1, False),
+    (
+        "invalid-row",
+        None,
+        TOKEN,
+        None,
+        lambda c, sb: create(c, sb, email="not-an-email"),
+        RejectedError,
+        Outcome.REJECTED,
+        0,
+        True,
+    ),
+    (
+        "wrong-token",
+        None,
+        WRONG_TOKEN,
+        None,
+        lambda c, sb: create(c, sb),
+        AuthenticationError,
+        Outcome.RUN_STOPPING,
+        0,
+        True,
+    ),
+    (
+        "wrong-token-on-get",
+        None,
+        WRONG_TOKEN,
+        None,
+        lambda c, sb: c.list_campaigns(),
+        AuthenticationError,
+        Outcome.RUN_STOPPING,
+        0,
+        True,
+    ),
+    (
+        "unknown-campaign",
+        None,
+        TOKEN,
+        None,
+        lambda c, sb: create(c, sb, campaign="no-such-campaign"),
+        CampaignError,
+        Outcome.RUN_STOPPING,
+        0,
+        True,
+    ),
+    (
+        "archived-campaign",
+        None,
+        TOKEN,
+        None,
+        lambda c, sb: create(c, sb, campaign=archived_campaign(sb)),
+        CampaignError,
+        Outcome.RUN_STOPPING,
+        0,
+        True,
+    ),
+    ("rate-limited", Faults(rate_limit=0.1), TOKEN, None, _create_twice, RateLimitedError, Outcome.RETRYABLE, 1, True),
+    (
+        "503",
+        Faults(error_503=1.0),
+        TOKEN,
+        None,
+        lambda c, sb: create(c, sb),
+        ServiceUnavailableError,
+        Outcome.RETRYABLE,
+        0,
+        True,
+    ),
+    (
+        "500-after-create",
+        Faults(error_500_after_create=1.0),
+        TOKEN,
+        None,
+        lambda c, sb: create(c, sb),
+        UnknownOutcomeError,
+        Outcome.UNKNOWN,
+        1,
+        True,
+    ),
+    (
+        "hang-after-create",
+        Faults(hang_after_create=1.0, hang_seconds=10),
+        TOKEN,
+        FAST,
+        lambda c, sb: create(c, sb),
+        UnknownOutcomeError,
+        Outcome.UNKNOWN,
+        1,
+        False,
+    ),
+    (
+        "dropped-after-create",
+        Faults(hang_after_create=1.0, hang_seconds=0.05),
+        TOKEN,
+        None,
+        lambda c, sb: create(c, sb),
+        UnknownOutcomeError,
+        Outcome.UNKNOWN,
+        1,
+        False,
+    ),
+    (
+        "slow-create",
+        Faults(latency=3.0),
+        TOKEN,
+        FAST,
+        lambda c, sb: create(c, sb),
+        UnknownOutcomeError,
+        Outcome.UNKNOWN,
+        1,
+        False,
+    ),
     ("slow-get", None, TOKEN, FAST, _create_then_get, RetryableError, Outcome.RETRYABLE, 1, False),
     ("slow-list", None, TOKEN, FAST, _list_slowly, RetryableError, Outcome.RETRYABLE, 0, False),
-    ("unknown-gift", None, TOKEN, None, lambda c, sb: c.get_gift_request("no-such-gift"),
-     NotFoundError, Outcome.REJECTED, 0, True),
-    ("unknown-campaign-on-get", None, TOKEN, None, lambda c, sb: c.get_campaign("no-such-campaign"),
-     NotFoundError, Outcome.REJECTED, 0, True),
+    (
+        "unknown-gift",
+        None,
+        TOKEN,
+        None,
+        lambda c, sb: c.get_gift_request("no-such-gift"),
+        NotFoundError,
+        Outcome.REJECTED,
+        0,
+        True,
+    ),
+    (
+        "unknown-campaign-on-get",
+        None,
+        TOKEN,
+        None,
+        lambda c, sb: c.get_campaign("no-such-campaign"),
+        NotFoundError,
+        Outcome.REJECTED,
+        0,
+        True,
+    ),
 ]
 
 
-@pytest.mark.parametrize("faults,token,timeout,call,cls,outcome,created,answered",
-                         [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES])
-def test_each_failure_has_its_class_outcome_and_request_id(http, make_sandbox, faults, token, timeout, call: Call,
-                                                           cls, outcome, created, answered):
+@pytest.mark.parametrize(
+    "faults,token,timeout,call,cls,outcome,created,answered", [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES]
+)
+def test_each_failure_has_its_class_outcome_and_request_id(
+    http, make_sandbox, faults, token, timeout, call: Call, cls, outcome, created, answered
+):
     sb = make_sandbox(faults=Faults(**vars(faults)) if faults else None)
     c = client_for(http, sb, token=token, timeout=timeout or (5.0, 10.0))
     with pytest.raises(AndOpenError) as info:
@@ -230,11 +354,15 @@ def test_rate_limit_carries_retry_after_from_the_header(http, make_sandbox):
     assert info.value.status == 429
 
 
-@pytest.mark.parametrize("call", [
-    lambda c: c.create_gift_request("cid", "Alice", "Smith", "alice@example.com"),
-    lambda c: c.get_gift_request("gid"),
-    lambda c: c.list_campaigns(),
-], ids=["create", "get", "list"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.create_gift_request("cid", "Alice", "Smith", "alice@example.com"),
+        lambda c: c.get_gift_request("gid"),
+        lambda c: c.list_campaigns(),
+    ],
+    ids=["create", "get", "list"],
+)
 def test_connection_refused_is_not_sent_and_retryable(http, call):
     c = AndOpenClient(http, TOKEN, f"http://127.0.0.1:{closed_port()}", timeout=(2.0, 2.0))
     with pytest.raises(AndOpenError) as info:
@@ -245,6 +373,7 @@ def test_connection_refused_is_not_sent_and_retryable(http, call):
 
 
 # ------------------------------------------------------------------ error_for: a pure table
+
 
 def errors(*entries: tuple) -> dict:
     out = []
@@ -270,8 +399,14 @@ SERVER_BODY = errors(("api_error", "internal_error", "An internal error occurred
 ERROR_CASES = [
     ("400-unsupported-version", 400, VERSION_BODY, True, ApiVersionError, Outcome.RUN_STOPPING),
     ("400-unsupported-version-get", 400, VERSION_BODY, False, ApiVersionError, Outcome.RUN_STOPPING),
-    ("400-other-is-row-problem", 400, errors(("invalid_request_error", "invalid_json", "bad json")), True,
-     RejectedError, Outcome.REJECTED),
+    (
+        "400-other-is-row-problem",
+        400,
+        errors(("invalid_request_error", "invalid_json", "bad json")),
+        True,
+        RejectedError,
+        Outcome.REJECTED,
+    ),
     ("401", 401, AUTH_BODY, True, AuthenticationError, Outcome.RUN_STOPPING),
     ("401-get", 401, AUTH_BODY, False, AuthenticationError, Outcome.RUN_STOPPING),
     ("401-no-body", 401, None, True, AuthenticationError, Outcome.RUN_STOPPING),
@@ -282,14 +417,32 @@ ERROR_CASES = [
     ("422-campaign-invalid-reference", 422, CAMPAIGN_BODY, True, CampaignError, Outcome.RUN_STOPPING),
     ("422-campaign-archived", 422, ARCHIVED_BODY, True, CampaignError, Outcome.RUN_STOPPING),
     ("422-campaign-unknown-code", 422, NEW_CAMPAIGN_CODE, True, CampaignError, Outcome.RUN_STOPPING),
-    ("422-campaign-and-email", 422, {"errors": EMAIL_BODY["errors"] + CAMPAIGN_BODY["errors"]}, True,
-     CampaignError, Outcome.RUN_STOPPING),
+    (
+        "422-campaign-and-email",
+        422,
+        {"errors": EMAIL_BODY["errors"] + CAMPAIGN_BODY["errors"]},
+        True,
+        CampaignError,
+        Outcome.RUN_STOPPING,
+    ),
     ("409-validation-type-any-status", 409, EMAIL_BODY, True, RejectedError, Outcome.REJECTED),
     ("422-unknown-type-and-code", 422, NEW_CODE_BODY, True, RejectedError, Outcome.REJECTED),
-    ("413", 413, errors(("invalid_request_error", "request_too_large", "too big")), True,
-     RejectedError, Outcome.REJECTED),
-    ("429", 429, errors(("rate_limit_error", "too_many_requests", "slow down")), True,
-     RateLimitedError, Outcome.RETRYABLE),
+    (
+        "413",
+        413,
+        errors(("invalid_request_error", "request_too_large", "too big")),
+        True,
+        RejectedError,
+        Outcome.REJECTED,
+    ),
+    (
+        "429",
+        429,
+        errors(("rate_limit_error", "too_many_requests", "slow down")),
+        True,
+        RateLimitedError,
+        Outcome.RETRYABLE,
+    ),
     ("429-get", 429, None, False, RateLimitedError, Outcome.RETRYABLE),
     ("503-creating", 503, SERVER_BODY, True, ServiceUnavailableError, Outcome.RETRYABLE),
     ("503-get", 503, SERVER_BODY, False, ServiceUnavailableError, Outcome.RETRYABLE),
@@ -304,8 +457,9 @@ ERROR_CASES = [
 ]
 
 
-@pytest.mark.parametrize("status,body,creating,cls,outcome", [c[1:] for c in ERROR_CASES],
-                         ids=[c[0] for c in ERROR_CASES])
+@pytest.mark.parametrize(
+    "status,body,creating,cls,outcome", [c[1:] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES]
+)
 def test_error_for_classifies_every_answer(status, body, creating, cls, outcome):
     exc = error_for(status, body, request_id="req_abc", creating=creating)
     assert type(exc) is cls
@@ -315,17 +469,32 @@ def test_error_for_classifies_every_answer(status, body, creating, cls, outcome)
 
 
 def test_error_for_keeps_every_detail_with_its_param():
-    body = {"errors": EMAIL_BODY["errors"] + NEW_CODE_BODY["errors"] + [{"type": "validation_error",
-                                                                        "code": "required", "message": "is required"}]}
+    body = {
+        "errors": EMAIL_BODY["errors"]
+        + NEW_CODE_BODY["errors"]
+        + [{"type": "validation_error", "code": "required", "message": "is required"}]
+    }
     exc = error_for(422, body, creating=True)
     assert [(d.code, d.param) for d in exc.details] == [
-        ("invalid_format", "recipient.email"), ("brand_new_code", "recipient.nickname"), ("required", None)]
+        ("invalid_format", "recipient.email"),
+        ("brand_new_code", "recipient.nickname"),
+        ("required", None),
+    ]
     assert str(exc) == "recipient.email: is not a valid email address; recipient.nickname: Something new; is required"
 
 
-@pytest.mark.parametrize("header,expected", [
-    ("7", 7.0), ("0.5", 0.5), ("-3", 0.0), (None, None), ("Wed, 21 Oct 2026 07:28:00 GMT", None), ("soon", None),
-], ids=["seconds", "fraction", "negative", "absent", "http-date", "garbage"])
+@pytest.mark.parametrize(
+    "header,expected",
+    [
+        ("7", 7.0),
+        ("0.5", 0.5),
+        ("-3", 0.0),
+        (None, None),
+        ("Wed, 21 Oct 2026 07:28:00 GMT", None),
+        ("soon", None),
+    ],
+    ids=["seconds", "fraction", "negative", "absent", "http-date", "garbage"],
+)
 def test_error_for_reads_retry_after(header, expected):
     for status in (429, 503):
         exc = error_for(status, None, retry_after=header, creating=True)
@@ -350,12 +519,27 @@ URL_CASES = [
     ("sandbox-staging-token", STAGING, SANDBOX_URL, SANDBOX_URL, ()),
     ("sandbox-production-token", PROD, SANDBOX_URL, SANDBOX_URL, ()),
     ("sandbox-malformed-token", MALFORMED, SANDBOX_URL + "/", SANDBOX_URL, ()),
-    ("staging-token-production-host", STAGING, "https://api.andopen.co", None,
-     ("staging", "production", "https://api.andopen.co", "ao-v1-staging-…5678")),
-    ("staging-token-eu-host", STAGING, "https://api.eu.andopen.co", None,
-     ("staging", "https://api.eu.andopen.co", "ao-v1-staging-…5678")),
-    ("production-token-staging-host", PROD, "https://api.staging.andopen.co", None,
-     ("production", "staging", "https://api.staging.andopen.co", "ao-v1-production-…1234")),
+    (
+        "staging-token-production-host",
+        STAGING,
+        "https://api.andopen.co",
+        None,
+        ("staging", "production", "https://api.andopen.co", "ao-v1-staging-…5678"),
+    ),
+    (
+        "staging-token-eu-host",
+        STAGING,
+        "https://api.eu.andopen.co",
+        None,
+        ("staging", "https://api.eu.andopen.co", "ao-v1-staging-…5678"),
+    ),
+    (
+        "production-token-staging-host",
+        PROD,
+        "https://api.staging.andopen.co",
+        None,
+        ("production", "staging", "https://api.staging.andopen.co", "ao-v1-production-…1234"),
+    ),
     ("malformed-no-url", MALFORMED, None, None, ("ANDOPEN_BASE_URL", "…ll99")),
     ("malformed-production-host", MALFORMED, "https://api.andopen.co", None, ("https://api.andopen.co",)),
     ("empty-token", "", None, None, ()),
@@ -377,8 +561,9 @@ def test_resolve_base_url(token, base_url, expected, words):
         assert_no_token(exc, token)
 
 
-@pytest.mark.parametrize("token,base_url", [(STAGING, "https://api.andopen.co"), (PROD, "https://api.staging.andopen.co"),
-                                            (MALFORMED, None)])
+@pytest.mark.parametrize(
+    "token,base_url", [(STAGING, "https://api.andopen.co"), (PROD, "https://api.staging.andopen.co"), (MALFORMED, None)]
+)
 def test_client_refuses_a_mismatched_configuration_before_any_request(token, base_url):
     with pytest.raises(ConfigError) as info:
         AndOpenClient(requests.Session(), token, base_url)
@@ -387,9 +572,18 @@ def test_client_refuses_a_mismatched_configuration_before_any_request(token, bas
 
 # ------------------------------------------------------------------ tolerant parsing
 
+
 def test_gift_parsing_tolerates_unknown_fields_and_a_missing_url():
-    gift = gift_from_json({"id": "g1", "status": "teleported", "redemption_url": None, "campaign_id": "c1",
-                           "recipient": {"email": "a@example.com", "favourite_colour": "teal"}, "brand_new": {}})
+    gift = gift_from_json(
+        {
+            "id": "g1",
+            "status": "teleported",
+            "redemption_url": None,
+            "campaign_id": "c1",
+            "recipient": {"email": "a@example.com", "favourite_colour": "teal"},
+            "brand_new": {},
+        }
+    )
     assert (gift.id, gift.status, gift.redemption_url, gift.email) == ("g1", "teleported", None, "a@example.com")
 
 

@@ -1,5 +1,6 @@
 """House rules as tests: a pure core, thin pages, documented modules, secrets kept out of git,
 a pinned Streamlit, and CI running the command the README gives."""
+
 from __future__ import annotations
 
 import ast
@@ -47,25 +48,32 @@ def streamlit_imports(tree: ast.AST) -> list[str]:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             arg = node.args[0]
-            if (name in ("import_module", "__import__") and isinstance(arg, ast.Constant)
-                    and isinstance(arg.value, str) and _is_streamlit(arg.value)):
+            if (
+                name in ("import_module", "__import__")
+                and isinstance(arg, ast.Constant)
+                and isinstance(arg.value, str)
+                and _is_streamlit(arg.value)
+            ):
                 found.append(f"line {node.lineno}: {name}({arg.value!r})")
     return found
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("import streamlit as st", 1),
-    ("import streamlit.components.v1", 1),
-    ("from streamlit import session_state", 1),
-    ("from streamlit.runtime import exists", 1),
-    ("def f():\n    import streamlit\n", 1),
-    ("class C:\n    def m(self):\n        from streamlit import secrets\n", 1),
-    ("import importlib\nimportlib.import_module('streamlit')", 1),
-    ("__import__('streamlit.testing')", 1),
-    ("import streamlit_extras", 0),  # a different package; only Streamlit itself is checked
-    ("import pandas as pd\nfrom . import streamlit_free", 0),
-    ("from .streamlit import x", 0),  # a relative module of ours, not the package
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("import streamlit as st", 1),
+        ("import streamlit.components.v1", 1),
+        ("from streamlit import session_state", 1),
+        ("from streamlit.runtime import exists", 1),
+        ("def f():\n    import streamlit\n", 1),
+        ("class C:\n    def m(self):\n        from streamlit import secrets\n", 1),
+        ("import importlib\nimportlib.import_module('streamlit')", 1),
+        ("__import__('streamlit.testing')", 1),
+        ("import streamlit_extras", 0),  # a different package; only Streamlit itself is checked
+        ("import pandas as pd\nfrom . import streamlit_free", 0),
+        ("from .streamlit import x", 0),  # a relative module of ours, not the package
+    ],
+)
 def test_the_streamlit_import_check_itself(source, expected):
     assert len(streamlit_imports(ast.parse(source))) == expected
 
@@ -98,9 +106,13 @@ def test_modules_and_their_functions_stay_small(path):
     text = path.read_text(encoding="utf-8")
     lines = len(text.splitlines())
     assert lines <= MAX_MODULE_LINES or name in TOO_LONG_FOR_NOW, f"{name} has {lines} lines: split it by concept"
-    long = [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(ast.parse(text))
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES and f"{name}:{node.name}" not in TOO_LONG_FOR_NOW]
+    long = [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+        and f"{name}:{node.name}" not in TOO_LONG_FOR_NOW
+    ]
     assert long == [], f"{name}: functions over {MAX_FUNCTION_LINES} lines: {long}"
 
 
@@ -122,26 +134,28 @@ def test_pages_stay_thin(path):
 
 # -- secrets and the store stay out of git -----------------------------------------------------------
 
+
 def _check_ignore(path: str) -> bool:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT,
-                            capture_output=True, text=True)
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True, text=True)
     if inside.returncode != 0:
         pytest.skip("not a git work tree")
     # --no-index: judge by the ignore rules even if a file was (wrongly) committed already
-    result = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode in (0, 1), result.stderr
     return result.returncode == 0
 
 
-@pytest.mark.parametrize("path", [
-    ".streamlit/secrets.toml",
-    ".giftrun/",
-    ".giftrun/giftrun.sqlite3",
-    ".giftrun/demo/giftrun.sqlite3",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".streamlit/secrets.toml",
+        ".giftrun/",
+        ".giftrun/giftrun.sqlite3",
+        ".giftrun/demo/giftrun.sqlite3",
+    ],
+)
 def test_secrets_and_store_are_git_ignored(path):
     assert _check_ignore(path), f"{path} is not ignored by .gitignore"
 
@@ -171,6 +185,7 @@ def test_secrets_example_exists_without_a_real_key():
 
 
 # -- dependencies and CI -------------------------------------------------------------------------------
+
 
 def _streamlit_requirement() -> str:
     for raw in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
@@ -216,9 +231,13 @@ def test_ci_runs_the_test_command_the_readme_gives():
     assert ci.is_file(), ".ci/run is missing"
     command = readme_test_command(readme)
     assert command, "README.md should give the test command in its first lines"
-    ci_commands = {_normalise(part) for line in ci.read_text(encoding="utf-8").splitlines()
-                   if line.strip() and not line.lstrip().startswith("#")
-                   for part in re.split(r"&&|;", line.split(" #", 1)[0]) if part.strip()}
+    ci_commands = {
+        _normalise(part)
+        for line in ci.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+        for part in re.split(r"&&|;", line.split(" #", 1)[0])
+        if part.strip()
+    }
     assert command in ci_commands, f"README runs `{command}`; .ci/run runs {sorted(ci_commands)}"
 
 
@@ -226,8 +245,10 @@ def test_ci_runs_the_test_command_the_readme_gives():
 def test_planning_a_list_does_not_load_the_run_engine_or_an_http_client(module):
     """Loading a CSV and planning it must stay cheap and offline: the engine and &Open's client
     come in only when a run starts."""
-    code = (f"import sys, {module}; "
-            "print(','.join(m for m in ('lib.sending', 'lib.andopen', 'lib.ratelimit', 'requests') if m in sys.modules))")
+    code = (
+        f"import sys, {module}; "
+        "print(','.join(m for m in ('lib.sending', 'lib.andopen', 'lib.ratelimit', 'requests') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"{module} loads {out.stdout.strip()}"
@@ -237,8 +258,10 @@ def test_planning_a_list_does_not_load_the_run_engine_or_an_http_client(module):
 ENV_READER = "lib/settings.py"  # the one module that reads the environment
 NOT_A_SETTING = "# environ:"  # a line reading it for what is not a setting says so, and why
 SETTINGS_PENDING: set[str] = set()  # SHEETS_EMULATOR_HOST: becomes settings.sheets_emulator_host (issue 15)
-CONFIGURED = sorted({*(ROOT / "lib").rglob("*.py"), *(ROOT / "ui").glob("*.py"), *PAGES,
-                     ROOT / "app.py", ROOT / "main.py"} - {ROOT / ENV_READER})
+CONFIGURED = sorted(
+    {*(ROOT / "lib").rglob("*.py"), *(ROOT / "ui").glob("*.py"), *PAGES, ROOT / "app.py", ROOT / "main.py"}
+    - {ROOT / ENV_READER}
+)
 
 
 def environment_reads(source: str) -> list[str]:
@@ -248,8 +271,12 @@ def environment_reads(source: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
         hit = None
-        if (isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv", "getenvb")
-                and isinstance(node.value, ast.Name) and node.value.id == "os"):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("environ", "environb", "getenv", "getenvb")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+        ):
             hit = f"os.{node.attr}"
         elif isinstance(node, ast.ImportFrom) and node.module == "os":
             names = [a.name for a in node.names if a.name in ("environ", "environb", "getenv", "getenvb")]
@@ -259,26 +286,49 @@ def environment_reads(source: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("source, expected", [
-    ('import os\nx = os.environ.get("GIFTRUN_ACTOR")', 1),
-    ('import os\nx = os.getenv("SHEETS_EMULATOR_HOST")', 1),
-    ('import os\nx = os.environ["GIFTRUN_DEMO_SPEED"]', 1),
-    ("import os\nenv = os.environ\n", 1),
-    ("def f():\n    from os import environ\n    return environ", 1),
-    ("from os import getenv as g", 1),
-    ("import os\nenv = os.environ  # environ: the platforms' own markers, not settings\n", 0),
-    ("import os\nos.path.join('a', 'b')", 0),
-    ("x = settings.actor", 0),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ('import os\nx = os.environ.get("GIFTRUN_ACTOR")', 1),
+        ('import os\nx = os.getenv("SHEETS_EMULATOR_HOST")', 1),
+        ('import os\nx = os.environ["GIFTRUN_DEMO_SPEED"]', 1),
+        ("import os\nenv = os.environ\n", 1),
+        ("def f():\n    from os import environ\n    return environ", 1),
+        ("from os import getenv as g", 1),
+        ("import os\nenv = os.environ  # environ: the platforms' own markers, not settings\n", 0),
+        ("import os\nos.path.join('a', 'b')", 0),
+        ("x = settings.actor", 0),
+    ],
+)
 def test_the_environment_read_check_itself(source, expected):
     assert len(environment_reads(source)) == expected
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, marks=[pytest.mark.xfail(
-    strict=True, reason="read SHEETS_EMULATOR_HOST as settings.sheets_emulator_host")]
-    if str(p.relative_to(ROOT)) in SETTINGS_PENDING else []) for p in CONFIGURED], ids=_ids(CONFIGURED))
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(
+            p,
+            marks=[pytest.mark.xfail(strict=True, reason="read SHEETS_EMULATOR_HOST as settings.sheets_emulator_host")]
+            if str(p.relative_to(ROOT)) in SETTINGS_PENDING
+            else [],
+        )
+        for p in CONFIGURED
+    ],
+    ids=_ids(CONFIGURED),
+)
 def test_settings_are_read_only_through_settings(path):
     """GIFTRUN_*, SHEETS_* and every other name: Settings reads them (from the environment,
     the secrets file or st.secrets alike), everything else gets a Settings."""
-    assert environment_reads(path.read_text(encoding="utf-8")) == [], \
+    assert environment_reads(path.read_text(encoding="utf-8")) == [], (
         f"{path.relative_to(ROOT)} reads the environment: add a Settings field instead"
+    )
+
+
+def test_ci_checks_the_style_the_project_declares():
+    """pyproject.toml declares ruff (lint and format) and mypy on lib/; CI runs all three."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    project = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert "[tool.ruff.lint]" in project and "[tool.mypy]" in project and 'files = ["lib"]' in project
+    for command in ("ruff check .", "ruff format --check .", "mypy"):
+        assert command in ci, f".ci/run does not run `{command}`"

@@ -1,6 +1,7 @@
 """Where no webhook can arrive (Streamlit Community Cloud), the Gift status page keeps statuses
 current by itself: while it is open, open gifts are polled in the background at most once per
 interval per process; final gifts are never asked about again."""
+
 from __future__ import annotations
 
 from lib.models import EventSource, StatusEvent

@@ -4,6 +4,7 @@ Approvals are clicked in the st.data_editor grid (a canvas: clicks by measured p
 or a selected cell and Space), sends go to the built-in sandbox, statuses move by
 themselves (GIFTRUN_DEMO_SPEED=30), and the run writes docs/screenshots/*.png for the README.
 """
+
 from __future__ import annotations
 
 import functools
@@ -15,10 +16,21 @@ import pytest
 
 from lib import csvio
 from lib.writeback import RESULT_COLUMNS
-from tests.browser_support import (SCREENSHOTS, VIEWPORT, AppServer,
-                                   checkbox_checked, collapse_sidebar, full_page_screenshot, grid_geometry, metrics, poll, wait_idle,
-                                   scroll_grid, wait_metric)
 from tests import backends
+from tests.browser_support import (
+    SCREENSHOTS,
+    VIEWPORT,
+    AppServer,
+    checkbox_checked,
+    collapse_sidebar,
+    full_page_screenshot,
+    grid_geometry,
+    metrics,
+    poll,
+    scroll_grid,
+    wait_idle,
+    wait_metric,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +48,7 @@ EXPECTED_ERRORS = {  # sample row (1-based) -> words its Send error must contain
 
 
 # ------------------------------------------------------------------------- fixtures
+
 
 @pytest.fixture
 def app(browser, app_servers, store_backend, tmp_path_factory):
@@ -64,6 +77,7 @@ def context(browser):
 
 def show_server_log_on_failure(test):
     """Attach the tail of the streamlit log to any failure (Playwright timeouts included)."""
+
     @functools.wraps(test)
     def wrapper(*args, **kwargs):
         try:
@@ -73,10 +87,12 @@ def show_server_log_on_failure(test):
             if server is not None and hasattr(exc, "add_note"):
                 exc.add_note(server.log_tail())
             raise
+
     return wrapper
 
 
 # ------------------------------------------------------------------------- steps
+
 
 def open_app(context, server: AppServer, path: str = ""):
     page = context.new_page()
@@ -112,6 +128,7 @@ def approved_rows(frame) -> list[int]:
 
 # ------------------------------------------------------------------------- tests
 
+
 @show_server_log_on_failure
 def test_approve_in_the_grid_send_and_download_results(app, context, tmp_path):
     page = open_app(context, app)
@@ -138,8 +155,11 @@ def test_approve_in_the_grid_send_and_download_results(app, context, tmp_path):
         page.mouse.click(geo.first_col_center_x, geo.row_center_y(row))
         wait_idle(page)
         wait_metric(page, "To send", row)
-        poll(lambda: all(checkbox_checked(page, geo, r) for r in range(1, row + 1)), timeout=10,
-             what=f"the grid to show rows 1-{row} ticked")
+        poll(
+            lambda: all(checkbox_checked(page, geo, r) for r in range(1, row + 1)),
+            timeout=10,
+            what=f"the grid to show rows 1-{row} ticked",
+        )
 
     # Victor Hugo (row 22) is below the fold: select a cell in row 3, go down with the
     # keyboard past the last row (the grid scrolls; extra presses stay on the last row),
@@ -208,11 +228,19 @@ def test_gift_status_page_follows_the_gifts_live(app, context, tmp_path):
 
     people = "First Name,Last Name,Email,Team,Approved\n" + "".join(
         f"{f},{l},{f.lower()}.{l.lower()}@status.example.com,Sales,TRUE\n"
-        for f, l in [("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing"),
-                     ("Edsger", "Dijkstra"), ("Barbara", "Liskov"), ("Donald", "Knuth")])
+        for f, l in [
+            ("Ada", "Lovelace"),
+            ("Grace", "Hopper"),
+            ("Alan", "Turing"),
+            ("Edsger", "Dijkstra"),
+            ("Barbara", "Liskov"),
+            ("Donald", "Knuth"),
+        ]
+    )
     sender = open_app(context, app)
     sender.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-        files=[{"name": "status-check.csv", "mimeType": "text/csv", "buffer": people.encode()}])
+        files=[{"name": "status-check.csv", "mimeType": "text/csv", "buffer": people.encode()}]
+    )
     wait_idle(sender)
     click_button(sender, "Use this file")
     sender.get_by_text("Loaded 6 people").wait_for()
@@ -228,8 +256,7 @@ def test_gift_status_page_follows_the_gifts_live(app, context, tmp_path):
         now = metrics(watcher)
         if now != snapshots[-1]:
             snapshots.append(now)
-        return (sum(now.values()) >= first_total + 6
-                and now.get("Redeemed", 0) + now.get("Delivered", 0) > first_moved)
+        return sum(now.values()) >= first_total + 6 and now.get("Redeemed", 0) + now.get("Delivered", 0) > first_moved
 
     poll(moved, timeout=60, interval=0.5, what="the status page to show redeemed or delivered gifts")
     assert len(snapshots) >= 2, snapshots
@@ -253,9 +280,11 @@ def test_settings_page_checks_the_demo_connection(app, context):
 def test_ticking_a_box_keeps_the_grid_where_it_was(app, context):
     page = open_app(context, app)
     people = "First Name,Last Name,Email,Approved\n" + "".join(
-        f"Person{i:02d},Scroll,person{i:02d}@scroll.example.com,FALSE\n" for i in range(1, 31))
+        f"Person{i:02d},Scroll,person{i:02d}@scroll.example.com,FALSE\n" for i in range(1, 31)
+    )
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-        files=[{"name": "scroll-check.csv", "mimeType": "text/csv", "buffer": people.encode()}])
+        files=[{"name": "scroll-check.csv", "mimeType": "text/csv", "buffer": people.encode()}]
+    )
     wait_idle(page)
     click_button(page, "Use this file")
     click_button(page, "Continue to Review & send →")
@@ -276,6 +305,7 @@ def test_ticking_a_box_keeps_the_grid_where_it_was(app, context):
 # ------------------------------------------------------------------------- lists (issue 11, items 1, 4, 5)
 # What a user sees when an upload is refused, and "Download CSV with results" of an odd file:
 # the user's own bytes with only result cells filled in, into the user's own gift id column.
+
 
 def upload(page, path: Path) -> None:
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
@@ -327,18 +357,21 @@ def test_an_upload_over_the_limit_is_refused_in_plain_sight(app, context, tmp_pa
     assert visible_text(page, "It looks like an Excel workbook: in Excel choose File > Save As > CSV UTF-8")
 
 
-ODD = ("Leads for Q3;;;;;;\r\n"
-       " First Name ;Last Name;Email;Approved;Gift Request ID;Phone;Notes\r\n"
-       "José;Müller;jose@browser.example;TRUE;;+44 20 7946 0958;-5\r\n"
-       "\r\n"
-       "Ana;Lopez;ana@browser.example;TRUE;gr_from_another_tool;@Ana;=A1\r\n"
-       ";;;;;;\r\n"
-       "Bo;Ng;bo@browser.example;TRUE;;\"1;2\";\"two\r\nlines\"").encode("cp1252")
+ODD = (
+    "Leads for Q3;;;;;;\r\n"
+    " First Name ;Last Name;Email;Approved;Gift Request ID;Phone;Notes\r\n"
+    "José;Müller;jose@browser.example;TRUE;;+44 20 7946 0958;-5\r\n"
+    "\r\n"
+    "Ana;Lopez;ana@browser.example;TRUE;gr_from_another_tool;@Ana;=A1\r\n"
+    ";;;;;;\r\n"
+    'Bo;Ng;bo@browser.example;TRUE;;"1;2";"two\r\nlines"'
+).encode("cp1252")
 
 
 @show_server_log_on_failure
 def test_the_apps_download_is_the_users_file_with_only_result_cells_filled_in(app, context, tmp_path):
     from tests.csv_files import assert_only_result_fields_changed  # here: the imports above are the e2e flow's
+
     source = tmp_path / "q3-leads.csv"
     source.write_bytes(ODD)
     page = open_app(context, app)
@@ -372,6 +405,7 @@ def test_the_apps_download_is_the_users_file_with_only_result_cells_filled_in(ap
 
 
 # ------------------------------------------------------------------------- spending guardrails
+
 
 @pytest.fixture
 def guarded_app(browser, tmp_path_factory):
@@ -426,23 +460,34 @@ def test_guardrails_do_not_gift_table_import_cap_daily_room_and_typed_confirmati
         click_button(page, "Save changes (1 to add or update)")
         page.get_by_role("button", name=re.compile("^Save changes")).wait_for(state="detached")  # saved, redrawn
         wait_idle(page)
-        poll(lambda: [(e.value, e.reason, e.added_by) for e in store.do_not_gift()], timeout=10,
-             what="the entry saved")
+        poll(lambda: [(e.value, e.reason, e.added_by) for e in store.do_not_gift()], timeout=10, what="the entry saved")
         assert [(e.value, e.reason, e.added_by) for e in store.do_not_gift()] == [
-            ("@rival.example", "competitor", "local")]
-        page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files(files=[{
-            "name": "blocked.csv", "mimeType": "text/csv", "buffer": b"Email,Reason\nvip0@example.com,board member\n"}])
+            ("@rival.example", "competitor", "local")
+        ]
+        page.get_by_test_id("stFileUploaderDropzoneInput").last.set_input_files(
+            files=[
+                {
+                    "name": "blocked.csv",
+                    "mimeType": "text/csv",
+                    "buffer": b"Email,Reason\nvip0@example.com,board member\n",
+                }
+            ]
+        )
         wait_idle(page)
         click_button(page, "Import 1 entry")
         assert {e.value for e in store.do_not_gift()} == {"@rival.example", "vip0@example.com"}
         full_page_screenshot(page, SCREENSHOTS / "settings-do-not-gift.png")
 
-        people = ["First Name,Last Name,Email,Approved", "Ana,Blocked,ana@eu.rival.example,TRUE",
-                  "Vip,Blocked,VIP0@example.com,TRUE"]
+        people = [
+            "First Name,Last Name,Email,Approved",
+            "Ana,Blocked,ana@eu.rival.example,TRUE",
+            "Vip,Blocked,VIP0@example.com,TRUE",
+        ]
         people += [f"First{i},Last{i},p{i}@guard.example.com,TRUE" for i in range(128)]
         go_to(page, "Build list")
         page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-            files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": "\n".join(people).encode()}])
+            files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": "\n".join(people).encode()}]
+        )
         wait_idle(page)
         click_button(page, "Use this file")
         click_button(page, "Continue to Review & send →")

@@ -5,6 +5,7 @@ run in progress on …" button, and hostile webhook statuses on Gift status, mus
 
 The app runs live against a sandbox on 127.0.0.1 (slow, so a run stays in progress), with
 a webhook secret the test signs with; images point at a counting server on 127.0.0.1."""
+
 from __future__ import annotations
 
 import http.server
@@ -64,8 +65,12 @@ def image_host():
 def app(browser, slow_sandbox, tmp_path_factory):
     sb = slow_sandbox
     tmp = tmp_path_factory.mktemp("browser-text")
-    env = {**LIVE_ENV, "ANDOPEN_API_KEY": sb.token, "ANDOPEN_BASE_URL": sb.url,
-           "ANDOPEN_CAMPAIGN_ID": available_campaign(sb)}
+    env = {
+        **LIVE_ENV,
+        "ANDOPEN_API_KEY": sb.token,
+        "ANDOPEN_BASE_URL": sb.url,
+        "ANDOPEN_CAMPAIGN_ID": available_campaign(sb),
+    }
     server = AppServer(tmp / "data", tmp / "streamlit.log", extra_env=env)
     try:
         server.wait_healthy(timeout=60)
@@ -106,26 +111,34 @@ def _no_markup(page, element, expected_text: str, what: str) -> None:
 
 
 def hostile_name(host: str) -> str:
-    return (f"**Quarterly** ![t]({host}/x.png) [docs](https://evil.example/login) <img src={host}/h.png> "
-            f":red[red] $x^2$ :material/home: :smile: www.evil.example ana@evil.example.csv")
+    return (
+        f"**Quarterly** ![t]({host}/x.png) [docs](https://evil.example/login) <img src={host}/h.png> "
+        f":red[red] $x^2$ :material/home: :smile: www.evil.example ana@evil.example.csv"
+    )
 
 
 @show_server_log_on_failure
 def test_an_upload_name_is_text_on_build_list_and_in_another_session(app, context, image_host):
     name = hostile_name(image_host.url)
     people = "First Name,Last Name,Email,Approved\n" + "".join(
-        f"P{i},Text,p{i}@text.example.com,TRUE\n" for i in range(24))
+        f"P{i},Text,p{i}@text.example.com,TRUE\n" for i in range(24)
+    )
     page = _open(context, app)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-        files=[{"name": name, "mimeType": "text/csv", "buffer": people.encode()}])
+        files=[{"name": name, "mimeType": "text/csv", "buffer": people.encode()}]
+    )
     wait_idle(page)
     page.get_by_role("button", name="Use this file", exact=True).click()
     wait_idle(page)
     success = page.get_by_test_id("stAlert").filter(has_text="Loaded 24 people").first
     success.wait_for()
     _no_markup(page, success, f"Loaded 24 people from {plain(name)}.", "Build list success")
-    _no_markup(page, page.locator("[data-heading-text]").filter(has_text="24 people").first,  # not the anchor
-               f"{plain(name)} — 24 people", "Build list heading")
+    _no_markup(
+        page,
+        page.locator("[data-heading-text]").filter(has_text="24 people").first,  # not the anchor
+        f"{plain(name)} — 24 people",
+        "Build list heading",
+    )
 
     # Send (slowly), so another user's session offers to watch the run.
     page.get_by_role("button", name="Continue to Review & send →", exact=True).click()
@@ -148,8 +161,11 @@ def test_an_upload_name_is_text_on_build_list_and_in_another_session(app, contex
 
 @show_server_log_on_failure
 def test_webhook_statuses_are_bounded_text_on_gift_status(app, context, image_host):
-    statuses = ["[evil link](https://evil.example/phish)", f"![track]({image_host.url}/track.png)",
-                "**bold** :red[r] $y$ ana@evil.example"]
+    statuses = [
+        "[evil link](https://evil.example/phish)",
+        f"![track]({image_host.url}/track.png)",
+        "**bold** :red[r] $y$ ana@evil.example",
+    ]
     with requests.Session() as http:
         http.trust_env = False
         for i, status in enumerate(statuses):
@@ -160,6 +176,7 @@ def test_webhook_statuses_are_bounded_text_on_gift_status(app, context, image_ho
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Gift status").click()
     page.get_by_role("heading", name="Gift status", exact=True).wait_for()
     wait_idle(page)
+
     def labels() -> list[str]:
         return [" ".join(el.inner_text().split()) for el in page.get_by_test_id("stMetricLabel").all()]
 
@@ -177,14 +194,17 @@ def test_webhook_statuses_are_bounded_text_on_gift_status(app, context, image_ho
 def probe_values(img: str) -> list[str]:
     return [
         hostile_name(img),
-        "[evil link](https://evil.example/phish)", f"![track]({img}/track.png)", f"![]({img}/bare.png)",
+        "[evil link](https://evil.example/phish)",
+        f"![track]({img}/track.png)",
+        f"![]({img}/bare.png)",
         f"<img src={img}/h.png onerror=alert(1)> <script>alert(1)</script> <b>b</b> <a href=https://e.example>a</a>",
         ":red[red] :blue-background[b] :green-badge[g] :small[s] :material/home: :smile: $x^2$ $$y$$",
         "www.evil.example ana@evil.example https://evil.example/x mailto:a@b.example xmpp:a@b.example",
         "# heading\n- item\n1. one\n> quote\n```\ncode\n```\n    indented\n| a | b |\n|---|---|",
         "`code` ``a`b`` ***x*** __y__ ~~z~~ \\*escaped\\* &amp; &lt;b&gt; &#x3C; &copy;",
         "a\x1b[2Jb\u202egnp.exe\x00c\r\nd\te\u2028f",
-        "    four leading spaces, trailing   ", "x" * 500,
+        "    four leading spaces, trailing   ",
+        "x" * 500,
         "[a]: https://evil.example/ref\n[a] [a][] <https://evil.example/auto> ![](data:image/png;base64,AAAA)",
         "Row 3: ana@example.com — gifted 2026-01-01 (status: redeemed) 100% *done* _ok_ \\ end",
     ]
@@ -197,12 +217,32 @@ def probe(browser, image_host, tmp_path_factory):
     (tmp / "values.json").write_text(json.dumps(values), encoding="utf-8")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANDOPEN_", "GIFTRUN_"))}
-    env.update(GIFTRUN_PROBE_VALUES=str(tmp / "values.json"), PYTHONPATH=str(REPO),
-               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env.update(
+        GIFTRUN_PROBE_VALUES=str(tmp / "values.json"),
+        PYTHONPATH=str(REPO),
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+    )
     log = open(tmp / "probe.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "tests/render_probe.py", "--server.port",
-                             str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "tests/render_probe.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         poll(lambda: _healthy(f"http://127.0.0.1:{port}/_stcore/health"), timeout=60, what="the probe app")
         yield f"http://127.0.0.1:{port}", values
@@ -238,7 +278,8 @@ def test_md_shows_exactly_the_text_in_every_markdown_call(probe, context, image_
                 html = (heading if heading.count() else container).inner_html()
                 found = MARKUP.search(html)
                 assert not found, f"value {i}, st.{call}: {found.group(0)!r} made from {value[:60]!r}: {html[:400]}"
-            assert _squash(plain(value)) in _squash(box.inner_text()), \
+            assert _squash(plain(value)) in _squash(box.inner_text()), (
                 f"value {i}, st.{call} shows {_squash(box.inner_text())[:300]!r}, not {_squash(plain(value))[:300]!r}"
+            )
     page.wait_for_timeout(500)
     assert image_host.hits == [], f"the browser fetched {image_host.hits} from the data"

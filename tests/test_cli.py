@@ -5,6 +5,7 @@ Exit codes: 0 the run completed (row errors included), 1 stopped, 2 unusable inp
 case may print a traceback. The kill test proves the issue's crash promise: SIGKILL
 mid-run, run again → nobody gifted twice, the CSV intact, no result the journal holds lost.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,9 +23,8 @@ from lib.sandbox import Faults, Sandbox
 from lib.sending import DEFAULT_CONCURRENCY, UNKNOWN_MESSAGE
 from lib.sources import csv_list_key
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, RESULT_COLUMNS, SEND_ERROR
-from tests import support
+from tests import backends, support
 from tests.support import CLI, NO_SUCH_CAMPAIGN, assert_nobody_gifted_twice, cli_env, posted_email, posts, run_cli
-from tests import backends
 
 HEADER = ["Company", "First Name", "Last Name", "Email", "Approved", "Notes"]
 RUN_TIMEOUT = 120  # seconds any one CLI run may take before the test gives up
@@ -53,8 +53,10 @@ def write_list(path: Path, rows: list[list[str]], header: list[str] = HEADER) ->
 
 
 def many(n: int) -> list[list[str]]:
-    return [[f"Co{i % 7}", f"First{i:03d}", f"Last{i:03d}", f"person{i:03d}@example.com", "yes", f"note {i}"]
-            for i in range(n)]
+    return [
+        [f"Co{i % 7}", f"First{i:03d}", f"Last{i:03d}", f"person{i:03d}@example.com", "yes", f"note {i}"]
+        for i in range(n)
+    ]
 
 
 def posted_emails(sb: Sandbox, start: int = 0) -> list[str]:
@@ -68,13 +70,13 @@ def by_email(df) -> dict[str, dict[str, str]]:
 # -- a normal run -------------------------------------------------------------------------
 MIXED = [
     # Company, First, Last, Email, Approved, Notes          → what the row must end with
-    ["Acme", "Alice", "Smith", "alice@example.com", "yes", "warm lead"],      # sent
-    ["Beta", "Bob", "Jones", "bob@example", "yes", "typo"],                   # invalid email
-    ["Gamma", "Carol", "King", "carol@example.com", "no", ""],                # not approved
-    ["Delta", "D", "Lee", "dan@example.com", "TRUE", "=1+1"],                 # name too short
-    ["Eps", "Erin", "Moss", "erin@example.com", "x", "a, comma"],             # sent
-    ["Acme", "Alice", "Smith", "ALICE@example.com", "yes", "dup"],            # duplicate of row 1
-    ["Zeta", "Frank", "Ng", "frank@example.com", "1", "line\nbreak"],         # sent
+    ["Acme", "Alice", "Smith", "alice@example.com", "yes", "warm lead"],  # sent
+    ["Beta", "Bob", "Jones", "bob@example", "yes", "typo"],  # invalid email
+    ["Gamma", "Carol", "King", "carol@example.com", "no", ""],  # not approved
+    ["Delta", "D", "Lee", "dan@example.com", "TRUE", "=1+1"],  # name too short
+    ["Eps", "Erin", "Moss", "erin@example.com", "x", "a, comma"],  # sent
+    ["Acme", "Alice", "Smith", "ALICE@example.com", "yes", "dup"],  # duplicate of row 1
+    ["Zeta", "Frank", "Ng", "frank@example.com", "1", "line\nbreak"],  # sent
 ]
 
 
@@ -83,8 +85,9 @@ def test_send_writes_results_into_the_same_file_after_the_users_columns(make_san
     path = tmp_path / "list.csv"
     write_list(path, MIXED)
     original = csvio.read_csv_path(path)
-    proc = cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
-               "--rate", "50")
+    proc = cli(
+        tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0], "--rate", "50"
+    )
 
     assert proc.returncode == 0, proc.stderr
     assert "3 to send, 1 not approved, 2 invalid, 1 duplicate" in proc.stdout
@@ -128,8 +131,9 @@ def test_dry_run_sends_and_writes_nothing(make_sandbox, tmp_path):
     sb = make_sandbox()
     path = tmp_path / "list.csv"
     original = write_list(path, MIXED)
-    proc = cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
-               "--dry-run")
+    proc = cli(
+        tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0], "--dry-run"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "3 to send" in proc.stdout and "Dry run: nothing sent, nothing written." in proc.stdout
     assert path.read_bytes() == original
@@ -170,8 +174,7 @@ FAILURES = [
 
 
 @pytest.mark.parametrize("name,make,extra,env_over,code,words", FAILURES, ids=[f[0] for f in FAILURES])
-def test_an_unusable_run_exits_with_one_clear_message(make_sandbox, tmp_path, name, make, extra, env_over, code,
-                                                      words):
+def test_an_unusable_run_exits_with_one_clear_message(make_sandbox, tmp_path, name, make, extra, env_over, code, words):
     sb = make_sandbox()
     path = tmp_path / "list.csv"
     if make is not None:
@@ -236,8 +239,9 @@ def interrupt_a_run(sb, tmp_path, path, interrupt) -> int:
     """Start sending 300 rows at 20/s, call `interrupt(proc)` once 20 gifts went out, and
     return the CLI's exit code (killing it if it does not end within a minute)."""
     write_list(path, many(300))
-    proc = popen(tmp_path, cli_env(tmp_path / "data", sb), "send", path.name, "--campaign", sb.campaign_ids[0],
-                 "--rate", "20")
+    proc = popen(
+        tmp_path, cli_env(tmp_path / "data", sb), "send", path.name, "--campaign", sb.campaign_ids[0], "--rate", "20"
+    )
     try:
         assert until(lambda: len(posts(sb)) >= 20), "the run never got going"
         interrupt(proc)
@@ -302,8 +306,16 @@ def test_sigkill_mid_run_then_run_again_gifts_nobody_twice_and_loses_nothing(mak
     original_bytes = write_list(path, many(300))
     original = csvio.read_csv_path(path)
     env = cli_env(tmp_path / "data", sb)
-    args = ["send", "list.csv", "--campaign", sb.campaign_ids[0], "--rate", "20",
-            "--concurrency", str(DEFAULT_CONCURRENCY)]  # the most in flight: the bound on unknowns below
+    args = [
+        "send",
+        "list.csv",
+        "--campaign",
+        sb.campaign_ids[0],
+        "--rate",
+        "20",
+        "--concurrency",
+        str(DEFAULT_CONCURRENCY),
+    ]  # the most in flight: the bound on unknowns below
 
     proc = popen(tmp_path, env, *args)
     try:
@@ -359,8 +371,9 @@ def test_a_dry_run_lists_every_row_and_points_to_no_column_it_did_not_write(make
     path = tmp_path / "list.csv"
     rows = [[f"Co{i}", f"First{i:03d}", f"Last{i:03d}", f"bad{i:03d}@", "yes", ""] for i in range(70)]
     original = write_list(path, rows)
-    proc = cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
-               "--dry-run")
+    proc = cli(
+        tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0], "--dry-run"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Send error" not in proc.stdout and "Skip reason" not in proc.stdout, proc.stdout
     assert all(f"row {n} bad{n - 1:03d}@: invalid" in proc.stdout for n in range(1, 71)), proc.stdout

@@ -7,6 +7,7 @@ a Google Sheet link (a folder, a named pipe, a device, a file:// or other URL, a
 an empty or 100 KB argument). Options run in process (fast); sources that could hang or
 eat memory on a regression run as a bounded subprocess.
 """
+
 from __future__ import annotations
 
 import csv
@@ -56,17 +57,37 @@ def assert_refused(code: int, out: str, err: str, words: str) -> None:
 NUMERIC = [
     (["send", "list.csv", "--lookback", "99999999999d"], "longer than 36,500 days"),
     (["send", "list.csv", "--lookback", "1" + "0" * 5000 + "d"], "longer than 36,500 days"),
-    *[(["send", "list.csv", "--rate", v], "argument --rate") for v in
-      ("nan", "inf", "-inf", "1e-300", "0", "-1", "1e400", "fast", "")],
-    *[(["send", "list.csv", "--concurrency", v], "argument --concurrency") for v in
-      ("0", "-3", "100000", "1.5", "nan", "1e9")],
+    *[
+        (["send", "list.csv", "--rate", v], "argument --rate")
+        for v in ("nan", "inf", "-inf", "1e-300", "0", "-1", "1e400", "fast", "")
+    ],
+    *[
+        (["send", "list.csv", "--concurrency", v], "argument --concurrency")
+        for v in ("0", "-3", "100000", "1.5", "nan", "1e9")
+    ],
     *[(["status", "list.csv", "--rate", v], "argument --rate") for v in ("nan", "inf", "1e-300", "0")],
     *[(["webhooks", "--port", v], "argument --port") for v in ("0", "-1", "65536", "99999999999999999999", "http")],
-    *[(["sandbox", *pair], f"argument {pair[0]}") for pair in (
-        ("--port", "65536"), ("--port", "-5"), ("--latency", "nan"), ("--latency", "-1"), ("--latency", "1e9"),
-        ("--rate-limit", "inf"), ("--rate-limit", "0"), ("--p503", "1.5"), ("--p503", "nan"),
-        ("--p500-after-create", "-0.1"), ("--p-hang", "2"), ("--hang-seconds", "inf"), ("--speed", "0"),
-        ("--speed", "nan"), ("--seed", "-1"), ("--seed", "1.5"))],
+    *[
+        (["sandbox", *pair], f"argument {pair[0]}")
+        for pair in (
+            ("--port", "65536"),
+            ("--port", "-5"),
+            ("--latency", "nan"),
+            ("--latency", "-1"),
+            ("--latency", "1e9"),
+            ("--rate-limit", "inf"),
+            ("--rate-limit", "0"),
+            ("--p503", "1.5"),
+            ("--p503", "nan"),
+            ("--p500-after-create", "-0.1"),
+            ("--p-hang", "2"),
+            ("--hang-seconds", "inf"),
+            ("--speed", "0"),
+            ("--speed", "nan"),
+            ("--seed", "-1"),
+            ("--seed", "1.5"),
+        )
+    ],
 ]
 
 
@@ -80,8 +101,9 @@ def test_every_unusable_number_is_refused_in_one_line(workdir, capsys, argv, wor
 
 def test_the_limits_are_inclusive_and_one_step_beyond_is_refused(workdir, capsys):
     sb, tmp, _before = workdir
-    code, out, err = in_process(["send", "list.csv", "--rate", "0.1", "--concurrency", "64", "--lookback", "36500d",
-                                 "--dry-run"], capsys)
+    code, out, err = in_process(
+        ["send", "list.csv", "--rate", "0.1", "--concurrency", "64", "--lookback", "36500d", "--dry-run"], capsys
+    )
     assert code == 0, err
     assert "1 to send" in out
     for beyond in (["--rate", "0.09"], ["--rate", "1000.5"], ["--concurrency", "65"], ["--lookback", "36501d"]):
@@ -138,8 +160,15 @@ def test_a_pipe_or_a_device_is_refused_without_reading_it(make_sandbox, tmp_path
         source = "list.csv"
     env = cli_env(tmp_path / "data", sb, ANDOPEN_CAMPAIGN_ID=sb.campaign_ids[0])
     try:
-        proc = subprocess.run([*CLI, command[0], source, *command[1:]], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=60, preexec_fn=_limited_memory)
+        proc = subprocess.run(
+            [*CLI, command[0], source, *command[1:]],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=_limited_memory,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"{kind}: the CLI hung reading it")
     words = "is a named pipe, not a CSV file" if kind == "pipe" else "is a device, not a CSV file"

@@ -7,6 +7,7 @@ CLI, the Build list pickers, a reopened list, the sheet at Send time — is now 
 lists the columns, or (reopening) leaves the field unmatched with a note, for the user to
 pick; two fields given one column and a field given twice are refused too.
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,12 +28,15 @@ COLUMNS = ["First Name", "Last Name", "Email", "Work Email", "Approved"]
 
 
 # -- match_columns -------------------------------------------------------------------------------
-@pytest.mark.parametrize("overrides, stale", [
-    ({"email": "Work Emial"}, {"email": "Work Emial"}),                      # a typo
-    ({"email": "Personal email"}, {"email": "Personal email"}),              # another list's column
-    ({"First name": "Given", "approved": "OK?"}, {"first_name": "Given", "approved": "OK?"}),
-    ({"last_name": "Last  Name"}, {"last_name": "Last  Name"}),              # inner spacing differs: not the same
-])
+@pytest.mark.parametrize(
+    "overrides, stale",
+    [
+        ({"email": "Work Emial"}, {"email": "Work Emial"}),  # a typo
+        ({"email": "Personal email"}, {"email": "Personal email"}),  # another list's column
+        ({"First name": "Given", "approved": "OK?"}, {"first_name": "Given", "approved": "OK?"}),
+        ({"last_name": "Last  Name"}, {"last_name": "Last  Name"}),  # inner spacing differs: not the same
+    ],
+)
 def test_a_mapping_to_a_missing_column_is_refused_with_the_columns(overrides, stale):
     with pytest.raises(ColumnMappingError) as caught:
         match_columns(COLUMNS, overrides)
@@ -42,20 +46,26 @@ def test_a_mapping_to_a_missing_column_is_refused_with_the_columns(overrides, st
     assert caught.value.stale == stale and caught.value.columns == tuple(COLUMNS)
 
 
-@pytest.mark.parametrize("overrides, expected", [
-    ({"email": "work email"}, ("First Name", "Last Name", "Work Email", "Approved")),   # case
-    ({"email": " Work Email "}, ("First Name", "Last Name", "Work Email", "Approved")),  # spaces around
-    ({"email": "WORK EMAIL", "approved": ""}, ("First Name", "Last Name", "Work Email", None)),
-])
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"email": "work email"}, ("First Name", "Last Name", "Work Email", "Approved")),  # case
+        ({"email": " Work Email "}, ("First Name", "Last Name", "Work Email", "Approved")),  # spaces around
+        ({"email": "WORK EMAIL", "approved": ""}, ("First Name", "Last Name", "Work Email", None)),
+    ],
+)
 def test_a_mapping_that_differs_only_in_case_or_spaces_finds_its_column(overrides, expected):
     assert match_columns(COLUMNS, overrides) == ColumnMap(*expected)
 
 
-@pytest.mark.parametrize("overrides", [
-    {"first_name": "Email", "last_name": "Email"},
-    {"email": "Work Email", "approved": "work email"},
-    {"first_name": "First Name", "last_name": "first name"},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"first_name": "Email", "last_name": "Email"},
+        {"email": "Work Email", "approved": "work email"},
+        {"first_name": "First Name", "last_name": "first name"},
+    ],
+)
 def test_two_fields_mapped_to_one_column_are_refused(overrides):
     with pytest.raises(ColumnMappingError, match="are both mapped to the column"):
         match_columns(COLUMNS, overrides)
@@ -84,22 +94,36 @@ def _write(path: Path, rows: list[list[str]]) -> bytes:
     return path.read_bytes()
 
 
-LIST = [COLUMNS, ["Ana", "Bauer", "ana@home.example", "ana@work.example", "yes"],
-        ["Bo", "Kim", "bo@home.example", "bo@work.example", "yes"]]
+LIST = [
+    COLUMNS,
+    ["Ana", "Bauer", "ana@home.example", "ana@work.example", "yes"],
+    ["Bo", "Kim", "bo@home.example", "bo@work.example", "yes"],
+]
 
 
-@pytest.mark.parametrize("maps, words", [
-    (["email=Work Emial"], "Email is mapped to 'Work Emial', which is not a column of this list"),
-    (["email=Work Email", "email=Email"], "--map gives email twice"),
-    (["first_name=Email", "last_name=Email"], "First name and Last name are both mapped to the column 'Email'"),
-    (["approved=Aproved"], "Approved is mapped to 'Aproved'"),
-])
+@pytest.mark.parametrize(
+    "maps, words",
+    [
+        (["email=Work Emial"], "Email is mapped to 'Work Emial', which is not a column of this list"),
+        (["email=Work Email", "email=Email"], "--map gives email twice"),
+        (["first_name=Email", "last_name=Email"], "First name and Last name are both mapped to the column 'Email'"),
+        (["approved=Aproved"], "Approved is mapped to 'Aproved'"),
+    ],
+)
 def test_a_bad_map_is_exit_2_with_one_line_and_nothing_sent_or_written(make_sandbox, tmp_path, maps, words):
     sb: Sandbox = make_sandbox()
     before = _write(tmp_path / "list.csv", LIST)
     args = [a for m in maps for a in ("--map", m)]
-    proc = run_cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
-                   *args, timeout=120)
+    proc = run_cli(
+        tmp_path,
+        cli_env(tmp_path / "data", sb),
+        "send",
+        "list.csv",
+        "--campaign",
+        sb.campaign_ids[0],
+        *args,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     if "not a column" in words:
@@ -110,8 +134,19 @@ def test_a_bad_map_is_exit_2_with_one_line_and_nothing_sent_or_written(make_sand
 def test_a_map_in_another_case_sends_from_that_column(make_sandbox, tmp_path):
     sb: Sandbox = make_sandbox()
     _write(tmp_path / "list.csv", LIST)
-    proc = run_cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
-                   "--map", "email=work email", "--rate", "50", timeout=120)
+    proc = run_cli(
+        tmp_path,
+        cli_env(tmp_path / "data", sb),
+        "send",
+        "list.csv",
+        "--campaign",
+        sb.campaign_ids[0],
+        "--map",
+        "email=work email",
+        "--rate",
+        "50",
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.json["recipient"]["email"] for p in posts(sb)) == ["ana@work.example", "bo@work.example"]
 
@@ -133,10 +168,15 @@ def test_load_sheet_refuses_a_mapping_to_a_column_the_tab_no_longer_has(fake, tm
 def test_the_cli_refuses_a_bad_map_on_a_sheet(fake, make_sandbox, tmp_path):
     sb: Sandbox = make_sandbox()
     fake.create_spreadsheet(KEY, {"People": [list(r) for r in LIST]})
-    env = cli_env(tmp_path / "data", sb, SHEETS_EMULATOR_HOST=fake.host,
-                  GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps({"type": "service_account", "client_email": "x@y.iam"}))
-    proc = run_cli(tmp_path, env, "send", LINK, "--campaign", sb.campaign_ids[0], "--map", "email=Work Emial",
-                   timeout=120)
+    env = cli_env(
+        tmp_path / "data",
+        sb,
+        SHEETS_EMULATOR_HOST=fake.host,
+        GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps({"type": "service_account", "client_email": "x@y.iam"}),
+    )
+    proc = run_cli(
+        tmp_path, env, "send", LINK, "--campaign", sb.campaign_ids[0], "--map", "email=Work Emial", timeout=120
+    )
     assert proc.returncode == 2 and "--map: In the tab 'People': Email is mapped to 'Work Emial'" in proc.stderr
     assert posts(sb) == [] and fake.rows(KEY, "People") == LIST
 
@@ -186,8 +226,9 @@ def test_sending_after_the_chosen_column_was_renamed_in_the_sheet_is_refused(fak
 
 def test_picking_one_column_for_two_fields_is_refused_on_build_list(data_dir):
     at = run(new_session(data_dir))
-    at.file_uploader(key="giftrun_upload").set_value(("people.csv", b"First,Last,Email\nAda,Lovelace,a@x.com\n",
-                                                      "text/csv"))
+    at.file_uploader(key="giftrun_upload").set_value(
+        ("people.csv", b"First,Last,Email\nAda,Lovelace,a@x.com\n", "text/csv")
+    )
     run(at)
     click(at, "use_upload")
     key = at.session_state["giftrun_list"].list_key
@@ -196,4 +237,3 @@ def test_picking_one_column_for_two_fields_is_refused_on_build_list(data_dir):
     assert "Pick a different column for each field" in texts(at.error)
     assert "First name and Last name are both mapped to the column 'First'" in texts(at.text)
     assert at.session_state["giftrun_list"].cmap.last_name == "Last"  # the refused choice is not applied
-

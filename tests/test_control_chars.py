@@ -6,6 +6,7 @@ The class: C0 controls (\\x00-\\x1f, tab and line breaks included), DEL and the 
 character (LRM, RLM, ALM, embeddings, overrides, isolates). Joiners stay allowed: names in
 Persian, Hindi or with emoji need them.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,7 +29,7 @@ CASES = [
     ("\x1b", "a control character (\\x1b)"),
     ("\x1f", "a control character (\\x1f)"),
     ("\x7f", "a control character (\\x7f)"),
-    ("\x9b", "a control character (\\x9b)"),                       # C1 CSI: a terminal escape on its own
+    ("\x9b", "a control character (\\x9b)"),  # C1 CSI: a terminal escape on its own
     ("\n", "a line break (\\n)"),
     ("\r", "a line break (\\r)"),
     ("\x0b", "a line break (\\x0b)"),
@@ -60,16 +61,19 @@ def test_visible_writes_every_such_character_as_its_escape():
 
 
 def test_only_such_rows_are_invalid_names_with_joiners_are_fine():
-    df = pd.DataFrame([
-        ("A\x1bna", "Bauer", "a@example.com", False),
-        ("Bo", "Kim\u202e", "b@example.com", False),
-        ("Cy", "Lee", "c\u2066@example.com", False),
-        ("Zoë", "Ng", "zoe@example.com", True),
-        ("می\u200cخواهم", "Rahimi", "m@example.com", True),       # ZWNJ: Persian needs it
-        ("क्\u200dष", "Rao", "k@example.com", True),               # ZWJ in Devanagari
-        ("Ana", "Bauer 👩\u200d💻", "ana@example.com", True),     # an emoji ZWJ sequence
-        ("  Di  ", "Bauer\n", "\tdi@example.com ", True),          # surrounding whitespace is trimmed
-    ], columns=["First", "Last", "Email", "ok"])
+    df = pd.DataFrame(
+        [
+            ("A\x1bna", "Bauer", "a@example.com", False),
+            ("Bo", "Kim\u202e", "b@example.com", False),
+            ("Cy", "Lee", "c\u2066@example.com", False),
+            ("Zoë", "Ng", "zoe@example.com", True),
+            ("می\u200cخواهم", "Rahimi", "m@example.com", True),  # ZWNJ: Persian needs it
+            ("क्\u200dष", "Rao", "k@example.com", True),  # ZWJ in Devanagari
+            ("Ana", "Bauer 👩\u200d💻", "ana@example.com", True),  # an emoji ZWJ sequence
+            ("  Di  ", "Bauer\n", "\tdi@example.com ", True),  # surrounding whitespace is trimmed
+        ],
+        columns=["First", "Last", "Email", "ok"],
+    )
     checks = check_rows(df, match_columns(["First", "Last", "Email"]))
     assert [c.valid for c in checks] == list(df["ok"]), [c.problems for c in checks]
 
@@ -90,30 +94,35 @@ def test_the_cli_sends_none_of_them_and_prints_every_one_escaped(make_sandbox, t
         csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_ALL).writerows([HEADER, *rows])  # \r quoted too
     env = cli_env(tmp_path / "data", sb)
     for extra in (("--dry-run",), ()):
-        proc = run_cli(tmp_path, env, "send", name, "--campaign", sb.campaign_ids[0], "--rate", "50", *extra,
-                       timeout=120)
+        proc = run_cli(
+            tmp_path, env, "send", name, "--campaign", sb.campaign_ids[0], "--rate", "50", *extra, timeout=120
+        )
         assert proc.returncode == 0, proc.stderr
         raw = CONTROL_RE.findall(proc.stdout.replace("\n", "") + proc.stderr.replace("\n", ""))
         assert raw == [], f"printed raw: {raw}"
         assert "list\\x1b[2J\\u202e.csv:" in proc.stdout
-        assert "\\x1b[2J\\x1b[31mm0@example.com\\u202e: invalid — Email contains a control character (\\x1b)" in \
-            proc.stdout
+        assert (
+            "\\x1b[2J\\x1b[31mm0@example.com\\u202e: invalid — Email contains a control character (\\x1b)"
+            in proc.stdout
+        )
         assert "Approved is 'y\\x1b[2Jes'" in proc.stdout
         assert len(re.findall(r"First name contains", proc.stdout)) == len(in_file)
     assert [p.json["recipient"]["email"] for p in posts(sb)] == ["clean@example.com"]
 
 
-@pytest.mark.parametrize("args, shown", [
-    (("send", "no\x1b[2Jpe.csv"), "no\\x1b[2Jpe.csv"),                       # a file name in an error
-    (("send", "list.csv", "--map", "email=Mail\x1b[2J"), "Mail\\x1b[2J"),      # a column name in an error
-    (("send", "list.csv", "extra\x1b[2J"), "extra\\x1b[2J"),                  # argparse: unrecognised argument
-])
+@pytest.mark.parametrize(
+    "args, shown",
+    [
+        (("send", "no\x1b[2Jpe.csv"), "no\\x1b[2Jpe.csv"),  # a file name in an error
+        (("send", "list.csv", "--map", "email=Mail\x1b[2J"), "Mail\\x1b[2J"),  # a column name in an error
+        (("send", "list.csv", "extra\x1b[2J"), "extra\\x1b[2J"),  # argparse: unrecognised argument
+    ],
+)
 def test_cli_errors_echo_no_raw_control_characters(make_sandbox, tmp_path: Path, args, shown):
     sb = make_sandbox()
     with open(tmp_path / "list.csv", "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([HEADER, ["Ana", "Bauer", "ana@example.com", "yes", ""]])
-    proc = run_cli(tmp_path, cli_env(tmp_path / "data", sb, ANDOPEN_CAMPAIGN_ID=sb.campaign_ids[0]), *args,
-                   timeout=60)
+    proc = run_cli(tmp_path, cli_env(tmp_path / "data", sb, ANDOPEN_CAMPAIGN_ID=sb.campaign_ids[0]), *args, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert CONTROL_RE.findall(proc.stderr.replace("\n", "") + proc.stdout.replace("\n", "")) == []
     assert shown in proc.stderr

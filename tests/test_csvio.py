@@ -1,4 +1,5 @@
 """lib.csvio reads real-world exports as typed text and writes files that round-trip."""
+
 from __future__ import annotations
 
 import os
@@ -19,70 +20,135 @@ BOM = b"\xef\xbb\xbf"
 READ_CASES = [
     ("utf8-no-bom", "Name,Email\nJosé,j@x.com\n".encode(), ["Name", "Email"], [["José", "j@x.com"]]),
     ("utf8-bom", BOM + "Name,Email\nJosé,j@x.com\n".encode(), ["Name", "Email"], [["José", "j@x.com"]]),
-    ("cp1252", "Name,Email\nJosé Müller,j@x.com\n".encode("cp1252"), ["Name", "Email"],
-     [["José Müller", "j@x.com"]]),
-    ("cp1252-smart-quotes-euro", "Name,Note\nAl,\u201cbig\u201d \u20ac5\n".encode("cp1252"), ["Name", "Note"],
-     [["Al", "\u201cbig\u201d \u20ac5"]]),
+    ("cp1252", "Name,Email\nJosé Müller,j@x.com\n".encode("cp1252"), ["Name", "Email"], [["José Müller", "j@x.com"]]),
+    (
+        "cp1252-smart-quotes-euro",
+        "Name,Note\nAl,\u201cbig\u201d \u20ac5\n".encode("cp1252"),
+        ["Name", "Note"],
+        [["Al", "\u201cbig\u201d \u20ac5"]],
+    ),
     ("cp1252-undefined-byte-latin1", b"Name,Note\nAl,a\x81b\xe9\n", ["Name", "Note"], [["Al", "a\x81bé"]]),
     ("semicolon", b"First;Last;Email\nAl;Bo;a@x.com\n", ["First", "Last", "Email"], [["Al", "Bo", "a@x.com"]]),
     ("tab", b"First\tLast\tEmail\nAl\tBo\ta@x.com\n", ["First", "Last", "Email"], [["Al", "Bo", "a@x.com"]]),
     ("semicolon-with-commas-in-values", b"Name;Note\nAl;a, b, c\n", ["Name", "Note"], [["Al", "a, b, c"]]),
     ("quoted-delimiter", b'Name,Note\n"Smith, Al","x,y"\n', ["Name", "Note"], [["Smith, Al", "x,y"]]),
     ("quoted-quotes", b'Name,Note\nAl,"say ""hi"""\n', ["Name", "Note"], [["Al", 'say "hi"']]),
-    ("quoted-newline", b'Name,Note\nAl,"line1\nline2"\nBo,z\n', ["Name", "Note"],
-     [["Al", "line1\nline2"], ["Bo", "z"]]),
+    (
+        "quoted-newline",
+        b'Name,Note\nAl,"line1\nline2"\nBo,z\n',
+        ["Name", "Note"],
+        [["Al", "line1\nline2"], ["Bo", "z"]],
+    ),
     ("quoted-header-delimiter", b'"Name, full",Email\nAl,a@x.com\n', ["Name, full", "Email"], [["Al", "a@x.com"]]),
-    ("blank-lines", b"\n\nName,Email\n\nAl,a@x.com\n   \n\nBo,b@x.com\n", ["Name", "Email"],
-     [["Al", "a@x.com"], ["Bo", "b@x.com"]]),
+    (
+        "blank-lines",
+        b"\n\nName,Email\n\nAl,a@x.com\n   \n\nBo,b@x.com\n",
+        ["Name", "Email"],
+        [["Al", "a@x.com"], ["Bo", "b@x.com"]],
+    ),
     ("delimiter-only-lines", b"Name,Email\n,\nAl,a@x.com\n,,\n", ["Name", "Email"], [["Al", "a@x.com"]]),
     ("trailing-blank-line", b"Name,Email\nAl,a@x.com\n\n", ["Name", "Email"], [["Al", "a@x.com"]]),
     ("no-final-newline", b"Name,Email\nAl,a@x.com", ["Name", "Email"], [["Al", "a@x.com"]]),
-    ("crlf", b"Name,Email\r\nAl,a@x.com\r\nBo,b@x.com\r\n", ["Name", "Email"],
-     [["Al", "a@x.com"], ["Bo", "b@x.com"]]),
+    ("crlf", b"Name,Email\r\nAl,a@x.com\r\nBo,b@x.com\r\n", ["Name", "Email"], [["Al", "a@x.com"], ["Bo", "b@x.com"]]),
     ("crlf-inside-quotes-kept", b'Name,Note\r\nAl,"a\r\nb"\r\n', ["Name", "Note"], [["Al", "a\r\nb"]]),
     ("leading-zeros", b"Id,Zip\n00123,01234\n", ["Id", "Zip"], [["00123", "01234"]]),
-    ("long-numbers-dates-bools", b"N,D,B,F\n12345678901234567890,03/04/2024,TRUE,1e5\n", ["N", "D", "B", "F"],
-     [["12345678901234567890", "03/04/2024", "TRUE", "1e5"]]),
+    (
+        "long-numbers-dates-bools",
+        b"N,D,B,F\n12345678901234567890,03/04/2024,TRUE,1e5\n",
+        ["N", "D", "B", "F"],
+        [["12345678901234567890", "03/04/2024", "TRUE", "1e5"]],
+    ),
     ("empty-cells-are-empty-strings", b"A,B,C\n,x,\n", ["A", "B", "C"], [["", "x", ""]]),
     ("values-not-trimmed", b"A,B\n  x , y\n", ["A", "B"], [["  x ", " y"]]),
-    ("header-whitespace-trimmed", b" First Name ,\tEmail \nAl,a@x.com\n", ["First Name", "Email"],
-     [["Al", "a@x.com"]]),
+    ("header-whitespace-trimmed", b" First Name ,\tEmail \nAl,a@x.com\n", ["First Name", "Email"], [["Al", "a@x.com"]]),
     ("short-rows-padded", b"A,B,C\n1\n1,2\n", ["A", "B", "C"], [["1", "", ""], ["1", "2", ""]]),
     ("trailing-empty-extra-fields-ok", b"A,B\n1,2,,\n", ["A", "B"], [["1", "2"]]),
     ("empty-header-with-data-unnamed", b"A,,C\n1,2,3\n", ["A", "Unnamed 2", "C"], [["1", "2", "3"]]),
     ("empty-header-without-data-dropped", b"A,B,,\n1,2,,\n3,4\n", ["A", "B"], [["1", "2"], ["3", "4"]]),
     ("single-column", b"Email\na@x.com\n", ["Email"], [["a@x.com"]]),
-    ("users-own-values-as-written", b"A,B,C,D\n'=SUM(A1),=A1,+44 20 7946 0958,-5\n", ["A", "B", "C", "D"],
-     [["'=SUM(A1)", "=A1", "+44 20 7946 0958", "-5"]]),
-    ("giftruns-neutralised-results-restored", b"A,Send error,gift_status\n'-5,'-5,''=x\n",
-     ["A", "Send error", "gift_status"], [["'-5", "-5", "'=x"]]),
+    (
+        "users-own-values-as-written",
+        b"A,B,C,D\n'=SUM(A1),=A1,+44 20 7946 0958,-5\n",
+        ["A", "B", "C", "D"],
+        [["'=SUM(A1)", "=A1", "+44 20 7946 0958", "-5"]],
+    ),
+    (
+        "giftruns-neutralised-results-restored",
+        b"A,Send error,gift_status\n'-5,'-5,''=x\n",
+        ["A", "Send error", "gift_status"],
+        [["'-5", "-5", "'=x"]],
+    ),
     ("plain-apostrophe-untouched", b"A\n'hello\n", ["A"], [["'hello"]]),
-    ("utf16-excel-unicode-text", "Name\tEmail\r\nJosé\tj@x.com\r\n".encode("utf-16"), ["Name", "Email"],
-     [["José", "j@x.com"]]),
+    (
+        "utf16-excel-unicode-text",
+        "Name\tEmail\r\nJosé\tj@x.com\r\n".encode("utf-16"),
+        ["Name", "Email"],
+        [["José", "j@x.com"]],
+    ),
     # issue 11, item 11: what spreadsheets and other tools write, read without a question
-    ("title-row-above-header", b"Q3 gift list\nFirst,Last,Email\nAl,Bo,a@x.com\n", ["First", "Last", "Email"],
-     [["Al", "Bo", "a@x.com"]]),
-    ("title-row-excel-padded-then-blank", b"Q3 gift list,,\r\n,,\r\nFirst,Last,Email\r\nAl,Bo,a@x.com\r\n",
-     ["First", "Last", "Email"], [["Al", "Bo", "a@x.com"]]),
-    ("two-title-rows", b"Gift list\nExported 2026-05-01\n\nFirst;Last;Email\nAl;Bo;a@x.com\n",
-     ["First", "Last", "Email"], [["Al", "Bo", "a@x.com"]]),
-    ("excel-sep-line", b"sep=;\r\nFirst;Last;Email\r\nAl;Bo, Jr;a@x.com\r\n", ["First", "Last", "Email"],
-     [["Al", "Bo, Jr", "a@x.com"]]),
+    (
+        "title-row-above-header",
+        b"Q3 gift list\nFirst,Last,Email\nAl,Bo,a@x.com\n",
+        ["First", "Last", "Email"],
+        [["Al", "Bo", "a@x.com"]],
+    ),
+    (
+        "title-row-excel-padded-then-blank",
+        b"Q3 gift list,,\r\n,,\r\nFirst,Last,Email\r\nAl,Bo,a@x.com\r\n",
+        ["First", "Last", "Email"],
+        [["Al", "Bo", "a@x.com"]],
+    ),
+    (
+        "two-title-rows",
+        b"Gift list\nExported 2026-05-01\n\nFirst;Last;Email\nAl;Bo;a@x.com\n",
+        ["First", "Last", "Email"],
+        [["Al", "Bo", "a@x.com"]],
+    ),
+    (
+        "excel-sep-line",
+        b"sep=;\r\nFirst;Last;Email\r\nAl;Bo, Jr;a@x.com\r\n",
+        ["First", "Last", "Email"],
+        [["Al", "Bo, Jr", "a@x.com"]],
+    ),
     ("excel-sep-line-comma", b"SEP=,\nName,Note\nAl,a;b;c;d\n", ["Name", "Note"], [["Al", "a;b;c;d"]]),
     ("pipe-delimited", b"First|Last|Email\nAl|Bo|a@x.com\n", ["First", "Last", "Email"], [["Al", "Bo", "a@x.com"]]),
-    ("pipe-with-commas-in-values", b"Name|Note\nAl|a, b, c\nBo|d, e\n", ["Name", "Note"],
-     [["Al", "a, b, c"], ["Bo", "d, e"]]),
-    ("title-then-multiline-quotes", b'Leads\nName\tNote\n"Al"\t"l1\nl2\nl3"\nBo\tx\n', ["Name", "Note"],
-     [["Al", "l1\nl2\nl3"], ["Bo", "x"]]),
-    ("utf16-le-without-bom", "Name,Email\r\nJosé,j@x.com\r\n".encode("utf-16-le"), ["Name", "Email"],
-     [["José", "j@x.com"]]),
-    ("utf16-be-without-bom", "Name;Email\nJosé;j@x.com\n".encode("utf-16-be"), ["Name", "Email"],
-     [["José", "j@x.com"]]),
+    (
+        "pipe-with-commas-in-values",
+        b"Name|Note\nAl|a, b, c\nBo|d, e\n",
+        ["Name", "Note"],
+        [["Al", "a, b, c"], ["Bo", "d, e"]],
+    ),
+    (
+        "title-then-multiline-quotes",
+        b'Leads\nName\tNote\n"Al"\t"l1\nl2\nl3"\nBo\tx\n',
+        ["Name", "Note"],
+        [["Al", "l1\nl2\nl3"], ["Bo", "x"]],
+    ),
+    (
+        "utf16-le-without-bom",
+        "Name,Email\r\nJosé,j@x.com\r\n".encode("utf-16-le"),
+        ["Name", "Email"],
+        [["José", "j@x.com"]],
+    ),
+    (
+        "utf16-be-without-bom",
+        "Name;Email\nJosé;j@x.com\n".encode("utf-16-be"),
+        ["Name", "Email"],
+        [["José", "j@x.com"]],
+    ),
     ("utf32-with-bom", "Name,Email\nJosé,j@x.com\n".encode("utf-32"), ["Name", "Email"], [["José", "j@x.com"]]),
-    ("utf32-le-without-bom", "Name,Email\nJosé,j@x.com\n".encode("utf-32-le"), ["Name", "Email"],
-     [["José", "j@x.com"]]),
-    ("utf32-be-without-bom", "Name,Email\nJosé,j@x.com\n".encode("utf-32-be"), ["Name", "Email"],
-     [["José", "j@x.com"]]),
+    (
+        "utf32-le-without-bom",
+        "Name,Email\nJosé,j@x.com\n".encode("utf-32-le"),
+        ["Name", "Email"],
+        [["José", "j@x.com"]],
+    ),
+    (
+        "utf32-be-without-bom",
+        "Name,Email\nJosé,j@x.com\n".encode("utf-32-be"),
+        ["Name", "Email"],
+        [["José", "j@x.com"]],
+    ),
 ]
 
 
@@ -102,8 +168,11 @@ ERROR_CASES = [
     ("bom-only", BOM, "The file is empty."),
     ("header-only", b"Name,Email\n", "The file has a header row but no people in it."),
     ("header-and-blank-rows", b"Name,Email\n\n,\n", "The file has a header row but no people in it."),
-    ("duplicate-header", b"Name,Email,X,Y,Email\n1,2,3,4,5\n",
-     "Column 'Email' appears twice (columns 2 and 5). Rename one and upload again."),
+    (
+        "duplicate-header",
+        b"Name,Email,X,Y,Email\n1,2,3,4,5\n",
+        "Column 'Email' appears twice (columns 2 and 5). Rename one and upload again.",
+    ),
     ("duplicate-header-after-trim", b"Email, Email\n1,2\n", "Column 'Email' appears twice (columns 1 and 2)"),
     ("too-many-fields", b"A,B\n1,2\n1,2,3\n", "Line 3 has 3 fields but the header has 2"),
     ("too-many-fields-after-multiline", b'A,B\n"x\ny",2\n\n1,2,3\n', "Line 5 has 3 fields"),
@@ -112,21 +181,42 @@ ERROR_CASES = [
     ("xlsx", b"PK\x03\x04\x14\x00\x00\x00junk", "It looks like an Excel workbook"),
     # issue 11, item 11: each says what is wrong and where
     ("nul-byte-in-a-header", b"A,B\x00C\n1,2\n", "Line 1, column 'BC' contains a NUL character"),
-    ("200kb-cell", b"First,Last,Email,Notes\nAl,Bo,a@x.com,ok\nCy,Di,c@x.com," + b"x" * 200 * 1024 + b"\n",
-     "Line 3, column 'Notes': the value is 204,800 characters long; the limit is 50,000 characters per cell."),
-    ("200kb-cell-over-many-lines", b'Name,Note\nAl,"' + b"x\n" * 100_000 + b'"\n',
-     "check that line for a quote (\") that closes much later than it should"),
-    ("60kb-header-cell", b'A,"B' + b"x" * 60_000 + b'",C\n1,2,3\n',
-     "Line 1, the column names: one is 60,001 characters long; the limit is 50,000 characters per cell."),
-    ("mostly-utf8-with-a-windows-1252-row", "Name,City\nJosé,Zürich\nRenée,Köln\n".encode() + b"Ana,Bogot\xe1\n",
-     "Line 4 has characters that are not UTF-8, while the rest of the file is UTF-8"),
-    ("utf16-cut-in-the-middle", "Name,Email\nJosé,j@x.com\n".encode("utf-16")[:-1],
-     "This does not look like a CSV file (it starts like UTF-16 text but is damaged further on)."),
-    ("header-row-missing", b"Ana,Lopez,ana@example.com\nBo,Ng,bo@example.com\n",
-     "Line 1 should hold the column names, but it holds an email address ('ana@example.com')"),
-    ("two-cell-title-row", b"Gift list,2026\nFirst,Last,Email,Approved\nAl,Bo,a@x.com,yes\n",
-     "Line 2 has 4 fields but line 1, read as the column names, has 2. If line 1 is a title or a note above "
-     "the column names, delete it and upload again"),
+    (
+        "200kb-cell",
+        b"First,Last,Email,Notes\nAl,Bo,a@x.com,ok\nCy,Di,c@x.com," + b"x" * 200 * 1024 + b"\n",
+        "Line 3, column 'Notes': the value is 204,800 characters long; the limit is 50,000 characters per cell.",
+    ),
+    (
+        "200kb-cell-over-many-lines",
+        b'Name,Note\nAl,"' + b"x\n" * 100_000 + b'"\n',
+        'check that line for a quote (") that closes much later than it should',
+    ),
+    (
+        "60kb-header-cell",
+        b'A,"B' + b"x" * 60_000 + b'",C\n1,2,3\n',
+        "Line 1, the column names: one is 60,001 characters long; the limit is 50,000 characters per cell.",
+    ),
+    (
+        "mostly-utf8-with-a-windows-1252-row",
+        "Name,City\nJosé,Zürich\nRenée,Köln\n".encode() + b"Ana,Bogot\xe1\n",
+        "Line 4 has characters that are not UTF-8, while the rest of the file is UTF-8",
+    ),
+    (
+        "utf16-cut-in-the-middle",
+        "Name,Email\nJosé,j@x.com\n".encode("utf-16")[:-1],
+        "This does not look like a CSV file (it starts like UTF-16 text but is damaged further on).",
+    ),
+    (
+        "header-row-missing",
+        b"Ana,Lopez,ana@example.com\nBo,Ng,bo@example.com\n",
+        "Line 1 should hold the column names, but it holds an email address ('ana@example.com')",
+    ),
+    (
+        "two-cell-title-row",
+        b"Gift list,2026\nFirst,Last,Email,Approved\nAl,Bo,a@x.com,yes\n",
+        "Line 2 has 4 fields but line 1, read as the column names, has 2. If line 1 is a title or a note above "
+        "the column names, delete it and upload again",
+    ),
 ]
 
 
@@ -140,8 +230,11 @@ def test_read_refuses_with_a_clear_message(raw: bytes, message: str) -> None:
 
 def test_oversize_message_gives_size_and_limit() -> None:
     raw = b"A\n" + b"x" * int(23.4 * 1024 * 1024)
-    with pytest.raises(CsvError, match=r"^The file is 24,536,680 bytes; a list can hold up to 20,971,520 bytes \(20 MB\) "
-                                       r"of your own data\. Split it into smaller files\.$"):
+    with pytest.raises(
+        CsvError,
+        match=r"^The file is 24,536,680 bytes; a list can hold up to 20,971,520 bytes \(20 MB\) "
+        r"of your own data\. Split it into smaller files\.$",
+    ):
         read_csv_bytes(raw)
 
 
@@ -163,11 +256,22 @@ def test_read_records_delimiter_and_encoding() -> None:
     assert df.attrs[csvio.ATTR_ENCODING] == "cp1252"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("a,b,c", ","), ("a;b;c", ";"), ("a\tb\tc", "\t"), ("single", ","),
-    ('"a;b",c', ","), ('"a,b";"c,d";e', ";"), ("\n,,\na;b", ";"), ("a;b,c;d", ";"),
-    ("Gifts, Q3\nA;B;C\n1;2;3\n", ";"), ("A|B|C\n1|2, 3|4\n", "|"), ('Leads\nA\tB\n"x\ny;z"\t2\n', "\t"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("a,b,c", ","),
+        ("a;b;c", ";"),
+        ("a\tb\tc", "\t"),
+        ("single", ","),
+        ('"a;b",c', ","),
+        ('"a,b";"c,d";e', ";"),
+        ("\n,,\na;b", ";"),
+        ("a;b,c;d", ";"),
+        ("Gifts, Q3\nA;B;C\n1;2;3\n", ";"),
+        ("A|B|C\n1|2, 3|4\n", "|"),
+        ('Leads\nA\tB\n"x\ny;z"\t2\n', "\t"),
+    ],
+)
 def test_detect_delimiter_counts_outside_quotes_in_header(text: str, expected: str) -> None:
     assert csvio.detect_delimiter(text) == expected
 
@@ -175,10 +279,24 @@ def test_detect_delimiter_counts_outside_quotes_in_header(text: str, expected: s
 # ---------------------------------------------------------------------------- formulas
 
 FORMULA_TABLE = [
-    ("=SUM(A1)", "'=SUM(A1)"), ("+1 555", "'+1 555"), ("-5", "'-5"), ("@foo", "'@foo"),
-    ("\tx", "'\tx"), ("\rx", "'\rx"), ("'=x", "''=x"), ("''=y", "'''=y"), ("'''", "'''"),
-    ("plain", "plain"), ("", ""), ("'", "'"), ("'hello", "'hello"), ("a=b", "a=b"),
-    (" =x", " =x"), ("'x=", "'x="), ("=", "'="), ("'-", "''-"),
+    ("=SUM(A1)", "'=SUM(A1)"),
+    ("+1 555", "'+1 555"),
+    ("-5", "'-5"),
+    ("@foo", "'@foo"),
+    ("\tx", "'\tx"),
+    ("\rx", "'\rx"),
+    ("'=x", "''=x"),
+    ("''=y", "'''=y"),
+    ("'''", "'''"),
+    ("plain", "plain"),
+    ("", ""),
+    ("'", "'"),
+    ("'hello", "'hello"),
+    ("a=b", "a=b"),
+    (" =x", " =x"),
+    ("'x=", "'x="),
+    ("=", "'="),
+    ("'-", "''-"),
 ]
 
 
@@ -199,11 +317,28 @@ def test_restore_neutralise_round_trip_fuzz() -> None:
 
 # ---------------------------------------------------------------------------- writing
 
+
 def _sample_frame() -> pd.DataFrame:
-    tricky = ["=SUM(A1)", "+1 555", "-5", "@foo", "'=x", "''=y", "plain", "a,b", 'q"q', "l1\nl2", "c\rr",
-              "\tt", "00123", "José", " pad "]
-    df = pd.DataFrame({"Zeta": tricky, "Alpha": [f"v{i}" for i in range(len(tricky))],
-                       "=Header": ["x"] * len(tricky)}, dtype="str")
+    tricky = [
+        "=SUM(A1)",
+        "+1 555",
+        "-5",
+        "@foo",
+        "'=x",
+        "''=y",
+        "plain",
+        "a,b",
+        'q"q',
+        "l1\nl2",
+        "c\rr",
+        "\tt",
+        "00123",
+        "José",
+        " pad ",
+    ]
+    df = pd.DataFrame(
+        {"Zeta": tricky, "Alpha": [f"v{i}" for i in range(len(tricky))], "=Header": ["x"] * len(tricky)}, dtype="str"
+    )
     for col in RESULT_COLUMNS:
         df[col] = ""
     df.loc[0, "Send error"] = "-"
@@ -233,7 +368,7 @@ def test_written_bytes_are_utf8_bom_lf_and_neutralised() -> None:
 
 def test_only_the_protected_columns_are_neutralised() -> None:
     df = pd.DataFrame({"Phone": ["+44 20 7946 0958"], "Send error": ["-5 is not a name"]})
-    assert to_csv_bytes(df, protect=["Send error"]) == BOM + "Phone,Send error\n+44 20 7946 0958,'-5 is not a name\n".encode()
+    assert to_csv_bytes(df, protect=["Send error"]) == BOM + b"Phone,Send error\n+44 20 7946 0958,'-5 is not a name\n"
 
 
 def test_write_csv_atomic_replaces_and_keeps_permissions(tmp_path: Path) -> None:
@@ -302,6 +437,7 @@ def test_write_csv_atomic_missing_folder_is_a_csv_error(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- paths
 
+
 def test_read_csv_path_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
     with pytest.raises(CsvError, match=r"^File not found: .*nope\.csv$"):
@@ -334,16 +470,20 @@ def test_read_csv_path_reads_file(tmp_path: Path) -> None:
 
 def test_a_title_above_the_header_is_named_in_a_note_and_kept_in_the_file() -> None:
     doc = csvio.read_csv(b"Q3 gift list,,\r\n,,\r\nFirst,Last,Email\r\nAl,Bo,a@x.com\r\n")
-    assert doc.notes == ("The column names are on line 3; line 1 above them ('Q3 gift list') was read as a title "
-                         "and is kept as it is.",)
+    assert doc.notes == (
+        "The column names are on line 3; line 1 above them ('Q3 gift list') was read as a title and is kept as it is.",
+    )
     assert doc.render(doc.frame, list(doc.frame.columns)).startswith(b"Q3 gift list,,\r\n,,\r\nFirst,")
 
 
 def test_a_cell_is_refused_only_over_the_limit_with_its_line_column_and_the_limit() -> None:
     at_limit = b"Name,Note\nAl," + b"x" * csvio.MAX_CELL_CHARS + b"\n"
     assert read_csv_bytes(at_limit)["Note"].str.len().tolist() == [csvio.MAX_CELL_CHARS]
-    with pytest.raises(CsvError, match=r"^Line 2, column 'Note': the value is 50,001 characters long; the limit is "
-                                       r"50,000 characters per cell\.$"):
+    with pytest.raises(
+        CsvError,
+        match=r"^Line 2, column 'Note': the value is 50,001 characters long; the limit is "
+        r"50,000 characters per cell\.$",
+    ):
         read_csv_bytes(at_limit.replace(b"x\n", b"xx\n"))
 
 

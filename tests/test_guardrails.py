@@ -1,6 +1,7 @@
 """The guardrail rules, pure: the run cap shared by concurrent workers (a place given back by a
 row that created no gift), the daily room and its words, the preflight summary, the typed
 confirmation and GIFTRUN_DAILY_LIMIT's accepted values."""
+
 from __future__ import annotations
 
 import threading
@@ -72,8 +73,9 @@ def test_the_daily_room_says_what_is_left_and_when_room_frees_up():
     assert room.left == 0 and room.frees_text() == "2026-11-21 09:30 UTC"
     assert "15 gifts in any 24 hours (GIFTRUN_DAILY_LIMIT)" in room.stop_message()
     assert "Room frees up at 2026-11-21 09:30 UTC" in room.stop_message()
-    assert room.row_message() == ("Not sent: the team's daily limit of 15 gifts in 24 hours was reached. "
-                                  "Send again after 2026-11-21 09:30 UTC.")
+    assert room.row_message() == (
+        "Not sent: the team's daily limit of 15 gifts in 24 hours was reached. Send again after 2026-11-21 09:30 UTC."
+    )
     assert "0 left now. Nothing more can be sent before 2026-11-21 09:30 UTC." in room.describe()
     assert DailyRoom(15, 20, None).left == 0  # more counted than the limit (it was lowered): none left
     assert "15 left now." in DailyRoom(15, 0).describe()
@@ -82,19 +84,34 @@ def test_the_daily_room_says_what_is_left_and_when_room_frees_up():
 def test_the_preflight_shows_the_cap_and_the_daily_room():
     room = DailyRoom(15, 10, "2026-11-20T09:30:00.000Z")
     lines = preflight(30, RunLimits(max_gifts=10, daily_limit=15), room)
-    assert lines[0] == "Cap for this run: at most 10 gifts; 20 of the 30 rows to send will not be sent (they will say why)."
+    assert (
+        lines[0]
+        == "Cap for this run: at most 10 gifts; 20 of the 30 rows to send will not be sent (they will say why)."
+    )
     assert "5 left now (more room from 2026-11-21 09:30 UTC)" in lines[1]
     assert lines[2] == "This run will stop at the daily limit after 5 of its 10 gifts."
     assert preflight(4, RunLimits(), None) == ["Daily limit: none (GIFTRUN_DAILY_LIMIT is not set)."]
     assert preflight(4, RunLimits(max_gifts=10), None)[0] == "Cap for this run: at most 10 gifts (4 to send)."
-    assert preflight(3, RunLimits(daily_limit=2), DailyRoom(2, 2, "2026-11-20T09:30:00.000Z"))[-1] == \
-        "This run will stop at the daily limit before its first gift."
+    assert (
+        preflight(3, RunLimits(daily_limit=2), DailyRoom(2, 2, "2026-11-20T09:30:00.000Z"))[-1]
+        == "This run will stop at the daily limit before its first gift."
+    )
 
 
-@pytest.mark.parametrize("typed, gifts, ok", [
-    ("250", 250, True), (" 250 ", 250, True), ("1,250", 1250, True), ("249", 250, False), ("", 250, False),
-    (None, 250, False), ("two hundred fifty", 250, False), ("250.0", 250, False), ("٢٥٠", 250, False),
-])
+@pytest.mark.parametrize(
+    "typed, gifts, ok",
+    [
+        ("250", 250, True),
+        (" 250 ", 250, True),
+        ("1,250", 1250, True),
+        ("249", 250, False),
+        ("", 250, False),
+        (None, 250, False),
+        ("two hundred fifty", 250, False),
+        ("250.0", 250, False),
+        ("٢٥٠", 250, False),
+    ],
+)
 def test_the_typed_confirmation(typed, gifts, ok):
     assert confirmed(typed, gifts) is ok
 
@@ -112,7 +129,9 @@ def test_the_daily_limit_setting(value, limit):
 
 @pytest.mark.parametrize("value", ["0", "-5", "1.5", "ten", True, "9" * 5000, "²", "10000000", "15\x1b[2J"])
 def test_an_unusable_daily_limit_is_one_clear_message(value):
-    with pytest.raises(SettingsError, match="GIFTRUN_DAILY_LIMIT is .*: give a whole number of gifts from 1 to "
-                                            "1,000,000, or leave it unset") as exc:
+    with pytest.raises(
+        SettingsError,
+        match="GIFTRUN_DAILY_LIMIT is .*: give a whole number of gifts from 1 to 1,000,000, or leave it unset",
+    ) as exc:
         Settings.from_mapping({"GIFTRUN_DAILY_LIMIT": value})
     assert "\x1b" not in str(exc.value) and len(str(exc.value)) < 200

@@ -5,6 +5,7 @@ real CSVs, the sandbox on 127.0.0.1, the store in GIFTRUN_DATA_DIR (SQLite or Po
 GIFTRUN_DAILY_LIMIT=15 two runs of 10 send 15 and the second says the daily limit stopped it
 (exit 1); the do-not-gift list blocks a domain (and its subdomains) and a person, each blocked row
 says why, and after `remove` the next run sends to that person. Every refusal is one line."""
+
 from __future__ import annotations
 
 import csv
@@ -58,8 +59,9 @@ def test_max_gifts_10_on_30_approved_rows_sends_exactly_10_and_the_other_20_say_
     rows = read_rows(tmp_path / "list.csv")
     sent = [r for r in rows if r["Gift request ID"]]
     assert len(sent) == 10 and sum(gift_counts(cli.sandbox).values()) == 10
-    assert [r["Send error"] for r in rows if not r["Gift request ID"]] == \
-        ["Not sent: this run's limit of 10 gifts was reached."] * 20
+    assert [r["Send error"] for r in rows if not r["Gift request ID"]] == [
+        "Not sent: this run's limit of 10 gifts was reached."
+    ] * 20
 
     again = cli("send", "list.csv", "--max-gifts", "10")  # the next run sends the next 10
     assert again.returncode == 0 and sum(gift_counts(cli.sandbox).values()) == 20
@@ -75,14 +77,19 @@ def test_with_a_daily_limit_of_15_two_runs_of_10_send_15_and_the_second_says_the
     assert "This run will stop at the daily limit after 5 of its 10 gifts." in dry.stdout
     second = cli("send", "two.csv", GIFTRUN_DAILY_LIMIT="15")
     assert second.returncode == 1, second.stdout + second.stderr
-    assert "Run stopped: Stopped at the team's daily limit: 15 gifts in any 24 hours (GIFTRUN_DAILY_LIMIT)" in \
-        second.stdout
+    assert (
+        "Run stopped: Stopped at the team's daily limit: 15 gifts in any 24 hours (GIFTRUN_DAILY_LIMIT)"
+        in second.stdout
+    )
     assert "Room frees up at " in second.stdout
     assert sum(gift_counts(cli.sandbox).values()) == 15
     rows = read_rows(tmp_path / "two.csv")
     assert sum(bool(r["Gift request ID"]) for r in rows) == 5
-    assert all(r["Send error"].startswith("Not sent: the team's daily limit of 15 gifts in 24 hours was reached.")
-               for r in rows if not r["Gift request ID"])
+    assert all(
+        r["Send error"].startswith("Not sent: the team's daily limit of 15 gifts in 24 hours was reached.")
+        for r in rows
+        if not r["Gift request ID"]
+    )
 
 
 def test_the_do_not_gift_list_blocks_a_domain_and_a_person_until_the_person_is_removed(tmp_path, cli):
@@ -101,9 +108,14 @@ def test_the_do_not_gift_list_blocks_a_domain_and_a_person_until_the_person_is_r
         if r["Email"] in blocked:
             assert (r["Eligibility"], r["Gift request ID"]) == ("skip", "")
             # an ASCII file gets Giftrun's text in ASCII ("—" written as "-"): the user's encoding is kept
-            assert r["Skip reason"].startswith("On the do-not-gift list: " +
-                                               ("vip0@example.com - added by maria@team" if r["Email"] == "vip0@example.com"
-                                                else "@rival.example (competitor) - added by cli"))
+            assert r["Skip reason"].startswith(
+                "On the do-not-gift list: "
+                + (
+                    "vip0@example.com - added by maria@team"
+                    if r["Email"] == "vip0@example.com"
+                    else "@rival.example (competitor) - added by cli"
+                )
+            )
     listed = cli("do-not-gift", "list")
     assert "2 entries on the do-not-gift list" in listed.stdout and "competitor" in listed.stdout
 
@@ -126,19 +138,30 @@ def test_do_not_gift_import_is_all_or_nothing(tmp_path, cli):
     (tmp_path / "good.csv").write_text("Domain,Why\n@gov.example,policy\nRIVAL.example,competitor\n")
     good = cli("do-not-gift", "import", "good.csv")
     assert good.returncode == 0 and "Imported good.csv: 2 added, 0 reasons changed, 0 already listed." in good.stdout
-    assert cli("do-not-gift", "import", "good.csv").stdout.strip().endswith("0 added, 0 reasons changed, 2 already listed.")
+    assert (
+        cli("do-not-gift", "import", "good.csv")
+        .stdout.strip()
+        .endswith("0 added, 0 reasons changed, 2 already listed.")
+    )
 
 
-@pytest.mark.parametrize("args, env, words", [
-    (("do-not-gift", "add", "@com"), {}, "'@com' is a top-level domain"),
-    (("do-not-gift", "add", "ana@"), {}, "'ana@' is not a valid email address"),
-    (("do-not-gift", "add", "@rival.example", "--reason", "a\x1b[2Jb"), {}, "The reason contains a control character"),
-    (("do-not-gift", "remove", "nobody@example.com"), {}, "nobody@example.com is not on the do-not-gift list"),
-    (("do-not-gift", "import", "missing.csv"), {}, "File not found: missing.csv"),
-    (("send", "list.csv", "--max-gifts", "0"), {}, "'0' is not allowed: give a whole number from 1 to 1e+06"),
-    (("send", "list.csv", "--max-gifts", "ten"), {}, "'ten' is not allowed"),
-    (("send", "list.csv"), {"GIFTRUN_DAILY_LIMIT": "lots"}, "GIFTRUN_DAILY_LIMIT is 'lots': give a whole number"),
-])
+@pytest.mark.parametrize(
+    "args, env, words",
+    [
+        (("do-not-gift", "add", "@com"), {}, "'@com' is a top-level domain"),
+        (("do-not-gift", "add", "ana@"), {}, "'ana@' is not a valid email address"),
+        (
+            ("do-not-gift", "add", "@rival.example", "--reason", "a\x1b[2Jb"),
+            {},
+            "The reason contains a control character",
+        ),
+        (("do-not-gift", "remove", "nobody@example.com"), {}, "nobody@example.com is not on the do-not-gift list"),
+        (("do-not-gift", "import", "missing.csv"), {}, "File not found: missing.csv"),
+        (("send", "list.csv", "--max-gifts", "0"), {}, "'0' is not allowed: give a whole number from 1 to 1e+06"),
+        (("send", "list.csv", "--max-gifts", "ten"), {}, "'ten' is not allowed"),
+        (("send", "list.csv"), {"GIFTRUN_DAILY_LIMIT": "lots"}, "GIFTRUN_DAILY_LIMIT is 'lots': give a whole number"),
+    ],
+)
 def test_unusable_input_is_one_line_and_exit_2(tmp_path, cli, args, env, words):
     write_list(tmp_path / "list.csv", ["a@example.com"])
     proc = cli(*args, **env)

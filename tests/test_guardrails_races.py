@@ -2,6 +2,7 @@
 line are one atomic step (on PostgreSQL under one advisory lock for the whole team), so
 processes claiming at the same moment from several lists never pass the limit together.
 Real processes, on SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -40,13 +41,22 @@ def test_processes_claiming_at_once_never_pass_the_daily_limit_together(tmp_path
     store = backends.store(tmp_path)
     try:
         for i in range(already):  # sent earlier today from another list
-            assert store.claim("earlier", Recipient("Al", "Bo", f"e{i}@example.com"), row_key=str(i), campaign_id="c",
-                               run_id="r0").claimed
+            assert store.claim(
+                "earlier", Recipient("Al", "Bo", f"e{i}@example.com"), row_key=str(i), campaign_id="c", run_id="r0"
+            ).claimed
             store.record_outcome("earlier", f"e{i}@example.com", SendState.SENT)
     finally:
         store.close()
-    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, str(tmp_path), str(n), str(each), str(limit)], cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(procs_n)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, str(tmp_path), str(n), str(each), str(limit)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(procs_n)
+    ]
     outs = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0] * procs_n, [err for _, err in outs]
     won = sum(int(out.split()[0]) for out, _ in outs)
@@ -70,13 +80,23 @@ def test_two_cli_runs_at_once_send_only_what_is_left_of_the_daily_limit(tmp_path
     data = tmp_path / "data"
     env = cli_env(data, sb, ANDOPEN_CAMPAIGN_ID=sb.campaign_ids[0], GIFTRUN_DAILY_LIMIT="15")
     write_list(tmp_path / "earlier.csv", "earlier", 10)
-    first = subprocess.run([*CLI, "send", "earlier.csv"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                           timeout=120)
+    first = subprocess.run(
+        [*CLI, "send", "earlier.csv"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert first.returncode == 0, first.stderr
     for name in ("a", "b"):
         write_list(tmp_path / f"{name}.csv", f"{name}-", 10)
-    procs = [subprocess.Popen([*CLI, "send", f"{name}.csv", "--rate", "50"], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
+    procs = [
+        subprocess.Popen(
+            [*CLI, "send", f"{name}.csv", "--rate", "50"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all("Traceback" not in out + err for out, err in outs), outs
     counts = gift_counts(sb)

@@ -3,6 +3,7 @@ cap sends exactly that many gifts with several workers at once (a rejected row g
 back, an unknown outcome keeps it) and every row beyond it says why, unjournalled; the daily
 limit stops the whole run with one message while the rows it never sent say why; an entry
 added to the do-not-gift list after the review still stops the gift at claim time."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -57,15 +58,19 @@ def test_the_daily_limit_stops_the_run_with_one_message_and_the_unsent_rows_say_
     sink = RecordingSink()
     p = engine(sb, store, people(10), sink=sink, concurrency=3, limits=RunLimits(daily_limit=15)).run()
     assert (p.state, p.sent, p.limited) == ("stopped", 5, 5)
-    assert p.message.startswith("Stopped at the team's daily limit: 15 gifts in any 24 hours (GIFTRUN_DAILY_LIMIT), "
-                                "and 15 were sent in the last 24 hours. Room frees up at ")
+    assert p.message.startswith(
+        "Stopped at the team's daily limit: 15 gifts in any 24 hours (GIFTRUN_DAILY_LIMIT), "
+        "and 15 were sent in the last 24 hours. Room frees up at "
+    )
     frees = (utcnow() + timedelta(hours=24)).strftime("%Y-%m-%d")
     assert frees in p.message
     assert sum(gift_counts(sb).values()) == 15
     not_sent = [r[SEND_ERROR] for r in sink.rows().values() if not r.get(GIFT_REQUEST_ID)]
     assert len(not_sent) == 5
-    assert all(e.startswith("Not sent: the team's daily limit of 15 gifts in 24 hours was reached. Send again after ")
-               for e in not_sent), not_sent
+    assert all(
+        e.startswith("Not sent: the team's daily limit of 15 gifts in 24 hours was reached. Send again after ")
+        for e in not_sent
+    ), not_sent
     assert len(store.journal(LIST)) == 15  # the rows the limit stopped are not journalled
     run = store.run(p.run_id)
     assert (run.state, run.message) == ("stopped", p.message)
@@ -85,7 +90,9 @@ def test_an_entry_added_after_the_review_stops_the_gift_at_claim_time(make_sandb
     assert normalize_email("rita@eu.rival.example") not in gift_counts(sb) and "p1@example.com" not in gift_counts(sb)
     rows = sink.rows()
     assert rows["r"][ELIGIBILITY] == "skip"
-    assert rows["r"][SKIP_REASON].startswith("On the do-not-gift list: @rival.example (competitor) — added by maria@team")
+    assert rows["r"][SKIP_REASON].startswith(
+        "On the do-not-gift list: @rival.example (competitor) — added by maria@team"
+    )
     assert rows["p1"][SKIP_REASON].startswith("On the do-not-gift list: p1@example.com — added by maria@team")
     assert {e for e in store.journal(LIST)} == {"p0@example.com", "p2@example.com", "p3@example.com"}
     assert_nobody_gifted_twice(sb)

@@ -4,6 +4,7 @@ a gift in the last 24 hours across every list; the do-not-gift list is checked a
 whatever override exists; every change to the list, every cap and every limit stop is audited;
 an old store gains the new tables, and `store copy` carries the list without bringing back an
 entry the database removed."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -23,16 +24,19 @@ def person(email: str) -> Recipient:
     return Recipient("Ana", "Ruiz", email)
 
 
-def claim(store: Store, list_key: str, email: str, *, run: str = "r1", limit: int | None = None,
-          lookback=NO_LOOKBACK):
-    return store.claim(list_key, person(email), row_key="0", campaign_id="c", run_id=run, lookback_since=lookback,
-                       daily_limit=limit)
+def claim(store: Store, list_key: str, email: str, *, run: str = "r1", limit: int | None = None, lookback=NO_LOOKBACK):
+    return store.claim(
+        list_key, person(email), row_key="0", campaign_id="c", run_id=run, lookback_since=lookback, daily_limit=limit
+    )
 
 
 def age(store: Store, list_key: str, email: str, hours: float) -> None:
     with store.db.write() as conn:
-        store.db.execute(conn, f"UPDATE {store.db.table('sends')} SET attempted_at=:t WHERE list_key=:l AND email=:e",
-                         {"t": iso(utcnow() - timedelta(hours=hours)), "l": list_key, "e": email})
+        store.db.execute(
+            conn,
+            f"UPDATE {store.db.table('sends')} SET attempted_at=:t WHERE list_key=:l AND email=:e",
+            {"t": iso(utcnow() - timedelta(hours=hours)), "l": list_key, "e": email},
+        )
 
 
 def test_the_daily_limit_counts_gifts_and_maybe_gifts_of_the_last_24_hours_in_every_list(store):
@@ -98,11 +102,13 @@ def test_every_change_to_the_list_is_audited_with_who(store):
     assert store.remove_do_not_gift("nobody@example.com", "lee@team") is None
     assert store.remove_do_not_gift("vip0@example.com", "lee@team").added_by == "maria@team"
     log = [(a["actor"], a["action"], a["email"]) for a in reversed(store.audit_log())]
-    assert log == [("maria@team", "do-not-gift add", "vip0@example.com"),
-                   ("maria@team", "do-not-gift add", "@rival.example"),
-                   ("sam@team", "do-not-gift change", "vip0@example.com"),
-                   ("sam@team", "do-not-gift change", "vip0@example.com"),
-                   ("lee@team", "do-not-gift remove", "vip0@example.com")]
+    assert log == [
+        ("maria@team", "do-not-gift add", "vip0@example.com"),
+        ("maria@team", "do-not-gift add", "@rival.example"),
+        ("sam@team", "do-not-gift change", "vip0@example.com"),
+        ("sam@team", "do-not-gift change", "vip0@example.com"),
+        ("lee@team", "do-not-gift remove", "vip0@example.com"),
+    ]
     assert "was added by maria@team" in store.audit_log()[0]["detail"]
 
 

@@ -1,5 +1,6 @@
 """The pieces of lib/httpguard that need no server: limits from the environment, the log
 throttle, and that app.py's hook only acts inside a loading uvicorn."""
+
 from __future__ import annotations
 
 import logging
@@ -11,13 +12,16 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from lib.httpguard import Limits, RepeatFilter, guard_loading_uvicorn, is_guarded
 
 
-@pytest.mark.parametrize("env, timeout, cap", [
-    ({"GIFTRUN_REQUEST_TIMEOUT": "5", "GIFTRUN_MAX_CONNECTIONS": "100"}, 5.0, 100),
-    ({"GIFTRUN_REQUEST_TIMEOUT": "nan", "GIFTRUN_MAX_CONNECTIONS": "-3"}, 30.0, None),
-    ({"GIFTRUN_REQUEST_TIMEOUT": "inf", "GIFTRUN_MAX_CONNECTIONS": "lots"}, 30.0, None),
-    ({"GIFTRUN_REQUEST_TIMEOUT": "0"}, 30.0, None),
-    ({}, 30.0, None),
-])
+@pytest.mark.parametrize(
+    "env, timeout, cap",
+    [
+        ({"GIFTRUN_REQUEST_TIMEOUT": "5", "GIFTRUN_MAX_CONNECTIONS": "100"}, 5.0, 100),
+        ({"GIFTRUN_REQUEST_TIMEOUT": "nan", "GIFTRUN_MAX_CONNECTIONS": "-3"}, 30.0, None),
+        ({"GIFTRUN_REQUEST_TIMEOUT": "inf", "GIFTRUN_MAX_CONNECTIONS": "lots"}, 30.0, None),
+        ({"GIFTRUN_REQUEST_TIMEOUT": "0"}, 30.0, None),
+        ({}, 30.0, None),
+    ],
+)
 def test_limits_from_env_ignore_nonsense(env, timeout, cap):
     limits = Limits.from_env(env)
     assert limits.request_timeout == timeout

@@ -3,6 +3,7 @@ MAX_LIST_BYTES of the user's own data (Giftrun's result columns don't count) and
 people. A list Giftrun accepted and wrote back is always accepted again — the 20.9 MB list
 whose 21.2 MB result was refused is the example. The README states the limit in bytes and rows.
 """
+
 from __future__ import annotations
 
 import random
@@ -60,17 +61,22 @@ def test_one_byte_more_of_the_users_own_data_is_refused_with_the_limit_in_bytes(
     over = _list_of(csvio.MAX_LIST_BYTES + 1, "utf-8", b"", rows=1000)
     with pytest.raises(csvio.CsvError) as info:
         csvio.read_csv(over)
-    assert str(info.value) == ("The file is 20,971,521 bytes; a list can hold up to 20,971,520 bytes (20 MB) of your "
-                               "own data. Split it into smaller files.")
+    assert str(info.value) == (
+        "The file is 20,971,521 bytes; a list can hold up to 20,971,520 bytes (20 MB) of your "
+        "own data. Split it into smaller files."
+    )
     assert len(csvio.read_csv(_list_of(csvio.MAX_LIST_BYTES, "utf-8", b"", rows=1000)).frame) == 1000
 
 
-def test_the_20_9_mb_list_is_sent_and_its_21_2_mb_result_accepted_by_the_cli_and_the_app(make_sandbox, tmp_path,
-                                                                                       data_dir, server_state):
+def test_the_20_9_mb_list_is_sent_and_its_21_2_mb_result_accepted_by_the_cli_and_the_app(
+    make_sandbox, tmp_path, data_dir, server_state
+):
     sb = make_sandbox()
     rows = ["First Name,Last Name,Email,Approved,Notes\n"]
-    rows += [f"First{i},Last{i},person{i}@example.com,{'yes' if i < 30 else 'no'},{'n' * 998}\n"
-             for i in range(csvio.MAX_ROWS)]
+    rows += [
+        f"First{i},Last{i},person{i}@example.com,{'yes' if i < 30 else 'no'},{'n' * 998}\n"
+        for i in range(csvio.MAX_ROWS)
+    ]
     data = "".join(rows).encode()
     path = tmp_path / "big.csv"
     path.write_bytes(data)

@@ -15,6 +15,7 @@ Each test failed on the code before the fixes (703b0a3) and passes now:
 Real sandbox on 127.0.0.1, real SQLite store in tmp_path, `python -m lib.cli` as a real
 subprocess where the scenario is a CLI one. Every wait is bounded.
 """
+
 from __future__ import annotations
 
 import csv
@@ -46,8 +47,8 @@ from lib.sending import NOT_SENT_STOPPED, SendItem, SendRun
 from lib.sources import csv_list_key, prepare, upload_list_key
 from lib.store import Store
 from lib.writeback import ELIGIBILITY, GIFT_REQUEST_ID, SEND_ERROR, SKIP_REASON
-from tests.support import RecordingSink, REPO, cli_env, gift_counts, posted_email, posts, run_cli, until
 from tests import backends
+from tests.support import REPO, RecordingSink, cli_env, gift_counts, posted_email, posts, run_cli, until
 
 LIST = "test:never-twice"
 FAST = RetryPolicy(base=0.02, cap=0.2)
@@ -63,8 +64,7 @@ def client_for(url: str, token: str, timeout=(5.0, 30.0)) -> AndOpenClient:
 
 
 def people(n: int, prefix: str = "p") -> list[SendItem]:
-    return [SendItem(f"{prefix}{i}", Recipient(f"First{i}", f"Last{i}", f"{prefix}{i}@example.com"))
-            for i in range(n)]
+    return [SendItem(f"{prefix}{i}", Recipient(f"First{i}", f"Last{i}", f"{prefix}{i}@example.com")) for i in range(n)]
 
 
 def write_list(path: Path, n: int) -> None:
@@ -95,7 +95,7 @@ class BrokenAnswerServer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> "BrokenAnswerServer":
+    def __enter__(self) -> BrokenAnswerServer:
         self._thread.start()
         return self
 
@@ -112,7 +112,7 @@ class BrokenAnswerServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             with conn:
                 conn.settimeout(5)
@@ -131,16 +131,24 @@ class BrokenAnswerServer:
         head, _, body = data.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         method, path = lines[0].split(" ")[:2]
-        length = next((int(v) for k, _, v in (line.partition(":") for line in lines[1:])
-                       if k.strip().lower() == "content-length"), 0)
+        length = next(
+            (
+                int(v)
+                for k, _, v in (line.partition(":") for line in lines[1:])
+                if k.strip().lower() == "content-length"
+            ),
+            0,
+        )
         while len(body) < length:
             chunk = conn.recv(65536)
             if not chunk:
                 return
             body += chunk
         self.requests.append((method, path))
-        conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
-                     + b'{"id": "g1", "statu')  # 20 of the 500 bytes promised
+        conn.sendall(
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+            + b'{"id": "g1", "statu'
+        )  # 20 of the 500 bytes promised
         conn.shutdown(socket.SHUT_RDWR)
 
 
@@ -179,8 +187,9 @@ def test_a_renamed_copy_of_the_results_file_sends_nothing(make_sandbox, tmp_path
     copy = tmp_path / "leads-results.csv"
     shutil.copy(path, copy)
 
-    proc = cli(tmp_path, env, "send", copy.name, "--campaign", sb.campaign_ids[0], "--rate", "50",
-               "--lookback", lookback)
+    proc = cli(
+        tmp_path, env, "send", copy.name, "--campaign", sb.campaign_ids[0], "--rate", "50", "--lookback", lookback
+    )
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert "0 to send" in proc.stdout, proc.stdout
     assert len(posts(sb)) == 3, "the renamed copy was sent again"
@@ -196,9 +205,13 @@ def _checks(rows: list[list[str]]):
 
 @pytest.mark.parametrize("gifted_row", [0, 1], ids=["gift id on the first row", "gift id on the second row"])
 def test_plan_rows_holds_a_row_with_a_gift_id_and_its_duplicate_without_a_journal(gifted_row):
-    checks = _checks([["Alice", "Smith", "alice@example.com", "yes"],
-                      ["Alice", "Smith", "ALICE@example.com ", "yes"],
-                      ["Bobby", "Jones", "bob@example.com", "yes"]])
+    checks = _checks(
+        [
+            ["Alice", "Smith", "alice@example.com", "yes"],
+            ["Alice", "Smith", "ALICE@example.com ", "yes"],
+            ["Bobby", "Jones", "bob@example.com", "yes"],
+        ]
+    )
     gifted, other = str(gifted_row), str(1 - gifted_row)
     plan = plan_rows(checks, {}, None, gift_ids={gifted: "gift-123", other: "", "2": ""})
     by_key = {r.row_key: r for r in plan.rows}
@@ -235,13 +248,17 @@ def test_an_answer_cut_off_after_the_request_went_out_is_an_unknown_outcome(tmp_
 def _two_runs(sb: Sandbox, store: Store, *, lookback) -> tuple[list[SendRun], list[RecordingSink]]:
     """Two SendRuns over the same 20 people (one list reversed), started together."""
     common = people(20)
-    lists = [("list:anna", [SendItem(f"a{i}", it.recipient) for i, it in enumerate(common)]),
-             ("list:ben", [SendItem(f"b{i}", it.recipient) for i, it in enumerate(common)][::-1])]
+    lists = [
+        ("list:anna", [SendItem(f"a{i}", it.recipient) for i, it in enumerate(common)]),
+        ("list:ben", [SendItem(f"b{i}", it.recipient) for i, it in enumerate(common)][::-1]),
+    ]
     client = client_for(sb.url, sb.token)
     sinks = [RecordingSink(), RecordingSink()]
     kw = {} if lookback == "default" else {"lookback_days": lookback}
-    runs = [SendRun(client, store, key, items, sb.campaign_ids[0], rate=20, policy=FAST, sink=sink, **kw)
-            for (key, items), sink in zip(lists, sinks)]
+    runs = [
+        SendRun(client, store, key, items, sb.campaign_ids[0], rate=20, policy=FAST, sink=sink, **kw)
+        for (key, items), sink in zip(lists, sinks)
+    ]
     threads = [threading.Thread(target=r.run, daemon=True) for r in runs]
     for t in threads:
         t.start()
@@ -269,8 +286,9 @@ def test_two_lists_sent_at_once_gift_each_person_once_with_a_lookback(make_sandb
             assert "another list" in values[SKIP_REASON], values
             assert not values.get(GIFT_REQUEST_ID)
         journal = store.journal(run.list_key)
-        assert {e for e, j in journal.items() if j.state == SendState.SENT} == \
-            {normalize_email(i.recipient.email) for i in run.items if i.row_key not in skipped}
+        assert {e for e, j in journal.items() if j.state == SendState.SENT} == {
+            normalize_email(i.recipient.email) for i in run.items if i.row_key not in skipped
+        }
 
 
 @pytest.mark.parametrize("lookback", ["NO_LOOKBACK", "default"])
@@ -291,8 +309,7 @@ def test_an_override_lets_that_person_through_the_send_time_lookback(make_sandbo
     store.record_override("list:ben", "P0@example.com", "ben@team", "asked for a second gift")
 
     sink = RecordingSink()
-    p = SendRun(client, store, "list:ben", items, sb.campaign_ids[0], policy=FAST, sink=sink,
-                lookback_days=None).run()
+    p = SendRun(client, store, "list:ben", items, sb.campaign_ids[0], policy=FAST, sink=sink, lookback_days=None).run()
     assert (p.sent, p.skipped) == (1, 1), p
     assert gift_counts(sb) == {"p0@example.com": 2, "p1@example.com": 1}
     assert sink.rows()["p1"][ELIGIBILITY] == "skip" and "another list" in sink.rows()["p1"][SKIP_REASON]
@@ -302,8 +319,17 @@ def test_an_override_lets_that_person_through_the_send_time_lookback(make_sandbo
 def test_stop_while_rows_wait_to_retry_after_429s_leaves_nothing_attempting(make_sandbox, store):
     sb = make_sandbox(faults=Faults(rate_limit=0.2))  # one per 5 s: a refused row waits Retry-After (5 s)
     items = people(40)
-    run = SendRun(client_for(sb.url, sb.token), store, LIST, items, sb.campaign_ids[0], rate=20, concurrency=8,
-                  policy=FAST, sink=RecordingSink())
+    run = SendRun(
+        client_for(sb.url, sb.token),
+        store,
+        LIST,
+        items,
+        sb.campaign_ids[0],
+        rate=20,
+        concurrency=8,
+        policy=FAST,
+        sink=RecordingSink(),
+    )
     started = time.monotonic()
     threading.Thread(target=run.run, daemon=True).start()
     assert until(lambda: sum(r.status == 429 for r in posts(sb)) >= 1, timeout=15), "never throttled"
@@ -333,22 +359,45 @@ def test_the_first_clear_unknown_after_a_killed_run_clears_the_in_flight_row(mak
     key = csv_list_key(path)
     # The killed run: its run row is "running", its process is gone.
     proc = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from tests import backends; print(backends.store(sys.argv[1]).acquire_run(sys.argv[2], 'cli'))",
-         str(data), key],
-        cwd=REPO, env=cli_env(data), capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from tests import backends; "
+            "print(backends.store(sys.argv[1]).acquire_run(sys.argv[2], 'cli'))",
+            str(data),
+            key,
+        ],
+        cwd=REPO,
+        env=cli_env(data),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     run_id = proc.stdout.strip()
     store = backends.store(data)
     try:
-        assert store.begin_attempt(key, Recipient("First0", "Last0", "person0@example.com"), row_key="0",
-                                   campaign_id=sb.campaign_ids[0], run_id=run_id)
+        assert store.begin_attempt(
+            key,
+            Recipient("First0", "Last0", "person0@example.com"),
+            row_key="0",
+            campaign_id=sb.campaign_ids[0],
+            run_id=run_id,
+        )
         assert store.journal(key)["person0@example.com"].state == SendState.ATTEMPTING
     finally:
         store.close()
 
-    out = cli(tmp_path, cli_env(data, sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
-              "--clear-unknown", "person0@example.com")
+    out = cli(
+        tmp_path,
+        cli_env(data, sb),
+        "send",
+        "list.csv",
+        "--campaign",
+        sb.campaign_ids[0],
+        "--clear-unknown",
+        "person0@example.com",
+    )
     assert out.returncode == 0, (out.stdout, out.stderr)
     assert "Cleared the unknown outcome for person0@example.com" in out.stdout, out.stdout
     assert "No unknown outcome recorded" not in out.stdout
@@ -359,12 +408,15 @@ def test_the_first_clear_unknown_after_a_killed_run_clears_the_in_flight_row(mak
 # == 6. &Open's reason for a rejection survives the review after the run ==================
 def test_the_review_after_a_run_still_shows_andopens_rejection(make_sandbox, store):
     sb = make_sandbox()
-    df = pd.DataFrame([["Alice", "Smith", "alice@example.com", "yes"],
-                       ["Carol", "King", "carol@example.com", "yes"]], columns=HEADER)
+    df = pd.DataFrame(
+        [["Alice", "Smith", "alice@example.com", "yes"], ["Carol", "King", "carol@example.com", "yes"]], columns=HEADER
+    )
     loaded = prepare(df, list_key=upload_list_key("leads.csv"), name="leads.csv")
     # Carol's address went out with a stray space (straight through SendRun): &Open says 422.
-    items = [SendItem("0", Recipient("Alice", "Smith", "alice@example.com")),
-             SendItem("1", Recipient("Carol", "King", "carol@example.com "))]
+    items = [
+        SendItem("0", Recipient("Alice", "Smith", "alice@example.com")),
+        SendItem("1", Recipient("Carol", "King", "carol@example.com ")),
+    ]
     p = SendRun(client_for(sb.url, sb.token), store, loaded.list_key, items, sb.campaign_ids[0], policy=FAST).run()
     assert (p.sent, p.rejected) == (1, 1), p
     assert store.journal(loaded.list_key)["carol@example.com"].state == SendState.REJECTED
@@ -394,8 +446,17 @@ def test_a_store_write_failing_in_a_worker_stops_the_run_with_a_clear_message(ma
 
     monkeypatch.setattr(store, "record_outcome", record_outcome)
     items = people(30)
-    run = SendRun(client_for(sb.url, sb.token), store, LIST, items, sb.campaign_ids[0], rate=20, concurrency=4,
-                  policy=FAST, sink=RecordingSink())
+    run = SendRun(
+        client_for(sb.url, sb.token),
+        store,
+        LIST,
+        items,
+        sb.campaign_ids[0],
+        rate=20,
+        concurrency=4,
+        policy=FAST,
+        sink=RecordingSink(),
+    )
     p = run.run()
 
     assert not died, f"a worker thread died: {died!r}"
@@ -431,9 +492,14 @@ def test_the_cli_prints_no_traceback_for_an_exception_it_logs(make_sandbox, tmp_
     sb = make_sandbox()
     path = tmp_path / "list.csv"
     write_list(path, 2)
-    proc = subprocess.run([sys.executable, "-c", BUGGY_CLI, "send", "list.csv", "--campaign", sb.campaign_ids[0]],
-                          cwd=tmp_path, env=cli_env(tmp_path / "data", sb), capture_output=True, text=True,
-                          timeout=RUN_TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, "-c", BUGGY_CLI, "send", "list.csv", "--campaign", sb.campaign_ids[0]],
+        cwd=tmp_path,
+        env=cli_env(tmp_path / "data", sb),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
     assert "unexpected error while sending" in proc.stderr, (proc.stdout, proc.stderr)  # the log line is there
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
     assert 'File "' not in proc.stderr, proc.stderr

@@ -4,6 +4,7 @@ used to disagree, the behaviour that differed is pinned here.
 The timestamp shown to people, the &Open-host rule, the webhook signature, the words that
 approve a row, the names of an email column, the error root the CLI ends on, and the
 settings that used to be read from the environment outside Settings."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,18 +30,21 @@ KEY = "ao-v1-production-abcdefghijklmnop1234"
 
 
 # -- the timestamp shown to people ---------------------------------------------------------------
-@pytest.mark.parametrize("stored, expected", [
-    (None, ""),
-    ("", ""),
-    ("2026-05-01T12:34:56.789Z", "2026-05-01 12:34:56 UTC"),  # ours: milliseconds and Z
-    ("2026-05-01T12:34:56Z", "2026-05-01 12:34:56 UTC"),
-    ("2026-05-01T12:34:56", "2026-05-01 12:34:56 UTC"),  # no zone: UTC
-    ("2026-05-01T12:34:56.123456789+00:00", "2026-05-01 12:34:56 UTC"),
-    ("2026-05-01T14:34:56+02:00", "2026-05-01 12:34:56 UTC"),  # an offset: converted, not cut off
-    ("2026-05-01T00:30:00-05:00", "2026-05-01 05:30:00 UTC"),
-    ("2026-05-01T01:00:00+02:00", "2026-04-30 23:00:00 UTC"),  # across midnight
-    ("not a time", "not a time"),
-])
+@pytest.mark.parametrize(
+    "stored, expected",
+    [
+        (None, ""),
+        ("", ""),
+        ("2026-05-01T12:34:56.789Z", "2026-05-01 12:34:56 UTC"),  # ours: milliseconds and Z
+        ("2026-05-01T12:34:56Z", "2026-05-01 12:34:56 UTC"),
+        ("2026-05-01T12:34:56", "2026-05-01 12:34:56 UTC"),  # no zone: UTC
+        ("2026-05-01T12:34:56.123456789+00:00", "2026-05-01 12:34:56 UTC"),
+        ("2026-05-01T14:34:56+02:00", "2026-05-01 12:34:56 UTC"),  # an offset: converted, not cut off
+        ("2026-05-01T00:30:00-05:00", "2026-05-01 05:30:00 UTC"),
+        ("2026-05-01T01:00:00+02:00", "2026-04-30 23:00:00 UTC"),  # across midnight
+        ("not a time", "not a time"),
+    ],
+)
 def test_a_timestamp_is_shown_in_utc_and_says_so(stored, expected):
     assert shown(stored) == expected
 
@@ -51,33 +55,41 @@ def test_a_timestamp_without_seconds_and_a_datetime():
 
 
 def test_no_copy_of_the_old_timestamp_slicing_is_left():
-    offenders = [f"{p.relative_to(ROOT)}:{n}" for folder in ("lib", "ui", "views") for p in (ROOT / folder).rglob("*.py")
-                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-                 if 'replace("T", " ")' in line or "replace('T', ' ')" in line]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for folder in ("lib", "ui", "views")
+        for p in (ROOT / folder).rglob("*.py")
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if 'replace("T", " ")' in line or "replace('T', ' ')" in line
+    ]
     assert offenders == []
 
 
 # -- which host is &Open's -----------------------------------------------------------------------
-@pytest.mark.parametrize("url, stage", [
-    ("https://api.andopen.co", "production"),
-    ("https://api.eu.andopen.co/", "production"),
-    ("HTTPS://API.ANDOPEN.CO", "production"),
-    ("https://api.andopen.co:443/v1", "production"),
-    ("https://api.staging.andopen.co", "staging"),
-    ("https://api.andopen.co.", "production"),  # the DNS root's dot: still &Open's host
-    ("https://api.staging.andopen.co./", "staging"),
-    (" https://api.andopen.co ", "production"),
-    ("http://127.0.0.1:8600", None),
-    ("https://andopen.co.evil.example", None),
-    ("https://notandopen.co", None),
-    ("https://[::1", None),  # malformed: not &Open's
-])
+@pytest.mark.parametrize(
+    "url, stage",
+    [
+        ("https://api.andopen.co", "production"),
+        ("https://api.eu.andopen.co/", "production"),
+        ("HTTPS://API.ANDOPEN.CO", "production"),
+        ("https://api.andopen.co:443/v1", "production"),
+        ("https://api.staging.andopen.co", "staging"),
+        ("https://api.andopen.co.", "production"),  # the DNS root's dot: still &Open's host
+        ("https://api.staging.andopen.co./", "staging"),
+        (" https://api.andopen.co ", "production"),
+        ("http://127.0.0.1:8600", None),
+        ("https://andopen.co.evil.example", None),
+        ("https://notandopen.co", None),
+        ("https://[::1", None),  # malformed: not &Open's
+    ],
+)
 def test_one_rule_says_which_host_is_andopens(url, stage):
     assert host_stage(url) == stage
     assert is_sandbox(url) == (stage is None)
     # the settings' store choice follows the same rule: a sandbox gets a store of its own
-    where, _ = Settings.from_mapping({"ANDOPEN_API_KEY": KEY, "ANDOPEN_BASE_URL": url, "GIFTRUN_DATA_DIR": ""}
-                                     ).store_location()
+    where, _ = Settings.from_mapping(
+        {"ANDOPEN_API_KEY": KEY, "ANDOPEN_BASE_URL": url, "GIFTRUN_DATA_DIR": ""}
+    ).store_location()
     assert (Path(where).name == "sandbox") == (stage is None)
 
 
@@ -126,8 +138,13 @@ def test_every_help_text_lists_every_yes_word(capsys):
 
 
 def test_the_cli_warns_about_unclear_approvals_only(tmp_path, capsys):
-    rows = ["Ana,Bauer,ana@example.com,✔", "Bo,Chen,bo@example.com,checked", "Cy,Dunn,cy@example.com,On",
-            "Di,Eck,di@example.com,unchecked", "Ed,Fox,ed@example.com,oui"]
+    rows = [
+        "Ana,Bauer,ana@example.com,✔",
+        "Bo,Chen,bo@example.com,checked",
+        "Cy,Dunn,cy@example.com,On",
+        "Di,Eck,di@example.com,unchecked",
+        "Ed,Fox,ed@example.com,oui",
+    ]
     path = tmp_path / "list.csv"
     path.write_text("First Name,Last Name,Email,Approved\n" + "\n".join(rows) + "\n", encoding="utf-8")
     from lib.sources import load_csv_path
@@ -143,8 +160,20 @@ def test_the_cli_warns_about_unclear_approvals_only(tmp_path, capsys):
 
 
 # -- the names of an email column ----------------------------------------------------------------
-SPELLINGS = sorted({*EMAIL_HEADERS, "E-mail", "Email Address", "WORK EMAIL", "email_address", "Primary Email",
-                    "Recipient's E-mail", "Business e-mail", "Mail", "Email ID"})
+SPELLINGS = sorted(
+    {
+        *EMAIL_HEADERS,
+        "E-mail",
+        "Email Address",
+        "WORK EMAIL",
+        "email_address",
+        "Primary Email",
+        "Recipient's E-mail",
+        "Business e-mail",
+        "Mail",
+        "Email ID",
+    }
+)
 
 
 @pytest.mark.parametrize("header", SPELLINGS)
@@ -158,33 +187,46 @@ def test_every_reader_finds_the_email_column_the_list_finds(header):
 
 # -- one error root ------------------------------------------------------------------------------
 def _lib_modules() -> list[str]:
-    return sorted(".".join(p.relative_to(ROOT).with_suffix("").parts) for p in (ROOT / "lib").rglob("*.py")
-                  if p.name != "__init__.py")
+    return sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for p in (ROOT / "lib").rglob("*.py")
+        if p.name != "__init__.py"
+    )
 
 
 @pytest.mark.parametrize("name", _lib_modules())
 def test_every_error_of_lib_has_the_one_root(name):
     module = importlib.import_module(name)
-    errors = [c for _, c in inspect.getmembers(module, inspect.isclass)
-              if issubclass(c, Exception) and c.__module__ == name]
+    errors = [
+        c for _, c in inspect.getmembers(module, inspect.isclass) if issubclass(c, Exception) and c.__module__ == name
+    ]
     assert [c.__name__ for c in errors if not issubclass(c, GiftrunError)] == []
 
 
-@pytest.mark.parametrize("error, code, text", [
-    (lambda: SettingsError("GIFTRUN_X is wrong."), EXIT_INPUT, "GIFTRUN_X is wrong."),
-    (lambda: __import__("lib.csvio").csvio.CsvError("Line 3 has a quote."), EXIT_INPUT, "Line 3 has a quote."),
-    (lambda: recipients.ColumnMappingError("Email is mapped to 'X'.", columns=["A"]), EXIT_INPUT, "mapped to 'X'"),
-    (lambda: __import__("lib.sources").sources.SourceError("no column"), EXIT_INPUT, "no column"),
-    (lambda: __import__("lib.store").store.StoreError("database unreachable"), EXIT_STOPPED, "unreachable"),
-    (lambda: __import__("lib.store").store.RunInProgress("A run on this list is in progress"), EXIT_STOPPED,
-     "in progress"),
-    (lambda: __import__("lib.andopen").andopen.AuthenticationError("Wrong key", request_id="req_9"), EXIT_STOPPED,
-     "Wrong key (Request-Id req_9)"),
-    # these ended as "unexpected …", exit 1, before they had the root
-    (lambda: donotgift.DoNotGiftError("The value is empty."), EXIT_INPUT, "The value is empty."),
-    (lambda: __import__("lib.csvtext").csvtext.TextError("not text"), EXIT_INPUT, "not text"),
-    (lambda: cli.CliError("Stopped before sending", EXIT_STOPPED), EXIT_STOPPED, "Stopped before sending"),
-])
+@pytest.mark.parametrize(
+    "error, code, text",
+    [
+        (lambda: SettingsError("GIFTRUN_X is wrong."), EXIT_INPUT, "GIFTRUN_X is wrong."),
+        (lambda: __import__("lib.csvio").csvio.CsvError("Line 3 has a quote."), EXIT_INPUT, "Line 3 has a quote."),
+        (lambda: recipients.ColumnMappingError("Email is mapped to 'X'.", columns=["A"]), EXIT_INPUT, "mapped to 'X'"),
+        (lambda: __import__("lib.sources").sources.SourceError("no column"), EXIT_INPUT, "no column"),
+        (lambda: __import__("lib.store").store.StoreError("database unreachable"), EXIT_STOPPED, "unreachable"),
+        (
+            lambda: __import__("lib.store").store.RunInProgress("A run on this list is in progress"),
+            EXIT_STOPPED,
+            "in progress",
+        ),
+        (
+            lambda: __import__("lib.andopen").andopen.AuthenticationError("Wrong key", request_id="req_9"),
+            EXIT_STOPPED,
+            "Wrong key (Request-Id req_9)",
+        ),
+        # these ended as "unexpected …", exit 1, before they had the root
+        (lambda: donotgift.DoNotGiftError("The value is empty."), EXIT_INPUT, "The value is empty."),
+        (lambda: __import__("lib.csvtext").csvtext.TextError("not text"), EXIT_INPUT, "not text"),
+        (lambda: cli.CliError("Stopped before sending", EXIT_STOPPED), EXIT_STOPPED, "Stopped before sending"),
+    ],
+)
 def test_cli_main_ends_every_expected_error_with_its_message_and_code(error, code, text, monkeypatch, capsys):
     exc = error()
     assert isinstance(exc, GiftrunError) and exc.exit_code == code and exc.message in str(exc)
@@ -206,14 +248,33 @@ def test_andopen_errors_keep_the_old_message_name_while_others_move():
 
 # -- every setting through Settings --------------------------------------------------------------
 def test_the_settings_that_bypassed_settings_are_fields_now():
-    s = Settings.from_mapping({"GIFTRUN_ACTOR": " ana@example.com ", "GIFTRUN_DEMO_SPEED": "20",
-                               "SHEETS_EMULATOR_HOST": "127.0.0.1:9", "GIFTRUN_REQUEST_TIMEOUT": "5",
-                               "GIFTRUN_MAX_CONNECTIONS": "100", "GIFTRUN_EPHEMERAL_DISK": "true"})
-    assert (s.actor, s.demo_speed, s.sheets_emulator_host, s.request_timeout, s.max_connections, s.ephemeral_disk) \
-        == ("ana@example.com", 20.0, "127.0.0.1:9", 5.0, 100, True)
+    s = Settings.from_mapping(
+        {
+            "GIFTRUN_ACTOR": " ana@example.com ",
+            "GIFTRUN_DEMO_SPEED": "20",
+            "SHEETS_EMULATOR_HOST": "127.0.0.1:9",
+            "GIFTRUN_REQUEST_TIMEOUT": "5",
+            "GIFTRUN_MAX_CONNECTIONS": "100",
+            "GIFTRUN_EPHEMERAL_DISK": "true",
+        }
+    )
+    assert (s.actor, s.demo_speed, s.sheets_emulator_host, s.request_timeout, s.max_connections, s.ephemeral_disk) == (
+        "ana@example.com",
+        20.0,
+        "127.0.0.1:9",
+        5.0,
+        100,
+        True,
+    )
     d = Settings.from_mapping({})
-    assert (d.actor, d.demo_speed, d.sheets_emulator_host, d.request_timeout, d.max_connections, d.ephemeral_disk) \
-        == (None, 1.0, None, None, None, False)
+    assert (d.actor, d.demo_speed, d.sheets_emulator_host, d.request_timeout, d.max_connections, d.ephemeral_disk) == (
+        None,
+        1.0,
+        None,
+        None,
+        None,
+        False,
+    )
 
 
 @pytest.mark.parametrize("value", ["fast", "0", "-2", "nan", "inf"])
@@ -236,4 +297,6 @@ def test_the_actor_comes_from_settings_and_the_secrets_file_too(tmp_path, monkey
     capsys.readouterr()
     assert cli.main(["do-not-gift", "list"]) == 0
     out = capsys.readouterr().out
-    assert "added by ops@example.com" in out and "added by env@example.com" in out and "added by flag@example.com" in out
+    assert (
+        "added by ops@example.com" in out and "added by env@example.com" in out and "added by flag@example.com" in out
+    )

@@ -7,6 +7,7 @@ run registry), so nothing leaks from one test to the next.
 AppTest does not send a data_editor's edit state back on later reruns the way a browser does: a test
 that edits approvals sets the edit state in session state before every run that should see it.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib.models import SendState
 from lib.sample import SAMPLE_NAME
-from tests.apptest_support import (button, click, go, list_key, metrics, new_session, run, services, texts,
-                                   wait_for_run)
+from tests.apptest_support import button, click, go, list_key, metrics, new_session, run, services, texts, wait_for_run
 from ui import state
 
 # data_dir (conftest): each test's own store directory, fresh process services and caches.
@@ -40,6 +40,7 @@ def approval_edit(row: int) -> dict:
 
 
 # -- Build list ------------------------------------------------------------------------------------
+
 
 def test_build_list_renders_in_demo_mode(data_dir):
     at = run(new_session(data_dir))
@@ -73,7 +74,10 @@ def test_uploading_a_csv_matches_loose_column_names(data_dir):
     assert "people.csv — 2 people" in texts(at.subheader)
     pickers = {s.label: s.value for s in at.selectbox}
     assert (pickers["First name"], pickers["Last name"], pickers["Email"]) == (
-        "first_name", "last_name", "Email Address")
+        "first_name",
+        "last_name",
+        "Email Address",
+    )
     assert pickers["Approved"] == "(none)"
     assert "No Approved column" in texts(at.caption)
 
@@ -92,6 +96,7 @@ def test_a_reopened_list_keeps_its_approvals(data_dir):
 
 
 # -- Review & send ---------------------------------------------------------------------------------
+
 
 def test_review_without_a_list_points_to_build_list(data_dir):
     at = run(new_session(data_dir))
@@ -179,6 +184,7 @@ def test_an_approval_ticked_in_the_table_is_what_gets_sent(data_dir):
 
 # -- Gift status -----------------------------------------------------------------------------------
 
+
 def test_gift_status_with_no_gifts(data_dir):
     at = run(new_session(data_dir))
     go(at, "gift_status")
@@ -199,6 +205,7 @@ def test_gift_status_after_a_send(data_dir):
 
 
 # -- Settings --------------------------------------------------------------------------------------
+
 
 def test_settings_in_demo_mode_and_connection_check(data_dir):
     at = run(new_session(data_dir))

@@ -1,16 +1,19 @@
 """An uploaded CSV in the app is kept as the user's own file (issue 11, items 4 and 11): the
 Build list page says what reading it worked around, the copy kept in the store for "Recent
 lists" is the user's file with the ticks made in the app, and it reopens with them."""
+
 from __future__ import annotations
 
 from lib import csvio
 from tests.apptest_support import click, go, list_key, metrics, new_session, run, services, texts
 
-ODD = ("Leads Q3;;;;\r\n;;;;\r\n"
-       " First Name ;Last Name;Email;Approved;Phone\r\n"
-       "José;Müller;jose@example.com;no;+44 20 7946 0958\r\n"
-       "\r\n"
-       "Ana;Lopez;ana@example.com;no;=A1\r\n").encode("cp1252")
+ODD = (
+    "Leads Q3;;;;\r\n;;;;\r\n"
+    " First Name ;Last Name;Email;Approved;Phone\r\n"
+    "José;Müller;jose@example.com;no;+44 20 7946 0958\r\n"
+    "\r\n"
+    "Ana;Lopez;ana@example.com;no;=A1\r\n"
+).encode("cp1252")
 
 
 def test_an_odd_csv_is_read_as_it_is_kept_with_its_ticks_and_reopened(data_dir, server_state):

@@ -3,13 +3,14 @@ many gifts and the run remembers who set it; Review & send shows how much of the
 left and a run stops at it with one message; a run of more than 100 gifts starts only after the
 number is typed; a person on the do-not-gift list shows skip with the reason and no look-back
 override offers it; Settings edits and imports the list, and its audit tables show all of it."""
+
 from __future__ import annotations
 
 import pandas as pd
 
 from lib import csvio
 from lib.donotgift import new_entry
-from tests.apptest_support import (click, go, list_key, metrics, new_session, run, services, texts, wait_for_run)
+from tests.apptest_support import click, go, list_key, metrics, new_session, run, services, texts, wait_for_run
 from ui import limits as limits_ui
 from ui.donotgift_ui import VERSION
 
@@ -38,8 +39,9 @@ def test_the_cap_field_sends_at_most_that_many_gifts_and_the_run_remembers_who_s
     assert "Cap for this run: at most 5 gifts; 15 of the 20 rows to send will not be sent" in texts(at.info)
     click(at, "send")
     wait_for_run(at)
-    assert "5 sent" in texts(at.success) + texts(at.warning) and "15 not sent (a limit was reached" in \
-        texts(at.success) + texts(at.warning)
+    assert "5 sent" in texts(at.success) + texts(at.warning) and "15 not sent (a limit was reached" in texts(
+        at.success
+    ) + texts(at.warning)
     store = services().store
     assert len(store.journal(list_key(at))) == 5
     [r] = store.runs()
@@ -72,8 +74,14 @@ def test_review_shows_the_daily_room_and_a_run_stops_at_the_limit(data_dir):
 
 
 def big_list(n: int) -> bytes:
-    return csvio.to_csv_bytes(pd.DataFrame([{"First Name": f"First{i}", "Last Name": f"Last{i}",
-                                             "Email": f"p{i}@example.com", "Approved": "TRUE"} for i in range(n)]))
+    return csvio.to_csv_bytes(
+        pd.DataFrame(
+            [
+                {"First Name": f"First{i}", "Last Name": f"Last{i}", "Email": f"p{i}@example.com", "Approved": "TRUE"}
+                for i in range(n)
+            ]
+        )
+    )
 
 
 def test_a_run_of_more_than_100_gifts_starts_only_after_the_number_is_typed(data_dir):
@@ -110,8 +118,9 @@ def test_a_listed_person_shows_skip_with_the_reason_and_no_override_offers_them(
     table = at.data_editor[0].value
     alice = table[table["Email"] == "alice.smith@example.com"].iloc[0]
     assert (alice["Will happen"], alice["Eligibility"]) == ("skip (do-not-gift list)", "skip")
-    assert alice["Skip reason"].startswith("On the do-not-gift list: alice.smith@example.com (customer) — added by "
-                                           "maria@team")
+    assert alice["Skip reason"].startswith(
+        "On the do-not-gift list: alice.smith@example.com (customer) — added by maria@team"
+    )
     assert not [e for e in at.expander if "look-back override" in e.label]
     click(at, "send")
     wait_for_run(at)
@@ -127,8 +136,11 @@ def test_settings_edits_and_imports_the_do_not_gift_list_and_audits_who(data_dir
     table = at.data_editor[0]
     assert list(table.value["Value"]) == ["@rival.example", "vip0@example.com"]
     key = f"dng-{at.session_state[VERSION] if VERSION in at.session_state else 0}"
-    edits = {"edited_rows": {0: {"Reason": "competitor (all regions)"}}, "deleted_rows": [1],
-             "added_rows": [{"Value": "ceo@customer.example", "Reason": "customer"}]}
+    edits = {
+        "edited_rows": {0: {"Reason": "competitor (all regions)"}},
+        "deleted_rows": [1],
+        "added_rows": [{"Value": "ceo@customer.example", "Reason": "customer"}],
+    }
     at.session_state[key] = edits
     run(at)
     save = at.button(key="dng_save")
@@ -137,11 +149,16 @@ def test_settings_edits_and_imports_the_do_not_gift_list_and_audits_who(data_dir
     save.click()
     run(at)
     assert {e.value: e.reason for e in store.do_not_gift()} == {
-        "@rival.example": "competitor (all regions)", "ceo@customer.example": "customer"}
+        "@rival.example": "competitor (all regions)",
+        "ceo@customer.example": "customer",
+    }
     assert list(at.data_editor[0].value["Value"]) == ["@rival.example", "ceo@customer.example"]
 
-    at.session_state[f"dng-{at.session_state[VERSION]}"] = {"added_rows": [{"Value": "@com"}], "edited_rows": {},
-                                                            "deleted_rows": []}
+    at.session_state[f"dng-{at.session_state[VERSION]}"] = {
+        "added_rows": [{"Value": "@com"}],
+        "edited_rows": {},
+        "deleted_rows": [],
+    }
     run(at)
     assert any("top-level domain" in t.value for t in at.text)
     assert not [b for b in at.button if b.key == "dng_save"]  # nothing to save while a row is unusable

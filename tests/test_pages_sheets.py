@@ -1,16 +1,19 @@
 """The Google Sheet path through the app itself: open a sheet by its link, send, and find
 every result on the right person's row of the (fake) sheet, with the history tab filled."""
+
 from __future__ import annotations
 
 from lib.sandbox import Sandbox
 from tests.apptest_support import click, go, metrics, new_session, run, wait_for_run
 
 KEY = "1SheetForTheAppTestAbCdEfGhIjKlMnOpQr"
-PEOPLE = [["First Name", "Last Name", "Email", "Approved", "Notes"],
-          ["Ana", "Lopez", "ana@example.com", "TRUE", "=HYPERLINK(\"x\")"],
-          ["Bo", "Kim", "bo@example.com", "TRUE", "00123"],
-          ["Cy", "X", "cy@example.com", "TRUE", ""],  # last name too short: never sent
-          ["Di", "Ng", "di@example.com", "FALSE", ""]]
+PEOPLE = [
+    ["First Name", "Last Name", "Email", "Approved", "Notes"],
+    ["Ana", "Lopez", "ana@example.com", "TRUE", '=HYPERLINK("x")'],
+    ["Bo", "Kim", "bo@example.com", "TRUE", "00123"],
+    ["Cy", "X", "cy@example.com", "TRUE", ""],  # last name too short: never sent
+    ["Di", "Ng", "di@example.com", "FALSE", ""],
+]
 
 
 def _open(at, link):
@@ -34,8 +37,15 @@ def test_open_a_sheet_send_and_results_land_on_its_rows(fake, data_dir, monkeypa
 
     rows = fake.rows(KEY, "People")
     header, body = rows[0], {r[2]: dict(zip(rows[0], r)) for r in rows[1:]}
-    assert header[:5] == PEOPLE[0] and header[5:] == ["Gift request ID", "Redemption URL", "Send error",
-                                                     "Gift status", "Eligibility", "Skip reason", "Sent at"]
+    assert header[:5] == PEOPLE[0] and header[5:] == [
+        "Gift request ID",
+        "Redemption URL",
+        "Send error",
+        "Gift status",
+        "Eligibility",
+        "Skip reason",
+        "Sent at",
+    ]
     sandbox: Sandbox = __import__("lib.runtime", fromlist=["_services"])._services.demo.sandbox
     gifts = sandbox.gifts_by_email()
     assert set(gifts) == {"ana@example.com", "bo@example.com"}
@@ -43,13 +53,14 @@ def test_open_a_sheet_send_and_results_land_on_its_rows(fake, data_dir, monkeypa
         assert body[email]["Gift request ID"] == gifts[email][0]["id"]
         assert body[email]["Send error"] == ""
     assert "too short" in body["cy@example.com"]["Send error"]
-    assert body["ana@example.com"]["Notes"] == "=HYPERLINK(\"x\")" and body["bo@example.com"]["Notes"] == "00123"
+    assert body["ana@example.com"]["Notes"] == '=HYPERLINK("x")' and body["bo@example.com"]["Notes"] == "00123"
 
     def history_filled() -> bool:
         titles = [s["properties"]["title"] for s in fake.spreadsheets[KEY].metadata()["sheets"]]
         return "Gift history" in titles and len(fake.rows(KEY, "Gift history")) >= 3
 
     from tests.support import until
+
     assert until(history_filled, timeout=20), "the run's send events never reached the Gift history tab"
 
 

@@ -5,10 +5,11 @@ poller must: record each change as a history event (source: poll), fill a redemp
 the store did not have, never ask again about a gift already final, add nothing when
 nothing changed, honour should_stop, and stop at the first 401 with one error.
 """
+
 from __future__ import annotations
 
-import requests
 import pytest
+import requests
 
 from lib.andopen import AndOpenClient
 from lib.models import EventSource, StatusEvent
@@ -44,18 +45,29 @@ def send(client: AndOpenClient, sb: Sandbox, store: Store, n: int, *, record: bo
         email = f"person{i:02d}@example.com"
         gift = client.create_gift_request(sb.campaign_ids[0], f"First{i}", f"Last{i}", email)
         if record:
-            store.add_event(StatusEvent(
-                event_id=f"send:{gift.id}", gift_request_id=gift.id, status=gift.status, source=EventSource.SEND,
-                email=email, event_type="gift_request_created", occurred_at=gift.created_at,
-                redemption_url=gift.redemption_url))
+            store.add_event(
+                StatusEvent(
+                    event_id=f"send:{gift.id}",
+                    gift_request_id=gift.id,
+                    status=gift.status,
+                    source=EventSource.SEND,
+                    email=email,
+                    event_type="gift_request_created",
+                    occurred_at=gift.created_at,
+                    redemption_url=gift.redemption_url,
+                )
+            )
         ids.append(gift.id)
     return ids
 
 
 def gets(sb: Sandbox) -> list[str]:
     """Gift ids of every GET /gift_requests/{id} the sandbox has answered."""
-    return [r.path.split("?")[0].rsplit("/", 1)[1] for r in list(sb.requests)
-            if r.method == "GET" and r.path.startswith("/gift_requests/")]
+    return [
+        r.path.split("?")[0].rsplit("/", 1)[1]
+        for r in list(sb.requests)
+        if r.method == "GET" and r.path.startswith("/gift_requests/")
+    ]
 
 
 def poll_events(store: Store, gid: str) -> list[StatusEvent]:
@@ -77,7 +89,10 @@ def test_changes_are_recorded_as_poll_events_and_final_gifts_are_not_asked_again
         assert store.gift(gid).status == status
         [event] = poll_events(store, gid)
         assert (event.status, event.event_type, event.email) == (
-            status, f"gift_request_{status}", sb.gifts[gid]["recipient"]["email"])
+            status,
+            f"gift_request_{status}",
+            sb.gifts[gid]["recipient"]["email"],
+        )
         assert event.occurred_at == sb.gifts[gid]["updated_at"]
     assert store.gift(ids[4]).status == "submitted" and poll_events(store, ids[4]) == []
 
@@ -106,8 +121,15 @@ def test_fills_a_missing_redemption_url_and_learns_gifts_it_never_saw(sb, store)
     client = make_client(sb)
     ids = send(client, sb, store, 2, record=False)
     # ids[0] is known only from a webhook that carried no redemption URL; ids[1] not at all
-    store.add_event(StatusEvent(event_id="wh-1", gift_request_id=ids[0], status="submitted",
-                                source=EventSource.WEBHOOK, email="person00@example.com"))
+    store.add_event(
+        StatusEvent(
+            event_id="wh-1",
+            gift_request_id=ids[0],
+            status="submitted",
+            source=EventSource.WEBHOOK,
+            email="person00@example.com",
+        )
+    )
     assert store.gift(ids[0]).redemption_url is None and store.gift(ids[1]) is None
 
     summary = poll_statuses(client, store, ids, rate=FAST)

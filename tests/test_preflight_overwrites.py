@@ -3,20 +3,25 @@ overwritten silently (issue 11, item 6): the CLI says so before sending and on a
 and Review & send says so, naming the columns and rows. A list Giftrun wrote itself (it has
 all the result columns) gets no such note on a second run.
 """
+
 from __future__ import annotations
 
 from lib import csvio
 from tests.apptest_support import click, go, new_session, run, texts
 from tests.support import cli_env, posted_email, posts, run_cli
 
-OWN = (b"First Name,Last Name,Email,Approved,Sent at,Send error\n"
-       b"Ana,Lopez,ana@example.com,yes,2025-03-01,\n"            # row 1: sent -> its Sent at is replaced
-       b"Bo,Ng,bo@example.com,no,2025-04-01,call first\n"        # row 2: not sent, not approved -> kept
-       b"Cy,Oh,cy@example,yes,,typo?\n"                          # row 3: invalid -> its Send error is replaced
-       b"Di,Moss,di@example.com,yes,,left over from Clay\n")     # row 4: sent -> its Send error is cleared
-NOTE = ("Note: Your list already has values of its own in columns Giftrun writes its results to — "
-        "'Sent at' (1 row: 1); 'Send error' (2 rows: 3, 4). Giftrun will write over them. "
-        "To keep them, rename those columns before sending.")
+OWN = (
+    b"First Name,Last Name,Email,Approved,Sent at,Send error\n"
+    b"Ana,Lopez,ana@example.com,yes,2025-03-01,\n"  # row 1: sent -> its Sent at is replaced
+    b"Bo,Ng,bo@example.com,no,2025-04-01,call first\n"  # row 2: not sent, not approved -> kept
+    b"Cy,Oh,cy@example,yes,,typo?\n"  # row 3: invalid -> its Send error is replaced
+    b"Di,Moss,di@example.com,yes,,left over from Clay\n"
+)  # row 4: sent -> its Send error is cleared
+NOTE = (
+    "Note: Your list already has values of its own in columns Giftrun writes its results to — "
+    "'Sent at' (1 row: 1); 'Send error' (2 rows: 3, 4). Giftrun will write over them. "
+    "To keep them, rename those columns before sending."
+)
 
 
 def test_the_cli_says_which_of_the_lists_own_values_it_writes_over(make_sandbox, tmp_path):
@@ -37,7 +42,10 @@ def test_the_cli_says_which_of_the_lists_own_values_it_writes_over(make_sandbox,
     assert NOTE in out and out.index(NOTE) < out.index("Sending to campaign"), out
     assert sorted(posted_email(r) for r in posts(sb)) == ["ana@example.com", "di@example.com"]
     rows = csvio.read_csv_file(path).frame.set_index("Email")
-    assert rows.loc["bo@example.com", "Sent at"] == "2025-04-01" and rows.loc["bo@example.com", "Send error"] == "call first"
+    assert (
+        rows.loc["bo@example.com", "Sent at"] == "2025-04-01"
+        and rows.loc["bo@example.com", "Send error"] == "call first"
+    )
 
     again = run_cli(tmp_path, env, *args, timeout=120)  # now a list Giftrun wrote: its values are Giftrun's
     assert again.returncode == 0, again.stderr

@@ -1,6 +1,7 @@
 """lib.ratelimit retries only what &Open certainly did not process, paces requests, learns
 &Open's ceiling from its 429s and probes above it again, and sizes the pool of requests in
 flight: decisions tested as tables and sequences, the clock and sleep injected."""
+
 from __future__ import annotations
 
 import random
@@ -95,8 +96,9 @@ RETRY_AFTER = [
 ]
 
 
-@pytest.mark.parametrize("retry_after,attempt,low,high", RETRY_AFTER,
-                         ids=["honoured", "zero", "shorter-than-backoff", "capped", "absent"])
+@pytest.mark.parametrize(
+    "retry_after,attempt,low,high", RETRY_AFTER, ids=["honoured", "zero", "shorter-than-backoff", "capped", "absent"]
+)
 def test_retry_after_is_honoured_and_capped(retry_after, attempt, low, high):
     for cls in (RateLimitedError, ServiceUnavailableError):
         d = retry_delay(attempt, cls("x", retry_after=retry_after), random.Random(9), POLICY)
@@ -110,6 +112,7 @@ def test_retry_after_does_not_make_a_non_retryable_error_retryable():
 
 
 # ------------------------------------------------------------------ AdaptiveRateLimiter
+
 
 class FakeClock:
     """Time that moves only when someone sleeps."""
@@ -207,8 +210,13 @@ CEILINGS = [
     ("a quarter of the pace, right at the start", 20.0, [i / 20 for i in range(5)], 0.25, 5.0),
     ("few workers: 8/s while the pace allowed 20", 20.0, [i / 8 for i in range(24)], 3.0, 8.0),
     ("the first request refused: nothing to measure", 20.0, [], 0.0, 10.0),
-    ("a busy machine stalled a quarter second: still the pace", 20.0,
-     [i / 20 for i in range(20)] + [1.25 + i / 20 for i in range(35)], 3.0, 20.0),
+    (
+        "a busy machine stalled a quarter second: still the pace",
+        20.0,
+        [i / 20 for i in range(20)] + [1.25 + i / 20 for i in range(35)],
+        3.0,
+        20.0,
+    ),
     ("85% of the pace got through", 20.0, [i / 17 for i in range(51)], 3.0, 17.0),
     ("a slow pace measured over more than a second", 0.5, [0.0, 2.0, 4.0], 6.0, 0.5),
 ]
@@ -262,8 +270,18 @@ def test_probing_waits_then_steps_up_slowly_then_faster_up_to_the_target(clock):
         clock.now = cut + after
         assert lim.acquire()
         seen.append((after, round(lim.rate, 6)))
-    assert seen == [(59.9, 19.6), (60.0, 19.8), (69.9, 19.8), (70.0, 20.2), (80.0, 21.0), (90.0, 22.6),
-                    (100.0, 25.8), (110.0, 30.0), (120.0, 30.0), (200.0, 30.0)]
+    assert seen == [
+        (59.9, 19.6),
+        (60.0, 19.8),
+        (69.9, 19.8),
+        (70.0, 20.2),
+        (80.0, 21.0),
+        (90.0, 22.6),
+        (100.0, 25.8),
+        (110.0, 30.0),
+        (120.0, 30.0),
+        (200.0, 30.0),
+    ]
 
 
 def test_a_429_while_probing_starts_again_under_the_new_ceiling(clock):
@@ -281,10 +299,16 @@ def test_a_429_while_probing_starts_again_under_the_new_ceiling(clock):
     assert lim.acquire() and lim.rate == pytest.approx(19.6)  # quiet again for a full probe_after first
 
 
-@pytest.mark.parametrize("error,throttles,rate", [
-    (RateLimitedError("429", retry_after=2.0), 1, 4.9), (ServiceUnavailableError("503", retry_after=2.0), 0, 10.0),
-    (NotSentError("refused"), 0, 10.0), (RejectedError("bad"), 0, 10.0),
-], ids=["429", "503", "refused", "rejected"])
+@pytest.mark.parametrize(
+    "error,throttles,rate",
+    [
+        (RateLimitedError("429", retry_after=2.0), 1, 4.9),
+        (ServiceUnavailableError("503", retry_after=2.0), 0, 10.0),
+        (NotSentError("refused"), 0, 10.0),
+        (RejectedError("bad"), 0, 10.0),
+    ],
+    ids=["429", "503", "refused", "rejected"],
+)
 def test_only_rate_limits_slow_the_pace(error, throttles, rate, clock):
     lim = limiter(10.0, clock)
     lim.on_error(error)
@@ -302,11 +326,15 @@ def passes(lim: AdaptiveRateLimiter, clock: FakeClock, moments: list[float]) -> 
     return out
 
 
-@pytest.mark.parametrize("moments,left", [
-    ([0.0, 0.25, 0.5, 0.75, 1.0, 1.25], [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]),  # on time: no wait
-    ([0.1, 0.25, 0.5, 0.75, 1.0, 1.25], [0.1, 0.25, 0.5, 0.75, 1.1, 1.25]),  # the first left late: the fifth waits
-    ([0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]),  # at most 4 in any second at 4/s
-], ids=["on-time", "one-late", "bunched"])
+@pytest.mark.parametrize(
+    "moments,left",
+    [
+        ([0.0, 0.25, 0.5, 0.75, 1.0, 1.25], [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]),  # on time: no wait
+        ([0.1, 0.25, 0.5, 0.75, 1.0, 1.25], [0.1, 0.25, 0.5, 0.75, 1.1, 1.25]),  # the first left late: the fifth waits
+        ([0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]),  # at most 4 in any second at 4/s
+    ],
+    ids=["on-time", "one-late", "bunched"],
+)
 def test_the_gate_keeps_k_requests_at_least_k_slots_apart(moments, left, clock):
     assert passes(limiter(4.0, clock), clock, moments) == left
 
@@ -327,15 +355,18 @@ def test_the_gate_returns_false_when_stopped_while_waiting(clock):
 
 
 # -- how many in flight --------------------------------------------------------------------
-@pytest.mark.parametrize("rate,latency,workers", [
-    (20, 0.1, 8),  # fast answers: the floor
-    (20, 1.5, 45),  # 30 in flight, and half again for slower answers
-    (20, 1.0, 30),
-    (10, 1.0, 15),
-    (20, 10.0, 64),  # the cap
-    (0.5, 30.0, 23),
-    (20, 0.0, 8),
-])
+@pytest.mark.parametrize(
+    "rate,latency,workers",
+    [
+        (20, 0.1, 8),  # fast answers: the floor
+        (20, 1.5, 45),  # 30 in flight, and half again for slower answers
+        (20, 1.0, 30),
+        (10, 1.0, 15),
+        (20, 10.0, 64),  # the cap
+        (0.5, 30.0, 23),
+        (20, 0.0, 8),
+    ],
+)
 def test_workers_follow_rate_times_latency_with_headroom_and_bounds(rate, latency, workers):
     assert workers_for(rate, latency, least=8, most=64) == workers
 

@@ -1,4 +1,5 @@
 """lib.recipients finds the right columns, explains bad rows, and applies only approvals."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -25,30 +26,53 @@ from lib.writeback import APPROVED, RESULT_COLUMNS
 
 # (id, headers, overrides, expected (first, last, email, approved))
 MATCH_CASES = [
-    ("title-case", ["First Name", "Last Name", "Email", "Approved"], None,
-     ("First Name", "Last Name", "Email", "Approved")),
-    ("snake-case", ["first_name", "last_name", "email_address"], None,
-     ("first_name", "last_name", "email_address", None)),
+    (
+        "title-case",
+        ["First Name", "Last Name", "Email", "Approved"],
+        None,
+        ("First Name", "Last Name", "Email", "Approved"),
+    ),
+    (
+        "snake-case",
+        ["first_name", "last_name", "email_address"],
+        None,
+        ("first_name", "last_name", "email_address", None),
+    ),
     ("camel-case", ["FirstName", "LastName", "EmailAddress"], None, ("FirstName", "LastName", "EmailAddress", None)),
-    ("email-address-spaced", ["Given name", "Surname", "Email Address"], None,
-     ("Given name", "Surname", "Email Address", None)),
+    (
+        "email-address-spaced",
+        ["Given name", "Surname", "Email Address"],
+        None,
+        ("Given name", "Surname", "Email Address", None),
+    ),
     ("e-mail", ["fname", "lname", "E-mail"], None, ("fname", "lname", "E-mail", None)),
     ("padded-email", ["First", "Last", " email "], None, ("First", "Last", " email ", None)),
     ("approval-synonyms", ["First", "Last", "Mail", "Send gift?"], None, ("First", "Last", "Mail", "Send gift?")),
-    ("tolerant-pass", ["Recipient's First Name", "Contact Last Name (req)", "Primary Email", "Approved for gift?"],
-     None, ("Recipient's First Name", "Contact Last Name (req)", "Primary Email", "Approved for gift?")),
+    (
+        "tolerant-pass",
+        ["Recipient's First Name", "Contact Last Name (req)", "Primary Email", "Approved for gift?"],
+        None,
+        ("Recipient's First Name", "Contact Last Name (req)", "Primary Email", "Approved for gift?"),
+    ),
     ("exact-beats-tolerant", ["Email opt-out", "Email", "First", "Last"], None, ("First", "Last", "Email", None)),
     ("full-name-not-split", ["Name", "Full name", "Email"], None, (None, None, "Email", None)),
     ("first-and-last-in-one-not-matched", ["First and last name", "Email"], None, (None, None, "Email", None)),
     ("result-columns-never-matched", ["Email", *RESULT_COLUMNS], None, (None, None, "Email", None)),
-    ("first-of-two-emails-wins", ["Work Email", "Email", "First", "Last"], None,
-     ("First", "Last", "Work Email", None)),
-    ("overrides-win", ["First Name", "Last Name", "Email", "Personal mail", "Who"],
-     {"email": "Personal mail", "first_name": "Who"}, ("Who", "Last Name", "Personal mail", None)),
+    ("first-of-two-emails-wins", ["Work Email", "Email", "First", "Last"], None, ("First", "Last", "Work Email", None)),
+    (
+        "overrides-win",
+        ["First Name", "Last Name", "Email", "Personal mail", "Who"],
+        {"email": "Personal mail", "first_name": "Who"},
+        ("Who", "Last Name", "Personal mail", None),
+    ),
     ("override-by-label", ["A", "B", "C"], {"First name": "A", "Last name": "B", "Email": "C"}, ("A", "B", "C", None)),
     ("override-empty-unmaps", ["First", "Last", "Email", "Gift"], {"approved": ""}, ("First", "Last", "Email", None)),
-    ("override-column-not-reused", ["Email", "Backup", "First", "Last"], {"email": "Backup", "approved": "Email"},
-     ("First", "Last", "Backup", "Email")),
+    (
+        "override-column-not-reused",
+        ["Email", "Backup", "First", "Last"],
+        {"email": "Backup", "approved": "Email"},
+        ("First", "Last", "Backup", "Email"),
+    ),
 ]
 
 
@@ -57,12 +81,15 @@ def test_match_columns(headers: list[str], overrides: dict[str, str] | None, exp
     assert match_columns(headers, overrides) == ColumnMap(*expected)
 
 
-@pytest.mark.parametrize("headers,missing", [
-    (["First Name", "Last Name", "Email"], []),
-    (["Name", "Email"], ["First name", "Last name"]),
-    (["Notes"], ["First name", "Last name", "Email"]),
-    (["first", "Company"], ["Last name", "Email"]),
-])
+@pytest.mark.parametrize(
+    "headers,missing",
+    [
+        (["First Name", "Last Name", "Email"], []),
+        (["Name", "Email"], ["First name", "Last name"]),
+        (["Notes"], ["First name", "Last name", "Email"]),
+        (["first", "Company"], ["Last name", "Email"]),
+    ],
+)
 def test_missing_reports_required_fields_by_human_name(headers: list[str], missing: list[str]) -> None:
     assert match_columns(headers).missing() == missing
 
@@ -74,41 +101,75 @@ def test_unknown_override_field_is_a_programming_error() -> None:
 
 # ---------------------------------------------------------------------------- is_approved
 
-@pytest.mark.parametrize("value,expected", [
-    (True, True), (False, False), (np.True_, True), (np.False_, False),
-    (1, True), (0, False), (1.0, True), (0.0, False), (float("nan"), False), (np.int64(1), True), (Decimal("1"), True),
-    ("TRUE", True), ("true", True), (" Yes ", True), ("y", True), ("1", True), ("x", True), ("X", True),
-    ("✓", True), ("✔", True), ("Checked", True), ("on", True),
-    ("FALSE", False), ("no", False), ("", False), ("0", False), ("n", False), ("maybe", False), ("off", False),
-    (None, False), (pd.NA, False),
-])
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (True, True),
+        (False, False),
+        (np.True_, True),
+        (np.False_, False),
+        (1, True),
+        (0, False),
+        (1.0, True),
+        (0.0, False),
+        (float("nan"), False),
+        (np.int64(1), True),
+        (Decimal("1"), True),
+        ("TRUE", True),
+        ("true", True),
+        (" Yes ", True),
+        ("y", True),
+        ("1", True),
+        ("x", True),
+        ("X", True),
+        ("✓", True),
+        ("✔", True),
+        ("Checked", True),
+        ("on", True),
+        ("FALSE", False),
+        ("no", False),
+        ("", False),
+        ("0", False),
+        ("n", False),
+        ("maybe", False),
+        ("off", False),
+        (None, False),
+        (pd.NA, False),
+    ],
+)
 def test_is_approved(value: object, expected: bool) -> None:
     assert is_approved(value) is expected
 
 
 # ---------------------------------------------------------------------------- validate_row
 
-@pytest.mark.parametrize("first,last,email,problems", [
-    ("Alice", "Smith", "alice@example.com", []),
-    ("  Al ", " Bo ", " al@example.com ", []),
-    ("", "Smith", "a@example.com", ["First name is missing"]),
-    ("   ", "Smith", "a@example.com", ["First name is missing"]),
-    ("Alice", "A", "a@example.com", ["Last name 'A' is too short (at least 2 characters)"]),
-    ("A", "", "a@example.com", ["First name 'A' is too short (at least 2 characters)", "Last name is missing"]),
-    ("x" * 256, "Smith", "a@example.com", [f"First name '{'x' * 59}…' is too long (at most 255 characters)"]),
-    ("x" * 255, "Smith", "a@example.com", []),
-    ("Alice", "Smith", "", ["Email is missing"]),
-    ("Alice", "Smith", "bob@@x", ["Email 'bob@@x' is not a valid address"]),
-    ("Alice", "Smith", "bob", ["Email 'bob' is not a valid address"]),
-    ("Alice", "Smith", "bob@localhost", ["Email 'bob@localhost' is not a valid address"]),
-    ("José", "Núñez", "josé@exämple.com", []),
-    ("", "", "", ["First name is missing", "Last name is missing", "Email is missing"]),
-])
+
+@pytest.mark.parametrize(
+    "first,last,email,problems",
+    [
+        ("Alice", "Smith", "alice@example.com", []),
+        ("  Al ", " Bo ", " al@example.com ", []),
+        ("", "Smith", "a@example.com", ["First name is missing"]),
+        ("   ", "Smith", "a@example.com", ["First name is missing"]),
+        ("Alice", "A", "a@example.com", ["Last name 'A' is too short (at least 2 characters)"]),
+        ("A", "", "a@example.com", ["First name 'A' is too short (at least 2 characters)", "Last name is missing"]),
+        ("x" * 256, "Smith", "a@example.com", [f"First name '{'x' * 59}…' is too long (at most 255 characters)"]),
+        ("x" * 255, "Smith", "a@example.com", []),
+        ("Alice", "Smith", "", ["Email is missing"]),
+        ("Alice", "Smith", "bob@@x", ["Email 'bob@@x' is not a valid address"]),
+        ("Alice", "Smith", "bob", ["Email 'bob' is not a valid address"]),
+        ("Alice", "Smith", "bob@localhost", ["Email 'bob@localhost' is not a valid address"]),
+        ("José", "Núñez", "josé@exämple.com", []),
+        ("", "", "", ["First name is missing", "Last name is missing", "Email is missing"]),
+    ],
+)
 def test_validate_row(first: str, last: str, email: str, problems: list[str]) -> None:
     assert validate_row(first, last, email) == problems
 
 
 # ---------------------------------------------------------------------------- check_rows
+
 
 def _frame(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["First", "Last", "Email", "Approved"], dtype="str")
@@ -118,14 +179,16 @@ CMAP = ColumnMap("First", "Last", "Email", "Approved")
 
 
 def test_check_rows_duplicates_point_at_the_first_row() -> None:
-    df = _frame([
-        ("Al", "Bo", "al@x.com", "yes"),
-        ("Cy", "Do", "cy@x.com", ""),
-        ("Al", "Bo", " AL@X.com ", "yes"),
-        ("Ed", "Fe", "", "yes"),
-        ("Gi", "Ho", "", ""),
-        ("Cy", "Do", "Cy@x.COM", "TRUE"),
-    ])
+    df = _frame(
+        [
+            ("Al", "Bo", "al@x.com", "yes"),
+            ("Cy", "Do", "cy@x.com", ""),
+            ("Al", "Bo", " AL@X.com ", "yes"),
+            ("Ed", "Fe", "", "yes"),
+            ("Gi", "Ho", "", ""),
+            ("Cy", "Do", "Cy@x.COM", "TRUE"),
+        ]
+    )
     checks = check_rows(df, CMAP)
     assert [c.row_number for c in checks] == [1, 2, 3, 4, 5, 6]
     assert [c.duplicate_of for c in checks] == [None, None, 1, None, None, 2]
@@ -155,18 +218,31 @@ def test_check_rows_with_missing_columns_and_nan() -> None:
 
 def test_check_rows_50k_rows_keeps_the_first_of_each_email() -> None:
     n = 50_000
-    df = pd.DataFrame({"First": ["Alice"] * n, "Last": ["Smith"] * n,
-                       "Email": [f"p{i % 500}@example.com" for i in range(n)], "Approved": ["yes"] * n}, dtype="str")
+    df = pd.DataFrame(
+        {
+            "First": ["Alice"] * n,
+            "Last": ["Smith"] * n,
+            "Email": [f"p{i % 500}@example.com" for i in range(n)],
+            "Approved": ["yes"] * n,
+        },
+        dtype="str",
+    )
     checks = check_rows(df, CMAP)
     assert sum(c.valid for c in checks) == 500
 
 
 # ---------------------------------------------------------------------------- edits
 
+
 def test_apply_approval_edits_only_touches_approved_and_not_the_input() -> None:
     df = _frame([("Al", "Bo", "a@x.com", "yes"), ("Cy", "Do", "c@x.com", ""), ("Ed", "Fe", "e@x.com", "")])
     before = df.copy()
-    edits = {0: {"Approved": False, "First": "Hacked"}, 2: {"Approved": True}, "1": {"Email": "x@y.z"}, 99: {"Approved": True}}
+    edits = {
+        0: {"Approved": False, "First": "Hacked"},
+        2: {"Approved": True},
+        "1": {"Email": "x@y.z"},
+        99: {"Approved": True},
+    }
     out = apply_approval_edits(df, edits, "Approved")
     pd.testing.assert_frame_equal(df, before)
     assert out["Approved"].tolist() == ["FALSE", "", "TRUE"]

@@ -3,6 +3,7 @@ update whose recipient email and campaign match one unknown (or in-flight) send,
 around that attempt, makes the line sent with the gift's id and link and says so in the audit
 trail; another campaign, a gift made long before, one gift fitting two sends, or two gifts
 fitting one send resolve nothing and say why."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -16,19 +17,36 @@ CAMPAIGN = "camp-1"
 
 
 def lost_send(store, email="Ana@Bücher.example", list_key=LIST, campaign=CAMPAIGN, state=SendState.UNKNOWN):
-    assert store.begin_attempt(list_key, Recipient("Ana", "Ruiz", email), row_key="3", campaign_id=campaign,
-                               run_id="run-1")
+    assert store.begin_attempt(
+        list_key, Recipient("Ana", "Ruiz", email), row_key="3", campaign_id=campaign, run_id="run-1"
+    )
     if state != SendState.ATTEMPTING:
         store.record_outcome(list_key, email, state, error="the answer was lost (timed out)")
     return store.journal(list_key)
 
 
-def update(event_id="ev-1", gift="g-1", email="ana@bücher.example", campaign=CAMPAIGN, created=None,
-           event_type="gift_request_created", status="submitted"):
+def update(
+    event_id="ev-1",
+    gift="g-1",
+    email="ana@bücher.example",
+    campaign=CAMPAIGN,
+    created=None,
+    event_type="gift_request_created",
+    status="submitted",
+):
     created = created or iso(utcnow() + timedelta(seconds=2))
-    return StatusEvent(event_id, gift, status, EventSource.WEBHOOK, email=email, event_type=event_type,
-                       occurred_at=created, redemption_url=f"https://gift.andopen.co/r/{gift}", campaign_id=campaign,
-                       created_at=created)
+    return StatusEvent(
+        event_id,
+        gift,
+        status,
+        EventSource.WEBHOOK,
+        email=email,
+        event_type=event_type,
+        occurred_at=created,
+        redemption_url=f"https://gift.andopen.co/r/{gift}",
+        campaign_id=campaign,
+        created_at=created,
+    )
 
 
 def line(store, email="ana@bücher.example", list_key=LIST):
@@ -46,13 +64,18 @@ def test_the_created_update_resolves_the_lost_send(store, state):
     lost_send(store, state=state)
     store.add_event(update(email="ANA@xn--bcher-kva.example"))  # the same mailbox, as &Open may spell it
     entry = line(store)
-    assert (entry.state, entry.gift_request_id, entry.redemption_url, entry.error) == \
-        (SendState.SENT, "g-1", "https://gift.andopen.co/r/g-1", None)
+    assert (entry.state, entry.gift_request_id, entry.redemption_url, entry.error) == (
+        SendState.SENT,
+        "g-1",
+        "https://gift.andopen.co/r/g-1",
+        None,
+    )
     [resolved] = audit(store, "resolve-unknown")
     assert resolved["actor"] == "&Open update" and resolved["list_key"] == LIST
     assert "ev-1" in resolved["detail"] and "gift g-1" in resolved["detail"]
-    assert not store.begin_attempt(LIST, Recipient("Ana", "Ruiz", "ana@bücher.example"), row_key="3",
-                                   campaign_id=CAMPAIGN, run_id="run-2"), "a resolved send could be sent again"
+    assert not store.begin_attempt(
+        LIST, Recipient("Ana", "Ruiz", "ana@bücher.example"), row_key="3", campaign_id=CAMPAIGN, run_id="run-2"
+    ), "a resolved send could be sent again"
 
 
 def test_any_later_update_carrying_the_gift_resolves_it_too(store):
@@ -70,11 +93,14 @@ def test_the_worker_learning_its_answer_late_never_takes_a_resolution_back(store
     assert line(store).state == SendState.SENT
 
 
-@pytest.mark.parametrize("kind,event_kw,why", [
-    ("another campaign", {"campaign": "camp-2"}, "it is for campaign camp-2"),
-    ("a gift made long before", {"created": "2026-01-05T10:00:00.000Z"}, "too far from the attempt"),
-    ("a gift made long after", {"created": iso(utcnow() + timedelta(hours=3))}, "too far from the attempt"),
-])
+@pytest.mark.parametrize(
+    "kind,event_kw,why",
+    [
+        ("another campaign", {"campaign": "camp-2"}, "it is for campaign camp-2"),
+        ("a gift made long before", {"created": "2026-01-05T10:00:00.000Z"}, "too far from the attempt"),
+        ("a gift made long after", {"created": iso(utcnow() + timedelta(hours=3))}, "too far from the attempt"),
+    ],
+)
 def test_an_update_that_does_not_fit_resolves_nothing_and_says_why(store, kind, event_kw, why):
     lost_send(store)
     store.add_event(update(**event_kw))
@@ -100,8 +126,9 @@ def test_two_gifts_fitting_one_lost_send_resolve_nothing(store):
     entry = line(store)
     assert (entry.state, entry.gift_request_id) == (SendState.UNKNOWN, None)
     assert "two gifts in &Open fit this send" in entry.error
-    assert not store.begin_attempt(LIST, Recipient("Ana", "Ruiz", "ana@bücher.example"), row_key="3",
-                                   campaign_id=CAMPAIGN, run_id="run-2"), "still held: a person must check"
+    assert not store.begin_attempt(
+        LIST, Recipient("Ana", "Ruiz", "ana@bücher.example"), row_key="3", campaign_id=CAMPAIGN, run_id="run-2"
+    ), "still held: a person must check"
 
 
 def test_two_gifts_arriving_together_resolve_nothing(store):
@@ -113,8 +140,9 @@ def test_two_gifts_arriving_together_resolve_nothing(store):
 
 def test_a_gift_our_own_answer_gave_is_never_questioned(store):
     """A line sent with &Open's answer is certain; another gift for the person is someone else's."""
-    assert store.begin_attempt(LIST, Recipient("Ana", "Ruiz", "ana@bücher.example"), row_key="3",
-                               campaign_id=CAMPAIGN, run_id="run-1")
+    assert store.begin_attempt(
+        LIST, Recipient("Ana", "Ruiz", "ana@bücher.example"), row_key="3", campaign_id=CAMPAIGN, run_id="run-1"
+    )
     store.record_outcome(LIST, "ana@bücher.example", SendState.SENT, gift_request_id="g-ours")
     store.add_event(update(gift="g-other"))
     assert (line(store).state, line(store).gift_request_id) == (SendState.SENT, "g-ours")

@@ -5,6 +5,7 @@ results are written into the user's own column under the user's own header, and 
 column appears — in a CSV (CLI send and status, the app's download) and in a Google Sheet
 (real gspread against the fake Sheets API).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,18 @@ from tests.support import cli_env, posted_email, posts, run_cli
 
 # (header as the user wrote it, which result column it is)
 SPELLINGS = [
-    ("Gift Request ID", "Gift request ID"), ("gift_request_id", "Gift request ID"),
-    ("GiftRequestID", "Gift request ID"), ("Gift request id ", "Gift request ID"), ("GIFT-REQUEST-ID", "Gift request ID"),
-    ("redemption_url", "Redemption URL"), ("Send Error", "Send error"), ("gift status", "Gift status"),
-    ("ELIGIBILITY", "Eligibility"), ("skip_reason", "Skip reason"), ("Sent At", "Sent at"), ("sent_at", "Sent at"),
+    ("Gift Request ID", "Gift request ID"),
+    ("gift_request_id", "Gift request ID"),
+    ("GiftRequestID", "Gift request ID"),
+    ("Gift request id ", "Gift request ID"),
+    ("GIFT-REQUEST-ID", "Gift request ID"),
+    ("redemption_url", "Redemption URL"),
+    ("Send Error", "Send error"),
+    ("gift status", "Gift status"),
+    ("ELIGIBILITY", "Eligibility"),
+    ("skip_reason", "Skip reason"),
+    ("Sent At", "Sent at"),
+    ("sent_at", "Sent at"),
 ]
 NOT_RESULT = ["Gift request", "Request ID", "Sent", "Status", "Error", "Gift", "Sent at time", "URL"]
 
@@ -52,8 +61,11 @@ def test_a_gift_id_in_any_matching_column_counts():
 
 
 def test_results_go_into_the_users_column_and_no_column_is_added():
-    frame = prepare(pd.DataFrame({"Email": ["a@x.com"], "gift_request_id": [""], "Sent At": [""]}, dtype="str"),
-                    list_key="k", name="x").frame
+    frame = prepare(
+        pd.DataFrame({"Email": ["a@x.com"], "gift_request_id": [""], "Sent At": [""]}, dtype="str"),
+        list_key="k",
+        name="x",
+    ).frame
     assert [c for c in frame.columns if normalise_header(c) == "giftrequestid"] == ["gift_request_id"]
     out = apply_results(frame, [RowResult("0", "a@x.com", {"Gift request ID": "gr_9", "Sent at": "today"})])
     assert out.loc["0", "gift_request_id"] == "gr_9" and out.loc["0", "Sent At"] == "today"
@@ -62,8 +74,15 @@ def test_results_go_into_the_users_column_and_no_column_is_added():
 
 def test_the_lookback_reads_gift_id_date_and_status_in_the_users_spelling(store):
     sent = utcnow() - timedelta(days=10)
-    frame = pd.DataFrame({"Email": ["ana@example.com"], "GiftRequestID": ["gr_other_tool"],
-                          "sent_at": [iso(sent)], "gift status": ["Delivered"]}, dtype="str")
+    frame = pd.DataFrame(
+        {
+            "Email": ["ana@example.com"],
+            "GiftRequestID": ["gr_other_tool"],
+            "sent_at": [iso(sent)],
+            "gift status": ["Delivered"],
+        },
+        dtype="str",
+    )
     known = elig.known_gifts(store, list_key="list:a", list_frame=frame, email_col="Email")
     [gift] = known.to_dict("records")
     assert (gift["email"], gift["gift_request_id"], gift["status"]) == ("ana@example.com", "gr_other_tool", "delivered")
@@ -75,10 +94,12 @@ def test_the_lookback_reads_gift_id_date_and_status_in_the_users_spelling(store)
 
 # -- a CSV through the CLI --------------------------------------------------------------------------
 def _csv(header_for_id: str, sent_at: str, error: str) -> bytes:
-    return (f"First Name,Last Name,Email,Approved,{header_for_id},{sent_at},{error},Notes\n"
-            "Ana,Lopez,ana@example.com,yes,gr_from_another_tool,2026-01-05,,sent by hand\n"
-            "Bo,Ng,bo@example.com,yes,,,,new\n"
-            "Cy,Oh,cy@example.com,yes,,,,new\n").encode()
+    return (
+        f"First Name,Last Name,Email,Approved,{header_for_id},{sent_at},{error},Notes\n"
+        "Ana,Lopez,ana@example.com,yes,gr_from_another_tool,2026-01-05,,sent by hand\n"
+        "Bo,Ng,bo@example.com,yes,,,,new\n"
+        "Cy,Oh,cy@example.com,yes,,,,new\n"
+    ).encode()
 
 
 @pytest.mark.parametrize("header", ["Gift Request ID", "gift_request_id", "GiftRequestID", "Gift request id "])
@@ -123,12 +144,23 @@ def test_a_list_written_twice_by_an_older_version_sends_nobody_again(make_sandbo
     results go into ours."""
     sb = make_sandbox()
     path = tmp_path / "list.csv"
-    path.write_bytes(b"First Name,Last Name,Email,Approved,Gift Request ID,Gift request ID\n"
-                     b"Ana,Lopez,ana@example.com,yes,gr_old,\n"
-                     b"Bo,Ng,bo@example.com,yes,,gr_newer\n"
-                     b"Cy,Oh,cy@example.com,yes,,\n")
-    proc = run_cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0],
-                   "--lookback", "off", timeout=120)
+    path.write_bytes(
+        b"First Name,Last Name,Email,Approved,Gift Request ID,Gift request ID\n"
+        b"Ana,Lopez,ana@example.com,yes,gr_old,\n"
+        b"Bo,Ng,bo@example.com,yes,,gr_newer\n"
+        b"Cy,Oh,cy@example.com,yes,,\n"
+    )
+    proc = run_cli(
+        tmp_path,
+        cli_env(tmp_path / "data", sb),
+        "send",
+        "list.csv",
+        "--campaign",
+        sb.campaign_ids[0],
+        "--lookback",
+        "off",
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert [posted_email(r) for r in posts(sb)] == ["cy@example.com"]
     frame = csvio.read_csv_file(path).frame.set_index("Email")
@@ -142,8 +174,10 @@ def test_the_apps_download_writes_into_the_users_columns():
     loaded = prepare(doc.frame, list_key="k", name="x.csv", document=doc)
     frame = apply_results(loaded.frame, [RowResult("0", "", {"Gift request ID": "gr_1", "Eligibility": "eligible"})])
     out = csv_bytes(loaded, frame, ["Approved", *results_in(frame)])
-    assert out == (b"Email,First Name,Last Name,Approved,gift_request_id,Notes,Redemption URL,Send error,Gift status,"
-                   b"Eligibility,Skip reason,Sent at\r\nana@example.com,Ana,Lopez,TRUE,gr_1,+1 555,,,,eligible,,\r\n")
+    assert out == (
+        b"Email,First Name,Last Name,Approved,gift_request_id,Notes,Redemption URL,Send error,Gift status,"
+        b"Eligibility,Skip reason,Sent at\r\nana@example.com,Ana,Lopez,TRUE,gr_1,+1 555,,,,eligible,,\r\n"
+    )
 
 
 # -- a Google Sheet ---------------------------------------------------------------------------------
@@ -152,17 +186,28 @@ TAB = "People"
 
 
 def _sheet_env(tmp_path: Path, sb, fake) -> dict[str, str]:
-    return cli_env(tmp_path / "data", sb, SHEETS_EMULATOR_HOST=fake.host,
-                   GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps({"type": "service_account", "client_email": "bot@x.iam"}))
+    return cli_env(
+        tmp_path / "data",
+        sb,
+        SHEETS_EMULATOR_HOST=fake.host,
+        GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps({"type": "service_account", "client_email": "bot@x.iam"}),
+    )
 
 
 def test_a_sheet_with_its_own_spellings_is_sent_once_into_its_own_columns(make_sandbox, fake, tmp_path):
     sb = make_sandbox()
     header = ["First Name", "Last Name", "Email", "Approved", "gift_request_id", "Sent At", "send error", "Notes"]
-    fake.create_spreadsheet(KEY, {TAB: [header,
-                                        ["Ana", "Lopez", "ana@example.com", "yes", "gr_from_another_tool", "", "", ""],
-                                        ["Bo", "Ng", "bo@example.com", "yes", "", "", "old note", ""],
-                                        ["Cy", "Oh", "cy@example", "yes", "", "", "", ""]]})
+    fake.create_spreadsheet(
+        KEY,
+        {
+            TAB: [
+                header,
+                ["Ana", "Lopez", "ana@example.com", "yes", "gr_from_another_tool", "", "", ""],
+                ["Bo", "Ng", "bo@example.com", "yes", "", "", "old note", ""],
+                ["Cy", "Oh", "cy@example", "yes", "", "", "", ""],
+            ]
+        },
+    )
     url = f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0"
     env = _sheet_env(tmp_path, sb, fake)
     args = ("send", url, "--campaign", sb.campaign_ids[0], "--rate", "50")

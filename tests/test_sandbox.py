@@ -1,4 +1,5 @@
 """The sandbox keeps every documented &Open behaviour, over real HTTP on loopback."""
+
 from __future__ import annotations
 
 import json
@@ -20,12 +21,34 @@ from tests.support import closed_port, run_threads
 
 VERSION = {"AndOpen-API-Version": "2026-05"}
 AUTH = {**VERSION, "Authorization": f"Bearer {DEFAULT_TOKEN}"}
-VERSION_ERROR = {"errors": [{"type": "api_error", "code": "unsupported_api_version",
-                             "message": "Requests must include header 'AndOpen-API-Version: 2026-05'."}]}
-AUTH_ERROR = {"errors": [{"type": "authentication_error", "code": "invalid_token",
-                          "message": "The access token provided is invalid or has expired."}]}
-LIMIT_ERROR = {"errors": [{"type": "invalid_request_error", "code": "invalid_parameter",
-                           "message": "limit must be a positive integer", "param": "limit"}]}
+VERSION_ERROR = {
+    "errors": [
+        {
+            "type": "api_error",
+            "code": "unsupported_api_version",
+            "message": "Requests must include header 'AndOpen-API-Version: 2026-05'.",
+        }
+    ]
+}
+AUTH_ERROR = {
+    "errors": [
+        {
+            "type": "authentication_error",
+            "code": "invalid_token",
+            "message": "The access token provided is invalid or has expired.",
+        }
+    ]
+}
+LIMIT_ERROR = {
+    "errors": [
+        {
+            "type": "invalid_request_error",
+            "code": "invalid_parameter",
+            "message": "limit must be a positive integer",
+            "param": "limit",
+        }
+    ]
+}
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 SECRET = "whsec_test_secret"
@@ -74,8 +97,10 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def events(self) -> list[dict]:
-        return [{"id": h["AndOpen-Webhook-Event-Id"], "type": h["AndOpen-Webhook-Event-Type"],
-                 "gift": json.loads(b)} for h, b in list(self.calls)]
+        return [
+            {"id": h["AndOpen-Webhook-Event-Id"], "type": h["AndOpen-Webhook-Event-Type"], "gift": json.loads(b)}
+            for h, b in list(self.calls)
+        ]
 
     def close(self) -> None:
         self.server.shutdown()
@@ -160,14 +185,17 @@ def test_request_ids_are_unique(http, sandbox):
     assert len(ids) == 20
 
 
-@pytest.mark.parametrize("method,path,status,code,allow", [
-    ("GET", "/nope", 404, "not_found", None),
-    ("POST", "/campaigns/abc/extra", 404, "not_found", None),
-    ("GET", "/gift_requests", 405, "method_not_allowed", "POST"),
-    ("POST", "/campaigns", 405, "method_not_allowed", "GET"),
-    ("PUT", "/gift_requests/abc", 405, "method_not_allowed", "GET"),
-    ("POST", "/health", 405, "method_not_allowed", "GET"),
-])
+@pytest.mark.parametrize(
+    "method,path,status,code,allow",
+    [
+        ("GET", "/nope", 404, "not_found", None),
+        ("POST", "/campaigns/abc/extra", 404, "not_found", None),
+        ("GET", "/gift_requests", 405, "method_not_allowed", "POST"),
+        ("POST", "/campaigns", 405, "method_not_allowed", "GET"),
+        ("PUT", "/gift_requests/abc", 405, "method_not_allowed", "GET"),
+        ("POST", "/health", 405, "method_not_allowed", "GET"),
+    ],
+)
 def test_unknown_paths_and_wrong_methods(http, sandbox, method, path, status, code, allow):
     r = http.request(method, sandbox.url + path, headers=AUTH)
     assert r.status_code == status
@@ -194,12 +222,22 @@ def test_requests_are_recorded(http, sandbox):
 
 # -- POST /gift_requests ----------------------------------------------------------------
 
+
 def test_created_gift_has_the_documented_shape(http, sandbox):
     r = post_gift(http, sandbox)
     assert r.status_code == 201
     gift = r.json()
-    assert list(gift) == ["id", "status", "campaign_id", "redemption_url", "recipient",
-                          "shipping_address", "line_items", "created_at", "updated_at"]
+    assert list(gift) == [
+        "id",
+        "status",
+        "campaign_id",
+        "redemption_url",
+        "recipient",
+        "shipping_address",
+        "line_items",
+        "created_at",
+        "updated_at",
+    ]
     assert UUID.match(gift["id"]) and UUID.match(gift["recipient"]["id"])
     assert gift["status"] == "submitted"
     assert gift["campaign_id"] == sandbox.campaign_ids[0]
@@ -219,8 +257,14 @@ def test_created_gift_has_the_documented_shape(http, sandbox):
 
 def test_unknown_gift_is_404_with_errors_body(http, sandbox):
     r = http.get(f"{sandbox.url}/gift_requests/abc-123", headers=AUTH)
-    assert (r.status_code, r.json()) == (404, {"errors": [
-        {"type": "invalid_request_error", "code": "not_found", "message": "No such gift request: 'abc-123'"}]})
+    assert (r.status_code, r.json()) == (
+        404,
+        {
+            "errors": [
+                {"type": "invalid_request_error", "code": "not_found", "message": "No such gift request: 'abc-123'"}
+            ]
+        },
+    )
     assert http.get(f"{sandbox.url}/r/nope").status_code == 404
 
 
@@ -228,28 +272,66 @@ def V(code: str, param: str | None) -> tuple[str, str | None]:
     return (code, param)
 
 
-@pytest.mark.parametrize("body,expected", [
-    ({}, {V("required", "campaign_id"), V("required", "recipient.first_name"),
-          V("required", "recipient.last_name"), V("required", "recipient.email")}),
-    ({"campaign_id": "CAMPAIGN", "recipient": {"first_name": "A", "last_name": "x" * 256, "email": "not an@email"}},
-     {V("invalid_length", "recipient.first_name"), V("invalid_length", "recipient.last_name"),
-      V("invalid_format", "recipient.email")}),
-    ({"campaign_id": "no-such-campaign", "recipient": recipient(1, email="a@b")},
-     {V("invalid_reference", "campaign_id"), V("invalid_format", "recipient.email")}),
-    ({"campaign_id": "CAMPAIGN", "recipient": recipient(1, first_name=None, email="")},
-     {V("required", "recipient.first_name"), V("invalid_format", "recipient.email")}),
-    ({"campaign_id": "CAMPAIGN", "recipient": recipient(1, email="@example.com")}, {V("invalid_format", "recipient.email")}),
-    ({"campaign_id": "CAMPAIGN", "recipient": recipient(1, email="a@@example.com")}, {V("invalid_format", "recipient.email")}),
-    ({"campaign_id": "CAMPAIGN", "recipient": recipient(1, email="a@example")}, {V("invalid_format", "recipient.email")}),
-    ({"campaign_id": "CAMPAIGN", "recipient": recipient(1, first_name="  ")}, {V("invalid_length", "recipient.first_name")}),
-    ({"campaign_id": "CAMPAIGN", "recipient": "Alice"}, {V("invalid_type", "recipient")}),
-    ({"campaign_id": "CAMPAIGN", "recipient": recipient(), "shipping_address": {"line1": "1 Main St"}},
-     {V("required", "line_items")}),
-    ({"campaign_id": "CAMPAIGN", "recipient": recipient(), "line_items": [{"id": "x"}]},
-     {V("required", "shipping_address")}),
-    (["not", "an", "object"], {V("invalid_type", None)}),
-    ("just a string", {V("invalid_type", None)}),
-])
+@pytest.mark.parametrize(
+    "body,expected",
+    [
+        (
+            {},
+            {
+                V("required", "campaign_id"),
+                V("required", "recipient.first_name"),
+                V("required", "recipient.last_name"),
+                V("required", "recipient.email"),
+            },
+        ),
+        (
+            {
+                "campaign_id": "CAMPAIGN",
+                "recipient": {"first_name": "A", "last_name": "x" * 256, "email": "not an@email"},
+            },
+            {
+                V("invalid_length", "recipient.first_name"),
+                V("invalid_length", "recipient.last_name"),
+                V("invalid_format", "recipient.email"),
+            },
+        ),
+        (
+            {"campaign_id": "no-such-campaign", "recipient": recipient(1, email="a@b")},
+            {V("invalid_reference", "campaign_id"), V("invalid_format", "recipient.email")},
+        ),
+        (
+            {"campaign_id": "CAMPAIGN", "recipient": recipient(1, first_name=None, email="")},
+            {V("required", "recipient.first_name"), V("invalid_format", "recipient.email")},
+        ),
+        (
+            {"campaign_id": "CAMPAIGN", "recipient": recipient(1, email="@example.com")},
+            {V("invalid_format", "recipient.email")},
+        ),
+        (
+            {"campaign_id": "CAMPAIGN", "recipient": recipient(1, email="a@@example.com")},
+            {V("invalid_format", "recipient.email")},
+        ),
+        (
+            {"campaign_id": "CAMPAIGN", "recipient": recipient(1, email="a@example")},
+            {V("invalid_format", "recipient.email")},
+        ),
+        (
+            {"campaign_id": "CAMPAIGN", "recipient": recipient(1, first_name="  ")},
+            {V("invalid_length", "recipient.first_name")},
+        ),
+        ({"campaign_id": "CAMPAIGN", "recipient": "Alice"}, {V("invalid_type", "recipient")}),
+        (
+            {"campaign_id": "CAMPAIGN", "recipient": recipient(), "shipping_address": {"line1": "1 Main St"}},
+            {V("required", "line_items")},
+        ),
+        (
+            {"campaign_id": "CAMPAIGN", "recipient": recipient(), "line_items": [{"id": "x"}]},
+            {V("required", "shipping_address")},
+        ),
+        (["not", "an", "object"], {V("invalid_type", None)}),
+        ("just a string", {V("invalid_type", None)}),
+    ],
+)
 def test_validation_reports_every_problem_at_once(http, sandbox, body, expected):
     if isinstance(body, dict) and body.get("campaign_id") == "CAMPAIGN":
         body = {**body, "campaign_id": sandbox.campaign_ids[0]}
@@ -279,7 +361,9 @@ def test_shipping_address_and_line_items_together_are_accepted(http, sandbox):
 
 
 def test_invalid_json_is_400(http, sandbox):
-    r = http.post(f"{sandbox.url}/gift_requests", headers={**AUTH, "Content-Type": "application/json"}, data=b'{"campaign_id": ')
+    r = http.post(
+        f"{sandbox.url}/gift_requests", headers={**AUTH, "Content-Type": "application/json"}, data=b'{"campaign_id": '
+    )
     assert r.status_code == 400
     assert [(e["type"], e["code"]) for e in r.json()["errors"]] == [("invalid_request_error", "invalid_json")]
 
@@ -287,10 +371,22 @@ def test_invalid_json_is_400(http, sandbox):
 def test_archived_campaign_is_refused(http, sandbox):
     archived = [c for c in sandbox.campaigns if c["state"] == "archived"]
     assert len(archived) == 1 and archived[0]["archived_at"]
-    r = http.post(f"{sandbox.url}/gift_requests", headers=AUTH,
-                  json={"campaign_id": archived[0]["id"], "recipient": recipient()})
-    assert (r.status_code, r.json()) == (422, {"errors": [
-        {"type": "validation_error", "code": "campaign_archived", "message": "is archived", "param": "campaign_id"}]})
+    r = http.post(
+        f"{sandbox.url}/gift_requests", headers=AUTH, json={"campaign_id": archived[0]["id"], "recipient": recipient()}
+    )
+    assert (r.status_code, r.json()) == (
+        422,
+        {
+            "errors": [
+                {
+                    "type": "validation_error",
+                    "code": "campaign_archived",
+                    "message": "is archived",
+                    "param": "campaign_id",
+                }
+            ]
+        },
+    )
 
 
 def test_gifts_by_email_normalises_addresses(http, sandbox):
@@ -319,6 +415,7 @@ def test_concurrent_clients_each_get_exactly_one_gift(make_sandbox):
 
 # -- campaigns ----------------------------------------------------------------------------
 
+
 def test_campaign_paging_collects_every_campaign_once(http, sandbox):
     seen, after, pages = [], None, 0
     while True:
@@ -338,17 +435,32 @@ def test_campaign_paging_collects_every_campaign_once(http, sandbox):
     assert ids == sandbox.campaign_ids
     created = [parse_iso(c["created_at"]) for c in seen]
     assert created == sorted(created, reverse=True)
-    assert [c["name"] for c in seen[:3]] == ["Holiday thank-you 2026", "Q4 prospecting — coffee & treats", "Customer win-back"]
+    assert [c["name"] for c in seen[:3]] == [
+        "Holiday thank-you 2026",
+        "Q4 prospecting — coffee & treats",
+        "Customer win-back",
+    ]
     for c in seen:
         assert {"id", "name", "description", "state", "archived_at", "created_at", "catalogue"} <= set(c)
         assert c["state"] in ("available", "archived") and c["catalogue"]
         assert all({"id", "name", "price"} <= set(item) for item in c["catalogue"])
 
 
-@pytest.mark.parametrize("limit,status,count", [
-    (None, 200, 25), ("100", 200, 25), ("25", 200, 25), ("5", 200, 5), ("1", 200, 1),
-    ("0", 400, None), ("-1", 400, None), ("abc", 400, None), ("", 400, None), ("1.5", 400, None),
-])
+@pytest.mark.parametrize(
+    "limit,status,count",
+    [
+        (None, 200, 25),
+        ("100", 200, 25),
+        ("25", 200, 25),
+        ("5", 200, 5),
+        ("1", 200, 1),
+        ("0", 400, None),
+        ("-1", 400, None),
+        ("abc", 400, None),
+        ("", 400, None),
+        ("1.5", 400, None),
+    ],
+)
 def test_limit_rules(http, sandbox, limit, status, count):
     params = {} if limit is None else {"limit": limit}
     r = http.get(f"{sandbox.url}/campaigns", headers=AUTH, params=params)
@@ -368,7 +480,8 @@ def test_unknown_after_is_400(http, sandbox):
     r = http.get(f"{sandbox.url}/campaigns", headers=AUTH, params={"after": "nope"})
     assert r.status_code == 400
     assert [(e["type"], e["code"], e["param"]) for e in r.json()["errors"]] == [
-        ("invalid_request_error", "invalid_parameter", "after")]
+        ("invalid_request_error", "invalid_parameter", "after")
+    ]
 
 
 def test_get_one_campaign_and_an_unknown_one(http, sandbox):
@@ -380,14 +493,19 @@ def test_get_one_campaign_and_an_unknown_one(http, sandbox):
 
 
 def test_campaigns_can_be_given(http, make_sandbox):
-    sb = make_sandbox(campaigns=[{"id": "old", "name": "Old", "created_at": "2026-01-01T00:00:00.000Z"},
-                                 {"id": "new", "name": "New", "created_at": "2026-02-01T00:00:00.000Z"}])
+    sb = make_sandbox(
+        campaigns=[
+            {"id": "old", "name": "Old", "created_at": "2026-01-01T00:00:00.000Z"},
+            {"id": "new", "name": "New", "created_at": "2026-02-01T00:00:00.000Z"},
+        ]
+    )
     assert sb.campaign_ids == ["new", "old"]
     body = http.get(f"{sb.url}/campaigns", headers=AUTH).json()
     assert [c["id"] for c in body["data"]] == ["new", "old"] and body["has_more"] is False
 
 
 # -- faults ---------------------------------------------------------------------------------
+
 
 def test_rate_limit_answers_429_with_retry_after_and_creates_nothing(http, make_sandbox):
     sb = make_sandbox(faults=Faults(rate_limit=5))
@@ -456,10 +574,13 @@ def test_latency_is_added_to_every_request(http, make_sandbox):
     assert time.monotonic() - t0 >= 0.2
 
 
-@pytest.mark.parametrize("faults", [
-    Faults(error_503=0.5, seed=7),
-    Faults(error_503=0.3, error_500_after_create=0.3, seed=11),
-])
+@pytest.mark.parametrize(
+    "faults",
+    [
+        Faults(error_503=0.5, seed=7),
+        Faults(error_503=0.3, error_500_after_create=0.3, seed=11),
+    ],
+)
 def test_seeded_faults_repeat_exactly(http, make_sandbox, faults):
     runs = []
     for _ in range(2):
@@ -507,7 +628,10 @@ def test_status_changes_send_signed_webhooks(http, make_sandbox, receiver):
     assert len(receiver.calls) == 2
     for headers, body in receiver.calls:
         assert_signed(headers, body)
-        assert sign("wrong", int(headers["AndOpen-Webhook-Dispatch-Timestamp"]), body) != headers["AndOpen-Webhook-Signature"]
+        assert (
+            sign("wrong", int(headers["AndOpen-Webhook-Dispatch-Timestamp"]), body)
+            != headers["AndOpen-Webhook-Signature"]
+        )
     events = receiver.events()
     assert [e["type"] for e in events] == ["gift_request_created", "gift_request_redeemed"]
     assert events[0]["gift"] == gift and events[1]["gift"]["status"] == "redeemed"
@@ -533,7 +657,9 @@ def test_failed_deliveries_are_retried_with_the_same_event_id(http, make_sandbox
 
 
 def test_deliveries_give_up_after_five_retries(http, make_sandbox):
-    sb = make_sandbox(webhook_url=f"http://127.0.0.1:{closed_port()}/hook", webhook_secret=SECRET, lifecycle=Lifecycle(**QUIET))
+    sb = make_sandbox(
+        webhook_url=f"http://127.0.0.1:{closed_port()}/hook", webhook_secret=SECRET, lifecycle=Lifecycle(**QUIET)
+    )
     post_gift(http, sb)
     assert until(lambda: len(sb.deliveries) >= 6)
     time.sleep(0.3)
@@ -542,8 +668,11 @@ def test_deliveries_give_up_after_five_retries(http, make_sandbox):
 
 
 def test_duplicates_repeat_the_event_id(http, make_sandbox, receiver):
-    sb = make_sandbox(webhook_url=receiver.url, webhook_secret=SECRET,
-                      lifecycle=Lifecycle(**{**QUIET, "duplicate_share": 1.0, "reorder_share": 1.0}))
+    sb = make_sandbox(
+        webhook_url=receiver.url,
+        webhook_secret=SECRET,
+        lifecycle=Lifecycle(**{**QUIET, "duplicate_share": 1.0, "reorder_share": 1.0}),
+    )
     for i in range(3):
         post_gift(http, sb, i)
     assert until(lambda: len(receiver.calls) >= 6)
@@ -553,11 +682,17 @@ def test_duplicates_repeat_the_event_id(http, make_sandbox, receiver):
         assert_signed(headers, body)
 
 
-@pytest.mark.parametrize("cancel_share,final,types", [
-    (0.0, "delivered", {"gift_request_created", "gift_request_redeemed",
-                        "gift_request_dispatched", "gift_request_delivered"}),
-    (1.0, "cancelled", {"gift_request_created", "gift_request_cancelled"}),
-])
+@pytest.mark.parametrize(
+    "cancel_share,final,types",
+    [
+        (
+            0.0,
+            "delivered",
+            {"gift_request_created", "gift_request_redeemed", "gift_request_dispatched", "gift_request_delivered"},
+        ),
+        (1.0, "cancelled", {"gift_request_created", "gift_request_cancelled"}),
+    ],
+)
 def test_lifecycle_moves_gifts_to_the_end(http, make_sandbox, receiver, cancel_share, final, types):
     lc = Lifecycle(cancel_share=cancel_share, speed=200, seed=3)
     sb = make_sandbox(webhook_url=receiver.url, webhook_secret=SECRET, lifecycle=lc)
@@ -575,15 +710,18 @@ def test_lifecycle_moves_gifts_to_the_end(http, make_sandbox, receiver, cancel_s
     assert until(all_events_in, timeout=5)
     for headers, body in receiver.calls:
         assert_signed(headers, body)
-        assert headers["AndOpen-Webhook-Event-Type"] == f"gift_request_{json.loads(body)['status']}" or \
-            headers["AndOpen-Webhook-Event-Type"] == "gift_request_created"
+        assert (
+            headers["AndOpen-Webhook-Event-Type"] == f"gift_request_{json.loads(body)['status']}"
+            or headers["AndOpen-Webhook-Event-Type"] == "gift_request_created"
+        )
 
 
 def test_lifecycle_works_without_webhooks(http, make_sandbox):
     sb = make_sandbox(lifecycle=Lifecycle(cancel_share=0.0, speed=200))
     gid = post_gift(http, sb).json()["id"]
-    assert until(lambda: http.get(f"{sb.url}/gift_requests/{gid}", headers=AUTH).json()["status"] == "delivered",
-                 timeout=8)
+    assert until(
+        lambda: http.get(f"{sb.url}/gift_requests/{gid}", headers=AUTH).json()["status"] == "delivered", timeout=8
+    )
     assert not sb.deliveries
 
 
@@ -606,4 +744,9 @@ def test_without_lifecycle_gifts_stay_put_until_moved(http, sandbox):
 
 def test_sandbox_module_does_not_import_streamlit():
     code = "import sys, lib.sandbox; sys.exit('streamlit' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], cwd=str(__import__("pathlib").Path(__file__).parents[1])).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=str(__import__("pathlib").Path(__file__).parents[1])
+        ).returncode
+        == 0
+    )

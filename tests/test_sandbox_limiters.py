@@ -1,5 +1,6 @@
 """The sandbox's rate limiters keep exactly the rules real APIs use: each tested as a sequence
 of (moment, allowed?, wait) with the clock given, then over HTTP with and without Retry-After."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,8 +11,15 @@ import pytest
 import requests
 
 from lib.sandbox import DEFAULT_TOKEN, Faults
-from lib.sandbox_limiters import (FixedWindow, LimiterKind, SlidingWindowLog, TokenBucket, make_limiter,
-                                  retry_after_header, window_for)
+from lib.sandbox_limiters import (
+    FixedWindow,
+    LimiterKind,
+    SlidingWindowLog,
+    TokenBucket,
+    make_limiter,
+    retry_after_header,
+    window_for,
+)
 from tests.support import until
 
 T0 = 1000.0  # the clock's zero for the sequences below, on a whole second
@@ -23,8 +31,10 @@ def run(limiter, moments: list[float]) -> list[float]:
 
 
 # -- window_for: N per window of N / rate seconds ----------------------------------------------
-@pytest.mark.parametrize("rate,expected", [(20, (20, 1.0)), (1, (1, 1.0)), (2.5, (2, 0.8)), (0.1, (1, 10.0)),
-                                           (0.5, (1, 2.0)), (19.6, (19, 19 / 19.6))])
+@pytest.mark.parametrize(
+    "rate,expected",
+    [(20, (20, 1.0)), (1, (1, 1.0)), (2.5, (2, 0.8)), (0.1, (1, 10.0)), (0.5, (1, 2.0)), (19.6, (19, 19 / 19.6))],
+)
 def test_windows_hold_whole_requests_at_exactly_the_rate(rate, expected):
     n, window = window_for(rate)
     assert (n, round(window, 9)) == (expected[0], round(expected[1], 9))
@@ -98,9 +108,15 @@ def test_at_exactly_the_rate_a_sliding_window_refuses_a_request_a_little_early()
 
 
 # -- making one, and the header -----------------------------------------------------------------
-@pytest.mark.parametrize("kind,cls", [("token-bucket", TokenBucket), ("fixed-window", FixedWindow),
-                                      ("sliding-window", SlidingWindowLog),
-                                      (LimiterKind.SLIDING_WINDOW, SlidingWindowLog)])
+@pytest.mark.parametrize(
+    "kind,cls",
+    [
+        ("token-bucket", TokenBucket),
+        ("fixed-window", FixedWindow),
+        ("sliding-window", SlidingWindowLog),
+        (LimiterKind.SLIDING_WINDOW, SlidingWindowLog),
+    ],
+)
 def test_make_limiter_by_name(kind, cls):
     assert isinstance(make_limiter(kind, 5), cls)
 
@@ -121,15 +137,18 @@ AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "AndOpen-API-Version": "2026
 
 
 def post_gift(http, sb, i):
-    body = {"campaign_id": sb.campaign_ids[0],
-            "recipient": {"first_name": "Ana", "last_name": "Lima", "email": f"p{i}@example.com"}}
+    body = {
+        "campaign_id": sb.campaign_ids[0],
+        "recipient": {"first_name": "Ana", "last_name": "Lima", "email": f"p{i}@example.com"},
+    }
     return http.post(f"{sb.url}/gift_requests", json=body, headers=AUTH, timeout=10)
 
 
 @pytest.mark.parametrize("kind", list(LimiterKind))
 @pytest.mark.parametrize("retry_after", [True, False], ids=["retry-after", "no-retry-after"])
-def test_each_limiter_answers_429_with_or_without_retry_after_and_creates_nothing(http, make_sandbox, kind,
-                                                                                  retry_after):
+def test_each_limiter_answers_429_with_or_without_retry_after_and_creates_nothing(
+    http, make_sandbox, kind, retry_after
+):
     sb = make_sandbox(faults=Faults(rate_limit=0.1, limiter=kind, retry_after=retry_after))  # one per 10 s
     first, second = post_gift(http, sb, 1), post_gift(http, sb, 2)
     assert (first.status_code, second.status_code) == (201, 429)
@@ -167,13 +186,30 @@ def test_changing_the_limiter_at_runtime_starts_a_fresh_one(http, make_sandbox):
 
 
 def test_the_cli_sandbox_takes_a_limiter_and_drops_retry_after(http, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "lib.cli", "sandbox", "--port", "0", "--rate-limit", "0.1",
-                             "--limiter", "sliding-window", "--no-retry-after"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lib.cli",
+            "sandbox",
+            "--port",
+            "0",
+            "--rate-limit",
+            "0.1",
+            "--limiter",
+            "sliding-window",
+            "--no-retry-after",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = [proc.stdout.readline() for _ in range(7)]
         url = next(line.split("=", 1)[1].strip() for line in lines if line.startswith("export ANDOPEN_BASE_URL="))
-        campaign = next(line.split("=", 1)[1].strip() for line in lines if line.startswith("export ANDOPEN_CAMPAIGN_ID="))
+        campaign = next(
+            line.split("=", 1)[1].strip() for line in lines if line.startswith("export ANDOPEN_CAMPAIGN_ID=")
+        )
         assert "limited to 0.1/s by a sliding window; 429s carry no Retry-After" in lines[-1]
 
         class Remote:
@@ -189,7 +225,11 @@ def test_the_cli_sandbox_takes_a_limiter_and_drops_retry_after(http, tmp_path):
 
 
 def test_the_cli_sandbox_refuses_an_unknown_limiter():
-    proc = subprocess.run([sys.executable, "-m", "lib.cli", "sandbox", "--limiter", "leaky-bucket"],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lib.cli", "sandbox", "--limiter", "leaky-bucket"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 2
     assert "invalid choice: 'leaky-bucket'" in proc.stderr and "Traceback" not in proc.stderr

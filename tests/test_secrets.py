@@ -7,6 +7,7 @@ part, and the marker "CANARY" with the 3 characters after it, so a cut-off copy 
 masked form (stage + last 4) may appear, and positive controls prove that each place searched
 really was searched.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,31 +44,45 @@ from lib.runtime import http_session
 from lib.sandbox import DEFAULT_TOKEN, Faults, Sandbox
 from lib.settings import Secret, Settings, SettingsError, mask_token
 from lib.webhooks import MAX_BODY_BYTES, WebhookIntake, receiver_app, routes, sign
-from tests.apptest_support import (button, new_session, nodes, reset_services, run, services, texts, upload_sample,
-                                    wait_for_run)
-from tests.support import REPO
 from tests import backends
+from tests.apptest_support import (
+    button,
+    new_session,
+    nodes,
+    reset_services,
+    run,
+    services,
+    texts,
+    upload_sample,
+    wait_for_run,
+)
+from tests.support import REPO
 
 CLI_TIMEOUT = 120
 
 RANDOM = uuid.uuid4().hex + uuid.uuid4().hex[:8]
-KEY = "ao-v1-staging-CANARY" + RANDOM          # the &Open key
+KEY = "ao-v1-staging-CANARY" + RANDOM  # the &Open key
 KEY_SECRET_PART = KEY.split("-", 3)[3]
 HOOK_RANDOM = uuid.uuid4().hex + uuid.uuid4().hex[:8]
-HOOK = "whsec_CANARY" + HOOK_RANDOM           # the webhook secret
+HOOK = "whsec_CANARY" + HOOK_RANDOM  # the webhook secret
 PASSWORD_RANDOM = uuid.uuid4().hex
-PASSWORD = "pw-CANARY-" + PASSWORD_RANDOM     # the app password
-MASKED = mask_token(KEY)                      # "ao-v1-staging-…" + last 4: allowed everywhere
+PASSWORD = "pw-CANARY-" + PASSWORD_RANDOM  # the app password
+MASKED = mask_token(KEY)  # "ao-v1-staging-…" + last 4: allowed everywhere
 NO_SUCH_CAMPAIGN = "00000000-0000-4000-8000-000000000000"
 
 
 # -- the canary check ------------------------------------------------------------------------
 def _fragments(value: str, random_part: str, window: int = 12) -> list[str]:
-    frags = {value, value.split("-", 3)[-1], random_part, base64.b64encode(value.encode()).decode(),
-             base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")}
-    frags |= {random_part[i:i + window] for i in range(len(random_part) - window + 1)}
+    frags = {
+        value,
+        value.split("-", 3)[-1],
+        random_part,
+        base64.b64encode(value.encode()).decode(),
+        base64.urlsafe_b64encode(value.encode()).decode().rstrip("="),
+    }
+    frags |= {random_part[i : i + window] for i in range(len(random_part) - window + 1)}
     start = value.index("CANARY")
-    frags.add(value[start:start + len("CANARY") + 3])  # a cut-off copy: the marker and what follows
+    frags.add(value[start : start + len("CANARY") + 3])  # a cut-off copy: the marker and what follows
     return sorted(frags, key=len, reverse=True)
 
 
@@ -90,7 +105,7 @@ def leaks(text: str | bytes, *, password: bool = True) -> list[str]:
         hit = next((f for f in frags if f.lower() in hay), None)
         if hit is not None:
             at = hay.find(hit.lower())
-            found.append(f"{name} fragment {hit!r} in …{text[max(0, at - 80):at + len(hit) + 40]!r}…")
+            found.append(f"{name} fragment {hit!r} in …{text[max(0, at - 80) : at + len(hit) + 40]!r}…")
     return found
 
 
@@ -182,8 +197,13 @@ def live_campaign(sb: Sandbox) -> str:
 
 
 def live_session(data_dir: Path, sb: Sandbox, *, key: str = KEY, password: str | None = PASSWORD) -> AppTest:
-    return new_session(data_dir, ANDOPEN_API_KEY=key, ANDOPEN_BASE_URL=sb.url, ANDOPEN_WEBHOOK_SECRET=HOOK,
-                       GIFTRUN_APP_PASSWORD=password or None)
+    return new_session(
+        data_dir,
+        ANDOPEN_API_KEY=key,
+        ANDOPEN_BASE_URL=sb.url,
+        ANDOPEN_WEBHOOK_SECRET=HOOK,
+        GIFTRUN_APP_PASSWORD=password or None,
+    )
 
 
 def page_text(at: AppTest) -> str:
@@ -277,8 +297,9 @@ def test_live_app_flow_never_shows_logs_or_stores_the_key(data_dir, server_state
     assert "Run finished: 20 sent" in texts(at.success)
     assert len(sb.gifts) == 20
     posts = [r for r in sb.requests if r.path.startswith("/gift_requests")]
-    assert posts and all(r.header("Authorization") == f"Bearer {KEY}" for r in posts), \
+    assert posts and all(r.header("Authorization") == f"Bearer {KEY}" for r in posts), (
         "positive control: the key really was used"
+    )
 
     c.go("gift_status")
     gift_id = next(iter(sb.gifts))
@@ -299,9 +320,12 @@ def test_live_app_flow_never_shows_logs_or_stores_the_key(data_dir, server_state
     # the app's own webhook route (app.py mounts these routes over the same services)
     hooks = TestClient(Starlette(routes=routes(services().intake)))
     gift_id = next(iter(sb.gifts))
-    for headers, body, expected in (delivery(gift(gift_id)) + (200,), delivery(gift(gift_id), secret="nope") + (401,),
-                                    delivery(gift(gift_id), signature=HOOK) + (401,),
-                                    delivery(b"q" * (MAX_BODY_BYTES + 1)) + (413,)):
+    for headers, body, expected in (
+        delivery(gift(gift_id)) + (200,),
+        delivery(gift(gift_id), secret="nope") + (401,),
+        delivery(gift(gift_id), signature=HOOK) + (401,),
+        delivery(b"q" * (MAX_BODY_BYTES + 1)) + (413,),
+    ):
         resp = hooks.post(URL, content=body, headers=headers)
         assert resp.status_code == expected, resp.text
         assert_clean(resp.text + repr(dict(resp.headers)), "the app's webhook response")
@@ -364,10 +388,12 @@ def test_live_app_with_a_staging_key_aimed_at_production_refuses_without_the_key
 
 # -- the CLI -------------------------------------------------------------------------------------
 HEADER = ["Company", "First Name", "Last Name", "Email", "Approved"]
-ROWS = [["Acme", "Ada", "Lovelace", "ada@example.com", "TRUE"],
-        ["Acme", "Alan", "Turing", "alan@example.com", "TRUE"],
-        ["Initech", "Bad", "Email", "not-an-email", "TRUE"],
-        ["Initech", "Grace", "Hopper", "grace@example.com", "FALSE"]]
+ROWS = [
+    ["Acme", "Ada", "Lovelace", "ada@example.com", "TRUE"],
+    ["Acme", "Alan", "Turing", "alan@example.com", "TRUE"],
+    ["Initech", "Bad", "Email", "not-an-email", "TRUE"],
+    ["Initech", "Grace", "Hopper", "grace@example.com", "FALSE"],
+]
 
 
 def write_list(path: Path) -> Path:
@@ -417,10 +443,18 @@ def listener():
 
 
 def cli_env(tmp_path: Path, **values: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ANDOPEN_", "GIFTRUN_", "GOOGLE_")) and "proxy" not in k.lower()}
-    env.update(PYTHONPATH=str(REPO), NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1",
-               ANDOPEN_WEBHOOK_SECRET=HOOK, **backends.env(tmp_path / "data"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANDOPEN_", "GIFTRUN_", "GOOGLE_")) and "proxy" not in k.lower()
+    }
+    env.update(
+        PYTHONPATH=str(REPO),
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+        ANDOPEN_WEBHOOK_SECRET=HOOK,
+        **backends.env(tmp_path / "data"),
+    )
     for k, v in values.items():
         if v is None:
             env.pop(k, None)
@@ -435,8 +469,14 @@ CLI_CASES = [
     ("dry-run", KEY, "sandbox", ["--campaign", "{campaign}", "--dry-run"], 0, ["Dry run"]),
     ("wrong-campaign", KEY, "sandbox", ["--campaign", NO_SUCH_CAMPAIGN], 1, [NO_SUCH_CAMPAIGN, "not found"]),
     ("rejected-key", DEFAULT_TOKEN, "sandbox", ["--campaign", "{campaign}"], 1, ["rejected the API key"]),
-    ("staging-key-at-production", None, "https://api.andopen.co", ["--campaign", NO_SUCH_CAMPAIGN], 2,
-     ["staging key", "https://api.andopen.co", MASKED]),
+    (
+        "staging-key-at-production",
+        None,
+        "https://api.andopen.co",
+        ["--campaign", NO_SUCH_CAMPAIGN],
+        2,
+        ["staging key", "https://api.andopen.co", MASKED],
+    ),
     ("unreachable", None, "dead", ["--campaign", NO_SUCH_CAMPAIGN], 1, ["Could not"]),
 ]
 
@@ -466,41 +506,67 @@ def _check_cli_output(text: str, code: int, expected_code: int, must_say: list[s
 
 
 @pytest.mark.parametrize("token,base,args,code,must_say", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
-def test_cli_in_a_subprocess_never_prints_or_writes_the_key(tmp_path, make_sandbox, listener, token, base, args,
-                                                            code, must_say):
+def test_cli_in_a_subprocess_never_prints_or_writes_the_key(
+    tmp_path, make_sandbox, listener, token, base, args, code, must_say
+):
     base_url, campaign = _cli_setup(tmp_path, make_sandbox, token, base)
     source = write_list(tmp_path / "list.csv")
-    env = cli_env(tmp_path, ANDOPEN_API_KEY=KEY, ANDOPEN_BASE_URL=base_url, HTTPS_PROXY=listener.url,
-                  https_proxy=listener.url)
+    env = cli_env(
+        tmp_path, ANDOPEN_API_KEY=KEY, ANDOPEN_BASE_URL=base_url, HTTPS_PROXY=listener.url, https_proxy=listener.url
+    )
     argv = [a.format(campaign=campaign) for a in args]
-    proc = subprocess.run([sys.executable, "-m", "lib.cli", "send", str(source), *argv], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=CLI_TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lib.cli", "send", str(source), *argv],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
     _check_cli_output(proc.stdout + proc.stderr, proc.returncode, code, must_say, campaign)
     assert listener.connections == 0, "a request was made to an &Open host"
     assert_clean(source.read_bytes(), "the written CSV")
     assert_files_clean(tmp_path)
     if code == 0 and "--dry-run" not in argv:
         assert b"Gift request ID" in source.read_bytes(), "positive control: results were written back"
-        status = subprocess.run([sys.executable, "-m", "lib.cli", "status", str(source), "--poll"], cwd=tmp_path,
-                                env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT)
+        status = subprocess.run(
+            [sys.executable, "-m", "lib.cli", "status", str(source), "--poll"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+        )
         _check_cli_output(status.stdout + status.stderr, status.returncode, 0, ["Polled 2 gifts"], campaign)
-        campaigns = subprocess.run([sys.executable, "-m", "lib.cli", "campaigns"], cwd=tmp_path, env=env,
-                                   capture_output=True, text=True, timeout=CLI_TIMEOUT)
+        campaigns = subprocess.run(
+            [sys.executable, "-m", "lib.cli", "campaigns"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+        )
         _check_cli_output(campaigns.stdout + campaigns.stderr, campaigns.returncode, 0, [campaign], campaign)
         assert_files_clean(tmp_path)
 
 
 @pytest.mark.parametrize("token,base,args,code,must_say", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
-def test_cli_in_process_never_logs_the_key(tmp_path, monkeypatch, make_sandbox, listener, logs, capsys, token, base,
-                                           args, code, must_say):
+def test_cli_in_process_never_logs_the_key(
+    tmp_path, monkeypatch, make_sandbox, listener, logs, capsys, token, base, args, code, must_say
+):
     """The same commands through `cli.main`, so DEBUG log records can be searched too."""
     base_url, campaign = _cli_setup(tmp_path, make_sandbox, token, base)
     source = write_list(tmp_path / "list.csv")
     for name in [k for k in os.environ if k.startswith(("ANDOPEN_", "GIFTRUN_", "GOOGLE_")) or "proxy" in k.lower()]:
         monkeypatch.delenv(name)
-    for k, v in dict(ANDOPEN_API_KEY=KEY, ANDOPEN_BASE_URL=base_url, ANDOPEN_WEBHOOK_SECRET=HOOK,
-                     NO_PROXY="127.0.0.1,localhost", HTTPS_PROXY=listener.url,
-                     **backends.env(tmp_path / "data")).items():  # GIFTRUN_DATA_DIR, and the database if any
+    for k, v in dict(
+        ANDOPEN_API_KEY=KEY,
+        ANDOPEN_BASE_URL=base_url,
+        ANDOPEN_WEBHOOK_SECRET=HOOK,
+        NO_PROXY="127.0.0.1,localhost",
+        HTTPS_PROXY=listener.url,
+        **backends.env(tmp_path / "data"),
+    ).items():  # GIFTRUN_DATA_DIR, and the database if any
         monkeypatch.setenv(k, v)
     result = cli.main(["send", str(source), *[a.format(campaign=campaign) for a in args]])
     out = capsys.readouterr()
@@ -515,13 +581,25 @@ def test_cli_bad_service_account_setting_does_not_echo_the_private_key(tmp_path)
     """A quoted JSON value (as some .env loaders leave it) used to be taken for a file path and
     echoed whole, private key included, in the error."""
     canary_pk = f"-----BEGIN PRIVATE KEY-----\\nMIIE{RANDOM}\\n-----END PRIVATE KEY-----\\n"
-    value = "'" + json.dumps({"type": "service_account", "private_key": canary_pk,
-                              "client_email": "x@y.iam.gserviceaccount.com"}) + "'"
-    env = cli_env(tmp_path, ANDOPEN_API_KEY=KEY, ANDOPEN_BASE_URL="http://127.0.0.1:9",
-                  GOOGLE_SERVICE_ACCOUNT_JSON=value)
+    value = (
+        "'"
+        + json.dumps(
+            {"type": "service_account", "private_key": canary_pk, "client_email": "x@y.iam.gserviceaccount.com"}
+        )
+        + "'"
+    )
+    env = cli_env(
+        tmp_path, ANDOPEN_API_KEY=KEY, ANDOPEN_BASE_URL="http://127.0.0.1:9", GOOGLE_SERVICE_ACCOUNT_JSON=value
+    )
     source = write_list(tmp_path / "list.csv")
-    proc = subprocess.run([sys.executable, "-m", "lib.cli", "send", str(source), "--campaign", NO_SUCH_CAMPAIGN],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lib.cli", "send", str(source), "--campaign", NO_SUCH_CAMPAIGN],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
     text = proc.stdout + proc.stderr
     assert proc.returncode == 2, text
     assert "GOOGLE_SERVICE_ACCOUNT_JSON" in text, text
@@ -532,8 +610,15 @@ def test_cli_bad_service_account_setting_does_not_echo_the_private_key(tmp_path)
 URL = "/webhooks/andopen"
 
 
-def delivery(body: bytes | dict, *, secret: str = HOOK, ts: int | None = None, event_id: str | None = None,
-             drop: tuple[str, ...] = (), signature: str | None = None) -> tuple[dict, bytes]:
+def delivery(
+    body: bytes | dict,
+    *,
+    secret: str = HOOK,
+    ts: int | None = None,
+    event_id: str | None = None,
+    drop: tuple[str, ...] = (),
+    signature: str | None = None,
+) -> tuple[dict, bytes]:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     ts = int(time.time()) if ts is None else ts
     headers = {
@@ -547,14 +632,19 @@ def delivery(body: bytes | dict, *, secret: str = HOOK, ts: int | None = None, e
 
 
 def gift(gid: str = "g-1") -> dict:
-    return {"id": gid, "status": "redeemed", "campaign_id": "c-1", "redemption_url": f"https://gift.andopen.co/r/{gid}",
-            "recipient": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
-            "updated_at": "2026-04-16T10:30:00.000Z"}
+    return {
+        "id": gid,
+        "status": "redeemed",
+        "campaign_id": "c-1",
+        "redemption_url": f"https://gift.andopen.co/r/{gid}",
+        "recipient": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
+        "updated_at": "2026-04-16T10:30:00.000Z",
+    }
 
 
 def _chunks(data: bytes, size: int = 64 * 1024):
     for i in range(0, len(data), size):
-        yield data[i:i + size]
+        yield data[i : i + size]
 
 
 GOOD_EVENT = str(uuid.uuid4())
@@ -632,8 +722,14 @@ def _free_port() -> int:
 def test_standalone_receiver_process_never_prints_the_secret(tmp_path):
     port = _free_port()
     env = cli_env(tmp_path, ANDOPEN_API_KEY=KEY)
-    proc = subprocess.Popen([sys.executable, "-m", "lib.cli", "webhooks", "--port", str(port)], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lib.cli", "webhooks", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -645,9 +741,12 @@ def test_standalone_receiver_process_never_prints_the_secret(tmp_path):
                 pass
             assert proc.poll() is None and time.monotonic() < deadline, "the receiver did not start"
             time.sleep(0.1)
-        for build, expected in ((lambda: delivery(gift()), 200), (lambda: delivery(gift(), secret="nope"), 401),
-                                (lambda: delivery(gift(), signature=HOOK), 401),
-                                (lambda: delivery(b"z" * (MAX_BODY_BYTES + 10)), 413)):
+        for build, expected in (
+            (lambda: delivery(gift()), 200),
+            (lambda: delivery(gift(), secret="nope"), 401),
+            (lambda: delivery(gift(), signature=HOOK), 401),
+            (lambda: delivery(b"z" * (MAX_BODY_BYTES + 10)), 413),
+        ):
             headers, body = build()
             resp = requests.post(base + URL, data=body, headers=headers, timeout=10)
             assert resp.status_code == expected, resp.text
@@ -667,19 +766,45 @@ def test_standalone_receiver_process_never_prints_the_secret(tmp_path):
 
 # -- reprs, f-strings, exceptions ---------------------------------------------------------------
 def _settings() -> Settings:
-    return Settings.from_mapping({"ANDOPEN_API_KEY": KEY, "ANDOPEN_WEBHOOK_SECRET": HOOK, "GIFTRUN_APP_PASSWORD": PASSWORD,
-                                  "ANDOPEN_BASE_URL": "http://127.0.0.1:9"})
+    return Settings.from_mapping(
+        {
+            "ANDOPEN_API_KEY": KEY,
+            "ANDOPEN_WEBHOOK_SECRET": HOOK,
+            "GIFTRUN_APP_PASSWORD": PASSWORD,
+            "ANDOPEN_BASE_URL": "http://127.0.0.1:9",
+        }
+    )
 
 
 def test_settings_and_secrets_never_print_themselves():
     s = _settings()
     assert s.api_key.reveal() == KEY and s.webhook_secret.reveal() == HOOK  # positive control
-    shown = [repr(s), str(s), f"{s}", f"{s!r}", "%s" % (s,), "{}".format(s), repr(dataclasses.asdict(s)),
-             repr(vars(s)), str([s.api_key, s.webhook_secret, s.app_password]),
-             json.dumps({"k": s.api_key, "h": s.webhook_secret}, default=str)]
+    shown = [
+        repr(s),
+        str(s),
+        f"{s}",
+        f"{s!r}",
+        "%s" % (s,),
+        f"{s}",
+        repr(dataclasses.asdict(s)),
+        repr(vars(s)),
+        str([s.api_key, s.webhook_secret, s.app_password]),
+        json.dumps({"k": s.api_key, "h": s.webhook_secret}, default=str),
+    ]
     for secret in (s.api_key, s.webhook_secret, s.app_password):
-        shown += [repr(secret), str(secret), f"{secret}", f"{secret!r}", f"{secret!s}", "%s" % secret, "%r" % secret,
-                  "{}".format(secret), format(secret, ""), secret.masked(), str({"x": secret})]
+        shown += [
+            repr(secret),
+            str(secret),
+            f"{secret}",
+            f"{secret!r}",
+            f"{secret!s}",
+            "%s" % secret,
+            "%r" % secret,
+            f"{secret}",
+            format(secret, ""),
+            secret.masked(),
+            str({"x": secret}),
+        ]
         try:
             shown.append(f"{secret:>80}")
         except TypeError as exc:  # a format spec is refused, and the refusal does not show it
@@ -708,8 +833,7 @@ def test_masking_and_config_errors_never_show_the_key(token, base):
     try:
         client = AndOpenClient(http_session(), Secret(token), base)
     except ConfigError as exc:
-        assert_clean(str(exc) + repr(exc) + repr(exc.args) + "".join(traceback.format_exception(exc)),
-                     "a ConfigError")
+        assert_clean(str(exc) + repr(exc) + repr(exc.args) + "".join(traceback.format_exception(exc)), "a ConfigError")
     else:
         assert_clean(repr(client) + client.masked_token, "repr(AndOpenClient)")
     check = check_connection(Settings.from_mapping({"ANDOPEN_API_KEY": token}), http_session())
@@ -717,8 +841,16 @@ def test_masking_and_config_errors_never_show_the_key(token, base):
 
 
 def _all_text(exc: BaseException) -> str:
-    return "\n".join([str(exc), repr(exc), repr(exc.args), getattr(exc, "message", ""),
-                      repr(getattr(exc, "details", "")), "".join(traceback.format_exception(exc))])
+    return "\n".join(
+        [
+            str(exc),
+            repr(exc),
+            repr(exc.args),
+            getattr(exc, "message", ""),
+            repr(getattr(exc, "details", "")),
+            "".join(traceback.format_exception(exc)),
+        ]
+    )
 
 
 def test_every_client_error_against_the_sandbox_is_free_of_the_key(make_sandbox):
@@ -737,23 +869,27 @@ def test_every_client_error_against_the_sandbox_is_free_of_the_key(make_sandbox)
     calls = {
         "401": lambda: AndOpenClient(http_session(), Secret(KEY), other.url).list_campaigns(),
         "401-create": lambda: AndOpenClient(http_session(), Secret(KEY), other.url).create_gift_request(
-            campaign, "Ada", "Lovelace", "ada@example.com"),
+            campaign, "Ada", "Lovelace", "ada@example.com"
+        ),
         "404-gift": lambda: client.get_gift_request("gr_" + uuid.uuid4().hex),
         "404-campaign": lambda: client.get_campaign(NO_SUCH_CAMPAIGN),
         "422-bad-email": lambda: client.create_gift_request(campaign, "Ada", "Lovelace", "not-an-email"),
         "422-short-name": lambda: client.create_gift_request(campaign, "A", "Lovelace", "ada@example.com"),
         "campaign-unknown": lambda: client.create_gift_request(NO_SUCH_CAMPAIGN, "Ada", "Lovelace", "a@example.com"),
         "503": lambda: AndOpenClient(http_session(), Secret(KEY), busy.url).create_gift_request(
-            campaign, "Ada", "Lovelace", "ada@example.com"),
+            campaign, "Ada", "Lovelace", "ada@example.com"
+        ),
         "500-after-create": lambda: AndOpenClient(http_session(), Secret(KEY), broken.url).create_gift_request(
-            campaign, "Ada", "Lovelace", "ada@example.com"),
-        "timeout-after-create": lambda: AndOpenClient(http_session(), Secret(KEY), hangs.url,
-                                                      timeout=(2.0, 0.5)).create_gift_request(
-            campaign, "Ada", "Lovelace", "ada@example.com"),
+            campaign, "Ada", "Lovelace", "ada@example.com"
+        ),
+        "timeout-after-create": lambda: AndOpenClient(
+            http_session(), Secret(KEY), hangs.url, timeout=(2.0, 0.5)
+        ).create_gift_request(campaign, "Ada", "Lovelace", "ada@example.com"),
         "unreachable": lambda: AndOpenClient(http_session(), Secret(KEY), dead_url).list_campaigns(),
         "staging-key-at-production": lambda: AndOpenClient(http_session(), Secret(KEY), "https://api.andopen.co"),
         "production-key-at-staging": lambda: AndOpenClient(
-            http_session(), Secret("ao-v1-production-CANARY" + RANDOM), "https://api.staging.andopen.co"),
+            http_session(), Secret("ao-v1-production-CANARY" + RANDOM), "https://api.staging.andopen.co"
+        ),
         "plain-http-andopen": lambda: AndOpenClient(http_session(), Secret(KEY), "http://api.staging.andopen.co"),
         "no-host-odd-key": lambda: AndOpenClient(http_session(), Secret("CANARY" + RANDOM)),
     }
@@ -764,16 +900,24 @@ def test_every_client_error_against_the_sandbox_is_free_of_the_key(make_sandbox)
         raised[name] = info.value
         assert_clean(_all_text(info.value), f"the {name} error")
     assert [raised[k].status for k in ("401", "404-gift", "422-bad-email", "503", "500-after-create")] == [
-        401, 404, 422, 503, 500]
+        401,
+        404,
+        422,
+        503,
+        500,
+    ]
     assert type(raised["timeout-after-create"]).__name__ == "UnknownOutcomeError"
     assert isinstance(raised["staging-key-at-production"], ConfigError)
-    for settings in (Settings.from_mapping({"ANDOPEN_API_KEY": KEY, "ANDOPEN_BASE_URL": other.url}),
-                     Settings.from_mapping({"ANDOPEN_API_KEY": KEY, "ANDOPEN_BASE_URL": dead_url}),
-                     Settings.from_mapping({"ANDOPEN_API_KEY": KEY, "ANDOPEN_BASE_URL": "https://api.andopen.co"}),
-                     Settings.from_mapping({"ANDOPEN_API_KEY": KEY, "ANDOPEN_BASE_URL": good.url})):
+    for settings in (
+        Settings.from_mapping({"ANDOPEN_API_KEY": KEY, "ANDOPEN_BASE_URL": other.url}),
+        Settings.from_mapping({"ANDOPEN_API_KEY": KEY, "ANDOPEN_BASE_URL": dead_url}),
+        Settings.from_mapping({"ANDOPEN_API_KEY": KEY, "ANDOPEN_BASE_URL": "https://api.andopen.co"}),
+        Settings.from_mapping({"ANDOPEN_API_KEY": KEY, "ANDOPEN_BASE_URL": good.url}),
+    ):
         result = check_connection(settings, http_session())
-        assert MASKED in result.message or "staging key" in result.message or "could not be reached" in result.message, \
-            result.message
+        assert (
+            MASKED in result.message or "staging key" in result.message or "could not be reached" in result.message
+        ), result.message
         assert_clean(result.message, "check_connection's message")
 
 

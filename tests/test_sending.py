@@ -6,6 +6,7 @@ only outcomes &Open certainly did not process are retried; a run-stopping answer
 the run at once; Stop works; nobody is gifted twice; write-back failures lose nothing.
 No test asserts on timing; every wait is a bounded poll.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,13 +22,28 @@ from lib.ratelimit import RetryPolicy
 from lib.runtime import HTTP_POOL, http_session
 from lib.sandbox import Faults, Sandbox
 from lib.sandbox_limiters import LimiterKind
-from lib.sending import (DEFAULT_CONCURRENCY, MAX_CONCURRENCY, NOT_SENT_STOPPED, NOT_SENT_UNAVAILABLE, UNKNOWN_MESSAGE,
-                         SendItem, SendRun)
+from lib.sending import (
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
+    NOT_SENT_STOPPED,
+    NOT_SENT_UNAVAILABLE,
+    UNKNOWN_MESSAGE,
+    SendItem,
+    SendRun,
+)
 from lib.store import RunInProgress, Store
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, SEND_ERROR, SENT_AT
-from tests.support import (NO_SUCH_CAMPAIGN, RecordingSink, archived_campaign, assert_nobody_gifted_twice, gift_counts, posted_email,
-                           posts, until)
 from tests import backends
+from tests.support import (
+    NO_SUCH_CAMPAIGN,
+    RecordingSink,
+    archived_campaign,
+    assert_nobody_gifted_twice,
+    gift_counts,
+    posted_email,
+    posts,
+    until,
+)
 
 LIST = "test:list"
 FAST = RetryPolicy(base=0.02, cap=0.2)  # 503 backoff without long waits (Retry-After still wins)
@@ -43,8 +59,7 @@ def client_for(sb: Sandbox, *, token: str | None = None, timeout=(5.0, 30.0)) ->
 
 
 def people(n: int, prefix: str = "p") -> list[SendItem]:
-    return [SendItem(f"{prefix}{i}", Recipient(f"First{i}", f"Last{i}", f"{prefix}{i}@example.com"))
-            for i in range(n)]
+    return [SendItem(f"{prefix}{i}", Recipient(f"First{i}", f"Last{i}", f"{prefix}{i}@example.com")) for i in range(n)]
 
 
 def email_of(item: SendItem) -> str:
@@ -58,8 +73,9 @@ def posts_by_email(sb: Sandbox) -> dict[str, list]:
     return out
 
 
-def engine(sb: Sandbox, store: Store, items, *, client: AndOpenClient | None = None, campaign: str | None = None,
-           **kw) -> SendRun:
+def engine(
+    sb: Sandbox, store: Store, items, *, client: AndOpenClient | None = None, campaign: str | None = None, **kw
+) -> SendRun:
     kw.setdefault("rate", 100.0)
     kw.setdefault("concurrency", 4)
     kw.setdefault("policy", FAST)
@@ -263,8 +279,7 @@ UNKNOWN_CASES = [
 
 
 @pytest.mark.parametrize("name,faults,timeout,status,request_id", UNKNOWN_CASES, ids=[c[0] for c in UNKNOWN_CASES])
-def test_an_unknown_outcome_is_marked_and_never_retried(make_sandbox, store, name, faults, timeout, status,
-                                                         request_id):
+def test_an_unknown_outcome_is_marked_and_never_retried(make_sandbox, store, name, faults, timeout, status, request_id):
     sb = make_sandbox(faults=faults)
     items = people(3)
     sink = RecordingSink()
@@ -302,8 +317,16 @@ def test_a_run_stopping_answer_stops_the_run_at_once(make_sandbox, store, name, 
     sb = make_sandbox(faults=Faults(latency=0.05))
     concurrency = 4
     sink = RecordingSink()
-    run = engine(sb, store, people(60), client=client_for(sb, token=token), campaign=campaign(sb),
-                 concurrency=concurrency, rate=200, sink=sink)
+    run = engine(
+        sb,
+        store,
+        people(60),
+        client=client_for(sb, token=token),
+        campaign=campaign(sb),
+        concurrency=concurrency,
+        rate=200,
+        sink=sink,
+    )
     p = run.run()
 
     assert p.state == "stopped"
@@ -385,8 +408,11 @@ def _held_by_a_running_engine(tmp_path, store, sb):
     return first
 
 
-@pytest.mark.parametrize("hold", [_held_by_another_store, _held_by_a_running_engine],
-                         ids=["another store connection", "a SendRun that has begun"])
+@pytest.mark.parametrize(
+    "hold",
+    [_held_by_another_store, _held_by_a_running_engine],
+    ids=["another store connection", "a SendRun that has begun"],
+)
 def test_a_run_while_another_holds_the_list_is_refused(make_sandbox, store, tmp_path, hold):
     sb = make_sandbox()
     first = hold(tmp_path, store, sb)
@@ -402,14 +428,31 @@ def test_a_run_while_another_holds_the_list_is_refused(make_sandbox, store, tmp_
 # -- the issue's fault mix ----------------------------------------------------------------
 def test_the_fault_mix_ends_every_row_in_a_known_state_and_gifts_nobody_twice(make_sandbox, store):
     # The engine asks for twice the sandbox's limit: about 5% of the answers are 429s.
-    sb = make_sandbox(faults=Faults(error_503=0.10, rate_limit=20, error_500_after_create=0.02,
-                                    hang_after_create=0.02, hang_seconds=2.0, seed=11))
+    sb = make_sandbox(
+        faults=Faults(
+            error_503=0.10,
+            rate_limit=20,
+            error_500_after_create=0.02,
+            hang_after_create=0.02,
+            hang_seconds=2.0,
+            seed=11,
+        )
+    )
     bad = [SendItem(f"bad{i}", Recipient(f, l, e)) for i, (f, l, e, _, _) in enumerate(BAD_ROWS)]
     items = people(200) + bad
     sink = RecordingSink()
     policy = RetryPolicy()
-    p = engine(sb, store, items, client=client_for(sb, timeout=(1.0, 0.5)), rate=40, concurrency=8,
-               policy=policy, sink=sink, flush_interval=0.5).run()
+    p = engine(
+        sb,
+        store,
+        items,
+        client=client_for(sb, timeout=(1.0, 0.5)),
+        rate=40,
+        concurrency=8,
+        policy=policy,
+        sink=sink,
+        flush_interval=0.5,
+    ).run()
 
     statuses = Counter(r.status for r in posts(sb))
     assert all(statuses[s] > 0 for s in (201, 429, 503, 500, None)), f"a fault never fired: {statuses}"
@@ -483,7 +526,8 @@ def test_a_sink_that_never_works_keeps_everything_for_the_next_run(make_sandbox,
     assert len(posts(sb)) == before and p2.already == 5
     gifts = sb.gifts_by_email()
     assert {k: v[GIFT_REQUEST_ID] for k, v in sink.rows().items()} == {
-        i.row_key: gifts[email_of(i)][0]["id"] for i in items}
+        i.row_key: gifts[email_of(i)][0]["id"] for i in items
+    }
 
 
 # -- the pace and the requests in flight ---------------------------------------------------
@@ -498,8 +542,9 @@ def test_a_slow_api_gets_as_many_requests_in_flight_as_its_latency_needs_and_no_
     needs ~20 in flight; a fixed pool of 8 would carry 8/s. A fast API keeps the first 8."""
     slow = make_sandbox(faults=Faults(latency=1.0))
     items = people(50)
-    run = SendRun(client_for(slow), store, LIST, items, slow.campaign_ids[0], rate=20, policy=FAST,
-                  sink=RecordingSink())
+    run = SendRun(
+        client_for(slow), store, LIST, items, slow.campaign_ids[0], rate=20, policy=FAST, sink=RecordingSink()
+    )
     p = run.run()
     assert (p.state, p.sent, p.failed, p.unknown) == ("completed", 50, 0, 0)
     assert gift_counts(slow) == {email_of(i): 1 for i in items}
@@ -507,8 +552,16 @@ def test_a_slow_api_gets_as_many_requests_in_flight_as_its_latency_needs_and_no_
     assert most_in_flight(slow, 1.0) <= run.peak_workers <= MAX_CONCURRENCY
 
     fast = make_sandbox()
-    run = SendRun(client_for(fast), store, "test:fast", people(50, "f"), fast.campaign_ids[0], rate=20, policy=FAST,
-                  sink=RecordingSink())
+    run = SendRun(
+        client_for(fast),
+        store,
+        "test:fast",
+        people(50, "f"),
+        fast.campaign_ids[0],
+        rate=20,
+        policy=FAST,
+        sink=RecordingSink(),
+    )
     assert run.run().sent == 50 and run.peak_workers == DEFAULT_CONCURRENCY
 
     capped = make_sandbox(faults=Faults(latency=1.0))

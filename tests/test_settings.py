@@ -1,5 +1,6 @@
 """lib.settings builds one typed Settings from secrets and environment (first source wins)
 and never lets a secret print itself."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,11 @@ from lib.settings import DEFAULT_DATA_DIR, Secret, Settings, SettingsError, mask
 
 KEY = "ao-v1-production-fakeProdToken1234"
 PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkq\\n-----END PRIVATE KEY-----\\n"
-ACCOUNT = {"type": "service_account", "client_email": "giftrun@proj.iam.gserviceaccount.com",
-           "private_key": PRIVATE_KEY}
+ACCOUNT = {
+    "type": "service_account",
+    "client_email": "giftrun@proj.iam.gserviceaccount.com",
+    "private_key": PRIVATE_KEY,
+}
 
 
 class BrokenSecrets:
@@ -24,23 +28,47 @@ class BrokenSecrets:
 
 # (id, sources, attribute, expected)
 PRECEDENCE = [
-    ("first-wins", ({"ANDOPEN_CAMPAIGN_ID": "from-secrets"}, {"ANDOPEN_CAMPAIGN_ID": "from-env"}),
-     "campaign_id", "from-secrets"),
+    (
+        "first-wins",
+        ({"ANDOPEN_CAMPAIGN_ID": "from-secrets"}, {"ANDOPEN_CAMPAIGN_ID": "from-env"}),
+        "campaign_id",
+        "from-secrets",
+    ),
     ("falls-through-when-absent", ({}, {"ANDOPEN_CAMPAIGN_ID": "from-env"}), "campaign_id", "from-env"),
-    ("empty-counts-as-absent", ({"ANDOPEN_CAMPAIGN_ID": ""}, {"ANDOPEN_CAMPAIGN_ID": "from-env"}),
-     "campaign_id", "from-env"),
-    ("none-counts-as-absent", ({"ANDOPEN_CAMPAIGN_ID": None}, {"ANDOPEN_CAMPAIGN_ID": "from-env"}),
-     "campaign_id", "from-env"),
+    (
+        "empty-counts-as-absent",
+        ({"ANDOPEN_CAMPAIGN_ID": ""}, {"ANDOPEN_CAMPAIGN_ID": "from-env"}),
+        "campaign_id",
+        "from-env",
+    ),
+    (
+        "none-counts-as-absent",
+        ({"ANDOPEN_CAMPAIGN_ID": None}, {"ANDOPEN_CAMPAIGN_ID": "from-env"}),
+        "campaign_id",
+        "from-env",
+    ),
     ("broken-source-skipped", (BrokenSecrets(), {"ANDOPEN_CAMPAIGN_ID": "from-env"}), "campaign_id", "from-env"),
     ("values-stripped", ({"ANDOPEN_BASE_URL": "  http://127.0.0.1:8000 \n"},), "base_url", "http://127.0.0.1:8000"),
-    ("history-sheet", ({"GIFTRUN_HISTORY_SHEET": "https://docs.google.com/x"},), "history_sheet",
-     "https://docs.google.com/x"),
-    ("data-dir", ({"GIFTRUN_DATA_DIR": "/var/lib/giftrun"}, {"GIFTRUN_DATA_DIR": "/tmp"}), "data_dir",
-     Path("/var/lib/giftrun")),
+    (
+        "history-sheet",
+        ({"GIFTRUN_HISTORY_SHEET": "https://docs.google.com/x"},),
+        "history_sheet",
+        "https://docs.google.com/x",
+    ),
+    (
+        "data-dir",
+        ({"GIFTRUN_DATA_DIR": "/var/lib/giftrun"}, {"GIFTRUN_DATA_DIR": "/tmp"}),
+        "data_dir",
+        Path("/var/lib/giftrun"),
+    ),
     ("data-dir-default", ({},), "data_dir", Path(DEFAULT_DATA_DIR)),
     ("nothing-set", ({},), "base_url", None),
-    ("domains-text", ({"GIFTRUN_ALLOWED_DOMAINS": "Example.com; @Partner.org, ,"},), "allowed_domains",
-     ("example.com", "partner.org")),
+    (
+        "domains-text",
+        ({"GIFTRUN_ALLOWED_DOMAINS": "Example.com; @Partner.org, ,"},),
+        "allowed_domains",
+        ("example.com", "partner.org"),
+    ),
     ("domains-list", ({"GIFTRUN_ALLOWED_DOMAINS": ["A.com", " b.com "]},), "allowed_domains", ("a.com", "b.com")),
 ]
 
@@ -51,26 +79,45 @@ def test_from_mapping_first_source_wins(sources, attribute, expected):
 
 
 def test_secrets_come_from_the_first_source_that_has_them():
-    s = Settings.from_mapping({"ANDOPEN_API_KEY": KEY}, {"ANDOPEN_API_KEY": "ao-v1-staging-other0000000000",
-                                                           "ANDOPEN_WEBHOOK_SECRET": "whsec_abc"})
+    s = Settings.from_mapping(
+        {"ANDOPEN_API_KEY": KEY},
+        {"ANDOPEN_API_KEY": "ao-v1-staging-other0000000000", "ANDOPEN_WEBHOOK_SECRET": "whsec_abc"},
+    )
     assert isinstance(s.api_key, Secret) and s.api_key.reveal() == KEY
     assert s.webhook_secret.reveal() == "whsec_abc"
 
 
-@pytest.mark.parametrize("sources,demo", [
-    (({},), True), (({"ANDOPEN_API_KEY": ""},), True), (({"ANDOPEN_API_KEY": "   "},), True),
-    (({"ANDOPEN_API_KEY": KEY},), False), (({}, {"ANDOPEN_API_KEY": KEY}), False),
-], ids=["absent", "empty", "blank", "set", "set-in-env"])
+@pytest.mark.parametrize(
+    "sources,demo",
+    [
+        (({},), True),
+        (({"ANDOPEN_API_KEY": ""},), True),
+        (({"ANDOPEN_API_KEY": "   "},), True),
+        (({"ANDOPEN_API_KEY": KEY},), False),
+        (({}, {"ANDOPEN_API_KEY": KEY}), False),
+    ],
+    ids=["absent", "empty", "blank", "set", "set-in-env"],
+)
 def test_demo_mode_when_no_key(sources, demo):
     s = Settings.from_mapping(*sources)
     assert s.demo_mode is demo
     assert (s.api_key is None) is demo
 
 
-@pytest.mark.parametrize("show", [
-    str, repr, lambda s: f"{s}", lambda s: f"{s!r}", lambda s: "%s %r" % (s, s), lambda s: format(s, ""),
-    lambda s: str([s]), lambda s: str({"key": s}),
-], ids=["str", "repr", "f-string", "f-string-repr", "percent", "format", "in-a-list", "in-a-dict"])
+@pytest.mark.parametrize(
+    "show",
+    [
+        str,
+        repr,
+        lambda s: f"{s}",
+        lambda s: f"{s!r}",
+        lambda s: "%s %r" % (s, s),
+        lambda s: format(s, ""),
+        lambda s: str([s]),
+        lambda s: str({"key": s}),
+    ],
+    ids=["str", "repr", "f-string", "f-string-repr", "percent", "format", "in-a-list", "in-a-dict"],
+)
 def test_secret_never_shows_its_value(show):
     text = show(Secret(KEY))
     assert KEY not in text and "fakeProdToken" not in text
@@ -84,8 +131,14 @@ def test_secret_reveals_only_on_request_and_compares_by_value():
 
 
 def test_settings_repr_shows_no_secret():
-    s = Settings.from_mapping({"ANDOPEN_API_KEY": KEY, "ANDOPEN_WEBHOOK_SECRET": "whsec_S3cretHook0000",
-                               "GIFTRUN_APP_PASSWORD": "hunter2-hunter2", "gcp_service_account": ACCOUNT})
+    s = Settings.from_mapping(
+        {
+            "ANDOPEN_API_KEY": KEY,
+            "ANDOPEN_WEBHOOK_SECRET": "whsec_S3cretHook0000",
+            "GIFTRUN_APP_PASSWORD": "hunter2-hunter2",
+            "gcp_service_account": ACCOUNT,
+        }
+    )
     for text in (repr(s), str(s), f"{s}"):
         assert KEY not in text and "whsec_S3cretHook0000" not in text and "hunter2-hunter2" not in text
         assert "PRIVATE KEY" not in text and "MIIEvQIBADANBgkq" not in text
@@ -113,6 +166,7 @@ def test_mask_token(token, masked):
 
 # ------------------------------------------------------------------ Google service account
 
+
 def test_service_account_from_json_text():
     s = Settings.from_mapping({"GOOGLE_SERVICE_ACCOUNT_JSON": "  " + json.dumps(ACCOUNT) + "\n"})
     assert s.service_account == ACCOUNT
@@ -135,10 +189,14 @@ def test_no_service_account():
     assert Settings.from_mapping({}).service_account is None
 
 
-@pytest.mark.parametrize("value", [
-    '{"type": "service_account", "private_key": "MIIEvQIBADANBgkq"',  # truncated JSON text
-    '{not json at all, "private_key": "MIIEvQIBADANBgkq"}',
-], ids=["truncated", "garbage"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        '{"type": "service_account", "private_key": "MIIEvQIBADANBgkq"',  # truncated JSON text
+        '{not json at all, "private_key": "MIIEvQIBADANBgkq"}',
+    ],
+    ids=["truncated", "garbage"],
+)
 def test_bad_json_text_is_a_settings_error_that_does_not_echo_it(value):
     with pytest.raises(SettingsError) as info:
         Settings.from_mapping({"GOOGLE_SERVICE_ACCOUNT_JSON": value})

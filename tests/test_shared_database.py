@@ -7,6 +7,7 @@ each event once; an unreachable database is one clear error with nothing sent; a
 lost mid-run stops the run and leaves nothing that was sent looking unsent.
 
 Each "host" is a subprocess with its own GIFTRUN_DATA_DIR and the same GIFTRUN_DATABASE_URL."""
+
 from __future__ import annotations
 
 import csv
@@ -68,9 +69,17 @@ def test_hosts_sending_overlapping_lists_at_once_gift_nobody_twice(make_sandbox,
     lists = {h: tmp_path / f"host-{h}" / "list.csv" for h in "abc"}
     for n, (h, path) in enumerate(lists.items()):
         write_list(path, list(range(40)) + list(range(100 + 10 * n, 110 + 10 * n)))  # 40 shared, 10 own
-    procs = [subprocess.Popen([*CLI, *send_args(sb, path, "--lookback", "forever")], cwd=tmp_path,
-                              env=host_env(tmp_path, h, sb), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for h, path in lists.items()]
+    procs = [
+        subprocess.Popen(
+            [*CLI, *send_args(sb, path, "--lookback", "forever")],
+            cwd=tmp_path,
+            env=host_env(tmp_path, h, sb),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for h, path in lists.items()
+    ]
     outs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outs
     assert all("Traceback" not in out + err for out, err in outs)
@@ -123,9 +132,16 @@ def test_an_unknown_outcome_on_one_host_is_held_on_another(make_sandbox, tmp_pat
 def _signed(event_id: str, gift: dict, event_type: str) -> tuple[dict, bytes]:
     body = json.dumps(gift).encode()
     ts = str(int(time.time()))
-    return ({"AndOpen-Webhook-Signature": sign(SECRET, ts, body), "AndOpen-Webhook-Dispatch-Timestamp": ts,
-             "AndOpen-Webhook-Event-Id": event_id, "AndOpen-Webhook-Event-Type": event_type,
-             "Content-Type": "application/json"}, body)
+    return (
+        {
+            "AndOpen-Webhook-Signature": sign(SECRET, ts, body),
+            "AndOpen-Webhook-Dispatch-Timestamp": ts,
+            "AndOpen-Webhook-Event-Id": event_id,
+            "AndOpen-Webhook-Event-Type": event_type,
+            "Content-Type": "application/json",
+        },
+        body,
+    )
 
 
 class Receiver:
@@ -133,9 +149,14 @@ class Receiver:
 
     def __init__(self, tmp_path: Path, host: str) -> None:
         self.port = closed_port()
-        self.proc = subprocess.Popen([*CLI, "webhooks", "--port", str(self.port)], cwd=tmp_path,
-                                     env=host_env(tmp_path, host, ANDOPEN_WEBHOOK_SECRET=SECRET),
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [*CLI, "webhooks", "--port", str(self.port)],
+            cwd=tmp_path,
+            env=host_env(tmp_path, host, ANDOPEN_WEBHOOK_SECRET=SECRET),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.url = f"http://127.0.0.1:{self.port}"
         assert until(self._up, timeout=30), "the receiver never started"
 
@@ -161,18 +182,24 @@ def test_a_receiver_on_one_host_and_status_on_another_agree(make_sandbox, tmp_pa
     gifts = {g["recipient"]["email"]: g for gs in sb.gifts_by_email().values() for g in gs}
     receiver = Receiver(tmp_path, "receiver")
     try:
-        for email, status in [("person0@example.com", "delivered"), ("person1@example.com", "cancelled"),
-                              ("person2@example.com", "redeemed")]:
-            r = receiver.post(*_signed(str(uuid.uuid4()), {**gifts[email], "status": status},
-                                       f"gift_request_{status}"))
+        for email, status in [
+            ("person0@example.com", "delivered"),
+            ("person1@example.com", "cancelled"),
+            ("person2@example.com", "redeemed"),
+        ]:
+            r = receiver.post(*_signed(str(uuid.uuid4()), {**gifts[email], "status": status}, f"gift_request_{status}"))
             assert r.status_code == 200, r.text
     finally:
         receiver.stop()
     status = run_cli(tmp_path, host_env(tmp_path, "reporter"), "status", str(path), timeout=120)
     assert status.returncode == 0, status.stderr
     rows = {r["Email"]: r[GIFT_STATUS] for r in csvio.read_csv_path(path).to_dict("records")}
-    assert rows == {"person0@example.com": "Delivered", "person1@example.com": "Cancelled",
-                    "person2@example.com": "Redeemed", "person3@example.com": "Submitted"}
+    assert rows == {
+        "person0@example.com": "Delivered",
+        "person1@example.com": "Cancelled",
+        "person2@example.com": "Redeemed",
+        "person3@example.com": "Submitted",
+    }
 
 
 def test_concurrent_deliveries_to_several_receivers_store_each_event_once(tmp_path):
@@ -180,11 +207,20 @@ def test_concurrent_deliveries_to_several_receivers_store_each_event_once(tmp_pa
     try:
         deliveries = []
         for g in range(60):
-            gift = {"id": f"gift-{g}", "status": "submitted", "recipient": {"email": f"p{g}@example.com"},
-                    "updated_at": "2026-11-01T10:00:00.000Z"}
+            gift = {
+                "id": f"gift-{g}",
+                "status": "submitted",
+                "recipient": {"email": f"p{g}@example.com"},
+                "updated_at": "2026-11-01T10:00:00.000Z",
+            }
             for n, status in enumerate(["redeemed", "dispatched", "delivered"]):
-                deliveries.append(_signed(f"ev-{g}-{status}", {**gift, "status": status,
-                                          "updated_at": f"2026-11-01T1{n + 1}:00:00.000Z"}, f"gift_request_{status}"))
+                deliveries.append(
+                    _signed(
+                        f"ev-{g}-{status}",
+                        {**gift, "status": status, "updated_at": f"2026-11-01T1{n + 1}:00:00.000Z"},
+                        f"gift_request_{status}",
+                    )
+                )
         answers: list[tuple[str, str]] = []
         lock = threading.Lock()
 

@@ -1,12 +1,23 @@
 """Each step of a write-back flush (lib/sheets/flush.py) on its own, over plain values: what it
 promises, whatever the others do. The whole flush through real gspread is in test_sheets.py."""
+
 from __future__ import annotations
 
 import pytest
 
 from lib.sheets import NoHeaderRowError, SheetList, SheetsError, make_client
-from lib.sheets.flush import (Columns, Layout, WriteMemory, allocate_columns, changed_cells, place_results,
-                              read_layout, remember, repair_cells, result_cells)
+from lib.sheets.flush import (
+    Columns,
+    Layout,
+    WriteMemory,
+    allocate_columns,
+    changed_cells,
+    place_results,
+    read_layout,
+    remember,
+    repair_cells,
+    result_cells,
+)
 from lib.writeback import GIFT_REQUEST_ID, RESULT_COLUMNS, SEND_ERROR, RowResult
 
 pytestmark = pytest.mark.single_backend
@@ -77,11 +88,14 @@ def test_a_result_whose_key_is_gone_falls_back_to_the_only_row_with_its_email():
     assert [i for i, _r in p.placed] == [1] and p.unplaced == {}
 
 
-@pytest.mark.parametrize("rows, results", [
-    ([ANA, ANA], [result("ana@x.com#3", "ana@x.com", gid="G1")]),  # two rows have the email: never a guess
-    ([BO], [result("ana@x.com#1", "ana@x.com", gid="G1")]),  # the person's row was deleted
-    ([ANA], [result("#name:ana|lopez#2", "", gid="G1")]),  # no email to fall back on
-])
+@pytest.mark.parametrize(
+    "rows, results",
+    [
+        ([ANA, ANA], [result("ana@x.com#3", "ana@x.com", gid="G1")]),  # two rows have the email: never a guess
+        ([BO], [result("ana@x.com#1", "ana@x.com", gid="G1")]),  # the person's row was deleted
+        ([ANA], [result("#name:ana|lopez#2", "", gid="G1")]),  # no email to fall back on
+    ],
+)
 def test_a_result_with_no_certain_row_is_kept_unplaced(rows, results):
     p = place_results(results, layout(*rows))
     assert p.placed == [] and list(p.unplaced) == [r.row_key for r in results]
@@ -124,9 +138,11 @@ def test_without_new_results_no_column_is_added_but_remembered_ones_are_checked(
 
 # -- 4. repair moved writes --------------------------------------------------------------------
 HEADER_G = [*HEADER, GIFT_REQUEST_ID]
-WROTE_ANA = WriteMemory(written={"ana@x.com#1": {"giftrequestid": "G1"}},
-                        before={"ana@x.com#1": {"giftrequestid": ""}, "bo@x.com#1": {"giftrequestid": ""}},
-                        names={"giftrequestid": GIFT_REQUEST_ID})
+WROTE_ANA = WriteMemory(
+    written={"ana@x.com#1": {"giftrequestid": "G1"}},
+    before={"ana@x.com#1": {"giftrequestid": ""}, "bo@x.com#1": {"giftrequestid": ""}},
+    names={"giftrequestid": GIFT_REQUEST_ID},
+)
 
 
 def _repair(*rows: list[str], memory: WriteMemory = WROTE_ANA) -> dict[tuple[int, int], str]:
@@ -166,7 +182,10 @@ def test_result_cells_are_text_and_added_headers_go_in_row_0():
 
 def test_only_cells_that_differ_from_the_tab_are_written():
     lay = layout([*ANA, "G1"], header=HEADER_G)
-    assert changed_cells({(1, 4): "G1", (1, 3): "", (1, 0): "Anna", (5, 9): "new"}, lay) == {(1, 0): "Anna", (5, 9): "new"}
+    assert changed_cells({(1, 4): "G1", (1, 3): "", (1, 0): "Anna", (5, 9): "new"}, lay) == {
+        (1, 0): "Anna",
+        (5, 9): "new",
+    }
 
 
 def test_remember_keeps_what_was_written_by_key_and_what_every_row_held_before():
@@ -201,7 +220,8 @@ def test_a_result_named_loosely_adds_one_column_to_the_sheet(fake):
     sheet = SheetList.open(make_client(None, emulator_host=fake.host, timeout=10), key)
     sheet.read()
     sheet.sink("Email", "First Name", "Last Name").write(
-        [RowResult("ana@x.com#1", "ana@x.com", {"gift_request_id": "G1"})])
+        [RowResult("ana@x.com#1", "ana@x.com", {"gift_request_id": "G1"})]
+    )
     header = fake.rows(key, "People")[0]
     assert header == HEADER + list(RESULT_COLUMNS)
     assert fake.table(key, "People")[0][GIFT_REQUEST_ID] == "G1"

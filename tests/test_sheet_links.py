@@ -1,6 +1,7 @@
 """What counts as a Google Sheet: one rule (`sheets.looks_like_sheet`) for the CLI's SOURCE, the
 app's link box and the parser. The CLI used to want 30+ characters for a bare key and the app
 25+, so a 25–29 character key opened in the app and was 'File not found' to the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,9 @@ PEOPLE = [["Ana", "Lopez", "ana@example.com", "yes"], ["Bo", "Kimura", "bo@examp
 SA_EMAIL = "giftrun-bot@acme-project.iam.gserviceaccount.com"
 
 SHEETS = [
-    *SHORT_KEYS, LONG_KEY, f"  {LONG_KEY}  ",
+    *SHORT_KEYS,
+    LONG_KEY,
+    f"  {LONG_KEY}  ",
     f"https://docs.google.com/spreadsheets/d/{LONG_KEY}/edit#gid=7",
     f"docs.google.com/spreadsheets/d/{LONG_KEY}",
     f"HTTPS://DOCS.GOOGLE.COM/spreadsheets/d/{LONG_KEY}/edit",
@@ -29,11 +32,23 @@ SHEETS = [
     f"https://docs.google.com/spreadsheet/ccc?key={LONG_KEY}#gid=0",
 ]
 # Meant as a sheet, but not one that can be opened: the parser says what is wrong with the link.
-UNUSABLE_LINKS = ["https://docs.google.com/spreadsheets/d/e/2PACX-1vabc/pubhtml", "https://docs.google.com/spreadsheets/"]
+UNUSABLE_LINKS = [
+    "https://docs.google.com/spreadsheets/d/e/2PACX-1vabc/pubhtml",
+    "https://docs.google.com/spreadsheets/",
+]
 NOT_SHEETS = [
-    "", "   ", "a" * 24, "people.csv", "./lists/people.csv", "lists/a_list_of_people_for_march", "C:\\lists\\people.csv",
-    "reports/spreadsheets/d/abcdefghijklmnopqrstuvwxyz/list.csv", "https://example.com/sheet",
-    "https://docs.google.com/document/d/abc/edit", f"{'a' * 30}.csv", "a key with spaces in it, long enough",
+    "",
+    "   ",
+    "a" * 24,
+    "people.csv",
+    "./lists/people.csv",
+    "lists/a_list_of_people_for_march",
+    "C:\\lists\\people.csv",
+    "reports/spreadsheets/d/abcdefghijklmnopqrstuvwxyz/list.csv",
+    "https://example.com/sheet",
+    "https://docs.google.com/document/d/abc/edit",
+    f"{'a' * 30}.csv",
+    "a key with spaces in it, long enough",
 ]
 
 
@@ -90,9 +105,12 @@ def test_the_cli_sends_to_a_sheet_given_by_a_27_character_key(fake, tmp_path):
     key = SHORT_KEYS[1]
     fake.create_spreadsheet(key, {"People": [HEADER, *PEOPLE]})
     with Sandbox() as sb:
-        env = support.cli_env(tmp_path / "data", sb, SHEETS_EMULATOR_HOST=fake.host,
-                              GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps({"type": "service_account",
-                                                                      "client_email": SA_EMAIL}))
+        env = support.cli_env(
+            tmp_path / "data",
+            sb,
+            SHEETS_EMULATOR_HOST=fake.host,
+            GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps({"type": "service_account", "client_email": SA_EMAIL}),
+        )
         proc = run_cli(tmp_path, env, "send", key, "--campaign", sb.campaign_ids[0], "--rate", "50", timeout=180)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         gifts = sb.gifts_by_email()

@@ -5,6 +5,7 @@ in this process, real SQLite stores in tmp_path, a real webhook receiver on 127.
 
 Nothing here asserts timing; every wait is bounded.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,12 +31,19 @@ from lib.settings import Settings
 from lib.sheet_source import history_mirror, import_shared_history, load_sheet, mirror_events
 from lib.store import Store
 from lib.webhooks import receiver_app, sign
-from lib.writeback import (ELIGIBILITY, GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, RESULT_COLUMNS, SEND_ERROR,
-                           SENT_AT, SKIP_REASON)
-from tests import support
-from tests.fake_sheets import Formula, FakeSheets
+from lib.writeback import (
+    ELIGIBILITY,
+    GIFT_REQUEST_ID,
+    GIFT_STATUS,
+    REDEMPTION_URL,
+    RESULT_COLUMNS,
+    SEND_ERROR,
+    SENT_AT,
+    SKIP_REASON,
+)
+from tests import backends, support
+from tests.fake_sheets import FakeSheets, Formula
 from tests.support import CLI, assert_nobody_gifted_twice, posts, run_cli
-from tests import backends
 
 KEY = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
 HISTORY_KEY = "1HistVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2hist"
@@ -61,10 +69,15 @@ def sb():
 
 def cli_env(data_dir: Path, sb: Sandbox, fake: FakeSheets, **overrides: str) -> dict[str, str]:
     """The shared CLI environment, reaching the fake Sheets API as a service account."""
-    return support.cli_env(data_dir, sb, **{
-        "SHEETS_EMULATOR_HOST": fake.host,
-        "GOOGLE_SERVICE_ACCOUNT_JSON": json.dumps({"type": "service_account", "client_email": SA_EMAIL}),
-        **overrides})
+    return support.cli_env(
+        data_dir,
+        sb,
+        **{
+            "SHEETS_EMULATOR_HOST": fake.host,
+            "GOOGLE_SERVICE_ACCOUNT_JSON": json.dumps({"type": "service_account", "client_email": SA_EMAIL}),
+            **overrides,
+        },
+    )
 
 
 def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -72,8 +85,7 @@ def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProce
 
 
 def popen(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen([*CLI, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen([*CLI, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
@@ -116,10 +128,19 @@ def assert_results_on_their_rows(fake: FakeSheets, sb: Sandbox, emails: list[str
 
 # -- load_sheet ------------------------------------------------------------------------------
 def test_load_sheet_reads_text_and_keys_rows_by_identity(fake, tmp_path):
-    fake.create_spreadsheet(KEY, {TAB: [HEADER, ["Ann", "Lee", "Ann@Example.com ", "yes", "00123"],
-                                        ["", "", "", "", ""],
-                                        ["Ann", "Lee", "ann@example.com", "no", "=1+1"],
-                                        ["Bo", "Ng", "", "yes", "1e5"]]}, title="Leads")
+    fake.create_spreadsheet(
+        KEY,
+        {
+            TAB: [
+                HEADER,
+                ["Ann", "Lee", "Ann@Example.com ", "yes", "00123"],
+                ["", "", "", "", ""],
+                ["Ann", "Lee", "ann@example.com", "no", "=1+1"],
+                ["Bo", "Ng", "", "yes", "1e5"],
+            ]
+        },
+        title="Leads",
+    )
     client = sheets.make_client(None, emulator_host=fake.host, timeout=10)
     loaded, sink = load_sheet(url(), Settings(data_dir=tmp_path), client=client)
     assert loaded.list_key == f"sheet:{KEY}:0" and loaded.name == "Leads / People"
@@ -134,10 +155,10 @@ def test_load_sheet_reads_text_and_keys_rows_by_identity(fake, tmp_path):
 FORMULA_NOTE = '=HYPERLINK("http://evil.example","click me")'
 MIXED = [
     ["Alice", "Smith", "alice@example.com", "yes", FORMULA_NOTE],  # sent
-    ["Bob", "Jones", "bob@example.com", "no", "00123"],           # not approved
+    ["Bob", "Jones", "bob@example.com", "no", "00123"],  # not approved
     ["=SUM(1,2)", "King", "carol@example.com", "yes", "+1 555"],  # sent; its name looks like a formula
-    ["Eve", "Moss", "eve@example", "yes", "=A1"],                 # invalid email
-    ["Frank", "Ng", "frank@example.com", "TRUE", ""],             # sent
+    ["Eve", "Moss", "eve@example", "yes", "=A1"],  # invalid email
+    ["Frank", "Ng", "frank@example.com", "TRUE", ""],  # sent
 ]
 
 
@@ -154,7 +175,7 @@ def test_send_to_a_sheet_works_like_the_csv_path(fake, sb, tmp_path):
     values = fake.rows(KEY, TAB, render="FORMULA")
     # result columns after the user's last column, in the contract's order; user cells untouched
     assert values[0] == HEADER + list(RESULT_COLUMNS)
-    assert [r[:len(HEADER)] + [""] * (len(HEADER) - len(r[:len(HEADER)])) for r in values[1:]] == MIXED
+    assert [r[: len(HEADER)] + [""] * (len(HEADER) - len(r[: len(HEADER)])) for r in values[1:]] == MIXED
     with fake.lock:
         grid = fake.spreadsheets[KEY].sheets[0].grid
         formulas = [(i, j) for i, row in enumerate(grid) for j, c in enumerate(row) if isinstance(c, Formula)]
@@ -173,8 +194,9 @@ def test_send_to_a_sheet_works_like_the_csv_path(fake, sb, tmp_path):
     history = fake.table(KEY, sheets.HISTORY_TITLE)
     assert fake.rows(KEY, sheets.HISTORY_TITLE)[0] == list(sheets.HISTORY_HEADER)
     gifts = sb.gifts_by_email()
-    assert sorted((h["Email"], h["Gift request ID"], h["Source"], h["Status"], h["Event id"]) for h in history) == sorted(
-        (e, g[0]["id"], "send", "submitted", f"send:{g[0]['id']}") for e, g in gifts.items())
+    assert sorted(
+        (h["Email"], h["Gift request ID"], h["Source"], h["Status"], h["Event id"]) for h in history
+    ) == sorted((e, g[0]["id"], "send", "submitted", f"send:{g[0]['id']}") for e, g in gifts.items())
 
     # again: nothing is sent, nothing changes, no history row is appended twice
     before = fake.rows(KEY, TAB)
@@ -211,8 +233,9 @@ def test_rows_inserted_above_and_sorted_during_a_run_keep_every_result_on_its_ro
     n = 60
     fake.create_spreadsheet(KEY, {TAB: [HEADER, *people(n)]})
     rng = random.Random(7)
-    proc = popen(tmp_path, cli_env(tmp_path / "data", sb, fake),
-                 "send", url(), "--campaign", sb.campaign_ids[0], "--rate", "10")
+    proc = popen(
+        tmp_path, cli_env(tmp_path / "data", sb, fake), "send", url(), "--campaign", sb.campaign_ids[0], "--rate", "10"
+    )
     inserted = sorts = 0
     try:
         assert until(lambda: len(posts(sb)) >= 1 or proc.poll() is not None, 60), "the run never started"
@@ -220,8 +243,11 @@ def test_rows_inserted_above_and_sorted_during_a_run_keep_every_result_on_its_ro
         # the last flush and the settle then happen without edits in between
         while proc.poll() is None and len(posts(sb)) < n - 10:
             at = 2 if inserted % 2 == 0 else rng.randint(2, n + inserted)
-            row = ([""] * len(HEADER) if inserted % 5 == 4
-                   else ["Inserted", f"Row{inserted}", f"inserted{inserted}@example.com", "", "added mid-run"])
+            row = (
+                [""] * len(HEADER)
+                if inserted % 5 == 4
+                else ["Inserted", f"Row{inserted}", f"inserted{inserted}@example.com", "", "added mid-run"]
+            )
             fake.insert_rows(KEY, TAB, at, [row])
             inserted += 1
             if inserted % 8 == 0:  # and now and then someone sorts the sheet
@@ -235,8 +261,11 @@ def test_rows_inserted_above_and_sorted_during_a_run_keep_every_result_on_its_ro
     assert inserted >= 20 and sorts >= 2, f"only {inserted} rows inserted and {sorts} sorts during the run"
     assert len(posts(sb)) == n
     assert_results_on_their_rows(fake, sb, [f"person{i:03d}@example.com" for i in range(n)])
-    stray = {r["Email"]: {c: r.get(c) for c in RESULT_COLUMNS if r.get(c)}
-             for r in table(fake) if r["First Name"] == "Inserted"}
+    stray = {
+        r["Email"]: {c: r.get(c) for c in RESULT_COLUMNS if r.get(c)}
+        for r in table(fake)
+        if r["First Name"] == "Inserted"
+    }
     assert not any(stray.values()), f"results landed on inserted rows: {stray}"
     assert fake.rows(KEY, TAB)[0] == HEADER + list(RESULT_COLUMNS)
     assert len(fake.table(KEY, sheets.HISTORY_TITLE)) == n
@@ -247,8 +276,9 @@ def test_rows_inserted_above_and_sorted_during_a_run_keep_every_result_on_its_ro
 def test_a_quota_storm_mid_run_loses_no_result(fake, sb, tmp_path):
     n = 60
     fake.create_spreadsheet(KEY, {TAB: [HEADER, *people(n)]})
-    proc = popen(tmp_path, cli_env(tmp_path / "data", sb, fake),
-                 "send", url(), "--campaign", sb.campaign_ids[0], "--rate", "10")
+    proc = popen(
+        tmp_path, cli_env(tmp_path / "data", sb, fake), "send", url(), "--campaign", sb.campaign_ids[0], "--rate", "10"
+    )
     try:
         assert until(lambda: len(posts(sb)) >= 10 or proc.poll() is not None, 60)
         # more refusals than one write-back's backoff absorbs (5 attempts): that flush gives up
@@ -279,8 +309,11 @@ def test_status_with_a_sheet_url_polls_and_writes_gift_status_and_history(fake, 
 
     assert proc.returncode == 0, proc.stderr
     assert {e: r[GIFT_STATUS] for e, r in by_email(fake).items()} == {
-        "person000@example.com": "Delivered", "person001@example.com": "Submitted",
-        "person002@example.com": "Cancelled", "person003@example.com": "Submitted"}
+        "person000@example.com": "Delivered",
+        "person001@example.com": "Submitted",
+        "person002@example.com": "Cancelled",
+        "person003@example.com": "Submitted",
+    }
     history = fake.table(KEY, sheets.HISTORY_TITLE)
     polled = sorted((h["Gift request ID"], h["Status"]) for h in history if h["Source"] == "poll")
     assert polled == sorted([(ids["person000@example.com"], "delivered"), (ids["person002@example.com"], "cancelled")])
@@ -313,19 +346,32 @@ def deliver(base: str, event_id: str, gift: dict, event_type: str, secret: str =
     ts = int(time.time())
     session = requests.Session()
     session.trust_env = False
-    resp = session.post(f"{base}/webhooks/andopen", data=body, timeout=10, headers={
-        "Content-Type": "application/json", "AndOpen-Webhook-Signature": sign(secret, ts, body),
-        "AndOpen-Webhook-Dispatch-Timestamp": str(ts), "AndOpen-Webhook-Event-Id": event_id,
-        "AndOpen-Webhook-Event-Type": event_type})
+    resp = session.post(
+        f"{base}/webhooks/andopen",
+        data=body,
+        timeout=10,
+        headers={
+            "Content-Type": "application/json",
+            "AndOpen-Webhook-Signature": sign(secret, ts, body),
+            "AndOpen-Webhook-Dispatch-Timestamp": str(ts),
+            "AndOpen-Webhook-Event-Id": event_id,
+            "AndOpen-Webhook-Event-Type": event_type,
+        },
+    )
     return resp.status_code
 
 
 def gift_body(gift_id: str, email: str, status: str) -> dict:
     now = iso(utcnow())
-    return {"id": gift_id, "status": status, "campaign_id": "c-other-tool",
-            "redemption_url": f"https://andopen.example/r/{gift_id}",
-            "recipient": {"first_name": "Zoe", "last_name": "Park", "email": email},
-            "created_at": now, "updated_at": now}
+    return {
+        "id": gift_id,
+        "status": status,
+        "campaign_id": "c-other-tool",
+        "redemption_url": f"https://andopen.example/r/{gift_id}",
+        "recipient": {"first_name": "Zoe", "last_name": "Park", "email": email},
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 # Gifts sent by another tool, known to Giftrun only from webhooks.
@@ -352,8 +398,11 @@ def assert_store_b_sees_the_shared_history(fake: FakeSheets, settings: Settings,
     assert import_shared_history(settings, store_b, client) == 3
     assert import_shared_history(settings, store_b, client) == 0, "importing twice added events"
     zoe, yan = store_b.gift("gr-ext-zoe"), store_b.gift("gr-ext-yan")
-    assert (zoe.status, zoe.email, zoe.redemption_url) == ("redeemed", "zoe@example.com",
-                                                          "https://andopen.example/r/gr-ext-zoe")
+    assert (zoe.status, zoe.email, zoe.redemption_url) == (
+        "redeemed",
+        "zoe@example.com",
+        "https://andopen.example/r/gr-ext-zoe",
+    )
     assert (yan.status, yan.email) == ("delivered", "yan@example.com")
     assert {e.source for e in store_b.events()} == {EventSource.WEBHOOK}
 
@@ -373,7 +422,9 @@ def test_receiver_appends_accepted_webhooks_to_the_shared_tab_and_another_store_
     client = sheets.make_client(None, emulator_host=fake.host, timeout=10)
     target = sheets.history_target(settings.history_sheet)
 
-    with serve(receiver_app(backends.store(settings.data_dir), SECRET, on_accepted=history_mirror(settings, store_a, client))) as base:
+    with serve(
+        receiver_app(backends.store(settings.data_dir), SECRET, on_accepted=history_mirror(settings, store_a, client))
+    ) as base:
         for event_id, gift, event_type in WEBHOOKS:
             assert deliver(base, event_id, gift, event_type) == 200
         assert deliver(base, "evt-2", WEBHOOKS[1][1], WEBHOOKS[1][2]) == 200  # a duplicate delivery
@@ -383,8 +434,12 @@ def test_receiver_appends_accepted_webhooks_to_the_shared_tab_and_another_store_
     assert sorted(tab_event_ids(fake)) == ["evt-1", "evt-2", "evt-3"]
     assert store_a.pending(target) == []
     rows = {r["Event id"]: r for r in fake.table(HISTORY_KEY, sheets.HISTORY_TITLE)}
-    assert (rows["evt-2"]["Gift request ID"], rows["evt-2"]["Status"], rows["evt-2"]["Source"],
-            rows["evt-2"]["Email"]) == ("gr-ext-zoe", "redeemed", "webhook", "zoe@example.com")
+    assert (
+        rows["evt-2"]["Gift request ID"],
+        rows["evt-2"]["Status"],
+        rows["evt-2"]["Source"],
+        rows["evt-2"]["Email"],
+    ) == ("gr-ext-zoe", "redeemed", "webhook", "zoe@example.com")
 
     assert_store_b_sees_the_shared_history(fake, settings, backends.store(tmp_path / "app"))
 
@@ -398,7 +453,9 @@ def test_while_google_refuses_events_wait_in_the_receivers_outbox(fake, tmp_path
     target = sheets.history_target(settings.history_sheet)
     fake.force_429(10**6)
 
-    with serve(receiver_app(backends.store(settings.data_dir), SECRET, on_accepted=history_mirror(settings, store_a, client))) as base:
+    with serve(
+        receiver_app(backends.store(settings.data_dir), SECRET, on_accepted=history_mirror(settings, store_a, client))
+    ) as base:
         for event_id, gift, event_type in WEBHOOKS:
             assert deliver(base, event_id, gift, event_type) == 200  # accepted although Google refuses
         assert until(lambda: fake.throttled >= 2, 20), "the mirror never tried to append"
@@ -418,10 +475,19 @@ def test_mirror_events_keeps_refused_events_queued_and_sync_outbox_sends_them_on
     store = backends.store(settings.data_dir)
     target = sheets.history_target(settings.history_sheet)
     client = sheets.make_client(None, emulator_host=fake.host, timeout=10)
-    tab = sheets.HistoryTab.open(client, settings.history_sheet,
-                                 retry=sheets.SheetsRetry(max_attempts=3, sleep=lambda s: None))
-    events = [StatusEvent(event_id=f"evt-{i}", gift_request_id=f"gr-{i}", status="redeemed",
-                          source=EventSource.WEBHOOK, email=f"p{i}@example.com") for i in range(4)]
+    tab = sheets.HistoryTab.open(
+        client, settings.history_sheet, retry=sheets.SheetsRetry(max_attempts=3, sleep=lambda s: None)
+    )
+    events = [
+        StatusEvent(
+            event_id=f"evt-{i}",
+            gift_request_id=f"gr-{i}",
+            status="redeemed",
+            source=EventSource.WEBHOOK,
+            email=f"p{i}@example.com",
+        )
+        for i in range(4)
+    ]
     store.add_events(events)
 
     fake.force_429(1000)
@@ -446,10 +512,19 @@ def test_the_cli_on_another_host_skips_a_recipient_known_only_from_the_shared_ta
     settings = history_settings(tmp_path / "receiver")
     store_a = backends.store(settings.data_dir)
     client = sheets.make_client(None, emulator_host=fake.host, timeout=10)
-    intake_events = [StatusEvent(event_id=eid, gift_request_id=g["id"], status=g["status"],
-                                 source=EventSource.WEBHOOK, email=g["recipient"]["email"], event_type=t,
-                                 occurred_at=g["updated_at"], redemption_url=g["redemption_url"])
-                     for eid, g, t in WEBHOOKS]
+    intake_events = [
+        StatusEvent(
+            event_id=eid,
+            gift_request_id=g["id"],
+            status=g["status"],
+            source=EventSource.WEBHOOK,
+            email=g["recipient"]["email"],
+            event_type=t,
+            occurred_at=g["updated_at"],
+            redemption_url=g["redemption_url"],
+        )
+        for eid, g, t in WEBHOOKS
+    ]
     store_a.add_events(intake_events)
     tab = sheets.HistoryTab.open(client, settings.history_sheet)
     assert mirror_events(store_a, sheets.history_target(settings.history_sheet), tab, intake_events) == 3
@@ -467,7 +542,8 @@ def test_the_cli_on_another_host_skips_a_recipient_known_only_from_the_shared_ta
     assert proc.returncode == 0, proc.stderr
     assert "Imported 3 events from the shared Gift history." in proc.stdout, proc.stdout
     assert [normalize_email(((r.json or {}).get("recipient") or {}).get("email")) for r in posts(sb)] == [
-        "nia@example.com"]
+        "nia@example.com"
+    ]
     with open(path, newline="", encoding="utf-8") as fh:
         rows = {r["Email"]: r for r in csv.DictReader(fh)}
     assert rows["zoe@example.com"][ELIGIBILITY] == "skip" and "Redeemed" in rows["zoe@example.com"][SKIP_REASON]
@@ -488,8 +564,11 @@ def read_csv(path: Path) -> dict[str, dict[str, str]]:
 
 
 def gets(sb: Sandbox) -> list[str]:
-    return [r.path.split("?")[0].rsplit("/", 1)[1] for r in list(sb.requests)
-            if r.method == "GET" and r.path.startswith("/gift_requests/")]
+    return [
+        r.path.split("?")[0].rsplit("/", 1)[1]
+        for r in list(sb.requests)
+        if r.method == "GET" and r.path.startswith("/gift_requests/")
+    ]
 
 
 @pytest.fixture
@@ -506,9 +585,15 @@ def sent_with_shared_history(fake, sb, tmp_path):
     sb.set_status(delivered, "delivered")
     settings = history_settings(tmp_path / "receiver")
     store_a = backends.store(settings.data_dir)
-    event = StatusEvent(event_id="evt-delivered", gift_request_id=delivered, status="delivered",
-                        source=EventSource.WEBHOOK, email="person000@example.com",
-                        event_type="gift_request_delivered", occurred_at=sb.gifts[delivered]["updated_at"])
+    event = StatusEvent(
+        event_id="evt-delivered",
+        gift_request_id=delivered,
+        status="delivered",
+        source=EventSource.WEBHOOK,
+        email="person000@example.com",
+        event_type="gift_request_delivered",
+        occurred_at=sb.gifts[delivered]["updated_at"],
+    )
     store_a.add_event(event)
     client = sheets.make_client(None, emulator_host=fake.host, timeout=10)
     tab = sheets.HistoryTab.open(client, settings.history_sheet)
@@ -522,8 +607,10 @@ def test_status_reads_the_shared_tab_without_asking_andopen(sb, tmp_path, sent_w
     assert proc.returncode == 0, proc.stderr
     assert gets(sb) == []
     assert {e: r[GIFT_STATUS] for e, r in read_csv(path).items()} == {
-        "person000@example.com": "Delivered", "person001@example.com": "Submitted",
-        "person002@example.com": "Submitted"}
+        "person000@example.com": "Delivered",
+        "person001@example.com": "Submitted",
+        "person002@example.com": "Submitted",
+    }
 
 
 def test_status_poll_does_not_ask_about_gifts_the_shared_tab_knows_are_final(sb, tmp_path, sent_with_shared_history):

@@ -1,6 +1,7 @@
 """lib.sheets through real gspread against the fake Sheets API (tests/fake_sheets.py),
 reached with the emulator switch (make_client(emulator_host=...)). Sleeps are injected:
 nothing here waits for a backoff."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,15 +18,33 @@ from gspread.exceptions import APIError
 
 from lib.models import EventSource, StatusEvent
 from lib.sheets import (
-    HISTORY_HEADER, HISTORY_TITLE, HistoryTab, NoHeaderRowError, SheetsRetry, SheetList,
-    SheetNotFoundError, SheetNotSharedError, SheetRef, SheetsAuthError, SheetsError,
-    SheetsQuotaError, WorksheetNotFoundError, history_target, identity_keys, is_sheet_ref,
-    make_client, parse_sheet_ref, sheets_retry_delay, row_keys, service_account_email, sheets_error,
+    HISTORY_HEADER,
+    HISTORY_TITLE,
+    HistoryTab,
+    NoHeaderRowError,
+    SheetList,
+    SheetNotFoundError,
+    SheetNotSharedError,
+    SheetRef,
+    SheetsAuthError,
+    SheetsError,
+    SheetsQuotaError,
+    SheetsRetry,
+    WorksheetNotFoundError,
+    history_target,
+    identity_keys,
+    is_sheet_ref,
+    make_client,
+    parse_sheet_ref,
+    row_keys,
+    service_account_email,
+    sheets_error,
+    sheets_retry_delay,
     sync_outbox,
 )
 from lib.writeback import RESULT_COLUMNS, RowResult
-from tests.fake_sheets import FakeSheets
 from tests import backends
+from tests.fake_sheets import FakeSheets
 
 SA_EMAIL = "giftrun-bot@acme-project.iam.gserviceaccount.com"
 SA_INFO = {"type": "service_account", "client_email": SA_EMAIL}
@@ -87,23 +106,33 @@ def read_people(fake, client, retry, n: int):
 
 
 # -- references, retries, error mapping (pure) ---------------------------------------------
-@pytest.mark.parametrize("text, key, gid", [
-    (f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=123", KEY, 123),
-    (f"https://docs.google.com/spreadsheets/d/{KEY}/edit?gid=7#gid=7", KEY, 7),
-    (f"https://docs.google.com/spreadsheets/d/{KEY}/edit?usp=sharing", KEY, None),
-    (f"https://docs.google.com/spreadsheets/u/0/d/{KEY}/htmlview", KEY, None),
-    (f"docs.google.com/spreadsheets/d/{KEY}", KEY, None),
-    (f"  {KEY}  ", KEY, None),
-])
+@pytest.mark.parametrize(
+    "text, key, gid",
+    [
+        (f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=123", KEY, 123),
+        (f"https://docs.google.com/spreadsheets/d/{KEY}/edit?gid=7#gid=7", KEY, 7),
+        (f"https://docs.google.com/spreadsheets/d/{KEY}/edit?usp=sharing", KEY, None),
+        (f"https://docs.google.com/spreadsheets/u/0/d/{KEY}/htmlview", KEY, None),
+        (f"docs.google.com/spreadsheets/d/{KEY}", KEY, None),
+        (f"  {KEY}  ", KEY, None),
+    ],
+)
 def test_parse_sheet_ref_accepts_links_and_keys(text, key, gid):
     assert parse_sheet_ref(text) == SheetRef(key, gid)
     assert is_sheet_ref(text)
 
 
-@pytest.mark.parametrize("text", [
-    "people.csv", "./lists/people.csv", "", "https://example.com/sheet",
-    "https://docs.google.com/document/d/abc/edit", "short-key",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "people.csv",
+        "./lists/people.csv",
+        "",
+        "https://example.com/sheet",
+        "https://docs.google.com/document/d/abc/edit",
+        "short-key",
+    ],
+)
 def test_parse_sheet_ref_rejects_everything_else(text):
     with pytest.raises(SheetsError, match="doesn't look like a Google Sheet link"):
         parse_sheet_ref(text)
@@ -115,12 +144,23 @@ def test_publish_to_web_link_gets_its_own_message():
         parse_sheet_ref("https://docs.google.com/spreadsheets/d/e/2PACX-1vabc/pubhtml")
 
 
-@pytest.mark.parametrize("status, attempt, idempotent, expected", [
-    (429, 1, True, 1.0), (429, 2, True, 2.0), (429, 4, True, 8.0), (429, 5, True, None),
-    (503, 1, True, 1.0), (500, 3, False, 4.0), (429, 1, False, 1.0),
-    (None, 1, True, 1.0), (None, 1, False, None),
-    (400, 1, True, None), (403, 1, True, None), (404, 1, True, None),
-])
+@pytest.mark.parametrize(
+    "status, attempt, idempotent, expected",
+    [
+        (429, 1, True, 1.0),
+        (429, 2, True, 2.0),
+        (429, 4, True, 8.0),
+        (429, 5, True, None),
+        (503, 1, True, 1.0),
+        (500, 3, False, 4.0),
+        (429, 1, False, 1.0),
+        (None, 1, True, 1.0),
+        (None, 1, False, None),
+        (400, 1, True, None),
+        (403, 1, True, None),
+        (404, 1, True, None),
+    ],
+)
 def test_retry_delay_table(status, attempt, idempotent, expected):
     assert sheets_retry_delay(status, attempt, idempotent=idempotent, max_attempts=5) == expected
 
@@ -136,18 +176,30 @@ def _api_error(status: int, message: str, google_status: str) -> APIError:
     return APIError(resp)
 
 
-@pytest.mark.parametrize("exc, kind, words", [
-    (_api_error(404, "Requested entity was not found.", "NOT_FOUND"), SheetNotFoundError, "No Google Sheet"),
-    (_api_error(403, "The caller does not have permission", "PERMISSION_DENIED"), SheetNotSharedError, SA_EMAIL),
-    (_api_error(403, "Google Sheets API has not been used in project 1 before or it is disabled.",
-                "PERMISSION_DENIED"), SheetsAuthError, "not enabled"),
-    (_api_error(401, "Request had invalid authentication credentials.", "UNAUTHENTICATED"), SheetsAuthError, "rejected"),
-    (_api_error(429, "Quota exceeded", "RESOURCE_EXHAUSTED"), SheetsQuotaError, "quota"),
-    (_api_error(503, "The service is currently unavailable.", "UNAVAILABLE"), SheetsError, "HTTP 503"),
-    (_api_error(400, "Unable to parse range: x", "INVALID_ARGUMENT"), SheetsError, "Unable to parse range"),
-    (requests.ConnectionError("boom"), SheetsError, "Could not reach"),
-    (requests.Timeout("slow"), SheetsError, "did not answer in time"),
-])
+@pytest.mark.parametrize(
+    "exc, kind, words",
+    [
+        (_api_error(404, "Requested entity was not found.", "NOT_FOUND"), SheetNotFoundError, "No Google Sheet"),
+        (_api_error(403, "The caller does not have permission", "PERMISSION_DENIED"), SheetNotSharedError, SA_EMAIL),
+        (
+            _api_error(
+                403, "Google Sheets API has not been used in project 1 before or it is disabled.", "PERMISSION_DENIED"
+            ),
+            SheetsAuthError,
+            "not enabled",
+        ),
+        (
+            _api_error(401, "Request had invalid authentication credentials.", "UNAUTHENTICATED"),
+            SheetsAuthError,
+            "rejected",
+        ),
+        (_api_error(429, "Quota exceeded", "RESOURCE_EXHAUSTED"), SheetsQuotaError, "quota"),
+        (_api_error(503, "The service is currently unavailable.", "UNAVAILABLE"), SheetsError, "HTTP 503"),
+        (_api_error(400, "Unable to parse range: x", "INVALID_ARGUMENT"), SheetsError, "Unable to parse range"),
+        (requests.ConnectionError("boom"), SheetsError, "Could not reach"),
+        (requests.Timeout("slow"), SheetsError, "did not answer in time"),
+    ],
+)
 def test_error_mapping_table(exc, kind, words):
     err = sheets_error(exc, key=KEY, service_email=SA_EMAIL)
     assert type(err) is kind
@@ -181,13 +233,18 @@ def test_emulator_switch_routes_a_given_session_and_sets_a_timeout(fake):
 # -- reading -------------------------------------------------------------------------------
 def test_read_keeps_text_exactly(fake, client, retry):
     tricky = ["00123", "12345678901234567890", "2026-01-02", '=HYPERLINK("http://x","y")']
-    fake.create_spreadsheet(KEY, {"People": [
-        ["  First Name ", "Last Name", "Email", "Zip", "Account", "Date", "Link"],
-        ["Ann", "Lee", "ann@x.com", *tricky],
-        [],
-        ["", "", "", "", "", "", ""],
-        ["Bob", "Ray", "bob@x.com"],  # ragged
-    ]})
+    fake.create_spreadsheet(
+        KEY,
+        {
+            "People": [
+                ["  First Name ", "Last Name", "Email", "Zip", "Account", "Date", "Link"],
+                ["Ann", "Lee", "ann@x.com", *tricky],
+                [],
+                ["", "", "", "", "", "", ""],
+                ["Bob", "Ray", "bob@x.com"],  # ragged
+            ]
+        },
+    )
     sheet = open_list(client, retry)
     df = sheet.read()
     assert list(df.columns) == ["First Name", "Last Name", "Email", "Zip", "Account", "Date", "Link"]
@@ -226,8 +283,10 @@ def test_worksheet_pick_by_title_gid_or_first(fake, client, retry):
     fake.create_spreadsheet(KEY, {"Intro": [["hello"]], "People": [HEADER, people(1)[0]]})
     gid = fake.sheet_id(KEY, "People")
     assert open_list(client, retry).title == "Intro"
-    assert SheetList.open(client, f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid={gid}",
-                          retry=retry).title == "People"
+    assert (
+        SheetList.open(client, f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid={gid}", retry=retry).title
+        == "People"
+    )
     sheet = SheetList.open(client, SheetRef(KEY, 0), "People", retry=retry)  # title wins over gid
     assert sheet.title == "People" and sheet.list_key == f"sheet:{KEY}:{gid}"
     assert sheet.worksheet_titles() == ["Intro", "People"]
@@ -238,24 +297,28 @@ def test_worksheet_pick_by_title_gid_or_first(fake, client, retry):
 
 
 def test_row_keys_email_then_name_then_occurrence():
-    keys = identity_keys([
-        (" Ann@X.com ", "Ann", "Lee"), ("ann@x.com", "A", "L"), ("", "Bob", " Ray "),
-        ("", "bob", "ray"), ("", "", ""), (None, None, None),
-    ])
-    assert keys == ["ann@x.com#1", "ann@x.com#2", "#name:bob|ray#1", "#name:bob|ray#2",
-                    "#blank#1", "#blank#2"]
+    keys = identity_keys(
+        [
+            (" Ann@X.com ", "Ann", "Lee"),
+            ("ann@x.com", "A", "L"),
+            ("", "Bob", " Ray "),
+            ("", "bob", "ray"),
+            ("", "", ""),
+            (None, None, None),
+        ]
+    )
+    assert keys == ["ann@x.com#1", "ann@x.com#2", "#name:bob|ray#1", "#name:bob|ray#2", "#blank#1", "#blank#2"]
 
 
 # -- write-back ----------------------------------------------------------------------------
-def test_writeback_adds_missing_result_columns_after_the_last_column_and_widens_the_grid(
-        fake, client, retry):
+def test_writeback_adds_missing_result_columns_after_the_last_column_and_widens_the_grid(fake, client, retry):
     header = ["First Name", "Email", "Gift status", "Last Name", "Notes"]  # user put one result column mid-sheet
-    fake.create_spreadsheet(KEY, {"People": [header, ["Ann", "ann@x.com", "", "Lee", "vip"]]},
-                            grid={"People": (5, 5)})
+    fake.create_spreadsheet(KEY, {"People": [header, ["Ann", "ann@x.com", "", "Lee", "vip"]]}, grid={"People": (5, 5)})
     sheet = open_list(client, retry)
     sink = sheet.sink(*IDENTITY)
-    report = sink.write([RowResult("ann@x.com#1", "ann@x.com",
-                                   {"Gift request ID": "gr_1", "Gift status": "Submitted"})])
+    report = sink.write(
+        [RowResult("ann@x.com#1", "ann@x.com", {"Gift request ID": "gr_1", "Gift status": "Submitted"})]
+    )
     assert fake.rows(KEY, "People")[0] == header + [c for c in RESULT_COLUMNS if c != "Gift status"]
     assert fake.table(KEY, "People")[0]["Gift status"] == "Submitted"
     assert fake.table(KEY, "People")[0]["Gift request ID"] == "gr_1"
@@ -343,8 +406,7 @@ def test_rows_without_email_are_matched_by_name(fake, client, retry):
     sink = sheet.sink(*IDENTITY)
     fake.sort_rows(KEY, "People", "First Name", reverse=True)
     sink.write([RowResult(keys[0], "", {"Send error": "missing email"})])
-    assert {r["First Name"]: r["Send error"] for r in fake.table(KEY, "People")} == {
-        "Bob": "", "Ann": "missing email"}
+    assert {r["First Name"]: r["Send error"] for r in fake.table(KEY, "People")} == {"Bob": "", "Ann": "missing email"}
 
 
 def test_edited_email_falls_back_or_stays_pending(fake, client, retry):
@@ -397,16 +459,18 @@ def test_concurrent_edits_during_a_loop_of_flushes(fake, client, retry):
                 rows = fake.rows(KEY, "People")
                 if action == "insert":
                     k += 1
-                    fake.insert_rows(KEY, "People", rng.randint(2, len(rows) + 1),
-                                     [["In", f"Serted{k}", f"inserted{k}@x.com"]])
+                    fake.insert_rows(
+                        KEY, "People", rng.randint(2, len(rows) + 1), [["In", f"Serted{k}", f"inserted{k}@x.com"]]
+                    )
                 elif action == "delete" and len(rows) > 20:
                     at = rng.randint(2, len(rows))
                     if rows[at - 1][2:3]:
                         deleted.add(rows[at - 1][2])
                     fake.delete_row(KEY, "People", at)
                 else:
-                    fake.sort_rows(KEY, "People", rng.choice(["Email", "Notes", "Last Name"]),
-                                   reverse=rng.random() < 0.5)
+                    fake.sort_rows(
+                        KEY, "People", rng.choice(["Email", "Notes", "Last Name"]), reverse=rng.random() < 0.5
+                    )
             time.sleep(0.002)
 
     thread = threading.Thread(target=user, daemon=True)
@@ -414,7 +478,7 @@ def test_concurrent_edits_during_a_loop_of_flushes(fake, client, retry):
     try:
         emails = list(df["Email"])
         for start in range(0, n, 10):
-            sink.write([result(e) for e in emails[start:start + 10]])
+            sink.write([result(e) for e in emails[start : start + 10]])
     finally:
         stop.set()
         thread.join(5)
@@ -492,12 +556,22 @@ def test_5000_rows_read_and_one_flush_is_one_write(fake, client, retry):
     n = 5000
     df, sink = read_people(fake, client, retry, n)
     assert len(df) == n
-    report = sink.write([
-        RowResult(k, e, {"Gift request ID": gid_for(e), "Redemption URL": f"https://g.example/{i}",
-                         "Gift status": "Submitted", "Eligibility": "eligible",
-                         "Sent at": "2026-01-02T03:04:05.000Z"})
-        for i, (k, e) in enumerate(zip(df.index, df["Email"]))
-    ])
+    report = sink.write(
+        [
+            RowResult(
+                k,
+                e,
+                {
+                    "Gift request ID": gid_for(e),
+                    "Redemption URL": f"https://g.example/{i}",
+                    "Gift status": "Submitted",
+                    "Eligibility": "eligible",
+                    "Sent at": "2026-01-02T03:04:05.000Z",
+                },
+            )
+            for i, (k, e) in enumerate(zip(df.index, df["Email"]))
+        ]
+    )
     assert report.write_calls == 1 and sink.write_calls == 1
     assert fake.writes == 1 and fake.counts["values.batchUpdate"] == 1
     assert report.rows_written == n
@@ -507,10 +581,21 @@ def test_5000_rows_read_and_one_flush_is_one_write(fake, client, retry):
 
 # -- history tab ---------------------------------------------------------------------------
 def _events(n: int) -> list[StatusEvent]:
-    return [StatusEvent(f"ev{i}", f"gr_{i}", "submitted", EventSource.SEND, email=f"p{i}@x.com",
-                        event_type="gift_request_created", occurred_at="2026-01-02T03:04:05.000Z",
-                        received_at=f"2026-01-02T03:04:0{i}.000Z", redemption_url=f"https://g/{i}",
-                        actor="ann@acme.com") for i in range(n)]
+    return [
+        StatusEvent(
+            f"ev{i}",
+            f"gr_{i}",
+            "submitted",
+            EventSource.SEND,
+            email=f"p{i}@x.com",
+            event_type="gift_request_created",
+            occurred_at="2026-01-02T03:04:05.000Z",
+            received_at=f"2026-01-02T03:04:0{i}.000Z",
+            redemption_url=f"https://g/{i}",
+            actor="ann@acme.com",
+        )
+        for i in range(n)
+    ]
 
 
 def test_history_tab_created_when_missing_and_appended_in_one_call(fake, client, retry):
@@ -578,8 +663,10 @@ def test_a_newer_status_written_by_someone_else_is_not_put_back(fake):
     """A status refresh (or a person) writes between two of a run's flushes: the run's repair
     step must not take the sheet back to its own older value."""
     key = "1SheetKeyForTheRepairRuleAbCdEfGhIj"
-    fake.create_spreadsheet(key, {"People": [["First Name", "Last Name", "Email"], ["Ana", "Lopez", "ana@x.com"],
-                                             ["Bo", "Kim", "bo@x.com"]]})
+    fake.create_spreadsheet(
+        key,
+        {"People": [["First Name", "Last Name", "Email"], ["Ana", "Lopez", "ana@x.com"], ["Bo", "Kim", "bo@x.com"]]},
+    )
     client = make_client(None, emulator_host=fake.host)
     run_sink = SheetList.open(client, key).sink("Email", "First Name", "Last Name")
     refresh_sink = SheetList.open(client, key).sink("Email", "First Name", "Last Name")
@@ -600,11 +687,18 @@ def test_history_rows_follow_the_tabs_own_header_when_someone_added_a_column(fak
     fake.create_spreadsheet(key, {"People": [["Email"]], "Gift history": [header]})
     client = make_client(None, emulator_host=fake.host)
     tab = HistoryTab.open(client, key)
-    event = StatusEvent("evt-1", "g-1", "redeemed", EventSource.WEBHOOK, email="ana@x.com",
-                        event_type="gift_request_redeemed", occurred_at="2026-11-20T10:00:00.000Z")
+    event = StatusEvent(
+        "evt-1",
+        "g-1",
+        "redeemed",
+        EventSource.WEBHOOK,
+        email="ana@x.com",
+        event_type="gift_request_redeemed",
+        occurred_at="2026-11-20T10:00:00.000Z",
+    )
     tab.append([event])
     rows = fake.rows(key, "Gift history")
-    assert rows[0][:len(header)] == header and "Redemption URL" in rows[0] and "Actor" in rows[0]
+    assert rows[0][: len(header)] == header and "Redemption URL" in rows[0] and "Actor" in rows[0]
     row = dict(zip(rows[0], rows[1]))
     assert (row["Notes"], row["Event id"], row["Gift request ID"], row["Status"]) == ("", "evt-1", "g-1", "redeemed")
     [back] = HistoryTab.open(client, key, create=False).read_events()

@@ -3,6 +3,7 @@
 closed, connections stay bounded below the file limit, the log stays small, and signed
 deliveries and health checks keep being answered. No timing threshold is asserted beyond
 "eventually, within a generous bound"; the latency figures are in bench/slow_clients.py."""
+
 from __future__ import annotations
 
 import select
@@ -23,9 +24,9 @@ SLOW_KINDS = [
     ("request-line-never-ends", b"POST /webhooks/and", False),
     ("headers-never-end", HEAD + b"Content-Length: 100\r\n", False),
     ("headers-trickle", HEAD, True),
-    ("body-never-ends", HEAD + b"Content-Length: 100\r\n\r\n{\"id\": ", False),
+    ("body-never-ends", HEAD + b'Content-Length: 100\r\n\r\n{"id": ', False),
     ("body-trickles", HEAD + b"Content-Length: 5000\r\n\r\n", True),
-    ("chunked-body-never-ends", HEAD + b"Transfer-Encoding: chunked\r\n\r\n7\r\n{\"id\": \r\n", False),
+    ("chunked-body-never-ends", HEAD + b'Transfer-Encoding: chunked\r\n\r\n7\r\n{"id": \r\n', False),
     ("second-request-never-ends", b"GET {health} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", False),
 ]
 THEN = {"second-request-never-ends": HEAD}  # sent once the first answer has come back (keep-alive)
@@ -42,8 +43,11 @@ def _start(kind: str, tmp, **kw):
 @pytest.fixture(scope="module", params=["standalone", "app"])
 def quick(request, tmp_path_factory):
     """A server that gives a request REQUEST_TIMEOUT seconds to arrive."""
-    rec, stop_it = _start(request.param, tmp_path_factory.mktemp(f"quick-{request.param}"),
-                          env={"GIFTRUN_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT)})
+    rec, stop_it = _start(
+        request.param,
+        tmp_path_factory.mktemp(f"quick-{request.param}"),
+        env={"GIFTRUN_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT)},
+    )
     yield rec
     stop_it()
 
@@ -136,8 +140,9 @@ def test_a_request_that_has_not_arrived_whole_in_time_is_closed(quick, http, kin
         still_open = _wait_all_closed(slow, bound=10 * REQUEST_TIMEOUT + 10)
         assert not still_open, f"{quick.name}: {len(still_open)}/10 '{kind}' connections still open"
         if kind != "second-request-never-ends":  # (that one got its first answer, a 200, before)
-            assert all(b" 408 " in s.received.split(b"\r\n", 1)[0] for s in slow), \
+            assert all(b" 408 " in s.received.split(b"\r\n", 1)[0] for s in slow), (
                 f"{quick.name}: expected a 408 first, got {[s.received[:40] for s in slow][:3]}"
+            )
     finally:
         for s in slow:
             s.close()

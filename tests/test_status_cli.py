@@ -5,6 +5,7 @@ moves gifts with `sandbox.set_status`).
 Without --poll the command writes `Gift status` from the store alone (no request to
 &Open); with --poll it first asks &Open about every gift not yet final.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,16 +34,31 @@ def sb():
 
 
 def cli_env(tmp_path: Path, sb: Sandbox) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ANDOPEN_", "GIFTRUN_", "SHEETS_", "GOOGLE_")) and "proxy" not in k.lower()}
-    env.update(PYTHONPATH=str(REPO), ANDOPEN_API_KEY=sb.token, ANDOPEN_BASE_URL=sb.url,
-               NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1", **backends.env(tmp_path / "data"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANDOPEN_", "GIFTRUN_", "SHEETS_", "GOOGLE_")) and "proxy" not in k.lower()
+    }
+    env.update(
+        PYTHONPATH=str(REPO),
+        ANDOPEN_API_KEY=sb.token,
+        ANDOPEN_BASE_URL=sb.url,
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+        **backends.env(tmp_path / "data"),
+    )
     return env
 
 
 def cli(tmp_path: Path, sb: Sandbox, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=tmp_path, env=cli_env(tmp_path, sb),
-                          capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lib.cli", *args],
+        cwd=tmp_path,
+        env=cli_env(tmp_path, sb),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     return proc
 
@@ -59,8 +75,11 @@ def rows(path: Path) -> dict[str, dict[str, str]]:
 
 
 def gets(sb: Sandbox) -> list[str]:
-    return [r.path.split("?")[0].rsplit("/", 1)[1] for r in list(sb.requests)
-            if r.method == "GET" and r.path.startswith("/gift_requests/")]
+    return [
+        r.path.split("?")[0].rsplit("/", 1)[1]
+        for r in list(sb.requests)
+        if r.method == "GET" and r.path.startswith("/gift_requests/")
+    ]
 
 
 @pytest.fixture
@@ -75,8 +94,11 @@ def sent(sb, tmp_path):
     return path, ids
 
 
-MOVES = {"person0@example.com": ("delivered", "Delivered"), "person1@example.com": ("cancelled", "Cancelled"),
-         "person2@example.com": ("redeemed", "Redeemed")}
+MOVES = {
+    "person0@example.com": ("delivered", "Delivered"),
+    "person1@example.com": ("cancelled", "Cancelled"),
+    "person2@example.com": ("redeemed", "Redeemed"),
+}
 
 
 def test_status_poll_writes_the_moved_statuses_onto_the_right_rows(sb, tmp_path, sent):
@@ -100,8 +122,9 @@ def test_status_poll_writes_the_moved_statuses_onto_the_right_rows(sb, tmp_path,
     proc = cli(tmp_path, sb, "status", "list.csv", "--poll")
     assert proc.returncode == 0, proc.stderr
     assert "Polled 3 gifts (2 already final): 0 changed." in proc.stdout, proc.stdout
-    assert sorted(gets(sb)[asked:]) == sorted(ids[e] for e in ids if e not in
-                                             ("person0@example.com", "person1@example.com"))
+    assert sorted(gets(sb)[asked:]) == sorted(
+        ids[e] for e in ids if e not in ("person0@example.com", "person1@example.com")
+    )
     assert {e: r[GIFT_STATUS] for e, r in rows(path).items()} == {e: r[GIFT_STATUS] for e, r in after.items()}
 
 
@@ -147,8 +170,14 @@ def test_status_poll_with_a_wrong_token_stops_with_one_clear_line(sb, tmp_path, 
     path, _ids = sent
     before = path.read_bytes()
     env = cli_env(tmp_path, sb) | {"ANDOPEN_API_KEY": "ao-v1-staging-wrongtoken00000000"}
-    proc = subprocess.run([sys.executable, "-m", "lib.cli", "status", "list.csv", "--poll"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lib.cli", "status", "list.csv", "--poll"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
     assert "Traceback" not in proc.stderr + proc.stdout
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert proc.stdout.count("rejected the API key") == 1, proc.stdout

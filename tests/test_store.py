@@ -1,6 +1,7 @@
 """lib.store journals every send before it happens, lets one run at a time hold a list,
 keeps status history deduplicated and in order, and is shared safely by threads and
 processes (real SQLite in tmp_path, real subprocesses)."""
+
 from __future__ import annotations
 
 import itertools
@@ -15,8 +16,8 @@ import pytest
 
 from lib.models import EventSource, Recipient, SendState, StatusEvent, iso, utcnow
 from lib.store import UNKNOWN_AFTER_CRASH, RunInProgress, Store
-from tests.support import REPO, run_threads
 from tests import backends
+from tests.support import REPO, run_threads
 
 LIST = "list-a"
 ALICE = Recipient("Alice", "Smith", "Alice@Example.com")
@@ -30,10 +31,12 @@ def store(tmp_path) -> Store:
     s.close()
 
 
-def begin(store: Store, email: str = ALICE.email, run_id: str = "run-1", row_key: str = "0",
-          list_key: str = LIST) -> bool:
-    return store.begin_attempt(list_key, Recipient("Alice", "Smith", email), row_key=row_key,
-                               campaign_id="camp-1", run_id=run_id)
+def begin(
+    store: Store, email: str = ALICE.email, run_id: str = "run-1", row_key: str = "0", list_key: str = LIST
+) -> bool:
+    return store.begin_attempt(
+        list_key, Recipient("Alice", "Smith", email), row_key=row_key, campaign_id="camp-1", run_id=run_id
+    )
 
 
 def state(store: Store, email: str = "alice@example.com", list_key: str = LIST) -> SendState | None:
@@ -44,14 +47,14 @@ def state(store: Store, email: str = "alice@example.com", list_key: str = LIST) 
 def sql(store: Store, statement: str, **params) -> None:
     """Test set-up straight in the database (e.g. an old heartbeat)."""
     with store.db.write() as conn:
-        store.db.execute(conn, re.sub(r"\b(runs|lists|sends)\b", lambda m: store.db.table(m.group(1)), statement),
-                         params)
+        store.db.execute(
+            conn, re.sub(r"\b(runs|lists|sends)\b", lambda m: store.db.table(m.group(1)), statement), params
+        )
 
 
 def run_child(code: str, *args: str) -> str:
     """Run Python in a separate process against the same store; returns its stdout."""
-    done = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -71,10 +74,18 @@ print(run)
 
 # ------------------------------------------------------------------ send journal
 
-@pytest.mark.parametrize("earlier,allowed", [
-    (SendState.SENT, False), (SendState.UNKNOWN, False), (SendState.ATTEMPTING, False),
-    (SendState.REJECTED, True), (SendState.FAILED, True), (None, True),
-])
+
+@pytest.mark.parametrize(
+    "earlier,allowed",
+    [
+        (SendState.SENT, False),
+        (SendState.UNKNOWN, False),
+        (SendState.ATTEMPTING, False),
+        (SendState.REJECTED, True),
+        (SendState.FAILED, True),
+        (None, True),
+    ],
+)
 def test_begin_attempt_is_refused_while_a_send_is_held(store, earlier, allowed):
     if earlier is not None:
         assert begin(store, run_id="run-0")
@@ -83,7 +94,12 @@ def test_begin_attempt_is_refused_while_a_send_is_held(store, earlier, allowed):
     assert begin(store, run_id="run-1") is allowed
     entry = store.journal(LIST)["alice@example.com"]
     if allowed:
-        assert (entry.state, entry.run_id, entry.error, entry.finished_at) == (SendState.ATTEMPTING, "run-1", None, None)
+        assert (entry.state, entry.run_id, entry.error, entry.finished_at) == (
+            SendState.ATTEMPTING,
+            "run-1",
+            None,
+            None,
+        )
     else:
         assert (entry.state, entry.run_id) == (earlier, "run-0")
 
@@ -103,11 +119,23 @@ def test_the_same_email_in_another_list_is_independent(store):
 
 def test_record_outcome_keeps_what_was_sent(store):
     assert begin(store, row_key="row-7")
-    store.record_outcome(LIST, "ALICE@example.com", SendState.SENT, gift_request_id="g-1",
-                         redemption_url="https://gift/r/1", request_id="req_1")
+    store.record_outcome(
+        LIST,
+        "ALICE@example.com",
+        SendState.SENT,
+        gift_request_id="g-1",
+        redemption_url="https://gift/r/1",
+        request_id="req_1",
+    )
     entry = store.journal(LIST)["alice@example.com"]
-    assert (entry.state, entry.gift_request_id, entry.redemption_url, entry.request_id, entry.row_key,
-            entry.campaign_id) == (SendState.SENT, "g-1", "https://gift/r/1", "req_1", "row-7", "camp-1")
+    assert (
+        entry.state,
+        entry.gift_request_id,
+        entry.redemption_url,
+        entry.request_id,
+        entry.row_key,
+        entry.campaign_id,
+    ) == (SendState.SENT, "g-1", "https://gift/r/1", "req_1", "row-7", "camp-1")
     assert entry.finished_at and entry.attempted_at
     # a later outcome without a gift id (e.g. a status refresh) keeps the id and URL
     store.record_outcome(LIST, ALICE.email, SendState.SENT)
@@ -116,12 +144,15 @@ def test_record_outcome_keeps_what_was_sent(store):
     assert [e.email for e in store.all_sends()] == ["alice@example.com"]
 
 
-@pytest.mark.parametrize("run_id,earlier,kept", [
-    ("run-1", SendState.ATTEMPTING, False),
-    ("run-2", SendState.ATTEMPTING, True),  # another run's attempt is not ours to forget
-    ("run-1", SendState.SENT, True),
-    ("run-1", SendState.UNKNOWN, True),
-])
+@pytest.mark.parametrize(
+    "run_id,earlier,kept",
+    [
+        ("run-1", SendState.ATTEMPTING, False),
+        ("run-2", SendState.ATTEMPTING, True),  # another run's attempt is not ours to forget
+        ("run-1", SendState.SENT, True),
+        ("run-1", SendState.UNKNOWN, True),
+    ],
+)
 def test_forget_attempt_only_undoes_our_own_unsent_attempt(store, run_id, earlier, kept):
     assert begin(store, run_id="run-1")
     if earlier != SendState.ATTEMPTING:
@@ -156,9 +187,15 @@ def test_mark_orphans_unknown_after_the_heartbeat_went_stale(store):
     assert state(store) == SendState.UNKNOWN
 
 
-@pytest.mark.parametrize("earlier,cleared", [
-    (SendState.UNKNOWN, True), (SendState.SENT, False), (SendState.ATTEMPTING, False), (SendState.REJECTED, False),
-])
+@pytest.mark.parametrize(
+    "earlier,cleared",
+    [
+        (SendState.UNKNOWN, True),
+        (SendState.SENT, False),
+        (SendState.ATTEMPTING, False),
+        (SendState.REJECTED, False),
+    ],
+)
 def test_clear_unknown_only_clears_an_unknown_outcome(store, earlier, cleared):
     assert begin(store)
     if earlier != SendState.ATTEMPTING:
@@ -177,6 +214,7 @@ def test_clear_unknown_only_clears_an_unknown_outcome(store, earlier, cleared):
 
 
 # ------------------------------------------------------------------ runs
+
 
 def test_a_second_run_on_the_same_list_is_refused_and_named(store, tmp_path):
     first = store.acquire_run(LIST, "alice@example.com")
@@ -253,6 +291,7 @@ def test_only_one_of_many_threads_gets(tmp_path, attempt):
 
 # ------------------------------------------------------------------ sharing (WAL)
 
+
 def test_the_store_uses_wal(store):
     if store.path is None:
         pytest.skip("a PostgreSQL store has no file")
@@ -280,7 +319,8 @@ def test_two_stores_in_two_threads_see_each_others_writes(store, tmp_path):
 def test_two_processes_see_each_others_writes(store, tmp_path):
     assert begin(store)
     store.record_outcome(LIST, ALICE.email, SendState.SENT, gift_request_id="g-1")
-    out = run_child("""
+    out = run_child(
+        """
 import sys
 from lib.models import Recipient, SendState
 from tests import backends
@@ -288,21 +328,43 @@ s = backends.store(sys.argv[1])
 e = s.journal("list-a")["alice@example.com"]
 print(e.state, e.gift_request_id)
 assert s.begin_attempt("list-a", Recipient("Bob", "Jones", "bob@example.com"), row_key="1", campaign_id="c", run_id="r")
-""", str(tmp_path))
+""",
+        str(tmp_path),
+    )
     assert out == "sent g-1"
     assert state(store, "bob@example.com") == SendState.ATTEMPTING  # read through the already-open connection
 
 
 # ------------------------------------------------------------------ status history
 
-T = ["2026-04-16T10:00:00.000Z", "2026-04-16T11:00:00.000Z", "2026-04-16T12:00:00.000Z",
-     "2026-04-16T13:00:00.000Z", "2026-04-16T14:00:00.000Z"]
+T = [
+    "2026-04-16T10:00:00.000Z",
+    "2026-04-16T11:00:00.000Z",
+    "2026-04-16T12:00:00.000Z",
+    "2026-04-16T13:00:00.000Z",
+    "2026-04-16T14:00:00.000Z",
+]
 
 
-def event(event_id: str, status: str, when: str, gift: str = "g-1", email: str = "Alice@Example.com",
-          url: str | None = None, received: str | None = None) -> StatusEvent:
-    return StatusEvent(event_id=event_id, gift_request_id=gift, status=status, source=EventSource.WEBHOOK,
-                       email=email, occurred_at=when, received_at=received or when, redemption_url=url)
+def event(
+    event_id: str,
+    status: str,
+    when: str,
+    gift: str = "g-1",
+    email: str = "Alice@Example.com",
+    url: str | None = None,
+    received: str | None = None,
+) -> StatusEvent:
+    return StatusEvent(
+        event_id=event_id,
+        gift_request_id=gift,
+        status=status,
+        source=EventSource.WEBHOOK,
+        email=email,
+        occurred_at=when,
+        received_at=received or when,
+        redemption_url=url,
+    )
 
 
 def test_add_event_dedupes_by_event_id(store):
@@ -314,8 +376,9 @@ def test_add_event_dedupes_by_event_id(store):
 
 def test_add_events_returns_only_the_new_ones(store):
     store.add_event(event("e1", "submitted", T[0]))
-    added = store.add_events([event("e1", "submitted", T[0]), event("e2", "redeemed", T[1]),
-                              event("e2", "redeemed", T[1])])
+    added = store.add_events(
+        [event("e1", "submitted", T[0]), event("e2", "redeemed", T[1]), event("e2", "redeemed", T[1])]
+    )
     assert [e.event_id for e in added] == ["e2"]
     assert len(store.events()) == 2
 
@@ -355,6 +418,7 @@ def test_gift_keeps_the_email_normalised_and_the_newest_redemption_url(store):
 
 # ------------------------------------------------------------------ overrides, lists, outbox
 
+
 def test_overrides_are_kept_per_list_and_person(store):
     store.record_override(LIST, "Alice@Example.com", "mgr@example.com", "asked twice")
     store.record_override(LIST, "alice@example.com", "boss@example.com", "VIP")
@@ -364,7 +428,7 @@ def test_overrides_are_kept_per_list_and_person(store):
 
 
 def test_lists_are_saved_loaded_and_listed(store):
-    csv = "First,Last,Email,Approved\nAl,Bo,a@example.com,TRUE\n".encode()
+    csv = b"First,Last,Email,Approved\nAl,Bo,a@example.com,TRUE\n"
     store.save_list("k1", "Leads April", csv, {"email": "Email"})
     store.save_list("k2", "Partners", b"First,Last,Email\n", None)
     assert store.load_list("k1") == ("Leads April", csv, {"email": "Email"})

@@ -1,6 +1,7 @@
 """`store copy` moves a team's SQLite store into a shared database: everything arrives, a
 second copy changes nothing, and a send the file holds always wins over one the database
 could send again — so after the move nobody is gifted twice."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,16 +22,37 @@ def claim(store: Store, email: str, run_id: str = "r1") -> bool:
 def filled_sqlite_store(folder) -> Store:
     s = Store(folder)
     run = s.acquire_run(LIST, "cron@old-server")
-    for email, state in [("sent@example.com", SendState.SENT), ("unknown@example.com", SendState.UNKNOWN),
-                         ("rejected@example.com", SendState.REJECTED), ("clash@example.com", SendState.SENT),
-                         ("kept@example.com", SendState.REJECTED)]:
+    for email, state in [
+        ("sent@example.com", SendState.SENT),
+        ("unknown@example.com", SendState.UNKNOWN),
+        ("rejected@example.com", SendState.REJECTED),
+        ("clash@example.com", SendState.SENT),
+        ("kept@example.com", SendState.REJECTED),
+    ]:
         assert claim(s, email, run)
         s.record_outcome(LIST, email, state, gift_request_id="g-" + email[:4] if state == SendState.SENT else None)
     s.finish_run(run, "completed", {"sent": 2})
-    s.add_events([StatusEvent("send:g-sent", "g-sent", "submitted", EventSource.SEND, email="sent@example.com",
-                              occurred_at="2026-10-01T09:00:00.000Z", actor="cron@old-server"),
-                  StatusEvent("ev-2", "g-sent", "delivered", EventSource.WEBHOOK, email="sent@example.com",
-                              occurred_at="2026-10-03T09:00:00.000Z")])
+    s.add_events(
+        [
+            StatusEvent(
+                "send:g-sent",
+                "g-sent",
+                "submitted",
+                EventSource.SEND,
+                email="sent@example.com",
+                occurred_at="2026-10-01T09:00:00.000Z",
+                actor="cron@old-server",
+            ),
+            StatusEvent(
+                "ev-2",
+                "g-sent",
+                "delivered",
+                EventSource.WEBHOOK,
+                email="sent@example.com",
+                occurred_at="2026-10-03T09:00:00.000Z",
+            ),
+        ]
+    )
     s.record_override(LIST, "vip@example.com", "maria@team", "asked twice")
     s.save_list("list:1", "people.csv", b"Email\nsent@example.com\n", {"email": "Email"})
     s.enqueue("sheet:KEY", ["ev-2"])
@@ -51,10 +73,12 @@ def test_copy_moves_everything_and_a_second_copy_changes_nothing(tmp_path):
         assert report.copied["sends"] == 4 and report.already["sends"] == 1
         journal = target.journal(LIST)
         assert {e: j.state for e, j in journal.items()} == {
-            "sent@example.com": SendState.SENT, "unknown@example.com": SendState.UNKNOWN,
+            "sent@example.com": SendState.SENT,
+            "unknown@example.com": SendState.UNKNOWN,
             "rejected@example.com": SendState.REJECTED,
             "clash@example.com": SendState.SENT,  # the file's sent beats the database's rejected
-            "kept@example.com": SendState.SENT}  # the database's sent is never replaced
+            "kept@example.com": SendState.SENT,
+        }  # the database's sent is never replaced
         assert journal["clash@example.com"].gift_request_id == "g-clas"
         assert journal["kept@example.com"].gift_request_id == "g-db"
         for email in ("sent@example.com", "unknown@example.com", "clash@example.com"):
@@ -94,8 +118,17 @@ def test_the_cli_copies_into_the_configured_database_and_says_what_it_did(tmp_pa
 
 def test_copy_refuses_a_folder_without_a_store_and_a_url_that_is_not_postgres(tmp_path):
     env = cli_env(tmp_path / "x")
-    proc = run_cli(tmp_path, env, "store", "copy", "--to", "postgresql://u:pw@127.0.0.1:1/db", "--from",
-                   str(tmp_path / "empty"), timeout=60)
+    proc = run_cli(
+        tmp_path,
+        env,
+        "store",
+        "copy",
+        "--to",
+        "postgresql://u:pw@127.0.0.1:1/db",
+        "--from",
+        str(tmp_path / "empty"),
+        timeout=60,
+    )
     assert proc.returncode == 2 and "No Giftrun store in" in proc.stderr
     proc = run_cli(tmp_path, env, "store", "copy", "--to", "mysql://u:secretpw@h/db", timeout=60)
     assert proc.returncode == 2 and "PostgreSQL URL" in proc.stderr and "secretpw" not in proc.stderr

@@ -2,6 +2,7 @@
 released Giftrun (no version, `CREATE TABLE IF NOT EXISTS`) opens with everything in it,
 one made before `runs.stop_requested_by` existed gains the column, a store from a newer
 Giftrun is refused with a clear message, and hosts opening one new database at once agree."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -66,23 +67,42 @@ def released_store(folder, *, with_stop_column: bool = True) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(folder / "giftrun.sqlite3")
     db.executescript(RELEASED_SCHEMA.format(stop_column=",\n    stop_requested_by TEXT" if with_stop_column else ""))
-    db.execute("INSERT INTO sends VALUES ('csv:/l.csv','ana@example.com','sent','r1','0','Ana','Ruiz',"
-               "'Ana@Example.com','camp-1','g-1','https://gift/r/1',NULL,'req_1',?,?)", (T0, T1))
-    db.execute("INSERT INTO sends VALUES ('csv:/l.csv','bo@example.com','unknown','r1','1','Bo','Li',"
-               "'bo@example.com','camp-1',NULL,NULL,'timed out',NULL,?,?)", (T0, T1))
-    db.execute("INSERT INTO runs (run_id, list_key, actor, started_at, heartbeat_at, finished_at, state, host, pid, "
-               "counts, message) VALUES ('r1','csv:/l.csv','cli',?,?,?,'completed','h',1,'{\"sent\": 1}',NULL)",
-               (T0, T1, T1))
-    db.execute("INSERT INTO events VALUES ('send:g-1','g-1','ana@example.com','submitted','gift_request_created',"
-               "'send',?,?,'https://gift/r/1','cli')", (T0, T0))
-    db.execute("INSERT INTO events VALUES ('ev-2','g-1','ana@example.com','delivered','gift_request_delivered',"
-               "'webhook',?,?,NULL,'')", (T1, T1))
+    db.execute(
+        "INSERT INTO sends VALUES ('csv:/l.csv','ana@example.com','sent','r1','0','Ana','Ruiz',"
+        "'Ana@Example.com','camp-1','g-1','https://gift/r/1',NULL,'req_1',?,?)",
+        (T0, T1),
+    )
+    db.execute(
+        "INSERT INTO sends VALUES ('csv:/l.csv','bo@example.com','unknown','r1','1','Bo','Li',"
+        "'bo@example.com','camp-1',NULL,NULL,'timed out',NULL,?,?)",
+        (T0, T1),
+    )
+    db.execute(
+        "INSERT INTO runs (run_id, list_key, actor, started_at, heartbeat_at, finished_at, state, host, pid, "
+        "counts, message) VALUES ('r1','csv:/l.csv','cli',?,?,?,'completed','h',1,'{\"sent\": 1}',NULL)",
+        (T0, T1, T1),
+    )
+    db.execute(
+        "INSERT INTO events VALUES ('send:g-1','g-1','ana@example.com','submitted','gift_request_created',"
+        "'send',?,?,'https://gift/r/1','cli')",
+        (T0, T0),
+    )
+    db.execute(
+        "INSERT INTO events VALUES ('ev-2','g-1','ana@example.com','delivered','gift_request_delivered',"
+        "'webhook',?,?,NULL,'')",
+        (T1, T1),
+    )
     db.execute("INSERT INTO gifts VALUES ('g-1','ana@example.com','delivered','https://gift/r/1',?,?)", (T0, T1))
     db.execute("INSERT INTO overrides VALUES ('csv:/l.csv','cy@example.com','maria@team',?,'asked twice')", (T0,))
-    db.execute("INSERT INTO audit (at, actor, action, list_key, email, detail) VALUES "
-               "(?,'maria@team','override','csv:/l.csv','cy@example.com','asked twice')", (T0,))
-    db.execute("INSERT INTO lists VALUES ('list:abc','people.csv',?,'{\"email\": \"Email\"}',?)",
-               (b"Email\nana@example.com\n", T0))
+    db.execute(
+        "INSERT INTO audit (at, actor, action, list_key, email, detail) VALUES "
+        "(?,'maria@team','override','csv:/l.csv','cy@example.com','asked twice')",
+        (T0,),
+    )
+    db.execute(
+        "INSERT INTO lists VALUES ('list:abc','people.csv',?,'{\"email\": \"Email\"}',?)",
+        (b"Email\nana@example.com\n", T0),
+    )
     db.execute("INSERT INTO outbox (target, event_id, done_at) VALUES ('sheet:KEY','ev-2',NULL)")
     db.commit()
     db.close()
@@ -96,13 +116,19 @@ def test_a_store_written_by_the_released_schema_opens_with_everything_in_it(tmp_
         assert version(store.db) == LATEST
         journal = store.journal("csv:/l.csv")
         ana, bo = journal["ana@example.com"], journal["bo@example.com"]
-        assert (ana.state, ana.gift_request_id, ana.redemption_url, ana.campaign_id, ana.row_key) == \
-            (SendState.SENT, "g-1", "https://gift/r/1", "camp-1", "0")
+        assert (ana.state, ana.gift_request_id, ana.redemption_url, ana.campaign_id, ana.row_key) == (
+            SendState.SENT,
+            "g-1",
+            "https://gift/r/1",
+            "camp-1",
+            "0",
+        )
         assert (bo.state, bo.error) == (SendState.UNKNOWN, "timed out")
         # …and the journal still refuses both: nobody is gifted twice after an upgrade
         for email in ("ana@example.com", "bo@example.com"):
-            assert not store.begin_attempt("csv:/l.csv", Recipient("X", "Y", email), row_key="9",
-                                           campaign_id="camp-1", run_id="r2")
+            assert not store.begin_attempt(
+                "csv:/l.csv", Recipient("X", "Y", email), row_key="9", campaign_id="camp-1", run_id="r2"
+            )
         run = store.run("r1")
         assert (run.actor, run.state, run.counts) == ("cli", "completed", {"sent": 1})
         assert [e.event_id for e in store.events(gift_request_id="g-1")] == ["send:g-1", "ev-2"]
@@ -152,8 +178,16 @@ print(store.begin_attempt("list-" + sys.argv[2], Recipient("Al", "Bo", "al@examp
 
 def test_hosts_opening_a_new_store_at_the_same_moment_all_get_one_schema(tmp_path):
     """Six processes open an empty store at once: the migrations run once, every process works."""
-    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AND_CLAIM, str(tmp_path / "shared"), str(i)], cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(6)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AND_CLAIM, str(tmp_path / "shared"), str(i)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(6)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, [err for _, err in outs]
     assert sorted(out.strip() for out, _ in outs) == ["True"] * 6  # six lists: each claims its own line
@@ -169,25 +203,39 @@ def test_addresses_stored_before_canonical_emails_are_rekeyed_and_a_held_send_wi
     `xn--` form is one person now. Where both forms are lines of one list, the held send is kept."""
     released_store(tmp_path)
     db = sqlite3.connect(tmp_path / "giftrun.sqlite3")
-    db.execute("INSERT INTO sends (list_key, email, state, campaign_id, gift_request_id, attempted_at) VALUES "
-               "('csv:/l.csv', 'ana@bücher.example', 'sent', 'camp-1', 'g-idn', ?)", (T0,))
-    db.execute("INSERT INTO sends (list_key, email, state, campaign_id, error, attempted_at) VALUES "
-               "('csv:/l.csv', 'ana@xn--bcher-kva.example', 'rejected', 'camp-1', 'bad name', ?)", (T1,))
-    db.execute("INSERT INTO sends (list_key, email, state, campaign_id, attempted_at) VALUES "
-               "('csv:/other.csv', 'ИВАН@пример.рф', 'unknown', 'camp-1', ?)", (T0,))
-    db.execute("INSERT INTO events VALUES ('ev-idn','g-idn','ana@bücher.example','delivered','','webhook',?,?,NULL,'')",
-               (T1, T1))
+    db.execute(
+        "INSERT INTO sends (list_key, email, state, campaign_id, gift_request_id, attempted_at) VALUES "
+        "('csv:/l.csv', 'ana@bücher.example', 'sent', 'camp-1', 'g-idn', ?)",
+        (T0,),
+    )
+    db.execute(
+        "INSERT INTO sends (list_key, email, state, campaign_id, error, attempted_at) VALUES "
+        "('csv:/l.csv', 'ana@xn--bcher-kva.example', 'rejected', 'camp-1', 'bad name', ?)",
+        (T1,),
+    )
+    db.execute(
+        "INSERT INTO sends (list_key, email, state, campaign_id, attempted_at) VALUES "
+        "('csv:/other.csv', 'ИВАН@пример.рф', 'unknown', 'camp-1', ?)",
+        (T0,),
+    )
+    db.execute(
+        "INSERT INTO events VALUES ('ev-idn','g-idn','ana@bücher.example','delivered','','webhook',?,?,NULL,'')",
+        (T1, T1),
+    )
     db.commit()
     db.close()
     store = Store(tmp_path)
     try:
         lines = store.journal("csv:/l.csv")
         assert "ana@bücher.example" not in lines
-        assert (lines["ana@xn--bcher-kva.example"].state, lines["ana@xn--bcher-kva.example"].gift_request_id) == \
-            (SendState.SENT, "g-idn")
+        assert (lines["ana@xn--bcher-kva.example"].state, lines["ana@xn--bcher-kva.example"].gift_request_id) == (
+            SendState.SENT,
+            "g-idn",
+        )
         assert list(store.journal("csv:/other.csv")) == ["иван@xn--e1afmkfd.xn--p1ai"]
         assert [e.email for e in store.events(gift_request_id="g-idn")] == ["ana@xn--bcher-kva.example"]
-        assert not store.begin_attempt("csv:/l.csv", Recipient("Ana", "Ruiz", "ANA@Bücher.example"), row_key="5",
-                                       campaign_id="camp-1", run_id="r9")
+        assert not store.begin_attempt(
+            "csv:/l.csv", Recipient("Ana", "Ruiz", "ANA@Bücher.example"), row_key="5", campaign_id="camp-1", run_id="r9"
+        )
     finally:
         store.close()

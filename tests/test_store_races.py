@@ -2,6 +2,7 @@
 a claim and its look-back check are one step, so overlapping lists claimed at the same moment
 gift each person once; one run per list; events for one gift from several writers leave the
 gift's latest status right. Real processes, on SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
 import subprocess
@@ -32,8 +33,9 @@ print(" ".join(won))
 
 
 def spawn(code: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_overlapping_lists_claimed_at_the_same_moment_claim_each_person_once(tmp_path):

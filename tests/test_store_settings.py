@@ -4,6 +4,7 @@ in secrets puts the whole store in PostgreSQL (`postgresql://`, `postgres://` an
 demo and sandbox gifts get a store of their own; the app says which store it uses (never
 credentials), warns when it is a local file on a host whose disk is wiped, and shows one
 clear message when the database cannot be reached."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,23 +21,39 @@ URL = "postgresql://team:pa55word@db.example.net:5432/giftrun?sslmode=require"
 KEY = "ao-v1-production-abcdefghijklmnop1234"
 
 
-@pytest.mark.parametrize("sources,expected", [
-    ({"GIFTRUN_DATABASE_URL": URL}, URL),
-    ({"connections": {"giftrun": {"url": URL}}}, URL),
-    ({"connections": {"giftrun": {"dialect": "postgresql", "host": "db.example.net", "port": 5432,
-                                  "database": "giftrun", "username": "team", "password": "pa55word",
-                                  "query": {"sslmode": "require"}}}},
-     "postgresql+psycopg://team:pa55word@db.example.net:5432/giftrun?sslmode=require"),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "sources,expected",
+    [
+        ({"GIFTRUN_DATABASE_URL": URL}, URL),
+        ({"connections": {"giftrun": {"url": URL}}}, URL),
+        (
+            {
+                "connections": {
+                    "giftrun": {
+                        "dialect": "postgresql",
+                        "host": "db.example.net",
+                        "port": 5432,
+                        "database": "giftrun",
+                        "username": "team",
+                        "password": "pa55word",
+                        "query": {"sslmode": "require"},
+                    }
+                }
+            },
+            "postgresql+psycopg://team:pa55word@db.example.net:5432/giftrun?sslmode=require",
+        ),
+        ({}, None),
+    ],
+)
 def test_the_database_url_comes_from_the_environment_or_streamlits_connections_section(sources, expected):
     s = Settings.from_mapping(sources)
     assert (s.database_url.reveal() if s.database_url else None) == expected
     assert "pa55word" not in repr(s)
 
 
-@pytest.mark.parametrize("url", ["postgresql://u:p@h/db", "postgres://u:p@h/db", "postgresql+psycopg://u:p@h/db",
-                                 "POSTGRESQL://u:p@h/db"])
+@pytest.mark.parametrize(
+    "url", ["postgresql://u:p@h/db", "postgres://u:p@h/db", "postgresql+psycopg://u:p@h/db", "POSTGRESQL://u:p@h/db"]
+)
 def test_every_spelling_of_a_postgres_url_means_psycopg_3(url):
     assert normalise_url(url).drivername == "postgresql+psycopg"
 
@@ -48,31 +65,44 @@ def test_a_url_that_is_not_postgres_is_refused_without_showing_it(url):
     assert "hunter2" not in str(info.value)
 
 
-@pytest.mark.parametrize("config,demo,expected", [
-    ({}, False, (Path(".giftrun"), None)),
-    ({}, True, (Path(".giftrun/demo"), None)),
-    ({"ANDOPEN_BASE_URL": "http://127.0.0.1:8600"}, False, (Path(".giftrun/sandbox"), None)),
-    ({"GIFTRUN_DATABASE_URL": URL}, False, (URL, "giftrun")),
-    ({"GIFTRUN_DATABASE_URL": URL}, True, (URL, "giftrun_demo")),
-    ({"GIFTRUN_DATABASE_URL": URL, "ANDOPEN_BASE_URL": "http://127.0.0.1:8600"}, False, (URL, "giftrun_sandbox")),
-    ({"GIFTRUN_DATABASE_URL": URL, "GIFTRUN_DATABASE_SCHEMA": "team_a", "ANDOPEN_BASE_URL": "http://127.0.0.1:8600"},
-     False, (URL, "team_a")),  # named exactly: used exactly, as GIFTRUN_DATA_DIR is
-    ({"GIFTRUN_DATABASE_URL": URL, "ANDOPEN_BASE_URL": "https://api.eu.andopen.co"}, False, (URL, "giftrun")),
-])
+@pytest.mark.parametrize(
+    "config,demo,expected",
+    [
+        ({}, False, (Path(".giftrun"), None)),
+        ({}, True, (Path(".giftrun/demo"), None)),
+        ({"ANDOPEN_BASE_URL": "http://127.0.0.1:8600"}, False, (Path(".giftrun/sandbox"), None)),
+        ({"GIFTRUN_DATABASE_URL": URL}, False, (URL, "giftrun")),
+        ({"GIFTRUN_DATABASE_URL": URL}, True, (URL, "giftrun_demo")),
+        ({"GIFTRUN_DATABASE_URL": URL, "ANDOPEN_BASE_URL": "http://127.0.0.1:8600"}, False, (URL, "giftrun_sandbox")),
+        (
+            {
+                "GIFTRUN_DATABASE_URL": URL,
+                "GIFTRUN_DATABASE_SCHEMA": "team_a",
+                "ANDOPEN_BASE_URL": "http://127.0.0.1:8600",
+            },
+            False,
+            (URL, "team_a"),
+        ),  # named exactly: used exactly, as GIFTRUN_DATA_DIR is
+        ({"GIFTRUN_DATABASE_URL": URL, "ANDOPEN_BASE_URL": "https://api.eu.andopen.co"}, False, (URL, "giftrun")),
+    ],
+)
 def test_fake_gifts_never_share_a_store_with_real_ones(config, demo, expected):
     assert Settings.from_mapping({"ANDOPEN_API_KEY": KEY, **config}).store_location(demo=demo) == expected
 
 
-@pytest.mark.parametrize("environ,cwd,expected", [
-    ({}, "/mount/src/giftrun", "Streamlit Community Cloud"),
-    ({"DYNO": "web.1"}, "/app", "Heroku"),
-    ({"K_SERVICE": "giftrun"}, "/app", "Google Cloud Run"),
-    ({"GIFTRUN_EPHEMERAL_DISK": "1"}, "/srv", "this host (GIFTRUN_EPHEMERAL_DISK)"),
-    ({"GIFTRUN_EPHEMERAL_DISK": "yes"}, "/srv", "this host (GIFTRUN_EPHEMERAL_DISK)"),
-    ({"GIFTRUN_EPHEMERAL_DISK": "0"}, "/srv", None),
-    ({}, "/srv/giftrun", None),
-    ({}, "/mount/srcfoo", None),
-])
+@pytest.mark.parametrize(
+    "environ,cwd,expected",
+    [
+        ({}, "/mount/src/giftrun", "Streamlit Community Cloud"),
+        ({"DYNO": "web.1"}, "/app", "Heroku"),
+        ({"K_SERVICE": "giftrun"}, "/app", "Google Cloud Run"),
+        ({"GIFTRUN_EPHEMERAL_DISK": "1"}, "/srv", "this host (GIFTRUN_EPHEMERAL_DISK)"),
+        ({"GIFTRUN_EPHEMERAL_DISK": "yes"}, "/srv", "this host (GIFTRUN_EPHEMERAL_DISK)"),
+        ({"GIFTRUN_EPHEMERAL_DISK": "0"}, "/srv", None),
+        ({}, "/srv/giftrun", None),
+        ({}, "/mount/srcfoo", None),
+    ],
+)
 def test_hosts_whose_disk_is_wiped_are_recognised(environ, cwd, expected):
     declared = Settings.from_mapping(environ).ephemeral_disk  # GIFTRUN_EPHEMERAL_DISK is a setting
     assert ephemeral_host(environ, cwd, declared=declared) == expected

@@ -1,6 +1,7 @@
 """ui/text: data shown as text. The helpers as tables here (their effect in Chromium, in every
 Streamlit call that renders Markdown, is in test_browser_text), and with AppTest what needs no
 browser: unknown statuses from &Open as bounded metrics and cells, links only for https."""
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,15 @@ from ui.text import LIMIT, STATUS_LIMIT, code, https_url, md, plain
 
 HOSTILE = [
     "**Quarterly** ![t](http://host/x) [docs](https://evil.example/login).csv",
-    "[evil link](https://evil.example/phish)", "![track](http://host/t.png)",
-    "<img src=x onerror=alert(1)> <b>b</b> &amp; &#x3C;", ":red[r] :material/home: :smile: $x^2$",
-    "www.evil.example ana@evil.example mailto:a@b.c", "# h\n- i\n1. one\n> q\n    code\n|a|b|",
-    "`a` ``b`c`` \\*x\\* ***y*** ~~z~~", "a\x1b[2Jb\u202ec\x00d\r\ne\u2028f\ud800", "   lead   ",
+    "[evil link](https://evil.example/phish)",
+    "![track](http://host/t.png)",
+    "<img src=x onerror=alert(1)> <b>b</b> &amp; &#x3C;",
+    ":red[r] :material/home: :smile: $x^2$",
+    "www.evil.example ana@evil.example mailto:a@b.c",
+    "# h\n- i\n1. one\n> q\n    code\n|a|b|",
+    "`a` ``b`c`` \\*x\\* ***y*** ~~z~~",
+    "a\x1b[2Jb\u202ec\x00d\r\ne\u2028f\ud800",
+    "   lead   ",
 ]
 
 
@@ -25,10 +31,19 @@ def test_md_reads_back_as_the_plain_text(value):
     assert shown(md(value)) == plain(value)
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("a\nb\tc", "a b c"), ("a\x1bb", "a\ufffdb"), ("x\u202ey", "x\ufffdy"), ("\ud800", "\ufffd"),
-    ("  x  ", "x"), (None, ""), (42, "42"), ("y" * 300, "y" * (LIMIT - 1) + "…"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("a\nb\tc", "a b c"),
+        ("a\x1bb", "a\ufffdb"),
+        ("x\u202ey", "x\ufffdy"),
+        ("\ud800", "\ufffd"),
+        ("  x  ", "x"),
+        (None, ""),
+        (42, "42"),
+        ("y" * 300, "y" * (LIMIT - 1) + "…"),
+    ],
+)
 def test_plain_is_one_visible_bounded_line(value, expected):
     assert plain(value) == expected
 
@@ -41,13 +56,25 @@ def test_md_leaves_no_markdown_mark_unescaped_outside_code_spans():
             assert all(outside[i - 1] == "\\" for i, ch in enumerate(outside) if ch == mark), (value, out)
 
 
-@pytest.mark.parametrize("url, ok", [
-    ("https://gift.andopen.co/r/abc", True), ("HTTPS://gift.andopen.co/r/abc", True),
-    ("javascript:alert(1)", False), ("JaVaScRiPt:alert(1)", False), ("http://gift.andopen.co/r/abc", False),
-    ("data:text/html,<b>x</b>", False), ("//evil.example/x", False), ("https://", False),
-    (" https://gift.andopen.co/r/abc", False), ("https://gift.andopen.co/r/a b", False),
-    ("https://user:pw@evil.example/", False), ("https://gift.andopen.co/\x00", False), (None, False), (3, False),
-])
+@pytest.mark.parametrize(
+    "url, ok",
+    [
+        ("https://gift.andopen.co/r/abc", True),
+        ("HTTPS://gift.andopen.co/r/abc", True),
+        ("javascript:alert(1)", False),
+        ("JaVaScRiPt:alert(1)", False),
+        ("http://gift.andopen.co/r/abc", False),
+        ("data:text/html,<b>x</b>", False),
+        ("//evil.example/x", False),
+        ("https://", False),
+        (" https://gift.andopen.co/r/abc", False),
+        ("https://gift.andopen.co/r/a b", False),
+        ("https://user:pw@evil.example/", False),
+        ("https://gift.andopen.co/\x00", False),
+        (None, False),
+        (3, False),
+    ],
+)
 def test_only_plain_https_urls_are_links(url, ok):
     assert (https_url(url) is not None) is ok
 
@@ -58,8 +85,9 @@ def test_code_spans_survive_backticks():
 
 # -- the Gift status page --------------------------------------------------------------------
 def _event(gid: str, status: str, url: str | None = None) -> StatusEvent:
-    return StatusEvent(event_id=f"e-{gid}", gift_request_id=gid, status=status, source=EventSource.WEBHOOK,
-                       redemption_url=url)
+    return StatusEvent(
+        event_id=f"e-{gid}", gift_request_id=gid, status=status, source=EventSource.WEBHOOK, redemption_url=url
+    )
 
 
 def _column_type(element, column: str) -> str:

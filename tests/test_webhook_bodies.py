@@ -1,6 +1,7 @@
 """Hostile but correctly signed webhook bodies: a malformed or unstorable one gets 400 (so
 &Open stops retrying it), never a 5xx, on both receivers, and is logged once, without a
 traceback. 5xx stays for our own transient faults (a store that cannot write)."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,17 @@ import pytest
 import requests
 
 from lib.webhooks import FIELD_LIMITS, MalformedError, verify
-from tests.receivers import (SECRET, WEBHOOK_PATH, gift_body, raw_request, raw_signed, signed_headers,
-                             start_app, start_standalone, stop)
+from tests.receivers import (
+    SECRET,
+    WEBHOOK_PATH,
+    gift_body,
+    raw_request,
+    raw_signed,
+    signed_headers,
+    start_app,
+    start_standalone,
+    stop,
+)
 
 
 def _nested(depth: int, open_: bytes, close: bytes) -> bytes:
@@ -22,7 +32,7 @@ def _utf16() -> bytes:
     return gift_body("g-utf16").decode().encode("utf-16")
 
 
-BIG = 10 ** 6
+BIG = 10**6
 # (id, body, expected status). Every body is signed with the right secret and a fresh timestamp.
 BODY_CASES = [
     ("nested-10000-arrays", _nested(10_000, b"[", b"]"), 400),
@@ -71,12 +81,18 @@ def test_verify_refuses_malformed_or_unstorable(case, body, expected):
         verify(headers, body, SECRET)
 
 
-@pytest.mark.parametrize("field, value", [
-    ("AndOpen-Webhook-Event-Id", "e" * 201), ("AndOpen-Webhook-Event-Id", "e-\x00"),
-    ("AndOpen-Webhook-Event-Id", "e-\ud800"), ("AndOpen-Webhook-Event-Id", "e-\x1b[2J"),
-    ("AndOpen-Webhook-Event-Type", "gift_request_\ud800"), ("AndOpen-Webhook-Event-Type", "t" * 101),
-    ("AndOpen-Webhook-Event-Type", "gift_request_\x00"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("AndOpen-Webhook-Event-Id", "e" * 201),
+        ("AndOpen-Webhook-Event-Id", "e-\x00"),
+        ("AndOpen-Webhook-Event-Id", "e-\ud800"),
+        ("AndOpen-Webhook-Event-Id", "e-\x1b[2J"),
+        ("AndOpen-Webhook-Event-Type", "gift_request_\ud800"),
+        ("AndOpen-Webhook-Event-Type", "t" * 101),
+        ("AndOpen-Webhook-Event-Type", "gift_request_\x00"),
+    ],
+)
 def test_verify_refuses_unstorable_headers(field, value):
     body = gift_body(status=None) if "Type" in field else gift_body()
     headers = signed_headers(body) | {field: value}
@@ -126,7 +142,7 @@ def test_no_body_gets_a_5xx(receiver, http, case, body, expected):
 HEADER_CASES = [
     ("control-char-in-event-id", b"", b"e-\x01-1", 400),
     ("enormous-event-id", b"", b"e" * 10_000, 400),
-    ("latin-1-event-id", b"", "e-café-{}".format(uuid.uuid4()).encode("latin-1"), 200),
+    ("latin-1-event-id", b"", f"e-café-{uuid.uuid4()}".encode("latin-1"), 200),
     ("non-ascii-bytes-in-another-header", b"X-Pad: \xff\xfe\xed\xa0\x80\r\n", None, 200),
 ]
 
@@ -148,4 +164,3 @@ def test_a_refused_body_is_logged_once_without_a_traceback(receiver, http):
     log = receiver.log()
     assert "Traceback" not in log and "RecursionError" not in log, log[-3000:]
     assert log.count("nested too deeply") == 1, log[-3000:]
-

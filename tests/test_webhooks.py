@@ -1,4 +1,5 @@
 """Webhook intake: signatures, window, malformed bodies, dedupe, ordering, real socket."""
+
 from __future__ import annotations
 
 import json
@@ -35,19 +36,32 @@ SECRET = "whsec_test_7f3a9c0d2e"
 URL = "/webhooks/andopen"
 
 
-def gift(gid: str = "g-1", status: str | None = "submitted", updated_at: str = "2026-04-16T10:30:00.000Z",
-         **extra) -> dict:
-    obj = {"id": gid, "campaign_id": "c-1", "redemption_url": f"https://gift.andopen.co/r/{gid}",
-           "recipient": {"first_name": "Alice", "last_name": "Smith", "email": "Alice@Example.com"},
-           "created_at": "2026-04-16T10:30:00.000Z", "updated_at": updated_at, **extra}
+def gift(
+    gid: str = "g-1", status: str | None = "submitted", updated_at: str = "2026-04-16T10:30:00.000Z", **extra
+) -> dict:
+    obj = {
+        "id": gid,
+        "campaign_id": "c-1",
+        "redemption_url": f"https://gift.andopen.co/r/{gid}",
+        "recipient": {"first_name": "Alice", "last_name": "Smith", "email": "Alice@Example.com"},
+        "created_at": "2026-04-16T10:30:00.000Z",
+        "updated_at": updated_at,
+        **extra,
+    }
     if status is not None:
         obj["status"] = status
     return obj
 
 
-def delivery(body: bytes | dict, *, secret: str = SECRET, ts: int | str | None = None,
-             event_id: str | None = None, event_type: str = "gift_request_created",
-             drop: tuple[str, ...] = ()) -> tuple[dict, bytes]:
+def delivery(
+    body: bytes | dict,
+    *,
+    secret: str = SECRET,
+    ts: int | str | None = None,
+    event_id: str | None = None,
+    event_type: str = "gift_request_created",
+    drop: tuple[str, ...] = (),
+) -> tuple[dict, bytes]:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     ts = int(time.time()) if ts is None else ts
     headers = {
@@ -108,8 +122,7 @@ VERIFY_CASES = {
     "stale (now-301)": (lambda: delivery(BODY, ts=NOW - 301), TimestampError),
     "future (now+301)": (lambda: delivery(BODY, ts=NOW + 301), TimestampError),
     "missing signature": (lambda: delivery(BODY, ts=NOW, drop=("AndOpen-Webhook-Signature",)), SignatureError),
-    "missing timestamp": (lambda: delivery(BODY, ts=NOW, drop=("AndOpen-Webhook-Dispatch-Timestamp",)),
-                          TimestampError),
+    "missing timestamp": (lambda: delivery(BODY, ts=NOW, drop=("AndOpen-Webhook-Dispatch-Timestamp",)), TimestampError),
     "non-integer timestamp": (lambda: delivery(BODY, ts="1800000000.5"), TimestampError),
     "missing event id": (lambda: delivery(BODY, ts=NOW, drop=("AndOpen-Webhook-Event-Id",)), MalformedError),
     "invalid JSON": (lambda: delivery(b'{"id": "g-1",', ts=NOW), MalformedError),
@@ -131,8 +144,10 @@ def test_verify_table(case):
     else:
         with pytest.raises(error) as exc:
             verify(headers, raw, SECRET, now=NOW)
-        assert exc.value.status == {SignatureError: 401, TimestampError: 401, MalformedError: 400,
-                                    TooLargeError: 413}[error]
+        assert (
+            exc.value.status
+            == {SignatureError: 401, TimestampError: 401, MalformedError: 400, TooLargeError: 413}[error]
+        )
         assert SECRET not in exc.value.message
 
 
@@ -143,11 +158,17 @@ def test_signature_is_checked_before_parsing():
         verify(headers, b"also not json", SECRET, now=NOW)
 
 
-@pytest.mark.parametrize("event_type,status", [
-    ("gift_request_created", "submitted"), ("gift_request_redeemed", "redeemed"),
-    ("gift_request_dispatched", "dispatched"), ("gift_request_delivered", "delivered"),
-    ("gift_request_cancelled", "cancelled"), ("gift_request_returned", "returned"),
-])
+@pytest.mark.parametrize(
+    "event_type,status",
+    [
+        ("gift_request_created", "submitted"),
+        ("gift_request_redeemed", "redeemed"),
+        ("gift_request_dispatched", "dispatched"),
+        ("gift_request_delivered", "delivered"),
+        ("gift_request_cancelled", "cancelled"),
+        ("gift_request_returned", "returned"),
+    ],
+)
 def test_status_derived_from_type_when_body_has_none(event_type, status):
     headers, raw = delivery(gift(status=None), ts=NOW, event_type=event_type)
     assert verify(headers, raw, SECRET, now=NOW).status == status
@@ -215,7 +236,7 @@ def test_oversized_streamed_body_without_content_length(client, store):
 
     def chunks():
         for i in range(0, len(raw), 16384):
-            yield raw[i:i + 16384]
+            yield raw[i : i + 16384]
 
     r = client.post(URL, headers=headers, content=chunks())
     assert r.status_code == 413 and store.events() == []
@@ -299,8 +320,15 @@ def test_health_routes(client):
 
 # -- a real socket ---------------------------------------------------------------------
 def test_real_socket_roundtrip(tmp_path):
-    server = uvicorn.Server(uvicorn.Config(receiver_app(backends.store(tmp_path), SECRET), host="127.0.0.1", port=0,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            receiver_app(backends.store(tmp_path), SECRET),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            access_log=False,
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

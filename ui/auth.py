@@ -1,4 +1,5 @@
 """The sign-in gate in front of every page of a shared deployment."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -51,14 +52,18 @@ def gate(svc: Services) -> None:
             st.button("Sign out", on_click=st.logout)
             st.stop()
         if not domain_allowed(email, svc.settings.allowed_domains):
-            st.error(f"{md(email or 'This account')} is not allowed to use this Giftrun. "
-                     f"Sign in with an address at {md(', '.join(svc.settings.allowed_domains))}.")
+            st.error(
+                f"{md(email or 'This account')} is not allowed to use this Giftrun. "
+                f"Sign in with an address at {md(', '.join(svc.settings.allowed_domains))}."
+            )
             st.button("Sign out", on_click=st.logout)
             st.stop()
         with st.sidebar:
             if not svc.settings.allowed_domains:
-                st.warning("Sign-in admits any account of the identity provider: set GIFTRUN_ALLOWED_DOMAINS "
-                           "to your company's domain.")
+                st.warning(
+                    "Sign-in admits any account of the identity provider: set GIFTRUN_ALLOWED_DOMAINS "
+                    "to your company's domain."
+                )
             st.caption(f"Signed in as {md(email)}")
             st.button("Sign out", on_click=st.logout, key="signout")
         st.session_state["giftrun_actor"] = email
@@ -79,7 +84,9 @@ def gate(svc: Services) -> None:
                 st.rerun()
             st.error(result.message)
         st.stop()
-    st.sidebar.warning("No sign-in is configured: anyone with this link can send gifts. "
-                       "Set up [auth] or GIFTRUN_APP_PASSWORD (see README, Deploy for your team).")
+    st.sidebar.warning(
+        "No sign-in is configured: anyone with this link can send gifts. "
+        "Set up [auth] or GIFTRUN_APP_PASSWORD (see README, Deploy for your team)."
+    )
     if svc.settings.allowed_domains:
         st.sidebar.warning("GIFTRUN_ALLOWED_DOMAINS only applies to [auth] sign-in, which is not configured.")

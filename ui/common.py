@@ -1,4 +1,5 @@
 """What every page shows: the demo banner, the sidebar, friendly errors."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -7,8 +8,10 @@ from lib.runtime import Services
 
 from .text import code
 
-DEMO_BANNER = ("**Demo mode** — Giftrun is talking to its built-in sandbox, a fake &Open. "
-               "Nothing is really sent and no gift is ordered. Set `ANDOPEN_API_KEY` to go live.")
+DEMO_BANNER = (
+    "**Demo mode** — Giftrun is talking to its built-in sandbox, a fake &Open. "
+    "Nothing is really sent and no gift is ordered. Set `ANDOPEN_API_KEY` to go live."
+)
 
 
 def banner(svc: Services) -> None:

@@ -1,5 +1,6 @@
 """Settings' do-not-gift list: an editable table (add, change a reason, delete) saved with
 one button, and an import from a CSV. Every change is in the audit trail with who made it."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -19,19 +20,33 @@ def _bump() -> None:
 
 def render(svc: Services, actor: str) -> None:
     st.subheader("Do-not-gift list")
-    st.caption("People (`ana@example.com`) and whole domains (`@example.com`) Giftrun never gifts. A domain also "
-               "blocks its subdomains (`@example.com` blocks `eu.example.com`). A listed row shows skip with the "
-               "reason; no look-back override sends it. Add a row at the bottom of the table, edit a reason, or "
-               "select rows and delete them, then save.")
+    st.caption(
+        "People (`ana@example.com`) and whole domains (`@example.com`) Giftrun never gifts. A domain also "
+        "blocks its subdomains (`@example.com` blocks `eu.example.com`). A listed row shows skip with the "
+        "reason; no look-back override sends it. Add a row at the bottom of the table, edit a reason, or "
+        "select rows and delete them, then save."
+    )
     entries = svc.store.do_not_gift()
-    frame = pd.DataFrame([{"Value": e.label, "Reason": e.reason,
-                           "Added by": e.added_by, "Added at": shown(e.added_at, seconds=False)} for e in entries],
-                         columns=list(COLUMNS))
+    frame = pd.DataFrame(
+        [
+            {"Value": e.label, "Reason": e.reason, "Added by": e.added_by, "Added at": shown(e.added_at, seconds=False)}
+            for e in entries
+        ],
+        columns=list(COLUMNS),
+    )
     key = f"dng-{st.session_state.get(VERSION, 0)}"
-    st.data_editor(frame.astype(str), key=key, num_rows="dynamic", hide_index=True, width="stretch",
-                   disabled=["Added by", "Added at"],
-                   column_config={"Value": st.column_config.TextColumn("Value", help="email or @domain"),
-                                  "Reason": st.column_config.TextColumn("Reason", max_chars=donotgift.MAX_REASON)})
+    st.data_editor(
+        frame.astype(str),
+        key=key,
+        num_rows="dynamic",
+        hide_index=True,
+        width="stretch",
+        disabled=["Added by", "Added at"],
+        column_config={
+            "Value": st.column_config.TextColumn("Value", help="email or @domain"),
+            "Reason": st.column_config.TextColumn("Reason", max_chars=donotgift.MAX_REASON),
+        },
+    )
     edits = st.session_state.get(key, {})
     changes = donotgift.table_changes(entries, edits)
     for problem in changes.problems:
@@ -48,8 +63,11 @@ def render(svc: Services, actor: str) -> None:
 
 
 def _import(svc: Services, actor: str) -> None:
-    upload = st.file_uploader("Import entries from a CSV (a column Email, Domain or Value; optionally Reason)",
-                              type=["csv", "txt"], key=f"dng-upload-{st.session_state.get(VERSION, 0)}")
+    upload = st.file_uploader(
+        "Import entries from a CSV (a column Email, Domain or Value; optionally Reason)",
+        type=["csv", "txt"],
+        key=f"dng-upload-{st.session_state.get(VERSION, 0)}",
+    )
     if upload is None:
         return
     try:
@@ -62,9 +80,12 @@ def _import(svc: Services, actor: str) -> None:
         st.error(parsed.refusal("this file"))
         st.text("\n".join(parsed.problems[:50]))
         return
-    if st.button(f"Import {donotgift.entries_text(len(parsed.entries))}", key="dng_import",
-                 disabled=not parsed.entries):
+    if st.button(
+        f"Import {donotgift.entries_text(len(parsed.entries))}", key="dng_import", disabled=not parsed.entries
+    ):
         report = svc.store.add_do_not_gift(parsed.entries, actor, source=f"imported from {upload.name}")
-        st.toast(f"Imported: {report.added} added, {report.changed} reasons changed, {report.unchanged} already listed.")
+        st.toast(
+            f"Imported: {report.added} added, {report.changed} reasons changed, {report.unchanged} already listed."
+        )
         _bump()
         st.rerun()

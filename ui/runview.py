@@ -1,18 +1,18 @@
 """Pieces of the Review & send page: campaigns, live progress, overrides and unknown outcomes."""
+
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
 from lib import eligibility as elig
-
 from lib.andopen import AndOpenError
 from lib.models import Campaign, SendState, parse_iso, utcnow
 from lib.plan import RowAction
+from lib.recipients import is_approved
 from lib.review import Review
 from lib.runtime import Services
 from lib.sending import SendRun
-from lib.recipients import is_approved
 from lib.sources import LoadedList
 from lib.unknowns import ago, unknowns_report
 from lib.writeback import result_columns
@@ -39,9 +39,13 @@ def campaigns(svc: Services) -> list[Campaign] | None:
     return found
 
 
-ACTION_LABELS = {RowAction.ALREADY_SENT: "sent", RowAction.SKIP: "skip (look-back)",
-                 RowAction.DO_NOT_GIFT: "skip (do-not-gift list)",
-                 RowAction.UNKNOWN: "unknown — check &Open", RowAction.BLOCKED: "blocked — check &Open"}
+ACTION_LABELS = {
+    RowAction.ALREADY_SENT: "sent",
+    RowAction.SKIP: "skip (look-back)",
+    RowAction.DO_NOT_GIFT: "skip (do-not-gift list)",
+    RowAction.UNKNOWN: "unknown — check &Open",
+    RowAction.BLOCKED: "blocked — check &Open",
+}
 
 
 def action_label(action: RowAction) -> str:
@@ -53,13 +57,20 @@ def editor_frame(loaded: LoadedList, rev: Review, approved_col: str) -> pd.DataF
     person, the results, then the user's other columns. Every other column is text, so
     the grid's column types never change and a tick never recreates it."""
     actions = {r.row_key: r for r in rev.plan.rows}
-    problem_actions = (RowAction.INVALID, RowAction.NOT_APPROVED, RowAction.DUPLICATE, RowAction.BLOCKED,
-                       RowAction.SKIP, RowAction.DO_NOT_GIFT)
+    problem_actions = (
+        RowAction.INVALID,
+        RowAction.NOT_APPROVED,
+        RowAction.DUPLICATE,
+        RowAction.BLOCKED,
+        RowAction.SKIP,
+        RowAction.DO_NOT_GIFT,
+    )
     display = pd.DataFrame(index=rev.frame.index)
     display[approved_col] = [is_approved(v) for v in loaded.frame[approved_col]]
     display["Will happen"] = [action_label(actions[k].action) if k in actions else "" for k in rev.frame.index]
-    display["Problem"] = [actions[k].message if k in actions and actions[k].action in problem_actions else ""
-                          for k in rev.frame.index]
+    display["Problem"] = [
+        actions[k].message if k in actions and actions[k].action in problem_actions else "" for k in rev.frame.index
+    ]
     person = [c for c in (loaded.cmap.first_name, loaded.cmap.last_name, loaded.cmap.email) if c]
     results = result_columns(rev.frame.columns)  # the user's own spelling of a result column is that column
     others = [c for c in loaded.user_columns if c != approved_col and c not in person and c not in results.values()]
@@ -74,8 +85,11 @@ def summary(rev: Review, window: elig.Window | None) -> None:
     m[0].metric("To send", counts["send"])
     m[1].metric("Skipped (look-back)", counts["skip"])
     m[6].metric("Do not gift", counts["do not gift"], help="On the do-not-gift list (Settings): never sent")
-    problems = sum(1 for r in rev.plan.rows if r.action in (RowAction.INVALID, RowAction.DUPLICATE)
-                   or (r.action == RowAction.NOT_APPROVED and r.message))
+    problems = sum(
+        1
+        for r in rev.plan.rows
+        if r.action in (RowAction.INVALID, RowAction.DUPLICATE) or (r.action == RowAction.NOT_APPROVED and r.message)
+    )
     m[2].metric("Invalid", problems, help="Rows with a problem to fix (approved or not); they are never sent")
     m[3].metric("Sent", counts["already sent"])
     m[4].metric("Unknown outcome", counts["unknown outcome"] + counts["blocked"])
@@ -91,9 +105,11 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
         total = max(p.total, 1)
         if p.state == "running":
             eta = f" · about {p.eta:.0f}s left" if p.eta else ""
-            st.progress(min(1.0, (p.done + p.already + p.skipped) / total),
-                        text=f"Sending… {p.done + p.already + p.skipped}/{p.total} done · {p.sent} sent · "
-                             f"{p.rejected + p.failed} failed · {p.unknown} unknown · {p.rate:.1f}/s{eta}")
+            st.progress(
+                min(1.0, (p.done + p.already + p.skipped) / total),
+                text=f"Sending… {p.done + p.already + p.skipped}/{p.total} done · {p.sent} sent · "
+                f"{p.rejected + p.failed} failed · {p.unknown} unknown · {p.rate:.1f}/s{eta}",
+            )
             if st.button("Stop", key=f"stop-{p.run_id}"):
                 who = state.actor()
                 run.stop("Stopped by you." if who == "local" else f"Stopped by {who}.")
@@ -107,18 +123,22 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                 state.bump_editor()
                 st.rerun(scope="app")
             verb = "Run finished" if p.state == "completed" else "Run stopped"
-            msg = (f"{verb}: {p.sent} sent, {p.rejected} rejected by &Open, {p.failed} not sent (safe to send "
-                   f"again), {p.unknown} unknown outcome, {p.already} already sent earlier"
-                   + (f", {p.skipped} skipped (just gifted from another list)" if p.skipped else "")
-                   + (f", {p.limited} not sent (a limit was reached; see their Send error)" if p.limited else "")
-                   + (f", {p.resolved} unknown outcomes resolved from &Open's own updates" if p.resolved else "")
-                   + f" · {p.elapsed:.1f}s.")
+            msg = (
+                f"{verb}: {p.sent} sent, {p.rejected} rejected by &Open, {p.failed} not sent (safe to send "
+                f"again), {p.unknown} unknown outcome, {p.already} already sent earlier"
+                + (f", {p.skipped} skipped (just gifted from another list)" if p.skipped else "")
+                + (f", {p.limited} not sent (a limit was reached; see their Send error)" if p.limited else "")
+                + (f", {p.resolved} unknown outcomes resolved from &Open's own updates" if p.resolved else "")
+                + f" · {p.elapsed:.1f}s."
+            )
             (st.success if p.state == "completed" and not (p.rejected or p.unknown or p.failed) else st.warning)(msg)
             if run.unflushed:
-                st.warning(f"{len(run.unflushed)} results are not in the sheet yet: Google refused the write "
-                           f"({md(p.writeback_error or 'quota', limit=1000)}). They are kept in the journal and "
-                           "retried for a "
-                           "minute; **Refresh statuses** on Gift status writes them too.")
+                st.warning(
+                    f"{len(run.unflushed)} results are not in the sheet yet: Google refused the write "
+                    f"({md(p.writeback_error or 'quota', limit=1000)}). They are kept in the journal and "
+                    "retried for a "
+                    "minute; **Refresh statuses** on Gift status writes them too."
+                )
             if p.message and p.state != "completed":
                 (st.info if p.message.startswith("Stopped by") else st.error)(md(p.message, limit=1000))
 
@@ -127,13 +147,15 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
 
 def overrides_and_unknowns(svc: Services, loaded: LoadedList, rev: Review, actor: str) -> None:
     skipped = [r for r in rev.plan.rows if r.action == RowAction.SKIP]
-    unknown = [r for r in rev.plan.rows if r.action == RowAction.UNKNOWN and r.journal
-               and r.journal.state == SendState.UNKNOWN]
+    unknown = [
+        r for r in rev.plan.rows if r.action == RowAction.UNKNOWN and r.journal and r.journal.state == SendState.UNKNOWN
+    ]
     if skipped:
         with st.expander(f"Send anyway to {len(skipped)} skipped people (look-back override)"):
             labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email} — {r.message}" for r in skipped}
-            chosen = st.multiselect("Deliberately send to", list(labels), format_func=lambda e: plain(labels[e]),
-                                    key="override_pick")
+            chosen = st.multiselect(
+                "Deliberately send to", list(labels), format_func=lambda e: plain(labels[e]), key="override_pick"
+            )
             if st.button("Override the look-back check for these", disabled=not chosen, key="override_go"):
                 for email in chosen:
                     svc.store.record_override(loaded.list_key, email, actor, labels[email])
@@ -144,14 +166,22 @@ def overrides_and_unknowns(svc: Services, loaded: LoadedList, rev: Review, actor
     if unknown:
         with st.expander(f"{len(unknown)} rows with an unknown outcome — check them in &Open", expanded=True):
             st.write(md(report.describe() + "."))
-            st.write("These requests may or may not have created a gift. When &Open's update for the gift arrives "
-                     "(a webhook, or Refresh statuses), the row resolves by itself. Otherwise look each one up in "
-                     "&Open; only if it has **no** gift there, clear it here so it can be sent again.")
-            labels = {r.recipient.email: f"Row {r.row_number}: {r.recipient.email} — attempted "
-                                         f"{ago(utcnow() - t) if (t := parse_iso(r.journal.attempted_at)) else '?'}"
-                      for r in unknown}
-            chosen = st.multiselect("Checked in &Open, no gift found", list(labels),
-                                    format_func=lambda e: plain(labels[e]), key="unknown_pick")
+            st.write(
+                "These requests may or may not have created a gift. When &Open's update for the gift arrives "
+                "(a webhook, or Refresh statuses), the row resolves by itself. Otherwise look each one up in "
+                "&Open; only if it has **no** gift there, clear it here so it can be sent again."
+            )
+            labels = {
+                r.recipient.email: f"Row {r.row_number}: {r.recipient.email} — attempted "
+                f"{ago(utcnow() - t) if (t := parse_iso(r.journal.attempted_at)) else '?'}"
+                for r in unknown
+            }
+            chosen = st.multiselect(
+                "Checked in &Open, no gift found",
+                list(labels),
+                format_func=lambda e: plain(labels[e]),
+                key="unknown_pick",
+            )
             if st.button("Clear these so they can be sent again", disabled=not chosen, key="unknown_go"):
                 for email in chosen:
                     svc.store.clear_unknown(loaded.list_key, email, actor)

@@ -1,19 +1,20 @@
 """Google Sheets on the Build list page, and the sink and history that go with a sheet list."""
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
 
 from lib import sheets
+from lib.review import review, status_results
 from lib.runtime import Services
 from lib.sending import SendRun
 from lib.settings import Settings
 from lib.sheet_source import import_shared_history, load_sheet, mirror_events
-from lib.review import review, status_results
 from lib.sources import LoadedList
 
 from . import state
@@ -30,14 +31,17 @@ def _available(settings: Settings) -> bool:
 def open_sheet_form(svc: Services) -> None:
     settings = svc.settings
     if not _available(settings):
-        st.info("To open Google Sheets, the operator adds a Google service account to the secrets "
-                "(`[gcp_service_account]`, or `GOOGLE_SERVICE_ACCOUNT_JSON`). See the README, *Going live*.")
+        st.info(
+            "To open Google Sheets, the operator adds a Google service account to the secrets "
+            "(`[gcp_service_account]`, or `GOOGLE_SERVICE_ACCOUNT_JSON`). See the README, *Going live*."
+        )
         return
     email = sheets.service_account_email(settings.service_account)
     if email:
         st.write(f"Share your sheet with **{md(email)}** (as an Editor), then paste its link.")
-    link = st.text_input("Google Sheet link", placeholder="https://docs.google.com/spreadsheets/d/…/edit",
-                         key="sheet_link")
+    link = st.text_input(
+        "Google Sheet link", placeholder="https://docs.google.com/spreadsheets/d/…/edit", key="sheet_link"
+    )
     is_sheet = bool(link) and sheets.looks_like_sheet(link)  # the CLI's rule too
     if link and not is_sheet:
         st.warning(md(sheets.NOT_A_SHEET))
@@ -54,8 +58,10 @@ def open_sheet_form(svc: Services) -> None:
         state.set_list(loaded)
         names = [t for t in sink.sheet.worksheet_titles() if t != sheets.HISTORY_TITLE]
         st.session_state.setdefault("giftrun_sheet_tabs", {})[link] = names
-        st.success(f"Opened {md(loaded.name)}: {len(loaded.frame)} people."
-                   + (" Pick another tab above and open again to use it." if len(names) > 1 else ""))
+        st.success(
+            f"Opened {md(loaded.name)}: {len(loaded.frame)} people."
+            + (" Pick another tab above and open again to use it." if len(names) > 1 else "")
+        )
 
 
 def is_sheet_list(loaded: LoadedList | None) -> bool:
@@ -68,8 +74,9 @@ def fresh(svc: Services, loaded: LoadedList) -> tuple[LoadedList, sheets.SheetSi
     from the copy read when the sheet was opened, is what keeps a sheet list from being
     gifted twice."""
     link, tab = st.session_state[LINKS][loaded.list_key]
-    current, sink = load_sheet(link, svc.settings, {k: v or "" for k, v in vars(loaded.cmap).items()}, tab,
-                               absent_ok=("approved",))  # ticks of an Approved column the sheet lacks: below
+    current, sink = load_sheet(
+        link, svc.settings, {k: v or "" for k, v in vars(loaded.cmap).items()}, tab, absent_ok=("approved",)
+    )  # ticks of an Approved column the sheet lacks: below
     col = loaded.cmap.approved
     if col and col in loaded.frame.columns:
         if col not in current.frame.columns:  # ticked in the app: the sheet has no Approved column
@@ -105,8 +112,9 @@ def mirror_list_events(svc: Services, list_key: str, sink: sheets.SheetSink) -> 
     events = [e for gid in ids for e in svc.store.events(gift_request_id=gid)]
     if not events:
         return 0
-    return mirror_events(svc.store, sheets.history_target(sink.sheet.ref), lambda: sink.sheet.history_tab(create=True),
-                         events)
+    return mirror_events(
+        svc.store, sheets.history_target(sink.sheet.ref), lambda: sink.sheet.history_tab(create=True), events
+    )
 
 
 def write_results(svc: Services, loaded: LoadedList | None, window) -> str | None:
@@ -138,7 +146,7 @@ def shared_history(svc: Services) -> pd.DataFrame | None:
     try:
         import_shared_history(svc.settings, svc.store)
     except Exception as exc:
-        st.warning(f"Could not read the shared Gift history sheet ({md(exc, limit=1000)}); "
-                   "showing the local history only.")
+        st.warning(
+            f"Could not read the shared Gift history sheet ({md(exc, limit=1000)}); showing the local history only."
+        )
     return None
-

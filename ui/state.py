@@ -1,4 +1,5 @@
 """Process services and per-session state, so pages stay thin views over lib/."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,14 +7,14 @@ from typing import Any
 import streamlit as st
 
 from lib import csvio
-from lib.runtime import Services, get_services
 from lib.recipients import without_stale
+from lib.runtime import Services, get_services
 from lib.settings import Settings, SettingsError
 from lib.sources import LoadedList, csv_bytes, prepare
 from lib.store import StoreError
 from lib.writeback import APPROVED
 
-LIST = "giftrun_list"            # the LoadedList being worked on (base frame: approvals committed)
+LIST = "giftrun_list"  # the LoadedList being worked on (base frame: approvals committed)
 EDITOR_VERSION = "giftrun_editor_version"
 LOOKBACK = "giftrun_lookback"
 CAMPAIGN = "giftrun_campaign"

@@ -1,4 +1,5 @@
 """The Gift status page body: refreshes itself while open."""
+
 from __future__ import annotations
 
 import altair as alt
@@ -7,14 +8,13 @@ import streamlit as st
 from lib import csvio
 from lib import eligibility as elig
 from lib.andopen import AndOpenError
+from lib.models import STATUS_RANK, status_label
 from lib.polling import AutoPoller, open_gift_ids, poll_statuses
 from lib.runtime import Services
-from lib.models import STATUS_RANK, status_label
 from lib.status_report import FOLLOW_UP, funnel, gifts_frame, history_frame, status_counts
 
 from . import sheets_ui, state
 from .text import STATUS_LIMIT, link_column, md, plain
-
 
 STAGES = ["Submitted", "Redeemed", "Dispatched", "Delivered", "Cancelled"]
 STAGE_COLOURS = ["#9aa5b1", "#f59f00", "#7048e8", "#2f9e44", "#e03131"]  # the journey, then red for stop
@@ -44,8 +44,12 @@ def render(svc: Services) -> None:
             written = sheets_ui.write_results(svc, state.current_list(), window)
             if written:
                 st.toast(md(written, limit=1000))
-    auto = top[1].toggle("Live", value=True, help="Refresh this page every few seconds, and ask &Open about open "
-                                                 "gifts every few minutes (where no webhook can arrive)")
+    auto = top[1].toggle(
+        "Live",
+        value=True,
+        help="Refresh this page every few seconds, and ask &Open about open "
+        "gifts every few minutes (where no webhook can arrive)",
+    )
     _body(svc) if not auto else st.fragment(run_every=3.0)(_live)(svc)
     _history_download(svc)
 
@@ -72,10 +76,17 @@ def _body(svc: Services) -> None:
     cols = st.columns(len(counts))
     for col, (label, n) in zip(cols, counts.items()):
         col.metric(md(label, STATUS_LIMIT), n)  # an unknown status is &Open's text: shown as text, bounded
-    chart = alt.Chart(funnel(gifts)).mark_bar().encode(
-        x=alt.X("Gifts:Q"), y=alt.Y("Stage:N", sort=None),
-        color=alt.Color("Stage:N", legend=None, scale=alt.Scale(domain=STAGES, range=STAGE_COLOURS)),
-        tooltip=["Stage", "Gifts"]).properties(height=180)
+    chart = (
+        alt.Chart(funnel(gifts))
+        .mark_bar()
+        .encode(
+            x=alt.X("Gifts:Q"),
+            y=alt.Y("Stage:N", sort=None),
+            color=alt.Color("Stage:N", legend=None, scale=alt.Scale(domain=STAGES, range=STAGE_COLOURS)),
+            tooltip=["Stage", "Gifts"],
+        )
+        .properties(height=180)
+    )
     st.caption("Metrics: where each gift is now. Chart: how many gifts have reached each stage.")
     st.altair_chart(chart, width="stretch")
 
@@ -86,13 +97,21 @@ def _body(svc: Services) -> None:
     view = gifts if quick == "All gifts" else gifts[gifts["status"] == FOLLOW_UP[quick]]
     if sender != "Anyone":
         view = view[view["Sent by"] == sender]
-    st.dataframe(_bounded_status(view.drop(columns=["status"])), hide_index=True, width="stretch",
-                 column_config={"Redemption URL": link_column("Redemption URL", view["Redemption URL"])})
+    st.dataframe(
+        _bounded_status(view.drop(columns=["status"])),
+        hide_index=True,
+        width="stretch",
+        column_config={"Redemption URL": link_column("Redemption URL", view["Redemption URL"])},
+    )
 
     recipients = dict(zip(view["Gift request ID"], view["Recipient"]))
     options = [""] + list(recipients)[:MAX_PICKER]
-    gid = st.selectbox("One gift's history", options, key="status_gift",
-                       format_func=lambda g: g and plain(f"{g} — {recipients.get(g, '')}"))
+    gid = st.selectbox(
+        "One gift's history",
+        options,
+        key="status_gift",
+        format_func=lambda g: g and plain(f"{g} — {recipients.get(g, '')}"),
+    )
     if gid:
         st.dataframe(_bounded_status(history_frame(svc.store, gid)), hide_index=True, width="stretch")
     if len(recipients) > MAX_PICKER:
@@ -119,5 +138,10 @@ def _bounded_status(frame):
 def _history_download(svc: Services) -> None:
     """Built only when asked for: the full history can be large."""
     if st.button("Prepare the full gift history (CSV)", key="history_prepare"):
-        st.download_button("Download gift-history.csv", csvio.to_csv_bytes(history_frame(svc.store)),
-                           file_name="gift-history.csv", mime="text/csv", key="history_csv")
+        st.download_button(
+            "Download gift-history.csv",
+            csvio.to_csv_bytes(history_frame(svc.store)),
+            file_name="gift-history.csv",
+            mime="text/csv",
+            key="history_csv",
+        )

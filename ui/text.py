@@ -11,10 +11,11 @@ the options (or format_func results) of st.selectbox and st.multiselect.
 So anything from a file, a sheet, a user or &Open that goes into the first group goes
 through `md()`; the second group takes it raw. Links only through `link_column()`.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -41,8 +42,10 @@ def plain(value: object, limit: int = LIMIT) -> str:
 def md(value: object, limit: int = LIMIT) -> str:
     """Markdown that Streamlit shows as exactly `plain(value)`: every ASCII punctuation
     mark escaped, and words that would become links (URLs, emails) in code spans."""
-    return " ".join(_code(word) if _AUTOLINK.search(word) else _PUNCTUATION.sub(r"\\\1", word)
-                    for word in plain(value, limit).split(" "))
+    return " ".join(
+        _code(word) if _AUTOLINK.search(word) else _PUNCTUATION.sub(r"\\\1", word)
+        for word in plain(value, limit).split(" ")
+    )
 
 
 def code(value: object, limit: int = LIMIT) -> str:

@@ -1,4 +1,5 @@
 """Step 1: bring a list in (CSV, Google Sheet, sample, or a recent one) and match its columns."""
+
 import streamlit as st
 
 from lib import csvio, sheets
@@ -19,9 +20,12 @@ names = ["Upload a CSV", "Google Sheet", "Recent lists"] + (["Sample list"] if s
 tabs = dict(zip(names, st.tabs(names)))  # the made-up sample is for demos only: never sent for real
 with tabs["Upload a CSV"]:
     common.upload_refusals_visible()
-    upload = st.file_uploader("CSV file (UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or |)",
-                              type=["csv", "txt", "tsv", "xlsx", "xls"], key="giftrun_upload",
-                              max_upload_size=csvio.MAX_UPLOAD_BYTES // csvio.MIB)
+    upload = st.file_uploader(
+        "CSV file (UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or |)",
+        type=["csv", "txt", "tsv", "xlsx", "xls"],
+        key="giftrun_upload",
+        max_upload_size=csvio.MAX_UPLOAD_BYTES // csvio.MIB,
+    )
     st.caption(csvio.LIMITS_TEXT)
     if upload is not None and st.button("Use this file", type="primary", key="use_upload"):
         try:
@@ -29,8 +33,14 @@ with tabs["Upload a CSV"]:
         except csvio.CsvError as exc:
             st.error(md(exc, limit=1000))
         else:
-            state.set_list(prepare(document.frame, list_key=upload_list_key(upload.name, state.actor()),
-                                   name=upload.name, document=document))
+            state.set_list(
+                prepare(
+                    document.frame,
+                    list_key=upload_list_key(upload.name, state.actor()),
+                    name=upload.name,
+                    document=document,
+                )
+            )
             st.success(f"Loaded {len(document.frame)} people from {md(upload.name)}.")
             for note in document.notes:
                 st.info(md(note))
@@ -38,11 +48,14 @@ with tabs["Google Sheet"]:
     sheets_ui.open_sheet_form(svc)
 if svc.demo_mode:
     with tabs["Sample list"]:
-        st.write("25 made-up people, 5 of them with the problems real lists have (a missing first name, a bad "
-                 "email, a duplicate, a missing email, a one-letter name).")
+        st.write(
+            "25 made-up people, 5 of them with the problems real lists have (a missing first name, a bad "
+            "email, a duplicate, a missing email, a one-letter name)."
+        )
         if st.button("Load the sample list", type="primary", key="load_sample"):
-            state.set_list(prepare(sample_frame(), list_key=upload_list_key(SAMPLE_NAME, state.actor()),
-                                   name=SAMPLE_NAME))
+            state.set_list(
+                prepare(sample_frame(), list_key=upload_list_key(SAMPLE_NAME, state.actor()), name=SAMPLE_NAME)
+            )
             st.success("Sample list loaded. Continue to Review & send.")
 with tabs["Recent lists"]:
     saved = svc.store.saved_lists()
@@ -68,16 +81,19 @@ if loaded is None:
     st.stop()
 
 st.subheader(f"{md(loaded.name)} — {len(loaded.frame)} people")
-st.caption("Columns are matched loosely (First Name, first_name, Email Address… all work). "
-           "If a column was not found, pick it from your own columns; the choice is remembered for this list.")
+st.caption(
+    "Columns are matched loosely (First Name, first_name, Email Address… all work). "
+    "If a column was not found, pick it from your own columns; the choice is remembered for this list."
+)
 fields = [("first_name", "First name"), ("last_name", "Last name"), ("email", "Email"), ("approved", "Approved")]
 options = ["(none)"] + list(loaded.user_columns)
 cols = st.columns(len(fields))
 overrides = {}
 for (field, label), col in zip(fields, cols):
     current = getattr(loaded.cmap, field)
-    choice = col.selectbox(label, options, index=options.index(current) if current in options else 0,
-                           key=f"map_{field}_{loaded.list_key}")
+    choice = col.selectbox(
+        label, options, index=options.index(current) if current in options else 0, key=f"map_{field}_{loaded.list_key}"
+    )
     overrides[field] = "" if choice == "(none)" else choice
 note_for, note = st.session_state.get(state.MAPPING_NOTE) or (None, "")
 if note_for == loaded.list_key:
@@ -102,4 +118,3 @@ if not cmap.approved:
 st.dataframe(loaded.frame[list(loaded.user_columns)], hide_index=True, width="stretch", height=320)
 if st.button("Continue to Review & send →", type="primary", disabled=bool(missing)):
     st.switch_page("views/review_send.py")
-

@@ -1,4 +1,5 @@
 """Step 2: approve rows, see what will happen to each one, send, watch the run."""
+
 import copy
 
 import streamlit as st
@@ -45,11 +46,21 @@ if campaigns is None:
 ids = [c.id for c in campaigns if c.state != "archived"]
 names = {c.id: c.name for c in campaigns}
 default = svc.settings.campaign_id if svc.settings.campaign_id in ids else (ids[0] if ids else None)
-campaign_id = left.selectbox("Campaign", ids, index=ids.index(default) if default in ids else 0,
-                             format_func=lambda i: plain(names.get(i, i)), key=state.CAMPAIGN)
+campaign_id = left.selectbox(
+    "Campaign",
+    ids,
+    index=ids.index(default) if default in ids else 0,
+    format_func=lambda i: plain(names.get(i, i)),
+    key=state.CAMPAIGN,
+)
 presets = [p for p, _ in elig.PRESETS]
-lookback = right.selectbox("Skip people gifted within", presets, index=presets.index(elig.DEFAULT),
-                           format_func=dict(elig.PRESETS).get, key=state.LOOKBACK)
+lookback = right.selectbox(
+    "Skip people gifted within",
+    presets,
+    index=presets.index(elig.DEFAULT),
+    format_func=dict(elig.PRESETS).get,
+    key=state.LOOKBACK,
+)
 window = elig.parse_window(lookback)
 max_gifts = limits_ui.cap_input(cap_col)
 
@@ -84,7 +95,12 @@ def _commit_edits() -> None:
 
 
 st.data_editor(
-    display, key=key, on_change=_commit_edits, hide_index=True, width="stretch", height=min(38 + 35 * len(display), 560),
+    display,
+    key=key,
+    on_change=_commit_edits,
+    hide_index=True,
+    width="stretch",
+    height=min(38 + 35 * len(display), 560),
     disabled=[c for c in display.columns if c != approved_col],
     column_config={
         approved_col: st.column_config.CheckboxColumn(approved_col, help="Tick to send this person a gift"),
@@ -108,15 +124,18 @@ running = run is not None and run.snapshot().state == "running"
 live_elsewhere = [r for r in svc.store.live_runs(loaded.list_key) if not run or r.run_id != run.run_id]
 if live_elsewhere:
     r0 = live_elsewhere[0]
-    st.warning(f"A run on this list is in progress elsewhere (started by {md(r0.actor)}, "
-               f"{r0.counts.get('done', 0)}/{r0.counts.get('total', '?')} done).")
+    st.warning(
+        f"A run on this list is in progress elsewhere (started by {md(r0.actor)}, "
+        f"{r0.counts.get('done', 0)}/{r0.counts.get('total', '?')} done)."
+    )
     if st.button("Stop that run", key="stop_elsewhere"):
         svc.store.request_stop(r0.run_id, state.actor())
         st.toast("Stop requested: it takes effect within a second.")
 limits, planned, confirmed = limits_ui.before_send(svc, counts["send"], max_gifts, state.editor_key(loaded) + "-ok")
 label = f"Send {planned} gift{'s' if planned != 1 else ''}"
-if st.button(label, type="primary", disabled=running or planned == 0 or bool(live_elsewhere) or not confirmed,
-             key="send"):
+if st.button(
+    label, type="primary", disabled=running or planned == 0 or bool(live_elsewhere) or not confirmed, key="send"
+):
     loaded.frame = effective
     state.save_list(loaded)
     try:
@@ -142,5 +161,9 @@ if run is not None:
     runview.progress(run, loaded)
 
 st.download_button(
-    "Download CSV with results", csv_bytes(loaded, rev.frame, [approved_col, *results_in(rev.frame)]),
-    file_name=f"{loaded.name.rsplit('.', 1)[0]}-results.csv", mime="text/csv", key="download")
+    "Download CSV with results",
+    csv_bytes(loaded, rev.frame, [approved_col, *results_in(rev.frame)]),
+    file_name=f"{loaded.name.rsplit('.', 1)[0]}-results.csv",
+    mime="text/csv",
+    key="download",
+)

@@ -1,4 +1,5 @@
 """Settings: what the app is connected to (never the key itself), a connection check, the audit trail."""
+
 import pandas as pd
 import streamlit as st
 
@@ -15,12 +16,16 @@ st.title("Settings")
 if svc.demo_mode:
     st.write(f"**Mode:** demo — the built-in sandbox at {code(svc.demo.sandbox.url)}.")
 else:
-    st.write(f"**Mode:** live · **&Open key:** {code(s.api_key.masked())} · "
-             f"**host:** {code(s.base_url or 'from the key (production US / staging)')}")
+    st.write(
+        f"**Mode:** live · **&Open key:** {code(s.api_key.masked())} · "
+        f"**host:** {code(s.base_url or 'from the key (production US / staging)')}"
+    )
 st.write(f"**Default campaign:** {code(s.campaign_id or '(none — pick one on Review & send)')}")
 info = svc.store.info
-st.write(f"**Store:** {info.backend} · {code(info.where, limit=1000)}" + (
-    " (shared by every host using this database)" if not info.local_file else " (a file on this host)"))
+st.write(
+    f"**Store:** {info.backend} · {code(info.where, limit=1000)}"
+    + (" (shared by every host using this database)" if not info.local_file else " (a file on this host)")
+)
 if (warning := store_warning(info.local_file, declared=s.ephemeral_disk)) is not None:
     st.warning(warning)
 secret_state = "configured" if svc.webhook_secret else "not set (webhooks are refused; use polling)"
@@ -35,24 +40,52 @@ st.write(f"**Daily limit (GIFTRUN_DAILY_LIMIT):** {daily}")
 st.subheader("Runs (audit trail)")
 runs = svc.store.runs()
 if runs:
-    st.dataframe(pd.DataFrame([{
-        "Started": shown(r.started_at), "By": r.actor, "State": r.state,
-        "Sent": r.counts.get("sent", 0), "Rejected": r.counts.get("rejected", 0),
-        "Unknown": r.counts.get("unknown", 0), "Not sent": r.counts.get("failed", 0),
-        "Cap": "" if r.max_gifts is None else str(r.max_gifts), "Message": r.message or "",
-    } for r in runs]), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Started": shown(r.started_at),
+                    "By": r.actor,
+                    "State": r.state,
+                    "Sent": r.counts.get("sent", 0),
+                    "Rejected": r.counts.get("rejected", 0),
+                    "Unknown": r.counts.get("unknown", 0),
+                    "Not sent": r.counts.get("failed", 0),
+                    "Cap": "" if r.max_gifts is None else str(r.max_gifts),
+                    "Message": r.message or "",
+                }
+                for r in runs
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 else:
     st.caption("No runs yet.")
 
 st.subheader("Decisions by people")
 decisions = svc.store.audit_log()
 if decisions:
-    st.dataframe(pd.DataFrame([{
-        "At": shown(d["at"]), "By": d["actor"], "What": d["action"], "Email": d["email"],
-        "Detail": d["detail"],
-    } for d in decisions]), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "At": shown(d["at"]),
+                    "By": d["actor"],
+                    "What": d["action"],
+                    "Email": d["email"],
+                    "Detail": d["detail"],
+                }
+                for d in decisions
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 else:
-    st.caption("Look-back overrides, cleared unknown outcomes, caps set on runs, runs the daily limit stopped and "
-               "do-not-gift changes are listed here, with who made them.")
+    st.caption(
+        "Look-back overrides, cleared unknown outcomes, caps set on runs, runs the daily limit stopped and "
+        "do-not-gift changes are listed here, with who made them."
+    )
 
 donotgift_ui.render(svc, state.actor())

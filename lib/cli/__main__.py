@@ -1,4 +1,5 @@
 """`python -m lib.cli`."""
+
 import sys
 
 from .parser import main

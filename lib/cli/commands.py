@@ -1,4 +1,5 @@
 """The other commands: `do-not-gift`, `status`, `store`, `sandbox`, `webhooks`, `campaigns`."""
+
 from __future__ import annotations
 
 import argparse
@@ -30,24 +31,33 @@ def cmd_do_not_gift(args: argparse.Namespace, settings: Settings) -> int:
             entry = donotgift.new_entry(args.value, args.reason)
             report = store.add_do_not_gift([entry], args.actor)
             what = "Added" if report.added else "Updated the reason of" if report.changed else "Already listed:"
-            _out(f"{what} {entry.label}" + (f" ({entry.reason})" if entry.reason else "")
-                 + (" and every subdomain of it." if entry.is_domain and report.added else "."))
+            _out(
+                f"{what} {entry.label}"
+                + (f" ({entry.reason})" if entry.reason else "")
+                + (" and every subdomain of it." if entry.is_domain and report.added else ".")
+            )
         elif command == "remove":
             gone = store.remove_do_not_gift(args.value, args.actor)
             if gone is None:
                 raise CliError(f"{donotgift.canonical(args.value)} is not on the do-not-gift list; nothing removed.")
-            _out(f"Removed {gone.label} (added by {gone.added_by} on {gone.added_at[:10]}); recorded in the audit "
-                 "trail. It can be gifted again.")
+            _out(
+                f"Removed {gone.label} (added by {gone.added_by} on {gone.added_at[:10]}); recorded in the audit "
+                "trail. It can be gifted again."
+            )
         elif command == "import":
             return _import_do_not_gift(args, store)
         else:
             entries = store.do_not_gift()
-            _out(f"{donotgift.entries_text(len(entries))} on the do-not-gift list"
-                 + (" (a domain also blocks its subdomains):" if entries else "."))
+            _out(
+                f"{donotgift.entries_text(len(entries))} on the do-not-gift list"
+                + (" (a domain also blocks its subdomains):" if entries else ".")
+            )
             width = max((len(e.label) for e in entries), default=0)
             for e in entries:
-                _out(f"  {e.label:<{width}}  {e.reason or '(no reason)'} — added by {e.added_by} "
-                     f"{shown(e.added_at, seconds=False)}")
+                _out(
+                    f"  {e.label:<{width}}  {e.reason or '(no reason)'} — added by {e.added_by} "
+                    f"{shown(e.added_at, seconds=False)}"
+                )
     except donotgift.DoNotGiftError as exc:
         raise CliError(str(exc)) from None
     return EXIT_OK
@@ -71,8 +81,10 @@ def _import_do_not_gift(args: argparse.Namespace, store: Store) -> int:
         more = len(parsed.problems) - 50
         raise CliError(parsed.refusal(path.name) + (f" ({more} more rows not shown.)" if more > 0 else ""))
     report = store.add_do_not_gift(parsed.entries, args.actor, source=f"imported from {path.name}")
-    _out(f"Imported {path.name}: {report.added} added, {report.changed} reasons changed, {report.unchanged} already "
-         "listed.")
+    _out(
+        f"Imported {path.name}: {report.added} added, {report.changed} reasons changed, {report.unchanged} already "
+        "listed."
+    )
     return EXIT_OK
 
 
@@ -117,8 +129,10 @@ def _poll_everything(args: argparse.Namespace, settings: Settings, store: Store)
     ids = [g.gift_request_id for g in store.gifts()]
     ids += [e.gift_request_id for e in store.all_sends() if e.gift_request_id]
     summary = poll_statuses(_client(settings), store, ids, rate=args.rate)
-    _out(f"Polled {summary.checked} gifts ({summary.skipped_final} already final): {summary.changed} changed "
-         f"(store: {store.info.backend} {store.info.where}).")
+    _out(
+        f"Polled {summary.checked} gifts ({summary.skipped_final} already final): {summary.changed} changed "
+        f"(store: {store.info.backend} {store.info.where})."
+    )
     for err in summary.errors[:10]:
         _out(f"  {err}")
     counts: dict[str, int] = {}
@@ -134,8 +148,10 @@ def cmd_store_info(args: argparse.Namespace, settings: Settings) -> int:
 
     store = open_store(settings)
     _out(f"{store.info.backend}: {store.info.where} (schema version {version(store.db)})")
-    _out(f"{len(store.all_sends())} journal lines, {len(store.gifts())} gifts, {len(store.events())} status events, "
-         f"{len(store.runs(limit=100000))} runs, {len(store.saved_lists())} saved lists")
+    _out(
+        f"{len(store.all_sends())} journal lines, {len(store.gifts())} gifts, {len(store.events())} status events, "
+        f"{len(store.runs(limit=100000))} runs, {len(store.saved_lists())} saved lists"
+    )
     return EXIT_OK
 
 
@@ -149,8 +165,10 @@ def cmd_store_copy(args: argparse.Namespace, settings: Settings) -> int:
     from ..store import is_database_url
 
     if not is_database_url(url):
-        raise CliError("--to must be a PostgreSQL URL (postgresql://user:password@host:5432/dbname). "
-                       "The value is not shown: it may hold a password.")
+        raise CliError(
+            "--to must be a PostgreSQL URL (postgresql://user:password@host:5432/dbname). "
+            "The value is not shown: it may hold a password."
+        )
     folder = Path(args.from_folder) if args.from_folder else settings.data_dir
     if not (folder / "giftrun.sqlite3").is_file():
         raise CliError(f"No Giftrun store in {folder} (no giftrun.sqlite3 there). Pass --from FOLDER.")
@@ -159,8 +177,10 @@ def cmd_store_copy(args: argparse.Namespace, settings: Settings) -> int:
     _out(f"Copying {source.info.backend} {source.info.where} → {target.info.backend} {target.info.where}")
     for line in copy_store(source, target).lines():
         _out(f"  {line}")
-    _out("Done. Run it again at any time: rows already there are kept, and a send the file holds as sent "
-         "or unknown always wins over one the database could send again.")
+    _out(
+        "Done. Run it again at any time: rows already there are kept, and a send the file holds as sent "
+        "or unknown always wins over one the database could send again."
+    )
     return EXIT_OK
 
 
@@ -168,14 +188,26 @@ def cmd_store_copy(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from ..sandbox import DEFAULT_TOKEN, Faults, Lifecycle, Sandbox
 
-    faults = Faults(latency=args.latency, rate_limit=args.rate_limit, limiter=LimiterKind(args.limiter),
-                    retry_after=args.retry_after, error_503=args.p503,
-                    error_500_after_create=args.p500_after_create, hang_after_create=args.p_hang,
-                    hang_seconds=args.hang_seconds, seed=args.seed)
+    faults = Faults(
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        limiter=LimiterKind(args.limiter),
+        retry_after=args.retry_after,
+        error_503=args.p503,
+        error_500_after_create=args.p500_after_create,
+        hang_after_create=args.p_hang,
+        hang_seconds=args.hang_seconds,
+        seed=args.seed,
+    )
     secret = args.webhook_secret or (settings.webhook_secret.reveal() if settings.webhook_secret else None)
-    sandbox = Sandbox(args.token or DEFAULT_TOKEN, port=args.port, faults=faults, webhook_url=args.webhook_url,
-                      webhook_secret=secret if args.webhook_url else None,
-                      lifecycle=Lifecycle(speed=args.speed) if args.lifecycle else None)
+    sandbox = Sandbox(
+        args.token or DEFAULT_TOKEN,
+        port=args.port,
+        faults=faults,
+        webhook_url=args.webhook_url,
+        webhook_secret=secret if args.webhook_url else None,
+        lifecycle=Lifecycle(speed=args.speed) if args.lifecycle else None,
+    )
     sandbox.start()
     _out(f"# &Open sandbox listening on {sandbox.url} (a fake &Open: nothing is really sent)")
     _out("# paste these lines into another shell to point the CLI at it (a sandbox token, not a secret):")
@@ -184,8 +216,10 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     _out(f"export ANDOPEN_CAMPAIGN_ID={sandbox.campaign_ids[0]}")
     _out(f"# {len(sandbox.campaign_ids)} campaigns; `python -m lib.cli campaigns` lists them")
     if faults.rate_limit and faults.rate_limit > 0:
-        _out(f"# gift requests limited to {faults.rate_limit:g}/s by a {faults.limiter.value.replace('-', ' ')}; "
-             f"429s {'carry Retry-After' if faults.retry_after else 'carry no Retry-After'}")
+        _out(
+            f"# gift requests limited to {faults.rate_limit:g}/s by a {faults.limiter.value.replace('-', ' ')}; "
+            f"429s {'carry Retry-After' if faults.retry_after else 'carry no Retry-After'}"
+        )
     if args.webhook_url:
         _out(f"  webhooks → {args.webhook_url}")
     _wait_for_signal()
@@ -200,16 +234,24 @@ def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.webhook_secret:
         raise CliError("ANDOPEN_WEBHOOK_SECRET is not set: the receiver refuses unsigned events.")
     store = open_store(settings)
-    _out(f"Webhook receiver on http://{args.host}:{args.port}/webhooks/andopen "
-         f"(store: {store.info.backend} {store.info.where})")
+    _out(
+        f"Webhook receiver on http://{args.host}:{args.port}/webhooks/andopen "
+        f"(store: {store.info.backend} {store.info.where})"
+    )
     on_accepted = None
     if settings.history_sheet:
         from ..sheet_source import history_mirror
 
         on_accepted = history_mirror(settings, store)
         _out("  accepted events are also appended to the Gift history tab of GIFTRUN_HISTORY_SHEET")
-    serve(store, settings.webhook_secret.reveal(), host=args.host, port=args.port, on_accepted=on_accepted,
-          limits=Limits.from_settings(settings))
+    serve(
+        store,
+        settings.webhook_secret.reveal(),
+        host=args.host,
+        port=args.port,
+        on_accepted=on_accepted,
+        limits=Limits.from_settings(settings),
+    )
     return EXIT_OK
 
 

@@ -1,4 +1,5 @@
 """What every command shares: its one error type, how it prints, and the &Open client it builds."""
+
 from __future__ import annotations
 
 import sys
@@ -29,10 +30,13 @@ def _err(msg: str) -> None:
 
 # -- sources ----------------------------------------------------------------------------
 
+
 def _client(settings: Settings) -> AndOpenClient:
     if not settings.api_key:
-        raise CliError("ANDOPEN_API_KEY is not set. Set it (and ANDOPEN_CAMPAIGN_ID) in the environment; "
-                       "for a try-out, start `python -m lib.cli sandbox` and use the URL and token it prints.")
+        raise CliError(
+            "ANDOPEN_API_KEY is not set. Set it (and ANDOPEN_CAMPAIGN_ID) in the environment; "
+            "for a try-out, start `python -m lib.cli sandbox` and use the URL and token it prints."
+        )
     try:
         return make_client(settings, http_session())
     except AndOpenError as exc:

@@ -1,4 +1,5 @@
 """The command line itself: typed options, one-line refusals, and `main` with its one `except`."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,7 +7,7 @@ import logging
 import math
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import eligibility as elig
 from .. import guardrails
@@ -32,6 +33,7 @@ from .send import cmd_send
 def _number(kind: type, low: float, high: float, unit: str = ""):
     """An argparse type: a finite number of `kind` within [low, high], or a one-line refusal.
     nan, inf, 1e-300 and 10**12 all get the same clear answer instead of a hang or a crash."""
+
     def parse(text: str):
         try:
             value = kind(text)
@@ -39,8 +41,11 @@ def _number(kind: type, low: float, high: float, unit: str = ""):
             value = None
         if value is None or not math.isfinite(value) or not low <= value <= high:
             what = "a whole number" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"'{visible(text)}' is not allowed: give {what} from {low:g} to {high:g}"
-                                             + (f" ({unit})" if unit else "") + ".")
+            raise argparse.ArgumentTypeError(
+                f"'{visible(text)}' is not allowed: give {what} from {low:g} to {high:g}"
+                + (f" ({unit})" if unit else "")
+                + "."
+            )
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its own messages
@@ -75,33 +80,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _list_args(sp: argparse.ArgumentParser, optional: bool = False) -> None:
     sp.add_argument("source", nargs="?" if optional else None, help="a CSV file path or a Google Sheet URL")
-    sp.add_argument("--map", action="append", metavar="FIELD=COLUMN",
-                    help="use COLUMN for FIELD (first_name, last_name, email, approved)")
+    sp.add_argument(
+        "--map",
+        action="append",
+        metavar="FIELD=COLUMN",
+        help="use COLUMN for FIELD (first_name, last_name, email, approved)",
+    )
     sp.add_argument("--worksheet", help="worksheet title (Google Sheets; default: the first)")
 
 
 def _add_send(sub) -> None:
-    s = sub.add_parser("send", help="send approved, eligible, unsent rows and write results back",
-                       description=f"Send a gift to each approved, valid, eligible row never sent. An Approved cell "
-                                   f"of {YES_TEXT} (any case) approves its row.")
+    s = sub.add_parser(
+        "send",
+        help="send approved, eligible, unsent rows and write results back",
+        description=f"Send a gift to each approved, valid, eligible row never sent. An Approved cell "
+        f"of {YES_TEXT} (any case) approves its row.",
+    )
     _list_args(s)
     s.add_argument("--campaign", help="campaign id (default: ANDOPEN_CAMPAIGN_ID)")
     s.add_argument("--rate", type=RATE, default=DEFAULT_RATE, help="requests per second (default %(default)s)")
     s.add_argument("--concurrency", type=CONCURRENCY, default=MAX_CONCURRENCY, help=argparse.SUPPRESS)  # most in flight
-    s.add_argument("--lookback", default=elig.DEFAULT,
-                   help="skip people gifted within: off, 30d, 60d, 90d, 12m, forever or Nd (default %(default)s)")
-    s.add_argument("--clear-unknown", action="append", metavar="EMAIL",
-                   help="after checking &Open: allow this person's unknown-outcome row to be sent again")
+    s.add_argument(
+        "--lookback",
+        default=elig.DEFAULT,
+        help="skip people gifted within: off, 30d, 60d, 90d, 12m, forever or Nd (default %(default)s)",
+    )
+    s.add_argument(
+        "--clear-unknown",
+        action="append",
+        metavar="EMAIL",
+        help="after checking &Open: allow this person's unknown-outcome row to be sent again",
+    )
     s.add_argument("--actor", help="who is sending (audit trail; default GIFTRUN_ACTOR, else cli)")
     s.add_argument("--dry-run", action="store_true", help="show what would be sent; send and write nothing")
-    s.add_argument("--max-gifts", type=MAX_GIFTS, default=None, metavar="N",
-                   help="send at most N gifts in this run; the approved rows beyond say why")
+    s.add_argument(
+        "--max-gifts",
+        type=MAX_GIFTS,
+        default=None,
+        metavar="N",
+        help="send at most N gifts in this run; the approved rows beyond say why",
+    )
     s.set_defaults(func=cmd_send)
 
 
 def _add_lists_and_store(sub) -> None:
-    d = sub.add_parser("do-not-gift", help="people (emails) and domains (@example.com) never to gift: "
-                                           "add, remove, list, import")
+    d = sub.add_parser(
+        "do-not-gift", help="people (emails) and domains (@example.com) never to gift: add, remove, list, import"
+    )
     d_sub = d.add_subparsers(dest="dng_command", required=True)
     da = d_sub.add_parser("add", help="add a person or a whole domain (@example.com, subdomains included)")
     da.add_argument("value", help="an email (ana@example.com) or a domain (@example.com)")
@@ -115,8 +140,11 @@ def _add_lists_and_store(sub) -> None:
     d_sub.add_parser("list", help="every entry, with its reason, who added it and when")
     d.set_defaults(func=cmd_do_not_gift)
 
-    st_ = sub.add_parser("status", help="write each row's latest Gift status onto SOURCE; with no SOURCE and "
-                                        "--poll, refresh every gift in the store")
+    st_ = sub.add_parser(
+        "status",
+        help="write each row's latest Gift status onto SOURCE; with no SOURCE and "
+        "--poll, refresh every gift in the store",
+    )
     _list_args(st_, optional=True)
     st_.add_argument("--poll", action="store_true", help="first ask &Open for every gift not yet final")
     st_.add_argument("--rate", type=RATE, default=5.0, help="polling requests per second")
@@ -147,19 +175,25 @@ def _add_servers(sub) -> None:
     sb.add_argument("--token", help="token the sandbox accepts (default: a fixed staging-shaped token)")
     sb.add_argument("--latency", type=SECONDS, default=0.0, help="seconds added to every request")
     sb.add_argument("--rate-limit", type=RATE, default=None, help="gift requests/s before 429")
-    sb.add_argument("--limiter", choices=[k.value for k in LimiterKind], default=LimiterKind.TOKEN_BUCKET.value,
-                    help="how --rate-limit is kept: a token bucket (burst of one second), a fixed one-second window "
-                         "or a sliding one-second window (default %(default)s)")
-    sb.add_argument("--no-retry-after", dest="retry_after", action="store_false",
-                    help="answer 429 without a Retry-After header")
+    sb.add_argument(
+        "--limiter",
+        choices=[k.value for k in LimiterKind],
+        default=LimiterKind.TOKEN_BUCKET.value,
+        help="how --rate-limit is kept: a token bucket (burst of one second), a fixed one-second window "
+        "or a sliding one-second window (default %(default)s)",
+    )
+    sb.add_argument(
+        "--no-retry-after", dest="retry_after", action="store_false", help="answer 429 without a Retry-After header"
+    )
     sb.add_argument("--p503", type=SHARE, default=0.0, help="share answered 503 (nothing created)")
     sb.add_argument("--p500-after-create", type=SHARE, default=0.0, help="share answered 500 after creating")
     sb.add_argument("--p-hang", type=SHARE, default=0.0, help="share that hang after creating")
     sb.add_argument("--hang-seconds", type=SECONDS, default=30.0)
     sb.add_argument("--seed", type=_number(int, 0, 2**63 - 1), default=None)
     sb.add_argument("--lifecycle", action="store_true", help="gifts move to redeemed, dispatched, delivered")
-    sb.add_argument("--speed", type=_number(float, 0.01, 10000, "speed-up factor"), default=1.0,
-                    help="lifecycle speed-up factor")
+    sb.add_argument(
+        "--speed", type=_number(float, 0.01, 10000, "speed-up factor"), default=1.0, help="lifecycle speed-up factor"
+    )
     sb.add_argument("--webhook-url", help="deliver signed webhooks here")
     sb.add_argument("--webhook-secret", help="secret to sign with (default ANDOPEN_WEBHOOK_SECRET)")
     sb.set_defaults(func=cmd_sandbox)

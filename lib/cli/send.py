@@ -1,11 +1,13 @@
-"""`send`: review the list, say what will happen, run, and report (the steps are lib/send_job.py's, shared with the app)."""
+"""`send`: review the list, say what will happen, run, and report (the steps are lib/send_job.py's,
+shared with the app)."""
+
 from __future__ import annotations
 
 import argparse
 import signal
 import threading
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import eligibility as elig
 from .. import guardrails
@@ -43,16 +45,19 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     _clear_unknowns(store, loaded.list_key, args.clear_unknown or (), args.actor)
     _import_shared_history(settings, store)
     limits = guardrails.RunLimits(args.max_gifts, settings.daily_limit)
-    prepared = prepare_send(loaded, store, SendChoices(campaign.id, args.actor, window, limits, args.rate,
-                                                       args.concurrency), now=utcnow())
+    prepared = prepare_send(
+        loaded, store, SendChoices(campaign.id, args.actor, window, limits, args.rate, args.concurrency), now=utcnow()
+    )
     loaded.frame = prepared.review.frame
     _print_plan(prepared, store, full=args.dry_run)
     if args.dry_run:
         _out("Dry run: nothing sent, nothing written.")
         return EXIT_OK
     if prepared.plan.items:
-        _out(f"Sending to campaign \"{campaign.name}\" ({campaign.id}) at up to {args.rate:g} requests/s "
-             f"with key {client.masked_token}.")
+        _out(
+            f'Sending to campaign "{campaign.name}" ({campaign.id}) at up to {args.rate:g} requests/s '
+            f"with key {client.masked_token}."
+        )
     else:
         _out("Nothing new to send; writing what the journal holds back to the list.")
     run = prepared.new_run(client, store, source.sink, to_sheet=source.is_sheet)
@@ -73,12 +78,18 @@ def _usable_campaign(client: AndOpenClient, campaign_id: str) -> Campaign:
         raise CliError(f"Stopped before sending: {exc}", EXIT_STOPPED) from None
     except AndOpenError as exc:
         if exc.status == 404:
-            raise CliError(f"Campaign {campaign_id} was not found in &Open. Check the id "
-                           "(python -m lib.cli campaigns lists them).", EXIT_STOPPED) from None
+            raise CliError(
+                f"Campaign {campaign_id} was not found in &Open. Check the id "
+                "(python -m lib.cli campaigns lists them).",
+                EXIT_STOPPED,
+            ) from None
         raise CliError(f"Could not check the campaign: {exc}", EXIT_STOPPED) from None
     if (campaign.state or "").lower() == "archived":
-        raise CliError(f"Campaign \"{campaign.name}\" ({campaign.id}) is archived in &Open: pick an available one "
-                       "(python -m lib.cli campaigns lists them).", EXIT_STOPPED)
+        raise CliError(
+            f'Campaign "{campaign.name}" ({campaign.id}) is archived in &Open: pick an available one '
+            "(python -m lib.cli campaigns lists them).",
+            EXIT_STOPPED,
+        )
     return campaign
 
 
@@ -94,11 +105,13 @@ def _print_plan(prepared: PreparedSend, store: Store, *, full: bool) -> None:
     """What the run will do, row counts first; every row on a dry run."""
     loaded, plan, window, limits = prepared.loaded, prepared.plan, prepared.choices.window, prepared.choices.limits
     counts = plan.counts()
-    _out(f"{loaded.name}: {len(plan.rows)} rows — {counts['send']} to send, {counts['not approved']} not approved, "
-         f"{counts['invalid']} invalid, {counts['duplicate']} duplicate, {counts['skip']} skipped "
-         f"(look-back {window.label if window else 'off'}), {counts['do not gift']} on the do-not-gift list, "
-         f"{counts['already sent']} already sent, "
-         f"{counts['unknown outcome'] + counts['blocked']} waiting for a check in &Open.")
+    _out(
+        f"{loaded.name}: {len(plan.rows)} rows — {counts['send']} to send, {counts['not approved']} not approved, "
+        f"{counts['invalid']} invalid, {counts['duplicate']} duplicate, {counts['skip']} skipped "
+        f"(look-back {window.label if window else 'off'}), {counts['do not gift']} on the do-not-gift list, "
+        f"{counts['already sent']} already sent, "
+        f"{counts['unknown outcome'] + counts['blocked']} waiting for a check in &Open."
+    )
     since = next((r.finished_at for r in store.runs() if r.list_key == loaded.list_key and r.finished_at), None)
     resolved = unknowns_report(store, loaded.list_key, since=since)
     if resolved.resolved or resolved.waiting:
@@ -131,35 +144,47 @@ def _run_in_foreground(run: SendRun, planned: int) -> None:
     if isinstance(getattr(run, "crash", None), BaseException):
         if isinstance(run.crash, RunInProgress):
             raise CliError(str(run.crash), EXIT_STOPPED)
-        raise CliError(f"The run failed: {run.crash}. Everything sent so far is journalled; "
-                       "run the command again to continue.", EXIT_STOPPED)
+        raise CliError(
+            f"The run failed: {run.crash}. Everything sent so far is journalled; run the command again to continue.",
+            EXIT_STOPPED,
+        )
 
 
 def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.RunLimits) -> int:
     """The run's figures, what still needs a person, and the list's last write-back."""
     loaded = source.loaded
     p = run.snapshot()
-    _out(f"Sent {p.sent} · rejected {p.rejected} · unknown outcome {p.unknown} · not sent (safe to retry) "
-         f"{p.failed} · skipped at send time {p.skipped} · not sent (a limit was reached) {p.limited} · "
-         f"retries {p.retries} · 429s {p.throttled} · {p.elapsed:.1f}s")
+    _out(
+        f"Sent {p.sent} · rejected {p.rejected} · unknown outcome {p.unknown} · not sent (safe to retry) "
+        f"{p.failed} · skipped at send time {p.skipped} · not sent (a limit was reached) {p.limited} · "
+        f"retries {p.retries} · 429s {p.throttled} · {p.elapsed:.1f}s"
+    )
     if p.limited and p.state == "completed" and limits.max_gifts is not None:
-        _out(f"{p.limited} approved rows were not sent: this run's limit of {limits.max_gifts:,} gifts was reached. "
-             "Their Send error says so; run again to send them.")
+        _out(
+            f"{p.limited} approved rows were not sent: this run's limit of {limits.max_gifts:,} gifts was reached. "
+            "Their Send error says so; run again to send them."
+        )
     report = unknowns_report(store, loaded.list_key)
     if p.resolved:
-        _out(f"{p.resolved} unknown outcome{'s' if p.resolved != 1 else ''} resolved during the run from &Open's "
-             "own updates: their rows have the gift id.")
+        _out(
+            f"{p.resolved} unknown outcome{'s' if p.resolved != 1 else ''} resolved during the run from &Open's "
+            "own updates: their rows have the gift id."
+        )
     if report.waiting:
-        _out(f"{report.waiting} rows need checking in &Open (the oldest attempt {ago(report.oldest_wait)}; see their "
-             "Send error). They resolve by themselves when &Open's update for the gift arrives (a webhook receiver "
-             "or `status --poll`); if &Open has no gift for one, run again with --clear-unknown EMAIL to send it.")
+        _out(
+            f"{report.waiting} rows need checking in &Open (the oldest attempt {ago(report.oldest_wait)}; see their "
+            "Send error). They resolve by themselves when &Open's update for the gift arrives (a webhook receiver "
+            "or `status --poll`); if &Open has no gift for one, run again with --clear-unknown EMAIL to send it."
+        )
     try:
         source.finish(store)
     except Exception as exc:
         _out(f"Warning: finishing the write-back failed ({exc}); the journal keeps every result.")
     if run.unflushed:
-        _out(f"Warning: {len(run.unflushed)} results could not be written to {loaded.name} "
-             f"({p.writeback_error}). They are kept in the journal and written by the next run.")
+        _out(
+            f"Warning: {len(run.unflushed)} results could not be written to {loaded.name} "
+            f"({p.writeback_error}). They are kept in the journal and written by the next run."
+        )
     else:
         _out(f"Results written to {loaded.name}.")
     if p.state == "stopped":
@@ -181,8 +206,10 @@ def _explain_rows(loaded: LoadedList, plan, *, full: bool, max_gifts: int | None
         if str(r.action) in EXPLAINED_ACTIONS or (full and r.action.value != "send") or r.row_key in beyond:
             if full or shown < limit:
                 why = f"beyond this run's cap of {max_gifts:,} gifts, not sent" if r.row_key in beyond else r.message
-                _out(f"  row {r.row_number} {r.recipient.email or '(no email)'}: {r.action}"
-                     + (f" — {why}" if why else ""))
+                _out(
+                    f"  row {r.row_number} {r.recipient.email or '(no email)'}: {r.action}"
+                    + (f" — {why}" if why else "")
+                )
             shown += 1
     if shown > limit and not full:
         _out(f"  … and {shown - limit} more rows (see Send error / Skip reason in the list).")

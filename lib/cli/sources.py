@@ -1,10 +1,11 @@
 """SOURCE on the command line: a CSV path or a Google Sheet, loaded, with the sink that writes results back."""
+
 from __future__ import annotations
 
 import os
 import re
 import stat
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..control_chars import visible
 from ..recipients import ColumnMappingError
@@ -21,7 +22,9 @@ def _parse_map(pairs: Sequence[str]) -> dict[str, str]:
         field, sep, column = pair.partition("=")
         field = field.strip().lower().replace("-", "_")
         if not sep or field not in {"first_name", "last_name", "email", "approved"} or not column.strip():
-            raise CliError(f"--map {pair!r}: use FIELD=COLUMN with FIELD one of first_name, last_name, email, approved.")
+            raise CliError(
+                f"--map {pair!r}: use FIELD=COLUMN with FIELD one of first_name, last_name, email, approved."
+            )
         if out.get(field, column.strip()) != column.strip():
             raise CliError(f"--map gives {field} twice ('{out[field]}' and '{column.strip()}'): give each field once.")
         out[field] = column.strip()
@@ -105,7 +108,7 @@ def _looks_like_sheet(raw: str) -> bool:
 
 
 def _source_kind(text: str) -> str:
-    """"csv" for a regular file, "sheet" for a Google Sheet link or key. Anything else
+    """ "csv" for a regular file, "sheet" for a Google Sheet link or key. Anything else
     (a folder, a pipe, a device, another kind of URL) is refused before it is opened: a
     pipe or /dev/zero would never finish reading. An existing file wins over a name that
     could also be a sheet key (`sheets.looks_like_sheet` is the one rule for what is a sheet)."""
@@ -114,21 +117,28 @@ def _source_kind(text: str) -> str:
     if not raw:
         raise CliError("SOURCE is empty: give a CSV file path or a Google Sheet link.")
     if len(text) > MAX_SOURCE_CHARS:
-        raise CliError(f"SOURCE is {len(text):,} characters long: a file path or a Google Sheet link is at most "
-                       f"{MAX_SOURCE_CHARS:,}.")
+        raise CliError(
+            f"SOURCE is {len(text):,} characters long: a file path or a Google Sheet link is at most "
+            f"{MAX_SOURCE_CHARS:,}."
+        )
     if m := _URL.match(raw):
         scheme = m.group(1).lower()
         if scheme == "file":
             from urllib.parse import unquote, urlsplit
 
-            raise CliError(f"'{shown}' is a file URL: give the file's path instead ({visible(unquote(urlsplit(raw).path))}).")
+            raise CliError(
+                f"'{shown}' is a file URL: give the file's path instead ({visible(unquote(urlsplit(raw).path))})."
+            )
         if scheme in ("http", "https") and _looks_like_sheet(raw):
             return "sheet"
         if scheme in ("http", "https"):
-            raise CliError(f"'{shown}' is a web address but not a Google Sheet link: download the CSV and give its "
-                           "path, or give the sheet's link (https://docs.google.com/spreadsheets/d/…/edit).")
-        raise CliError(f"'{shown}': {scheme}:// addresses are not read; SOURCE is a CSV file path or a Google Sheet "
-                       "link.")
+            raise CliError(
+                f"'{shown}' is a web address but not a Google Sheet link: download the CSV and give its "
+                "path, or give the sheet's link (https://docs.google.com/spreadsheets/d/…/edit)."
+            )
+        raise CliError(
+            f"'{shown}': {scheme}:// addresses are not read; SOURCE is a CSV file path or a Google Sheet link."
+        )
     try:
         info = os.stat(text)
     except (FileNotFoundError, NotADirectoryError):
@@ -142,9 +152,17 @@ def _source_kind(text: str) -> str:
     mode = info.st_mode
     if stat.S_ISREG(mode):
         return "csv"
-    what = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "not a regular file")
+    what = (
+        "a folder"
+        if stat.S_ISDIR(mode)
+        else "a named pipe"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
     raise CliError(f"'{shown}' is {what}, not a CSV file: save the list to a file and give its path.")
 
 

@@ -18,12 +18,31 @@ history.py     the shared `Gift history` tab (`HistoryTab`)
 
 Importers use `from lib import sheets` / `from lib.sheets import X`: every public name is here.
 """
+
 from __future__ import annotations
 
 from .caller import RETRYABLE_STATUSES, SheetsRetry, sheets_retry_delay
-from .client import GOOGLE_HOSTS, SCOPES, SHEETS_HOST, EmulatorAdapter, GiftrunClient, make_client, service_account_email
-from .errors import (NoHeaderRowError, RowsNotFoundError, SheetNotFoundError, SheetNotSharedError, SheetsAuthError,
-                     SheetsError, SheetsQuotaError, WorksheetNotFoundError, sheets_error, status_of)
+from .client import (
+    GOOGLE_HOSTS,
+    SCOPES,
+    SHEETS_HOST,
+    EmulatorAdapter,
+    GiftrunClient,
+    make_client,
+    service_account_email,
+)
+from .errors import (
+    NoHeaderRowError,
+    RowsNotFoundError,
+    SheetNotFoundError,
+    SheetNotSharedError,
+    SheetsAuthError,
+    SheetsError,
+    SheetsQuotaError,
+    WorksheetNotFoundError,
+    sheets_error,
+    status_of,
+)
 from .history import HISTORY_HEADER, HISTORY_TITLE, HistoryTab, history_target, sync_outbox
 from .identity import identity, identity_keys, row_keys
 from .links import MAX_SHEET_LINK, NOT_A_SHEET, SheetRef, is_sheet_ref, looks_like_sheet, parse_sheet_ref
@@ -31,12 +50,42 @@ from .reader import SheetList
 from .sink import MAX_PAYLOAD_BYTES, FlushReport, SheetSink
 
 __all__ = [
-    "SheetsError", "SheetNotFoundError", "SheetNotSharedError", "WorksheetNotFoundError",
-    "NoHeaderRowError", "SheetsQuotaError", "SheetsAuthError", "RowsNotFoundError",
-    "sheets_error", "status_of", "sheets_retry_delay", "SheetsRetry", "RETRYABLE_STATUSES",
-    "SheetRef", "parse_sheet_ref", "is_sheet_ref", "looks_like_sheet", "MAX_SHEET_LINK", "NOT_A_SHEET",
-    "make_client", "service_account_email", "GiftrunClient", "EmulatorAdapter", "SCOPES", "SHEETS_HOST", "GOOGLE_HOSTS",
-    "identity", "identity_keys", "row_keys",
-    "SheetList", "SheetSink", "FlushReport", "MAX_PAYLOAD_BYTES", "HistoryTab", "HISTORY_TITLE", "HISTORY_HEADER",
-    "history_target", "sync_outbox",
+    "SheetsError",
+    "SheetNotFoundError",
+    "SheetNotSharedError",
+    "WorksheetNotFoundError",
+    "NoHeaderRowError",
+    "SheetsQuotaError",
+    "SheetsAuthError",
+    "RowsNotFoundError",
+    "sheets_error",
+    "status_of",
+    "sheets_retry_delay",
+    "SheetsRetry",
+    "RETRYABLE_STATUSES",
+    "SheetRef",
+    "parse_sheet_ref",
+    "is_sheet_ref",
+    "looks_like_sheet",
+    "MAX_SHEET_LINK",
+    "NOT_A_SHEET",
+    "make_client",
+    "service_account_email",
+    "GiftrunClient",
+    "EmulatorAdapter",
+    "SCOPES",
+    "SHEETS_HOST",
+    "GOOGLE_HOSTS",
+    "identity",
+    "identity_keys",
+    "row_keys",
+    "SheetList",
+    "SheetSink",
+    "FlushReport",
+    "MAX_PAYLOAD_BYTES",
+    "HistoryTab",
+    "HISTORY_TITLE",
+    "HISTORY_HEADER",
+    "history_target",
+    "sync_outbox",
 ]

@@ -2,11 +2,13 @@
 on 429 and 5xx (Google's advice for its per-minute quotas), counts reads and writes (a
 flush's cost, and the quota headroom the benchmarks report), and turns the final failure
 into the SheetsError tree."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import requests
 from gspread.exceptions import APIError, SpreadsheetNotFound
@@ -17,8 +19,13 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def sheets_retry_delay(
-    status: int | None, attempt: int, *, idempotent: bool = True, max_attempts: int = 5,
-    base: float = 1.0, cap: float = 32.0,
+    status: int | None,
+    attempt: int,
+    *,
+    idempotent: bool = True,
+    max_attempts: int = 5,
+    base: float = 1.0,
+    cap: float = 32.0,
 ) -> float | None:
     """Seconds to wait after failed attempt number `attempt` (1-based), or None to give up.
     Retried: 429 and 5xx; network failures (status None) only for idempotent calls (an
@@ -76,8 +83,12 @@ class Caller:
                 if status is None and is_auth_failure(exc):
                     raise sheets_error(exc, key=self.key, service_email=self.service_email) from None
                 delay = sheets_retry_delay(
-                    status, attempt, idempotent=idempotent, max_attempts=self.retry.max_attempts,
-                    base=self.retry.base_delay, cap=self.retry.max_delay,
+                    status,
+                    attempt,
+                    idempotent=idempotent,
+                    max_attempts=self.retry.max_attempts,
+                    base=self.retry.base_delay,
+                    cap=self.retry.max_delay,
                 )
                 if delay is None:
                     raise sheets_error(exc, key=self.key, service_email=self.service_email) from exc
@@ -87,7 +98,6 @@ class Caller:
                 if is_auth_failure(exc):
                     raise sheets_error(exc, key=self.key, service_email=self.service_email) from None
                 raise
-
 
 
 class Counted:

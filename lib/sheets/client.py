@@ -7,10 +7,12 @@ www.googleapis.com) rewrites each request's URL to the emulator and ignores prox
 gspread itself is unchanged: `gspread.Client(auth=None, session=that_session)`. Every call
 goes through gspread's own HTTP client (`client.http_client`), opened by key only (no
 Drive API)."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import gspread
 import requests
@@ -40,7 +42,7 @@ class EmulatorAdapter(requests.adapters.HTTPAdapter):
         url = request.url or ""
         for prefix in GOOGLE_HOSTS:
             if url.startswith(prefix):
-                request.url = self.base + url[len(prefix):]
+                request.url = self.base + url[len(prefix) :]
                 break
         kwargs["proxies"] = {}
         return super().send(request, **kwargs)
@@ -99,9 +101,7 @@ def make_client(
 
             creds = Credentials.from_service_account_info(info, scopes=list(SCOPES))
         except Exception as exc:  # malformed key, missing fields
-            raise SheetsAuthError(
-                f"The Google service account JSON is not valid: {shorten(str(exc), 160)}"
-            ) from None
+            raise SheetsAuthError(f"The Google service account JSON is not valid: {shorten(str(exc), 160)}") from None
         if session is not None:
             client = GiftrunClient(auth=creds, session=session)
         else:
@@ -109,4 +109,3 @@ def make_client(
     client.service_account_email = email
     client.set_timeout(timeout)
     return client
-

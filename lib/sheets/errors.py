@@ -1,6 +1,7 @@
 """The one error tree for Google Sheets: every gspread, HTTP and google-auth failure comes
 out as a `SheetsError` whose str is a message the user can act on (share the sheet, enable
 the API, wait for the quota). `sheets_error` is the only place that mapping is made."""
+
 from __future__ import annotations
 
 import requests
@@ -55,7 +56,10 @@ def _share_hint(service_email: str | None) -> str:
 
 
 def sheets_error(
-    exc: BaseException, *, key: str | None = None, service_email: str | None = None,
+    exc: BaseException,
+    *,
+    key: str | None = None,
+    service_email: str | None = None,
 ) -> SheetsError:
     """The one mapping from gspread / HTTP / auth failures to the SheetsError tree."""
     if isinstance(exc, SheetsError):
@@ -81,7 +85,8 @@ def sheets_error(
     if status == 404:
         return SheetNotFoundError(
             f"No Google Sheet was found at that link (ID {key or '?'}). Check that the link is "
-            "complete and the sheet was not deleted.", status=status,
+            "complete and the sheet was not deleted.",
+            status=status,
         )
     if status == 403:
         low = detail.lower()
@@ -103,12 +108,11 @@ def sheets_error(
     if status == 429:
         return SheetsQuotaError(
             "Google Sheets' quota is used up for now (60 writes a minute per service account). "
-            "Results are kept and will be written at the next try.", status=status,
+            "Results are kept and will be written at the next try.",
+            status=status,
         )
     if status >= 500:
-        return SheetsError(
-            f"Google Sheets is having trouble (HTTP {status}). Try again in a minute.", status=status
-        )
+        return SheetsError(f"Google Sheets is having trouble (HTTP {status}). Try again in a minute.", status=status)
     return SheetsError(f"Google Sheets refused the request: {shorten(detail)}", status=status)
 
 
@@ -158,4 +162,3 @@ def _is_transport_failure(exc: BaseException) -> bool:
 def shorten(text: str, limit: int = 200) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-

@@ -20,11 +20,12 @@ writing around them; each step is a pure function, tested on its own.
    written. `remember` keeps, by key, what was written and what those columns held before,
    for the next flush's step 4.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from ..models import normalize_email
 from ..writeback import RESULT_COLUMNS, RowResult, result_positions
@@ -54,8 +55,14 @@ class Layout:
         return max((j for row in self.values for j, v in enumerate(row) if v.strip()), default=-1)
 
 
-def read_layout(values: list[list[str]], email_col: str | None, first_col: str | None = None,
-                last_col: str | None = None, *, tab: str = "") -> Layout:
+def read_layout(
+    values: list[list[str]],
+    email_col: str | None,
+    first_col: str | None = None,
+    last_col: str | None = None,
+    *,
+    tab: str = "",
+) -> Layout:
     """Columns and row keys of the values just read. Raises NoHeaderRowError when the header
     row is gone, SheetsError when an identity column is (results could not be matched)."""
     if not values or is_blank_row(values[0]):
@@ -70,8 +77,10 @@ def read_layout(values: list[list[str]], email_col: str | None, first_col: str |
             return None
         j = exact.get(name.strip(), columns.get(loose(name)))
         if j is None:
-            raise SheetsError(f"The column '{name}' is no longer in the tab '{tab}'. Put it back "
-                              "(same name) so results can be matched to their rows.")
+            raise SheetsError(
+                f"The column '{name}' is no longer in the tab '{tab}'. Put it back "
+                "(same name) so results can be matched to their rows."
+            )
         return j
 
     ecol, fcol, lcol = position(email_col), position(first_col), position(last_col)
@@ -86,8 +95,9 @@ def read_layout(values: list[list[str]], email_col: str | None, first_col: str |
         for i in data_rows:
             if e := normalize_email(at(values[i], ecol)):
                 rows_by_email[e].append(i)
-    return Layout(values, columns, data_rows, dict(zip(keys, data_rows)), dict(zip(data_rows, keys)),
-                  dict(rows_by_email))
+    return Layout(
+        values, columns, data_rows, dict(zip(keys, data_rows)), dict(zip(data_rows, keys)), dict(rows_by_email)
+    )
 
 
 @dataclass(frozen=True)
@@ -122,8 +132,7 @@ class Columns:
     added: list[str] = field(default_factory=list)  # headers of the columns added, left to right
 
 
-def allocate_columns(placed: Sequence[tuple[int, RowResult]], remembered: Mapping[str, str],
-                     layout: Layout) -> Columns:
+def allocate_columns(placed: Sequence[tuple[int, RowResult]], remembered: Mapping[str, str], layout: Layout) -> Columns:
     """Where each result column is. When a result needs a column the tab lacks, every missing
     result column is added (canonical order, then any other names) after the last used
     column, so the user's own columns never move. `remembered` (loose → name) are the
@@ -169,8 +178,9 @@ def repair_cells(memory: WriteMemory, layout: Layout, columns: Columns) -> dict[
     return repairs
 
 
-def _missing_writes(memory: WriteMemory, layout: Layout, columns: Columns,
-                    ours_by_column: Mapping[str, set[str]]) -> dict[Cell, str]:
+def _missing_writes(
+    memory: WriteMemory, layout: Layout, columns: Columns, ours_by_column: Mapping[str, set[str]]
+) -> dict[Cell, str]:
     """Ours is missing if the cell shows what it held before, or a value we wrote for someone
     else (moved); a newer value written by others (a status refresh, a person) is left alone."""
     out: dict[Cell, str] = {}
@@ -188,8 +198,9 @@ def _missing_writes(memory: WriteMemory, layout: Layout, columns: Columns,
     return out
 
 
-def _misplaced_writes(memory: WriteMemory, layout: Layout, ours_by_column: Mapping[str, set[str]],
-                      *, skip: set[Cell]) -> dict[Cell, str]:
+def _misplaced_writes(
+    memory: WriteMemory, layout: Layout, ours_by_column: Mapping[str, set[str]], *, skip: set[Cell]
+) -> dict[Cell, str]:
     """A value we wrote for someone else, on a row whose own value was not ours: put back."""
     out: dict[Cell, str] = {}
     for i in layout.data_rows:

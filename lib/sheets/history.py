@@ -4,9 +4,11 @@ On a deployment whose disk does not last (and whose webhook receiver runs on ano
 this tab is the history the app, the CLI and the receiver share; see lib/sheet_source.py.
 Rows are written under the tab's own headers, so a user may move or add columns.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import gspread
 from gspread.utils import absolute_range_name
@@ -19,8 +21,18 @@ from .links import SheetRef, parse_sheet_ref
 
 HISTORY_TITLE = "Gift history"
 HISTORY_HEADER: tuple[str, ...] = (
-    "Received at", "Event id", "Type", "Gift request ID", "Email", "Status", "Source",
-    "Occurred at", "Redemption URL", "Actor", "Campaign ID", "Created at",
+    "Received at",
+    "Event id",
+    "Type",
+    "Gift request ID",
+    "Email",
+    "Status",
+    "Source",
+    "Occurred at",
+    "Redemption URL",
+    "Actor",
+    "Campaign ID",
+    "Created at",
 )
 
 
@@ -33,8 +45,9 @@ def history_target(ref: SheetRef | str) -> str:
 class HistoryTab(Counted):
     """The `Gift history` tab: one row per status event, appended, never rewritten."""
 
-    def __init__(self, client: gspread.Client, ref: SheetRef, metadata: Mapping[str, Any],
-                 caller: Caller, retry: SheetsRetry) -> None:
+    def __init__(
+        self, client: gspread.Client, ref: SheetRef, metadata: Mapping[str, Any], caller: Caller, retry: SheetsRetry
+    ) -> None:
         self.client = client
         self.http = client.http_client
         self.ref = ref
@@ -53,8 +66,9 @@ class HistoryTab(Counted):
                 return
 
     @classmethod
-    def open(cls, client: gspread.Client, ref: SheetRef | str, *, create: bool = True,
-             retry: SheetsRetry | None = None) -> HistoryTab:
+    def open(
+        cls, client: gspread.Client, ref: SheetRef | str, *, create: bool = True, retry: SheetsRetry | None = None
+    ) -> HistoryTab:
         ref = ref if isinstance(ref, SheetRef) else parse_sheet_ref(ref)
         retry = retry or SheetsRetry()
         caller = Caller(retry, ref.key, getattr(client, "service_account_email", None))
@@ -77,9 +91,18 @@ class HistoryTab(Counted):
         """Create the tab with its header when missing (two writes, once)."""
         if self.properties is not None:
             return
-        body = {"requests": [{"addSheet": {"properties": {
-            "title": HISTORY_TITLE, "gridProperties": {"rowCount": 1000, "columnCount": len(HISTORY_HEADER)},
-        }}}]}
+        body = {
+            "requests": [
+                {
+                    "addSheet": {
+                        "properties": {
+                            "title": HISTORY_TITLE,
+                            "gridProperties": {"rowCount": 1000, "columnCount": len(HISTORY_HEADER)},
+                        }
+                    }
+                }
+            ]
+        }
         try:
             res = self._caller.write(self.http.batch_update, self.key, body)
             self.properties = dict(res["replies"][0]["addSheet"]["properties"])
@@ -89,8 +112,13 @@ class HistoryTab(Counted):
             # someone else created it meanwhile
             self._load(self._caller.read(self.http.fetch_sheet_metadata, self.key))
             return
-        self._caller.write(self.http.values_update, self.key, absolute_range_name(HISTORY_TITLE, "A1"),
-                           params={"valueInputOption": "RAW"}, body={"values": [list(HISTORY_HEADER)]})
+        self._caller.write(
+            self.http.values_update,
+            self.key,
+            absolute_range_name(HISTORY_TITLE, "A1"),
+            params={"valueInputOption": "RAW"},
+            body={"values": [list(HISTORY_HEADER)]},
+        )
         self._header = list(HISTORY_HEADER)
 
     def append(self, events: Sequence[StatusEvent]) -> int:
@@ -105,8 +133,11 @@ class HistoryTab(Counted):
             by_name = {loose(h): v for h, v in zip(HISTORY_HEADER, _event_row(e))}
             rows.append([by_name.get(loose(h), "") for h in header])
         self._caller.write(
-            self.http.values_append, self.key, absolute_range_name(self.title, "A1"),
-            {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}, {"values": rows},
+            self.http.values_append,
+            self.key,
+            absolute_range_name(self.title, "A1"),
+            {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+            {"values": rows},
             idempotent=False,
         )
         return len(events)
@@ -122,8 +153,13 @@ class HistoryTab(Counted):
             if missing:
                 header = (header if known else []) + missing
                 self._widen(len(header))
-                self._caller.write(self.http.values_update, self.key, absolute_range_name(self.title, "A1"),
-                                   params={"valueInputOption": "RAW"}, body={"values": [header]})
+                self._caller.write(
+                    self.http.values_update,
+                    self.key,
+                    absolute_range_name(self.title, "A1"),
+                    params={"valueInputOption": "RAW"},
+                    body={"values": [header]},
+                )
             self._header = header
         return self._header
 
@@ -134,16 +170,33 @@ class HistoryTab(Counted):
         have = int(grid.get("columnCount") or 0)
         if self.properties is None or cols <= have:
             return
-        self._caller.write(self.http.batch_update, self.key, {"requests": [{"appendDimension": {
-            "sheetId": self.properties.get("sheetId"), "dimension": "COLUMNS", "length": cols - have}}]})
+        self._caller.write(
+            self.http.batch_update,
+            self.key,
+            {
+                "requests": [
+                    {
+                        "appendDimension": {
+                            "sheetId": self.properties.get("sheetId"),
+                            "dimension": "COLUMNS",
+                            "length": cols - have,
+                        }
+                    }
+                ]
+            },
+        )
         grid["columnCount"] = cols
 
     def read_events(self) -> list[StatusEvent]:
         """Every event on the tab (first copy of each event id), [] when there is no tab."""
         if self.properties is None:
             return []
-        res = self._caller.read(self.http.values_get, self.key, absolute_range_name(self.title),
-                                params={"valueRenderOption": "FORMATTED_VALUE"})
+        res = self._caller.read(
+            self.http.values_get,
+            self.key,
+            absolute_range_name(self.title),
+            params={"valueRenderOption": "FORMATTED_VALUE"},
+        )
         values = res.get("values", [])
         if not values:
             return []
@@ -166,21 +219,39 @@ class HistoryTab(Counted):
                 source = EventSource.SHEET
             received = get(row, "Received at") or get(row, "Occurred at")
             kw = {"received_at": received} if received else {}
-            out.append(StatusEvent(
-                event_id=event_id, gift_request_id=gift_id, status=get(row, "Status"), source=source,
-                email=get(row, "Email"), event_type=get(row, "Type"),
-                occurred_at=get(row, "Occurred at") or None,
-                redemption_url=get(row, "Redemption URL") or None, actor=get(row, "Actor"),
-                campaign_id=get(row, "Campaign ID") or None, created_at=get(row, "Created at") or None, **kw,
-            ))
+            out.append(
+                StatusEvent(
+                    event_id=event_id,
+                    gift_request_id=gift_id,
+                    status=get(row, "Status"),
+                    source=source,
+                    email=get(row, "Email"),
+                    event_type=get(row, "Type"),
+                    occurred_at=get(row, "Occurred at") or None,
+                    redemption_url=get(row, "Redemption URL") or None,
+                    actor=get(row, "Actor"),
+                    campaign_id=get(row, "Campaign ID") or None,
+                    created_at=get(row, "Created at") or None,
+                    **kw,
+                )
+            )
         return out
 
 
 def _event_row(e: StatusEvent) -> list[str]:
     return [
-        e.received_at or "", e.event_id, e.event_type or "", e.gift_request_id, e.email or "",
-        e.status or "", str(e.source), e.occurred_at or "", e.redemption_url or "", e.actor or "",
-        e.campaign_id or "", e.created_at or "",
+        e.received_at or "",
+        e.event_id,
+        e.event_type or "",
+        e.gift_request_id,
+        e.email or "",
+        e.status or "",
+        str(e.source),
+        e.occurred_at or "",
+        e.redemption_url or "",
+        e.actor or "",
+        e.campaign_id or "",
+        e.created_at or "",
     ]
 
 

@@ -14,10 +14,12 @@ rows while a run is going, so a row is never addressed by its position alone.
 
 How the write-back finds each key's row at every flush is in lib/sheets/flush.py.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -46,9 +48,9 @@ def identity(email: Any, first: Any = "", last: Any = "") -> str:
     e = normalize_email(cell_text(email))
     if e:
         return e
-    f, l = _name_part(first), _name_part(last)
-    if f or l:
-        return f"#name:{f}|{l}"
+    f, la = _name_part(first), _name_part(last)
+    if f or la:
+        return f"#name:{f}|{la}"
     return "#blank"
 
 
@@ -64,7 +66,10 @@ def identity_keys(triples: Iterable[tuple[Any, Any, Any]]) -> list[str]:
 
 
 def row_keys(
-    df: pd.DataFrame, email_col: str | None, first_col: str | None = None, last_col: str | None = None,
+    df: pd.DataFrame,
+    email_col: str | None,
+    first_col: str | None = None,
+    last_col: str | None = None,
 ) -> list[str]:
     """Row keys for a frame read from a sheet, in its row order (set them as its index)."""
     n = len(df)

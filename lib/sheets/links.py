@@ -1,6 +1,7 @@
 """Sheet references and links: the one rule for what counts as a Google Sheet (a link to it or
 its bare key), read by the CLI, the app and the parser alike, and the one way a tab's link is
 written."""
+
 from __future__ import annotations
 
 import re
@@ -54,8 +55,10 @@ def parse_sheet_ref(text: str) -> SheetRef:
     """A sheet link (…/spreadsheets/d/KEY/edit#gid=123 or ?gid=) or a bare key."""
     raw = (text or "").strip()
     if len(raw) > MAX_SHEET_LINK:  # no real link is this long (and a 5,000-digit gid is no int)
-        raise SheetsError(f"That link is {len(raw):,} characters long; a Google Sheet link is at most "
-                          f"{MAX_SHEET_LINK:,}. {NOT_A_SHEET}")
+        raise SheetsError(
+            f"That link is {len(raw):,} characters long; a Google Sheet link is at most "
+            f"{MAX_SHEET_LINK:,}. {NOT_A_SHEET}"
+        )
     if _SHEET_LINK.search(raw):
         if "/spreadsheets/d/e/" in raw:
             raise SheetsError(

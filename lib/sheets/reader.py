@@ -4,9 +4,11 @@ Opening costs one metadata read; reading the tab is one values batchGet with the
 displayed (so "00123" and dates stay what the user sees). The tab is found by title, else
 by the link's gid, else it is the first tab, and a renamed tab is followed by its id.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import gspread
 import pandas as pd
@@ -23,8 +25,15 @@ from .sink import SheetSink
 class SheetList(Counted):
     """One tab of a spreadsheet used as a gift list."""
 
-    def __init__(self, client: gspread.Client, ref: SheetRef, metadata: Mapping[str, Any],
-                 properties: Mapping[str, Any], caller: Caller, retry: SheetsRetry) -> None:
+    def __init__(
+        self,
+        client: gspread.Client,
+        ref: SheetRef,
+        metadata: Mapping[str, Any],
+        properties: Mapping[str, Any],
+        caller: Caller,
+        retry: SheetsRetry,
+    ) -> None:
         self.client = client
         self.http = client.http_client
         self.ref = ref
@@ -36,8 +45,14 @@ class SheetList(Counted):
         self.row_numbers: list[int] = []  # sheet row number of each row of the last read()
 
     @classmethod
-    def open(cls, client: gspread.Client, ref: SheetRef | str, worksheet: str | None = None, *,
-             retry: SheetsRetry | None = None) -> SheetList:
+    def open(
+        cls,
+        client: gspread.Client,
+        ref: SheetRef | str,
+        worksheet: str | None = None,
+        *,
+        retry: SheetsRetry | None = None,
+    ) -> SheetList:
         """Open by key (one metadata read); the tab by title, else by the link's gid, else
         the first tab."""
         ref = ref if isinstance(ref, SheetRef) else parse_sheet_ref(ref)
@@ -54,14 +69,16 @@ class SheetList(Counted):
             if chosen is None:
                 raise WorksheetNotFoundError(
                     f"There is no tab called '{worksheet}' in this spreadsheet. Tabs: "
-                    + ", ".join(f"'{t}'" for t in titles) + "."
+                    + ", ".join(f"'{t}'" for t in titles)
+                    + "."
                 )
         elif ref.gid is not None:
             chosen = next((p for p in sheets if p.get("sheetId") == ref.gid), None)
             if chosen is None:
                 raise WorksheetNotFoundError(
                     f"The tab in that link (gid={ref.gid}) no longer exists. Tabs: "
-                    + ", ".join(f"'{t}'" for t in titles) + "."
+                    + ", ".join(f"'{t}'" for t in titles)
+                    + "."
                 )
         elif sheets:
             chosen = sheets[0]
@@ -125,8 +142,9 @@ class SheetList(Counted):
         params = {"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"}
         for tries in (1, 2):
             try:
-                res = caller.read(self.http.values_batch_get, self.key,
-                                  [absolute_range_name(self.title)], params=params)
+                res = caller.read(
+                    self.http.values_batch_get, self.key, [absolute_range_name(self.title)], params=params
+                )
                 break
             except SheetsError as exc:
                 if tries == 2 or exc.status != 400:
@@ -168,8 +186,9 @@ class SheetList(Counted):
         self.row_numbers = numbers
         return pd.DataFrame(data, columns=names, dtype=str)
 
-    def sink(self, email_col: str | None, first_col: str | None = None, last_col: str | None = None,
-             **kwargs: Any) -> SheetSink:
+    def sink(
+        self, email_col: str | None, first_col: str | None = None, last_col: str | None = None, **kwargs: Any
+    ) -> SheetSink:
         return SheetSink(self, email_col, first_col, last_col, **kwargs)
 
     def history_tab(self, *, create: bool = False) -> HistoryTab:

@@ -11,20 +11,30 @@ Quota: Google allows 60 write requests a minute per user, and one service accoun
 user for everybody. A flush costs one read and at most one write (plus one
 `appendDimension` the first time the grid is too narrow).
 """
+
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from gspread.utils import absolute_range_name, rowcol_to_a1
 
 from ..writeback import RowResult, merge_results
 from .caller import Caller, Counted, SheetsRetry
 from .errors import RowsNotFoundError, SheetsError
-from .flush import (WriteMemory, allocate_columns, changed_cells, place_results, read_layout, remember,
-                    repair_cells, result_cells)
+from .flush import (
+    WriteMemory,
+    allocate_columns,
+    changed_cells,
+    place_results,
+    read_layout,
+    remember,
+    repair_cells,
+    result_cells,
+)
 
 if TYPE_CHECKING:
     from .reader import SheetList
@@ -46,9 +56,17 @@ class FlushReport:
 class SheetSink(Counted):
     """Writes RowResults back to a SheetList's tab (implements writeback.ResultSink)."""
 
-    def __init__(self, sheet: SheetList, email_col: str | None, first_col: str | None = None,
-                 last_col: str | None = None, *, retry: SheetsRetry | None = None,
-                 raise_on_unplaced: bool = False, max_payload_bytes: int = MAX_PAYLOAD_BYTES) -> None:
+    def __init__(
+        self,
+        sheet: SheetList,
+        email_col: str | None,
+        first_col: str | None = None,
+        last_col: str | None = None,
+        *,
+        retry: SheetsRetry | None = None,
+        raise_on_unplaced: bool = False,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
+    ) -> None:
         self.sheet = sheet
         self.email_col, self.first_col, self.last_col = email_col, first_col, last_col
         self._caller = Caller(retry or sheet.retry, sheet.key, sheet.service_email)
@@ -122,9 +140,14 @@ class SheetSink(Counted):
         need_rows = max(i for i, _j in changes) + 1
         self._ensure_grid(need_rows, need_cols)
         data = [
-            {"range": absolute_range_name(self.sheet.title,
-                                          f"{rowcol_to_a1(r0 + 1, c0 + 1)}:{rowcol_to_a1(r0 + len(block), c0 + len(block[0]))}"),
-             "majorDimension": "ROWS", "values": block}
+            {
+                "range": absolute_range_name(
+                    self.sheet.title,
+                    f"{rowcol_to_a1(r0 + 1, c0 + 1)}:{rowcol_to_a1(r0 + len(block), c0 + len(block[0]))}",
+                ),
+                "majorDimension": "ROWS",
+                "values": block,
+            }
             for r0, c0, block in cell_blocks(changes)
         ]
         for chunk in payload_chunks(data, self.max_payload_bytes):
@@ -142,11 +165,25 @@ class SheetSink(Counted):
     def _ensure_grid(self, rows: int, cols: int) -> None:
         reqs = []
         if cols > self.sheet.col_count:
-            reqs.append({"appendDimension": {"sheetId": self.sheet.sheet_id, "dimension": "COLUMNS",
-                                             "length": cols - self.sheet.col_count}})
+            reqs.append(
+                {
+                    "appendDimension": {
+                        "sheetId": self.sheet.sheet_id,
+                        "dimension": "COLUMNS",
+                        "length": cols - self.sheet.col_count,
+                    }
+                }
+            )
         if rows > self.sheet.row_count:
-            reqs.append({"appendDimension": {"sheetId": self.sheet.sheet_id, "dimension": "ROWS",
-                                             "length": rows - self.sheet.row_count}})
+            reqs.append(
+                {
+                    "appendDimension": {
+                        "sheetId": self.sheet.sheet_id,
+                        "dimension": "ROWS",
+                        "length": rows - self.sheet.row_count,
+                    }
+                }
+            )
         if not reqs:
             return
         self._caller.write(self.sheet.http.batch_update, self.sheet.key, {"requests": reqs})
@@ -186,8 +223,7 @@ def cell_blocks(changes: Mapping[tuple[int, int], str]) -> list[tuple[int, int, 
     return out
 
 
-def _block(span: tuple[int, int, int, int], changes: Mapping[tuple[int, int], str]
-           ) -> tuple[int, int, list[list[str]]]:
+def _block(span: tuple[int, int, int, int], changes: Mapping[tuple[int, int], str]) -> tuple[int, int, list[list[str]]]:
     r0, r1, c0, c1 = span
     return r0, c0, [[changes[(i, j)] for j in range(c0, c1)] for i in range(r0, r1)]
 

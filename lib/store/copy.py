@@ -1,5 +1,6 @@
 """Move a store into another (a team that started on one server's SQLite file moves to a
 shared database): every table, idempotently, never losing a held send."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,11 +22,17 @@ _RULES: dict[str, tuple[str, str]] = {
     "outbox": ("(target, event_id)", "DO NOTHING"),
     "do_not_gift": ("(value)", "DO NOTHING"),  # the target's entry is kept; one it removed stays removed (below)
     # a newer copy of a saved list wins
-    "lists": ("(list_key)", "DO UPDATE SET name=excluded.name, csv=excluded.csv, mapping=excluded.mapping, "
-                            "updated_at=excluded.updated_at WHERE excluded.updated_at > {t}.updated_at"),
+    "lists": (
+        "(list_key)",
+        "DO UPDATE SET name=excluded.name, csv=excluded.csv, mapping=excluded.mapping, "
+        "updated_at=excluded.updated_at WHERE excluded.updated_at > {t}.updated_at",
+    ),
     # a send the source holds (sent, unknown, in flight) replaces one the target could send again
-    "sends": ("(list_key, email)", "DO UPDATE SET {all} WHERE {t}.state IN ('rejected', 'failed') "
-                                   "AND excluded.state IN ('sent', 'unknown', 'attempting')"),
+    "sends": (
+        "(list_key, email)",
+        "DO UPDATE SET {all} WHERE {t}.state IN ('rejected', 'failed') "
+        "AND excluded.state IN ('sent', 'unknown', 'attempting')",
+    ),
 }
 _SKIP_COLUMNS = {"id", "seq"}
 
@@ -36,8 +43,9 @@ class CopyReport:
     already: dict[str, int] = field(default_factory=dict)  # rows the target had
 
     def lines(self) -> list[str]:
-        return [f"{t}: {self.copied.get(t, 0)} copied, {self.already.get(t, 0)} already there"
-                for t in [*_RULES, "audit"]]
+        return [
+            f"{t}: {self.copied.get(t, 0)} copied, {self.already.get(t, 0)} already there" for t in [*_RULES, "audit"]
+        ]
 
 
 def copy_store(source: Store, target: Store) -> CopyReport:
@@ -45,13 +53,17 @@ def copy_store(source: Store, target: Store) -> CopyReport:
     order = ["runs", "sends", "events", "gifts", "overrides", "lists", "audit", "outbox", "do_not_gift"]
     for table in order:
         with source.db.read() as conn:
-            rows = [dict(r) for r in source.db.execute(
-                conn, f"SELECT * FROM {source.db.table(table)} ORDER BY {_order(source.db, table)}").mappings()]
+            rows = [
+                dict(r)
+                for r in source.db.execute(
+                    conn, f"SELECT * FROM {source.db.table(table)} ORDER BY {_order(source.db, table)}"
+                ).mappings()
+            ]
         rows = [{k: v for k, v in r.items() if k not in _SKIP_COLUMNS} for r in rows]
         new = 0
         for start in range(0, len(rows), CHUNK):
             with target.db.write() as conn:
-                new += _insert(target.db, conn, table, rows[start:start + CHUNK])
+                new += _insert(target.db, conn, table, rows[start : start + CHUNK])
         report.copied[table], report.already[table] = new, len(rows) - new
     with target.db.write() as conn:  # each gift's latest status, from all the events now in the target
         ids = [r[0] for r in target.db.execute(conn, f"SELECT gift_request_id FROM {target.db.table('gifts')}")]
@@ -74,12 +86,13 @@ def _insert(db: Database, conn: Connection, table: str, rows: list[dict]) -> int
         same = " AND ".join(f"COALESCE({c}, '') = COALESCE(CAST(:{c} AS TEXT), '')" for c in cols)
         sql = f"INSERT INTO {t} ({names}) SELECT {typed} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {same})"
     elif table == "do_not_gift":  # copied again later, an entry removed in the target since is not brought back
-        sql = (f"INSERT INTO {t} ({names}) SELECT {typed} WHERE NOT EXISTS (SELECT 1 FROM {db.table('audit')} "
-               f"WHERE action='{REMOVED}' AND email=CAST(:value AS TEXT) AND at >= CAST(:added_at AS TEXT)) "
-               "ON CONFLICT (value) DO NOTHING")
+        sql = (
+            f"INSERT INTO {t} ({names}) SELECT {typed} WHERE NOT EXISTS (SELECT 1 FROM {db.table('audit')} "
+            f"WHERE action='{REMOVED}' AND email=CAST(:value AS TEXT) AND at >= CAST(:added_at AS TEXT)) "
+            "ON CONFLICT (value) DO NOTHING"
+        )
     else:
         target, action = _RULES[table]
         update_all = ", ".join(f"{c}=excluded.{c}" for c in cols)
-        sql = f"INSERT INTO {t} ({names}) VALUES ({values}) ON CONFLICT {target} " + \
-              action.format(t=t, all=update_all)
+        sql = f"INSERT INTO {t} ({names}) VALUES ({values}) ON CONFLICT {target} " + action.format(t=t, all=update_all)
     return sum(db.execute(conn, sql, r).rowcount for r in rows)

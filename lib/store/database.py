@@ -7,17 +7,19 @@ takes its locks (SQLite `BEGIN IMMEDIATE` serialises all writers; Postgres runs 
 COMMITTED, so a check-then-insert takes a transaction-scoped advisory lock on what it
 checks), where the tables live (a Postgres schema), and the column types of migrations.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
 import struct
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -116,9 +118,13 @@ class Database:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path: Path | None = data_dir / SQLITE_FILE
         self.info = StoreInfo("SQLite", str(self.path.resolve()), local_file=True)
-        self.engine = sa.create_engine(f"sqlite:///{self.path}", poolclass=sa.pool.QueuePool,
-                                       pool_size=POOL_SIZE, max_overflow=20,
-                                       connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+        self.engine = sa.create_engine(
+            f"sqlite:///{self.path}",
+            poolclass=sa.pool.QueuePool,
+            pool_size=POOL_SIZE,
+            max_overflow=20,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
 
         @event.listens_for(self.engine, "connect")
         def _connect(dbapi_conn: Any, _record: Any) -> None:
@@ -132,8 +138,7 @@ class Database:
         @event.listens_for(self.engine, "begin")
         def _begin(conn: Connection) -> None:
             # Writers take the lock at BEGIN, so a check and its insert are one atomic step.
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("giftrun_write")
-                                 else "BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("giftrun_write") else "BEGIN")
 
     def _init_postgres(self, text: str, schema: str) -> None:
         if not _SCHEMA_NAME.fullmatch(schema):
@@ -145,12 +150,19 @@ class Database:
         url = normalise_url(text)
         self.info = StoreInfo("PostgreSQL", f"{describe_url(url)} (schema {schema})", local_file=False)
         self.engine = sa.create_engine(
-            url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True, pool_recycle=1800,
+            url,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_pre_ping=True,
+            pool_recycle=1800,
             pool_timeout=30,
             # prepare_threshold=None: no server-side prepared statements, which a transaction-mode
             # pooler (PgBouncer, Supabase's pooler) cannot keep; TLS comes from the URL (sslmode).
-            connect_args={"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT_S,
-                          "application_name": "giftrun"},
+            connect_args={
+                "prepare_threshold": None,
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "application_name": "giftrun",
+            },
         )
 
     # -- SQL text -----------------------------------------------------------------------
@@ -186,7 +198,9 @@ class Database:
         for key in sorted({_lock_key(n) for n in names}):
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": key})
 
-    def execute(self, conn: Connection, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None):
+    def execute(
+        self, conn: Connection, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+    ):
         if params is None or isinstance(params, Mapping):
             return conn.execute(_text(sql), {k: _clean(v) for k, v in (params or {}).items()})
         return conn.execute(_text(sql), [{k: _clean(v) for k, v in p.items()} for p in params])
@@ -201,7 +215,9 @@ class Database:
             raise StoreUnavailable(self._unavailable(exc)) from exc
 
     def _unavailable(self, exc: Exception) -> str:
-        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = (
+            str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        )
         if self.is_postgres:
             return f"The Giftrun database at {self.info.where} cannot be used: {reason[:300]}"
         return f"The Giftrun store {self.info.where} cannot be used: {reason[:300]}"

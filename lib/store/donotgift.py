@@ -1,10 +1,12 @@
 """The do-not-gift list in the store: entries shared by every user, host and run, each with
 its reason, who added it and when; every addition, change and removal is in the audit trail.
 The claim checks it again (journal.py), so an entry added mid-run still stops the gift."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
@@ -31,11 +33,14 @@ class DoNotGiftMixin:
     db: Database
 
     if TYPE_CHECKING:  # provided by ListsMixin
-        def _audit(self, conn: Connection, actor: str, action: str, list_key: str | None, email: str | None,
-                   detail: str) -> None: ...
 
-    def add_do_not_gift(self, entries: Sequence[Entry], actor: str, *, source: str = "",
-                        set_reason: bool = False) -> AddReport:
+        def _audit(
+            self, conn: Connection, actor: str, action: str, list_key: str | None, email: str | None, detail: str
+        ) -> None: ...
+
+    def add_do_not_gift(
+        self, entries: Sequence[Entry], actor: str, *, source: str = "", set_reason: bool = False
+    ) -> AddReport:
         """Add entries (checked with `donotgift.new_entry`) in one transaction. An entry already
         listed keeps who added it and when; its reason changes to a new non-empty one (to an
         empty one too with `set_reason`, as an edit in the Settings table means)."""
@@ -48,15 +53,19 @@ class DoNotGiftMixin:
                 old = self.db.execute(conn, f"SELECT * FROM {t} WHERE value=:v", {"v": e.value}).mappings().first()
                 where = f" ({source})" if source else ""
                 if old is None:
-                    self.db.execute(conn, f"INSERT INTO {t} (value, typed, reason, added_by, added_at) "
-                                          "VALUES (:v, :typed, :r, :a, :at) ON CONFLICT (value) DO NOTHING",
-                                    {"v": e.value, "typed": e.typed or e.value, "r": e.reason, "a": actor, "at": now})
+                    self.db.execute(
+                        conn,
+                        f"INSERT INTO {t} (value, typed, reason, added_by, added_at) "
+                        "VALUES (:v, :typed, :r, :a, :at) ON CONFLICT (value) DO NOTHING",
+                        {"v": e.value, "typed": e.typed or e.value, "r": e.reason, "a": actor, "at": now},
+                    )
                     self._audit(conn, actor, ADDED, None, e.value, (e.reason or "no reason given") + where)
                     added += 1
                 elif (e.reason or set_reason) and e.reason != (old["reason"] or ""):
                     self.db.execute(conn, f"UPDATE {t} SET reason=:r WHERE value=:v", {"r": e.reason, "v": e.value})
-                    self._audit(conn, actor, CHANGED, None, e.value,
-                                f"reason '{old['reason'] or ''}' → '{e.reason}'{where}")
+                    self._audit(
+                        conn, actor, CHANGED, None, e.value, f"reason '{old['reason'] or ''}' → '{e.reason}'{where}"
+                    )
                     changed += 1
                 else:
                     unchanged += 1
@@ -72,9 +81,14 @@ class DoNotGiftMixin:
             if row is None:
                 return None
             gone = _entry(row)
-            self._audit(conn, actor, REMOVED, None, gone.value,
-                        f"was added by {gone.added_by} on {gone.added_at[:10]}"
-                        + (f" ({gone.reason})" if gone.reason else ""))
+            self._audit(
+                conn,
+                actor,
+                REMOVED,
+                None,
+                gone.value,
+                f"was added by {gone.added_by} on {gone.added_at[:10]}" + (f" ({gone.reason})" if gone.reason else ""),
+            )
             return gone
 
     def do_not_gift(self) -> list[Entry]:
@@ -92,7 +106,12 @@ class DoNotGiftMixin:
         keys = blocking_keys(email)
         if not keys:
             return None
-        rows = self.db.execute(conn, f"SELECT * FROM {self.db.table('do_not_gift')} WHERE value IN :keys",
-                               {"keys": list(keys)}).mappings().all()
+        rows = (
+            self.db.execute(
+                conn, f"SELECT * FROM {self.db.table('do_not_gift')} WHERE value IN :keys", {"keys": list(keys)}
+            )
+            .mappings()
+            .all()
+        )
         found = {r["value"]: r for r in rows}
         return next((_entry(found[k]) for k in keys if k in found), None)

@@ -1,6 +1,7 @@
 """Status history: every update for every gift, deduplicated on the event id, with each
 gift's latest status kept current whatever order the events arrive in; and the outbox of
 events waiting to be copied elsewhere (a sheet's history tab)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ class EventsMixin:
     db: Database
 
     if TYPE_CHECKING:  # ResolutionMixin
+
         def _resolve_unknowns(self, conn: Connection, events: list[StatusEvent]) -> None: ...
 
     def add_event(self, event: StatusEvent) -> bool:
@@ -41,10 +43,13 @@ class EventsMixin:
         new_ids: set[str] = set()
         with db.write() as conn:
             # one sorted acquisition: the gifts, and the people an update may resolve a lost send for
-            db.lock(conn, *(f"gift:{e.gift_request_id}" for e in events),
-                    *(f"person:{normalize_email(e.email)}" for e in events if e.created_at and e.email))
+            db.lock(
+                conn,
+                *(f"gift:{e.gift_request_id}" for e in events),
+                *(f"person:{normalize_email(e.email)}" for e in events if e.created_at and e.email),
+            )
             for start in range(0, len(events), _CHUNK):
-                new_ids |= self._insert_events(conn, events[start:start + _CHUNK])
+                new_ids |= self._insert_events(conn, events[start : start + _CHUNK])
             added = []
             for e in events:  # the first copy of an id in the batch is the new one
                 if e.event_id in new_ids:
@@ -56,17 +61,33 @@ class EventsMixin:
 
     def _insert_events(self, conn: Connection, events: list[StatusEvent]) -> set[str]:
         """One multi-row INSERT; the ids it returns are the events that were not there yet."""
-        values = ", ".join(f"(:i{n}, :g{n}, :e{n}, :s{n}, :t{n}, :o{n}, :oc{n}, :r{n}, :u{n}, :a{n}, :c{n}, :ca{n})"
-                           for n in range(len(events)))
+        values = ", ".join(
+            f"(:i{n}, :g{n}, :e{n}, :s{n}, :t{n}, :o{n}, :oc{n}, :r{n}, :u{n}, :a{n}, :c{n}, :ca{n})"
+            for n in range(len(events))
+        )
         params: dict[str, object] = {}
         for n, e in enumerate(events):
-            params.update({f"i{n}": e.event_id, f"g{n}": e.gift_request_id, f"e{n}": normalize_email(e.email),
-                           f"s{n}": e.status, f"t{n}": e.event_type, f"o{n}": str(e.source),
-                           f"oc{n}": e.occurred_at, f"r{n}": e.received_at, f"u{n}": e.redemption_url,
-                           f"a{n}": e.actor, f"c{n}": e.campaign_id, f"ca{n}": e.created_at})
-        sql = (f"INSERT INTO {self.db.table('events')} (event_id, gift_request_id, email, status, event_type, "
-               f"source, occurred_at, received_at, redemption_url, actor, campaign_id, created_at) VALUES {values} "
-               "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+            params.update(
+                {
+                    f"i{n}": e.event_id,
+                    f"g{n}": e.gift_request_id,
+                    f"e{n}": normalize_email(e.email),
+                    f"s{n}": e.status,
+                    f"t{n}": e.event_type,
+                    f"o{n}": str(e.source),
+                    f"oc{n}": e.occurred_at,
+                    f"r{n}": e.received_at,
+                    f"u{n}": e.redemption_url,
+                    f"a{n}": e.actor,
+                    f"c{n}": e.campaign_id,
+                    f"ca{n}": e.created_at,
+                }
+            )
+        sql = (
+            f"INSERT INTO {self.db.table('events')} (event_id, gift_request_id, email, status, event_type, "
+            f"source, occurred_at, received_at, redemption_url, actor, campaign_id, created_at) VALUES {values} "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+        )
         return {r[0] for r in self.db.execute(conn, sql, params)}
 
     def _refresh_gifts(self, conn: Connection, gift_ids: list[str]) -> None:
@@ -76,16 +97,30 @@ class EventsMixin:
         db = self.db
         by_gift: dict[str, list[StatusEvent]] = {}
         for start in range(0, len(gift_ids), _CHUNK):
-            for r in db.execute(conn, f"SELECT * FROM {db.table('events')} WHERE gift_request_id IN :ids",
-                                {"ids": gift_ids[start:start + _CHUNK]}).mappings():
+            for r in db.execute(
+                conn,
+                f"SELECT * FROM {db.table('events')} WHERE gift_request_id IN :ids",
+                {"ids": gift_ids[start : start + _CHUNK]},
+            ).mappings():
                 by_gift.setdefault(r["gift_request_id"], []).append(event_from(r))
-        rows = [{
-            "gift": gift_id, "email": next((e.email for e in evs if e.email), ""), "status": latest_status(evs),
-            "url": next((e.redemption_url for e in sorted(evs, key=lambda e: e.received_at, reverse=True)
-                         if e.redemption_url), None),
-            "first": min(e.occurred_at or e.received_at for e in evs),
-            "last": max(e.occurred_at or e.received_at for e in evs),
-        } for gift_id, evs in by_gift.items()]
+        rows = [
+            {
+                "gift": gift_id,
+                "email": next((e.email for e in evs if e.email), ""),
+                "status": latest_status(evs),
+                "url": next(
+                    (
+                        e.redemption_url
+                        for e in sorted(evs, key=lambda e: e.received_at, reverse=True)
+                        if e.redemption_url
+                    ),
+                    None,
+                ),
+                "first": min(e.occurred_at or e.received_at for e in evs),
+                "last": max(e.occurred_at or e.received_at for e in evs),
+            }
+            for gift_id, evs in by_gift.items()
+        ]
         db.execute(conn, _UPSERT_GIFT.format(gifts=db.table("gifts")), rows)
 
     def _refresh_gift(self, conn: Connection, gift_id: str) -> None:
@@ -105,8 +140,11 @@ class EventsMixin:
     def senders(self) -> dict[str, str]:
         """gift id -> who sent it, for the gifts this project sent (audit filter)."""
         with self.db.read() as conn:
-            rows = self.db.execute(conn, f"SELECT gift_request_id, actor FROM {self.db.table('events')} "
-                                         "WHERE source=:s AND actor<>''", {"s": str(EventSource.SEND)}).all()
+            rows = self.db.execute(
+                conn,
+                f"SELECT gift_request_id, actor FROM {self.db.table('events')} WHERE source=:s AND actor<>''",
+                {"s": str(EventSource.SEND)},
+            ).all()
         return {gid: actor for gid, actor in rows}
 
     def gifts(self) -> list[GiftRecord]:
@@ -116,8 +154,13 @@ class EventsMixin:
 
     def gift(self, gift_request_id: str) -> GiftRecord | None:
         with self.db.read() as conn:
-            r = self.db.execute(conn, f"SELECT * FROM {self.db.table('gifts')} WHERE gift_request_id=:g",
-                                {"g": gift_request_id}).mappings().first()
+            r = (
+                self.db.execute(
+                    conn, f"SELECT * FROM {self.db.table('gifts')} WHERE gift_request_id=:g", {"g": gift_request_id}
+                )
+                .mappings()
+                .first()
+            )
         return gift_from(r) if r else None
 
     # -- outbox: events waiting to be copied to another store (a sheet's history tab) ---
@@ -125,16 +168,27 @@ class EventsMixin:
         if not event_ids:
             return
         with self.db.write() as conn:
-            self.db.execute(conn, f"INSERT INTO {self.db.table('outbox')} (target, event_id) VALUES (:t, :e) "
-                                  "ON CONFLICT (target, event_id) DO NOTHING",
-                            [{"t": target, "e": e} for e in event_ids])
+            self.db.execute(
+                conn,
+                f"INSERT INTO {self.db.table('outbox')} (target, event_id) VALUES (:t, :e) "
+                "ON CONFLICT (target, event_id) DO NOTHING",
+                [{"t": target, "e": e} for e in event_ids],
+            )
 
     def pending(self, target: str, limit: int = 5000) -> list[StatusEvent]:
         db = self.db
         with db.read() as conn:
-            rows = db.execute(conn, f"SELECT e.* FROM {db.table('outbox')} o JOIN {db.table('events')} e "
-                                    "ON e.event_id=o.event_id WHERE o.target=:t AND o.done_at IS NULL "
-                                    "ORDER BY o.id LIMIT :n", {"t": target, "n": limit}).mappings().all()
+            rows = (
+                db.execute(
+                    conn,
+                    f"SELECT e.* FROM {db.table('outbox')} o JOIN {db.table('events')} e "
+                    "ON e.event_id=o.event_id WHERE o.target=:t AND o.done_at IS NULL "
+                    "ORDER BY o.id LIMIT :n",
+                    {"t": target, "n": limit},
+                )
+                .mappings()
+                .all()
+            )
         return [event_from(r) for r in rows]
 
     def done(self, target: str, event_ids: list[str]) -> None:
@@ -142,5 +196,8 @@ class EventsMixin:
             return
         now = iso(utcnow())
         with self.db.write() as conn:
-            self.db.execute(conn, f"UPDATE {self.db.table('outbox')} SET done_at=:now WHERE target=:t AND event_id=:e",
-                            [{"now": now, "t": target, "e": e} for e in event_ids])
+            self.db.execute(
+                conn,
+                f"UPDATE {self.db.table('outbox')} SET done_at=:now WHERE target=:t AND event_id=:e",
+                [{"now": now, "t": target, "e": e} for e in event_ids],
+            )

@@ -1,6 +1,7 @@
 """Group commit for webhook intake: many deliveries share one transaction (one fsync on
 SQLite, one round trip on Postgres), and each caller still waits until its own event is
 durable before it answers 2xx."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,7 +24,7 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     new: bool = False
     error: BaseException | None = None
-    future: "asyncio.Future[bool] | None" = None  # an event loop's caller waits here instead
+    future: asyncio.Future[bool] | None = None  # an event loop's caller waits here instead
 
     def settle(self) -> None:
         self.done.set()
@@ -32,7 +33,7 @@ class _Pending:
             fut.get_loop().call_soon_threadsafe(_settle, fut, self.new, self.error)
 
 
-def _settle(fut: "asyncio.Future[bool]", new: bool, error: BaseException | None) -> None:
+def _settle(fut: asyncio.Future[bool], new: bool, error: BaseException | None) -> None:
     if fut.done():  # the caller gave up (timeout, disconnect)
         return
     if error is not None:
@@ -49,7 +50,7 @@ class EventWriter:
         self.store = store
         self.max_batch = max_batch
         self.timeout = timeout
-        self._queue: "queue.Queue[_Pending]" = queue.Queue()
+        self._queue: queue.Queue[_Pending] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.batches = 0

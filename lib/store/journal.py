@@ -1,5 +1,6 @@
 """The send journal: a line is written before a gift is attempted and its outcome after,
 so a crash, a kill or a lost answer never leads to a second gift."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -55,23 +56,43 @@ class JournalMixin:
     db: Database
 
     if TYPE_CHECKING:  # provided by the other parts of Store
+
         def live_runs(self, list_key: str | None = None) -> list[RunRecord]: ...
 
-        def _audit(self, conn: Connection, actor: str, action: str, list_key: str | None, email: str | None,
-                   detail: str) -> None: ...
+        def _audit(
+            self, conn: Connection, actor: str, action: str, list_key: str | None, email: str | None, detail: str
+        ) -> None: ...
 
         def _blocking(self, conn: Connection, email: str) -> Entry | None: ...
 
-    def begin_attempt(self, list_key: str, recipient: Recipient, *, row_key: str, campaign_id: str, run_id: str,
-                      lookback_since: str | None | object = NO_LOOKBACK) -> bool:
+    def begin_attempt(
+        self,
+        list_key: str,
+        recipient: Recipient,
+        *,
+        row_key: str,
+        campaign_id: str,
+        run_id: str,
+        lookback_since: str | None | object = NO_LOOKBACK,
+    ) -> bool:
         """Journal a send before it is attempted. False when this person must not be sent
         (already sent, outcome unknown, attempted by a live run, or, with a look-back, just
         gifted from another list)."""
-        return self.claim(list_key, recipient, row_key=row_key, campaign_id=campaign_id, run_id=run_id,
-                          lookback_since=lookback_since).claimed
+        return self.claim(
+            list_key, recipient, row_key=row_key, campaign_id=campaign_id, run_id=run_id, lookback_since=lookback_since
+        ).claimed
 
-    def claim(self, list_key: str, recipient: Recipient, *, row_key: str, campaign_id: str, run_id: str,
-              lookback_since: str | None | object = NO_LOOKBACK, daily_limit: int | None = None) -> Claim:
+    def claim(
+        self,
+        list_key: str,
+        recipient: Recipient,
+        *,
+        row_key: str,
+        campaign_id: str,
+        run_id: str,
+        lookback_since: str | None | object = NO_LOOKBACK,
+        daily_limit: int | None = None,
+    ) -> Claim:
         """`begin_attempt` with the rule that refused it. Every rule is checked here, in the same
         transaction as the journal line, under a lock on the person (and, with a daily limit,
         on the team's count), so two runs at the same moment on two hosts cannot both pass
@@ -85,22 +106,50 @@ class JournalMixin:
             now = utcnow()  # after the locks: the time the count and the journal line are taken
             if (listed := self._blocking(conn, email)) is not None:
                 return Claim(False, listed.skip_reason(), Refusal.DO_NOT_GIFT)
-            if lookback_since is not NO_LOOKBACK and not db.execute(
-                    conn, f"SELECT 1 FROM {db.table('overrides')} WHERE list_key=:l AND email=:e",
-                    {"l": list_key, "e": email}).first():
-                other = db.execute(conn, _LOOKBACK.format(sends=sends),
-                                   {"email": email, "list_key": list_key, "since": lookback_since}).mappings().first()
+            if (
+                lookback_since is not NO_LOOKBACK
+                and not db.execute(
+                    conn,
+                    f"SELECT 1 FROM {db.table('overrides')} WHERE list_key=:l AND email=:e",
+                    {"l": list_key, "e": email},
+                ).first()
+            ):
+                other = (
+                    db.execute(
+                        conn,
+                        _LOOKBACK.format(sends=sends),
+                        {"email": email, "list_key": list_key, "since": lookback_since},
+                    )
+                    .mappings()
+                    .first()
+                )
                 if other:
-                    return Claim(False, f"Gifted {other['attempted_at'][:10]} from another list while this "
-                                        "run was going — inside the look-back window", Refusal.LOOKBACK)
+                    return Claim(
+                        False,
+                        f"Gifted {other['attempted_at'][:10]} from another list while this "
+                        "run was going — inside the look-back window",
+                        Refusal.LOOKBACK,
+                    )
             if daily_limit is not None:
                 room = self._daily_room(conn, daily_limit, now)
                 if room.left == 0:
                     return Claim(False, room.stop_message(), Refusal.DAILY_LIMIT, room)
-            cur = db.execute(conn, _CLAIM.format(sends=sends), {
-                "list_key": list_key, "email": email, "state": SendState.ATTEMPTING.value, "run_id": run_id,
-                "row_key": row_key, "first": recipient.first_name, "last": recipient.last_name,
-                "typed": recipient.email, "campaign": campaign_id, "now": iso(now)})
+            cur = db.execute(
+                conn,
+                _CLAIM.format(sends=sends),
+                {
+                    "list_key": list_key,
+                    "email": email,
+                    "state": SendState.ATTEMPTING.value,
+                    "run_id": run_id,
+                    "row_key": row_key,
+                    "first": recipient.first_name,
+                    "last": recipient.last_name,
+                    "typed": recipient.email,
+                    "campaign": campaign_id,
+                    "now": iso(now),
+                },
+            )
             return Claim(True) if cur.rowcount == 1 else Claim(False, refusal=Refusal.HELD)
 
     def daily_room(self, limit: int, now: datetime | None = None) -> DailyRoom:
@@ -109,33 +158,61 @@ class JournalMixin:
             return self._daily_room(conn, limit, now or utcnow())
 
     def _daily_room(self, conn: Connection, limit: int, now: datetime) -> DailyRoom:
-        row = self.db.execute(conn, _DAILY.format(sends=self.db.table("sends")),
-                              {"since": iso(now - WINDOW)}).mappings().first()
+        row = (
+            self.db.execute(conn, _DAILY.format(sends=self.db.table("sends")), {"since": iso(now - WINDOW)})
+            .mappings()
+            .first()
+        )
         return DailyRoom(limit, int(row["used"] or 0), row["oldest"])
 
-    def record_outcome(self, list_key: str, email: str, state: SendState, *, gift_request_id: str | None = None,
-                       redemption_url: str | None = None, error: str | None = None,
-                       request_id: str | None = None, at: str | None = None) -> None:
+    def record_outcome(
+        self,
+        list_key: str,
+        email: str,
+        state: SendState,
+        *,
+        gift_request_id: str | None = None,
+        redemption_url: str | None = None,
+        error: str | None = None,
+        request_id: str | None = None,
+        at: str | None = None,
+    ) -> None:
         """An upsert: an outcome is never dropped, even if the line was cleared meanwhile. `at` is
         the moment the row shows as `Sent at`, so a later rewrite from the journal matches it."""
         with self.db.write() as conn:
             sends = self.db.table("sends")
-            self.db.execute(conn, _OUTCOME.format(sends=sends, resolved=_RESOLVED.format(sends=sends)), {
-                "list_key": list_key, "email": normalize_email(email), "state": SendState(state).value,
-                "gift": gift_request_id, "url": redemption_url, "error": error, "request_id": request_id,
-                "now": at or iso(utcnow())})
+            self.db.execute(
+                conn,
+                _OUTCOME.format(sends=sends, resolved=_RESOLVED.format(sends=sends)),
+                {
+                    "list_key": list_key,
+                    "email": normalize_email(email),
+                    "state": SendState(state).value,
+                    "gift": gift_request_id,
+                    "url": redemption_url,
+                    "error": error,
+                    "request_id": request_id,
+                    "now": at or iso(utcnow()),
+                },
+            )
 
     def forget_attempt(self, list_key: str, email: str, run_id: str) -> None:
         """Undo a begin_attempt that never sent anything (the run stopped first)."""
         with self.db.write() as conn:
-            self.db.execute(conn, f"DELETE FROM {self.db.table('sends')} WHERE list_key=:l AND email=:e "
-                                  "AND run_id=:r AND state='attempting'",
-                            {"l": list_key, "e": normalize_email(email), "r": run_id})
+            self.db.execute(
+                conn,
+                f"DELETE FROM {self.db.table('sends')} WHERE list_key=:l AND email=:e "
+                "AND run_id=:r AND state='attempting'",
+                {"l": list_key, "e": normalize_email(email), "r": run_id},
+            )
 
     def journal(self, list_key: str) -> dict[str, JournalEntry]:
         with self.db.read() as conn:
-            rows = self.db.execute(conn, f"SELECT * FROM {self.db.table('sends')} WHERE list_key=:l",
-                                   {"l": list_key}).mappings().all()
+            rows = (
+                self.db.execute(conn, f"SELECT * FROM {self.db.table('sends')} WHERE list_key=:l", {"l": list_key})
+                .mappings()
+                .all()
+            )
         return {r["email"]: entry_from(r) for r in rows}
 
     def all_sends(self) -> list[JournalEntry]:
@@ -150,21 +227,27 @@ class JournalMixin:
         live = {r.run_id for r in self.live_runs(list_key)}
         sends = self.db.table("sends")
         with self.db.write() as conn:
-            rows = self.db.execute(conn, f"SELECT email, run_id FROM {sends} WHERE list_key=:l AND state='attempting'",
-                                   {"l": list_key}).all()
+            rows = self.db.execute(
+                conn, f"SELECT email, run_id FROM {sends} WHERE list_key=:l AND state='attempting'", {"l": list_key}
+            ).all()
             orphaned = [email for email, run_id in rows if run_id not in live]
             if orphaned:
-                self.db.execute(conn, f"UPDATE {sends} SET state='unknown', error=:err, finished_at=:now "
-                                      "WHERE list_key=:l AND email=:e AND state='attempting'",
-                                [{"err": UNKNOWN_AFTER_CRASH, "now": iso(utcnow()), "l": list_key, "e": e}
-                                 for e in orphaned])
+                self.db.execute(
+                    conn,
+                    f"UPDATE {sends} SET state='unknown', error=:err, finished_at=:now "
+                    "WHERE list_key=:l AND email=:e AND state='attempting'",
+                    [{"err": UNKNOWN_AFTER_CRASH, "now": iso(utcnow()), "l": list_key, "e": e} for e in orphaned],
+                )
         return len(orphaned)
 
     def clear_unknown(self, list_key: str, email: str, actor: str) -> bool:
         """A person checked &Open and found no gift: the row may be sent again."""
         with self.db.write() as conn:
-            cur = self.db.execute(conn, f"DELETE FROM {self.db.table('sends')} WHERE list_key=:l AND email=:e "
-                                        "AND state='unknown'", {"l": list_key, "e": normalize_email(email)})
+            cur = self.db.execute(
+                conn,
+                f"DELETE FROM {self.db.table('sends')} WHERE list_key=:l AND email=:e AND state='unknown'",
+                {"l": list_key, "e": normalize_email(email)},
+            )
             if cur.rowcount:
                 self._audit(conn, actor, "clear-unknown", list_key, email, "checked &Open: no gift; may be sent again")
             return cur.rowcount == 1

@@ -1,10 +1,12 @@
 """What the store hands out: typed records, never database rows."""
+
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import EXIT_STOPPED, GiftrunError
 from ..guardrails import DailyRoom
@@ -14,8 +16,7 @@ STALE_RUN_SECONDS = 30.0
 NO_LOOKBACK: Any = object()  # claim(): the look-back check is off
 
 UNKNOWN_AFTER_CRASH = (
-    "Unknown outcome — the app stopped while this gift was being sent. "
-    "Check in &Open before sending again."
+    "Unknown outcome — the app stopped while this gift was being sent. Check in &Open before sending again."
 )
 
 
@@ -83,31 +84,58 @@ class GiftRecord:
 
 def entry_from(r: Mapping[str, Any]) -> JournalEntry:
     return JournalEntry(
-        list_key=r["list_key"], email=r["email"], state=SendState(r["state"]), run_id=r["run_id"],
-        row_key=r["row_key"], gift_request_id=r["gift_request_id"], redemption_url=r["redemption_url"],
-        error=r["error"], request_id=r["request_id"], attempted_at=r["attempted_at"],
-        finished_at=r["finished_at"], campaign_id=r["campaign_id"],
+        list_key=r["list_key"],
+        email=r["email"],
+        state=SendState(r["state"]),
+        run_id=r["run_id"],
+        row_key=r["row_key"],
+        gift_request_id=r["gift_request_id"],
+        redemption_url=r["redemption_url"],
+        error=r["error"],
+        request_id=r["request_id"],
+        attempted_at=r["attempted_at"],
+        finished_at=r["finished_at"],
+        campaign_id=r["campaign_id"],
     )
 
 
 def run_from(r: Mapping[str, Any]) -> RunRecord:
     return RunRecord(
-        run_id=r["run_id"], list_key=r["list_key"], actor=r["actor"], started_at=r["started_at"],
-        finished_at=r["finished_at"], state=r["state"], counts=json.loads(r["counts"] or "{}"),
-        message=r["message"], max_gifts=r.get("max_gifts"),
+        run_id=r["run_id"],
+        list_key=r["list_key"],
+        actor=r["actor"],
+        started_at=r["started_at"],
+        finished_at=r["finished_at"],
+        state=r["state"],
+        counts=json.loads(r["counts"] or "{}"),
+        message=r["message"],
+        max_gifts=r.get("max_gifts"),
     )
 
 
 def event_from(r: Mapping[str, Any]) -> StatusEvent:
     return StatusEvent(
-        event_id=r["event_id"], gift_request_id=r["gift_request_id"], status=r["status"] or "",
-        source=EventSource(r["source"]), email=r["email"] or "", event_type=r["event_type"] or "",
-        occurred_at=r["occurred_at"], received_at=r["received_at"], redemption_url=r["redemption_url"],
-        actor=r["actor"] or "", campaign_id=r.get("campaign_id"), created_at=r.get("created_at"),
+        event_id=r["event_id"],
+        gift_request_id=r["gift_request_id"],
+        status=r["status"] or "",
+        source=EventSource(r["source"]),
+        email=r["email"] or "",
+        event_type=r["event_type"] or "",
+        occurred_at=r["occurred_at"],
+        received_at=r["received_at"],
+        redemption_url=r["redemption_url"],
+        actor=r["actor"] or "",
+        campaign_id=r.get("campaign_id"),
+        created_at=r.get("created_at"),
     )
 
 
 def gift_from(r: Mapping[str, Any]) -> GiftRecord:
-    return GiftRecord(gift_request_id=r["gift_request_id"], email=r["email"] or "", status=r["status"],
-                      redemption_url=r["redemption_url"], first_seen_at=r["first_seen_at"],
-                      updated_at=r["updated_at"])
+    return GiftRecord(
+        gift_request_id=r["gift_request_id"],
+        email=r["email"] or "",
+        status=r["status"],
+        redemption_url=r["redemption_url"],
+        first_seen_at=r["first_seen_at"],
+        updated_at=r["updated_at"],
+    )

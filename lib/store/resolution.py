@@ -7,6 +7,7 @@ unknown (or still in flight) send, created around that attempt, *is* that send: 
 line becomes sent with the gift's id and link, and the audit trail says from which event.
 Anything less certain resolves nothing and says why.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -29,8 +30,10 @@ class ResolutionMixin:
     db: Database
 
     if TYPE_CHECKING:  # ListsMixin
-        def _audit(self, conn: Connection, actor: str, action: str, list_key: str | None, email: str | None,
-                   detail: str) -> None: ...
+
+        def _audit(
+            self, conn: Connection, actor: str, action: str, list_key: str | None, email: str | None, detail: str
+        ) -> None: ...
 
     def _resolve_unknowns(self, conn: Connection, events: list[StatusEvent]) -> None:
         candidates = {e.gift_request_id: e for e in events if e.email and e.campaign_id and e.created_at}
@@ -40,8 +43,11 @@ class ResolutionMixin:
         emails = sorted({normalize_email(e.email) for e in candidates.values()})
         lines: dict[str, list] = {}
         for start in range(0, len(emails), 200):
-            for r in self.db.execute(conn, f"SELECT email, state, gift_request_id FROM {self.db.table('sends')} "
-                                           "WHERE email IN :emails", {"emails": emails[start:start + 200]}).all():
+            for r in self.db.execute(
+                conn,
+                f"SELECT email, state, gift_request_id FROM {self.db.table('sends')} WHERE email IN :emails",
+                {"emails": emails[start : start + 200]},
+            ).all():
                 lines.setdefault(r[0], []).append(r)
         for gift_id, event in candidates.items():
             mine = lines.get(normalize_email(event.email), [])
@@ -53,11 +59,18 @@ class ResolutionMixin:
         db, sends = self.db, self.db.table("sends")
         email, gift_id = normalize_email(event.email), event.gift_request_id
         created = parse_iso(event.created_at)
-        if created is None or db.execute(conn, f"SELECT 1 FROM {sends} WHERE gift_request_id=:g",
-                                         {"g": gift_id}).first():
+        if (
+            created is None
+            or db.execute(conn, f"SELECT 1 FROM {sends} WHERE gift_request_id=:g", {"g": gift_id}).first()
+        ):
             return  # already some line's gift: nothing was unknown about it
-        pending = db.execute(conn, f"SELECT * FROM {sends} WHERE email=:e AND state IN ('unknown', 'attempting')",
-                             {"e": email}).mappings().all()
+        pending = (
+            db.execute(
+                conn, f"SELECT * FROM {sends} WHERE email=:e AND state IN ('unknown', 'attempting')", {"e": email}
+            )
+            .mappings()
+            .all()
+        )
         if not pending:
             self._second_gift(conn, event, email, created)
             return
@@ -67,14 +80,24 @@ class ResolutionMixin:
             if p["campaign_id"] != event.campaign_id:
                 why_not.append((p, f"it is for campaign {event.campaign_id}, the send was for {p['campaign_id']}"))
             elif attempted is None or not attempted - BEFORE_ATTEMPT <= created <= attempted + AFTER_ATTEMPT:
-                why_not.append((p, f"the gift was created {event.created_at}, too far from the attempt "
-                                   f"({p['attempted_at']}) to be its gift"))
+                why_not.append(
+                    (
+                        p,
+                        f"the gift was created {event.created_at}, too far from the attempt "
+                        f"({p['attempted_at']}) to be its gift",
+                    )
+                )
             else:
                 matches.append(p)
         if len(matches) > 1:
             for p in matches:
-                self._unresolved(conn, p, event, f"it could be the gift of {len(matches)} sends to this person "
-                                                 "(in different lists); a person must check")
+                self._unresolved(
+                    conn,
+                    p,
+                    event,
+                    f"it could be the gift of {len(matches)} sends to this person "
+                    "(in different lists); a person must check",
+                )
             return
         for p, reason in why_not:
             self._unresolved(conn, p, event, reason)
@@ -83,24 +106,43 @@ class ResolutionMixin:
         send = matches[0]
         attempted = parse_iso(send["attempted_at"])
         assert attempted is not None  # a journal line always has its attempt time
-        rivals = [r for r in db.execute(
-            conn, f"SELECT gift_request_id, created_at FROM {db.table('events')} WHERE email=:e AND campaign_id=:c "
-                  "AND gift_request_id<>:g AND created_at IS NOT NULL", {"e": email, "c": event.campaign_id,
-                                                                          "g": gift_id})
-            if (t := parse_iso(r[1])) is not None and attempted - BEFORE_ATTEMPT <= t <= attempted + AFTER_ATTEMPT]
+        rivals = [
+            r
+            for r in db.execute(
+                conn,
+                f"SELECT gift_request_id, created_at FROM {db.table('events')} WHERE email=:e AND campaign_id=:c "
+                "AND gift_request_id<>:g AND created_at IS NOT NULL",
+                {"e": email, "c": event.campaign_id, "g": gift_id},
+            )
+            if (t := parse_iso(r[1])) is not None and attempted - BEFORE_ATTEMPT <= t <= attempted + AFTER_ATTEMPT
+        ]
         if rivals:
-            self._unresolved(conn, send, event, f"&Open also reported gift {rivals[0][0]} for this person and campaign "
-                                                "around the same time; a person must check which is this send's")
+            self._unresolved(
+                conn,
+                send,
+                event,
+                f"&Open also reported gift {rivals[0][0]} for this person and campaign "
+                "around the same time; a person must check which is this send's",
+            )
             return
-        db.execute(conn, f"UPDATE {sends} SET state='sent', gift_request_id=:g, "
-                         f"redemption_url=COALESCE(:u, redemption_url), error=NULL, finished_at=:now "
-                         "WHERE list_key=:l AND email=:e AND state IN ('unknown', 'attempting')",
-                   {"g": gift_id, "u": event.redemption_url, "now": iso(utcnow()), "l": send["list_key"], "e": email})
+        db.execute(
+            conn,
+            f"UPDATE {sends} SET state='sent', gift_request_id=:g, "
+            f"redemption_url=COALESCE(:u, redemption_url), error=NULL, finished_at=:now "
+            "WHERE list_key=:l AND email=:e AND state IN ('unknown', 'attempting')",
+            {"g": gift_id, "u": event.redemption_url, "now": iso(utcnow()), "l": send["list_key"], "e": email},
+        )
         after = (created - attempted).total_seconds() if attempted else 0.0
-        self._audit(conn, ACTOR, "resolve-unknown", send["list_key"], email,
-                    f"Resolved from &Open's update {event.event_id} ({event.event_type or event.source}): gift "
-                    f"{gift_id}, campaign {event.campaign_id}, created {event.created_at} ({after:+.0f} s from the "
-                    "attempt)")
+        self._audit(
+            conn,
+            ACTOR,
+            "resolve-unknown",
+            send["list_key"],
+            email,
+            f"Resolved from &Open's update {event.event_id} ({event.event_type or event.source}): gift "
+            f"{gift_id}, campaign {event.campaign_id}, created {event.created_at} ({after:+.0f} s from the "
+            "attempt)",
+        )
 
     def _second_gift(self, conn: Connection, event: StatusEvent, email: str, created) -> None:
         """A line resolved from one gift, and now &Open reports another that fits it just as
@@ -108,31 +150,62 @@ class ResolutionMixin:
         (still never sent again) for a person to check."""
         db, sends = self.db, self.db.table("sends")
         audit = db.table("audit")
-        for line in db.execute(conn, f"SELECT * FROM {sends} WHERE email=:e AND state='sent' AND campaign_id=:c",
-                               {"e": email, "c": event.campaign_id}).mappings().all():
+        for line in (
+            db.execute(
+                conn,
+                f"SELECT * FROM {sends} WHERE email=:e AND state='sent' AND campaign_id=:c",
+                {"e": email, "c": event.campaign_id},
+            )
+            .mappings()
+            .all()
+        ):
             attempted = parse_iso(line["attempted_at"])
             if attempted is None or not attempted - BEFORE_ATTEMPT <= created <= attempted + AFTER_ATTEMPT:
                 continue
-            if not db.execute(conn, f"SELECT 1 FROM {audit} WHERE list_key=:l AND email=:e AND action='resolve-unknown' "
-                                    "AND detail LIKE :d", {"l": line["list_key"], "e": email,
-                                                           "d": f"%gift {line['gift_request_id']},%"}).first():
+            if not db.execute(
+                conn,
+                f"SELECT 1 FROM {audit} WHERE list_key=:l AND email=:e AND action='resolve-unknown' AND detail LIKE :d",
+                {"l": line["list_key"], "e": email, "d": f"%gift {line['gift_request_id']},%"},
+            ).first():
                 continue  # this line's gift came from &Open's own answer: certain
-            reason = (f"Unknown outcome — two gifts in &Open fit this send ({line['gift_request_id']} and "
-                      f"{event.gift_request_id}); check which is this send's in &Open")
-            db.execute(conn, f"UPDATE {sends} SET state='unknown', gift_request_id=NULL, error=:r WHERE list_key=:l "
-                             "AND email=:e", {"r": reason, "l": line["list_key"], "e": email})
-            self._unresolved(conn, line, event, f"a second gift fits the send resolved from {line['gift_request_id']}; "
-                                                "it is unknown again until a person checks")
+            reason = (
+                f"Unknown outcome — two gifts in &Open fit this send ({line['gift_request_id']} and "
+                f"{event.gift_request_id}); check which is this send's in &Open"
+            )
+            db.execute(
+                conn,
+                f"UPDATE {sends} SET state='unknown', gift_request_id=NULL, error=:r WHERE list_key=:l AND email=:e",
+                {"r": reason, "l": line["list_key"], "e": email},
+            )
+            self._unresolved(
+                conn,
+                line,
+                event,
+                f"a second gift fits the send resolved from {line['gift_request_id']}; "
+                "it is unknown again until a person checks",
+            )
 
     def _unresolved(self, conn: Connection, send, event: StatusEvent, reason: str) -> None:
-        self._audit(conn, ACTOR, "unresolved", send["list_key"], send["email"],
-                    f"Update {event.event_id} (gift {event.gift_request_id}) did not resolve this unknown outcome: "
-                    f"{reason}")
+        self._audit(
+            conn,
+            ACTOR,
+            "unresolved",
+            send["list_key"],
+            send["email"],
+            f"Update {event.event_id} (gift {event.gift_request_id}) did not resolve this unknown outcome: {reason}",
+        )
 
     def resolutions(self, list_key: str) -> list[dict]:
         """What &Open's updates did to this list's unknown outcomes, newest first."""
         with self.db.read() as conn:
-            rows = self.db.execute(conn, f"SELECT * FROM {self.db.table('audit')} WHERE list_key=:l AND "
-                                         "action IN ('resolve-unknown', 'unresolved') ORDER BY id DESC",
-                                   {"l": list_key}).mappings().all()
+            rows = (
+                self.db.execute(
+                    conn,
+                    f"SELECT * FROM {self.db.table('audit')} WHERE list_key=:l AND "
+                    "action IN ('resolve-unknown', 'unresolved') ORDER BY id DESC",
+                    {"l": list_key},
+                )
+                .mappings()
+                .all()
+            )
         return [dict(r) for r in rows]

@@ -1,6 +1,7 @@
 """The store: the one place where sends and status events are recorded; sheets and CSVs
 are views written back from it. One API over two backends (see database.py); every public
 method is one short transaction, safe from several threads, processes and hosts."""
+
 from __future__ import annotations
 
 from pathlib import Path
