@@ -15,10 +15,7 @@ and MAX_ROWS people; a cell holds up to MAX_CELL_CHARS characters.
 from __future__ import annotations
 
 import io
-import os
 import re
-import stat
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import csvtext
+from .atomic_file import AtomicWriteError, replace_file
 from .csvrecords import (
     ANY_DELIMITER,
     SEP_LINE,
@@ -341,15 +339,7 @@ def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, c
         if own > MAX_LIST_BYTES:
             raise CsvError(_too_big_message(own, besides_results=own < len(codec.bom) + codec.size(text)))
     frame, positions = _build_frame(names, values, results_at, lines, header_rec[3])
-    notes: tuple[str, ...] = ()
-    if titles:
-        first = head[titles[0]]
-        shown = next(v.strip() for v in first[4] if v.strip())
-        where = f"line {first[3]}" if len(titles) == 1 else f"lines {first[3]}–{head[titles[-1]][3]}"
-        notes = (
-            f"The column names are on line {header_rec[3]}; {where} above them "
-            f"({_shorten(shown)!r}{', …' if len(titles) > 1 else ''}) was read as a title and is kept as it is.",
-        )
+    notes = _title_notes(head, titles, header_rec[3])
     return CsvDocument(
         frame=frame,
         text=text,
@@ -362,6 +352,19 @@ def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, c
         positions=positions,
         results_at=results_at,
         notes=notes,
+    )
+
+
+def _title_notes(head: list, titles: list[int], header_line: int) -> tuple[str, ...]:
+    """What reading the file worked around: title lines above the header, kept as they are."""
+    if not titles:
+        return ()
+    first = head[titles[0]]
+    shown = next(v.strip() for v in first[4] if v.strip())
+    where = f"line {first[3]}" if len(titles) == 1 else f"lines {first[3]}–{head[titles[-1]][3]}"
+    return (
+        f"The column names are on line {header_line}; {where} above them "
+        f"({_shorten(shown)!r}{', …' if len(titles) > 1 else ''}) was read as a title and is kept as it is.",
     )
 
 
@@ -551,64 +554,8 @@ def write_csv_atomic(df: pd.DataFrame, path: str | Path, *, delimiter: str = ","
 
 
 def write_bytes_atomic(data: bytes, path: str | Path) -> None:
-    """Replace `path` so that a crash at any moment leaves the old or the new file, never
-    a torn one: temp file in the same folder, fsync, os.replace, fsync the folder.
-
-    Keeps an existing file's permission bits; writes through a symlink to its target.
-    """
-    target = Path(os.path.realpath(path))
-    folder = target.parent
-    if target.is_dir():
-        raise CsvError(f"Cannot save {path}: it is a folder.")
+    """`atomic_file.replace_file`, its refusals as a CsvError (what the CSV paths report)."""
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o666 & ~_current_umask()
-    except OSError as exc:
-        raise CsvError(f"Cannot save {path}: {exc.strerror or exc}.") from None
-
-    tmp_name: str | None = None
-    try:
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
-        tmp_name = None
-    except OSError as exc:
-        raise CsvError(f"Cannot save {path}: {exc.strerror or exc}.") from None
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable; some platforms cannot open folders, which is fine."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _current_umask() -> int:
-    """Read the umask without os.umask()'s set-and-restore, which races with other threads."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
+        replace_file(data, path)
+    except AtomicWriteError as exc:
+        raise CsvError(exc.message) from None

@@ -9,10 +9,8 @@ lifecycle that moves gifts by itself and announces each move with a signed webho
 from __future__ import annotations
 
 import copy
-import heapq
 import hmac
 import html
-import itertools
 import json
 import random
 import socket
@@ -25,6 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 
+from lib.delay_queue import DelayQueue
 from lib.models import GiftStatus, iso, normalize_email, utcnow
 from lib.sandbox_api import (
     _dump,
@@ -142,48 +141,6 @@ class Delivery:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-class _DelayQueue:
-    """Items that become due after a delay; one consumer thread blocks on get()."""
-
-    def __init__(self, maxsize: int = MAX_SCHEDULED) -> None:
-        self._heap: list[tuple[float, int, Any]] = []
-        self._cond = threading.Condition()
-        self._seq = itertools.count()
-        self._maxsize = maxsize
-        self._closed = False
-
-    def put(self, delay: float, item: Any) -> bool:
-        with self._cond:
-            if self._closed or len(self._heap) >= self._maxsize:
-                return False
-            heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay), next(self._seq), item))
-            self._cond.notify()
-            return True
-
-    def get(self) -> Any:
-        """The next due item, or None once closed."""
-        with self._cond:
-            while not self._closed:
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                wait = self._heap[0][0] - time.monotonic()
-                if wait <= 0:
-                    return heapq.heappop(self._heap)[2]
-                self._cond.wait(wait)
-            return None
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._heap.clear()
-            self._cond.notify_all()
-
-    def __len__(self) -> int:
-        with self._cond:
-            return len(self._heap)
-
-
 @dataclass(frozen=True)
 class _Event:
     event_id: str
@@ -227,8 +184,8 @@ class Sandbox:
         self._lc_lock = threading.Lock()
         self.faults = faults or Faults()
         self.lifecycle = lifecycle
-        self._lifecycle_q = _DelayQueue()
-        self._delivery_q = _DelayQueue()
+        self._lifecycle_q = DelayQueue(MAX_SCHEDULED)
+        self._delivery_q = DelayQueue(MAX_SCHEDULED)
         self._stopping = threading.Event()
         self._conns: set[socket.socket] = set()
         self.connections_opened = 0  # TCP connections accepted: shows whether clients reuse theirs

@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 
 from .andopen import AndOpenClient, AndOpenError, RejectedError, RetryableError, RunStoppingError, UnknownOutcomeError
@@ -32,6 +32,7 @@ from .models import (
 )
 from .plan import SendItem
 from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
+from .run_progress import RunProgress
 from .store import NO_LOOKBACK, Claim, Refusal, Store
 from .timefmt import shown
 from .writeback import (
@@ -60,62 +61,6 @@ STOP_POLL_INTERVAL = 0.5  # a Stop pressed in another process takes effect withi
 
 NOT_SENT_UNAVAILABLE = "Not sent: &Open was unavailable. Nothing was created; press Send again later."
 NOT_SENT_STOPPED = "Not sent: the run was stopped before this row. Press Send again to send it."
-
-
-@dataclass
-class RunProgress:
-    total: int = 0
-    done: int = 0
-    sent: int = 0
-    rejected: int = 0
-    unknown: int = 0
-    failed: int = 0
-    already: int = 0  # held by the journal from an earlier run: not sent again
-    skipped: int = 0  # gifted from another list while this run went (look-back, checked at send time)
-    limited: int = 0  # not sent: this run's cap or the team's daily limit was reached
-    resolved: int = 0  # rows shown as unknown that &Open's own updates resolved while this run went
-    retries: int = 0
-    throttled: int = 0
-    flushes: int = 0
-    flush_errors: int = 0
-    writeback_error: str = ""
-    state: str = "pending"  # pending / running / completed / stopped
-    message: str = ""
-    started: float = 0.0
-    finished: float = 0.0
-    run_id: str = ""
-
-    @property
-    def elapsed(self) -> float:
-        return ((self.finished or time.monotonic()) - self.started) if self.started else 0.0
-
-    @property
-    def rate(self) -> float:
-        return (self.done / self.elapsed) if self.elapsed > 0 else 0.0
-
-    @property
-    def eta(self) -> float | None:
-        left = self.total - self.done - self.already - self.skipped - self.limited  # never sent by this run
-        return (left / self.rate) if self.rate > 0 and left > 0 else (0.0 if left <= 0 else None)
-
-    def counts(self) -> dict:
-        return {
-            k: getattr(self, k)
-            for k in (
-                "total",
-                "done",
-                "sent",
-                "rejected",
-                "unknown",
-                "failed",
-                "already",
-                "skipped",
-                "limited",
-                "retries",
-                "throttled",
-                "resolved",
-            )
-        }
 
 
 class SendRun:
@@ -313,29 +258,8 @@ class SendRun:
                 if attempt:  # journalled, only refused so far (429/503): certainly not created
                     self._record(item, SendState.FAILED, error=NOT_SENT_STOPPED)
                 return  # stopped before the first try: nothing journalled, nothing sent
-            if attempt == 0:
-                claim = self.store.claim(
-                    self.list_key,
-                    r,
-                    row_key=item.row_key,
-                    campaign_id=self.campaign_id,
-                    run_id=self.run_id,
-                    lookback_since=self._lookback_since(),
-                    daily_limit=self.limits.daily_limit,
-                )
-                if not claim.claimed:
-                    if claim.refusal == Refusal.DAILY_LIMIT:
-                        self._stop_at_daily_limit(item, claim)
-                        return
-                    entry = self.store.journal(self.list_key).get(normalize_email(r.email))
-                    if claim.refusal in (Refusal.LOOKBACK, Refusal.DO_NOT_GIFT):  # skip this row, go on
-                        self._emit(
-                            RowResult(item.row_key, r.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
-                            skipped=True,
-                        )
-                    elif entry:
-                        self._emit(result_for_entry(item.row_key, entry), already=True)
-                    return
+            if attempt == 0 and not self._claim(item):
+                return  # refused: the row says why (look-back, do-not-gift, already sent, the daily limit)
             if not self.limiter.gate(self._stop.is_set):  # stopped in the last moment: nothing sent
                 if attempt:
                     self._record(item, SendState.FAILED, error=NOT_SENT_STOPPED)
@@ -379,45 +303,76 @@ class SendRun:
                 log.exception("unexpected error while sending")
                 self._record(item, SendState.UNKNOWN, error=f"unexpected error ({type(exc).__name__})")
                 return
-            now = iso(utcnow())
-            self.store.record_outcome(
-                self.list_key,
-                r.email,
-                SendState.SENT,
-                gift_request_id=gift.id,
-                redemption_url=gift.redemption_url,
-                at=now,
-            )
-            self.store.add_event(
-                StatusEvent(
-                    event_id=f"send:{gift.id}",
-                    gift_request_id=gift.id,
-                    status=gift.status or "submitted",
-                    source=EventSource.SEND,
-                    email=r.email,
-                    event_type="gift_request_created",
-                    occurred_at=gift.created_at,
-                    redemption_url=gift.redemption_url,
-                    actor=self.actor,
-                    campaign_id=gift.campaign_id,
-                    created_at=gift.created_at,
-                )
-            )
-            self._emit(
-                RowResult(
-                    item.row_key,
-                    r.email,
-                    {
-                        GIFT_REQUEST_ID: gift.id,
-                        REDEMPTION_URL: gift.redemption_url or "",
-                        SEND_ERROR: "",
-                        GIFT_STATUS: status_label(gift.status or "submitted"),
-                        SENT_AT: shown(now),
-                    },
-                ),
-                state=SendState.SENT,
-            )
+            self._record_sent(item, gift)
             return
+
+    def _claim(self, item: SendItem) -> bool:
+        """Journal the row before its first request (look-back, do-not-gift and the daily limit
+        checked in the same step); False when refused, the row then saying why."""
+        claim = self.store.claim(
+            self.list_key,
+            item.recipient,
+            row_key=item.row_key,
+            campaign_id=self.campaign_id,
+            run_id=self.run_id,
+            lookback_since=self._lookback_since(),
+            daily_limit=self.limits.daily_limit,
+        )
+        if not claim.claimed:
+            if claim.refusal == Refusal.DAILY_LIMIT:
+                self._stop_at_daily_limit(item, claim)
+                return False
+            entry = self.store.journal(self.list_key).get(normalize_email(item.recipient.email))
+            if claim.refusal in (Refusal.LOOKBACK, Refusal.DO_NOT_GIFT):  # skip this row, go on
+                self._emit(
+                    RowResult(item.row_key, item.recipient.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
+                    skipped=True,
+                )
+            elif entry:
+                self._emit(result_for_entry(item.row_key, entry), already=True)
+            return False
+        return True
+
+    def _record_sent(self, item: SendItem, gift: GiftRequest) -> None:
+        """A created gift: journal line, status history, and the row's result, with one timestamp."""
+        now = iso(utcnow())
+        self.store.record_outcome(
+            self.list_key,
+            item.recipient.email,
+            SendState.SENT,
+            gift_request_id=gift.id,
+            redemption_url=gift.redemption_url,
+            at=now,
+        )
+        self.store.add_event(
+            StatusEvent(
+                event_id=f"send:{gift.id}",
+                gift_request_id=gift.id,
+                status=gift.status or "submitted",
+                source=EventSource.SEND,
+                email=item.recipient.email,
+                event_type="gift_request_created",
+                occurred_at=gift.created_at,
+                redemption_url=gift.redemption_url,
+                actor=self.actor,
+                campaign_id=gift.campaign_id,
+                created_at=gift.created_at,
+            )
+        )
+        self._emit(
+            RowResult(
+                item.row_key,
+                item.recipient.email,
+                {
+                    GIFT_REQUEST_ID: gift.id,
+                    REDEMPTION_URL: gift.redemption_url or "",
+                    SEND_ERROR: "",
+                    GIFT_STATUS: status_label(gift.status or "submitted"),
+                    SENT_AT: shown(now),
+                },
+            ),
+            state=SendState.SENT,
+        )
 
     def _create(self, r: Recipient) -> GiftRequest:
         """One POST, timed: how long answers take decides how many requests are kept in flight."""

@@ -78,7 +78,7 @@ def test_the_users_own_result_values_are_found_before_the_frame_is_replaced(stor
     assert [o.column for o in prepared.overwrites] == ["Sent at"]
 
 
-@pytest.mark.parametrize("path", ["lib/cli/send.py", "views/review_send.py"])
+@pytest.mark.parametrize("path", ["lib/cli/send.py", "ui/send_ui.py"])
 def test_the_cli_and_the_page_send_through_the_one_use_case(path):
     tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
     called = {

@@ -5,15 +5,12 @@ import copy
 import streamlit as st
 
 from lib import eligibility as elig
-from lib.andopen import AndOpenError
 from lib.recipients import apply_approval_edits, set_all_approved
 from lib.review import describe_overwrites, own_values_replaced, review, with_run_notes
-from lib.send_job import SendChoices, prepare_send
-from lib.sheets import SheetsError
+from lib.send_job import SendChoices
 from lib.sources import csv_bytes, results_in
-from lib.store import RunInProgress
 from ui import limits as limits_ui
-from ui import runview, sheets_ui, state
+from ui import runview, send_ui, sheets_ui, state
 from ui.text import link_column, md, plain
 
 svc = state.services()
@@ -121,16 +118,7 @@ runview.overrides_and_unknowns(svc, loaded, rev, state.actor())
 # -- send -----------------------------------------------------------------------------------
 run = svc.registry.get(loaded.list_key)
 running = run is not None and run.snapshot().state == "running"
-live_elsewhere = [r for r in svc.store.live_runs(loaded.list_key) if not run or r.run_id != run.run_id]
-if live_elsewhere:
-    r0 = live_elsewhere[0]
-    st.warning(
-        f"A run on this list is in progress elsewhere (started by {md(r0.actor)}, "
-        f"{r0.counts.get('done', 0)}/{r0.counts.get('total', '?')} done)."
-    )
-    if st.button("Stop that run", key="stop_elsewhere"):
-        svc.store.request_stop(r0.run_id, state.actor())
-        st.toast("Stop requested: it takes effect within a second.")
+live_elsewhere = send_ui.runs_elsewhere(svc, loaded, run)
 limits, planned, confirmed = limits_ui.before_send(svc, counts["send"], max_gifts, state.editor_key(loaded) + "-ok")
 label = f"Send {planned} gift{'s' if planned != 1 else ''}"
 if st.button(
@@ -138,22 +126,7 @@ if st.button(
 ):
     loaded.frame = effective
     state.save_list(loaded)
-    try:
-        client = svc.client()
-        choices = SendChoices(campaign_id, state.actor(), window, limits)
-        sink, current = None, loaded
-        if sheets_ui.is_sheet_list(loaded):  # send from the sheet as it is now, never a stale copy
-            current, sink = sheets_ui.fresh(svc, loaded)
-        prepared = prepare_send(current, svc.store, choices, extra_history=sheets_ui.shared_history(svc))
-        new_run = prepared.new_run(client, svc.store, sink, to_sheet=sink is not None)
-        svc.registry.start(new_run, context=loaded, after=sheets_ui.after_run(svc, sink))
-    except SheetsError as exc:
-        st.error(md(exc, limit=1000))
-    except RunInProgress as exc:
-        st.warning(md(exc, limit=1000))
-    except AndOpenError as exc:
-        st.error(md(exc, limit=1000))
-    else:
+    if send_ui.start(svc, loaded, SendChoices(campaign_id, state.actor(), window, limits)):
         state.bump_editor()
         st.rerun()
 

@@ -10,7 +10,7 @@ Anything less certain resolves nothing and says why.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
@@ -74,21 +74,7 @@ class ResolutionMixin:
         if not pending:
             self._second_gift(conn, event, email, created)
             return
-        matches, why_not = [], []
-        for p in pending:
-            attempted = parse_iso(p["attempted_at"])
-            if p["campaign_id"] != event.campaign_id:
-                why_not.append((p, f"it is for campaign {event.campaign_id}, the send was for {p['campaign_id']}"))
-            elif attempted is None or not attempted - BEFORE_ATTEMPT <= created <= attempted + AFTER_ATTEMPT:
-                why_not.append(
-                    (
-                        p,
-                        f"the gift was created {event.created_at}, too far from the attempt "
-                        f"({p['attempted_at']}) to be its gift",
-                    )
-                )
-            else:
-                matches.append(p)
+        matches, why_not = _fitting_sends(pending, event, created)
         if len(matches) > 1:
             for p in matches:
                 self._unresolved(
@@ -106,16 +92,7 @@ class ResolutionMixin:
         send = matches[0]
         attempted = parse_iso(send["attempted_at"])
         assert attempted is not None  # a journal line always has its attempt time
-        rivals = [
-            r
-            for r in db.execute(
-                conn,
-                f"SELECT gift_request_id, created_at FROM {db.table('events')} WHERE email=:e AND campaign_id=:c "
-                "AND gift_request_id<>:g AND created_at IS NOT NULL",
-                {"e": email, "c": event.campaign_id, "g": gift_id},
-            )
-            if (t := parse_iso(r[1])) is not None and attempted - BEFORE_ATTEMPT <= t <= attempted + AFTER_ATTEMPT
-        ]
+        rivals = self._rival_gifts(conn, email, event.campaign_id, gift_id, attempted)
         if rivals:
             self._unresolved(
                 conn,
@@ -143,6 +120,23 @@ class ResolutionMixin:
             f"{gift_id}, campaign {event.campaign_id}, created {event.created_at} ({after:+.0f} s from the "
             "attempt)",
         )
+
+    def _rival_gifts(
+        self, conn: Connection, email: str, campaign_id: str | None, gift_id: str, attempted: datetime
+    ) -> list:
+        """Other gifts &Open reported for this person and campaign around the attempt: any one
+        makes the match ambiguous."""
+        db = self.db
+        return [
+            r
+            for r in db.execute(
+                conn,
+                f"SELECT gift_request_id, created_at FROM {db.table('events')} WHERE email=:e AND campaign_id=:c "
+                "AND gift_request_id<>:g AND created_at IS NOT NULL",
+                {"e": email, "c": campaign_id, "g": gift_id},
+            )
+            if (t := parse_iso(r[1])) is not None and attempted - BEFORE_ATTEMPT <= t <= attempted + AFTER_ATTEMPT
+        ]
 
     def _second_gift(self, conn: Connection, event: StatusEvent, email: str, created) -> None:
         """A line resolved from one gift, and now &Open reports another that fits it just as
@@ -209,3 +203,24 @@ class ResolutionMixin:
                 .all()
             )
         return [dict(r) for r in rows]
+
+
+def _fitting_sends(pending: list, event: StatusEvent, created: datetime) -> tuple[list, list]:
+    """The pending sends this gift could be (same campaign, created around the attempt), and
+    for every other one why not."""
+    matches, why_not = [], []
+    for p in pending:
+        attempted = parse_iso(p["attempted_at"])
+        if p["campaign_id"] != event.campaign_id:
+            why_not.append((p, f"it is for campaign {event.campaign_id}, the send was for {p['campaign_id']}"))
+        elif attempted is None or not attempted - BEFORE_ATTEMPT <= created <= attempted + AFTER_ATTEMPT:
+            why_not.append(
+                (
+                    p,
+                    f"the gift was created {event.created_at}, too far from the attempt "
+                    f"({p['attempted_at']}) to be its gift",
+                )
+            )
+        else:
+            matches.append(p)
+    return matches, why_not

@@ -1,0 +1,62 @@
+"""What a run has done so far, as the pages, the CLI and the store's heartbeat show it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class RunProgress:
+    total: int = 0
+    done: int = 0
+    sent: int = 0
+    rejected: int = 0
+    unknown: int = 0
+    failed: int = 0
+    already: int = 0  # held by the journal from an earlier run: not sent again
+    skipped: int = 0  # gifted from another list while this run went (look-back, checked at send time)
+    limited: int = 0  # not sent: this run's cap or the team's daily limit was reached
+    resolved: int = 0  # rows shown as unknown that &Open's own updates resolved while this run went
+    retries: int = 0
+    throttled: int = 0
+    flushes: int = 0
+    flush_errors: int = 0
+    writeback_error: str = ""
+    state: str = "pending"  # pending / running / completed / stopped
+    message: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+    run_id: str = ""
+
+    @property
+    def elapsed(self) -> float:
+        return ((self.finished or time.monotonic()) - self.started) if self.started else 0.0
+
+    @property
+    def rate(self) -> float:
+        return (self.done / self.elapsed) if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        left = self.total - self.done - self.already - self.skipped - self.limited  # never sent by this run
+        return (left / self.rate) if self.rate > 0 and left > 0 else (0.0 if left <= 0 else None)
+
+    def counts(self) -> dict:
+        return {
+            k: getattr(self, k)
+            for k in (
+                "total",
+                "done",
+                "sent",
+                "rejected",
+                "unknown",
+                "failed",
+                "already",
+                "skipped",
+                "limited",
+                "retries",
+                "throttled",
+                "resolved",
+            )
+        }
