@@ -511,36 +511,38 @@ class SendRun:
         """Hand the batched results to the sink; on failure keep them for the next flush
         (they are in the journal anyway, so nothing is lost)."""
         self._resolved_rows()
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if not batch or self.sink is None:
-            return
         try:
-            self.sink.write(merge_results(batch))
+            wrote = self._write_pending()
         except Exception as exc:
             log.warning("write-back failed, will retry: %s", exc)
             with self._lock:
-                self._pending[:0] = batch
                 self.progress.flush_errors += 1
                 self.progress.writeback_error = f"Writing results back failed ({exc}); they are kept and retried."
             return
-        with self._lock:
-            self.progress.flushes += 1
-            self.progress.writeback_error = ""
+        if wrote:
+            with self._lock:
+                self.progress.flushes += 1
+                self.progress.writeback_error = ""
 
     def write_preamble(self) -> None:
         """Write the results waiting before any send (why rows skip) now, raising when the list
         refuses them: a list that cannot be written is found before anyone is gifted."""
+        self._write_pending()
+
+    def _write_pending(self) -> bool:
+        """Write the waiting results in one batch: True when there was one. On failure they wait
+        again, in order, and the error is raised."""
         with self._lock:
             batch, self._pending = self._pending, []
         if not batch or self.sink is None:
-            return
+            return False
         try:
             self.sink.write(merge_results(batch))
         except BaseException:
             with self._lock:
                 self._pending[:0] = batch
             raise
+        return True
 
     def flush_pending(self) -> bool:
         """Try the results the sink refused again (after the run); True when none are left."""
