@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib import csvio
+from lib import atomic_file, csvio
 from lib.csvio import CsvError, neutralise, read_csv_bytes, read_csv_path, restore, to_csv_bytes, write_csv_atomic
 from lib.writeback import RESULT_COLUMNS
 
@@ -423,7 +423,7 @@ def test_write_csv_atomic_leaves_original_when_replace_fails(tmp_path: Path, mon
     def failing_replace(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(csvio.os, "replace", failing_replace)
+    monkeypatch.setattr(atomic_file.os, "replace", failing_replace)
     with pytest.raises(CsvError, match="Cannot save .*No space left on device"):
         write_csv_atomic(pd.DataFrame({"A": ["new"]}), target)
     assert target.read_bytes() == b"A\nold\n"
