@@ -140,3 +140,19 @@ def test_the_app_says_at_once_that_a_link_is_not_a_sheet(fake, data_dir, monkeyp
     run(at)
     assert [w.value for w in at.warning if "look like a Google Sheet link" in w.value]
     assert at.button(key="open_sheet").disabled
+
+
+def test_a_bare_key_that_is_neither_a_file_nor_a_sheet_says_both(fake, tmp_path):
+    """Typed as a file name that does not exist, it looks like a key: the user hears that no
+    sheet has that key and no file has that name."""
+    with Sandbox() as sb:
+        env = support.cli_env(
+            tmp_path / "data",
+            sb,
+            SHEETS_EMULATOR_HOST=fake.host,
+            GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps({"type": "service_account", "client_email": SA_EMAIL}),
+        )
+        proc = run_cli(tmp_path, env, "send", SHORT_KEYS[0], "--campaign", sb.campaign_ids[0], timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"There is no file called '{SHORT_KEYS[0]}' here either." in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not sb.gifts_by_email()

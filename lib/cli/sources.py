@@ -41,11 +41,19 @@ class Source:
         self.sheet_sink = None
         if self.is_sheet:
             from ..sheet_source import SheetColumnsError, load_sheet
+            from ..sheets import SheetsError
 
             try:
                 self.loaded, self.sheet_sink = load_sheet(text, settings, overrides, worksheet)
             except SheetColumnsError as exc:
                 raise CliError(f"--map: {exc}") from None
+            except SheetsError as exc:
+                if _URL.match(text.strip()):
+                    raise
+                # a bare key that is not a sheet may be a file name mistyped: say both
+                raise CliError(
+                    f"{exc} There is no file called '{visible(text.strip())}' here either.", exc.exit_code
+                ) from None
             self.sink = self.sheet_sink
         else:
             try:
