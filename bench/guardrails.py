@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +26,7 @@ if str(ROOT) not in sys.path:
 
 import pandas as pd  # noqa: E402
 
-from bench.store import _drop, _threads  # noqa: E402
+from bench.store import _threads, on_each_store  # noqa: E402
 from lib import eligibility as elig  # noqa: E402
 from lib.donotgift import Entry, index, new_entry  # noqa: E402
 from lib.models import Recipient, SendState  # noqa: E402
@@ -110,15 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--entries", type=int, default=5000)
     ap.add_argument("--journal", type=int, default=2000, help="lines sent in the last 24 hours before the limited run")
     args = ap.parse_args(argv)
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="giftrun-bench-guardrails-") as folder:
-        rows.append(measure("SQLite", folder, None, args))
-    if args.database_url:
-        schema = "bench_" + uuid.uuid4().hex[:10]
-        try:
-            rows.append(measure("PostgreSQL", args.database_url, schema, args))
-        finally:
-            _drop(args.database_url, schema)
+    rows = on_each_store(measure, args, prefix="giftrun-bench-guardrails-")
     print(
         f"claims+outcomes per second, {args.threads} threads ({args.entries:,} do-not-gift entries, "
         f"{args.journal:,} gifts already today)"

@@ -102,6 +102,21 @@ def _drop(url: str, schema: str) -> None:
     engine.dispose()
 
 
+def on_each_store(measure, args: argparse.Namespace, *, prefix: str) -> list:
+    """`measure(name, location, schema, args)` on a SQLite store in a temporary folder, then, with
+    `args.database_url`, on PostgreSQL in a fresh schema dropped afterwards: one row each."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        rows.append(measure("SQLite", folder, None, args))
+    if args.database_url:
+        schema = "bench_" + uuid.uuid4().hex[:10]
+        try:
+            rows.append(measure("PostgreSQL", args.database_url, schema, args))
+        finally:
+            _drop(args.database_url, schema)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -112,15 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--events", type=int, default=2000)
     args = ap.parse_args(argv)
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="giftrun-bench-store-") as folder:
-        rows.append(measure("SQLite", folder, None, args))
-    if args.database_url:
-        schema = "bench_" + uuid.uuid4().hex[:10]
-        try:
-            rows.append(measure("PostgreSQL", args.database_url, schema, args))
-        finally:
-            _drop(args.database_url, schema)
+    rows = on_each_store(measure, args, prefix="giftrun-bench-store-")
     print(
         f"{'backend':<11} {'claims+outcomes/s':>17} {'ideal':>6} {'ratio':>6} │ "
         f"{'intake events/s':>15} {'p50 ms':>7} {'p99 ms':>7} {'stored ok':>9}"
