@@ -10,7 +10,8 @@ Faults(latency, rate_limit=limit, limiter, retry_after) on loopback in a process
 bunched arrivals, and its limiter would refuse what a real one accepts), sends `rows` people
 through SendRun (real HTTP, a real SQLite journal in a temporary folder, a sink that counts
 write-back flushes) and prints one line: wall time, the ideal, their ratio, the 429s the
-sandbox answered, rows that failed because of 429 (must be 0), what the pace learned, and
+sandbox answered, rows that failed because of 429 (must be 0), what the pace learned (429
+episodes, pauses of every request for a spent limit, the pace at the end), and
 the machine's load average and `stalls`: how often the engine's process / the sandbox's
 was kept from running for more than 20 ms (on a shared box those bunch requests that a strict
 window refuses; a figure that misses is repeated with --repeat).
@@ -111,6 +112,7 @@ class EngineFigures:
     sandbox_gifts: int
     workers: int  # the most requests the engine kept in flight
     episodes: int  # 429 episodes the pace learned from
+    pauses: int  # times every request waited for a Retry-After (a spent limit)
     pace: float  # the pace at the end, requests/s
     load: float  # the machine's 1-minute load average when the run ended: a busy box delays requests
     stalls: tuple[int, int]  # wake-ups more than 20 ms late in the engine's process, in the sandbox's
@@ -246,6 +248,7 @@ def run_engine(
             sandbox_gifts=gifts,
             workers=run.peak_workers,
             episodes=run.limiter.episodes,
+            pauses=run.limiter.pauses,
             pace=run.limiter.rate,
             load=os.getloadavg()[0],
             stalls=(meter.stalls, sandbox_stalls),
@@ -274,7 +277,7 @@ def run_clay(rows: int, *, latency: float, limit: float | None, clay_rows: int =
 
 HEADER = (
     f"{'limiter':<15} {'Retry-After':<11} {'latency':>7} {'wall s':>7} {'ideal s':>7} {'ratio':>6} "
-    f"{'÷limit':>6} {'429s':>5} {'failed by 429':>13} {'workers':>7} {'episodes':>8} {'end pace':>9} "
+    f"{'÷limit':>6} {'429s':>5} {'failed by 429':>13} {'workers':>7} {'episodes':>8} {'pauses':>6} {'end pace':>9} "
     f"{'load':>5} {'stalls':>8}"
 )
 
@@ -283,7 +286,7 @@ def line(f: EngineFigures) -> str:
     return (
         f"{f.limiter:<15} {'yes' if f.retry_after else 'no':<11} {f.latency:>6.2f}s {f.wall:>7.2f} {f.ideal:>7.2f} "
         f"{f.ratio:>6.3f} {f.ratio_to_limit:>6.3f} {f.throttled_429:>5} {f.failed_by_429:>13} {f.workers:>7} "
-        f"{f.episodes:>8} {f.pace:>7.2f}/s {f.load:>5.1f} {f.stalls[0]:>3}/{f.stalls[1]:<4}"
+        f"{f.episodes:>8} {f.pauses:>6} {f.pace:>7.2f}/s {f.load:>5.1f} {f.stalls[0]:>3}/{f.stalls[1]:<4}"
         + (
             ""
             if f.sent == f.rows

@@ -378,3 +378,29 @@ def test_a_dry_run_lists_every_row_and_points_to_no_column_it_did_not_write(make
     assert "Send error" not in proc.stdout and "Skip reason" not in proc.stdout, proc.stdout
     assert all(f"row {n} bad{n - 1:03d}@: invalid" in proc.stdout for n in range(1, 71)), proc.stdout
     assert path.read_bytes() == original and posts(sb) == []
+
+
+def test_a_run_that_met_the_limit_says_what_limit_it_found(make_sandbox, tmp_path):
+    sb = make_sandbox(faults=Faults(rate_limit=5, limiter="sliding-window"))
+    path = tmp_path / "list.csv"
+    write_list(path, many(12))
+    env = cli_env(tmp_path / "data", sb)
+    proc = cli(tmp_path, env, "send", "list.csv", "--campaign", sb.campaign_ids[0], "--rate", "20")
+
+    assert proc.returncode == 0, proc.stderr
+    refused = sum(r.status == 429 for r in posts(sb))
+    assert refused >= 1, "the limit was never met: the test proves nothing"
+    assert "Sent 12 ·" in proc.stdout and f"429s {refused} ·" in proc.stdout
+    [found] = [line for line in proc.stdout.splitlines() if line.startswith("&Open refused")]
+    assert f"&Open refused {refused} request" in found and "(asked for: 20/s)" in found
+    allowed = float(found.split("it allowed about ")[1].split(" a second")[0])
+    assert 2.0 <= allowed <= 10.0, found  # what got through (5/s), not the 20/s asked for
+    assert_nobody_gifted_twice(sb)
+
+
+def test_a_run_that_never_met_the_limit_says_nothing_of_it(make_sandbox, tmp_path):
+    sb = make_sandbox()
+    write_list(tmp_path / "list.csv", many(3))
+    proc = cli(tmp_path, cli_env(tmp_path / "data", sb), "send", "list.csv", "--campaign", sb.campaign_ids[0])
+    assert proc.returncode == 0, proc.stderr
+    assert "429s 0 ·" in proc.stdout and "&Open refused" not in proc.stdout

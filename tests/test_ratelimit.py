@@ -177,15 +177,48 @@ def test_with_nothing_to_measure_a_429_halves_the_pace_down_to_the_floor(clock):
     assert (lim.throttles, lim.episodes) == (6, 6)
 
 
-def test_a_429_at_the_pace_pauses_for_retry_after_then_resumes_just_under_it(clock):
+def test_a_lone_429_saying_one_second_cuts_the_pace_but_holds_back_nobody_else(clock):
     lim = limiter(20.0, clock)
     sent = starts(lim, clock, 60)  # three seconds at the pace, all accepted
     lim.throttled(1.0, sent_at=1000.0 + sent[-1])
-    assert (lim.ceiling, round(lim.rate, 6), lim.episodes) == (20.0, 19.6, 1)
-    paused_at = clock.now
+    assert (lim.ceiling, round(lim.rate, 6), lim.episodes, lim.pauses) == (20.0, 19.6, 1, 0)
     times = starts(lim, clock, 5)
-    assert times[0] == pytest.approx(paused_at - 1000.0 + 1.0)  # Retry-After honoured
-    assert gaps(times) == pytest.approx([1 / 19.6] * 4, abs=2e-6)  # not back at the 20/s that was refused
+    # not back at the 20/s that was refused, and no second lost: the next slot is one cut gap on
+    assert gaps([sent[-1]] + times) == pytest.approx([1 / 19.6] * 5, abs=2e-6)
+
+
+def test_a_second_429_while_the_first_ones_retry_after_runs_pauses_everyone(clock):
+    lim = limiter(20.0, clock)
+    sent = starts(lim, clock, 60)
+    lim.throttled(1.0, sent_at=1000.0 + sent[-1])
+    after = starts(lim, clock, 4)  # at the cut pace, 0.2 s later: refused again, the limit is spent
+    lim.throttled(1.0, sent_at=1000.0 + after[-1])
+    paused_at = clock.now
+    assert (lim.episodes, lim.pauses, round(lim.rate, 6)) == (1, 1, 19.6)  # one episode: cut once
+    times = starts(lim, clock, 3)
+    assert times[0] == pytest.approx(paused_at - 1000.0 + 1.0)  # Retry-After honoured by everyone
+    assert gaps(times) == pytest.approx([1 / 19.6] * 2, abs=2e-6)
+
+
+def test_a_429_after_the_last_retry_after_ran_out_is_lone_again(clock):
+    lim = limiter(20.0, clock)
+    sent = starts(lim, clock, 60)
+    lim.throttled(1.0, sent_at=1000.0 + sent[-1])
+    again = starts(lim, clock, 60)  # three seconds later: the first Retry-After has long run out
+    lim.throttled(1.0, sent_at=1000.0 + again[-1])
+    assert (lim.episodes, lim.pauses) == (2, 0)
+
+
+@pytest.mark.parametrize("retry_after,paused", [(1.0, False), (2.0, True), (30.0, True), (500.0, True)])
+def test_a_retry_after_longer_than_a_second_pauses_everyone_at_once(retry_after, paused, clock):
+    lim = limiter(20.0, clock)
+    sent = starts(lim, clock, 60)
+    lim.throttled(retry_after, sent_at=1000.0 + sent[-1])
+    heard = clock.now
+    assert lim.acquire()
+    assert lim.pauses == int(paused)
+    expected = heard + min(retry_after, 120.0) if paused else 1000.0 + sent[-1] + 1 / 19.6
+    assert clock.now == pytest.approx(expected)  # capped at 120 s, as retry_delay caps it
 
 
 def test_without_retry_after_the_pace_is_cut_but_nobody_waits(clock):
@@ -241,7 +274,7 @@ def test_429s_for_requests_sent_before_the_cut_are_one_episode_but_each_retry_af
     clock.now += 0.3  # two more answers for requests that left before the cut
     lim.throttled(1.0, sent_at=1000.0 + sent[-2])
     lim.throttled(1.0, sent_at=1000.0 + sent[-1])
-    assert (round(lim.rate, 6), lim.episodes, lim.throttles) == (19.6, 1, 3)
+    assert (round(lim.rate, 6), lim.episodes, lim.throttles, lim.pauses) == (19.6, 1, 3, 1)
     assert lim.acquire()
     assert clock.now == pytest.approx(cut_at + 0.3 + 1.0)
 
@@ -250,7 +283,7 @@ def test_a_429_at_the_cut_pace_cuts_again_from_there(clock):
     lim = limiter(20.0, clock)
     sent = starts(lim, clock, 60)
     lim.throttled(1.0, sent_at=1000.0 + sent[-1])
-    again = starts(lim, clock, 60)  # three seconds at 19.6/s after the pause
+    again = starts(lim, clock, 60)  # three seconds at 19.6/s
     lim.throttled(1.0, sent_at=1000.0 + again[-1])
     assert lim.episodes == 2
     assert lim.ceiling == pytest.approx(19.6)
@@ -408,3 +441,15 @@ def test_rate_must_be_positive():
     for rate in (0, -1):
         with pytest.raises(ValueError):
             AdaptiveRateLimiter(rate)
+
+
+def test_what_the_pace_found_is_said_only_after_a_429(clock):
+    lim = limiter(20.0, clock)
+    sent = starts(lim, clock, 60)
+    assert lim.found() is None
+    lim.throttled(1.0, sent_at=1000.0 + sent[-1])
+    lim.throttled(1.0, sent_at=1000.0 + sent[-2])
+    assert lim.found() == (
+        "&Open refused 2 requests as too many (429), and tried again: it allowed about 20.0 a second, "
+        "so the pace went on at 19.6/s (asked for: 20/s)."
+    )

@@ -132,6 +132,8 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                 + f" · {p.elapsed:.1f}s."
             )
             (st.success if p.state == "completed" and not (p.rejected or p.unknown or p.failed) else st.warning)(msg)
+            if found := run.limiter.found():
+                st.caption(md(found, limit=1000))
             if run.unflushed:
                 st.warning(
                     f"{len(run.unflushed)} results are not in the sheet yet: Google refused the write "

@@ -159,6 +159,8 @@ def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.Ru
         f"{p.failed} · skipped at send time {p.skipped} · not sent (a limit was reached) {p.limited} · "
         f"retries {p.retries} · 429s {p.throttled} · {p.elapsed:.1f}s"
     )
+    if found := run.limiter.found():
+        _out(found)
     if p.limited and p.state == "completed" and limits.max_gifts is not None:
         _out(
             f"{p.limited} approved rows were not sent: this run's limit of {limits.max_gifts:,} gifts was reached. "
