@@ -96,7 +96,7 @@ class AdaptiveRateLimiter:
         self._paused_until = float("-inf")
         self._cut_at = float("-inf")  # a 429 for a request sent before this belongs to the last episode
         self._holds_until = float("-inf")  # the last 429's Retry-After runs until then
-        self._resumed_at: float | None = None  # first send after the last pause: measuring starts there
+        self._started_at: float | None = None  # the first send: measuring never starts before it
         self._quiet_since = clock()  # the last cut, resume or step up
         self._steps = 0  # steps up since the last episode
         self._sends: deque[float] = deque()
@@ -171,7 +171,6 @@ class AdaptiveRateLimiter:
             self._refused.append(sent)
             if wait and (spent or wait > self.policy.lone_hold) and now + wait > self._paused_until:
                 self._paused_until = now + wait
-                self._resumed_at = None
                 self.pauses += 1
             self._holds_until = max(self._holds_until, now + wait)
             self._quiet_since = max(self._quiet_since, now, self._paused_until)
@@ -183,9 +182,9 @@ class AdaptiveRateLimiter:
                 return None
             n = self.throttles
             return (
-                f"&Open refused {n} request{'s' if n != 1 else ''} as too many (429), and tried again: "
-                f"it allowed about {self.ceiling:.1f} a second, so the pace went on at {self.rate:.1f}/s "
-                f"(asked for: {self.target:g}/s)."
+                f"&Open refused {n} request{'s' if n != 1 else ''} as too many (429); "
+                f"{'it was' if n == 1 else 'they were'} tried again. &Open allowed about {self.ceiling:.1f} a second, "
+                f"so the pace went on at {self.rate:.1f}/s (asked for: {self.target:g}/s)."
             )
 
     def on_error(self, error: AndOpenError, sent_at: float | None = None) -> None:
@@ -195,8 +194,8 @@ class AdaptiveRateLimiter:
 
     # -- inside the lock --
     def _sent(self, now: float) -> None:
-        if self._resumed_at is None:
-            self._resumed_at = now
+        if self._started_at is None:
+            self._started_at = now
         self._sends.append(now)
         for log in (self._sends, self._refused):
             while log and log[0] < now - _HISTORY:
@@ -204,17 +203,19 @@ class AdaptiveRateLimiter:
 
     def _getting_through(self, sent: float) -> float:
         """The ceiling a 429 for a request sent at `sent` shows: the pace, unless clearly fewer
-        got through: the requests accepted in the last `measure` seconds of sending before it,
-        over the time they took. Within `trust` of the pace it is the pace (a busy machine's
-        pauses are no lower limit). Less than a second is counted as a second: refused that
-        soon after a start or a pause, the limit is that low. Too few to measure: half the pace."""
+        got through: the requests accepted in the last `measure` seconds before it, over those
+        seconds. Within `trust` of the pace it is the pace (a busy machine's stalls are no lower
+        limit). A pause counts as time: pauses come only when the limit was spent, and a bucket
+        refilled during one lets a burst through that is no measure of its rate. Less than a
+        second is counted as a second: refused that soon after the start, the limit is that
+        low. Too few to measure: half the pace."""
         window = max(self.policy.measure, 2.0 / self.rate)
-        since = max(sent - window, self._resumed_at if self._resumed_at is not None else sent)
+        since = max(sent - window, self._started_at if self._started_at is not None else sent)
         sends = [t for t in self._sends if since <= t < sent]
         accepted = len(sends) - sum(1 for t in self._refused if since <= t < sent)
         if accepted < 2:
             return max(self.min_rate, self.rate * 0.5)
-        measured = accepted / max(sent - sends[0], 1.0)
+        measured = accepted / max(sent - since, 1.0)
         return self.rate if measured >= self.rate * (1 - self.policy.trust) else max(self.min_rate, measured)
 
     def _probe(self, now: float) -> None:

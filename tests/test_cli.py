@@ -393,7 +393,7 @@ def test_a_run_that_met_the_limit_says_what_limit_it_found(make_sandbox, tmp_pat
     assert "Sent 12 ·" in proc.stdout and f"429s {refused} ·" in proc.stdout
     [found] = [line for line in proc.stdout.splitlines() if line.startswith("&Open refused")]
     assert f"&Open refused {refused} request" in found and "(asked for: 20/s)" in found
-    allowed = float(found.split("it allowed about ")[1].split(" a second")[0])
+    allowed = float(found.split("&Open allowed about ")[1].split(" a second")[0])
     assert 2.0 <= allowed <= 10.0, found  # what got through (5/s), not the 20/s asked for
     assert_nobody_gifted_twice(sb)
 

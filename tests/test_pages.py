@@ -16,7 +16,10 @@ from streamlit.testing.v1 import AppTest
 
 from lib.models import SendState
 from lib.sample import SAMPLE_NAME
+from lib.sandbox import Faults
+from lib.sandbox_limiters import LimiterKind
 from tests.apptest_support import button, click, go, list_key, metrics, new_session, run, services, texts, wait_for_run
+from tests.support import posts
 from ui import state
 
 # data_dir (conftest): each test's own store directory, fresh process services and caches.
@@ -157,6 +160,22 @@ def test_sending_the_sample_sends_20_gifts(data_dir):
 
     send = at.button(key="send")  # sending again: nothing left to send
     assert send.label == "Send 0 gifts" and send.disabled
+    assert "&Open refused" not in texts(at.caption)  # no 429: nothing said of a limit
+
+
+def test_a_run_that_met_the_limit_says_what_it_found_as_plain_text(data_dir):
+    at = load_sample(new_session(data_dir))
+    sandbox = services().demo.sandbox
+    sandbox.faults = Faults(rate_limit=5, limiter=LimiterKind.SLIDING_WINDOW)  # the app asks for 10/s
+    try:
+        approve_all_and_send(at)
+    finally:
+        sandbox.faults = Faults()
+    refused = sum(1 for r in posts(sandbox) if r.status == 429)
+    assert refused >= 1, "the limit was never met: the test proves nothing"
+    assert "Run finished: 20 sent" in texts(at.success)
+    [found] = [line for line in texts(at.caption).splitlines() if line.startswith("&Open refused")]
+    assert f"&Open refused {refused} request" in found and "(asked for: 10/s)." in found
 
 
 def test_an_approval_ticked_in_the_table_is_what_gets_sent(data_dir):

@@ -450,6 +450,28 @@ def test_what_the_pace_found_is_said_only_after_a_429(clock):
     lim.throttled(1.0, sent_at=1000.0 + sent[-1])
     lim.throttled(1.0, sent_at=1000.0 + sent[-2])
     assert lim.found() == (
-        "&Open refused 2 requests as too many (429), and tried again: it allowed about 20.0 a second, "
-        "so the pace went on at 19.6/s (asked for: 20/s)."
+        "&Open refused 2 requests as too many (429); they were tried again. &Open allowed about 20.0 a "
+        "second, so the pace went on at 19.6/s (asked for: 20/s)."
     )
+
+
+def test_after_a_pause_for_a_spent_limit_a_refilled_burst_is_not_taken_for_the_rate(clock):
+    """A token bucket (20/s, 20 deep) asked for 40/s: a full second goes through, then the
+    bucket is spent. After the pause it refills and lets another second at 40/s through, so
+    what got through since the pause says 40; counted over the last seconds, pause included,
+    it is what the bucket really gives."""
+    lim = limiter(40.0, clock)
+    first = starts(lim, clock, 40)  # a full bucket, then its refill: all 40 accepted
+    lim.throttled(1.0, sent_at=1000.0 + first[-1])  # lone: the pace is cut, nobody waits
+    assert (lim.ceiling, lim.pauses) == (40.0, 0)
+    spent = starts(lim, clock, 2)
+    lim.throttled(1.0, sent_at=1000.0 + spent[-1])  # refused again within the second: spent
+    assert lim.pauses == 1
+    burst = starts(lim, clock, 40)  # after the pause, the refilled bucket lets a second through
+    assert burst[0] >= spent[-1] + 1.0
+    lim.throttled(1.0, sent_at=1000.0 + burst[-1])
+    window_start = burst[-1] - 3.0
+    accepted = sum(1 for t in first[:-1] + spent[:-1] + burst[:-1] if t >= window_start)
+    assert lim.episodes == 2
+    assert lim.ceiling == pytest.approx(accepted / 3.0, rel=1e-6)
+    assert lim.ceiling < 0.8 * 40  # not the 40/s the burst alone showed
