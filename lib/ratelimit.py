@@ -170,8 +170,9 @@ class AdaptiveRateLimiter:
                 self._steps = 0
             self._refused.append(sent)
             if wait and (spent or wait > self.policy.lone_hold) and now + wait > self._paused_until:
+                if self._paused_until <= now:  # a new pause, not one made longer
+                    self.pauses += 1
                 self._paused_until = now + wait
-                self.pauses += 1
             self._holds_until = max(self._holds_until, now + wait)
             self._quiet_since = max(self._quiet_since, now, self._paused_until)
 

@@ -273,10 +273,11 @@ def test_429s_for_requests_sent_before_the_cut_are_one_episode_but_each_retry_af
     cut_at = clock.now
     clock.now += 0.3  # two more answers for requests that left before the cut
     lim.throttled(1.0, sent_at=1000.0 + sent[-2])
+    clock.now += 0.01  # the last one makes the pause longer: still one pause
     lim.throttled(1.0, sent_at=1000.0 + sent[-1])
     assert (round(lim.rate, 6), lim.episodes, lim.throttles, lim.pauses) == (19.6, 1, 3, 1)
     assert lim.acquire()
-    assert clock.now == pytest.approx(cut_at + 0.3 + 1.0)
+    assert clock.now == pytest.approx(cut_at + 0.31 + 1.0)
 
 
 def test_a_429_at_the_cut_pace_cuts_again_from_there(clock):
