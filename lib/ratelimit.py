@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from .andopen import AndOpenError, RateLimitedError, RetryableError
 
+RETRY_AFTER_CAP = 120.0  # seconds: a longer Retry-After is waited only this long (an absurd one never stalls a run)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -31,7 +33,7 @@ def retry_delay(
     backoff = min(policy.cap, policy.base * 2 ** (attempt - 1))
     delay = backoff / 2 + rng.uniform(0, backoff / 2)  # "equal jitter": never zero, never in lockstep
     if error.retry_after is not None:
-        delay = max(delay, min(error.retry_after, 120.0))
+        delay = max(delay, min(error.retry_after, RETRY_AFTER_CAP))
     return delay
 
 
@@ -158,7 +160,7 @@ class AdaptiveRateLimiter:
         with self._lock:
             now = self._clock()
             sent = sent_at if sent_at is not None else getattr(self._mine, "granted", now)
-            wait = min(retry_after, 120.0) if retry_after and retry_after > 0 else 0.0
+            wait = min(retry_after, RETRY_AFTER_CAP) if retry_after and retry_after > 0 else 0.0
             spent = now < self._holds_until  # refused again while the last Retry-After runs
             self.throttles += 1
             if sent > self._cut_at and not spent:  # sent at the pace now refused: a new episode
@@ -179,7 +181,7 @@ class AdaptiveRateLimiter:
     def found(self) -> str | None:
         """What the run learned of &Open's limit, for the person who ran it (None: no 429)."""
         with self._lock:
-            if not self.throttles or self.ceiling is None:
+            if self.ceiling is None:  # set by the first 429
                 return None
             n = self.throttles
             return (
