@@ -3,6 +3,9 @@ and running `python -m lib.cli` the way cron or CI would. Fixtures live in conft
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import socket
 import subprocess
@@ -100,6 +103,38 @@ def cli_env(data_dir: Path, sb: Sandbox | None = None, **overrides: str | None) 
 def run_cli(cwd: Path, env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
     """One CLI run to the end; whatever it answers, it may not print a traceback."""
     proc = subprocess.run([*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stdout, proc.stdout
+    return proc
+
+
+def cli_in_process(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """`python -m lib.cli ARGS` called in this process (its entry function, `lib.cli.main`), with
+    `env` as the whole environment and `cwd` as the folder: what it prints and its exit code, as
+    `run_cli` returns them, without a second of interpreter start-up. For messages and exit codes;
+    signals, kills and servers need `run_cli`."""
+    from lib.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    root.handlers = []  # the CLI sets up its own handler, on the stderr captured here
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        root.handlers, root.level = handlers, level
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    proc = subprocess.CompletedProcess([*CLI, *args], code, out.getvalue(), err.getvalue())
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout, proc.stdout
     return proc
