@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from lib.store import Store
+from lib.store.database import SQLITE_FILE as SQLITE_FILE
 
 URL_VAR = "GIFTRUN_TEST_DATABASE_URL"
 BACKEND_VAR = "GIFTRUN_TEST_STORE_BACKEND"  # set by the fixture, so child processes agree

@@ -166,18 +166,67 @@ def poll(check: Callable[[], T], *, timeout: float, interval: float = 0.25, what
     return last
 
 
-def wait_idle(page, timeout: float = 30.0) -> None:
-    """Wait until the script run triggered by the last action has finished.
+# Counts the app's finished script runs in the page (every change of `stApp`'s script state from
+# "running" to "notRunning", however quick), so waiting for the run an action caused is a condition.
+RUN_COUNTER_JS = """(() => {
+  window.__giftrunRuns = 0;
+  new MutationObserver((records) => {
+    for (const r of records)
+      if (r.oldValue === 'running' && r.target.getAttribute('data-test-script-state') === 'notRunning')
+        window.__giftrunRuns += 1;
+  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                        attributeFilter: ['data-test-script-state']});
+})()"""
+RERUN_GRACE_MS = 400  # how long an action that causes no run at all (a keystroke mid-cell) holds the test
+_runs_seen: dict[int, tuple[object, int]] = {}  # id(page) -> (page, finished runs already waited for)
 
-    A click reaches the server a moment after Playwright returns, so first give the app a
-    short chance to flip to "running", then wait for "notRunning".
-    """
+
+def new_context(browser, **kwargs):
+    """A browser context whose pages count the app's script runs (see `wait_idle`)."""
+    ctx = browser.new_context(**kwargs)
+    ctx.add_init_script(RUN_COUNTER_JS)
+    return ctx
+
+
+def _finished_runs(page) -> int:
+    return int(page.evaluate("() => window.__giftrunRuns || 0"))
+
+
+def wait_idle(page, timeout: float = 30.0) -> None:
+    """Wait until the script run triggered by the last action has finished: a run that finished
+    since the last wait ends it at once; one still going is waited for; if none starts within
+    RERUN_GRACE_MS the action caused none."""
+    entry = _runs_seen.get(id(page))
+    seen = entry[1] if entry is not None and entry[0] is page else 0
     try:
-        page.wait_for_selector(RUNNING, timeout=400)
+        page.wait_for_function(
+            "([seen]) => (window.__giftrunRuns || 0) > seen || document.querySelector(" + repr(RUNNING) + ")",
+            arg=[seen],
+            timeout=RERUN_GRACE_MS,
+        )
     except Exception:
-        pass  # the run was too quick to see, or nothing reran
+        pass  # nothing reran
     page.wait_for_selector(IDLE, timeout=timeout * 1000)
+    _runs_seen[id(page)] = (page, _finished_runs(page))
     assert_no_exception(page)
+
+
+def wait_still(page, target=None, *, timeout: float = 5.0) -> None:
+    """Wait until `target` (a locator; the whole page by default) looks the same in two shots in a
+    row: a canvas grid has repainted after a scroll, an animation has ended. A condition, not a clock."""
+
+    def shot() -> bytes:
+        return target.screenshot(animations="allow") if target is not None else page.screenshot()
+
+    last = shot()
+
+    def same() -> bool:
+        nonlocal last
+        page.wait_for_timeout(50)  # the interval between the two shots compared
+        now, last = last, shot()
+        return now == last
+
+    poll(same, timeout=timeout, interval=0, what="the picture to stop changing")
 
 
 def assert_no_exception(page) -> None:
@@ -233,11 +282,11 @@ def full_page_screenshot(page, path: Path, *, max_height: int = 2600) -> None:
     try:
         if tall != size["height"]:
             page.set_viewport_size({"width": size["width"], "height": tall})
-            page.wait_for_timeout(600)  # let the canvas grid and charts repaint at the new size
+            wait_still(page)  # the canvas grid and charts repaint at the new size
         page.screenshot(path=str(path))
     finally:
         page.set_viewport_size(size)
-        page.wait_for_timeout(200)
+        wait_still(page)
 
 
 # ------------------------------------------------------------------------- the canvas grid
@@ -308,14 +357,14 @@ def collapse_sidebar(page) -> None:
     page.get_by_test_id("stSidebar").hover()
     page.get_by_test_id("stSidebarCollapseButton").locator("button").click()
     page.get_by_test_id("stExpandSidebarButton").wait_for()
-    page.wait_for_timeout(400)  # the main area animates to its new width
+    wait_still(page)  # the main area animates to its new width
 
 
 def scroll_grid(page, grid, *, dx: float = 0, dy: float = 0) -> None:
     box = grid.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.wheel(dx, dy)
-    page.wait_for_timeout(300)
+    wait_still(page, grid)
 
 
 def checkbox_checked(page, geo: GridGeometry, row: int) -> bool:

@@ -15,9 +15,16 @@ from tests import backends
 from tests.fake_sheets import FakeSheets
 
 
-# -- the store backend: every test that may open a store runs on SQLite and on PostgreSQL -----------
+# -- the store backend: a test that touches the store runs on SQLite and on PostgreSQL -----------------
+# A test touches the store when it asks for `store_backend`, directly or through `store`, `data_dir`
+# or `pytestmark = pytest.mark.usefixtures("store_backend")`; it then runs once per backend. Any other
+# test runs once, and `_store_guard` fails it if it opens a store all the same (in this process, or
+# a SQLite file left in its tmp_path by a process it started), so no store test can quietly run on one
+# backend only. `single_backend` is the reviewed exception: a test that needs a store to exist but
+# proves nothing about it (the page's rendering, a CSV parser) runs on SQLite only.
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "single_backend: what this proves does not depend on the store: SQLite only")
+    _count_store_opens()
 
 
 def pytest_generate_tests(metafunc) -> None:
@@ -30,13 +37,51 @@ def pytest_generate_tests(metafunc) -> None:
     )
 
 
+_STORES_OPENED = [0]
+
+
+def _count_store_opens() -> None:
+    from lib.store import database
+
+    if getattr(database.Database.__init__, "_counted", False):
+        return
+    original = database.Database.__init__
+
+    def init(self, *args, **kwargs):
+        _STORES_OPENED[0] += 1
+        original(self, *args, **kwargs)
+
+    init._counted = True  # type: ignore[attr-defined]
+    database.Database.__init__ = init  # type: ignore[method-assign]
+
+
 @pytest.fixture(autouse=True)
+def _store_guard(request, monkeypatch):
+    """No GIFTRUN_DATABASE_* of the caller's; and a test that did not ask for a backend opens no store."""
+    monkeypatch.delenv("GIFTRUN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("GIFTRUN_DATABASE_SCHEMA", raising=False)
+    if "store_backend" in request.fixturenames:
+        yield
+        return
+    monkeypatch.setenv(backends.BACKEND_VAR, "sqlite")
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    opened = _STORES_OPENED[0]
+    yield
+    files = list(tmp.rglob(backends.SQLITE_FILE)) if tmp is not None else []
+    if _STORES_OPENED[0] != opened or files:
+        pytest.fail(
+            "this test opened a store but runs on one backend only: ask for `store_backend` (or the "
+            "`store` / `data_dir` fixture) so it runs on SQLite and PostgreSQL, or mark it `single_backend` "
+            f"if what it proves cannot depend on the store ({[str(f) for f in files] or 'in this process'})",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
 def store_backend(request, monkeypatch):
     """SQLite, or a real PostgreSQL server when GIFTRUN_TEST_DATABASE_URL names one (with
     CI=true it must: a skipped backend would hide a broken guarantee)."""
     name = getattr(request, "param", "sqlite")
-    monkeypatch.delenv("GIFTRUN_DATABASE_URL", raising=False)
-    monkeypatch.delenv("GIFTRUN_DATABASE_SCHEMA", raising=False)
     if name != "postgres":
         monkeypatch.setenv(backends.BACKEND_VAR, "sqlite")
         yield name
@@ -81,7 +126,7 @@ def http():
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, store_backend):
     s = backends.store(tmp_path / "data")
     yield s
     s.close()
@@ -95,7 +140,7 @@ def fake():
 
 # -- the app in process (AppTest); helpers in tests/apptest_support.py -----------------------------
 @pytest.fixture
-def data_dir(tmp_path, monkeypatch) -> Path:
+def data_dir(tmp_path, monkeypatch, store_backend) -> Path:
     """The store directory of an AppTest session, with none of the caller's &Open, Giftrun or
     Google settings in the environment, and fresh process services and Streamlit caches before
     and after the test, so nothing leaks from one test to the next."""

@@ -101,7 +101,16 @@ def cli_env(data_dir: Path, sb: Sandbox | None = None, **overrides: str | None) 
 
 
 def run_cli(cwd: Path, env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
-    """One CLI run to the end; whatever it answers, it may not print a traceback."""
+    """One CLI run to the end, what it prints and its exit code; whatever it answers, it may not
+    print a traceback. In this process (`cli_in_process`): a CLI test checks what the command does
+    and says, and a second of interpreter start-up per call adds nothing to that. `timeout` is
+    pytest-timeout's to enforce in process. What needs a process of its own (signals, kills, two
+    runs at once, a server) uses `run_cli_process` or Popen."""
+    return cli_in_process(cwd, env, *args)
+
+
+def run_cli_process(cwd: Path, env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """`python -m lib.cli ARGS` as its own process, as cron or CI runs it, to the end."""
     proc = subprocess.run([*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout, proc.stdout

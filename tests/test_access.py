@@ -580,6 +580,7 @@ def _chunks(data: bytes, size: int = 32 * 1024):
         yield data[i : i + size]
 
 
+@pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
 def test_a_webhook_body_over_the_cap_gets_413_with_a_clear_message(tmp_path, streamed):
     secret = "whsec_limits_" + uuid.uuid4().hex
@@ -594,6 +595,7 @@ def test_a_webhook_body_over_the_cap_gets_413_with_a_clear_message(tmp_path, str
     assert client.post("/webhooks/andopen", content=small, headers=delivery(small, secret)).status_code == 200
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_a_smaller_configured_cap_is_the_one_named(tmp_path):
     secret = "whsec_limits_" + uuid.uuid4().hex
     client = TestClient(receiver_app(backends.store(tmp_path / "data"), secret, max_bytes=100))

@@ -26,10 +26,12 @@ from tests.browser_support import (
     full_page_screenshot,
     grid_geometry,
     metrics,
+    new_context,
     poll,
     scroll_grid,
     wait_idle,
     wait_metric,
+    wait_still,
 )
 
 pytestmark = pytest.mark.browser
@@ -69,7 +71,7 @@ def app(browser, app_servers, store_backend, tmp_path_factory):
 
 @pytest.fixture
 def context(browser):
-    ctx = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    ctx = new_context(browser, viewport=VIEWPORT, accept_downloads=True)
     ctx.set_default_timeout(30_000)
     yield ctx
     ctx.close()
@@ -298,7 +300,7 @@ def test_ticking_a_box_keeps_the_grid_where_it_was(app, context):
     page.mouse.click(geo.first_col_center_x, geo.row_center_y(2))
     wait_idle(page)
     wait_metric(page, "To send", 1)
-    page.wait_for_timeout(500)  # let the grid repaint
+    wait_still(page, grid)  # the grid has repainted
     assert checkbox_checked(page, geo, 2), "the grid no longer shows the row just ticked (it jumped to the top)"
 
 
@@ -408,7 +410,7 @@ def test_the_apps_download_is_the_users_file_with_only_result_cells_filled_in(ap
 
 
 @pytest.fixture
-def guarded_app(browser, tmp_path_factory):
+def guarded_app(browser, store_backend, tmp_path_factory):
     """A server of its own whose team has a daily limit (GIFTRUN_DAILY_LIMIT=150), on the test's
     store backend (one per test: a server started for SQLite must not serve the PostgreSQL run)."""
     tmp = tmp_path_factory.mktemp("giftrun-guardrails")
@@ -440,12 +442,12 @@ def type_into_new_grid_row(page, grid, *cells: str) -> None:
     geo_rows = (box["height"] - 35) // 35  # header 35 px, then rows of 35 px; the last is the "add" row
     page.mouse.click(box["x"] + 120, box["y"] + 35 + 35 * (geo_rows - 1) + 17)
     wait_idle(page)
-    page.wait_for_timeout(300)
+    wait_still(page, grid)  # the new row is open for typing
     for text in cells:
         page.keyboard.type(text, delay=20)
         page.keyboard.press("Tab")
         wait_idle(page)
-        page.wait_for_timeout(300)
+        wait_still(page, grid)
 
 
 @show_server_log_on_failure

@@ -20,13 +20,13 @@ import pytest
 import requests
 
 from lib.sandbox import Faults, Sandbox
-from tests.browser_support import IDLE, REPO, VIEWPORT, AppServer, free_port, poll, wait_idle
+from tests.browser_support import IDLE, REPO, VIEWPORT, AppServer, free_port, new_context, poll, wait_idle
 from tests.receivers import LIVE_ENV, WEBHOOK_PATH, gift_body, signed_headers
 from tests.support import available_campaign
 from tests.test_browser import show_server_log_on_failure
 from ui.text import STATUS_LIMIT, plain
 
-pytestmark = [pytest.mark.browser, pytest.mark.single_backend]  # rendering does not depend on the store
+pytestmark = pytest.mark.browser  # rendering does not depend on the store: these run once, on SQLite
 MARKUP = re.compile(r"<(a|img|strong|em|del|h[1-6]|iframe|svg)\b|katex|stIconMaterial|data-testid=\"stImage", re.I)
 
 
@@ -88,7 +88,7 @@ def slow_sandbox():
 
 @pytest.fixture
 def context(browser):
-    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx = new_context(browser, viewport=VIEWPORT)
     ctx.set_default_timeout(30_000)
     yield ctx
     ctx.close()
@@ -146,7 +146,7 @@ def test_an_upload_name_is_text_on_build_list_and_in_another_session(app, contex
     page.get_by_role("button", name="Send 24 gifts").click()
     page.get_by_text("Sending…").wait_for(timeout=30_000)
 
-    other = context.browser.new_context(viewport=VIEWPORT)
+    other = new_context(context.browser, viewport=VIEWPORT)
     try:
         watcher = other.new_page()
         watcher.goto(app.url + "/review_send")
@@ -281,5 +281,5 @@ def test_md_shows_exactly_the_text_in_every_markdown_call(probe, context, image_
             assert _squash(plain(value)) in _squash(box.inner_text()), (
                 f"value {i}, st.{call} shows {_squash(box.inner_text())[:300]!r}, not {_squash(plain(value))[:300]!r}"
             )
-    page.wait_for_timeout(500)
+    page.wait_for_load_state("networkidle")  # every fetch the page would make has been made
     assert image_host.hits == [], f"the browser fetched {image_host.hits} from the data"

@@ -26,6 +26,8 @@ from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL, RESULT_C
 from tests import backends, support
 from tests.support import CLI, NO_SUCH_CAMPAIGN, assert_nobody_gifted_twice, cli_env, posted_email, posts, run_cli
 
+pytestmark = pytest.mark.usefixtures("store_backend")  # every test here touches the store
+
 HEADER = ["Company", "First Name", "Last Name", "Email", "Approved", "Notes"]
 RUN_TIMEOUT = 120  # seconds any one CLI run may take before the test gives up
 

@@ -99,6 +99,7 @@ def test_every_unusable_number_is_refused_in_one_line(workdir, capsys, argv, wor
     assert posts(sb) == [] and (tmp / "list.csv").read_bytes() == before
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_the_limits_are_inclusive_and_one_step_beyond_is_refused(workdir, capsys):
     sb, tmp, _before = workdir
     code, out, err = in_process(
@@ -135,6 +136,7 @@ def _sources(tmp: Path) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("command", ["send", "status"])
 def test_every_source_that_is_not_a_file_or_a_sheet_is_refused(workdir, capsys, command):
     sb, tmp, before = workdir
@@ -149,6 +151,7 @@ def test_every_source_that_is_not_a_file_or_a_sheet_is_refused(workdir, capsys, 
     assert posts(sb) == [] and (tmp / "list.csv").read_bytes() == before
 
 
+@pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("command", [["send"], ["send", "--dry-run"], ["status"]])
 @pytest.mark.parametrize("kind", ["pipe", "/dev/zero"])
 def test_a_pipe_or_a_device_is_refused_without_reading_it(make_sandbox, tmp_path, command, kind):

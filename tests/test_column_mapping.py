@@ -101,6 +101,7 @@ LIST = [
 ]
 
 
+@pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize(
     "maps, words",
     [
@@ -131,6 +132,7 @@ def test_a_bad_map_is_exit_2_with_one_line_and_nothing_sent_or_written(make_sand
     assert posts(sb) == [] and (tmp_path / "list.csv").read_bytes() == before
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_a_map_in_another_case_sends_from_that_column(make_sandbox, tmp_path):
     sb: Sandbox = make_sandbox()
     _write(tmp_path / "list.csv", LIST)
@@ -165,6 +167,7 @@ def test_load_sheet_refuses_a_mapping_to_a_column_the_tab_no_longer_has(fake, tm
     assert isinstance(caught.value, sheets.SheetsError) and caught.value.stale == {"email": "Private Email"}
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_the_cli_refuses_a_bad_map_on_a_sheet(fake, make_sandbox, tmp_path):
     sb: Sandbox = make_sandbox()
     fake.create_spreadsheet(KEY, {"People": [list(r) for r in LIST]})

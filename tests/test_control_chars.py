@@ -82,6 +82,7 @@ def test_only_such_rows_are_invalid_names_with_joiners_are_fine():
 HEADER = ["First Name", "Last Name", "Email", "Approved", "Notes"]
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_the_cli_sends_none_of_them_and_prints_every_one_escaped(make_sandbox, tmp_path: Path):
     sb = make_sandbox()
     rows = [["Clean", "Person", "clean@example.com", "yes", ""]]
@@ -110,6 +111,7 @@ def test_the_cli_sends_none_of_them_and_prints_every_one_escaped(make_sandbox, t
     assert [p.json["recipient"]["email"] for p in posts(sb)] == ["clean@example.com"]
 
 
+@pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize(
     "args, shown",
     [

@@ -9,8 +9,6 @@ import pytest
 from lib import donotgift
 from lib.donotgift import DoNotGiftError, Entry, blocking_keys, canonical, match, parse_csv, table_changes
 
-pytestmark = pytest.mark.single_backend
-
 
 @pytest.mark.parametrize(
     "typed, key",

@@ -13,8 +13,6 @@ from lib import guardrails
 from lib.guardrails import DailyRoom, RunCap, RunLimits, confirmed, parse_daily_limit, preflight
 from lib.settings import Settings, SettingsError
 
-pytestmark = pytest.mark.single_backend
-
 
 def test_the_cap_gives_out_exactly_its_places_to_many_threads():
     cap = RunCap(10)

@@ -16,6 +16,8 @@ import pytest
 from lib.models import normalize_email
 from tests.support import cli_env, gift_counts, run_cli
 
+pytestmark = pytest.mark.usefixtures("store_backend")  # every test here touches the store
+
 TIMEOUT = 120
 
 

@@ -9,10 +9,14 @@ import csv
 import subprocess
 import sys
 
+import pytest
+
 from lib.models import Recipient, SendState
 from lib.sandbox import Faults
 from tests import backends
 from tests.support import CLI, REPO, cli_env, gift_counts
+
+pytestmark = pytest.mark.usefixtures("store_backend")  # every test here touches the store
 
 CLAIMER = """
 import sys

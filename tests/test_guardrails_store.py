@@ -121,6 +121,7 @@ def test_a_cap_set_on_a_run_is_kept_with_the_run_and_audited(store):
     assert line["detail"] == f"run {run_id[:8]}: at most 10 gifts"
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_a_store_from_before_the_guardrails_gains_the_list_and_the_cap(tmp_path):
     released_store(tmp_path)
     store = Store(tmp_path)
@@ -133,6 +134,7 @@ def test_a_store_from_before_the_guardrails_gains_the_list_and_the_cap(tmp_path)
         store.close()
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_store_copy_carries_the_list_and_never_brings_back_an_entry_the_database_removed(tmp_path):
     source = Store(tmp_path / "old")
     target = backends.store(tmp_path / "new")

@@ -153,6 +153,7 @@ class BrokenAnswerServer:
 
 
 # == 1. a gift id on the row blocks a resend, whatever the journal says ==================
+@pytest.mark.usefixtures("store_backend")
 def test_a_fresh_data_dir_with_lookback_off_sends_nothing_already_on_the_rows(make_sandbox, tmp_path):
     """A CI runner starts with an empty GIFTRUN_DATA_DIR every time: the gift ids written
     into the file by the first run must keep the second run from gifting anyone again."""
@@ -175,6 +176,7 @@ def test_a_fresh_data_dir_with_lookback_off_sends_nothing_already_on_the_rows(ma
     assert gift_ids_in(path) == ids, "the gift ids on the rows changed"
 
 
+@pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("lookback", ["30d", "off"])
 def test_a_renamed_copy_of_the_results_file_sends_nothing(make_sandbox, tmp_path, lookback):
     """Another path is another list (another journal); the gift ids on its rows still count."""
@@ -225,6 +227,7 @@ def test_plan_rows_holds_a_row_with_a_gift_id_and_its_duplicate_without_a_journa
 
 
 # == 2. a broken answer after the request went out ========================================
+@pytest.mark.usefixtures("store_backend")
 def test_an_answer_cut_off_after_the_request_went_out_is_an_unknown_outcome(tmp_path):
     with BrokenAnswerServer() as srv:
         client = client_for(srv.url, "ao-v1-staging-brokenanswer", timeout=(2.0, 5.0))
@@ -351,6 +354,7 @@ def test_stop_while_rows_wait_to_retry_after_429s_leaves_nothing_attempting(make
 
 
 # == 5. --clear-unknown right after a kill ================================================
+@pytest.mark.usefixtures("store_backend")
 def test_the_first_clear_unknown_after_a_killed_run_clears_the_in_flight_row(make_sandbox, tmp_path):
     sb = make_sandbox()
     path = tmp_path / "list.csv"
@@ -486,6 +490,7 @@ BUGGY_CLI = textwrap.dedent("""
 """)
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_the_cli_prints_no_traceback_for_an_exception_it_logs(make_sandbox, tmp_path):
     """`python -m lib.cli`'s own main(), in a subprocess whose client has a bug: the sender
     logs it with log.exception; the CLI's log output must stay one line per problem."""

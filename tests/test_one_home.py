@@ -283,6 +283,7 @@ def test_a_demo_speed_that_is_no_speed_is_a_clear_settings_error(value):
         Settings.from_mapping({"GIFTRUN_DEMO_SPEED": value})
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_the_actor_comes_from_settings_and_the_secrets_file_too(tmp_path, monkeypatch, capsys):
     secrets = tmp_path / "secrets.toml"
     secrets.write_text('GIFTRUN_ACTOR = "ops@example.com"\n', encoding="utf-8")

@@ -18,6 +18,8 @@ from lib.sandbox import Sandbox
 from lib.store import Store
 from tests import backends
 
+pytestmark = pytest.mark.usefixtures("store_backend")  # every test here touches the store
+
 FAST = 200.0  # requests/s: the limiter must not slow the tests down
 
 

@@ -6,6 +6,8 @@ all the result columns) gets no such note on a second run.
 
 from __future__ import annotations
 
+import pytest
+
 from lib import csvio
 from tests.apptest_support import click, go, new_session, run, texts
 from tests.support import cli_env, posted_email, posts, run_cli
@@ -24,6 +26,7 @@ NOTE = (
 )
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_the_cli_says_which_of_the_lists_own_values_it_writes_over(make_sandbox, tmp_path):
     sb = make_sandbox()
     path = tmp_path / "list.csv"

@@ -15,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from lib import csvio
 from lib.models import EventSource, Recipient, SendState, StatusEvent, iso, normalize_email, utcnow
 from lib.sandbox import Faults
@@ -79,6 +81,7 @@ def test_the_intake_resolves_a_lost_send_from_a_signed_created_update(store):
     assert (entry.state, entry.gift_request_id) == (SendState.SENT, "g-9")
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_a_run_whose_answers_are_lost_ends_with_every_gift_on_its_row(make_sandbox, tmp_path):
     """Every create answers 500 after creating; &Open's created updates reach a receiver that
     shares the store, and the run's own flushes put the gift ids on the rows."""
@@ -136,6 +139,7 @@ def _resolved(data: Path) -> int:
         store.close()
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_an_update_from_another_campaign_or_an_older_gift_resolves_nothing(make_sandbox, tmp_path):
     data = tmp_path / "data"
     receiver = start_standalone(tmp_path, backends.env(data))
@@ -172,6 +176,7 @@ def test_an_update_from_another_campaign_or_an_older_gift_resolves_nothing(make_
         stop(receiver.proc)
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_kill_soak_gifts_nobody_twice_and_leaves_no_gift_off_its_row(make_sandbox, tmp_path):
     data = tmp_path / "data"
     receiver = start_standalone(tmp_path, backends.env(data))
@@ -217,6 +222,7 @@ def test_kill_soak_gifts_nobody_twice_and_leaves_no_gift_off_its_row(make_sandbo
         stop(receiver.proc)
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_the_shared_history_tab_resolves_a_lost_send_on_another_host(fake, tmp_path):
     """Hosts that share only a Google Sheet: the receiver's host appends the created update to the
     `Gift history` tab; the sending host imports it and its unknown outcome resolves."""

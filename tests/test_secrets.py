@@ -505,6 +505,7 @@ def _check_cli_output(text: str, code: int, expected_code: int, must_say: list[s
     assert_clean(text, "the CLI's output")
 
 
+@pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("token,base,args,code,must_say", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
 def test_cli_in_a_subprocess_never_prints_or_writes_the_key(
     tmp_path, make_sandbox, listener, token, base, args, code, must_say
@@ -550,6 +551,7 @@ def test_cli_in_a_subprocess_never_prints_or_writes_the_key(
         assert_files_clean(tmp_path)
 
 
+@pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("token,base,args,code,must_say", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
 def test_cli_in_process_never_logs_the_key(
     tmp_path, monkeypatch, make_sandbox, listener, logs, capsys, token, base, args, code, must_say
@@ -666,6 +668,7 @@ RECEIVER_CASES = [
 ]
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_receiver_answers_every_kind_of_delivery_without_the_secret(tmp_path, logs):
     client = TestClient(receiver_app(backends.store(tmp_path / "data"), HOOK))
     seen = {}
@@ -698,6 +701,7 @@ def test_receiver_answers_every_kind_of_delivery_without_the_secret(tmp_path, lo
         assert assert_files_clean(tmp_path / "data") >= 1
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_intake_objects_do_not_show_the_secret(tmp_path):
     store = backends.store(tmp_path / "data")
     try:
@@ -719,6 +723,7 @@ def _free_port() -> int:
     return port
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_standalone_receiver_process_never_prints_the_secret(tmp_path):
     port = _free_port()
     env = cli_env(tmp_path, ANDOPEN_API_KEY=KEY)

@@ -617,6 +617,7 @@ def test_a_run_stopped_at_the_last_moment_before_a_request_leaves_journals_nothi
 
 
 # -- the benchmark runs ---------------------------------------------------------------------
+@pytest.mark.usefixtures("store_backend")
 def test_the_benchmark_runs_small_against_every_limiter_and_fails_no_row():
     from bench.send_throughput import main
 

@@ -20,8 +20,6 @@ from lib.sheets.flush import (
 )
 from lib.writeback import GIFT_REQUEST_ID, RESULT_COLUMNS, SEND_ERROR, RowResult
 
-pytestmark = pytest.mark.single_backend
-
 HEADER = ["First Name", "Last Name", "Email", "Notes"]
 ANA = ["Ana", "Lopez", "ana@x.com", ""]
 BO = ["Bo", "Kim", "bo@x.com", "vip"]

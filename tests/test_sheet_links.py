@@ -52,14 +52,12 @@ NOT_SHEETS = [
 ]
 
 
-@pytest.mark.single_backend
 @pytest.mark.parametrize("text", SHEETS)
 def test_a_sheet_link_or_key_is_a_sheet_and_parses(text):
     assert sheets.looks_like_sheet(text)
     assert sheets.parse_sheet_ref(text).key in (LONG_KEY, text.strip())
 
 
-@pytest.mark.single_backend
 @pytest.mark.parametrize("text", UNUSABLE_LINKS)
 def test_a_link_meant_as_a_sheet_gets_the_reason_it_cannot_be_opened(text):
     assert sheets.looks_like_sheet(text)
@@ -68,7 +66,6 @@ def test_a_link_meant_as_a_sheet_gets_the_reason_it_cannot_be_opened(text):
     assert "Publish to web" in str(caught.value) or "doesn't look like a Google Sheet link" in str(caught.value)
 
 
-@pytest.mark.single_backend
 @pytest.mark.parametrize("text", NOT_SHEETS)
 def test_anything_else_is_not_a_sheet_to_anyone(text):
     assert not sheets.looks_like_sheet(text)
@@ -76,14 +73,12 @@ def test_anything_else_is_not_a_sheet_to_anyone(text):
         sheets.parse_sheet_ref(text)
 
 
-@pytest.mark.single_backend
 @pytest.mark.parametrize("key", SHORT_KEYS + [LONG_KEY])
 def test_the_cli_takes_a_bare_key_of_25_characters_or_more_as_a_sheet(key, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert cli._source_kind(key) == "sheet"
 
 
-@pytest.mark.single_backend
 @pytest.mark.parametrize("key", [SHORT_KEYS[1], LONG_KEY])
 def test_a_file_by_that_name_in_the_folder_wins_over_the_key(key, tmp_path, monkeypatch):
     """A user who types the name of a file in their folder means that file."""
@@ -93,7 +88,6 @@ def test_a_file_by_that_name_in_the_folder_wins_over_the_key(key, tmp_path, monk
     assert cli._source_kind(str(tmp_path / key)) == "csv"
 
 
-@pytest.mark.single_backend
 @pytest.mark.parametrize("text", [t for t in NOT_SHEETS if t.strip() and "://" not in t and "\\" not in t])
 def test_a_name_that_is_not_a_sheet_is_a_missing_file_to_the_cli(text, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -101,6 +95,7 @@ def test_a_name_that_is_not_a_sheet_is_a_missing_file_to_the_cli(text, tmp_path,
         cli._source_kind(text)
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_the_cli_sends_to_a_sheet_given_by_a_27_character_key(fake, tmp_path):
     key = SHORT_KEYS[1]
     fake.create_spreadsheet(key, {"People": [HEADER, *PEOPLE]})
@@ -142,6 +137,7 @@ def test_the_app_says_at_once_that_a_link_is_not_a_sheet(fake, data_dir, monkeyp
     assert at.button(key="open_sheet").disabled
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_a_bare_key_that_is_neither_a_file_nor_a_sheet_says_both(fake, tmp_path):
     """Typed as a file name that does not exist, it looks like a key: the user hears that no
     sheet has that key and no file has that name."""

@@ -162,6 +162,7 @@ MIXED = [
 ]
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_send_to_a_sheet_works_like_the_csv_path(fake, sb, tmp_path):
     fake.create_spreadsheet(KEY, {TAB: [HEADER, *MIXED], "Other tab": [["keep me"]]})
     env = cli_env(tmp_path / "data", sb, fake)
@@ -208,6 +209,7 @@ def test_send_to_a_sheet_works_like_the_csv_path(fake, sb, tmp_path):
     assert len(fake.table(KEY, sheets.HISTORY_TITLE)) == 3
 
 
+@pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("case", ["not shared", "missing"])
 def test_an_unusable_sheet_is_one_clear_line(fake, sb, tmp_path, case):
     fake.create_spreadsheet(KEY, {TAB: [HEADER, *people(3)]})
@@ -229,6 +231,7 @@ def test_an_unusable_sheet_is_one_clear_line(fake, sb, tmp_path, case):
 
 
 # -- rows inserted during a run ----------------------------------------------------------------------
+@pytest.mark.usefixtures("store_backend")
 def test_rows_inserted_above_and_sorted_during_a_run_keep_every_result_on_its_row(fake, sb, tmp_path):
     n = 60
     fake.create_spreadsheet(KEY, {TAB: [HEADER, *people(n)]})
@@ -273,6 +276,7 @@ def test_rows_inserted_above_and_sorted_during_a_run_keep_every_result_on_its_ro
 
 
 # -- a quota storm -------------------------------------------------------------------------------------
+@pytest.mark.usefixtures("store_backend")
 def test_a_quota_storm_mid_run_loses_no_result(fake, sb, tmp_path):
     n = 60
     fake.create_spreadsheet(KEY, {TAB: [HEADER, *people(n)]})
@@ -297,6 +301,7 @@ def test_a_quota_storm_mid_run_loses_no_result(fake, sb, tmp_path):
 
 
 # -- status with a sheet -------------------------------------------------------------------------------
+@pytest.mark.usefixtures("store_backend")
 def test_status_with_a_sheet_url_polls_and_writes_gift_status_and_history(fake, sb, tmp_path):
     fake.create_spreadsheet(KEY, {TAB: [HEADER, *people(4)]})
     env = cli_env(tmp_path / "data", sb, fake)
@@ -414,6 +419,7 @@ def assert_store_b_sees_the_shared_history(fake: FakeSheets, settings: Settings,
     assert "Redeemed" in verdict.loc["a", SKIP_REASON] and "Delivered" in verdict.loc["b", SKIP_REASON], verdict
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_receiver_appends_accepted_webhooks_to_the_shared_tab_and_another_store_reads_them(fake, tmp_path, monkeypatch):
     monkeypatch.setattr(sheet_source, "MIRROR_INTERVAL", 0.3)
     fake.create_spreadsheet(HISTORY_KEY, {"Notes": [["shared history lives here"]]})
@@ -444,6 +450,7 @@ def test_receiver_appends_accepted_webhooks_to_the_shared_tab_and_another_store_
     assert_store_b_sees_the_shared_history(fake, settings, backends.store(tmp_path / "app"))
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_while_google_refuses_events_wait_in_the_receivers_outbox(fake, tmp_path, monkeypatch):
     monkeypatch.setattr(sheet_source, "MIRROR_INTERVAL", 0.3)
     fake.create_spreadsheet(HISTORY_KEY, {"Notes": [["x"]], sheets.HISTORY_TITLE: [list(sheets.HISTORY_HEADER)]})
@@ -469,6 +476,7 @@ def test_while_google_refuses_events_wait_in_the_receivers_outbox(fake, tmp_path
     assert_store_b_sees_the_shared_history(fake, settings, backends.store(tmp_path / "app"))
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_mirror_events_keeps_refused_events_queued_and_sync_outbox_sends_them_once(fake, tmp_path):
     fake.create_spreadsheet(HISTORY_KEY, {"Notes": [["x"]]})
     settings = history_settings(tmp_path / "receiver")
@@ -506,6 +514,7 @@ def test_mirror_events_keeps_refused_events_queued_and_sync_outbox_sends_them_on
     assert [r["Event id"] for r in fake.table(HISTORY_KEY, sheets.HISTORY_TITLE)] == [e.event_id for e in events]
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_the_cli_on_another_host_skips_a_recipient_known_only_from_the_shared_tab(fake, sb, tmp_path):
     """The receiver's host filled the shared tab; the CLI runs elsewhere with an empty store."""
     fake.create_spreadsheet(HISTORY_KEY, {"Notes": [["x"]]})
@@ -601,6 +610,7 @@ def sent_with_shared_history(fake, sb, tmp_path):
     return path, env, ids
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_status_reads_the_shared_tab_without_asking_andopen(sb, tmp_path, sent_with_shared_history):
     path, env, ids = sent_with_shared_history
     proc = cli(tmp_path, env, "status", "list.csv")
@@ -613,6 +623,7 @@ def test_status_reads_the_shared_tab_without_asking_andopen(sb, tmp_path, sent_w
     }
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_status_poll_does_not_ask_about_gifts_the_shared_tab_knows_are_final(sb, tmp_path, sent_with_shared_history):
     path, env, ids = sent_with_shared_history
     proc = cli(tmp_path, env, "status", "list.csv", "--poll")

@@ -626,6 +626,7 @@ def test_history_tab_missing_reads_as_empty_without_creating(fake, client, retry
     assert tab.read_events() == [] and fake.sheet_titles(KEY) == ["People"]
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_sync_outbox_moves_the_store_outbox_to_the_tab(fake, client, tmp_path, sleeps):
     fake.create_spreadsheet(KEY, {"People": [HEADER]})
     store = backends.store(tmp_path)
@@ -648,6 +649,7 @@ def test_sync_outbox_moves_the_store_outbox_to_the_tab(fake, client, tmp_path, s
 
 
 # -- bench -------------------------------------------------------------------------------
+@pytest.mark.usefixtures("store_backend")
 def test_bench_runs_with_200_rows(capsys):
     path = Path(__file__).resolve().parent.parent / "bench" / "sheets_calls.py"
     spec = importlib.util.spec_from_file_location("sheets_calls_bench", path)

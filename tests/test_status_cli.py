@@ -22,6 +22,8 @@ from lib.sandbox import Sandbox
 from lib.writeback import GIFT_REQUEST_ID, GIFT_STATUS, REDEMPTION_URL
 from tests import backends
 
+pytestmark = pytest.mark.usefixtures("store_backend")  # every test here touches the store
+
 REPO = Path(__file__).resolve().parent.parent
 HEADER = ["First Name", "Last Name", "Email", "Approved", "Notes"]
 RUN_TIMEOUT = 120

@@ -19,6 +19,8 @@ from lib.store import UNKNOWN_AFTER_CRASH, RunInProgress, Store
 from tests import backends
 from tests.support import REPO, run_threads
 
+pytestmark = pytest.mark.usefixtures("store_backend")  # every test here touches the store
+
 LIST = "list-a"
 ALICE = Recipient("Alice", "Smith", "Alice@Example.com")
 

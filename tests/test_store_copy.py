@@ -59,6 +59,7 @@ def filled_sqlite_store(folder) -> Store:
     return s
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_copy_moves_everything_and_a_second_copy_changes_nothing(tmp_path):
     source = filled_sqlite_store(tmp_path / "old")
     target = backends.store(tmp_path / "new")

@@ -17,6 +17,8 @@ from lib.store.migrations import LATEST, version
 from tests import backends
 from tests.support import REPO
 
+pytestmark = pytest.mark.usefixtures("store_backend")  # every test here touches the store
+
 # The schema of the store as released before versions existed (lib/store.py at 25f5794), verbatim.
 RELEASED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS sends (

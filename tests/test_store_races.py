@@ -8,9 +8,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from lib.store.migrations import LATEST, version  # noqa: F401  (the store opens migrated)
 from tests import backends
 from tests.support import REPO
+
+pytestmark = pytest.mark.usefixtures("store_backend")  # every test here touches the store
 
 CLAIMER = """
 import random, sys

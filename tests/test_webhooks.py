@@ -175,6 +175,7 @@ def test_status_derived_from_type_when_body_has_none(event_type, status):
 
 
 # -- over HTTP: accepted, duplicate, every rejection leaves the store empty -----------
+@pytest.mark.usefixtures("store_backend")
 def test_good_signature_is_stored(client, store):
     headers, raw = delivery(gift())
     r = post(client, headers, raw)
@@ -184,6 +185,7 @@ def test_good_signature_is_stored(client, store):
     assert store.gift("g-1").status == "submitted" and store.gift("g-1").email == "alice@example.com"
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_duplicate_event_id_is_acknowledged_once(client, store):
     headers, raw = delivery(gift())
     assert post(client, headers, raw).json()["status"] == "accepted"
@@ -220,6 +222,7 @@ def _reserialised():
     return h, json.dumps(json.loads(raw), indent=2).encode()
 
 
+@pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("case", HTTP_REJECTIONS)
 def test_rejections_store_nothing(case, client, store):
     make, status = HTTP_REJECTIONS[case]
@@ -230,6 +233,7 @@ def test_rejections_store_nothing(case, client, store):
     assert store.events() == []
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_oversized_streamed_body_without_content_length(client, store):
     """A chunked body with no Content-Length is cut off at the cap too."""
     headers, raw = delivery(b'{"id": "g-1", "pad": "' + b"x" * (MAX_BODY_BYTES + 10) + b'"}')
@@ -242,6 +246,7 @@ def test_oversized_streamed_body_without_content_length(client, store):
     assert r.status_code == 413 and store.events() == []
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_no_secret_refuses_everything(tmp_path):
     with TestClient(receiver_app(backends.store(tmp_path), "")) as c:
         headers, raw = delivery(gift())
@@ -251,6 +256,7 @@ def test_no_secret_refuses_everything(tmp_path):
     assert backends.store(tmp_path).events() == []
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_store_failure_is_503_so_andopen_retries(tmp_path):
     class Broken(Store):
         def add_events(self, events):
@@ -264,6 +270,7 @@ def test_store_failure_is_503_so_andopen_retries(tmp_path):
     assert status == 503 and SECRET not in json.dumps(body)
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_on_accepted_sees_duplicates_too_and_its_errors_are_swallowed(tmp_path):
     """A copy that failed after the event was stored gets queued again by &Open's retry (the
     hook is idempotent); the hook's failure never turns into a non-2xx."""
@@ -287,6 +294,7 @@ def send(client, gid, status, minute, event_type=None):
     assert r.status_code == 200, r.text
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_out_of_order_delivered_then_dispatched_stays_delivered(client, store):
     send(client, "g-9", "delivered", 40)
     send(client, "g-9", "dispatched", 30)
@@ -294,23 +302,27 @@ def test_out_of_order_delivered_then_dispatched_stays_delivered(client, store):
     assert len(store.events(gift_request_id="g-9")) == 2
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_cancelled_is_final(client, store):
     send(client, "g-9", "cancelled", 10)
     send(client, "g-9", "delivered", 50)
     assert store.gift("g-9").status == "cancelled"
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_unknown_future_status_shown_as_it_came(client, store):
     send(client, "g-9", "delivered", 40)
     send(client, "g-9", "returned_to_sender", 50, event_type="gift_request_returned_to_sender")
     assert store.gift("g-9").status == "returned_to_sender"
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_events_for_gifts_we_did_not_send_are_stored(client, store):
     send(client, "someone-elses-gift", "redeemed", 20)
     assert store.gift("someone-elses-gift").status == "redeemed"
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_health_routes(client):
     post(client, *delivery(gift()))
     assert client.get("/health").json() == {"ok": True}
@@ -319,6 +331,7 @@ def test_health_routes(client):
 
 
 # -- a real socket ---------------------------------------------------------------------
+@pytest.mark.usefixtures("store_backend")
 def test_real_socket_roundtrip(tmp_path):
     server = uvicorn.Server(
         uvicorn.Config(
@@ -348,6 +361,7 @@ def test_real_socket_roundtrip(tmp_path):
 
 
 # -- the benchmark, small -------------------------------------------------------------
+@pytest.mark.usefixtures("store_backend")
 def test_bench_small_run_stores_every_event_once():
     from bench.webhooks import run
 
@@ -358,6 +372,7 @@ def test_bench_small_run_stores_every_event_once():
     assert result.gifts_status_ok == result.gifts
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_the_bench_runs_where_an_event_loop_is_already_running():
     """CI met a thread with a running loop left by another test: the load generator keeps its own."""
     import asyncio
