@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,8 @@ class PgCluster:
 
     def sql(self, text: str) -> list:
         """Run one statement as the superuser on a connection of its own; the rows it returned."""
-        engine = sa.create_engine(self.url.replace("postgresql://", "postgresql+psycopg://"), poolclass=sa.pool.NullPool)
+        url = self.url.replace("postgresql://", "postgresql+psycopg://")
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         try:
             with engine.connect() as conn:
                 result = conn.execute(sa.text(text))
@@ -94,9 +96,9 @@ class PgCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def pg_cluster():
-    """One private cluster per test module, started; each test uses schemas of its own."""
+def private_cluster() -> Iterator[PgCluster]:
+    """A started private cluster, removed afterwards: a module's fixture
+    (`cluster = pytest.fixture(scope="module")(private_cluster)`); tests use schemas of their own."""
     bin_dir = pg_bin()
     if bin_dir is None:
         if os.environ.get("CI", "").lower() == "true":

@@ -8,6 +8,8 @@ stops the run with one line after the retry window, the created gifts still on t
 
 from __future__ import annotations
 
+import csv
+import subprocess
 import threading
 import uuid
 from collections.abc import Callable
@@ -20,12 +22,22 @@ from lib.models import Recipient, SendState, iso, normalize_email, utcnow
 from lib.ratelimit import RetryPolicy
 from lib.sandbox import Faults
 from lib.sending import SendItem, SendRun
+from lib.sources import csv_list_key
 from lib.store import Store
 from lib.writeback import GIFT_REQUEST_ID
-from tests.pg_cluster import PgCluster, pg_cluster  # noqa: F401  (the fixture)
-from tests.support import RecordingSink, assert_nobody_gifted_twice, gift_counts, until
+from tests.pg_cluster import PgCluster, private_cluster
+from tests.support import (
+    CLI,
+    RecordingSink,
+    assert_nobody_gifted_twice,
+    cli_env,
+    cli_in_process,
+    gift_counts,
+    until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.single_backend]
+pg_cluster = pytest.fixture(scope="module")(private_cluster)
 
 ROWS = 60
 FAST = RetryPolicy(base=0.01, cap=0.05)
@@ -80,7 +92,7 @@ def assert_every_row_sent_once_with_its_id(sb, store: Store, sink: RecordingSink
 
 
 @pytest.fixture(autouse=True)
-def _cluster_up_again(pg_cluster):  # noqa: F811
+def _cluster_up_again(pg_cluster):
     """Whatever a test did to the cluster, the next one finds it running."""
     yield
     pg_cluster.ensure_running()
@@ -92,7 +104,10 @@ def _mid_run(sb, at: int = 15) -> None:
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_a_database_stopped_and_started_mid_run_pauses_the_run_and_loses_no_gift(
-    pg_cluster, make_sandbox, http, mode  # noqa: F811
+    pg_cluster,
+    make_sandbox,
+    http,
+    mode,
 ):
     sb = make_sandbox(faults=Faults(latency=0.3))  # requests in flight when the database goes
     sink = RecordingSink()
@@ -128,7 +143,10 @@ def test_a_database_stopped_and_started_mid_run_pauses_the_run_and_loses_no_gift
     ],
 )
 def test_a_restart_or_killed_backends_mid_run_lose_nothing(
-    pg_cluster, make_sandbox, http, fault: Callable[[PgCluster], object]  # noqa: F811
+    pg_cluster,
+    make_sandbox,
+    http,
+    fault: Callable[[PgCluster], object],
 ):
     sb = make_sandbox(faults=Faults(latency=0.05))
     sink = RecordingSink()
@@ -142,7 +160,7 @@ def test_a_restart_or_killed_backends_mid_run_lose_nothing(
         store.close()
 
 
-def test_a_full_connection_table_pauses_the_run_until_slots_free_up(pg_cluster, make_sandbox, http):  # noqa: F811
+def test_a_full_connection_table_pauses_the_run_until_slots_free_up(pg_cluster, make_sandbox, http):
     sb = make_sandbox(faults=Faults(latency=0.05))
     sink = RecordingSink()
     watched, store = start_run(pg_cluster, sb, http, sink)
@@ -177,3 +195,64 @@ def test_a_full_connection_table_pauses_the_run_until_slots_free_up(pg_cluster, 
         for conn in held:
             conn.close()
         store.close()
+
+
+def test_a_database_that_stays_away_stops_the_cli_with_one_line_and_every_gift_keeps_its_id(
+    pg_cluster,
+    make_sandbox,
+    tmp_path,
+):
+    """The CLI pauses, says so, gives up after GIFTRUN_DATABASE_RETRY_SECONDS with one line (exit 1);
+    every gift &Open made is on its row with its id, no row that was never sent says unknown; once
+    the database is back, the next run journals those ids (no row left unknown) and sends the rest."""
+    sb = make_sandbox(faults=Faults(latency=0.3))
+    path = tmp_path / "list.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["First Name", "Last Name", "Email", "Approved"])
+        w.writerows([f"First{i}", f"Last{i}", f"person{i}@example.com", "yes"] for i in range(ROWS))
+    schema = f"cli_{uuid.uuid4().hex[:12]}"
+    env = cli_env(
+        tmp_path / "data",
+        sb,
+        GIFTRUN_DATABASE_URL=pg_cluster.url,
+        GIFTRUN_DATABASE_SCHEMA=schema,
+        GIFTRUN_DATABASE_RETRY_SECONDS="2",
+    )
+    args = ("send", str(path), "--campaign", sb.campaign_ids[0], "--rate", "20")
+    proc = subprocess.Popen(
+        [*CLI, *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _mid_run(sb, at=10)
+        pg_cluster.stop("immediate")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert "Traceback" not in out + err, out + err
+    assert proc.returncode == 1, out + err
+    assert "Waiting for the database…" in out, out
+    stopped = [line for line in out.splitlines() if line.startswith("Run stopped:")]
+    assert len(stopped) == 1 and "did not come back within 2 s" in stopped[0], out
+    gifts = {e: g[0]["id"] for e, g in sb.gifts_by_email().items()}
+    assert 0 < len(gifts) < ROWS
+    assert f"Sent {len(gifts)} ·" in out, out  # the summary counts what &Open created
+    rows = {normalize_email(r["Email"]): r for r in csv.DictReader(open(path, encoding="utf-8"))}
+    for email, row in rows.items():
+        assert row.get("Gift request ID", "") == gifts.get(email, ""), (email, row)
+        assert "Unknown outcome" not in row.get("Send error", ""), (email, row)
+
+    pg_cluster.start()
+    again = cli_in_process(tmp_path, env, *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert_nobody_gifted_twice(sb)
+    assert len(sb.gifts_by_email()) == ROWS
+    store = Store(pg_cluster.url, schema=schema)
+    try:
+        journal = store.journal(csv_list_key(path))
+        for email, gift in sb.gifts_by_email().items():
+            assert journal[email].state == SendState.SENT and journal[email].gift_request_id == gift[0]["id"]
+    finally:
+        store.close()
+    rows = {normalize_email(r["Email"]): r for r in csv.DictReader(open(path, encoding="utf-8"))}
+    assert all(r["Gift request ID"] and not r.get("Send error") for r in rows.values()), rows
