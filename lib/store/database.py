@@ -202,7 +202,7 @@ class Database:
         process's writers queue for the file's lock here first, so a lone process never
         times out on its own busy lock (SQLite's busy handler polls, it does not queue:
         with many threads one can lose every poll for longer than the busy timeout)."""
-        with self._queued(), self._errors(), self.engine.connect() as conn:
+        with self._errors(), self.engine.connect() as conn, self._queued():
             conn.execution_options(giftrun_write=True)
             with conn.begin():
                 yield conn
