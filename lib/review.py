@@ -11,7 +11,7 @@ import pandas as pd
 
 from . import donotgift
 from . import eligibility as elig
-from .models import status_label, utcnow
+from .models import normalize_email, status_label, utcnow
 from .plan import Eligibility, RowAction, RunPlan, apply_results, eligibility_results, plan_rows, result_for_entry
 from .recipients import RowCheck, check_rows
 from .sources import LoadedList
@@ -57,6 +57,7 @@ def review(
 ) -> Review:
     now = now or utcnow()
     store.mark_orphans_unknown(loaded.list_key)  # a crashed run's attempts show as unknown at once
+    store.adopt_row_gifts(loaded.list_key, _row_gift_ids(loaded))  # ids written while the store was away
     checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index))
     journal = store.journal(loaded.list_key)
     verdicts: dict[str, Eligibility] = {}
@@ -87,6 +88,18 @@ def review(
     frame = apply_results(loaded.frame, eligibility_results(checks, verdicts) + plan.results())
     frame = apply_results(frame, status_results(frame, store))
     return Review(checks, verdicts, plan, frame)
+
+
+def _row_gift_ids(loaded: LoadedList) -> dict[str, str]:
+    """email -> the one gift id its rows carry (an email whose rows disagree is left out)."""
+    ids = result_values(loaded.frame, GIFT_REQUEST_ID)
+    if ids is None or not loaded.cmap.email:
+        return {}
+    found: dict[str, set[str]] = {}
+    for email, gid in zip(loaded.frame[loaded.cmap.email].astype(str), ids.astype(str)):
+        if gid.strip() and normalize_email(email):
+            found.setdefault(normalize_email(email), set()).add(gid.strip())
+    return {e: next(iter(g)) for e, g in found.items() if len(g) == 1}
 
 
 def with_run_notes(rev: Review, notes: Sequence[RowResult]) -> Review:

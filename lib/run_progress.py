@@ -23,6 +23,7 @@ class RunProgress:
     flushes: int = 0
     flush_errors: int = 0
     writeback_error: str = ""
+    waiting: str = ""  # "Waiting for the database… (12 s of 60 s; why)" while a store blip pauses the run
     state: str = "pending"  # pending / running / completed / stopped
     message: str = ""
     started: float = 0.0

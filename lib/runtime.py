@@ -34,7 +34,12 @@ def open_store(settings: Settings, *, demo: bool = False) -> Store:
     """The store this configuration uses: the shared database, or the embedded SQLite file
     (`demo`: the app's built-in sandbox, whose fake gifts are kept apart)."""
     location, schema = settings.store_location(demo=demo)
-    return Store(location, schema=schema)
+    return Store(
+        location,
+        schema=schema,
+        pool_size=settings.database_pool_size,
+        retry_seconds=settings.database_retry_seconds,
+    )
 
 
 @dataclass

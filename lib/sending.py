@@ -32,8 +32,11 @@ from .models import (
 )
 from .plan import SendItem
 from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
+from .run_journal import RunJournal
 from .run_progress import RunProgress
+from .run_writeback import RunWriteBack
 from .store import NO_LOOKBACK, Claim, Refusal, Store
+from .store_pause import StorePause
 from .timefmt import shown
 from .writeback import (
     ELIGIBILITY,
@@ -45,7 +48,6 @@ from .writeback import (
     SKIP_REASON,
     ResultSink,
     RowResult,
-    merge_results,
 )
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ NOT_SENT_UNAVAILABLE = "Not sent: &Open was unavailable. Nothing was created; pr
 NOT_SENT_STOPPED = "Not sent: the run was stopped before this row. Press Send again to send it."
 
 
-class SendRun:
+class SendRun(RunWriteBack):
     """One run over a list. `run()` blocks; call it from a thread to run in the background."""
 
     def __init__(
@@ -85,6 +87,7 @@ class SendRun:
         preamble: Sequence[RowResult] = (),
         lookback_days: int | None | object = NO_LOOKBACK,
         limits: RunLimits = RunLimits(),
+        store_wait: float | None = None,
     ) -> None:
         self.client, self.store, self.list_key = client, store, list_key
         self.items = list(items)
@@ -100,6 +103,9 @@ class SendRun:
         self.rng = rng or random.Random()
         self._sleep = sleep
         self.progress = RunProgress(total=len(self.items))
+        # A store blip pauses the run for up to `store_wait` s (default: the store's retry setting).
+        wait = store_wait if store_wait is not None else getattr(store, "retry_seconds", 60.0)
+        self._journal = RunJournal(StorePause(wait, sleep=sleep))
         self._lock = threading.RLock()  # re-entrant: a signal handler may stop() inside snapshot()
         self._stop = threading.Event()
         self._sending_over = threading.Event()
@@ -128,7 +134,7 @@ class SendRun:
 
     def snapshot(self) -> RunProgress:
         with self._lock:
-            return replace(self.progress)
+            return replace(self.progress, waiting=self._journal.pause.waiting)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
@@ -153,17 +159,19 @@ class SendRun:
         """Tell other processes this run is alive, and hear a Stop pressed in any of them.
         On its own thread: a slow write-back (a sheet backing off from 429s) must never
         make a live run look dead."""
-        ticks = 0
+        ticks, missed = 0, False
         while not self._done.wait(STOP_POLL_INTERVAL):
             ticks += 1
             try:
                 who = self.store.stop_requested(self.run_id)
                 if who and not self._stop.is_set():
                     self.stop(f"Stopped by {who}.")
-                if ticks % round(HEARTBEAT_INTERVAL / STOP_POLL_INTERVAL) == 0:
-                    self.store.heartbeat(self.run_id, self.snapshot().counts())
-            except Exception as exc:  # a busy store: the next tick tries again, well inside the window
-                log.warning("run heartbeat failed: %s", exc)
+                if missed or ticks % round(HEARTBEAT_INTERVAL / STOP_POLL_INTERVAL) == 0:
+                    self.store.heartbeat(self.run_id, self.snapshot().counts())  # at once after a blip
+                missed = False
+            except Exception as exc:  # a busy or absent store: the next tick tries again (the run says it waits)
+                missed = True
+                log.debug("run heartbeat failed: %s", exc)
 
     def execute(self) -> RunProgress:
         try:
@@ -176,6 +184,7 @@ class SendRun:
             flusher.start()
             self._run_workers(q)
             self._not_sent_after_daily_limit(work)
+            self._settle_journal()
             self._sending_over.set()
             flusher.join()
             self._flush()
@@ -192,14 +201,22 @@ class SendRun:
             self.progress.message = message
             counts = self.progress.counts()
         try:
-            self.store.finish_run(self.run_id, state, counts, message)
+            self._journal.write(lambda: self.store.finish_run(self.run_id, state, counts, message))
         finally:
             self._done.set()
+
+    def _settle_journal(self) -> None:
+        """Journal writes the store refused during the run get one more try (it may be back);
+        what is still not written is on its rows already, and the run says so."""
+        if self._journal.kept and (left := self._journal.settle()):
+            with self._lock:
+                note = f" {left} results are on their rows but not in the journal yet (the store is away)."
+                self.progress.message = (self.progress.message or "The run stopped.") + note
 
     def _exclude_journalled(self) -> list[SendItem]:
         """Rows the journal already holds (sent, unknown) are not sent; their results are
         written back again in case the sheet or file lost them."""
-        journal = self.store.journal(self.list_key)
+        journal = self._journal.read(lambda: self.store.journal(self.list_key))
         work = []
         for item in self.items:
             entry = journal.get(normalize_email(item.recipient.email))
@@ -242,12 +259,9 @@ class SendRun:
                 return
             try:
                 self._send_within_cap(item)
-            except Exception as exc:  # the store failed (disk full, locked): stop rather than guess
-                log.error("run stopped: %s: %s", type(exc).__name__, exc)
-                self.stop(
-                    f"The run stopped: the store could not record a send ({type(exc).__name__}). "
-                    "Rows in flight are marked unknown at the next run."
-                )
+            except Exception as exc:  # the store failed for good or stayed away: stop rather than guess
+                log.info("run stopped: %s: %s", type(exc).__name__, exc)
+                self.stop(self._journal.stop_message(exc))
         # Stopped: the rest of the queue was never attempted; it stays unsent (not journalled).
 
     def _send_one(self, item: SendItem) -> None:
@@ -264,14 +278,14 @@ class SendRun:
                 if attempt:
                     self._record(item, SendState.FAILED, error=NOT_SENT_STOPPED)
                 else:
-                    self.store.forget_attempt(self.list_key, r.email, self.run_id)
+                    self._forget(item)
                 return
             attempt += 1
             try:
                 gift = self._create(r)
             except RunStoppingError as exc:
                 # Nothing was created (401/403/bad campaign): undo the journal line, stop the run.
-                self.store.forget_attempt(self.list_key, r.email, self.run_id)
+                self._forget(item)
                 self.stop(exc.message)
                 return
             except RetryableError as exc:
@@ -308,21 +322,37 @@ class SendRun:
 
     def _claim(self, item: SendItem) -> bool:
         """Journal the row before its first request (look-back, do-not-gift and the daily limit
-        checked in the same step); False when refused, the row then saying why."""
-        claim = self.store.claim(
-            self.list_key,
-            item.recipient,
-            row_key=item.row_key,
-            campaign_id=self.campaign_id,
-            run_id=self.run_id,
-            lookback_since=self._lookback_since(),
-            daily_limit=self.limits.daily_limit,
-        )
+        checked in the same step); False when refused, the row then saying why. A store blip is
+        waited out; a claim given up (a Stop, or the store stayed away) is undone when the store
+        is back, as it may have been written: that row was never sent."""
+        try:
+            claim = self._journal.read(
+                lambda: self.store.claim(
+                    self.list_key,
+                    item.recipient,
+                    row_key=item.row_key,
+                    campaign_id=self.campaign_id,
+                    run_id=self.run_id,
+                    lookback_since=self._lookback_since(),
+                    daily_limit=self.limits.daily_limit,
+                ),
+                give_up=self._stop.is_set,
+            )
+        except Exception as exc:
+            self._journal.keep(lambda: self.store.forget_attempt(self.list_key, item.recipient.email, self.run_id), exc)
+            if self._stop.is_set():
+                return False
+            raise
         if not claim.claimed:
             if claim.refusal == Refusal.DAILY_LIMIT:
                 self._stop_at_daily_limit(item, claim)
                 return False
-            entry = self.store.journal(self.list_key).get(normalize_email(item.recipient.email))
+            entry = self._journal.read(lambda: self.store.journal(self.list_key)).get(
+                normalize_email(item.recipient.email)
+            )
+            ours = (SendState.ATTEMPTING, self.run_id, item.row_key)
+            if entry and (entry.state, entry.run_id, entry.row_key) == ours:
+                return True  # our own claim, written before a blip hid the answer: tried again, it is ours
             if claim.refusal in (Refusal.LOOKBACK, Refusal.DO_NOT_GIFT):  # skip this row, go on
                 self._emit(
                     RowResult(item.row_key, item.recipient.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
@@ -334,31 +364,35 @@ class SendRun:
         return True
 
     def _record_sent(self, item: SendItem, gift: GiftRequest) -> None:
-        """A created gift: journal line, status history, and the row's result, with one timestamp."""
+        """A created gift: journal line, status history, and the row's result, with one timestamp.
+        The row gets its id even when the store is away (the journal gets it when it is back)."""
         now = iso(utcnow())
-        self.store.record_outcome(
-            self.list_key,
-            item.recipient.email,
-            SendState.SENT,
+        event = StatusEvent(
+            event_id=f"send:{gift.id}",
             gift_request_id=gift.id,
+            status=gift.status or "submitted",
+            source=EventSource.SEND,
+            email=item.recipient.email,
+            event_type="gift_request_created",
+            occurred_at=gift.created_at,
             redemption_url=gift.redemption_url,
-            at=now,
+            actor=self.actor,
+            campaign_id=gift.campaign_id,
+            created_at=gift.created_at,
         )
-        self.store.add_event(
-            StatusEvent(
-                event_id=f"send:{gift.id}",
+
+        def journal() -> None:  # both upserts: safe to repeat after a blip
+            self.store.record_outcome(
+                self.list_key,
+                item.recipient.email,
+                SendState.SENT,
                 gift_request_id=gift.id,
-                status=gift.status or "submitted",
-                source=EventSource.SEND,
-                email=item.recipient.email,
-                event_type="gift_request_created",
-                occurred_at=gift.created_at,
                 redemption_url=gift.redemption_url,
-                actor=self.actor,
-                campaign_id=gift.campaign_id,
-                created_at=gift.created_at,
+                at=now,
             )
-        )
+            self.store.add_event(event)
+
+        journalled = self._journal.write(journal)
         self._emit(
             RowResult(
                 item.row_key,
@@ -373,6 +407,17 @@ class SendRun:
             ),
             state=SendState.SENT,
         )
+        if not journalled:
+            self._stop_for_store()
+
+    def _forget(self, item: SendItem) -> None:
+        """Undo this run's journal line of a row that was never sent (now, or when the store is back)."""
+        if not self._journal.write(lambda: self.store.forget_attempt(self.list_key, item.recipient.email, self.run_id)):
+            self._stop_for_store()
+
+    def _stop_for_store(self) -> None:
+        error = self._journal.error
+        self.stop(self._journal.stop_message(error) if error is not None else "The run stopped: the store failed.")
 
     def _create(self, r: Recipient) -> GiftRequest:
         """One POST, timed: how long answers take decides how many requests are kept in flight."""
@@ -411,8 +456,13 @@ class SendRun:
         self._emit(RowResult(item.row_key, item.recipient.email, {SEND_ERROR: room.row_message()}), limited=True)
         if first:
             self.stop(room.stop_message())
-            self.store.audit(
-                self.actor, "daily limit stop", f"run {self.run_id[:8]}: {room.stop_message()}", list_key=self.list_key
+            self._journal.write(
+                lambda: self.store.audit(
+                    self.actor,
+                    "daily limit stop",
+                    f"run {self.run_id[:8]}: {room.stop_message()}",
+                    list_key=self.list_key,
+                )
             )
 
     def _not_sent_after_daily_limit(self, work: Sequence[SendItem]) -> None:
@@ -433,7 +483,12 @@ class SendRun:
         return iso(utcnow() - timedelta(days=days))
 
     def _record(self, item: SendItem, state: SendState, *, error: str, request_id: str | None = None) -> None:
-        self.store.record_outcome(self.list_key, item.recipient.email, state, error=error, request_id=request_id)
+        if not self._journal.write(
+            lambda: self.store.record_outcome(
+                self.list_key, item.recipient.email, state, error=error, request_id=request_id
+            )
+        ):
+            self._stop_for_store()
         if state == SendState.UNKNOWN:
             with self._lock:
                 self._watch[item.row_key] = item.recipient.email
@@ -482,83 +537,11 @@ class SendRun:
             self._sleep(min(left, 0.1))
         return True
 
-    def _flush_loop(self) -> None:
-        while not self._sending_over.wait(self.flush_interval):
-            self._flush()
-
-    def _resolved_rows(self) -> None:
-        """Rows shown as unknown whose send &Open's own update has since resolved (the
-        receiver may be another process or host): their gift id and link go out with the
-        next write-back."""
-        with self._lock:
-            watched = dict(self._watch)
-        if not watched:
-            return
-        try:
-            journal = self.store.journal(self.list_key)
-        except Exception as exc:  # a busy or lost store: the next flush looks again
-            log.warning("could not check unknown outcomes: %s", exc)
-            return
-        for row_key, email in watched.items():
-            entry = journal.get(normalize_email(email))
-            if entry is not None and entry.state == SendState.SENT and entry.gift_request_id:
-                with self._lock:
-                    self._watch.pop(row_key, None)
-                    self._pending.append(result_for_entry(row_key, entry))
-                    self.progress.resolved += 1
-
-    def _flush(self) -> None:
-        """Hand the batched results to the sink; on failure keep them for the next flush
-        (they are in the journal anyway, so nothing is lost)."""
-        self._resolved_rows()
-        try:
-            wrote = self._write_pending()
-        except Exception as exc:
-            log.warning("write-back failed, will retry: %s", exc)
-            with self._lock:
-                self.progress.flush_errors += 1
-                self.progress.writeback_error = f"Writing results back failed ({exc}); they are kept and retried."
-            return
-        if wrote:
-            with self._lock:
-                self.progress.flushes += 1
-                self.progress.writeback_error = ""
-
-    def write_preamble(self) -> None:
-        """Write the results waiting before any send (why rows skip) now, raising when the list
-        refuses them: a list that cannot be written is found before anyone is gifted."""
-        self._write_pending()
-
-    def _write_pending(self) -> bool:
-        """Write the waiting results in one batch: True when there was one. On failure they wait
-        again, in order, and the error is raised."""
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if not batch or self.sink is None:
-            return False
-        try:
-            self.sink.write(merge_results(batch))
-        except BaseException:
-            with self._lock:
-                self._pending[:0] = batch
-            raise
-        return True
-
-    def flush_pending(self) -> bool:
-        """Try the results the sink refused again (after the run); True when none are left."""
-        self._flush()
-        return not self.unflushed
-
     def limited_results(self) -> list[RowResult]:
         """Why the rows a limit kept back were not sent. The journal holds nothing for them, so a
         page showing the list from the journal shows these until the rows are sent."""
         with self._lock:
             return list(self._limited.values())
-
-    @property
-    def unflushed(self) -> list[RowResult]:
-        with self._lock:
-            return list(self._pending)
 
 
 __all__ = [

@@ -72,6 +72,8 @@ def mask_token(token: str | None) -> str:
 
 DEFAULT_DATA_DIR = ".giftrun"
 DEFAULT_SCHEMA = "giftrun"  # the database schema of a shared store (not `public`: see store/database.py)
+DEFAULT_POOL_SIZE = 8  # the most database connections one process opens (store/database.py POOL_SIZE)
+DEFAULT_RETRY_SECONDS = 60.0  # how long a send run waits for the store to come back (store/store.py)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class Settings:
     request_timeout: float | None = None  # GIFTRUN_REQUEST_TIMEOUT: seconds for a whole request (None: 30)
     max_connections: int | None = None  # GIFTRUN_MAX_CONNECTIONS (None: from the process's file limit)
     ephemeral_disk: bool = False  # GIFTRUN_EPHEMERAL_DISK: this host's disk is wiped at a restart
+    database_pool_size: int = DEFAULT_POOL_SIZE  # GIFTRUN_DATABASE_POOL_SIZE: connections per process
+    database_retry_seconds: float = DEFAULT_RETRY_SECONDS  # GIFTRUN_DATABASE_RETRY_SECONDS: a run waits out a blip
 
     @property
     def demo_mode(self) -> bool:
@@ -146,6 +150,12 @@ class Settings:
             request_timeout=_lenient_positive("GIFTRUN_REQUEST_TIMEOUT", text("GIFTRUN_REQUEST_TIMEOUT"), float),
             max_connections=_lenient_positive("GIFTRUN_MAX_CONNECTIONS", text("GIFTRUN_MAX_CONNECTIONS"), int),
             ephemeral_disk=(text("GIFTRUN_EPHEMERAL_DISK") or "").lower() in ("1", "true", "yes"),
+            database_pool_size=int(
+                _bounded("GIFTRUN_DATABASE_POOL_SIZE", text("GIFTRUN_DATABASE_POOL_SIZE"), 1, 1000, DEFAULT_POOL_SIZE)
+            ),
+            database_retry_seconds=_bounded(
+                "GIFTRUN_DATABASE_RETRY_SECONDS", text("GIFTRUN_DATABASE_RETRY_SECONDS"), 0, 3600, DEFAULT_RETRY_SECONDS
+            ),
             api_key=secret("ANDOPEN_API_KEY"),
             base_url=(text("ANDOPEN_BASE_URL") or None),
             campaign_id=text("ANDOPEN_CAMPAIGN_ID"),
@@ -217,6 +227,18 @@ def _demo_speed(raw: str | None) -> float:
             "(the demo's gifts then move 20 times faster)."
         )
     return speed
+
+
+def _bounded(name: str, raw: str | None, least: float, most: float, default: float) -> float:
+    """A plain decimal number from `least` to `most` (an integer when `least` is 1); unset: `default`."""
+    if raw is None:
+        return default
+    pattern = r"\d{1,9}" if least == 1 else r"\d{1,9}(\.\d{1,6})?"
+    value = float(raw) if re.fullmatch(pattern, raw) else math.nan
+    if not least <= value <= most:
+        kind = "a whole number" if least == 1 else "a number of seconds"
+        raise SettingsError(f"{name} is '{raw[:20]}': give {kind} from {least:g} to {most:g}.")
+    return value
 
 
 def _lenient_positive(name: str, raw: str | None, kind: type) -> Any:

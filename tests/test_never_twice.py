@@ -435,7 +435,7 @@ def test_the_review_after_a_run_still_shows_andopens_rejection(make_sandbox, sto
 
 
 # == 7. a store write failing inside a worker =============================================
-def test_a_store_write_failing_in_a_worker_stops_the_run_with_a_clear_message(make_sandbox, store, monkeypatch):
+def test_a_store_write_failing_in_a_worker_stops_the_run_and_the_gift_keeps_its_id(make_sandbox, store, monkeypatch):
     sb = make_sandbox()
     died: list = []
     monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
@@ -450,6 +450,7 @@ def test_a_store_write_failing_in_a_worker_stops_the_run_with_a_clear_message(ma
 
     monkeypatch.setattr(store, "record_outcome", record_outcome)
     items = people(30)
+    sink = RecordingSink()
     run = SendRun(
         client_for(sb.url, sb.token),
         store,
@@ -459,7 +460,7 @@ def test_a_store_write_failing_in_a_worker_stops_the_run_with_a_clear_message(ma
         rate=20,
         concurrency=4,
         policy=FAST,
-        sink=RecordingSink(),
+        sink=sink,
     )
     p = run.run()
 
@@ -469,10 +470,17 @@ def test_a_store_write_failing_in_a_worker_stops_the_run_with_a_clear_message(ma
     assert calls["n"] >= 1
     journal = store.journal(LIST)
     assert len(gift_counts(sb)) < len(items), "the run went on after the store failed"
-    # The row whose outcome was lost shows as unknown at the next review, never as sendable.
-    lost = [e for e, j in journal.items() if j.state == SendState.ATTEMPTING]
-    assert len(lost) == 1 and lost[0] in sb.gifts_by_email(), lost
-    assert store.mark_orphans_unknown(LIST) == 1
+    # The gift whose journal write failed keeps its id: on its row at once, in the journal when the
+    # store took writes again (at the end of the run), and counted in the summary.
+    gifts = {e: g[0]["id"] for e, g in sb.gifts_by_email().items()}
+    assert p.sent == len(gifts), (p, gifts)
+    rows = sink.rows()
+    by_email = {normalize_email(i.recipient.email): i.row_key for i in items}
+    for email, gift_id in gifts.items():
+        assert journal[email].state == SendState.SENT and journal[email].gift_request_id == gift_id, journal[email]
+        assert rows[by_email[email]][GIFT_REQUEST_ID] == gift_id
+    assert not [e for e, j in journal.items() if j.state in (SendState.ATTEMPTING, SendState.UNKNOWN)]
+    assert store.mark_orphans_unknown(LIST) == 0
     assert max(gift_counts(sb).values()) == 1
 
 

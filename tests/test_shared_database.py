@@ -276,7 +276,7 @@ def test_a_database_lost_mid_run_stops_the_run_and_nothing_sent_looks_unsent(mak
     proxy = TcpProxy(url.port or 5432)
     via_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     schema = backends.schema_for(tmp_path / "db")
-    store = Store(via_proxy, schema=schema)
+    store = Store(via_proxy, schema=schema, retry_seconds=1)  # it never comes back: stop after 1 s of waiting
     items = [SendItem(str(i), Recipient(f"First{i}", f"Last{i}", f"person{i}@example.com")) for i in range(200)]
     run = SendRun(AndOpenClient(http, sb.token, sb.url), store, "list-x", items, sb.campaign_ids[0], rate=40)
     run.begin()

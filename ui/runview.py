@@ -114,6 +114,8 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                 who = state.actor()
                 run.stop("Stopped by you." if who == "local" else f"Stopped by {who}.")
                 st.toast("Stopping: no new sends; the ones in flight finish and are recorded.")
+            if p.waiting:  # a store blip: the run pauses and goes on when the database is back
+                st.warning(md(p.waiting, limit=1000))
             if p.writeback_error:
                 st.warning(md(p.writeback_error, limit=1000))
         else:

@@ -20,7 +20,7 @@ from ..send_job import PreparedSend, SendChoices, prepare_send
 from ..sending import SendRun
 from ..settings import Settings
 from ..sources import LoadedList
-from ..store import RunInProgress, Store
+from ..store import RunInProgress, Store, StoreError
 from ..unknowns import ago, unknowns_report
 from .common import EXIT_OK, EXIT_STOPPED, CliError, _client, _out
 from .sources import Source, _import_shared_history, _parse_map, _print_notes
@@ -130,14 +130,22 @@ def _run_in_foreground(run: SendRun, planned: int) -> None:
     worker = threading.Thread(target=_run_safely, args=(run,), daemon=True)
     try:
         worker.start()
-        last = 0.0
+        last, waiting = 0.0, False
         while worker.is_alive():
             worker.join(0.2)
+            p = run.snapshot()
+            if bool(p.waiting) != waiting and p.state == "running":  # a store blip began or ended: say so at once
+                waiting, last = bool(p.waiting), 0.0
+                if not waiting:
+                    _out("  … the database is back: sending again.")
             if time.monotonic() - last > 5 and planned:
-                p = run.snapshot()
                 if p.state == "running":
                     eta = f", about {p.eta:.0f}s left" if p.eta else ""
-                    _out(f"  … {p.done}/{planned} done, {p.sent} sent, {p.rate:.1f}/s{eta}")
+                    _out(
+                        f"  … {p.waiting}"
+                        if p.waiting
+                        else f"  … {p.done}/{planned} done, {p.sent} sent, {p.rate:.1f}/s{eta}"
+                    )
                 last = time.monotonic()
     finally:
         stop_signals()
@@ -166,13 +174,16 @@ def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.Ru
             f"{p.limited} approved rows were not sent: this run's limit of {limits.max_gifts:,} gifts was reached. "
             "Their Send error says so; run again to send them."
         )
-    report = unknowns_report(store, loaded.list_key)
+    try:
+        report = unknowns_report(store, loaded.list_key)
+    except StoreError:  # the store is away: the run's own message says so
+        report = None
     if p.resolved:
         _out(
             f"{p.resolved} unknown outcome{'s' if p.resolved != 1 else ''} resolved during the run from &Open's "
             "own updates: their rows have the gift id."
         )
-    if report.waiting:
+    if report is not None and report.waiting:
         _out(
             f"{report.waiting} rows need checking in &Open (the oldest attempt {ago(report.oldest_wait)}; see their "
             "Send error). They resolve by themselves when &Open's update for the gift arrives (a webhook receiver "

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import re
 import struct
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,13 +27,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 
 from ..errors import EXIT_STOPPED, GiftrunError
+from .faults import is_transient
 
 log = logging.getLogger(__name__)
 
 SQLITE_FILE = "giftrun.sqlite3"
 DEFAULT_SCHEMA = "giftrun"  # not `public`: on Supabase, `public` is served by its REST API
-POOL_SIZE = 3  # managed poolers (Neon, Supabase) allow few connections per client
-POOL_OVERFLOW = 5
+POOL_SIZE = 8  # connections one process may open (GIFTRUN_DATABASE_POOL_SIZE): managed poolers allow few
+POOL_KEPT = 3  # of those, kept open between uses
 CONNECT_TIMEOUT_S = 10
 BUSY_TIMEOUT_MS = 10_000  # SQLite: well under a run's 30 s liveness window
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -46,7 +48,12 @@ class StoreError(GiftrunError):
 
 
 class StoreUnavailable(StoreError):
-    """The database cannot be reached or refused us; nothing was written."""
+    """The database cannot be reached or refused us; nothing was written. `transient`: a blip
+    that may pass by itself (see faults.py), so a run waits for it rather than stopping."""
+
+    def __init__(self, message: str = "", *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class StoreVersionError(StoreError):
@@ -95,6 +102,17 @@ def _text(sql: str) -> sa.TextClause:
     return clause
 
 
+_WRITE_LOCKS: dict[Path, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_write_lock(path: Path) -> threading.RLock:
+    """One queue per SQLite file in this process, however many Store objects open it."""
+    key = path.resolve()
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
 def _clean(value: Any) -> Any:
     """Postgres text cannot hold NUL: both backends store the same replacement."""
     return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
@@ -104,9 +122,9 @@ class Database:
     """The engine and its dialect-specific parts. Thread-safe: every call checks a
     connection out of a small pool."""
 
-    def __init__(self, location: str | Path, *, schema: str | None = None) -> None:
+    def __init__(self, location: str | Path, *, schema: str | None = None, pool_size: int = POOL_SIZE) -> None:
         if isinstance(location, str) and is_database_url(location):
-            self._init_postgres(location, schema or DEFAULT_SCHEMA)
+            self._init_postgres(location, schema or DEFAULT_SCHEMA, max(1, pool_size))
         else:
             self._init_sqlite(Path(location))
 
@@ -117,11 +135,12 @@ class Database:
         self.schema: str | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path: Path | None = data_dir / SQLITE_FILE
+        self._write_lock: threading.RLock | None = _sqlite_write_lock(self.path)
         self.info = StoreInfo("SQLite", str(self.path.resolve()), local_file=True)
         self.engine = sa.create_engine(
             f"sqlite:///{self.path}",
             poolclass=sa.pool.QueuePool,
-            pool_size=POOL_SIZE,
+            pool_size=POOL_KEPT,
             max_overflow=20,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         )
@@ -140,19 +159,20 @@ class Database:
             # Writers take the lock at BEGIN, so a check and its insert are one atomic step.
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("giftrun_write") else "BEGIN")
 
-    def _init_postgres(self, text: str, schema: str) -> None:
+    def _init_postgres(self, text: str, schema: str, pool_size: int) -> None:
         if not _SCHEMA_NAME.fullmatch(schema):
             raise StoreError(f"Database schema name '{schema}' is not valid: use lowercase letters, digits and _.")
         self.is_postgres = True
         self.data_dir = None
         self.path = None
         self.schema = schema
+        self._write_lock = None  # READ COMMITTED and advisory locks: writers need no queue here
         url = normalise_url(text)
         self.info = StoreInfo("PostgreSQL", f"{describe_url(url)} (schema {schema})", local_file=False)
         self.engine = sa.create_engine(
             url,
-            pool_size=POOL_SIZE,
-            max_overflow=POOL_OVERFLOW,
+            pool_size=min(POOL_KEPT, pool_size),
+            max_overflow=pool_size - min(POOL_KEPT, pool_size),
             pool_pre_ping=True,
             pool_recycle=1800,
             pool_timeout=30,
@@ -178,11 +198,22 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: serialised with every writer on SQLite; on Postgres,
-        callers take `lock()` on whatever they check before they insert."""
-        with self._errors(), self.engine.connect() as conn:
+        callers take `lock()` on whatever they check before they insert. On SQLite this
+        process's writers queue for the file's lock here first, so a lone process never
+        times out on its own busy lock (SQLite's busy handler polls, it does not queue:
+        with many threads one can lose every poll for longer than the busy timeout)."""
+        with self._errors(), self.engine.connect() as conn, self._queued():
             conn.execution_options(giftrun_write=True)
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _queued(self) -> Iterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        with self._write_lock:
+            yield
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -209,10 +240,12 @@ class Database:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(self._unavailable(exc)) from exc
-        except sa.exc.InterfaceError as exc:
-            raise StoreUnavailable(self._unavailable(exc)) from exc
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise StoreUnavailable(self._unavailable(exc), transient=is_transient(exc)) from exc
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+            if not is_transient(exc):  # a statement the database refuses: a bug, not a blip
+                raise
+            raise StoreUnavailable(self._unavailable(exc), transient=True) from exc
 
     def _unavailable(self, exc: Exception) -> str:
         reason = (

@@ -3,6 +3,7 @@ so a crash, a kill or a lost answer never leads to a second gift."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -239,6 +240,25 @@ class JournalMixin:
                     [{"err": UNKNOWN_AFTER_CRASH, "now": iso(utcnow()), "l": list_key, "e": e} for e in orphaned],
                 )
         return len(orphaned)
+
+    def adopt_row_gifts(self, list_key: str, gift_ids: Mapping[str, str]) -> int:
+        """Unknown lines whose row carries a gift id (email -> id) become sent with that id: Giftrun
+        wrote it there from &Open's answer while the store was away, or a person did after checking
+        &Open. Either way the gift exists, so the row is not "unknown". Audited; how many changed."""
+        sends, adopted = self.db.table("sends"), 0
+        with self.db.write() as conn:
+            for email, gift_id in gift_ids.items():
+                cur = self.db.execute(
+                    conn,
+                    f"UPDATE {sends} SET state='sent', gift_request_id=:g, error=NULL, "
+                    "finished_at=COALESCE(finished_at, :now) "
+                    "WHERE list_key=:l AND email=:e AND state='unknown' AND gift_request_id IS NULL",
+                    {"g": gift_id, "now": iso(utcnow()), "l": list_key, "e": normalize_email(email)},
+                )
+                if cur.rowcount:
+                    adopted += 1
+                    self._audit(conn, "list", "adopt-gift-id", list_key, email, f"the row carries gift {gift_id}")
+        return adopted
 
     def clear_unknown(self, list_key: str, email: str, actor: str) -> bool:
         """A person checked &Open and found no gift: the row may be sent again."""

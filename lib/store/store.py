@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .database import Database, StoreInfo
+from .database import POOL_SIZE, Database, StoreInfo
 from .donotgift import DoNotGiftMixin
 from .events import EventsMixin
 from .journal import JournalMixin
@@ -15,13 +15,25 @@ from .migrations import migrate
 from .resolution import ResolutionMixin
 from .runs import RunsMixin
 
+RETRY_SECONDS = 60.0  # how long a run waits for a store that blipped (GIFTRUN_DATABASE_RETRY_SECONDS)
+
 
 class Store(JournalMixin, RunsMixin, EventsMixin, ResolutionMixin, ListsMixin, DoNotGiftMixin):
     """`Store(folder)` is the embedded SQLite store in that folder; `Store(url)` with a
-    `postgresql://…` URL is a shared database (tables in `schema`). Opening migrates."""
+    `postgresql://…` URL is a shared database (tables in `schema`), at most `pool_size`
+    connections from this process. Opening migrates. `retry_seconds` is how long a send run
+    waits for the store to come back from a blip before it stops."""
 
-    def __init__(self, location: str | Path, *, schema: str | None = None) -> None:
-        self.db = Database(location, schema=schema)
+    def __init__(
+        self,
+        location: str | Path,
+        *,
+        schema: str | None = None,
+        pool_size: int = POOL_SIZE,
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
+        self.db = Database(location, schema=schema, pool_size=pool_size)
+        self.retry_seconds = retry_seconds
         self.data_dir = self.db.data_dir  # the folder of a SQLite store; None for a database
         self.path = self.db.path
         try:
