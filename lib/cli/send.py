@@ -182,7 +182,14 @@ def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.Ru
         source.finish(store)
     except Exception as exc:
         _out(f"Warning: finishing the write-back failed ({exc}); the journal keeps every result.")
-    if run.unflushed:
+    _say_unplaced(source)
+    refusal = getattr(source.sink, "refusal", "")
+    if run.unflushed and refusal:  # a CSV edited so that results cannot be merged: left as it is
+        _out(
+            f"Warning: {refusal} Its {len(run.unflushed)} results are kept in the journal: "
+            f"`python -m lib.cli status {source.text}` (or the next send) writes them."
+        )
+    elif run.unflushed:
         _out(
             f"Warning: {len(run.unflushed)} results could not be written to {loaded.name} "
             f"({p.writeback_error}). They are kept in the journal and written by the next run."
@@ -193,6 +200,16 @@ def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.Ru
         _out(f"Run stopped: {p.message}")
         return EXIT_STOPPED
     return EXIT_OK
+
+
+def _say_unplaced(source: Source) -> None:
+    """Results whose person has no row in the list any more (removed, or the email changed)."""
+    n = len(getattr(source.sink, "unplaced", ()))
+    if n:
+        _out(
+            f"Note: {n} result{' has' if n == 1 else 's have'} no row in {source.loaded.name} any more (removed, or "
+            f"the email changed, during the run); {'it is' if n == 1 else 'they are'} kept in the journal."
+        )
 
 
 EXPLAINED_ACTIONS = ("invalid", "duplicate", "skip", "do not gift", "unknown outcome", "blocked")
