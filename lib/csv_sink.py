@@ -170,9 +170,7 @@ class CsvFileSink:
                 placed.append((i, r))
         return placed, unplaced
 
-    def _render(
-        self, doc: csvio.CsvDocument, placed: Sequence[tuple[int, RowResult]]
-    ) -> tuple[bytes, tuple[str, ...]]:
+    def _render(self, doc: csvio.CsvDocument, placed: Sequence[tuple[int, RowResult]]) -> tuple[bytes, tuple[str, ...]]:
         """The file with the placed results written in, and its header row; result columns it
         lacks are added after the user's last column, in the contract's order."""
         frame = doc.frame.copy()

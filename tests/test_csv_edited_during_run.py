@@ -146,6 +146,6 @@ def test_a_file_that_cannot_be_merged_is_left_alone_and_the_next_status_writes_t
     assert status.returncode == 0, status.stdout + status.stderr
     ids = _gift_ids(sb)
     rows = csvio.read_csv(path.read_bytes()).frame.set_index("Email")
-    assert {e: rows.loc[e, "Gift request ID"] for e in rows.index} == {
-        e: ids.get(e, "") for e in rows.index
-    }, status.stdout
+    assert {e: rows.loc[e, "Gift request ID"] for e in rows.index} == {e: ids.get(e, "") for e in rows.index}, (
+        status.stdout
+    )
