@@ -13,8 +13,8 @@ from .. import eligibility as elig
 from .. import guardrails
 from ..andopen import AndOpenClient, AndOpenError, RunStoppingError
 from ..models import Campaign, utcnow
+from ..own_columns import describe_overwrites
 from ..recipients import YES_TEXT, is_unclear_approval
-from ..review import describe_overwrites
 from ..runtime import open_store
 from ..send_job import PreparedSend, SendChoices, prepare_send
 from ..sending import SendRun
@@ -46,7 +46,10 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     _import_shared_history(settings, store)
     limits = guardrails.RunLimits(args.max_gifts, settings.daily_limit)
     prepared = prepare_send(
-        loaded, store, SendChoices(campaign.id, args.actor, window, limits, args.rate, args.concurrency), now=utcnow()
+        loaded,
+        store,
+        SendChoices(campaign.id, args.actor, window, limits, args.rate, args.concurrency, args.overwrite_columns),
+        now=utcnow(),
     )
     loaded.frame = prepared.review.frame
     _print_plan(prepared, store, full=args.dry_run)
@@ -121,7 +124,8 @@ def _print_plan(prepared: PreparedSend, store: Store, *, full: bool) -> None:
     for line in guardrails.preflight(counts["send"], limits, room):
         _out(line)
     if prepared.overwrites:
-        _out(f"Note: {describe_overwrites(prepared.overwrites)}")
+        overwrite = prepared.choices.overwrite_columns
+        _out(f"Note: {describe_overwrites(prepared.overwrites, overwrite=overwrite, how=OVERWRITE_HOW)}")
 
 
 def _run_in_foreground(run: SendRun, planned: int) -> None:
@@ -212,6 +216,7 @@ def _say_unplaced(source: Source) -> None:
         )
 
 
+OVERWRITE_HOW = "To write over them instead, pass --overwrite-columns."
 EXPLAINED_ACTIONS = ("invalid", "duplicate", "skip", "do not gift", "unknown outcome", "blocked")
 
 
