@@ -134,3 +134,25 @@ def test_a_sheets_own_column_is_kept_too_unless_told_to_write_over_it(fake, make
     assert again.returncode == 0 and "Note: Your list has values" not in again.stdout, again.stdout
     assert fake.rows(KEY, "People")[0] == header
     assert [r["Eligibility"] for r in fake.table(KEY, "People")] == ["Tier 1", "Tier 2"]
+
+
+def test_status_keeps_the_lists_own_column_too(make_sandbox, tmp_path):
+    """`status` writes Gift status onto rows carrying a gift id: a copy of the list whose own
+    `Gift status` says something else keeps it, and the status goes to `Gift status (Giftrun)`."""
+    sb = make_sandbox()
+    env = cli_env(tmp_path / "data", sb)
+    (tmp_path / "sent.csv").write_bytes(directory_export("Team lead", "Dana"))
+    assert cli_in_process(tmp_path, env, "send", "sent.csv", "--campaign", sb.campaign_ids[0]).returncode == 0
+    gift = csvio.read_csv((tmp_path / "sent.csv").read_bytes()).frame["Gift request ID"][0]
+    copy = tmp_path / "crm.csv"
+    copy.write_bytes(
+        f"Email,First Name,Last Name,Gift request ID,Gift status\nana@example.com,Ana,Lopez,{gift},Contacted\n".encode()
+    )
+
+    proc = cli_in_process(tmp_path, env, "status", "crm.csv")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (
+        "'Gift status' (1 row: 1). Giftrun keeps them and writes its results to 'Gift status (Giftrun)'" in proc.stdout
+    )
+    row = csvio.read_csv(copy.read_bytes()).frame.iloc[0]
+    assert row["Gift status"] == "Contacted" and row["Gift status (Giftrun)"] == "Submitted", dict(row)
