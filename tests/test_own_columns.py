@@ -7,13 +7,12 @@ the list's column instead. For a CSV file and a Google Sheet alike.
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
 from lib import csvio
-from tests.support import cli_env, cli_in_process, posts
+from tests.support import cli_env, cli_in_process, posts, sheets_cli_env
 
 pytestmark = pytest.mark.usefixtures("store_backend")
 
@@ -110,12 +109,7 @@ SHEET = [
 def test_a_sheets_own_column_is_kept_too_unless_told_to_write_over_it(fake, make_sandbox, tmp_path, overwrite):
     sb = make_sandbox()
     fake.create_spreadsheet(KEY, {"People": [list(r) for r in SHEET]})
-    env = cli_env(
-        tmp_path / "data",
-        sb,
-        SHEETS_EMULATOR_HOST=fake.host,
-        GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps({"type": "service_account", "client_email": "x@y.iam"}),
-    )
+    env = sheets_cli_env(tmp_path / "data", sb, fake)
     args = ("send", LINK, "--campaign", sb.campaign_ids[0], *(["--overwrite-columns"] if overwrite else []))
     proc = cli_in_process(tmp_path, env, *args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
