@@ -56,8 +56,15 @@ def _base(key: str) -> str:
     return key.rsplit("#", 1)[0]
 
 
-def _shown(names: Sequence[str], limit: int = 6) -> str:
-    return ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
+def _header_change(was: Sequence[str], now: Sequence[str], limit: int = 4) -> str:
+    """What changed in a header row, shortly: columns gone, columns new, or columns moved."""
+
+    def names(found: list[str]) -> str:
+        return ", ".join(f"'{n}'" for n in found[:limit]) + (", …" if len(found) > limit else "")
+
+    gone, new = [h for h in was if h not in now], [h for h in now if h not in was]
+    parts = ([f"{names(gone)} no longer there"] if gone else []) + ([f"{names(new)} new"] if new else [])
+    return "; ".join(parts) or "its columns are in another order"
 
 
 class CsvFileSink:
@@ -136,10 +143,7 @@ class CsvFileSink:
             self._refuse(f"its fields are now separated by {doc.delimiter!r} instead of {self._delimiter!r}")
         header = header_names(doc)
         if header != self._header:
-            self._refuse(
-                f"its header row changed (it was {_shown(self._header)!s}; now {_shown(header)!s}), "
-                "so its rows cannot be matched to the people sent"
-            )
+            self._refuse(f"its header row changed ({_header_change(self._header, header)})")
         self._codec = doc.codec  # an ASCII file that now holds an accent is UTF-8: the same text
         return doc
 
