@@ -64,7 +64,7 @@ def _header_change(was: Sequence[str], now: Sequence[str], limit: int = 4) -> st
 
     gone, new = [h for h in was if h not in now], [h for h in now if h not in was]
     parts = ([f"{names(gone)} no longer there"] if gone else []) + ([f"{names(new)} new"] if new else [])
-    return "; ".join(parts) or "its columns are in another order"
+    return "; ".join(parts) or "the same columns in another order"
 
 
 class CsvFileSink:
