@@ -40,7 +40,6 @@ from .csvrecords import (
 )
 from .csvtext import TextCodec
 from .errors import GiftrunError
-from .headers import normalise_header
 from .writeback import (
     ELIGIBILITY,
     GIFT_REQUEST_ID,
@@ -49,6 +48,7 @@ from .writeback import (
     SEND_ERROR,
     SENT_AT,
     SKIP_REASON,
+    canonical_of,
     is_result_column,
     result_positions,
 )
@@ -150,7 +150,7 @@ class CsvDocument:
                 pos = self.width + len(new_names)
                 new_names.append(name)
                 result = is_result_column(name)
-            cap = _RESULT_CAPS.get(normalise_header(name)) if result else None
+            cap = RESULT_CELL_BYTES.get(canonical_of(name) or "") if result else None
             targets.append((pos, result, cap, frame[name].tolist()))
 
         pieces: list[str] = []
@@ -236,9 +236,6 @@ def _own_bytes(
             dropped.append(own.pop())
         total -= sum(size(raw[j]) + dsize for j in dropped)
     return max(total, 0)
-
-
-_RESULT_CAPS = {normalise_header(c): cap for c, cap in RESULT_CELL_BYTES.items()}
 
 
 # ---------------------------------------------------------------------------- reading

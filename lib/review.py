@@ -20,11 +20,7 @@ from .writeback import (
     GIFT_REQUEST_ID,
     GIFT_STATUS,
     REDEMPTION_URL,
-    RESULT_COLUMNS,
-    SEND_ERROR,
-    SENT_AT,
     RowResult,
-    result_columns,
     result_values,
 )
 
@@ -142,55 +138,3 @@ def status_results(frame: pd.DataFrame, store: Store) -> list[RowResult]:
         if values:
             out.append(RowResult(str(key), g.email, values))
     return out
-
-
-# What a send writes onto the row it sends (the rest is written before sending: `Review.results`).
-SEND_WRITES = (GIFT_REQUEST_ID, REDEMPTION_URL, SEND_ERROR, GIFT_STATUS, SENT_AT)
-
-
-@dataclass(frozen=True)
-class Overwrite:
-    """Values the list brought in one of Giftrun's result columns that a run writes over."""
-
-    column: str  # the user's header
-    rows: tuple[int, ...]  # 1-based data row numbers
-
-
-def own_values_replaced(loaded: LoadedList, rev: Review) -> list[Overwrite]:
-    """Cells of result columns that came with a list Giftrun has not written to (one that
-    lacks some of its result columns: Giftrun adds them all at its first write) and that
-    this run changes: before sending (`rev.frame`) or when it sends the row. Giftrun writes
-    over them (a `Sent at` or `Send error` left from elsewhere next to a new gift would make
-    the row lie, and the look-back reads `Sent at`), so the user is told first."""
-    present = result_columns(loaded.user_columns)
-    if len(present) == len(RESULT_COLUMNS):
-        return []
-    sending = {r.row_key for r in rev.plan.rows if r.action == RowAction.SEND}
-    keys = [str(k) for k in loaded.frame.index]
-    out = []
-    for canonical, column in sorted(present.items(), key=lambda kv: loaded.user_columns.index(kv[1])):
-        before, after = _texts(loaded.frame[column]), _texts(rev.frame[column])
-        rows = tuple(
-            n
-            for n, (key, b, a) in enumerate(zip(keys, before, after), start=1)
-            if b.strip() and (b != a or (canonical in SEND_WRITES and key in sending))
-        )
-        if rows:
-            out.append(Overwrite(column, rows))
-    return out
-
-
-def describe_overwrites(found: Sequence[Overwrite], limit: int = 8) -> str:
-    def rows(o: Overwrite) -> str:
-        shown = ", ".join(str(n) for n in o.rows[:limit]) + (", …" if len(o.rows) > limit else "")
-        return f"{len(o.rows)} row{'s' if len(o.rows) != 1 else ''}: {shown}"
-
-    columns = "; ".join(f"'{o.column}' ({rows(o)})" for o in found)
-    return (
-        f"Your list already has values of its own in columns Giftrun writes its results to — {columns}. "
-        "Giftrun will write over them. To keep them, rename those columns before sending."
-    )
-
-
-def _texts(series: pd.Series) -> list[str]:
-    return series.astype(object).where(series.notna(), "").astype(str).tolist()

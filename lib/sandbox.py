@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -86,6 +87,9 @@ class Faults:
     hang_after_create: float = 0.0
     hang_seconds: float = 30.0
     seed: int | None = None
+    # Called with each valid create's payload before the gift is made, on the request's thread:
+    # a test's hook to act (edit the list, stop a server) while a run is surely in flight.
+    before_create: Callable[[dict], None] | None = None
 
 
 @dataclass
@@ -437,6 +441,8 @@ class Sandbox:
                     "api_error", "service_unavailable", "The service is temporarily unavailable. Nothing was created."
                 ),
             )
+        if faults.before_create is not None:
+            faults.before_create(payload)
         gift_body = self._create_gift(payload)
         if draws[1] < faults.error_500_after_create:
             return _errors(500, _error("api_error", "internal_error", "An internal error occurred."))

@@ -15,8 +15,9 @@ import pandas as pd
 from . import eligibility as elig
 from .andopen import AndOpenClient
 from .guardrails import RunLimits
-from .plan import RunPlan
-from .review import Overwrite, Review, own_values_replaced, review
+from .own_columns import Overwrite, OwnColumnsSink, Written, diverted, values_not_giftruns, with_own_columns
+from .plan import RowAction, RunPlan
+from .review import Review, review
 from .sending import DEFAULT_RATE, FLUSH_INTERVAL, MAX_CONCURRENCY, SHEET_FLUSH_INTERVAL, SendRun
 from .sources import LoadedList
 from .store import NO_LOOKBACK, Store
@@ -33,6 +34,7 @@ class SendChoices:
     limits: RunLimits = RunLimits()
     rate: float = DEFAULT_RATE
     concurrency: int = MAX_CONCURRENCY
+    overwrite_columns: bool = False  # write into the user's own columns that share a result's name
 
 
 @dataclass
@@ -42,7 +44,9 @@ class PreparedSend:
     loaded: LoadedList
     review: Review
     choices: SendChoices
-    overwrites: list[Overwrite]  # the user's own values in result columns this run writes over: said first
+    overwrites: list[
+        Overwrite
+    ]  # the user's own values in columns named like results: kept (or written over), said first
 
     @property
     def plan(self) -> RunPlan:
@@ -52,6 +56,8 @@ class PreparedSend:
         """The run, not started. Its first write-back carries the review's results (why rows are
         skipped or invalid); a sheet is written less often than a file, to stay inside Google's quota."""
         c = self.choices
+        if sink is not None and (own := diverted(self.loaded)):
+            sink = OwnColumnsSink(sink, own)
         return SendRun(
             client,
             store,
@@ -79,5 +85,28 @@ def prepare_send(
 ) -> PreparedSend:
     """Review `loaded` for sending with `choices`; `extra_history` is a shared history sheet's
     rows, which the look-back counts as gifts."""
-    rev = review(loaded, store, choices.window, now=now, extra_history=extra_history)
-    return PreparedSend(loaded, rev, choices, own_values_replaced(loaded, rev))
+    kept, rev, found = review_for_send(
+        loaded, store, choices.window, overwrite=choices.overwrite_columns, now=now, extra_history=extra_history
+    )
+    return PreparedSend(kept, rev, choices, found)
+
+
+def review_for_send(
+    loaded: LoadedList,
+    store: Store,
+    window: elig.Window | None,
+    *,
+    overwrite: bool,
+    now: datetime | None = None,
+    extra_history: pd.DataFrame | None = None,
+) -> tuple[LoadedList, Review, list[Overwrite]]:
+    """The review, with the user's own columns that share a result's name kept (lib/own_columns.py):
+    the list gets Giftrun's own column for each, unless `overwrite`. Also what those columns hold
+    that a run would change, to say before it starts."""
+    rev = review(loaded, store, window, now=now, extra_history=extra_history)
+    sending = {r.row_key for r in rev.plan.rows if r.action == RowAction.SEND}
+    found = values_not_giftruns(loaded, rev.frame, sending, Written.known(store, loaded))
+    if found and not overwrite:
+        loaded = with_own_columns(loaded, found)
+        rev = review(loaded, store, window, now=now, extra_history=extra_history)
+    return loaded, rev, found

@@ -11,9 +11,8 @@ import pandas as pd
 
 from . import csvio
 from .errors import GiftrunError
-from .plan import apply_results
 from .recipients import YES_TEXT, ColumnMap, ensure_columns, match_columns
-from .writeback import APPROVED, RESULT_COLUMNS, RowResult, result_columns
+from .writeback import APPROVED, RESULT_COLUMNS, result_columns
 
 
 class SourceError(GiftrunError):
@@ -98,20 +97,3 @@ def load_csv_path(path: str | Path, overrides: Mapping[str, str] | None = None) 
     except csvio.CsvError as exc:
         raise SourceError(str(exc)) from None
     return prepare(document.frame, list_key=csv_list_key(p), name=p.name, overrides=overrides, document=document)
-
-
-class CsvFileSink:
-    """Writes the list back atomically on each flush: a kill leaves the old file or the new
-    one, never a torn one. Only result cells change; the rest of the file keeps its bytes."""
-
-    def __init__(self, path: str | Path, loaded: LoadedList) -> None:
-        self.path = Path(path)
-        self.loaded = loaded
-        self.writes = 0
-
-    def write(self, results: Sequence[RowResult]) -> None:
-        frame = apply_results(self.loaded.frame, results)
-        data = csv_bytes(self.loaded, frame, results_in(frame))  # fail before touching the disk
-        csvio.write_bytes_atomic(data, self.path)
-        self.loaded.frame = frame
-        self.writes += 1

@@ -35,26 +35,54 @@ RESULT_COLUMNS: tuple[str, ...] = (
 )
 
 
+# Giftrun's own column for a result, made when the list has a column of that name holding values
+# Giftrun did not write (lib/own_columns.py): `Eligibility (Giftrun)`. Found again by its name.
+OWN_SUFFIX = " (Giftrun)"
+
+
+def own_column(canonical: str) -> str:
+    return canonical + OWN_SUFFIX
+
+
 _BY_KEY = {normalise_header(c): c for c in RESULT_COLUMNS}
+_OWN_BY_KEY = {normalise_header(own_column(c)): c for c in RESULT_COLUMNS}
+
+
+def canonical_of(name: object) -> str | None:
+    """The result a header holds (`gift_request_id` and `Eligibility (Giftrun)` alike), else None."""
+    key = normalise_header(name)
+    return _BY_KEY.get(key) or _OWN_BY_KEY.get(key)
+
+
+def is_own_column(name: object) -> bool:
+    """A column Giftrun made for itself beside a user's column of the same name."""
+    return normalise_header(name) in _OWN_BY_KEY
 
 
 def result_positions(headers: Sequence[object]) -> dict[str, int]:
-    """Which of the user's columns is each result column, by position: the one whose header
-    is ours exactly (spaces around it aside), else the first whose header matches loosely
-    (`Gift Request ID`, `gift_request_id`, `GiftRequestID`). The one definition every
-    reader and writer (CSV file, Google Sheet, the app's table and download) uses, so a
-    result column is found, and written, wherever the user's list has it."""
+    """Which of the list's columns is each result column, by position: Giftrun's own column
+    (`Eligibility (Giftrun)`) when the list has one, else the one whose header is ours exactly
+    (spaces around it aside), else the first whose header matches loosely (`Gift Request ID`,
+    `gift_request_id`, `GiftRequestID`). The one definition every reader and writer (CSV
+    file, Google Sheet, the app's table and download) uses, so a result column is found, and
+    written, wherever the list has it."""
+    own: dict[str, int] = {}
     exact: dict[str, int] = {}
     loose: dict[str, int] = {}
     for j, header in enumerate(headers):
         text = str(header).strip()
-        canonical = _BY_KEY.get(normalise_header(text))
+        key = normalise_header(text)
+        if key in _OWN_BY_KEY:
+            own.setdefault(_OWN_BY_KEY[key], j)
+            continue
+        canonical = _BY_KEY.get(key)
         if canonical is None:
             continue
         loose.setdefault(canonical, j)
         if text == canonical:
             exact.setdefault(canonical, j)
-    return {c: exact.get(c, loose[c]) for c in RESULT_COLUMNS if c in loose}
+    found = {**loose, **exact, **own}
+    return {c: found[c] for c in RESULT_COLUMNS if c in found}
 
 
 def result_columns(columns: Iterable[object]) -> dict[str, str]:
@@ -68,7 +96,7 @@ def result_column(columns: Iterable[object], canonical: str) -> str | None:
 
 
 def is_result_column(name: object) -> bool:
-    return normalise_header(name) in _BY_KEY
+    return canonical_of(name) is not None
 
 
 def result_values(frame: pd.DataFrame, canonical: str) -> pd.Series | None:

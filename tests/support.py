@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
 import socket
@@ -98,6 +99,12 @@ def cli_env(data_dir: Path, sb: Sandbox | None = None, **overrides: str | None) 
         else:
             env[k] = v
     return env
+
+
+def sheets_cli_env(data_dir: Path, sb: Sandbox, fake) -> dict[str, str]:
+    """`cli_env` with Google Sheets on the fake Sheets API (tests/fake_sheets.py) and a service account."""
+    account = json.dumps({"type": "service_account", "client_email": "x@y.iam"})
+    return cli_env(data_dir, sb, SHEETS_EMULATOR_HOST=fake.host, GOOGLE_SERVICE_ACCOUNT_JSON=account)
 
 
 def run_cli(cwd: Path, env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:

@@ -11,7 +11,6 @@ pick; two fields given one column and a field given twice are refused too.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from lib.sandbox import Sandbox
 from lib.settings import Settings
 from lib.sheet_source import SheetColumnsError, load_sheet
 from tests.apptest_support import click, go, new_session, run, texts
-from tests.support import cli_env, posts, run_cli
+from tests.support import cli_env, posts, run_cli, sheets_cli_env
 
 COLUMNS = ["First Name", "Last Name", "Email", "Work Email", "Approved"]
 
@@ -171,12 +170,7 @@ def test_load_sheet_refuses_a_mapping_to_a_column_the_tab_no_longer_has(fake, tm
 def test_the_cli_refuses_a_bad_map_on_a_sheet(fake, make_sandbox, tmp_path):
     sb: Sandbox = make_sandbox()
     fake.create_spreadsheet(KEY, {"People": [list(r) for r in LIST]})
-    env = cli_env(
-        tmp_path / "data",
-        sb,
-        SHEETS_EMULATOR_HOST=fake.host,
-        GOOGLE_SERVICE_ACCOUNT_JSON=json.dumps({"type": "service_account", "client_email": "x@y.iam"}),
-    )
+    env = sheets_cli_env(tmp_path / "data", sb, fake)
     proc = run_cli(
         tmp_path, env, "send", LINK, "--campaign", sb.campaign_ids[0], "--map", "email=Work Emial", timeout=120
     )

@@ -220,12 +220,17 @@ def test_a_sheet_with_its_own_spellings_is_sent_once_into_its_own_columns(make_s
     assert [posted_email(r) for r in posts(sb)] == ["bo@example.com"]
     rows = fake.rows(KEY, TAB)
     missing = [c for c in RESULT_COLUMNS if c not in ("Gift request ID", "Sent at", "Send error")]
-    assert rows[0] == header + missing, "the sheet got a second column for one it already had"
+    # Bo's "old note" is not Giftrun's: that column stays the sheet's own (issue 20, item 2)
+    own = ["Send error (Giftrun)"]
+    assert rows[0] == header + missing + own, "the sheet got a second column for one it already had"
     by_email = {r[2]: dict(zip(rows[0], r + [""] * (len(rows[0]) - len(r)))) for r in rows[1:]}
     gift = sb.gifts_by_email()["bo@example.com"][0]
     assert by_email["bo@example.com"]["gift_request_id"] == gift["id"]
-    assert by_email["bo@example.com"]["Sent At"].endswith("UTC") and by_email["bo@example.com"]["send error"] == ""
-    assert "cy@example" in by_email["cy@example"]["send error"]
+    assert (
+        by_email["bo@example.com"]["Sent At"].endswith("UTC") and by_email["bo@example.com"]["send error"] == "old note"
+    )
+    assert by_email["bo@example.com"]["Send error (Giftrun)"] == ""
+    assert "cy@example" in by_email["cy@example"]["Send error (Giftrun)"] and by_email["cy@example"]["send error"] == ""
     assert by_email["ana@example.com"]["gift_request_id"] == "gr_from_another_tool"
 
     before = fake.rows(KEY, TAB)

@@ -8,6 +8,7 @@ import streamlit as st
 from lib import eligibility as elig
 from lib.andopen import AndOpenError
 from lib.models import Campaign, SendState, parse_iso, utcnow
+from lib.own_columns import Overwrite, describe_overwrites
 from lib.plan import RowAction
 from lib.recipients import is_approved
 from lib.review import Review
@@ -15,7 +16,7 @@ from lib.runtime import Services
 from lib.sending import SendRun
 from lib.sources import LoadedList
 from lib.unknowns import ago, unknowns_report
-from lib.writeback import result_columns
+from lib.writeback import is_own_column, result_columns
 
 from . import state
 from .text import md, plain
@@ -73,10 +74,30 @@ def editor_frame(loaded: LoadedList, rev: Review, approved_col: str) -> pd.DataF
     ]
     person = [c for c in (loaded.cmap.first_name, loaded.cmap.last_name, loaded.cmap.email) if c]
     results = result_columns(rev.frame.columns)  # the user's own spelling of a result column is that column
+    labels = {col if is_own_column(col) else canonical: col for canonical, col in results.items()}
     others = [c for c in loaded.user_columns if c != approved_col and c not in person and c not in results.values()]
-    for label, col in [*zip(person, person), *results.items(), *zip(others, others)]:
+    for label, col in [*zip(person, person), *labels.items(), *zip(others, others)]:
         display[label] = rev.frame[col].astype(object).where(rev.frame[col].notna(), "").astype(str)
     return display
+
+
+def overwrite_chosen() -> bool:
+    """Whether the user ticked "Write over my columns" (shown by `own_columns` when it matters)."""
+    return bool(st.session_state.get(state.OVERWRITE_COLUMNS, False))
+
+
+def own_columns(found: list[Overwrite]) -> None:
+    """Say which of the list's own columns share a result's name and hold values of their own, where
+    Giftrun writes instead, and offer the explicit choice to write over them."""
+    if not found:
+        return
+    how = "To write over them instead, tick Write over my columns."
+    st.warning(md(describe_overwrites(found, overwrite=overwrite_chosen(), how=how), limit=2000))
+    st.checkbox(
+        "Write over my columns",
+        key=state.OVERWRITE_COLUMNS,
+        help="Giftrun then writes its results into these columns, replacing the values your list brought.",
+    )
 
 
 def summary(rev: Review, window: elig.Window | None) -> None:

@@ -19,6 +19,7 @@ EDITOR_VERSION = "giftrun_editor_version"
 LOOKBACK = "giftrun_lookback"
 CAMPAIGN = "giftrun_campaign"
 SHEET_LINKS = "giftrun_sheet_links"  # list_key -> (link, tab) for lists that came from a sheet
+OVERWRITE_COLUMNS = "giftrun_overwrite_columns"  # Review & send: write over the list's own columns named like results
 MAPPING_NOTE = "giftrun_mapping_note"  # (list_key, why a reopened list lost a saved column choice), for Build list
 
 

@@ -6,8 +6,8 @@ import streamlit as st
 
 from lib import eligibility as elig
 from lib.recipients import apply_approval_edits, set_all_approved
-from lib.review import describe_overwrites, own_values_replaced, review, with_run_notes
-from lib.send_job import SendChoices
+from lib.review import with_run_notes
+from lib.send_job import SendChoices, review_for_send
 from lib.sources import csv_bytes, results_in
 from ui import limits as limits_ui
 from ui import runview, send_ui, sheets_ui, state
@@ -66,7 +66,10 @@ key = state.editor_key(loaded)
 edits = st.session_state.get(key, {}).get("edited_rows", {})
 effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits else loaded.frame
 loaded_view = type(loaded)(loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns)
-rev = review(loaded_view, svc.store, window, extra_history=sheets_ui.shared_history(svc))
+overwrite = runview.overwrite_chosen()
+_, rev, overwrites = review_for_send(
+    loaded_view, svc.store, window, overwrite=overwrite, extra_history=sheets_ui.shared_history(svc)
+)
 if (last := svc.registry.get(loaded.list_key)) is not None and last.snapshot().state != "running":
     rev = with_run_notes(rev, last.limited_results())  # why a limit kept rows back: not in the journal
 plan = rev.plan
@@ -109,9 +112,7 @@ st.data_editor(
 counts = plan.counts()
 runview.summary(rev, window)
 
-overwrites = own_values_replaced(loaded_view, rev)
-if overwrites:
-    st.warning(md(describe_overwrites(overwrites), limit=2000))
+runview.own_columns(overwrites)
 
 runview.overrides_and_unknowns(svc, loaded, rev, state.actor())
 
@@ -126,7 +127,7 @@ if st.button(
 ):
     loaded.frame = effective
     state.save_list(loaded)
-    if send_ui.start(svc, loaded, SendChoices(campaign_id, state.actor(), window, limits)):
+    if send_ui.start(svc, loaded, SendChoices(campaign_id, state.actor(), window, limits, overwrite_columns=overwrite)):
         state.bump_editor()
         st.rerun()
 

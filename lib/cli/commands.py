@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import donotgift
 from ..models import status_label
+from ..own_columns import OwnColumnsSink, Written, describe_overwrites, values_not_giftruns
 from ..plan import apply_results
 from ..polling import poll_statuses
 from ..review import held_results, status_results
@@ -111,7 +112,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     store.mark_orphans_unknown(loaded.list_key)
     held = held_results(loaded, store)  # incl. sends resolved from &Open's updates since their run
     results = merge_results(held + status_results(apply_results(loaded.frame, held), store))
-    source.sink.write(results)
+    sink = source.sink
+    found = values_not_giftruns(loaded, apply_results(loaded.frame, results), (), Written.known(store, loaded))
+    if found:  # the list's own columns named like results keep their values
+        _out(f"Note: {describe_overwrites(found, overwrite=False, how='')}".rstrip())
+        sink = OwnColumnsSink(sink, {o.canonical for o in found})
+    sink.write(results)
     source.finish(store)
     _out(f"Wrote Gift status for {len(results)} of {len(loaded.frame)} rows to {loaded.name}.")
     report = unknowns_report(store, loaded.list_key)

@@ -114,6 +114,12 @@ def _add_send(sub) -> None:
     s.add_argument("--actor", help="who is sending (audit trail; default GIFTRUN_ACTOR, else cli)")
     s.add_argument("--dry-run", action="store_true", help="show what would be sent; send and write nothing")
     s.add_argument(
+        "--overwrite-columns",
+        action="store_true",
+        help="write results into the list's own columns named like them (Eligibility, Sent at…) even where they "
+        "hold values Giftrun did not write; without it those are kept and Giftrun adds 'Eligibility (Giftrun)'…",
+    )
+    s.add_argument(
         "--max-gifts",
         type=MAX_GIFTS,
         default=None,

@@ -13,8 +13,8 @@ from .. import eligibility as elig
 from .. import guardrails
 from ..andopen import AndOpenClient, AndOpenError, RunStoppingError
 from ..models import Campaign, utcnow
+from ..own_columns import describe_overwrites
 from ..recipients import YES_TEXT, is_unclear_approval
-from ..review import describe_overwrites
 from ..runtime import open_store
 from ..send_job import PreparedSend, SendChoices, prepare_send
 from ..sending import SendRun
@@ -46,7 +46,10 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     _import_shared_history(settings, store)
     limits = guardrails.RunLimits(args.max_gifts, settings.daily_limit)
     prepared = prepare_send(
-        loaded, store, SendChoices(campaign.id, args.actor, window, limits, args.rate, args.concurrency), now=utcnow()
+        loaded,
+        store,
+        SendChoices(campaign.id, args.actor, window, limits, args.rate, args.concurrency, args.overwrite_columns),
+        now=utcnow(),
     )
     loaded.frame = prepared.review.frame
     _print_plan(prepared, store, full=args.dry_run)
@@ -121,7 +124,8 @@ def _print_plan(prepared: PreparedSend, store: Store, *, full: bool) -> None:
     for line in guardrails.preflight(counts["send"], limits, room):
         _out(line)
     if prepared.overwrites:
-        _out(f"Note: {describe_overwrites(prepared.overwrites)}")
+        overwrite = prepared.choices.overwrite_columns
+        _out(f"Note: {describe_overwrites(prepared.overwrites, overwrite=overwrite, how=OVERWRITE_HOW)}")
 
 
 def _run_in_foreground(run: SendRun, planned: int) -> None:
@@ -193,7 +197,14 @@ def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.Ru
         source.finish(store)
     except Exception as exc:
         _out(f"Warning: finishing the write-back failed ({exc}); the journal keeps every result.")
-    if run.unflushed:
+    _say_unplaced(source)
+    refusal = getattr(source.sink, "refusal", "")
+    if run.unflushed and refusal:  # a CSV edited so that results cannot be merged: left as it is
+        _out(
+            f"Warning: {refusal} Its {len(run.unflushed)} results are kept in the journal: "
+            f"`python -m lib.cli status {source.text}` (or the next send) writes them."
+        )
+    elif run.unflushed:
         _out(
             f"Warning: {len(run.unflushed)} results could not be written to {loaded.name} "
             f"({p.writeback_error}). They are kept in the journal and written by the next run."
@@ -206,6 +217,17 @@ def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.Ru
     return EXIT_OK
 
 
+def _say_unplaced(source: Source) -> None:
+    """Results whose person has no row in the list any more (removed, or the email changed)."""
+    n = len(getattr(source.sink, "unplaced", ()))
+    if n:
+        _out(
+            f"Note: {n} result{' has' if n == 1 else 's have'} no row in {source.loaded.name} any more (removed, or "
+            f"the email changed, during the run); {'it is' if n == 1 else 'they are'} kept in the journal."
+        )
+
+
+OVERWRITE_HOW = "To write over them instead, pass --overwrite-columns."
 EXPLAINED_ACTIONS = ("invalid", "duplicate", "skip", "do not gift", "unknown outcome", "blocked")
 
 

@@ -8,9 +8,10 @@ import stat
 from collections.abc import Sequence
 
 from ..control_chars import visible
+from ..csv_sink import CsvFileSink
 from ..recipients import ColumnMappingError
 from ..settings import Settings
-from ..sources import CsvFileSink, LoadedList, load_csv_path
+from ..sources import LoadedList, load_csv_path
 from ..store import Store
 from ..writeback import GIFT_REQUEST_ID, ResultSink, result_values
 from .common import CliError, _out

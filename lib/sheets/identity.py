@@ -17,52 +17,15 @@ How the write-back finds each key's row at every flush is in lib/sheets/flush.py
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from ..headers import normalise_header
-from ..models import normalize_email
+from ..row_identity import cell_text, identity, identity_keys
 
-
-def cell_text(value: Any) -> str:
-    """A cell as text: None and NaN are empty."""
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
-
-
-def _name_part(value: Any) -> str:
-    return " ".join(cell_text(value).split()).casefold()
-
-
-def identity(email: Any, first: Any = "", last: Any = "") -> str:
-    """A row's identity before numbering (see the module docstring)."""
-    e = normalize_email(cell_text(email))
-    if e:
-        return e
-    f, la = _name_part(first), _name_part(last)
-    if f or la:
-        return f"#name:{f}|{la}"
-    return "#blank"
-
-
-def identity_keys(triples: Iterable[tuple[Any, Any, Any]]) -> list[str]:
-    """Number identities by occurrence, in order: ['a@x.com#1', 'a@x.com#2', …]."""
-    seen: dict[str, int] = defaultdict(int)
-    out = []
-    for email, first, last in triples:
-        ident = identity(email, first, last)
-        seen[ident] += 1
-        out.append(f"{ident}#{seen[ident]}")
-    return out
+__all__ = ["cell_text", "identity", "identity_keys", "row_keys", "loose", "is_blank_row"]
 
 
 def row_keys(
