@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .andopen_hosts import is_sandbox
 from .errors import GiftrunError
+from .plain_numbers import PLAIN_DECIMAL, plain_decimal, plain_whole, shown_value
 
 
 class Secret:
@@ -115,6 +115,18 @@ class Settings:
                     return value
             return None
 
+        def given(name: str) -> Any:
+            """The first source that sets `name` at all, even to "" (a number setting that is
+            set but empty is refused, not skipped: it fails closed)."""
+            for src in sources:
+                try:
+                    value = src.get(name)
+                except Exception:  # st.secrets raises when no secrets file exists
+                    value = None
+                if value is not None:
+                    return value
+            return None
+
         def text(name: str) -> str | None:
             value = get(name)
             return str(value).strip() if value not in (None, "") else None
@@ -133,7 +145,7 @@ class Settings:
         from .guardrails import parse_daily_limit
 
         try:
-            daily_limit = parse_daily_limit(get("GIFTRUN_DAILY_LIMIT"))
+            daily_limit = parse_daily_limit(given("GIFTRUN_DAILY_LIMIT"))
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         domains = get("GIFTRUN_ALLOWED_DOMAINS") or ()
@@ -141,10 +153,10 @@ class Settings:
             domains = [d for d in domains.replace(";", ",").split(",")]
         return cls(
             actor=text("GIFTRUN_ACTOR"),
-            demo_speed=_demo_speed(text("GIFTRUN_DEMO_SPEED")),
+            demo_speed=_demo_speed(given("GIFTRUN_DEMO_SPEED")),
             sheets_emulator_host=text("SHEETS_EMULATOR_HOST"),
-            request_timeout=_lenient_positive("GIFTRUN_REQUEST_TIMEOUT", text("GIFTRUN_REQUEST_TIMEOUT"), float),
-            max_connections=_lenient_positive("GIFTRUN_MAX_CONNECTIONS", text("GIFTRUN_MAX_CONNECTIONS"), int),
+            request_timeout=_lenient_positive("GIFTRUN_REQUEST_TIMEOUT", given("GIFTRUN_REQUEST_TIMEOUT"), plain_decimal),
+            max_connections=_lenient_positive("GIFTRUN_MAX_CONNECTIONS", given("GIFTRUN_MAX_CONNECTIONS"), plain_whole),
             ephemeral_disk=(text("GIFTRUN_EPHEMERAL_DISK") or "").lower() in ("1", "true", "yes"),
             api_key=secret("ANDOPEN_API_KEY"),
             base_url=(text("ANDOPEN_BASE_URL") or None),
@@ -204,32 +216,31 @@ class Settings:
         return self.database_url.reveal(), schema
 
 
-def _demo_speed(raw: str | None) -> float:
+def _demo_speed(raw: object) -> float:
     if raw is None:
         return 1.0
-    try:
-        speed = float(raw)
-    except ValueError:
-        speed = math.nan
-    if not (math.isfinite(speed) and 0 < speed <= 10_000):
+    speed = plain_decimal(raw)
+    if speed is None or not 0 < speed <= 10_000:
         raise SettingsError(
-            f"GIFTRUN_DEMO_SPEED is '{raw[:20]}': give a number above 0, such as 20 "
-            "(the demo's gifts then move 20 times faster)."
+            f"GIFTRUN_DEMO_SPEED {shown_value(raw)}: give a number above 0 in {PLAIN_DECIMAL} "
+            "(20: the demo's gifts move 20 times faster)."
         )
     return speed
 
 
-def _lenient_positive(name: str, raw: str | None, kind: type) -> Any:
-    """A server limit: nonsense is logged and ignored (the default applies), so a typo never
-    keeps the webhook receiver from starting."""
+def _lenient_positive(name: str, raw: object, parse: Callable[[object], Any]) -> Any:
+    """A server limit: nonsense (a blank value too, and anything but plain digits) is logged and
+    ignored, so the documented default applies and a typo never keeps the webhook receiver from
+    starting."""
     if raw is None:
         return None
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
+    value = parse(raw)
     if value is None or not 0 < value < 1e9:
-        logging.getLogger("giftrun.http").warning("ignoring %s=%r: not a positive number", name, raw[:20])
+        logging.getLogger("giftrun.http").warning(
+            "ignoring %s: it %s, not a positive number in plain digits; the default applies",
+            name,
+            shown_value(raw),
+        )
         return None
     return value
 
