@@ -23,18 +23,20 @@ from .plain_numbers import PLAIN_DECIMAL, plain_decimal, plain_whole, shown_valu
 
 
 class Secret:
-    """A string that never prints itself; `.reveal()` is the only way to the value."""
+    """A string that never prints itself; `.reveal()` is the only way to the value. `shown` is
+    what to print instead when even a key's last 4 characters could be a password's (a URL)."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "_shown")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, shown: str | None = None) -> None:
         self._value = value
+        self._shown = shown
 
     def reveal(self) -> str:
         return self._value
 
     def masked(self) -> str:
-        return mask_token(self._value)
+        return self._shown if self._shown is not None else mask_token(self._value)
 
     def __repr__(self) -> str:
         return f"Secret({self.masked()})"
@@ -257,27 +259,28 @@ def _database(env_url: str | None, connections: Any) -> tuple[Secret | None, str
     if raw is None and section.get("host"):
         from sqlalchemy.engine import URL
 
+        if section.get("port") and plain_whole(section["port"]) is None:
+            raise SettingsError("[connections.giftrun] port must be a number in plain digits, such as 5432.")
         raw = URL.create(
             f"{section.get('dialect', 'postgresql')}+psycopg",
             username=section.get("username"),
             password=section.get("password"),
             host=section.get("host"),
-            port=int(section["port"]) if section.get("port") else None,
+            port=plain_whole(section["port"]) if section.get("port") else None,
             database=section.get("database"),
             query=dict(section.get("query") or {}),
         ).render_as_string(hide_password=False)
     schema = str(section["schema"]).strip() if section.get("schema") else None
     if not raw:
         return None, schema
-    from .store.database import is_database_url
+    from .store.db_url import DatabaseUrlError, describe_url, parse_database_url
 
-    if not is_database_url(raw):
-        raise SettingsError(
-            "GIFTRUN_DATABASE_URL (or [connections.giftrun] url) must be a PostgreSQL URL such as "
-            "postgresql://user:password@host:5432/dbname?sslmode=require. The value is not shown: "
-            "it may hold a password."
-        )
-    return Secret(raw), schema
+    name = "GIFTRUN_DATABASE_URL" if env_url else "[connections.giftrun] url"
+    try:
+        url = parse_database_url(raw, name)
+    except DatabaseUrlError as exc:
+        raise SettingsError(str(exc)) from None
+    return Secret(raw, shown=describe_url(url)), schema
 
 
 class SettingsError(GiftrunError):
