@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from .. import eligibility as elig
 from .. import guardrails
 from ..andopen import AndOpenClient, AndOpenError, RunStoppingError
+from ..control_chars import visible
 from ..models import Campaign, utcnow
 from ..recipients import YES_TEXT, is_unclear_approval
 from ..review import describe_overwrites
@@ -209,7 +210,7 @@ def _explain_rows(loaded: LoadedList, plan, *, full: bool, max_gifts: int | None
             if full or shown < limit:
                 why = f"beyond this run's cap of {max_gifts:,} gifts, not sent" if r.row_key in beyond else r.message
                 _out(
-                    f"  row {r.row_number} {r.recipient.email or '(no email)'}: {r.action}"
+                    f"  row {r.row_number} {visible(r.recipient.email, joiners=True) or '(no email)'}: {r.action}"
                     + (f" — {why}" if why else "")
                 )
             shown += 1
