@@ -323,7 +323,7 @@ class SendRun:
                 self._stop_at_daily_limit(item, claim)
                 return False
             entry = self.store.journal(self.list_key).get(normalize_email(item.recipient.email))
-            if claim.refusal in (Refusal.LOOKBACK, Refusal.DO_NOT_GIFT):  # skip this row, go on
+            if claim.refusal in (Refusal.LOOKBACK, Refusal.DO_NOT_GIFT, Refusal.UNKNOWN_ELSEWHERE):  # skip it, go on
                 self._emit(
                     RowResult(item.row_key, item.recipient.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
                     skipped=True,

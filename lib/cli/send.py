@@ -95,11 +95,11 @@ def _usable_campaign(client: AndOpenClient, campaign_id: str) -> Campaign:
 
 
 def _clear_unknowns(store: Store, list_key: str, emails: Sequence[str], actor: str) -> None:
-    for email in emails:
-        if store.clear_unknown(list_key, email, actor):
+    for email in emails:  # the person was checked in &Open: their unknown outcome in any list no longer holds them
+        if store.clear_unknown(list_key, email, actor, every_list=True):
             _out(f"Cleared the unknown outcome for {email}: it will be sent in this run if approved.")
         else:
-            _out(f"No unknown outcome recorded for {email} in this list; nothing cleared.")
+            _out(f"No unknown outcome recorded for {email}; nothing cleared.")
 
 
 def _print_plan(prepared: PreparedSend, store: Store, *, full: bool) -> None:
