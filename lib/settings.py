@@ -157,8 +157,8 @@ class Settings:
             actor=text("GIFTRUN_ACTOR"),
             demo_speed=_demo_speed(given("GIFTRUN_DEMO_SPEED")),
             sheets_emulator_host=text("SHEETS_EMULATOR_HOST"),
-            request_timeout=_lenient_positive("GIFTRUN_REQUEST_TIMEOUT", given("GIFTRUN_REQUEST_TIMEOUT"), plain_decimal),
-            max_connections=_lenient_positive("GIFTRUN_MAX_CONNECTIONS", given("GIFTRUN_MAX_CONNECTIONS"), plain_whole),
+            request_timeout=_lenient_positive("GIFTRUN_REQUEST_TIMEOUT", given, plain_decimal),
+            max_connections=_lenient_positive("GIFTRUN_MAX_CONNECTIONS", given, plain_whole),
             ephemeral_disk=(text("GIFTRUN_EPHEMERAL_DISK") or "").lower() in ("1", "true", "yes"),
             api_key=secret("ANDOPEN_API_KEY"),
             base_url=(text("ANDOPEN_BASE_URL") or None),
@@ -230,10 +230,11 @@ def _demo_speed(raw: object) -> float:
     return speed
 
 
-def _lenient_positive(name: str, raw: object, parse: Callable[[object], Any]) -> Any:
+def _lenient_positive(name: str, given: Callable[[str], Any], parse: Callable[[object], Any]) -> Any:
     """A server limit: nonsense (a blank value too, and anything but plain digits) is logged and
     ignored, so the documented default applies and a typo never keeps the webhook receiver from
     starting."""
+    raw = given(name)
     if raw is None:
         return None
     value = parse(raw)
