@@ -303,6 +303,8 @@ class SendRun:
                 log.exception("unexpected error while sending")
                 self._record(item, SendState.UNKNOWN, error=f"unexpected error ({type(exc).__name__})")
                 return
+            with self._lock:
+                self.progress.created += 1  # a gift, whatever happens to the store next
             self._record_sent(item, gift)
             return
 

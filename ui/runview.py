@@ -124,7 +124,7 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                 st.rerun(scope="app")
             verb = "Run finished" if p.state == "completed" else "Run stopped"
             msg = (
-                f"{verb}: {p.sent} sent, {p.rejected} rejected by &Open, {p.failed} not sent (safe to send "
+                f"{verb}: {p.sent_text('{n} sent')}, {p.rejected} rejected by &Open, {p.failed} not sent (safe to send "
                 f"again), {p.unknown} unknown outcome, {p.already} already sent earlier"
                 + (f", {p.skipped} skipped (just gifted from another list)" if p.skipped else "")
                 + (f", {p.limited} not sent (a limit was reached; see their Send error)" if p.limited else "")

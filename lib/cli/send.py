@@ -14,6 +14,7 @@ from .. import guardrails
 from ..andopen import AndOpenClient, AndOpenError, RunStoppingError
 from ..control_chars import visible
 from ..models import Campaign, utcnow
+from ..plan import RowAction
 from ..recipients import YES_TEXT, is_unclear_approval
 from ..review import describe_overwrites
 from ..runtime import open_store
@@ -145,10 +146,13 @@ def _run_in_foreground(run: SendRun, planned: int) -> None:
     if isinstance(getattr(run, "crash", None), BaseException):
         if isinstance(run.crash, RunInProgress):
             raise CliError(str(run.crash), EXIT_STOPPED)
-        raise CliError(
-            f"The run failed: {run.crash}. Everything sent so far is journalled; run the command again to continue.",
-            EXIT_STOPPED,
+        p = run.snapshot()
+        kept = (
+            f"{p.sent_text()}; run the command again to continue."
+            if p.unrecorded
+            else "Everything sent so far is journalled; run the command again to continue."
         )
+        raise CliError(f"The run failed: {run.crash}. {kept}", EXIT_STOPPED)
 
 
 def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.RunLimits) -> int:
@@ -156,7 +160,7 @@ def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.Ru
     loaded = source.loaded
     p = run.snapshot()
     _out(
-        f"Sent {p.sent} · rejected {p.rejected} · unknown outcome {p.unknown} · not sent (safe to retry) "
+        f"{p.sent_text()} · rejected {p.rejected} · unknown outcome {p.unknown} · not sent (safe to retry) "
         f"{p.failed} · skipped at send time {p.skipped} · not sent (a limit was reached) {p.limited} · "
         f"retries {p.retries} · 429s {p.throttled} · {p.elapsed:.1f}s"
     )
@@ -200,19 +204,21 @@ EXPLAINED_ACTIONS = ("invalid", "duplicate", "skip", "do not gift", "unknown out
 
 
 def _explain_rows(loaded: LoadedList, plan, *, full: bool, max_gifts: int | None = None, limit: int = 50) -> None:
-    """Say which rows will not be sent and why (every row on a dry run, which writes no
-    reason into the list, including the rows beyond the run's cap), and warn about Approved
-    values that are neither a yes nor a no."""
+    """Say which rows will not be sent and why; on a dry run, which writes nothing into the
+    list, every row with what would happen to it (send, or why not, the rows beyond the run's
+    cap included). Warn about Approved values that are neither a yes nor a no."""
     shown = 0
     beyond = set(guardrails.beyond_cap([i.row_key for i in plan.items], max_gifts)) if full else set()
     for r in plan.rows:
-        if str(r.action) in EXPLAINED_ACTIONS or (full and r.action.value != "send") or r.row_key in beyond:
+        if full or str(r.action) in EXPLAINED_ACTIONS:
             if full or shown < limit:
-                why = f"beyond this run's cap of {max_gifts:,} gifts, not sent" if r.row_key in beyond else r.message
-                _out(
-                    f"  row {r.row_number} {visible(r.recipient.email, joiners=True) or '(no email)'}: {r.action}"
-                    + (f" — {why}" if why else "")
-                )
+                what, why = str(r.action), r.message
+                if r.row_key in beyond:
+                    what, why = "not sent", f"beyond this run's cap of {max_gifts:,} gifts"
+                elif r.action == RowAction.SEND:
+                    what = "would be sent"
+                email = visible(r.recipient.email, joiners=True) or "(no email)"
+                _out(f"  row {r.row_number} {email}: {what}" + (f" — {why}" if why else ""))
             shown += 1
     if shown > limit and not full:
         _out(f"  … and {shown - limit} more rows (see Send error / Skip reason in the list).")

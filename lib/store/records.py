@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import EXIT_STOPPED, GiftrunError
 from ..guardrails import DailyRoom
 from ..models import EventSource, SendState, StatusEvent
+from ..timefmt import shown
 
 STALE_RUN_SECONDS = 30.0
 NO_LOOKBACK: Any = object()  # claim(): the look-back check is off
@@ -145,9 +146,9 @@ def gift_from(r: Mapping[str, Any]) -> GiftRecord:
 def unknown_elsewhere_reason(entry: JournalEntry) -> str:
     """Why a person another list may already have gifted is not sent, and how a person lifts it.
     Whatever the look-back (off too): only &Open knows whether that gift exists."""
-    when = (entry.attempted_at or "")[:16].replace("T", " ")
+    when = shown(entry.attempted_at, seconds=False) or "at an unknown time"
     return (
-        f"Held: a send to this person from another list ({when} UTC) has an unknown outcome, so they may "
+        f"Held: a send to this person from another list ({when}) has an unknown outcome, so they may "
         "already have a gift. "
         f"Check in &Open; if there is no gift, clear it (send … --clear-unknown {entry.email}, or on Review & send) "
         "and send again."
