@@ -6,7 +6,6 @@ lines only with --verbose."""
 
 from __future__ import annotations
 
-import csv
 import threading
 
 import pytest
@@ -14,11 +13,10 @@ import sqlalchemy as sa
 
 from lib.store.database import normalise_url
 from tests import backends
-from tests.support import TcpProxy, cli_env, cli_in_process, gift_counts, posts, until
+from tests.support import TcpProxy, cli_env, cli_in_process, gift_counts, posts, until, write_people
 
 pytestmark = pytest.mark.usefixtures("store_backend")
 
-HEADER = ["First Name", "Last Name", "Email", "Approved"]
 ROWS = [
     ["Ana", "Bauer", "ana@example.com", "yes"],  # 1 would be sent
     ["Bo", "Kim", "not-an-email", "yes"],  # 2 invalid
@@ -29,10 +27,7 @@ ROWS = [
 
 
 def write_list(path, rows=ROWS) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(HEADER)
-        w.writerows(rows)
+    write_people(path, rows)
 
 
 def test_a_dry_run_lists_every_row_with_what_would_happen(tmp_path, make_sandbox):

@@ -8,7 +8,6 @@ with 400, as they refuse control characters."""
 
 from __future__ import annotations
 
-import csv
 import json
 import warnings
 
@@ -18,7 +17,7 @@ from lib.recipients import validate_row
 from lib.webhooks import MalformedError, receiver_app, verify
 from tests.apptest_support import click, go, new_session, run
 from tests.receivers import SECRET, signed_headers
-from tests.support import cli_env, cli_in_process
+from tests.support import cli_env, cli_in_process, write_people
 
 with warnings.catch_warnings():  # "use httpx2": httpx is what this environment ships
     warnings.simplefilter("ignore")
@@ -55,15 +54,9 @@ def test_a_name_with_an_invisible_character_names_it_escaped(ch, named):
         assert problems == [problems[0]] and problems[0].startswith(f"{label} contains an invisible character ({named}")
 
 
-HEADER = ["First Name", "Last Name", "Email", "Approved"]
-
-
 def write_list(path, ch_rows) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(HEADER)
-        w.writerow(["Clean", "Person", "clean@example.com", "yes"])
-        w.writerows(["Ana", f"Bauer{i}", f"ana{i}{ch}@example.com", "yes"] for i, ch in enumerate(ch_rows))
+    clean = [["Clean", "Person", "clean@example.com", "yes"]]
+    write_people(path, clean + [["Ana", f"Bauer{i}", f"ana{i}{ch}@example.com", "yes"] for i, ch in enumerate(ch_rows)])
 
 
 def test_the_cli_names_every_one_escaped_and_prints_none_raw(store_backend, make_sandbox, tmp_path):

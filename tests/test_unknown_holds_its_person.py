@@ -6,8 +6,6 @@ claim refuses it too (a send from another list that goes unknown while this run 
 
 from __future__ import annotations
 
-import csv
-
 import pytest
 
 from lib import eligibility as elig
@@ -16,20 +14,16 @@ from lib.plan import RowAction
 from lib.review import review
 from lib.sources import load_csv_path
 from lib.store import NO_LOOKBACK, Refusal
-from tests.support import cli_env, cli_in_process, gift_counts, posted_email, posts
+from tests.support import cli_env, cli_in_process, gift_counts, posted_email, posts, write_people
 
 pytestmark = pytest.mark.usefixtures("store_backend")
 
 ANA = Recipient("Ana", "Bauer", "ana@example.com")
-HEADER = ["First Name", "Last Name", "Email", "Approved"]
 PEOPLE = [["Ana", "Bauer", "ana@example.com", "yes"], ["Bo", "Kim", "bo@example.com", "yes"]]
 
 
 def write_list(path, rows=PEOPLE) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(HEADER)
-        w.writerows(rows)
+    write_people(path, rows)
 
 
 def unknown_in(store, list_key: str, state: SendState = SendState.UNKNOWN, days_ago: int = 0) -> None:
