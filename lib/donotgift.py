@@ -72,7 +72,7 @@ def canonical(value: str) -> str:
     raw = str(value or "").strip()
     if not raw:
         raise DoNotGiftError("The value is empty: give an email (ana@example.com) or a domain (@example.com).")
-    if (bad := control_problem("The value", raw)) is not None:
+    if (bad := control_problem("The value", raw, joiners=False)) is not None:
         raise DoNotGiftError(bad)
     if len(raw) > MAX_VALUE:
         raise DoNotGiftError(

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .control_chars import visible
 from .models import parse_iso
+from .plain_numbers import plain_whole, shown_value
 from .timefmt import shown
 
 WINDOW = timedelta(hours=24)
@@ -130,18 +130,18 @@ def confirmed(typed: str | None, gifts: int) -> bool:
 
 
 def parse_daily_limit(value: object) -> int | None:
-    """GIFTRUN_DAILY_LIMIT from the environment (text) or secrets (a number); None when unset."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    """GIFTRUN_DAILY_LIMIT from the environment (text) or secrets (a number); None only when it
+    is not set at all. Fails closed: an empty or blank value (what a CI template sets when its
+    secret is missing) and anything but plain digits are refused, never read as "no limit"."""
+    if value is None:
         return None
-    text = str(value).strip().replace(",", "").replace("_", "")
-    usable = not isinstance(value, bool) and text.isascii() and text.isdigit() and len(text) <= 12
-    if not usable or not 1 <= int(text) <= MAX_GIFTS_CEILING:
-        shown = visible(str(value)[:40])
+    limit = plain_whole(value)
+    if limit is None or not 1 <= limit <= MAX_GIFTS_CEILING:
         raise ValueError(
-            f"{DAILY_LIMIT_NAME} is '{shown}': give a whole number of gifts from 1 to "
-            f"{MAX_GIFTS_CEILING:,}, or leave it unset for no daily limit."
+            f"{DAILY_LIMIT_NAME} {shown_value(value)}: give a whole number of gifts from 1 to "
+            f"{MAX_GIFTS_CEILING:,} in plain digits (such as 200), or remove it for no daily limit."
         )
-    return int(text)
+    return limit
 
 
 class RunCap:

@@ -16,6 +16,7 @@ from .journal_results import result_for_entry
 from .models import Recipient, SendState, normalize_email
 from .recipients import RowCheck, duplicate_message
 from .store import JournalEntry
+from .store.records import unknown_elsewhere_reason
 from .writeback import ELIGIBILITY, SEND_ERROR, SKIP_REASON, RowResult, result_columns
 
 
@@ -36,7 +37,7 @@ class RowAction(enum.StrEnum):
     DO_NOT_GIFT = "do not gift"  # on the do-not-gift list: no override sends it
     ALREADY_SENT = "already sent"
     UNKNOWN = "unknown outcome"
-    BLOCKED = "blocked"  # an earlier row with this email is unknown: check &Open first
+    BLOCKED = "blocked"  # an earlier row with this email, or another list's send to them, is unknown: check &Open
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,13 @@ def plan_rows(
     journal: Mapping[str, JournalEntry],
     eligibility: Mapping[str, Eligibility] | None = None,
     gift_ids: Mapping[str, str] | None = None,
+    held_elsewhere: Mapping[str, JournalEntry] | None = None,
 ) -> RunPlan:
     """Decide each row. Precedence: what the journal holds, a gift id already on the row
     (sent by an earlier run, another store or another tool: never sent again), then
-    approval, validation, duplicates among rows to send, the do-not-gift list, the look-back window."""
+    approval, validation, a send from another list whose outcome is unknown (`held_elsewhere`:
+    held whatever the look-back), duplicates among rows to send, the do-not-gift list, the
+    look-back window."""
     journal = _with_row_gifts(checks, journal, gift_ids or {})
     owners = _journal_owners(checks, journal)
     first_to_send: dict[str, int] = {}
@@ -141,6 +145,10 @@ def plan_rows(
             else:
                 msg = f"Same email as {where}, whose send has an unknown outcome — check in &Open first"
                 plans.append(RowPlan(c.row_key, c.row_number, RowAction.BLOCKED, c.recipient, msg))
+            continue
+        if (other := (held_elsewhere or {}).get(email)) is not None:
+            reason = unknown_elsewhere_reason(other)
+            plans.append(RowPlan(c.row_key, c.row_number, RowAction.BLOCKED, c.recipient, reason, other))
             continue
         if email in first_to_send:
             plans.append(

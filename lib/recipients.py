@@ -259,7 +259,7 @@ def validate_row(first: str, last: str, email: str) -> list[str]:
     problems = _name_problems("First name", first) + _name_problems("Last name", last)
     if not email:
         problems.append("Email is missing")
-    elif (bad := control_problem("Email", email)) is not None:
+    elif (bad := control_problem("Email", email, joiners=False)) is not None:
         problems.append(bad)
     elif not _email_ok(email):
         problems.append(f"Email '{_shown(email)}' is not a valid address")

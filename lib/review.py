@@ -80,7 +80,7 @@ def review(
             verdicts[str(k)] = Eligibility(False, reason, do_not_gift=True)
     ids = result_values(loaded.frame, GIFT_REQUEST_ID)
     gift_ids = dict(zip(loaded.frame.index.astype(str), ids)) if ids is not None else {}
-    plan = plan_rows(checks, journal, verdicts, gift_ids)
+    plan = plan_rows(checks, journal, verdicts, gift_ids, store.held_elsewhere(loaded.list_key))
     frame = apply_results(loaded.frame, eligibility_results(checks, verdicts) + plan.results())
     frame = apply_results(frame, status_results(frame, store))
     return Review(checks, verdicts, plan, frame)

@@ -18,6 +18,7 @@ class RunProgress:
     skipped: int = 0  # gifted from another list while this run went (look-back, checked at send time)
     limited: int = 0  # not sent: this run's cap or the team's daily limit was reached
     resolved: int = 0  # rows shown as unknown that &Open's own updates resolved while this run went
+    created: int = 0  # gifts &Open answered with an id, counted before the store records them
     retries: int = 0
     throttled: int = 0
     flushes: int = 0
@@ -42,6 +43,23 @@ class RunProgress:
     def eta(self) -> float | None:
         left = self.total - self.done - self.already - self.skipped - self.limited  # never sent by this run
         return (left / self.rate) if self.rate > 0 and left > 0 else (0.0 if left <= 0 else None)
+
+    @property
+    def unrecorded(self) -> int:
+        """Gifts &Open created that the store failed to record (a fault right after the answer):
+        gifts all the same, so a summary counts them as sent."""
+        return max(0, self.created - self.sent)
+
+    def sent_text(self, template: str = "Sent {n}") -> str:
+        """`Sent 3`, counting what &Open created even when the store failed to record it, so a
+        summary after a fault never says 0 while a gift exists."""
+        text = template.format(n=self.sent + self.unrecorded)
+        if not self.unrecorded:
+            return text
+        return (
+            f"{text} ({self.unrecorded} created by &Open but not recorded: the store failed right after; "
+            "check them in &Open before sending them again)"
+        )
 
     def counts(self) -> dict:
         return {

@@ -317,6 +317,8 @@ class SendRun(RunWriteBack):
                 log.exception("unexpected error while sending")
                 self._record(item, SendState.UNKNOWN, error=f"unexpected error ({type(exc).__name__})")
                 return
+            with self._lock:
+                self.progress.created += 1  # a gift, whatever happens to the store next
             self._record_sent(item, gift)
             return
 
@@ -353,7 +355,7 @@ class SendRun(RunWriteBack):
             ours = (SendState.ATTEMPTING, self.run_id, item.row_key)
             if entry and (entry.state, entry.run_id, entry.row_key) == ours:
                 return True  # our own claim, written before a blip hid the answer: tried again, it is ours
-            if claim.refusal in (Refusal.LOOKBACK, Refusal.DO_NOT_GIFT):  # skip this row, go on
+            if claim.refusal in (Refusal.LOOKBACK, Refusal.DO_NOT_GIFT, Refusal.UNKNOWN_ELSEWHERE):  # skip it, go on
                 self._emit(
                     RowResult(item.row_key, item.recipient.email, {ELIGIBILITY: "skip", SKIP_REASON: claim.reason}),
                     skipped=True,

@@ -10,31 +10,33 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .andopen_hosts import is_sandbox
 from .errors import GiftrunError
+from .plain_numbers import PLAIN_DECIMAL, plain_decimal, plain_whole, shown_value
 
 
 class Secret:
-    """A string that never prints itself; `.reveal()` is the only way to the value."""
+    """A string that never prints itself; `.reveal()` is the only way to the value. `shown` is
+    what to print instead when even a key's last 4 characters could be a password's (a URL)."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "_shown")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, shown: str | None = None) -> None:
         self._value = value
+        self._shown = shown
 
     def reveal(self) -> str:
         return self._value
 
     def masked(self) -> str:
-        return mask_token(self._value)
+        return self._shown if self._shown is not None else mask_token(self._value)
 
     def __repr__(self) -> str:
         return f"Secret({self.masked()})"
@@ -119,6 +121,18 @@ class Settings:
                     return value
             return None
 
+        def given(name: str) -> Any:
+            """The first source that sets `name` at all, even to "" (a number setting that is
+            set but empty is refused, not skipped: it fails closed)."""
+            for src in sources:
+                try:
+                    value = src.get(name)
+                except Exception:  # st.secrets raises when no secrets file exists
+                    value = None
+                if value is not None:
+                    return value
+            return None
+
         def text(name: str) -> str | None:
             value = get(name)
             return str(value).strip() if value not in (None, "") else None
@@ -137,7 +151,7 @@ class Settings:
         from .guardrails import parse_daily_limit
 
         try:
-            daily_limit = parse_daily_limit(get("GIFTRUN_DAILY_LIMIT"))
+            daily_limit = parse_daily_limit(given("GIFTRUN_DAILY_LIMIT"))
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         domains = get("GIFTRUN_ALLOWED_DOMAINS") or ()
@@ -145,16 +159,20 @@ class Settings:
             domains = [d for d in domains.replace(";", ",").split(",")]
         return cls(
             actor=text("GIFTRUN_ACTOR"),
-            demo_speed=_demo_speed(text("GIFTRUN_DEMO_SPEED")),
+            demo_speed=_demo_speed(given("GIFTRUN_DEMO_SPEED")),
             sheets_emulator_host=text("SHEETS_EMULATOR_HOST"),
-            request_timeout=_lenient_positive("GIFTRUN_REQUEST_TIMEOUT", text("GIFTRUN_REQUEST_TIMEOUT"), float),
-            max_connections=_lenient_positive("GIFTRUN_MAX_CONNECTIONS", text("GIFTRUN_MAX_CONNECTIONS"), int),
+            request_timeout=_lenient_positive("GIFTRUN_REQUEST_TIMEOUT", given, plain_decimal),
+            max_connections=_lenient_positive("GIFTRUN_MAX_CONNECTIONS", given, plain_whole),
             ephemeral_disk=(text("GIFTRUN_EPHEMERAL_DISK") or "").lower() in ("1", "true", "yes"),
             database_pool_size=int(
-                _bounded("GIFTRUN_DATABASE_POOL_SIZE", text("GIFTRUN_DATABASE_POOL_SIZE"), 1, 1000, DEFAULT_POOL_SIZE)
+                _bounded("GIFTRUN_DATABASE_POOL_SIZE", given("GIFTRUN_DATABASE_POOL_SIZE"), 1, 1000, DEFAULT_POOL_SIZE)
             ),
             database_retry_seconds=_bounded(
-                "GIFTRUN_DATABASE_RETRY_SECONDS", text("GIFTRUN_DATABASE_RETRY_SECONDS"), 0, 3600, DEFAULT_RETRY_SECONDS
+                "GIFTRUN_DATABASE_RETRY_SECONDS",
+                given("GIFTRUN_DATABASE_RETRY_SECONDS"),
+                0,
+                3600,
+                DEFAULT_RETRY_SECONDS,
             ),
             api_key=secret("ANDOPEN_API_KEY"),
             base_url=(text("ANDOPEN_BASE_URL") or None),
@@ -214,44 +232,44 @@ class Settings:
         return self.database_url.reveal(), schema
 
 
-def _demo_speed(raw: str | None) -> float:
+def _demo_speed(raw: object) -> float:
     if raw is None:
         return 1.0
-    try:
-        speed = float(raw)
-    except ValueError:
-        speed = math.nan
-    if not (math.isfinite(speed) and 0 < speed <= 10_000):
+    speed = plain_decimal(raw)
+    if speed is None or not 0 < speed <= 10_000:
         raise SettingsError(
-            f"GIFTRUN_DEMO_SPEED is '{raw[:20]}': give a number above 0, such as 20 "
-            "(the demo's gifts then move 20 times faster)."
+            f"GIFTRUN_DEMO_SPEED {shown_value(raw)}: give a number above 0 in {PLAIN_DECIMAL} "
+            "(20: the demo's gifts move 20 times faster)."
         )
     return speed
 
 
-def _bounded(name: str, raw: str | None, least: float, most: float, default: float) -> float:
-    """A plain decimal number from `least` to `most` (an integer when `least` is 1); unset: `default`."""
+def _bounded(name: str, raw: object, least: float, most: float, default: float) -> float:
+    """A number from `least` to `most` in plain digits (a whole one when `least` is 1); unset:
+    `default`. Set but empty, blank or spelled any other way: refused (it fails closed)."""
     if raw is None:
         return default
-    pattern = r"\d{1,9}" if least == 1 else r"\d{1,9}(\.\d{1,6})?"
-    value = float(raw) if re.fullmatch(pattern, raw) else math.nan
-    if not least <= value <= most:
+    value = plain_whole(raw) if least == 1 else plain_decimal(raw)
+    if value is None or not least <= value <= most:
         kind = "a whole number" if least == 1 else "a number of seconds"
-        raise SettingsError(f"{name} is '{raw[:20]}': give {kind} from {least:g} to {most:g}.")
-    return value
+        raise SettingsError(f"{name} {shown_value(raw)}: give {kind} from {least:g} to {most:g} in plain digits.")
+    return float(value)
 
 
-def _lenient_positive(name: str, raw: str | None, kind: type) -> Any:
-    """A server limit: nonsense is logged and ignored (the default applies), so a typo never
-    keeps the webhook receiver from starting."""
+def _lenient_positive(name: str, given: Callable[[str], Any], parse: Callable[[object], Any]) -> Any:
+    """A server limit: nonsense (a blank value too, and anything but plain digits) is logged and
+    ignored, so the documented default applies and a typo never keeps the webhook receiver from
+    starting."""
+    raw = given(name)
     if raw is None:
         return None
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
+    value = parse(raw)
     if value is None or not 0 < value < 1e9:
-        logging.getLogger("giftrun.http").warning("ignoring %s=%r: not a positive number", name, raw[:20])
+        logging.getLogger("giftrun.http").warning(
+            "ignoring %s: it %s, not a positive number in plain digits; the default applies",
+            name,
+            shown_value(raw),
+        )
         return None
     return value
 
@@ -268,27 +286,28 @@ def _database(env_url: str | None, connections: Any) -> tuple[Secret | None, str
     if raw is None and section.get("host"):
         from sqlalchemy.engine import URL
 
+        if section.get("port") and plain_whole(section["port"]) is None:
+            raise SettingsError("[connections.giftrun] port must be a number in plain digits, such as 5432.")
         raw = URL.create(
             f"{section.get('dialect', 'postgresql')}+psycopg",
             username=section.get("username"),
             password=section.get("password"),
             host=section.get("host"),
-            port=int(section["port"]) if section.get("port") else None,
+            port=plain_whole(section["port"]) if section.get("port") else None,
             database=section.get("database"),
             query=dict(section.get("query") or {}),
         ).render_as_string(hide_password=False)
     schema = str(section["schema"]).strip() if section.get("schema") else None
     if not raw:
         return None, schema
-    from .store.database import is_database_url
+    from .store.db_url import DatabaseUrlError, describe_url, parse_database_url
 
-    if not is_database_url(raw):
-        raise SettingsError(
-            "GIFTRUN_DATABASE_URL (or [connections.giftrun] url) must be a PostgreSQL URL such as "
-            "postgresql://user:password@host:5432/dbname?sslmode=require. The value is not shown: "
-            "it may hold a password."
-        )
-    return Secret(raw), schema
+    name = "GIFTRUN_DATABASE_URL" if env_url else "[connections.giftrun] url"
+    try:
+        url = parse_database_url(raw, name)
+    except DatabaseUrlError as exc:
+        raise SettingsError(str(exc)) from None
+    return Secret(raw, shown=describe_url(url)), schema
 
 
 class SettingsError(GiftrunError):

@@ -25,6 +25,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from .control_chars import problem as control_problem
 from .errors import GiftrunError
 from .httpguard import Limits, throttle_logs
 from .models import EventSource, StatusEvent
@@ -197,13 +198,17 @@ def _float(text: str) -> float:
 
 def _check_storable(name: str, value: str | None) -> None:
     """Refuse what the store cannot keep as text: control characters (NUL included),
-    unpaired surrogates, and values far longer than any real one."""
+    unpaired surrogates, and values far longer than any real one; and the invisible and
+    text-direction characters a list row may not hold either (ids, a status word, an email
+    and timestamps never need them)."""
     if value is None:
         return
     if len(value) > FIELD_LIMITS[name]:
         raise MalformedError(f"{name} is too long ({len(value)} characters; at most {FIELD_LIMITS[name]})")
     if _UNSTORABLE.search(value):
         raise MalformedError(f"{name} contains a control character or an unpaired surrogate")
+    if (bad := control_problem(name, value, joiners=False)) is not None:  # what a list row may not hold either
+        raise MalformedError(bad.removesuffix(": remove it"))
 
 
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")

@@ -81,6 +81,20 @@ def available_campaign(sb: Sandbox) -> str:
     return next(c["id"] for c in sb.campaigns if c["state"] == "available")
 
 
+# -- lists ----------------------------------------------------------------------------------------
+PEOPLE_HEADER = ["First Name", "Last Name", "Email", "Approved"]
+
+
+def write_people(path: Path, rows, header=PEOPLE_HEADER) -> None:
+    """A UTF-8 CSV list as a spreadsheet exports it: the header, then one line per row."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+
+
 # -- the CLI as a subprocess ----------------------------------------------------------------------
 def cli_env(data_dir: Path, sb: Sandbox | None = None, **overrides: str | None) -> dict[str, str]:
     """The environment for `python -m lib.cli`: none of the caller's &Open, Giftrun, Sheets or Google

@@ -1,10 +1,11 @@
-"""Control, direction and line-break characters in a name or an email are a row problem,
+"""Control, direction, invisible and line-break characters in a name or an email are a row problem,
 named specifically, and never reach &Open; the CLI never prints them raw.
 
 The class: C0 controls (\\x00-\\x1f, tab and line breaks included), DEL and the C1 controls
 (\\x7f-\\x9f), the Unicode line and paragraph separators, and every bidirectional formatting
-character (LRM, RLM, ALM, embeddings, overrides, isolates). Joiners stay allowed: names in
-Persian, Hindi or with emoji need them.
+character (LRM, RLM, ALM, embeddings, overrides, isolates), and the invisible ones (zero-width
+space, soft hyphen, word joiner, BOM). Joiners stay allowed in names: Persian, Hindi and emoji
+need them (an email never does: tests/test_invisible_characters.py).
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ CASES = [
     ("\x85", "a line break (\\x85)"),
     ("\u2028", "a line break (\\u2028)"),
     ("\u2029", "a line break (\\u2029)"),
-    ("\u200e", "a text-direction control character (\\u200e)"),
-    ("\u200f", "a text-direction control character (\\u200f)"),
-    ("\u061c", "a text-direction control character (\\u061c)"),
-    *[(chr(c), f"a text-direction control character (\\u{c:04x})") for c in range(0x202A, 0x202F)],
-    *[(chr(c), f"a text-direction control character (\\u{c:04x})") for c in range(0x2066, 0x206A)],
+    *[
+        (chr(c), f"an invisible character (\\u{c:04x}, which changes the text direction)")
+        for c in (0x200E, 0x200F, 0x061C, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+    ],
+    *[(chr(c), f"an invisible character (\\u{c:04x})") for c in (0x200B, 0x00AD, 0x2060, 0xFEFF)],
 ]
 IDS = [repr(ch) for ch, _w in CASES]
 

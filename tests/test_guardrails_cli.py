@@ -52,7 +52,7 @@ def test_max_gifts_10_on_30_approved_rows_sends_exactly_10_and_the_other_20_say_
     assert dry.returncode == 0, dry.stderr
     assert "Cap for this run: at most 10 gifts; 20 of the 30 rows to send will not be sent" in dry.stdout
     assert "Daily limit: none (GIFTRUN_DAILY_LIMIT is not set)." in dry.stdout
-    assert dry.stdout.count("beyond this run's cap of 10 gifts, not sent") == 20
+    assert dry.stdout.count(": not sent — beyond this run's cap of 10 gifts") == 20
     assert (tmp_path / "list.csv").read_bytes() == before and not gift_counts(cli.sandbox)
 
     done = cli("send", "list.csv", "--max-gifts", "10")

@@ -111,8 +111,10 @@ def test_an_update_that_does_not_fit_resolves_nothing_and_says_why(store, kind, 
 
 
 def test_one_gift_fitting_two_lost_sends_resolves_neither(store):
-    lost_send(store, list_key=LIST)
-    lost_send(store, list_key=OTHER)
+    lost_send(store, list_key=LIST, state=SendState.ATTEMPTING)  # two lists sent at once, both answers lost
+    lost_send(store, list_key=OTHER, state=SendState.ATTEMPTING)
+    for key in (LIST, OTHER):
+        store.record_outcome(key, "Ana@Bücher.example", SendState.UNKNOWN, error="the answer was lost (timed out)")
     store.add_event(update())
     assert line(store, list_key=LIST).state == line(store, list_key=OTHER).state == SendState.UNKNOWN
     assert len(audit(store, "unresolved")) == 2 and not audit(store, "resolve-unknown")

@@ -147,7 +147,7 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
                 st.rerun(scope="app")
             verb = "Run finished" if p.state == "completed" else "Run stopped"
             msg = (
-                f"{verb}: {p.sent} sent, {p.rejected} rejected by &Open, {p.failed} not sent (safe to send "
+                f"{verb}: {p.sent_text('{n} sent')}, {p.rejected} rejected by &Open, {p.failed} not sent (safe to send "
                 f"again), {p.unknown} unknown outcome, {p.already} already sent earlier"
                 + (f", {p.skipped} skipped (just gifted from another list)" if p.skipped else "")
                 + (f", {p.limited} not sent (a limit was reached; see their Send error)" if p.limited else "")
@@ -172,8 +172,10 @@ def progress(run: SendRun, loaded: LoadedList) -> None:
 
 def overrides_and_unknowns(svc: Services, loaded: LoadedList, rev: Review, actor: str) -> None:
     skipped = [r for r in rev.plan.rows if r.action == RowAction.SKIP]
-    unknown = [
-        r for r in rev.plan.rows if r.action == RowAction.UNKNOWN and r.journal and r.journal.state == SendState.UNKNOWN
+    unknown = [  # this list's, and another list's that holds a row here
+        r
+        for r in rev.plan.rows
+        if r.action in (RowAction.UNKNOWN, RowAction.BLOCKED) and r.journal and r.journal.state == SendState.UNKNOWN
     ]
     if skipped:
         with st.expander(f"Send anyway to {len(skipped)} skipped people (look-back override)"):
@@ -209,5 +211,5 @@ def overrides_and_unknowns(svc: Services, loaded: LoadedList, rev: Review, actor
             )
             if st.button("Clear these so they can be sent again", disabled=not chosen, key="unknown_go"):
                 for email in chosen:
-                    svc.store.clear_unknown(loaded.list_key, email, actor)
+                    svc.store.clear_unknown(loaded.list_key, email, actor, every_list=True)
                 st.rerun()

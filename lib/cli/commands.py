@@ -91,16 +91,23 @@ def _import_do_not_gift(args: argparse.Namespace, store: Store) -> int:
 
 # -- status -------------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    store = open_store(settings)
     if args.source is None:
-        return _poll_everything(args, settings, store)
+        if not args.poll:
+            raise CliError("Give a SOURCE to write statuses onto, or --poll to ask &Open about every gift stored.")
+        return _poll_everything(args, settings, _existing_store(settings))
     source = Source(args.source, settings, _parse_map(args.map), args.worksheet)
     loaded = source.loaded
+    store = _existing_store(settings)
     _print_notes(loaded)
     journal = store.journal(loaded.list_key)
     ids = [g for g in _gift_ids(loaded) if g.strip()]
-    ids += [e.gift_request_id for e in journal.values() if e.gift_request_id]
     _import_shared_history(settings, store)  # final statuses known elsewhere need no GET
+    if args.poll and ids and not _known(store, journal.values()) & {g.strip() for g in ids}:
+        raise CliError(
+            f"None of the {len(ids)} gift ids in {loaded.name} is known to the store at {store.info.where}: it is "
+            f"probably not the store that sent them. {_LIKELY_CAUSE} Nothing was polled or written."
+        )
+    ids += [e.gift_request_id for e in journal.values() if e.gift_request_id]
     if args.poll:
         client = _client(settings)
         summary = poll_statuses(client, store, ids, rate=args.rate)
@@ -126,11 +133,34 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+_LIKELY_CAUSE = (
+    "Check GIFTRUN_DATABASE_URL and GIFTRUN_DATABASE_SCHEMA (or GIFTRUN_DATA_DIR), and ANDOPEN_BASE_URL: "
+    "a sandbox's gifts are kept in a store of their own (the folder sandbox/, or the schema ending _sandbox)."
+)
+
+
+def _existing_store(settings: Settings) -> Store:
+    """The store earlier sends recorded, or a one-line refusal that creates nothing: `status`
+    reads what was sent, so an empty place means the configuration points elsewhere."""
+    from ..store.presence import store_exists, where
+
+    location, schema = settings.store_location()
+    if not store_exists(location, schema):
+        raise CliError(
+            f"There is no Giftrun store at {where(location, schema)}: no send was ever recorded with this "
+            f"configuration. {_LIKELY_CAUSE} Nothing was polled, written or created."
+        )
+    return open_store(settings)
+
+
+def _known(store: Store, journal) -> set[str]:
+    """Every gift id the store knows: its journal lines and the gifts it follows."""
+    return {g.gift_request_id for g in store.gifts()} | {e.gift_request_id for e in journal if e.gift_request_id}
+
+
 def _poll_everything(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     """`status --poll` with no SOURCE: every gift the store knows that is not final yet, from
     every list and host (a scheduled job keeps a shared database current without webhooks)."""
-    if not args.poll:
-        raise CliError("Give a SOURCE to write statuses onto, or --poll to ask &Open about every gift in the store.")
     _import_shared_history(settings, store)
     ids = [g.gift_request_id for g in store.gifts()]
     ids += [e.gift_request_id for e in store.all_sends() if e.gift_request_id]

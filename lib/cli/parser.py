@@ -75,7 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_send(sub)
     _add_lists_and_store(sub)
     _add_servers(sub)
+    _add_verbose(p)
     return p
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    """`--verbose` on every command, where people type it (`send list.csv --verbose`)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        parser.add_argument(
+            "--verbose", action="store_true", help="also print the log lines behind a message (for a bug report)"
+        )
+    for action in subs:
+        for child in dict.fromkeys(action.choices.values()):
+            _add_verbose(child)
 
 
 def _list_args(sp: argparse.ArgumentParser, optional: bool = False) -> None:
@@ -205,6 +218,14 @@ def _add_servers(sub) -> None:
     sb.set_defaults(func=cmd_sandbox)
 
 
+class _Quiet(logging.Filter):
+    """Without --verbose, what Giftrun's own modules log is left out: an expected failure reaches
+    the user once, as the command's one line, not also as log lines before it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("lib.")
+
+
 class _NoTraceback(logging.Formatter):
     """The CLI promises one clear line per problem, never a traceback."""
 
@@ -217,10 +238,12 @@ class _NoTraceback(logging.Formatter):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     handler = logging.StreamHandler()
     handler.setFormatter(_NoTraceback("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    args = build_parser().parse_args(argv)
+    if not getattr(args, "verbose", False):
+        handler.addFilter(_Quiet())
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING, handlers=[handler])
     try:
         settings = Settings.from_env()
         if "actor" in vars(args) and not args.actor:

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from .. import eligibility as elig
 from .. import guardrails
 from ..andopen import AndOpenClient, AndOpenError, RunStoppingError
+from ..control_chars import visible
 from ..models import Campaign, utcnow
 from ..own_columns import describe_overwrites
+from ..plan import RowAction
 from ..recipients import YES_TEXT, is_unclear_approval
 from ..runtime import open_store
 from ..send_job import PreparedSend, SendChoices, prepare_send
@@ -97,11 +99,11 @@ def _usable_campaign(client: AndOpenClient, campaign_id: str) -> Campaign:
 
 
 def _clear_unknowns(store: Store, list_key: str, emails: Sequence[str], actor: str) -> None:
-    for email in emails:
-        if store.clear_unknown(list_key, email, actor):
+    for email in emails:  # the person was checked in &Open: their unknown outcome in any list no longer holds them
+        if store.clear_unknown(list_key, email, actor, every_list=True):
             _out(f"Cleared the unknown outcome for {email}: it will be sent in this run if approved.")
         else:
-            _out(f"No unknown outcome recorded for {email} in this list; nothing cleared.")
+            _out(f"No unknown outcome recorded for {email}; nothing cleared.")
 
 
 def _print_plan(prepared: PreparedSend, store: Store, *, full: bool) -> None:
@@ -156,10 +158,13 @@ def _run_in_foreground(run: SendRun, planned: int) -> None:
     if isinstance(getattr(run, "crash", None), BaseException):
         if isinstance(run.crash, RunInProgress):
             raise CliError(str(run.crash), EXIT_STOPPED)
-        raise CliError(
-            f"The run failed: {run.crash}. Everything sent so far is journalled; run the command again to continue.",
-            EXIT_STOPPED,
+        p = run.snapshot()
+        kept = (
+            f"{p.sent_text()}; run the command again to continue."
+            if p.unrecorded
+            else "Everything sent so far is journalled; run the command again to continue."
         )
+        raise CliError(f"The run failed: {run.crash}. {kept}", EXIT_STOPPED)
 
 
 def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.RunLimits) -> int:
@@ -167,7 +172,7 @@ def _after_run(run: SendRun, store: Store, source: Source, limits: guardrails.Ru
     loaded = source.loaded
     p = run.snapshot()
     _out(
-        f"Sent {p.sent} · rejected {p.rejected} · unknown outcome {p.unknown} · not sent (safe to retry) "
+        f"{p.sent_text()} · rejected {p.rejected} · unknown outcome {p.unknown} · not sent (safe to retry) "
         f"{p.failed} · skipped at send time {p.skipped} · not sent (a limit was reached) {p.limited} · "
         f"retries {p.retries} · 429s {p.throttled} · {p.elapsed:.1f}s"
     )
@@ -232,19 +237,21 @@ EXPLAINED_ACTIONS = ("invalid", "duplicate", "skip", "do not gift", "unknown out
 
 
 def _explain_rows(loaded: LoadedList, plan, *, full: bool, max_gifts: int | None = None, limit: int = 50) -> None:
-    """Say which rows will not be sent and why (every row on a dry run, which writes no
-    reason into the list, including the rows beyond the run's cap), and warn about Approved
-    values that are neither a yes nor a no."""
+    """Say which rows will not be sent and why; on a dry run, which writes nothing into the
+    list, every row with what would happen to it (send, or why not, the rows beyond the run's
+    cap included). Warn about Approved values that are neither a yes nor a no."""
     shown = 0
     beyond = set(guardrails.beyond_cap([i.row_key for i in plan.items], max_gifts)) if full else set()
     for r in plan.rows:
-        if str(r.action) in EXPLAINED_ACTIONS or (full and r.action.value != "send") or r.row_key in beyond:
+        if full or str(r.action) in EXPLAINED_ACTIONS:
             if full or shown < limit:
-                why = f"beyond this run's cap of {max_gifts:,} gifts, not sent" if r.row_key in beyond else r.message
-                _out(
-                    f"  row {r.row_number} {r.recipient.email or '(no email)'}: {r.action}"
-                    + (f" — {why}" if why else "")
-                )
+                what, why = str(r.action), r.message
+                if r.row_key in beyond:
+                    what, why = "not sent", f"beyond this run's cap of {max_gifts:,} gifts"
+                elif r.action == RowAction.SEND:
+                    what = "would be sent"
+                email = visible(r.recipient.email, joiners=True) or "(no email)"
+                _out(f"  row {r.row_number} {email}: {what}" + (f" — {why}" if why else ""))
             shown += 1
     if shown > limit and not full:
         _out(f"  … and {shown - limit} more rows (see Send error / Skip reason in the list).")

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection
 
 from ..errors import EXIT_STOPPED, GiftrunError
 from .faults import is_transient
@@ -74,17 +74,17 @@ def is_database_url(text: str) -> bool:
 
 
 def normalise_url(text: str) -> URL:
-    """`postgresql://` and `postgres://` (as providers print them) mean psycopg 3."""
-    url = make_url(str(text).strip())
-    if url.get_backend_name().lower() not in ("postgresql", "postgres"):
-        raise StoreError(f"Only PostgreSQL databases are supported (got '{url.get_backend_name()}').")
-    return url.set(drivername="postgresql+psycopg")
+    """`postgresql://` and `postgres://` (as providers print them) mean psycopg 3. Read by the
+    one rule of db_url, so no part of a password is ever taken for the host that messages show."""
+    from .db_url import parse_database_url
+
+    return parse_database_url(text)
 
 
 def describe_url(url: URL) -> str:
-    host = url.host or "localhost"
-    port = f":{url.port}" if url.port else ""
-    return f"{host}{port}/{url.database or ''}"
+    from .db_url import describe_url as where
+
+    return where(url)
 
 
 def _lock_key(name: str) -> int:

@@ -13,7 +13,16 @@ from ..donotgift import Entry
 from ..guardrails import WINDOW, DailyRoom
 from ..models import Recipient, SendState, iso, normalize_email, utcnow
 from .database import Database
-from .records import NO_LOOKBACK, UNKNOWN_AFTER_CRASH, Claim, JournalEntry, Refusal, RunRecord, entry_from
+from .records import (
+    NO_LOOKBACK,
+    UNKNOWN_AFTER_CRASH,
+    Claim,
+    JournalEntry,
+    Refusal,
+    RunRecord,
+    entry_from,
+    unknown_elsewhere_reason,
+)
 
 _CLAIM = """
 INSERT INTO {sends} (list_key, email, state, run_id, row_key, first_name, last_name, email_as_typed,
@@ -45,6 +54,10 @@ SELECT list_key, attempted_at FROM {sends}
 WHERE email=:email AND list_key<>:list_key AND state IN ('sent', 'attempting', 'unknown')
   AND (CAST(:since AS TEXT) IS NULL OR attempted_at >= :since)
 ORDER BY attempted_at DESC LIMIT 1"""
+
+# A send from another list that may have created a gift: held whatever the look-back, even off.
+_ELSEWHERE = """
+SELECT * FROM {sends} WHERE state IN ('unknown', 'attempting') AND list_key<>:list_key"""
 
 # The daily limit counts what is or may be a gift, in every list (index sends_state).
 _DAILY = """
@@ -131,6 +144,13 @@ class JournalMixin:
                         "run was going — inside the look-back window",
                         Refusal.LOOKBACK,
                     )
+            unknown = db.execute(
+                conn,
+                _ELSEWHERE.format(sends=sends) + " AND email=:email AND state='unknown'",
+                {"list_key": list_key, "email": email},
+            )
+            if (held := unknown.mappings().first()) is not None:  # whatever the look-back: only &Open knows
+                return Claim(False, unknown_elsewhere_reason(entry_from(held)), Refusal.UNKNOWN_ELSEWHERE)
             if daily_limit is not None:
                 room = self._daily_room(conn, daily_limit, now)
                 if room.left == 0:
@@ -216,6 +236,17 @@ class JournalMixin:
             )
         return {r["email"]: entry_from(r) for r in rows}
 
+    def held_elsewhere(self, list_key: str) -> dict[str, JournalEntry]:
+        """Email → a send from another list whose outcome is unknown (an attempt whose run died
+        counts: it is unknown, only not marked so yet): that person is held in this list too,
+        whatever its look-back, until it resolves or is cleared. An attempt of a live run is not:
+        it becomes sent or unknown within seconds, and the claim checks again."""
+        with self.db.read() as conn:
+            rows = self.db.execute(conn, _ELSEWHERE.format(sends=self.db.table("sends")), {"list_key": list_key})
+            entries = [entry_from(r) for r in rows.mappings().all()]
+        live = {r.run_id for r in self.live_runs()} if any(e.state == SendState.ATTEMPTING for e in entries) else set()
+        return {e.email: e for e in entries if e.state == SendState.UNKNOWN or e.run_id not in live}
+
     def all_sends(self) -> list[JournalEntry]:
         """Every journalled send in every list (for the look-back check)."""
         with self.db.read() as conn:
@@ -260,14 +291,17 @@ class JournalMixin:
                     self._audit(conn, "list", "adopt-gift-id", list_key, email, f"the row carries gift {gift_id}")
         return adopted
 
-    def clear_unknown(self, list_key: str, email: str, actor: str) -> bool:
-        """A person checked &Open and found no gift: the row may be sent again."""
+    def clear_unknown(self, list_key: str, email: str, actor: str, *, every_list: bool = False) -> bool:
+        """A person checked &Open and found no gift: the row may be sent again. `every_list`: the
+        person's unknown outcomes in other lists too (they hold this list's row just the same)."""
+        sends, key = self.db.table("sends"), normalize_email(email)
         with self.db.write() as conn:
-            cur = self.db.execute(
-                conn,
-                f"DELETE FROM {self.db.table('sends')} WHERE list_key=:l AND email=:e AND state='unknown'",
-                {"l": list_key, "e": normalize_email(email)},
-            )
-            if cur.rowcount:
-                self._audit(conn, actor, "clear-unknown", list_key, email, "checked &Open: no gift; may be sent again")
-            return cur.rowcount == 1
+            where = "email=:e AND state='unknown'" + ("" if every_list else " AND list_key=:l")
+            lists = [
+                r[0]
+                for r in self.db.execute(conn, f"SELECT list_key FROM {sends} WHERE {where}", {"l": list_key, "e": key})
+            ]
+            self.db.execute(conn, f"DELETE FROM {sends} WHERE {where}", {"l": list_key, "e": key})
+            for cleared in lists:
+                self._audit(conn, actor, "clear-unknown", cleared, email, "checked &Open: no gift; may be sent again")
+            return bool(lists)

@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import EXIT_STOPPED, GiftrunError
 from ..guardrails import DailyRoom
 from ..models import EventSource, SendState, StatusEvent
+from ..timefmt import shown
 
 STALE_RUN_SECONDS = 30.0
 NO_LOOKBACK: Any = object()  # claim(): the look-back check is off
@@ -33,6 +34,7 @@ class Refusal(enum.StrEnum):
     LOOKBACK = "look-back"  # gifted from another list inside the window: skip the row
     DAILY_LIMIT = "daily limit"  # the team's 24-hour limit is reached: stop the run
     DO_NOT_GIFT = "do-not-gift"  # on the do-not-gift list: skip the row
+    UNKNOWN_ELSEWHERE = "unknown elsewhere"  # another list's send may have gifted them: skip the row
 
 
 @dataclass(frozen=True)
@@ -138,4 +140,16 @@ def gift_from(r: Mapping[str, Any]) -> GiftRecord:
         redemption_url=r["redemption_url"],
         first_seen_at=r["first_seen_at"],
         updated_at=r["updated_at"],
+    )
+
+
+def unknown_elsewhere_reason(entry: JournalEntry) -> str:
+    """Why a person another list may already have gifted is not sent, and how a person lifts it.
+    Whatever the look-back (off too): only &Open knows whether that gift exists."""
+    when = shown(entry.attempted_at, seconds=False) or "at an unknown time"
+    return (
+        f"Held: a send to this person from another list ({when}) has an unknown outcome, so they may "
+        "already have a gift. "
+        f"Check in &Open; if there is no gift, clear it (send … --clear-unknown {entry.email}, or on Review & send) "
+        "and send again."
     )
