@@ -150,7 +150,7 @@ def own_values_replaced(loaded: LoadedList, rev: Review) -> list[Overwrite]:
     over them (a `Sent at` or `Send error` left from elsewhere next to a new gift would make
     the row lie, and the look-back reads `Sent at`), so the user is told first."""
     present = result_columns(loaded.user_columns)
-    if len(present) == len(RESULT_COLUMNS):
+    if all(c in present for c in RESULT_COLUMNS):
         return []
     sending = {r.row_key for r in rev.plan.rows if r.action == RowAction.SEND}
     keys = [str(k) for k in loaded.frame.index]

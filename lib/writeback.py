@@ -22,6 +22,8 @@ ELIGIBILITY = "Eligibility"
 SKIP_REASON = "Skip reason"
 SENT_AT = "Sent at"
 APPROVED = "Approved"
+INVITATION_SENT_AT = "Invitation sent at"
+INVITATION_ERROR = "Invitation error"
 
 # Created if missing, after the user's own columns, in this order (docs/architecture.md, Contracts).
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -34,8 +36,11 @@ RESULT_COLUMNS: tuple[str, ...] = (
     SENT_AT,
 )
 
+# Written only by invitations (lib/invitations.py): added to a list the first time one is emailed.
+INVITATION_COLUMNS: tuple[str, ...] = (INVITATION_SENT_AT, INVITATION_ERROR)
+ALL_RESULT_COLUMNS = RESULT_COLUMNS + INVITATION_COLUMNS
 
-_BY_KEY = {normalise_header(c): c for c in RESULT_COLUMNS}
+_BY_KEY = {normalise_header(c): c for c in ALL_RESULT_COLUMNS}
 
 
 def result_positions(headers: Sequence[object]) -> dict[str, int]:
@@ -54,7 +59,7 @@ def result_positions(headers: Sequence[object]) -> dict[str, int]:
         loose.setdefault(canonical, j)
         if text == canonical:
             exact.setdefault(canonical, j)
-    return {c: exact.get(c, loose[c]) for c in RESULT_COLUMNS if c in loose}
+    return {c: exact.get(c, loose[c]) for c in ALL_RESULT_COLUMNS if c in loose}
 
 
 def result_columns(columns: Iterable[object]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from .database import Database, StoreInfo
 from .donotgift import DoNotGiftMixin
 from .events import EventsMixin
+from .invitations import InvitationsMixin
 from .journal import JournalMixin
 from .lists import ListsMixin
 from .migrations import migrate
@@ -16,7 +17,7 @@ from .resolution import ResolutionMixin
 from .runs import RunsMixin
 
 
-class Store(JournalMixin, RunsMixin, EventsMixin, ResolutionMixin, ListsMixin, DoNotGiftMixin):
+class Store(JournalMixin, RunsMixin, EventsMixin, ResolutionMixin, ListsMixin, DoNotGiftMixin, InvitationsMixin):
     """`Store(folder)` is the embedded SQLite store in that folder; `Store(url)` with a
     `postgresql://…` URL is a shared database (tables in `schema`). Opening migrates."""
 
