@@ -105,5 +105,6 @@ def start_server(
         else:
             kwargs.update(tls_context=context, require_starttls=True)
     if auth:
-        kwargs.update(authenticator=_authenticator, auth_required=True, auth_require_tls=tls_folder is not None)
+        # aiosmtpd counts only STARTTLS as TLS for AUTH; a TLS-from-the-start socket is TLS all along
+        kwargs.update(authenticator=_authenticator, auth_required=True, auth_require_tls=not implicit_tls)
     return MailCatcher(FaultyHandler(faults or Faults()), **kwargs).start()
