@@ -204,8 +204,11 @@ class InviteRun:
                 if self._stop.is_set():
                     return
             slot = max(slot, self.clock()) + self.interval
+            retries = self.progress.retries
             if not self._one(item):
                 return
+            if self.progress.retries != retries:  # after a backoff the slower pace counts from now
+                slot = self.clock() + self.interval
             if self.clock() - last_flush >= self.flush_interval:
                 self._flush()
                 last_flush = self.clock()
