@@ -162,7 +162,9 @@ def plan_invitations(
     rows = []
     for i, c in enumerate(checks):
         gid, url = ids[i].strip(), urls[i].strip()
-        status = (statuses.get(gid) or row_status[i]).strip().lower()
+        known = {statuses.get(gid, "").strip().lower(), row_status[i].strip().lower()}  # the store's and the row's
+        status = GiftStatus.CANCELLED if GiftStatus.CANCELLED in known else (statuses.get(gid) or row_status[i])
+        status = status.strip().lower()
         rec = journal.get((gid, kind)) if gid else None
         row = InviteRow(c.row_key, c.row_number, c.recipient.email, InviteAction.EMAIL, "", None, rec)
         action, why = _decide(c.approved, gid, url, status, blocked.get(c.row_key), invited[i], rec, c.recipient.email)
