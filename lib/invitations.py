@@ -2,7 +2,8 @@
 paced evenly, journalled before every SMTP transaction, stoppable from anywhere.
 
 - **Pace.** `GIFTRUN_EMAIL_RATE` emails a minute, one every 60/rate seconds on a fixed
-  schedule (a late email never makes the next ones burst). A temporary refusal (4xx, a
+  schedule; a run that fell behind (a slow store or write-back) makes up at most one second
+  of it, so no burst is ever larger than a second's worth. A temporary refusal (4xx, a
   timeout before the server took the message) backs off and slows the pace for the rest of
   the run; after `RETRIES` tries the row says "not sent, safe to retry".
 - **Never twice.** `Store.claim_invitation` journals the email before the transaction; the
@@ -40,6 +41,7 @@ BACKOFF = (5.0, 20.0, 60.0)  # seconds before the 2nd, 3rd, 4th try
 SLOWER = 1.5  # each temporary refusal stretches the pace by this much …
 MAX_INTERVAL = 120.0  # … up to one email every two minutes
 FLUSH_INTERVAL = 2.0
+CATCH_UP = 1.0  # seconds a run that fell behind (a slow store or write-back) may make up, no more
 STOP_POLL_INTERVAL = 0.5
 
 
@@ -203,7 +205,7 @@ class InviteRun:
                 self._sleep(wait)
                 if self._stop.is_set():
                     return
-            slot = max(slot, self.clock()) + self.interval
+            slot = max(slot, self.clock() - CATCH_UP) + self.interval
             retries = self.progress.retries
             if not self._one(item):
                 return
