@@ -34,7 +34,7 @@ from .invite_template import (
     bind_columns,
     render,
 )
-from .models import GiftStatus, normalize_email, parse_iso, utcnow
+from .models import GiftStatus, Recipient, normalize_email, parse_iso, utcnow
 from .recipients import check_rows
 from .smtp_url import Sender
 from .sources import LoadedList
@@ -155,9 +155,7 @@ def plan_invitations(
     gift_ids = {g.strip() for g in ids if g.strip()}
     journal = store.invitations(gift_ids=gift_ids)
     blocked = _do_not_gift(frame, loaded, store)
-    message_col = next(
-        (c for c in loaded.user_columns if normalise_header(c) == normalise_header(MESSAGE_COLUMN)), None
-    )
+    message_col = _message_column(loaded)
     seen: set[str] = set()
     rows = []
     for i, c in enumerate(checks):
@@ -177,25 +175,60 @@ def plan_invitations(
             rows.append(_replace(row, action, why))
             continue
         seen.add(gid)
-        values = {
-            FIRST_NAME: c.recipient.first_name,
-            LAST_NAME: c.recipient.last_name,
-            EMAIL: c.recipient.email,
-            REDEMPTION_URL: url,
-            SENDER_NAME: sender.name,
-            MESSAGE: str(frame.iloc[i][message_col]) if message_col else "",
-            **{p: str(frame.iloc[i][col]) for p, col in bound.items()},
-        }
-        sources = {**_builtin_sources(loaded), **bound}
+        item = _item(loaded, i, c.recipient, gid, url, bound, message_col, sender)
         try:
-            render(template, values, sources)
+            render(template, item.values, item.sources)
         except RowValueMissing as exc:
             rows.append(_replace(row, InviteAction.ROW_ERROR, exc.message))
             continue
-        name = " ".join(f"{c.recipient.first_name} {c.recipient.last_name}".split())
-        item = InviteItem(c.row_key, c.row_number, c.recipient.email, name, gid, values, sources)
         rows.append(InviteRow(c.row_key, c.row_number, c.recipient.email, InviteAction.EMAIL, "", item, rec))
     return InvitePlan(kind, tuple(rows))
+
+
+PENDING_LINK = "https://link.invalid/the-gift-link-once-the-gift-is-sent"
+
+
+def preview_item(loaded: LoadedList, row_key: str, template: Template, sender: Sender) -> InviteItem:
+    """Any row's values for the preview (the app's), from the same code the run's items come
+    from; a row without a gift yet shows PENDING_LINK where its link will be."""
+    keys = [str(k) for k in loaded.frame.index]
+    i = keys.index(row_key)
+    check = check_rows(loaded.frame.iloc[i : i + 1], loaded.cmap, [row_key])[0]
+    ids, urls = (_column(loaded.frame, c)[i].strip() for c in (GIFT_REQUEST_ID, REDEMPTION_URL_COLUMN))
+    bound = bind_columns(template, loaded.user_columns)
+    return _item(
+        loaded, i, check.recipient, ids or "preview", urls or PENDING_LINK, bound, _message_column(loaded), sender
+    )
+
+
+def _item(
+    loaded: LoadedList,
+    i: int,
+    recipient: Recipient,
+    gid: str,
+    url: str,
+    bound: Mapping[str, str],
+    message_col: str | None,
+    sender: Sender,
+) -> InviteItem:
+    row = loaded.frame.iloc[i]
+    values = {
+        FIRST_NAME: recipient.first_name,
+        LAST_NAME: recipient.last_name,
+        EMAIL: recipient.email,
+        REDEMPTION_URL: url,
+        SENDER_NAME: sender.name,
+        MESSAGE: str(row[message_col]) if message_col else "",
+        **{p: str(row[col]) for p, col in bound.items()},
+    }
+    sources = {**_builtin_sources(loaded), **bound}
+    name = " ".join(f"{recipient.first_name} {recipient.last_name}".split())
+    return InviteItem(str(loaded.frame.index[i]), i + 1, recipient.email, name, gid, values, sources)
+
+
+def _message_column(loaded: LoadedList) -> str | None:
+    key = normalise_header(MESSAGE_COLUMN)
+    return next((c for c in loaded.user_columns if normalise_header(c) == key), None)
 
 
 def _decide(

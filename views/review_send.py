@@ -9,8 +9,8 @@ from lib.recipients import apply_approval_edits, set_all_approved
 from lib.review import describe_overwrites, own_values_replaced, review, with_run_notes
 from lib.send_job import SendChoices
 from lib.sources import csv_bytes, results_in
+from ui import invite_ui, runview, send_ui, sheets_ui, state
 from ui import limits as limits_ui
-from ui import runview, send_ui, sheets_ui, state
 from ui.text import link_column, md, plain
 
 svc = state.services()
@@ -69,6 +69,7 @@ loaded_view = type(loaded)(loaded.list_key, loaded.name, effective, loaded.cmap,
 rev = review(loaded_view, svc.store, window, extra_history=sheets_ui.shared_history(svc))
 if (last := svc.registry.get(loaded.list_key)) is not None and last.snapshot().state != "running":
     rev = with_run_notes(rev, last.limited_results())  # why a limit kept rows back: not in the journal
+rev = invite_ui.with_invitations(svc, loaded_view, rev)  # the invitation journal, on each row
 plan = rev.plan
 
 b1, b2, _ = st.columns([1, 1, 4])
@@ -115,6 +116,7 @@ if overwrites:
 
 runview.overrides_and_unknowns(svc, loaded, rev, state.actor())
 
+invite_after = invite_ui.section(svc, loaded_view, rev)
 # -- send -----------------------------------------------------------------------------------
 run = svc.registry.get(loaded.list_key)
 running = run is not None and run.snapshot().state == "running"
@@ -126,7 +128,7 @@ if st.button(
 ):
     loaded.frame = effective
     state.save_list(loaded)
-    if send_ui.start(svc, loaded, SendChoices(campaign_id, state.actor(), window, limits)):
+    if send_ui.start(svc, loaded, SendChoices(campaign_id, state.actor(), window, limits), invite_after=invite_after):
         state.bump_editor()
         st.rerun()
 

@@ -264,6 +264,25 @@ class InvitationsMixin:
                 )
             return int(cur.rowcount)
 
+    def save_invite_template(self, list_key: str, kind: InviteKind, text: str, actor: str) -> None:
+        """The template the app's editor keeps with the list (the CLI reads a file instead)."""
+        with self.db.write() as conn:
+            self.db.execute(
+                conn,
+                f"INSERT INTO {self.db.table('invite_templates')} (list_key, kind, text, updated_by, updated_at) "
+                "VALUES (:l, :k, :t, :a, :now) ON CONFLICT (list_key, kind) DO UPDATE SET "
+                "text=excluded.text, updated_by=excluded.updated_by, updated_at=excluded.updated_at",
+                {"l": list_key, "k": InviteKind(kind).value, "t": text, "a": actor, "now": iso(utcnow())},
+            )
+
+    def invite_template(self, list_key: str, kind: InviteKind = InviteKind.INVITATION) -> str | None:
+        with self.db.read() as conn:
+            return self.db.execute(
+                conn,
+                f"SELECT text FROM {self.db.table('invite_templates')} WHERE list_key=:l AND kind=:k",
+                {"l": list_key, "k": InviteKind(kind).value},
+            ).scalar()
+
     def email_room(self, limit: int, now: datetime | None = None) -> EmailRoom:
         with self.db.read() as conn:
             return self._email_room(conn, limit, now or utcnow())

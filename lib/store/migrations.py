@@ -111,7 +111,7 @@ TABLES = ("sends", "runs", "events", "gifts", "overrides", "audit", "lists", "ou
 
 def ddl(db: Database, template: str) -> list[str]:
     """The statements of a template for this database's dialect."""
-    names = {t: db.table(t) for t in TABLES + ("do_not_gift", "invitations")}
+    names = {t: db.table(t) for t in TABLES + ("do_not_gift", "invitations", "invite_templates")}
     text = template.format(
         **names,
         blob="BYTEA" if db.is_postgres else "BLOB",
@@ -231,12 +231,20 @@ CREATE TABLE IF NOT EXISTS {invitations} (
 );
 CREATE INDEX IF NOT EXISTS invitations_state ON {invitations}(state, attempted_at);
 CREATE INDEX IF NOT EXISTS invitations_list ON {invitations}(list_key, email);
+CREATE TABLE IF NOT EXISTS {invite_templates} (
+    list_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    updated_by TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (list_key, kind)
+);
 """
 
 
 def _invitations(db: Database, conn: Connection) -> None:
     """The invitation journal: one line per gift and kind (invitation, reminder), written
-    before each email (store/invitations.py)."""
+    before each email (store/invitations.py), and the templates the app saves with a list."""
     for statement in ddl(db, _INVITATIONS):
         conn.exec_driver_sql(statement)
 
