@@ -28,6 +28,7 @@ from .invite_plan import UNKNOWN_INVITE, InviteItem
 from .invite_template import Template, build_message, message_id, render
 from .mailer import MailRecipientRefused, MailStop, MailTemporary, MailUnknown, SmtpMailer
 from .models import GiftStatus
+from .run_progress import keep_alive
 from .smtp_url import Sender
 from .store import Store
 from .store.invitations import InviteKind, InviteRefusal, InviteState
@@ -43,6 +44,7 @@ MAX_INTERVAL = 120.0  # … up to one email every two minutes
 FLUSH_INTERVAL = 2.0
 CATCH_UP = 1.0  # seconds a run that fell behind (a slow store or write-back) may make up, no more
 STOP_POLL_INTERVAL = 0.5
+HEARTBEAT_INTERVAL = 5.0
 
 
 @dataclass
@@ -145,18 +147,15 @@ class InviteRun:
         return self.run_id
 
     def _beat_loop(self) -> None:
-        """Alive for other processes, and a Stop pressed in any of them is heard here."""
-        ticks = 0
-        while not self._done.wait(STOP_POLL_INTERVAL):
-            ticks += 1
-            try:
-                who = self.store.stop_requested(self.run_id)
-                if who and not self._stop.is_set():
-                    self.stop(f"Stopped by {who}.")
-                if ticks % 10 == 0:
-                    self.store.heartbeat(self.run_id, self.snapshot().counts())
-            except Exception as exc:  # a busy store: the next tick tries again
-                log.warning("invite heartbeat failed: %s", exc)
+        keep_alive(
+            self.store,
+            self.run_id,
+            self._done,
+            self.stop,
+            lambda: self.snapshot().counts(),
+            poll=STOP_POLL_INTERVAL,
+            beat_every=HEARTBEAT_INTERVAL,
+        )
 
     # -- the run ----------------------------------------------------------------------------
     def execute(self) -> InviteProgress:

@@ -32,7 +32,7 @@ from .models import (
 )
 from .plan import SendItem
 from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
-from .run_progress import RunProgress
+from .run_progress import RunProgress, keep_alive
 from .store import NO_LOOKBACK, Claim, Refusal, Store
 from .timefmt import shown
 from .writeback import (
@@ -150,20 +150,16 @@ class SendRun:
         return self.run_id
 
     def _beat_loop(self) -> None:
-        """Tell other processes this run is alive, and hear a Stop pressed in any of them.
-        On its own thread: a slow write-back (a sheet backing off from 429s) must never
-        make a live run look dead."""
-        ticks = 0
-        while not self._done.wait(STOP_POLL_INTERVAL):
-            ticks += 1
-            try:
-                who = self.store.stop_requested(self.run_id)
-                if who and not self._stop.is_set():
-                    self.stop(f"Stopped by {who}.")
-                if ticks % round(HEARTBEAT_INTERVAL / STOP_POLL_INTERVAL) == 0:
-                    self.store.heartbeat(self.run_id, self.snapshot().counts())
-            except Exception as exc:  # a busy store: the next tick tries again, well inside the window
-                log.warning("run heartbeat failed: %s", exc)
+        """Alive for other processes, and a Stop pressed in any of them is heard (run_progress.keep_alive)."""
+        keep_alive(
+            self.store,
+            self.run_id,
+            self._done,
+            self.stop,
+            lambda: self.snapshot().counts(),
+            poll=STOP_POLL_INTERVAL,
+            beat_every=HEARTBEAT_INTERVAL,
+        )
 
     def execute(self) -> RunProgress:
         try:

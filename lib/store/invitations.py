@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection
 
 from ..donotgift import Entry
-from ..guardrails import WINDOW
+from ..guardrails import WINDOW, DailyRoom
 from ..models import iso, normalize_email, utcnow
 from .database import Database
 from .records import RunRecord
@@ -52,24 +52,11 @@ class InviteRefusal(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class EmailRoom:
-    """The team's rolling 24-hour email limit as it stands."""
-
-    limit: int
-    used: int
-    oldest_at: str | None = None
-
-    @property
-    def left(self) -> int:
-        return max(0, self.limit - self.used)
-
-
-@dataclass(frozen=True)
 class InviteClaim:
     claimed: bool
     refusal: InviteRefusal | None = None
     reason: str = ""
-    room: EmailRoom | None = None
+    room: DailyRoom | None = None
 
 
 @dataclass(frozen=True)
@@ -283,14 +270,14 @@ class InvitationsMixin:
                 {"l": list_key, "k": InviteKind(kind).value},
             ).scalar()
 
-    def email_room(self, limit: int, now: datetime | None = None) -> EmailRoom:
+    def email_room(self, limit: int, now: datetime | None = None) -> DailyRoom:
         with self.db.read() as conn:
             return self._email_room(conn, limit, now or utcnow())
 
-    def _email_room(self, conn: Connection, limit: int, now: datetime) -> EmailRoom:
+    def _email_room(self, conn: Connection, limit: int, now: datetime) -> DailyRoom:
         row = (
             self.db.execute(conn, _DAILY.format(t=self.db.table("invitations")), {"since": iso(now - WINDOW)})
             .mappings()
             .first()
         )
-        return EmailRoom(limit, int(row["used"] or 0), row["oldest"])
+        return DailyRoom(limit, int(row["used"] or 0), row["oldest"])
