@@ -15,6 +15,7 @@ page = st.navigation(
         st.Page("views/review_send.py", title="Review & send", icon="🎁"),
         st.Page("views/gift_status.py", title="Gift status", icon="📦"),
         st.Page("views/settings.py", title="Settings", icon="⚙️"),
+        *([st.Page("views/outbox.py", title="Outbox", icon="✉️")] if svc.mail_catcher is not None else []),
     ]
 )
 common.sidebar(svc)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -79,3 +83,32 @@ class RunProgress:
                 "resolved",
             )
         }
+
+
+def keep_alive(
+    store: Any,
+    run_id: str,
+    done: threading.Event,
+    stop: Callable[[str], None],
+    counts: Callable[[], dict],
+    *,
+    poll: float,
+    beat_every: float,
+) -> None:
+    """A run's heartbeat thread (gifts and emails alike): it tells other processes the run is
+    alive and hears a Stop pressed in any of them, until `done`. On its own thread, so a slow
+    write-back never makes a live run look dead; a busy store is tried again at the next tick."""
+    ticks, stopped, missed = 0, False, False
+    while not done.wait(poll):
+        ticks += 1
+        try:
+            who = store.stop_requested(run_id)
+            if who and not stopped:
+                stopped = True
+                stop(f"Stopped by {who}.")
+            if missed or ticks % max(1, round(beat_every / poll)) == 0:
+                store.heartbeat(run_id, counts())  # at once after a blip
+            missed = False
+        except Exception as exc:  # a busy or absent store: the run itself says it waits
+            missed = True
+            logging.getLogger("giftrun.runs").debug("run heartbeat failed: %s", exc)

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from .invitations import InviteRun
 from .sending import SendRun
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ class RunRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runs: dict[str, SendRun] = {}
+        self._invites: dict[str, InviteRun] = {}
         self.context: dict[str, object] = {}  # list_key -> whatever the UI needs to reattach
 
     def start(
@@ -44,6 +46,31 @@ class RunRegistry:
                 after(run)
             except Exception:
                 log.exception("after-run step of %s failed", run.run_id)
+
+    def start_invites(self, run: InviteRun) -> InviteRun:
+        """Take the list's email run lock (RunInProgress propagates), then email in the background."""
+        run.begin()
+        with self._lock:
+            self._invites[run.list_key] = run
+        threading.Thread(
+            target=self._execute_invites, args=(run,), daemon=True, name=f"invite-{run.run_id[:8]}"
+        ).start()
+        return run
+
+    @staticmethod
+    def _execute_invites(run: InviteRun) -> None:
+        try:
+            run.execute()
+        except Exception:
+            log.exception("invitation run %s failed", run.run_id)
+
+    def invite_runs(self) -> list[InviteRun]:
+        with self._lock:
+            return list(self._invites.values())
+
+    def invites(self, list_key: str) -> InviteRun | None:
+        with self._lock:
+            return self._invites.get(list_key)
 
     def get(self, list_key: str) -> SendRun | None:
         with self._lock:

@@ -15,8 +15,13 @@ from .settings import Secret, Settings
 from .store import Store
 
 if TYPE_CHECKING:
+    from .mail_catcher import MailCatcher
+    from .mailer import SmtpMailer
     from .runs import RunRegistry
+    from .smtp_url import Sender
     from .webhooks import WebhookIntake
+
+DEMO_SENDER = "Giftrun demo <demo@giftrun.invalid>"  # the demo's From when GIFTRUN_INVITE_FROM is not set
 
 HTTP_POOL = 64  # connections kept per host: at least sending.MAX_CONCURRENCY, so the pool never caps a run
 
@@ -79,10 +84,29 @@ class Services:
     store: Store
     demo: Demo | None
     registry: RunRegistry
+    mail_catcher: MailCatcher | None = None  # demo mode without GIFTRUN_SMTP_URL: the built-in outbox
 
     @property
     def demo_mode(self) -> bool:
         return self.demo is not None
+
+    def mailer(self) -> SmtpMailer | None:
+        """The mailbox invitations go from: GIFTRUN_SMTP_URL, else the demo's catcher, else None."""
+        from .mailer import SmtpMailer
+        from .smtp_url import parse_smtp_url
+
+        if self.settings.smtp_url is not None:
+            return SmtpMailer(self.settings.smtp_url, ca_file=self.settings.smtp_ca_file)
+        if self.mail_catcher is not None:
+            return SmtpMailer(parse_smtp_url(self.mail_catcher.url), timeout=10)
+        return None
+
+    def sender(self) -> Sender | None:
+        from .smtp_url import parse_sender
+
+        if self.settings.invite_from is not None:
+            return self.settings.invite_from
+        return parse_sender(DEMO_SENDER) if self.mail_catcher is not None else None
 
     def client(self) -> AndOpenClient:
         """A client over the process's shared connection pool."""
@@ -121,9 +145,13 @@ def get_services(settings_factory, *, port: int | None = None) -> Services:
 
             settings: Settings = settings_factory()
             store = open_store(settings, demo=settings.demo_mode)  # first: an unreachable database starts nothing
-            demo = None
+            demo, catcher = None, None
             if settings.demo_mode:
                 hook = f"http://127.0.0.1:{port}/webhooks/andopen" if port else None
                 demo = Demo.start(hook, speed=settings.demo_speed)
-            _services = Services(settings, store, demo, RunRegistry())
+                if settings.smtp_url is None:  # invitations stay on this machine
+                    from .mail_catcher import MailCatcher
+
+                    catcher = MailCatcher().start()
+            _services = Services(settings, store, demo, RunRegistry(), catcher)
         return _services

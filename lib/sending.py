@@ -33,7 +33,7 @@ from .models import (
 from .plan import SendItem
 from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
 from .run_journal import RunJournal
-from .run_progress import RunProgress
+from .run_progress import RunProgress, keep_alive
 from .run_writeback import RunWriteBack
 from .store import NO_LOOKBACK, Claim, Refusal, Store
 from .store_pause import StorePause
@@ -156,22 +156,16 @@ class SendRun(RunWriteBack):
         return self.run_id
 
     def _beat_loop(self) -> None:
-        """Tell other processes this run is alive, and hear a Stop pressed in any of them.
-        On its own thread: a slow write-back (a sheet backing off from 429s) must never
-        make a live run look dead."""
-        ticks, missed = 0, False
-        while not self._done.wait(STOP_POLL_INTERVAL):
-            ticks += 1
-            try:
-                who = self.store.stop_requested(self.run_id)
-                if who and not self._stop.is_set():
-                    self.stop(f"Stopped by {who}.")
-                if missed or ticks % round(HEARTBEAT_INTERVAL / STOP_POLL_INTERVAL) == 0:
-                    self.store.heartbeat(self.run_id, self.snapshot().counts())  # at once after a blip
-                missed = False
-            except Exception as exc:  # a busy or absent store: the next tick tries again (the run says it waits)
-                missed = True
-                log.debug("run heartbeat failed: %s", exc)
+        """Alive for other processes, and a Stop pressed in any of them is heard (run_progress.keep_alive)."""
+        keep_alive(
+            self.store,
+            self.run_id,
+            self._done,
+            self.stop,
+            lambda: self.snapshot().counts(),
+            poll=STOP_POLL_INTERVAL,
+            beat_every=HEARTBEAT_INTERVAL,
+        )
 
     def execute(self) -> RunProgress:
         try:

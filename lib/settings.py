@@ -15,11 +15,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .andopen_hosts import is_sandbox
 from .errors import GiftrunError
 from .plain_numbers import PLAIN_DECIMAL, plain_decimal, plain_whole, shown_value
+
+if TYPE_CHECKING:
+    from .smtp_url import Sender, SmtpUrl
 
 
 class Secret:
@@ -102,6 +105,13 @@ class Settings:
     ephemeral_disk: bool = False  # GIFTRUN_EPHEMERAL_DISK: this host's disk is wiped at a restart
     database_pool_size: int = DEFAULT_POOL_SIZE  # GIFTRUN_DATABASE_POOL_SIZE: connections per process
     database_retry_seconds: float = DEFAULT_RETRY_SECONDS  # GIFTRUN_DATABASE_RETRY_SECONDS: a run waits out a blip
+    smtp_url: SmtpUrl | None = None  # GIFTRUN_SMTP_URL: the mailbox invitations go from (password a Secret)
+    smtp_ca_file: Path | None = (
+        None  # GIFTRUN_SMTP_CA_FILE: a private CA the SMTP server's certificate is checked against
+    )
+    invite_from: Sender | None = None  # GIFTRUN_INVITE_FROM: `Name <address>` on invitations
+    email_rate: float = 20.0  # GIFTRUN_EMAIL_RATE: invitations per minute, spread evenly
+    email_daily_limit: int | None = None  # GIFTRUN_EMAIL_DAILY_LIMIT: emails in any 24 hours across the team
 
     @property
     def demo_mode(self) -> bool:
@@ -154,6 +164,7 @@ class Settings:
             daily_limit = parse_daily_limit(given("GIFTRUN_DAILY_LIMIT"))
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
+        mail = _mail_settings(text, secret)
         domains = get("GIFTRUN_ALLOWED_DOMAINS") or ()
         if isinstance(domains, str):
             domains = [d for d in domains.replace(";", ",").split(",")]
@@ -188,6 +199,7 @@ class Settings:
             database_schema=schema or DEFAULT_SCHEMA,
             database_schema_explicit=bool(schema),
             daily_limit=daily_limit,
+            **mail,
         )
 
     @classmethod
@@ -230,6 +242,25 @@ class Settings:
         elif sandbox and not self.database_schema_explicit:
             schema += "_sandbox"
         return self.database_url.reveal(), schema
+
+
+def _mail_settings(text: Any, secret: Any) -> dict[str, Any]:
+    """The invitation mailbox's settings (lib/smtp_url.py parses them; its errors are SettingsErrors)."""
+    from . import smtp_url as smtp
+
+    try:
+        raw_url = secret("GIFTRUN_SMTP_URL")
+        sender = text("GIFTRUN_INVITE_FROM")
+        ca_file = text("GIFTRUN_SMTP_CA_FILE")
+        return {
+            "smtp_url": smtp.parse_smtp_url(raw_url.reveal()) if raw_url else None,
+            "smtp_ca_file": Path(ca_file).expanduser() if ca_file else None,
+            "invite_from": smtp.parse_sender(sender) if sender else None,
+            "email_rate": smtp.parse_email_rate(text("GIFTRUN_EMAIL_RATE")),
+            "email_daily_limit": smtp.parse_email_daily_limit(text("GIFTRUN_EMAIL_DAILY_LIMIT")),
+        }
+    except smtp.MailSettingsError as exc:
+        raise SettingsError(exc.message) from None
 
 
 def _demo_speed(raw: object) -> float:

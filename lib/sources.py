@@ -12,7 +12,7 @@ import pandas as pd
 from . import csvio
 from .errors import GiftrunError
 from .recipients import YES_TEXT, ColumnMap, ensure_columns, match_columns
-from .writeback import APPROVED, RESULT_COLUMNS, result_columns
+from .writeback import ALL_RESULT_COLUMNS, APPROVED, RESULT_COLUMNS, result_columns
 
 
 class SourceError(GiftrunError):
@@ -65,7 +65,7 @@ def prepare(
 def results_in(frame: pd.DataFrame) -> list[str]:
     """The frame's columns that hold Giftrun's results, in the contract's order."""
     found = result_columns(frame.columns)
-    return [found[c] for c in RESULT_COLUMNS if c in found]
+    return [found[c] for c in ALL_RESULT_COLUMNS if c in found]
 
 
 def csv_bytes(loaded: LoadedList, frame: pd.DataFrame, columns: Sequence[str]) -> bytes:

@@ -6,6 +6,7 @@ import pandas as pd
 
 from .models import STATUS_RANK, GiftStatus, status_label
 from .store import Store
+from .store.invitations import InvitationRecord, InviteKind, InviteState
 from .timefmt import shown
 
 FUNNEL = (GiftStatus.SUBMITTED, GiftStatus.REDEEMED, GiftStatus.DISPATCHED, GiftStatus.DELIVERED)
@@ -13,18 +14,31 @@ FOLLOW_UP = {
     "Redeemed: a good moment to follow up": GiftStatus.REDEEMED.value,
     "Cancelled: reach out another way": GiftStatus.CANCELLED.value,
 }
-GIFT_COLUMNS = ["Recipient", "Status", "Last update", "Redemption URL", "Gift request ID", "Sent by", "status"]
+GIFT_COLUMNS = [
+    "Recipient",
+    "Status",
+    "Last update",
+    "Invitation",
+    "Reminder",
+    "Redemption URL",
+    "Gift request ID",
+    "Sent by",
+    "status",
+]
 
 
 def gifts_frame(store: Store) -> pd.DataFrame:
     """Every gift the store knows (ours and other tools'), newest update first."""
     senders = store.senders()
+    emails = store.invitations()
     rows = [
         {
             "Recipient": g.email,
             "Status": status_label(g.status) or "Unknown",
             "status": g.status or "",
             "Last update": shown(g.updated_at),
+            "Invitation": email_label(emails.get((g.gift_request_id, InviteKind.INVITATION))),
+            "Reminder": email_label(emails.get((g.gift_request_id, InviteKind.REMINDER))),
             "Redemption URL": g.redemption_url or "",
             "Gift request ID": g.gift_request_id,
             "Sent by": senders.get(g.gift_request_id, "other tool"),
@@ -32,6 +46,20 @@ def gifts_frame(store: Store) -> pd.DataFrame:
         for g in store.gifts()
     ]
     return pd.DataFrame(rows, columns=GIFT_COLUMNS)
+
+
+def email_label(record: InvitationRecord | None) -> str:
+    """One gift's invitation (or reminder) as the status table shows it."""
+    if record is None:
+        return ""
+    if record.state == InviteState.SENT:
+        return f"sent {shown(record.finished_at)}"
+    return {
+        InviteState.ATTEMPTING: "sending",
+        InviteState.UNKNOWN: "unknown — check",
+        InviteState.FAILED: "not sent (safe to retry)",
+        InviteState.REFUSED: "refused by the mail server",
+    }[record.state]
 
 
 def status_counts(gifts: pd.DataFrame) -> dict[str, int]:

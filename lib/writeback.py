@@ -22,6 +22,8 @@ ELIGIBILITY = "Eligibility"
 SKIP_REASON = "Skip reason"
 SENT_AT = "Sent at"
 APPROVED = "Approved"
+INVITATION_SENT_AT = "Invitation sent at"
+INVITATION_ERROR = "Invitation error"
 
 # Created if missing, after the user's own columns, in this order (docs/architecture.md, Contracts).
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -34,6 +36,9 @@ RESULT_COLUMNS: tuple[str, ...] = (
     SENT_AT,
 )
 
+# Written only by invitations (lib/invitations.py): added to a list the first time one is emailed.
+INVITATION_COLUMNS: tuple[str, ...] = (INVITATION_SENT_AT, INVITATION_ERROR)
+ALL_RESULT_COLUMNS = RESULT_COLUMNS + INVITATION_COLUMNS
 
 # Giftrun's own column for a result, made when the list has a column of that name holding values
 # Giftrun did not write (lib/own_columns.py): `Eligibility (Giftrun)`. Found again by its name.
@@ -44,7 +49,7 @@ def own_column(canonical: str) -> str:
     return canonical + OWN_SUFFIX
 
 
-_BY_KEY = {normalise_header(c): c for c in RESULT_COLUMNS}
+_BY_KEY = {normalise_header(c): c for c in ALL_RESULT_COLUMNS}
 _OWN_BY_KEY = {normalise_header(own_column(c)): c for c in RESULT_COLUMNS}
 
 
@@ -82,7 +87,7 @@ def result_positions(headers: Sequence[object]) -> dict[str, int]:
         if text == canonical:
             exact.setdefault(canonical, j)
     found = {**loose, **exact, **own}
-    return {c: found[c] for c in RESULT_COLUMNS if c in found}
+    return {c: found[c] for c in ALL_RESULT_COLUMNS if c in found}
 
 
 def result_columns(columns: Iterable[object]) -> dict[str, str]:

@@ -43,11 +43,13 @@ def reset_services() -> None:
     runtime._services = None
     if svc is None:
         return
-    for run_ in svc.registry.active():  # never leave a run thread writing to a deleted store
-        run_.stop("test teardown")
+    for run_ in [*svc.registry.active(), *svc.registry.invite_runs()]:  # never leave a run thread writing
+        run_.stop("test teardown")  # to a deleted store
         run_.wait(RUN_DEADLINE)
     if svc.demo is not None:
         svc.demo.sandbox.stop()
+    if svc.mail_catcher is not None:
+        svc.mail_catcher.stop()
     try:
         svc.store.close()
     except Exception:

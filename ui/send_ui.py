@@ -32,9 +32,9 @@ def runs_elsewhere(svc: Services, loaded: LoadedList, run: SendRun | None) -> bo
     return True
 
 
-def start(svc: Services, loaded: LoadedList, choices: SendChoices) -> bool:
+def start(svc: Services, loaded: LoadedList, choices: SendChoices, *, invite_after: bool = False) -> bool:
     """Start the run in the background; True when it started. A sheet is sent as it is now,
-    never from a stale copy."""
+    never from a stale copy. `invite_after`: once the gifts completed, email the invitations."""
     try:
         client = svc.client()
         sink, current = None, loaded
@@ -42,7 +42,12 @@ def start(svc: Services, loaded: LoadedList, choices: SendChoices) -> bool:
             current, sink = sheets_ui.fresh(svc, loaded)
         prepared = prepare_send(current, svc.store, choices, extra_history=sheets_ui.shared_history(svc))
         new_run = prepared.new_run(client, svc.store, sink, to_sheet=sink is not None)
-        svc.registry.start(new_run, context=loaded, after=sheets_ui.after_run(svc, sink))
+        after = sheets_ui.after_run(svc, sink)
+        if invite_after:
+            from .invite_ui import after_gifts
+
+            after = after_gifts(svc, loaded, after)
+        svc.registry.start(new_run, context=loaded, after=after)
     except RunInProgress as exc:
         st.warning(md(exc, limit=1000))
         return False

@@ -9,8 +9,8 @@ from lib.recipients import apply_approval_edits, set_all_approved
 from lib.review import with_run_notes
 from lib.send_job import SendChoices, review_for_send
 from lib.sources import csv_bytes, results_in
+from ui import invite_ui, runview, send_ui, sheets_ui, state
 from ui import limits as limits_ui
-from ui import runview, send_ui, sheets_ui, state
 from ui.text import link_column, md, plain
 
 svc = state.services()
@@ -72,6 +72,7 @@ _, rev, overwrites = review_for_send(
 )
 if (last := svc.registry.get(loaded.list_key)) is not None and last.snapshot().state != "running":
     rev = with_run_notes(rev, last.limited_results())  # why a limit kept rows back: not in the journal
+rev = invite_ui.with_invitations(svc, loaded_view, rev)  # the invitation journal, on each row
 plan = rev.plan
 
 b1, b2, _ = st.columns([1, 1, 4])
@@ -116,6 +117,7 @@ runview.own_columns(overwrites)
 
 runview.overrides_and_unknowns(svc, loaded, rev, state.actor())
 
+invite_after = invite_ui.section(svc, loaded_view, rev)
 # -- send -----------------------------------------------------------------------------------
 run = svc.registry.get(loaded.list_key)
 running = run is not None and run.snapshot().state == "running"
@@ -127,7 +129,8 @@ if st.button(
 ):
     loaded.frame = effective
     state.save_list(loaded)
-    if send_ui.start(svc, loaded, SendChoices(campaign_id, state.actor(), window, limits, overwrite_columns=overwrite)):
+    choices = SendChoices(campaign_id, state.actor(), window, limits, overwrite_columns=overwrite)
+    if send_ui.start(svc, loaded, choices, invite_after=invite_after):
         state.bump_editor()
         st.rerun()
 

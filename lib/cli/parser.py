@@ -27,7 +27,7 @@ from .commands import (
     cmd_webhooks,
 )
 from .common import EXIT_INPUT, EXIT_OK, EXIT_STOPPED, _err
-from .send import cmd_send
+from .invite import cmd_invite, cmd_send_and_invite
 
 
 def _number(kind: type, low: float, high: float, unit: str = ""):
@@ -139,7 +139,43 @@ def _add_send(sub) -> None:
         metavar="N",
         help="send at most N gifts in this run; the approved rows beyond say why",
     )
-    s.set_defaults(func=cmd_send)
+    s.add_argument("--invite", action="store_true", help="after the gifts, email each new gift's invitation")
+    s.add_argument("--template", help="with --invite: the invitation template file")
+    s.set_defaults(func=cmd_send_and_invite)
+    _add_invite(sub)
+
+
+def _add_invite(sub) -> None:
+    i = sub.add_parser(
+        "invite",
+        help="email each approved row that has a gift its redemption link, from GIFTRUN_SMTP_URL's mailbox",
+        description="Email every approved row that has a gift id and a redemption link and no invitation yet. "
+        "A template file: 'Subject: …', a blank line, the body, with {first_name}, {last_name}, {email}, "
+        "{redemption_url}, {sender_name}, {message} and any column as {Header}.",
+    )
+    _list_args(i)
+    i.add_argument("--template", help="the invitation template file")
+    i.add_argument("--dry-run", action="store_true", help="show who would be emailed and the first email; send nothing")
+    i.add_argument("--max", type=MAX_GIFTS, default=None, metavar="N", help="email at most N people in this run")
+    i.add_argument(
+        "--test-to",
+        metavar="ADDRESS",
+        help="send one test email (the first row's, [Test] in its subject) to ADDRESS only",
+    )
+    i.add_argument(
+        "--remind-after",
+        metavar="DURATION",
+        help="send reminders instead: to gifts still Submitted this long after their invitation (5d, 36h)",
+    )
+    i.add_argument("--reminder-template", help="with --remind-after: the reminder template file")
+    i.add_argument(
+        "--clear-unknown-invite",
+        action="append",
+        metavar="EMAIL",
+        help="after checking: this person's unknown email may be sent again",
+    )
+    i.add_argument("--actor", help="who is sending (audit trail; default GIFTRUN_ACTOR, else cli)")
+    i.set_defaults(func=cmd_invite)
 
 
 def _add_lists_and_store(sub) -> None:

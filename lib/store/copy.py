@@ -27,6 +27,17 @@ _RULES: dict[str, tuple[str, str]] = {
         "DO UPDATE SET name=excluded.name, csv=excluded.csv, mapping=excluded.mapping, "
         "updated_at=excluded.updated_at WHERE excluded.updated_at > {t}.updated_at",
     ),
+    # an email the source holds (sent, unknown, in flight) replaces one the target could send again
+    "invitations": (
+        "(gift_request_id, kind)",
+        "DO UPDATE SET {all} WHERE {t}.state IN ('failed', 'refused') "
+        "AND excluded.state IN ('sent', 'unknown', 'attempting')",
+    ),
+    "invite_templates": (
+        "(list_key, kind)",
+        "DO UPDATE SET text=excluded.text, updated_by=excluded.updated_by, updated_at=excluded.updated_at "
+        "WHERE excluded.updated_at > {t}.updated_at",
+    ),
     # a send the source holds (sent, unknown, in flight) replaces one the target could send again
     "sends": (
         "(list_key, email)",
@@ -51,6 +62,7 @@ class CopyReport:
 def copy_store(source: Store, target: Store) -> CopyReport:
     report = CopyReport()
     order = ["runs", "sends", "events", "gifts", "overrides", "lists", "audit", "outbox", "do_not_gift"]
+    order += ["invitations", "invite_templates"]
     for table in order:
         with source.db.read() as conn:
             rows = [

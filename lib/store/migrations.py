@@ -111,7 +111,7 @@ TABLES = ("sends", "runs", "events", "gifts", "overrides", "audit", "lists", "ou
 
 def ddl(db: Database, template: str) -> list[str]:
     """The statements of a template for this database's dialect."""
-    names = {t: db.table(t) for t in TABLES + ("do_not_gift",)}
+    names = {t: db.table(t) for t in TABLES + ("do_not_gift", "invitations", "invite_templates")}
     text = template.format(
         **names,
         blob="BYTEA" if db.is_postgres else "BLOB",
@@ -214,6 +214,41 @@ def _guardrails(db: Database, conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {db.table('runs')} ADD COLUMN max_gifts INTEGER")
 
 
+_INVITATIONS = """
+CREATE TABLE IF NOT EXISTS {invitations} (
+    gift_request_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    list_key TEXT,
+    row_key TEXT,
+    email TEXT NOT NULL,
+    state TEXT NOT NULL,
+    run_id TEXT,
+    message_id TEXT,
+    error TEXT,
+    attempted_at TEXT,
+    finished_at TEXT,
+    PRIMARY KEY (gift_request_id, kind)
+);
+CREATE INDEX IF NOT EXISTS invitations_state ON {invitations}(state, attempted_at);
+CREATE INDEX IF NOT EXISTS invitations_list ON {invitations}(list_key, email);
+CREATE TABLE IF NOT EXISTS {invite_templates} (
+    list_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    updated_by TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (list_key, kind)
+);
+"""
+
+
+def _invitations(db: Database, conn: Connection) -> None:
+    """The invitation journal: one line per gift and kind (invitation, reminder), written
+    before each email (store/invitations.py), and the templates the app saves with a list."""
+    for statement in ddl(db, _INVITATIONS):
+        conn.exec_driver_sql(statement)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -226,6 +261,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "one canonical form per email address", _canonical_emails),
     Migration(3, "events keep the gift's campaign and creation time", _gift_objects),
     Migration(4, "spending guardrails: the do-not-gift list, a cap per run", _guardrails),
+    Migration(5, "the invitation journal", _invitations),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from .database import POOL_SIZE, Database, StoreInfo
 from .donotgift import DoNotGiftMixin
 from .events import EventsMixin
+from .invitations import InvitationsMixin
 from .journal import JournalMixin
 from .lists import ListsMixin
 from .migrations import migrate
@@ -18,7 +19,7 @@ from .runs import RunsMixin
 RETRY_SECONDS = 60.0  # how long a run waits for a store that blipped (GIFTRUN_DATABASE_RETRY_SECONDS)
 
 
-class Store(JournalMixin, RunsMixin, EventsMixin, ResolutionMixin, ListsMixin, DoNotGiftMixin):
+class Store(JournalMixin, RunsMixin, EventsMixin, ResolutionMixin, ListsMixin, DoNotGiftMixin, InvitationsMixin):
     """`Store(folder)` is the embedded SQLite store in that folder; `Store(url)` with a
     `postgresql://…` URL is a shared database (tables in `schema`), at most `pool_size`
     connections from this process. Opening migrates. `retry_seconds` is how long a send run
