@@ -121,41 +121,8 @@ class Settings:
     def from_mapping(cls, *sources: Mapping[str, Any]) -> Settings:
         """Earlier sources win: `Settings.from_mapping(st.secrets, os.environ)`."""
 
-        def get(name: str) -> Any:
-            for src in sources:
-                try:
-                    value = src.get(name)
-                except Exception:  # st.secrets raises when no secrets file exists
-                    value = None
-                if value not in (None, ""):
-                    return value
-            return None
-
-        def given(name: str) -> Any:
-            """The first source that sets `name` at all, even to "" (a number setting that is
-            set but empty is refused, not skipped: it fails closed)."""
-            for src in sources:
-                try:
-                    value = src.get(name)
-                except Exception:  # st.secrets raises when no secrets file exists
-                    value = None
-                if value is not None:
-                    return value
-            return None
-
-        def text(name: str) -> str | None:
-            value = get(name)
-            return str(value).strip() if value not in (None, "") else None
-
-        def secret(name: str) -> Secret | None:
-            value = text(name)
-            if value and not (value.isascii() and value.isprintable()):
-                raise SettingsError(
-                    f"{name} contains a character that is not plain ASCII (a typographic quote "
-                    "or a space pasted with it?). Copy the value again."
-                )
-            return Secret(value) if value else None
-
+        src = _Sources(sources)
+        get, given, text, secret = src.get, src.given, src.text, src.secret
         database_url, schema = _database(text("GIFTRUN_DATABASE_URL"), get("connections"))
         schema = text("GIFTRUN_DATABASE_SCHEMA") or schema
         from .guardrails import parse_daily_limit
@@ -273,6 +240,45 @@ def _demo_speed(raw: object) -> float:
             "(20: the demo's gifts move 20 times faster)."
         )
     return speed
+
+
+class _Sources:
+    """The setting sources in order (earlier ones win), read four ways."""
+
+    def __init__(self, sources: tuple[Mapping[str, Any], ...]) -> None:
+        self.sources = sources
+
+    def get(self, name: str) -> Any:
+        """The first source that sets `name` to something (an empty value is skipped)."""
+        return self._first(name, lambda value: value not in (None, ""))
+
+    def given(self, name: str) -> Any:
+        """The first source that sets `name` at all, even to "" (a number setting that is
+        set but empty is refused, not skipped: it fails closed)."""
+        return self._first(name, lambda value: value is not None)
+
+    def _first(self, name: str, counts: Callable[[Any], bool]) -> Any:
+        for src in self.sources:
+            try:
+                value = src.get(name)
+            except Exception:  # st.secrets raises when no secrets file exists
+                value = None
+            if counts(value):
+                return value
+        return None
+
+    def text(self, name: str) -> str | None:
+        value = self.get(name)
+        return str(value).strip() if value not in (None, "") else None
+
+    def secret(self, name: str) -> Secret | None:
+        value = self.text(name)
+        if value and not (value.isascii() and value.isprintable()):
+            raise SettingsError(
+                f"{name} contains a character that is not plain ASCII (a typographic quote "
+                "or a space pasted with it?). Copy the value again."
+            )
+        return Secret(value) if value else None
 
 
 def _bounded(name: str, raw: object, least: float, most: float, default: float) -> float:

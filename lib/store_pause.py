@@ -9,6 +9,7 @@ clock is shared by every thread of the run, so one outage is waited out once, no
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import TypeVar
 from .store import StoreUnavailable
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)  # shown with --verbose only: the run's own line says it waits
 
 WAITING = "Waiting for the database…"
 FIRST_DELAY = 0.05  # seconds before the first try again; doubled each time up to MAX_DELAY
@@ -83,10 +85,13 @@ class StorePause:
             if self._down_since is None:
                 self._down_since = now
                 self.blips += 1
+                log.warning("the store is unavailable; the run waits up to %g s: %s", self.window, exc.message)
             self._reason = exc.message
             return self.window - (now - self._down_since)
 
     def _answered(self) -> None:
         with self._lock:
+            if self._down_since is not None:
+                log.warning("the store is back after %.0f s", self._clock() - self._down_since)
             self._down_since = None
             self._reason = ""

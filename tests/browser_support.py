@@ -325,6 +325,7 @@ def grid_geometry(page, grid) -> GridGeometry:
     move the clicks off the checkboxes."""
     from PIL import Image
 
+    grid.scroll_into_view_if_needed()  # a clip is taken from the viewport
     box = grid.bounding_box()
     assert box, "the grid is not visible"
     img = Image.open(io.BytesIO(page.screenshot(clip=box))).convert("RGB")

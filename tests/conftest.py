@@ -20,10 +20,13 @@ from tests.fake_sheets import FakeSheets
 # or `pytestmark = pytest.mark.usefixtures("store_backend")`; it then runs once per backend. Any other
 # test runs once, and `_store_guard` fails it if it opens a store all the same (in this process, or
 # a SQLite file left in its tmp_path by a process it started), so no store test can quietly run on one
-# backend only. `single_backend` is the reviewed exception: a test that needs a store to exist but
-# proves nothing about it (the page's rendering, a CSV parser) runs on SQLite only.
+# backend only. Two reviewed exceptions: `single_backend`, a test that needs a store to exist but
+# proves nothing about it (the page's rendering, a CSV parser), runs on SQLite only; `private_store`, a
+# test that makes the store it proves something about itself (a private PostgreSQL cluster it stops and
+# starts, a SQLite file it locks, a database URL of its own), runs once on that.
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "single_backend: what this proves does not depend on the store: SQLite only")
+    config.addinivalue_line("markers", "private_store: the test makes (and names) the store it proves things about")
     _count_store_opens()
 
 
@@ -60,7 +63,7 @@ def _store_guard(request, monkeypatch):
     """No GIFTRUN_DATABASE_* of the caller's; and a test that did not ask for a backend opens no store."""
     monkeypatch.delenv("GIFTRUN_DATABASE_URL", raising=False)
     monkeypatch.delenv("GIFTRUN_DATABASE_SCHEMA", raising=False)
-    if "store_backend" in request.fixturenames:
+    if "store_backend" in request.fixturenames or request.node.get_closest_marker("private_store"):
         yield
         return
     monkeypatch.setenv(backends.BACKEND_VAR, "sqlite")

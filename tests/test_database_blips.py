@@ -36,7 +36,7 @@ from tests.support import (
     until,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.single_backend]
+pytestmark = [pytest.mark.slow, pytest.mark.private_store]  # a cluster of its own, stopped and started
 pg_cluster = pytest.fixture(scope="module")(private_cluster)
 
 ROWS = 60

@@ -86,6 +86,7 @@ def test_settings_read_the_password_whole_or_refuse_without_a_fragment(special, 
     assert normalise_url(settings.database_url.reveal()).password == unquote(password(special)), "the driver gets it"
 
 
+@pytest.mark.private_store  # a database URL of its own, with the password under test
 @pytest.mark.parametrize("special,readable", [s[1:] for s in SPECIALS], ids=IDS)
 def test_the_cli_names_the_host_and_database_only(tmp_path, special, readable):
     port = closed_port()
@@ -99,6 +100,7 @@ def test_the_cli_names_the_host_and_database_only(tmp_path, special, readable):
         assert proc.returncode == 2 and "percent-encode" in proc.stderr, proc.stderr
 
 
+@pytest.mark.private_store  # a database URL of its own, with the password under test
 @pytest.mark.parametrize("special,readable", [s[1:] for s in SPECIALS], ids=IDS)
 def test_store_copy_to_a_url_names_the_host_and_database_only(tmp_path, special, readable):
     Store(tmp_path / "local").close()  # a SQLite store to copy from
@@ -111,6 +113,7 @@ def test_store_copy_to_a_url_names_the_host_and_database_only(tmp_path, special,
     assert (f"127.0.0.1:{port}/giftrun" if readable else "percent-encode") in proc.stderr
 
 
+@pytest.mark.private_store  # a database URL of its own, with the password under test
 @pytest.mark.parametrize("special,readable", [s[1:] for s in SPECIALS], ids=IDS)
 def test_the_store_error_its_traceback_and_the_debug_log_hold_no_fragment(special, readable, caplog):
     port = closed_port()

@@ -501,12 +501,13 @@ BUGGY_CLI = textwrap.dedent("""
 @pytest.mark.usefixtures("store_backend")
 def test_the_cli_prints_no_traceback_for_an_exception_it_logs(make_sandbox, tmp_path):
     """`python -m lib.cli`'s own main(), in a subprocess whose client has a bug: the sender
-    logs it with log.exception; the CLI's log output must stay one line per problem."""
+    logs it with log.exception; with --verbose (log lines are shown only then) the CLI's log
+    output must stay one line per problem."""
     sb = make_sandbox()
     path = tmp_path / "list.csv"
     write_list(path, 2)
     proc = subprocess.run(
-        [sys.executable, "-c", BUGGY_CLI, "send", "list.csv", "--campaign", sb.campaign_ids[0]],
+        [sys.executable, "-c", BUGGY_CLI, "send", "list.csv", "--campaign", sb.campaign_ids[0], "--verbose"],
         cwd=tmp_path,
         env=cli_env(tmp_path / "data", sb),
         capture_output=True,
