@@ -541,6 +541,11 @@ class SendRun(RunWriteBack):
             self._sleep(min(left, 0.1))
         return True
 
+    def live(self) -> tuple[RunProgress, dict[str, RowOutcome]]:
+        """The progress and the rows' outcomes at one moment, so a page shows them in agreement."""
+        with self._lock:
+            return self.snapshot(), self.row_outcomes()
+
     def row_outcomes(self) -> dict[str, RowOutcome]:
         """Row key -> what this run has made of it so far, rows in flight as SENDING; a row
         the run has not reached yet is absent."""

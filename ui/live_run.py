@@ -27,14 +27,14 @@ def panel(run: SendRun, rev: Review, base: pd.DataFrame) -> None:
 
     @st.fragment(run_every=1.0)
     def _view() -> None:
-        p = run.snapshot()
+        p, outcomes = run.live()
         if p.state != "running":  # over: draw the whole page once more, with the results and Send
             seen = st.session_state.setdefault("giftrun_seen_runs", set())
             if p.run_id not in seen:
                 seen.add(p.run_id)
                 state.bump_editor()
             st.rerun(scope="app")
-        shown = views(rev.plan.rows, run_rows, run.row_outcomes(), running=True)
+        shown = views(rev.plan.rows, run_rows, outcomes, running=True)
         counts = bucket_counts(shown.values())
         runview.metrics(counts, live=True)
         total = max(p.total, 1)
