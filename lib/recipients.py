@@ -279,7 +279,7 @@ class RowCheck:
     """One data row, checked. `problems` includes the duplicate message when duplicate_of is set."""
 
     row_key: str
-    row_number: int  # 1-based, as a user counts data rows (header not counted)
+    row_number: int  # 1-based data rows (header not counted), or the spreadsheet's row when given
     recipient: Recipient
     approved: bool
     problems: tuple[str, ...]
@@ -298,12 +298,18 @@ def _text(df: pd.DataFrame, column: str | None) -> list[str]:
     return series.astype(object).where(series.notna(), "").astype(str).str.strip().tolist()
 
 
-def check_rows(df: pd.DataFrame, cmap: ColumnMap, row_keys: Sequence[str] | None = None) -> list[RowCheck]:
+def check_rows(
+    df: pd.DataFrame,
+    cmap: ColumnMap,
+    row_keys: Sequence[str] | None = None,
+    row_numbers: Sequence[int] | None = None,
+) -> list[RowCheck]:
     """Check every row: validation problems, approval, and duplicates by normalised email.
 
     The first row with an email is the one that can be sent; later rows with the same
     email (case and surrounding spaces ignored) point at it. `row_keys` default to the
-    frame's index labels as text.
+    frame's index labels as text; `row_numbers` (how rows are named in messages) to data rows
+    counted from 1 (the app passes the spreadsheet's own row numbers).
     """
     n = len(df)
     keys = [str(k) for k in (df.index if row_keys is None else row_keys)]
@@ -317,8 +323,9 @@ def check_rows(df: pd.DataFrame, cmap: ColumnMap, row_keys: Sequence[str] | None
 
     first_row_for: dict[str, int] = {}
     checks: list[RowCheck] = []
+    numbers = list(row_numbers) if row_numbers is not None and len(row_numbers) == n else range(1, n + 1)
     for i in range(n):
-        row_number = i + 1
+        row_number = numbers[i]
         problems = validate_row(firsts[i], lasts[i], emails[i])
         duplicate_of = None
         key = normalize_email(emails[i])

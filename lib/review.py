@@ -50,11 +50,13 @@ def review(
     *,
     now: datetime | None = None,
     extra_history: pd.DataFrame | None = None,
+    row_numbers: Sequence[int] | None = None,
 ) -> Review:
+    """`row_numbers`: how messages name rows (see `recipients.check_rows`)."""
     now = now or utcnow()
     store.mark_orphans_unknown(loaded.list_key)  # a crashed run's attempts show as unknown at once
     store.adopt_row_gifts(loaded.list_key, _row_gift_ids(loaded))  # ids written while the store was away
-    checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index))
+    checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index), row_numbers)
     journal = store.journal(loaded.list_key)
     verdicts: dict[str, Eligibility] = {}
     if loaded.cmap.email:

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from .plain_words import person
+
+
+class RowOutcome(enum.StrEnum):
+    """What a run says of one of its rows so far (a row it has not reached has none)."""
+
+    SENDING = "sending"  # claimed in the journal, the request in flight
+    SENT = "sent"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+    FAILED = "failed"  # never got through: safe to send again
+    SKIPPED = "skipped"  # gifted from another list meanwhile (checked at send time)
+    LIMITED = "limited"  # the run's cap or the team's daily limit kept it back
 
 
 @dataclass
@@ -105,7 +120,7 @@ def keep_alive(
             who = store.stop_requested(run_id)
             if who and not stopped:
                 stopped = True
-                stop(f"Stopped by {who}.")
+                stop(f"Stopped by {person(who)}.")
             if missed or ticks % max(1, round(beat_every / poll)) == 0:
                 store.heartbeat(run_id, counts())  # at once after a blip
             missed = False

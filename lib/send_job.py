@@ -7,6 +7,7 @@ steps here means the two can never disagree about who is sent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from .own_columns import Overwrite, OwnColumnsSink, Written, diverted, values_no
 from .plan import RowAction, RunPlan
 from .review import Review, review
 from .sending import DEFAULT_RATE, FLUSH_INTERVAL, MAX_CONCURRENCY, SHEET_FLUSH_INTERVAL, SendRun
+from .sheet_rows import spreadsheet_rows
 from .sources import LoadedList
 from .store import NO_LOOKBACK, Store
 from .writeback import ResultSink
@@ -35,6 +37,7 @@ class SendChoices:
     rate: float = DEFAULT_RATE
     concurrency: int = MAX_CONCURRENCY
     overwrite_columns: bool = False  # write into the user's own columns that share a result's name
+    sheet_rows: bool = False  # messages name rows as the spreadsheet numbers them (the app), not data rows
 
 
 @dataclass
@@ -86,7 +89,13 @@ def prepare_send(
     """Review `loaded` for sending with `choices`; `extra_history` is a shared history sheet's
     rows, which the look-back counts as gifts."""
     kept, rev, found = review_for_send(
-        loaded, store, choices.window, overwrite=choices.overwrite_columns, now=now, extra_history=extra_history
+        loaded,
+        store,
+        choices.window,
+        overwrite=choices.overwrite_columns,
+        now=now,
+        extra_history=extra_history,
+        row_numbers=spreadsheet_rows(loaded) if choices.sheet_rows else None,
     )
     return PreparedSend(kept, rev, choices, found)
 
@@ -99,14 +108,15 @@ def review_for_send(
     overwrite: bool,
     now: datetime | None = None,
     extra_history: pd.DataFrame | None = None,
+    row_numbers: Sequence[int] | None = None,
 ) -> tuple[LoadedList, Review, list[Overwrite]]:
     """The review, with the user's own columns that share a result's name kept (lib/own_columns.py):
     the list gets Giftrun's own column for each, unless `overwrite`. Also what those columns hold
     that a run would change, to say before it starts."""
-    rev = review(loaded, store, window, now=now, extra_history=extra_history)
+    rev = review(loaded, store, window, now=now, extra_history=extra_history, row_numbers=row_numbers)
     sending = {r.row_key for r in rev.plan.rows if r.action == RowAction.SEND}
     found = values_not_giftruns(loaded, rev.frame, sending, Written.known(store, loaded))
     if found and not overwrite:
         loaded = with_own_columns(loaded, found)
-        rev = review(loaded, store, window, now=now, extra_history=extra_history)
+        rev = review(loaded, store, window, now=now, extra_history=extra_history, row_numbers=row_numbers)
     return loaded, rev, found

@@ -33,7 +33,7 @@ from .models import (
 from .plan import SendItem
 from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
 from .run_journal import RunJournal
-from .run_progress import RunProgress, keep_alive
+from .run_progress import RowOutcome, RunProgress, keep_alive
 from .run_writeback import RunWriteBack
 from .store import NO_LOOKBACK, Claim, Refusal, Store
 from .store_pause import StorePause
@@ -114,6 +114,8 @@ class SendRun(RunWriteBack):
         self._cap = RunCap(limits.max_gifts) if limits.max_gifts is not None else None
         self._daily_stop: Claim | None = None  # the claim the team's daily limit refused, once it has
         self._answered: set[str] = set()  # rows this run has given a result
+        self._outcomes: dict[str, RowOutcome] = {}  # row key -> what became of it (the live view)
+        self._in_flight: set[str] = set()  # rows claimed whose request has no answer yet
         self._limited: dict[str, RowResult] = {}  # rows a limit kept from being sent: not in the journal
         self._pending: list[RowResult] = list(preamble)  # results to show before any send (why rows skip)
         self._watch: dict[str, str] = {}  # row key -> email of rows shown as unknown: resolved ones are rewritten
@@ -215,7 +217,7 @@ class SendRun(RunWriteBack):
         for item in self.items:
             entry = journal.get(normalize_email(item.recipient.email))
             if entry and entry.state in (SendState.SENT, SendState.UNKNOWN, SendState.ATTEMPTING):
-                self._emit(result_for_entry(item.row_key, entry), already=True)
+                self._emit(result_for_entry(item.row_key, entry), already=True, state=entry.state)
                 if entry.state != SendState.SENT:
                     self._watch[item.row_key] = item.recipient.email
             else:
@@ -355,8 +357,10 @@ class SendRun(RunWriteBack):
                     skipped=True,
                 )
             elif entry:
-                self._emit(result_for_entry(item.row_key, entry), already=True)
+                self._emit(result_for_entry(item.row_key, entry), already=True, state=entry.state)
             return False
+        with self._lock:
+            self._in_flight.add(item.row_key)
         return True
 
     def _record_sent(self, item: SendItem, gift: GiftRequest) -> None:
@@ -408,6 +412,8 @@ class SendRun(RunWriteBack):
 
     def _forget(self, item: SendItem) -> None:
         """Undo this run's journal line of a row that was never sent (now, or when the store is back)."""
+        with self._lock:
+            self._in_flight.discard(item.row_key)
         if not self._journal.write(lambda: self.store.forget_attempt(self.list_key, item.recipient.email, self.run_id)):
             self._stop_for_store()
 
@@ -507,6 +513,8 @@ class SendRun(RunWriteBack):
         with self._lock:
             self._pending.append(result)
             self._answered.add(result.row_key)
+            self._in_flight.discard(result.row_key)
+            self._outcomes[result.row_key] = _outcome(state, skipped=skipped, limited=limited)
             if limited:
                 self.progress.limited += 1
                 self._limited[result.row_key] = result
@@ -533,11 +541,36 @@ class SendRun(RunWriteBack):
             self._sleep(min(left, 0.1))
         return True
 
+    def live(self) -> tuple[RunProgress, dict[str, RowOutcome]]:
+        """The progress and the rows' outcomes at one moment, so a page shows them in agreement."""
+        with self._lock:
+            return self.snapshot(), self.row_outcomes()
+
+    def row_outcomes(self) -> dict[str, RowOutcome]:
+        """Row key -> what this run has made of it so far, rows in flight as SENDING; a row
+        the run has not reached yet is absent."""
+        with self._lock:
+            return {**dict.fromkeys(self._in_flight, RowOutcome.SENDING), **self._outcomes}
+
     def limited_results(self) -> list[RowResult]:
         """Why the rows a limit kept back were not sent. The journal holds nothing for them, so a
         page showing the list from the journal shows these until the rows are sent."""
         with self._lock:
             return list(self._limited.values())
+
+
+def _outcome(state: SendState | None, *, skipped: bool, limited: bool) -> RowOutcome:
+    if limited:
+        return RowOutcome.LIMITED
+    if skipped:
+        return RowOutcome.SKIPPED
+    if state == SendState.SENT:
+        return RowOutcome.SENT
+    if state == SendState.REJECTED:
+        return RowOutcome.REJECTED
+    if state == SendState.FAILED:
+        return RowOutcome.FAILED
+    return RowOutcome.UNKNOWN  # unknown, or a journal line another run still holds as attempting
 
 
 __all__ = [

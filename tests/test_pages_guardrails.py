@@ -114,10 +114,10 @@ def test_a_listed_person_shows_skip_with_the_reason_and_no_override_offers_them(
     load_sample(at)
     review_all(at)
     m = metrics(at)
-    assert (m["To send"], m["Do not gift"]) == ("19", "2")  # row 1, and row 23 with the same email
+    assert (m["To send"], m["Skipped"]) == ("19", "2")  # row 1, and row 23 with the same email: do-not-gift
     table = at.data_editor[0].value
     alice = table[table["Email"] == "alice.smith@example.com"].iloc[0]
-    assert (alice["Will happen"], alice["Eligibility"]) == ("skip (do-not-gift list)", "skip")
+    assert (alice["What happens"], alice["Eligibility"]) == ("will be skipped: do-not-gift list", "skip")
     assert alice["Skip reason"].startswith(
         "On the do-not-gift list: alice.smith@example.com (customer) — added by maria@team"
     )
@@ -173,5 +173,5 @@ def test_settings_edits_and_imports_the_do_not_gift_list_and_audits_who(data_dir
     whats = list(decisions["What"])
     assert whats.count("do-not-gift add") == 4 and "do-not-gift remove" in whats and "do-not-gift change" in whats
     removal = decisions[decisions["What"] == "do-not-gift remove"].iloc[0]
-    assert (removal["By"], removal["Email"]) == ("local", "vip0@example.com")
+    assert (removal["By"], removal["Email"]) == ("You", "vip0@example.com")  # the local user, in plain words
     assert "imported from blocked.csv" in " ".join(decisions["Detail"])

@@ -70,7 +70,8 @@ def test_the_created_update_resolves_the_lost_send(store, state):
         "https://gift.andopen.co/r/g-1",
         None,
     )
-    [resolved] = audit(store, "resolve-unknown")
+    # Only a line that was unknown was "resolved"; one still in flight was confirmed early.
+    [resolved] = audit(store, "resolve-unknown" if state == SendState.UNKNOWN else "confirm-in-flight")
     assert resolved["actor"] == "&Open update" and resolved["list_key"] == LIST
     assert "ev-1" in resolved["detail"] and "gift g-1" in resolved["detail"]
     assert not store.begin_attempt(
@@ -169,3 +170,16 @@ def test_the_time_window_is_measured_from_the_attempt(store):
     attempted = parse_iso(line(store).attempted_at)
     store.add_event(update(created=iso(attempted + timedelta(minutes=9))))
     assert line(store).state == SendState.SENT
+
+
+@pytest.mark.parametrize(("state", "resolved"), [(SendState.UNKNOWN, 1), (SendState.ATTEMPTING, 0)])
+def test_only_an_unknown_outcome_counts_as_resolved_automatically(store, state, resolved):
+    """&Open's update often arrives while the run still waits for &Open's answer: that send was
+    never unknown, so the page must not say an unknown outcome was resolved."""
+    from lib.unknowns import unknowns_report
+
+    lost_send(store, state=state)
+    store.add_event(update())
+    report = unknowns_report(store, LIST)
+    assert (report.resolved, report.waiting) == (resolved, 0)
+    assert ("resolved automatically" in report.describe()) == bool(resolved)

@@ -5,6 +5,7 @@ invitation run's progress with Stop. The planning, rendering and run are lib/'s,
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import streamlit as st
 
@@ -22,6 +23,8 @@ from lib.store.invitations import InviteKind
 
 from . import sheets_ui, state
 from .text import md, plain
+
+log = logging.getLogger(__name__)
 
 
 def _template(svc: Services, loaded: LoadedList) -> Template | None:
@@ -118,13 +121,18 @@ def _preview(svc: Services, loaded: LoadedList, template: Template, sender) -> N
     except GiftrunError as exc:
         st.warning(md(exc, limit=1000))
         return
-    msg = build_message(
-        rendered,
-        sender=sender,
-        to=item.email,
-        to_name=item.name,
-        msg_id=message_id(item.gift_request_id, InviteKind.INVITATION, sender),
-    )
+    try:
+        msg = build_message(
+            rendered,
+            sender=sender,
+            to=item.email,
+            to_name=item.name,
+            msg_id=message_id(item.gift_request_id, InviteKind.INVITATION, sender),
+        )
+    except (ValueError, IndexError) as exc:  # Python's email parser on an address like "ana@"
+        st.warning(f"This row's email {md(item.email)} cannot be written as an address: pick another row.")
+        log.info("invitation preview: %s", exc)
+        return
     head = "\n".join(f"{h}: {msg[h]}" for h in ("From", "To", "Subject"))
     if item.values.get("redemption_url") == PENDING_LINK:
         st.caption("This row has no gift yet: its own link takes the place of the placeholder once it is sent.")

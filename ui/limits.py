@@ -7,6 +7,7 @@ import streamlit as st
 
 from lib import guardrails
 from lib.runtime import Services
+from lib.send_words import confirm_label
 
 CAP = "giftrun_max_gifts"
 
@@ -29,10 +30,11 @@ def cap_input(container) -> int | None:
 
 def before_send(
     svc: Services, to_send: int, max_gifts: int | None, confirm_key: str
-) -> tuple[guardrails.RunLimits, int, bool]:
+) -> tuple[guardrails.RunLimits, int, bool, guardrails.DailyRoom | None]:
     """Show the cap and the team's daily room, and for a large run ask for the number of
-    gifts to be typed. Returns the run's limits, the gifts it may send, and whether Send may go
-    (not while the daily limit has no room left)."""
+    gifts to be typed (in an empty box: the number is said in its label, never put in it).
+    Returns the run's limits, the gifts it may send, whether Send may go (not while the daily
+    limit has no room left), and the daily room."""
     limits = guardrails.RunLimits(max_gifts, svc.settings.daily_limit)
     room = svc.store.daily_room(limits.daily_limit) if limits.daily_limit else None
     lines = guardrails.preflight(to_send, limits, room)
@@ -45,15 +47,16 @@ def before_send(
     (st.info if room is not None or max_gifts is not None else st.caption)("  \n".join(lines))
     planned = guardrails.planned_gifts(to_send, max_gifts)
     if room is not None and room.left == 0:
-        return limits, planned, False  # the line above says when room frees up
+        return limits, planned, False, room  # the line above says when room frees up
     if not guardrails.needs_confirmation(planned):
-        return limits, planned, True
+        return limits, planned, True, room
     typed = st.text_input(
-        f"This run sends up to {planned:,} gifts. Type {planned} to confirm, then press Enter",
+        confirm_label(planned),
         key=confirm_key,
-        placeholder=str(planned),
+        placeholder="",
+        help=f"Large runs are confirmed by typing the number of gifts: type {planned}.",
     )
     ok = guardrails.confirmed(typed, planned)
     if typed and not ok:
         st.warning(f"That is not {planned}: type the number of gifts exactly to confirm.")
-    return limits, planned, ok
+    return limits, planned, ok, room

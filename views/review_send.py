@@ -7,11 +7,13 @@ import streamlit as st
 from lib import eligibility as elig
 from lib.recipients import apply_approval_edits, set_all_approved
 from lib.review import with_run_notes
+from lib.review_rows import bucket_counts, views
 from lib.send_job import SendChoices, review_for_send
+from lib.sheet_rows import spreadsheet_rows
 from lib.sources import csv_bytes, results_in
-from ui import invite_ui, runview, send_ui, sheets_ui, state
+from ui import invite_ui, live_run, review_grid, runview, send_ui, sheets_ui, state
 from ui import limits as limits_ui
-from ui.text import link_column, md, plain
+from ui.text import md, plain
 
 svc = state.services()
 st.title("Review & send")
@@ -62,80 +64,68 @@ window = elig.parse_window(lookback)
 max_gifts = limits_ui.cap_input(cap_col)
 
 # -- the table: approvals are the only editable cells -------------------------------------
-key = state.editor_key(loaded)
-edits = st.session_state.get(key, {}).get("edited_rows", {})
+edits = review_grid.pending_edits(loaded)
 effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits else loaded.frame
 loaded_view = type(loaded)(loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns)
 overwrite = runview.overwrite_chosen()
+rows = spreadsheet_rows(loaded)  # the file's own row numbers, named in the grid and in every message
 _, rev, overwrites = review_for_send(
-    loaded_view, svc.store, window, overwrite=overwrite, extra_history=sheets_ui.shared_history(svc)
+    loaded_view, svc.store, window, overwrite=overwrite, extra_history=sheets_ui.shared_history(svc), row_numbers=rows
 )
-if (last := svc.registry.get(loaded.list_key)) is not None and last.snapshot().state != "running":
-    rev = with_run_notes(rev, last.limited_results())  # why a limit kept rows back: not in the journal
-rev = invite_ui.with_invitations(svc, loaded_view, rev)  # the invitation journal, on each row
-plan = rev.plan
-
-b1, b2, _ = st.columns([1, 1, 4])
-if b1.button("Approve all", key="approve_all"):
-    loaded.frame = set_all_approved(effective, approved_col, True)
-    state.set_list(loaded)
-    st.rerun()
-if b2.button("Approve none", key="approve_none"):
-    loaded.frame = set_all_approved(effective, approved_col, False)
-    state.set_list(loaded)
-    st.rerun()
-
-display = runview.editor_frame(loaded, rev, approved_col)
-
-
-def _commit_edits() -> None:
-    """Save ticks as they are made, so leaving the page or closing the tab keeps them."""
-    changed = st.session_state.get(key, {}).get("edited_rows", {})
-    loaded.frame = apply_approval_edits(loaded.frame, changed, approved_col)
-    state.save_list(loaded)
-
-
-st.data_editor(
-    display,
-    key=key,
-    on_change=_commit_edits,
-    hide_index=True,
-    width="stretch",
-    height=min(38 + 35 * len(display), 560),
-    disabled=[c for c in display.columns if c != approved_col],
-    column_config={
-        approved_col: st.column_config.CheckboxColumn(approved_col, help="Tick to send this person a gift"),
-        "Redemption URL": link_column("Redemption URL", display["Redemption URL"]),
-    },
-)
-
-# -- summary ---------------------------------------------------------------------------------
-counts = plan.counts()
-runview.summary(rev, window)
-
-runview.own_columns(overwrites)
-
-runview.overrides_and_unknowns(svc, loaded, rev, state.actor())
-
-invite_after = invite_ui.section(svc, loaded_view, rev)
-# -- send -----------------------------------------------------------------------------------
 run = svc.registry.get(loaded.list_key)
 running = run is not None and run.snapshot().state == "running"
-live_elsewhere = send_ui.runs_elsewhere(svc, loaded, run)
-limits, planned, confirmed = limits_ui.before_send(svc, counts["send"], max_gifts, state.editor_key(loaded) + "-ok")
-label = f"Send {planned} gift{'s' if planned != 1 else ''}"
-if st.button(
-    label, type="primary", disabled=running or planned == 0 or bool(live_elsewhere) or not confirmed, key="send"
-):
-    loaded.frame = effective
-    state.save_list(loaded)
-    choices = SendChoices(campaign_id, state.actor(), window, limits, overwrite_columns=overwrite)
-    if send_ui.start(svc, loaded, choices, invite_after=invite_after):
-        state.bump_editor()
+if run is not None and not running:
+    rev = with_run_notes(rev, run.limited_results())  # why a limit kept rows back: not in the journal
+rev = invite_ui.with_invitations(svc, loaded_view, rev)  # the invitation journal, on each row
+shown = views(rev.plan.rows)
+display = runview.editor_frame(loaded, rev, approved_col, shown, rows)
+
+if running:  # the run's status panel takes the place of the table's controls and of Send
+    assert run is not None
+    live_run.panel(run, rev, display)
+else:
+    if run is not None:
+        live_run.finished(run)
+    b1, b2, _ = st.columns([1, 1, 4])
+    if b1.button("Approve all", key="approve_all"):
+        loaded.frame = set_all_approved(effective, approved_col, True)
+        state.set_list(loaded)
+        st.rerun()
+    if b2.button("Approve none", key="approve_none"):
+        loaded.frame = set_all_approved(effective, approved_col, False)
+        state.set_list(loaded)
         st.rerun()
 
-if run is not None:
-    runview.progress(run, loaded)
+    def _commit_edits(changed: dict) -> None:
+        """Save ticks as they are made, so leaving the page or closing the tab keeps them."""
+        loaded.frame = apply_approval_edits(loaded.frame, changed, approved_col)
+        state.save_list(loaded)
+
+    review_grid.show_filter(shown)
+    review_grid.grid(loaded, display, shown, approved_col, _commit_edits)
+    runview.metrics(bucket_counts(shown.values()))
+    if window is not None and rev.verdicts:
+        st.caption(f"Skip rate {rev.skip_rate:.0%} (window {elig.format_window(window)}). {elig.SKIP_RATE_NOTE}")
+    runview.own_columns(overwrites)
+    runview.overrides_and_unknowns(svc, loaded, rev, state.actor())
+    invite_after = invite_ui.section(svc, loaded_view, rev)
+
+    def _keep_ticks() -> None:
+        loaded.frame = effective
+        state.save_list(loaded)
+
+    send_ui.send_area(
+        svc,
+        loaded,
+        rev,
+        campaign=md(names.get(campaign_id, campaign_id)),
+        max_gifts=max_gifts,
+        choices=lambda limits: SendChoices(
+            campaign_id, state.actor(), window, limits, overwrite_columns=overwrite, sheet_rows=True
+        ),
+        on_send=_keep_ticks,
+        invite_after=invite_after,
+    )
 
 st.download_button(
     "Download CSV with results",

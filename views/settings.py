@@ -5,9 +5,11 @@ import streamlit as st
 
 from lib.connection import check_connection
 from lib.deployment import store_warning
+from lib.plain_words import capital, is_automatic, person
 from lib.runtime import http_session
 from lib.timefmt import shown
 from ui import donotgift_ui, state
+from ui.audit_table import audit_frame
 from ui.text import code, md
 
 svc = state.services()
@@ -37,6 +39,7 @@ if st.button("Check connection", key="check_connection"):
 daily = f"{s.daily_limit:,} gifts in any 24 hours, across the team" if s.daily_limit else "none"
 st.write(f"**Daily limit (GIFTRUN_DAILY_LIMIT):** {daily}")
 
+me = state.actor()
 st.subheader("Runs (audit trail)")
 runs = svc.store.runs()
 if runs:
@@ -45,7 +48,7 @@ if runs:
             [
                 {
                     "Started": shown(r.started_at),
-                    "By": r.actor,
+                    "By": capital(person(r.actor, me)),
                     "State": r.state,
                     "Sent": r.counts.get("sent", 0),
                     "Rejected": r.counts.get("rejected", 0),
@@ -64,28 +67,18 @@ else:
     st.caption("No runs yet.")
 
 st.subheader("Decisions by people")
-decisions = svc.store.audit_log()
+log = svc.store.audit_log()
+decisions = [d for d in log if not is_automatic(d["actor"])]
+automatic = [d for d in log if is_automatic(d["actor"])]
 if decisions:
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "At": shown(d["at"]),
-                    "By": d["actor"],
-                    "What": d["action"],
-                    "Email": d["email"],
-                    "Detail": d["detail"],
-                }
-                for d in decisions
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-    )
+    st.dataframe(audit_frame(decisions, me), hide_index=True, width="stretch")
 else:
     st.caption(
         "Look-back overrides, cleared unknown outcomes, caps set on runs, runs the daily limit stopped and "
         "do-not-gift changes are listed here, with who made them."
     )
+if automatic:  # what &Open's updates (or the list itself) settled: nobody decided it
+    st.subheader("Settled by &Open's updates")
+    st.dataframe(audit_frame(automatic, me), hide_index=True, width="stretch")
 
 donotgift_ui.render(svc, state.actor())

@@ -24,6 +24,8 @@ from .database import Database
 BEFORE_ATTEMPT = timedelta(seconds=60)
 AFTER_ATTEMPT = timedelta(minutes=10)
 ACTOR = "&Open update"
+RESOLVED = "resolve-unknown"  # an unknown outcome resolved by &Open's update
+CONFIRMED_IN_FLIGHT = "confirm-in-flight"  # the update arrived before the run heard &Open's answer
 
 
 class ResolutionMixin:
@@ -113,7 +115,7 @@ class ResolutionMixin:
         self._audit(
             conn,
             ACTOR,
-            "resolve-unknown",
+            RESOLVED if send["state"] == "unknown" else CONFIRMED_IN_FLIGHT,  # only the first was ever unknown
             send["list_key"],
             email,
             f"Resolved from &Open's update {event.event_id} ({event.event_type or event.source}): gift "
@@ -158,7 +160,8 @@ class ResolutionMixin:
                 continue
             if not db.execute(
                 conn,
-                f"SELECT 1 FROM {audit} WHERE list_key=:l AND email=:e AND action='resolve-unknown' AND detail LIKE :d",
+                f"SELECT 1 FROM {audit} WHERE list_key=:l AND email=:e AND action IN ('{RESOLVED}', "
+                f"'{CONFIRMED_IN_FLIGHT}') AND detail LIKE :d",
                 {"l": line["list_key"], "e": email, "d": f"%gift {line['gift_request_id']},%"},
             ).first():
                 continue  # this line's gift came from &Open's own answer: certain
@@ -196,7 +199,7 @@ class ResolutionMixin:
                 self.db.execute(
                     conn,
                     f"SELECT * FROM {self.db.table('audit')} WHERE list_key=:l AND "
-                    "action IN ('resolve-unknown', 'unresolved') ORDER BY id DESC",
+                    f"action IN ('{RESOLVED}', 'unresolved') ORDER BY id DESC",
                     {"l": list_key},
                 )
                 .mappings()

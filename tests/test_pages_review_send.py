@@ -1,0 +1,149 @@
+"""Review & send in AppTest: problems found in place (a view filter whose edits land on their
+rows, the spreadsheet's row numbers, counts that add up), the run said in words before Send, the
+reason under a greyed Send, an empty confirmation box, the end of a run linking to Gift status,
+plain words (you, thousands separators), and Settings keeping &Open's updates apart from
+people's decisions."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lib import csvio
+from lib.review_rows import Bucket
+from tests.apptest_support import click, go, list_key, metrics, new_session, run, services, texts, wait_for_run
+from ui import review_grid, state
+from ui.live_run import GIFT_STATUS_PAGE
+
+
+def sample(data_dir):
+    at = run(new_session(data_dir))
+    click(at, "load_sample")
+    return go(at, "review_send")
+
+
+def upload(at, name: str, data: bytes):
+    at.file_uploader(key="giftrun_upload").set_value((name, data, "text/csv"))
+    run(at)
+    click(at, "use_upload")
+    return go(at, "review_send")
+
+
+def people(n: int) -> bytes:
+    return csvio.to_csv_bytes(
+        pd.DataFrame(
+            [
+                {"First Name": f"First{i}", "Last Name": f"Last{i}", "Email": f"p{i}@example.com", "Approved": "TRUE"}
+                for i in range(n)
+            ]
+        )
+    )
+
+
+MIXED = (  # file rows 2-5: a problem, a person, a problem, a person; nobody approved
+    b"First Name,Last Name,Email,Approved\n"
+    b"Ana,Bad,ana@,\n"
+    b"Bo,Good,bo@example.com,\n"
+    b"Cy,Bad,cy@@example.com,\n"
+    b"Di,Good,di@example.com,\n"
+)
+
+
+def grid(at) -> pd.DataFrame:
+    return at.data_editor[0].value
+
+
+def test_the_grid_shows_the_spreadsheets_row_numbers_and_names_rows_by_them(data_dir):
+    at = sample(data_dir)
+    table = grid(at)
+    assert list(table["Row"][:3]) == ["2", "3", "4"]  # the header is row 1 of the file
+    click(at, "approve_all")
+    table = grid(at)
+    dup = table[table["Row"] == "24"].iloc[0]  # the sample's 23rd person repeats the first person's email
+    assert dup["What happens"] == "will not be sent: duplicate"
+    assert dup["Problem"].startswith("Same email as row 2, which is sent instead →")
+
+
+def test_the_view_filter_shows_one_bucket_and_a_tick_there_lands_on_its_row(data_dir):
+    at = sample(data_dir)
+    at.segmented_control(key=review_grid.FILTER).set_value(Bucket.PROBLEMS)
+    run(at)
+    shown = grid(at)
+    assert list(shown["Row"]) == ["22", "23", "25", "26"]  # the four rows with a problem, nothing else
+    assert all(shown["Problem"].str.contains("→ fix it in your list"))
+
+
+def test_a_tick_in_a_filtered_grid_is_what_gets_sent(data_dir):
+    at = upload(run(new_session(data_dir)), "mixed.csv", MIXED)
+    at.segmented_control(key=review_grid.FILTER).set_value(Bucket.NOT_APPROVED)
+    run(at)
+    assert list(grid(at)["Row"]) == ["3", "5"]
+    [editor] = at.data_editor
+    edit = {"edited_rows": {1: {"Approved": True}}, "added_rows": [], "deleted_rows": []}  # Di, the 2nd row shown
+    at.session_state[editor.key] = edit
+    run(at)
+    assert list(grid(at)["Row"]) == ["3", "5"]  # the filtered rows stay put while you work
+    assert metrics(at)["To send"] == "1" and at.button(key="send").label == "Send 1 gift"
+    at.session_state[editor.key] = edit  # the browser sends the edit state with every rerun
+    click(at, "send")
+    wait_for_run(at)
+    assert list(services().store.journal(list_key(at))) == ["di@example.com"]  # not the list's 2nd row (Bo)
+
+
+def test_before_send_the_run_is_said_in_words_and_a_greyed_send_says_why(data_dir):
+    at = sample(data_dir)
+    send = at.button(key="send")
+    assert send.disabled
+    assert "Nothing to send yet: tick Approved on the rows to gift, or press Approve all." in texts(at.caption)
+    click(at, "approve_all")
+    campaign = at.selectbox(key=state.CAMPAIGN).value
+    name = {c["id"]: c["name"] for c in services().demo.sandbox.campaigns}[campaign]
+    said = texts(at.markdown)
+    assert "Send will create 20 gifts in the campaign" in said and name.split()[0] in said
+    assert "Anyone gifted in the last 30 days is skipped." in said
+    assert "At about 10 gifts a second it will take about 2 seconds." in said
+    assert not at.button(key="send").disabled
+
+
+@pytest.mark.slow
+def test_a_large_run_has_an_empty_confirmation_box_and_separators_everywhere(data_dir):
+    at = run(new_session(data_dir))
+    at = upload(at, "big.csv", people(1_250))
+    m = metrics(at)
+    assert m["To send"] == "1,250"
+    send = at.button(key="send")
+    assert send.label == "Send 1,250 gifts" and send.disabled
+    [confirm] = [t for t in at.text_input if t.label.startswith("This run sends")]
+    assert confirm.value == "" and confirm.placeholder == ""  # the number is said, never put in the box
+    assert confirm.label == "This run sends up to 1,250 gifts. Type 1250 to confirm, then press Enter"
+    assert "Type 1250 in the box above to confirm this run of 1,250 gifts." in texts(at.caption)
+
+
+def test_after_a_run_the_page_says_what_happened_and_links_to_gift_status(data_dir):
+    at = sample(data_dir)
+    click(at, "approve_all")
+    click(at, "send")
+    wait_for_run(at)
+    done = texts(at.success)
+    assert done.startswith("Run finished: 20 sent · took "), done
+    assert "resolved" not in done  # a clean run resolved no unknown outcome
+    assert "resolved automatically" not in texts(at.caption)
+    [link] = at.page_link
+    assert "Gift status" in link.proto.label, link.proto
+    assert link.proto.page.endswith("gift_status") or link.proto.page.endswith(GIFT_STATUS_PAGE), link.proto
+    assert "confirm" not in texts(at.caption)
+    m = metrics(at)
+    assert (m["Sent"], m["Problems"], m["To send"]) == ("20", "5", "0")
+
+
+def test_settings_keeps_opens_updates_apart_from_peoples_decisions(data_dir):
+    at = sample(data_dir)
+    store = services().store
+    store.audit("local", "clear-unknown", "checked &Open: no gift", list_key=list_key(at), email="ana@example.com")
+    store.audit("&Open update", "resolve-unknown", "Resolved from &Open's update ev-1", email="bo@example.com")
+    go(at, "settings")
+    subheaders = [s.value for s in at.subheader]
+    assert "Decisions by people" in subheaders and "Settled by &Open's updates" in subheaders
+    people_table, automatic = (df.value for df in at.dataframe if "What" in df.value.columns)
+    assert list(people_table["By"]) == ["You"] and list(people_table["What"]) == ["clear-unknown"]
+    assert list(automatic["By"]) == ["&Open's update"] and list(automatic["What"]) == ["resolve-unknown"]
