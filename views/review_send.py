@@ -7,9 +7,9 @@ import streamlit as st
 from lib import eligibility as elig
 from lib.recipients import apply_approval_edits, set_all_approved
 from lib.review import with_run_notes
-from lib.send_job import SendChoices, review_for_send
+from lib.send_job import SendChoices
 from lib.sources import csv_bytes, results_in
-from ui import invite_ui, runview, send_ui, sheets_ui, state
+from ui import invite_ui, review_cache, runview, send_ui, state
 from ui import limits as limits_ui
 from ui.text import link_column, md, plain
 
@@ -67,9 +67,7 @@ edits = st.session_state.get(key, {}).get("edited_rows", {})
 effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits else loaded.frame
 loaded_view = type(loaded)(loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns)
 overwrite = runview.overwrite_chosen()
-_, rev, overwrites = review_for_send(
-    loaded_view, svc.store, window, overwrite=overwrite, extra_history=sheets_ui.shared_history(svc)
-)
+rev, overwrites = review_cache.reviewed(svc, loaded_view, approved_col, window, overwrite)
 if (last := svc.registry.get(loaded.list_key)) is not None and last.snapshot().state != "running":
     rev = with_run_notes(rev, last.limited_results())  # why a limit kept rows back: not in the journal
 rev = invite_ui.with_invitations(svc, loaded_view, rev)  # the invitation journal, on each row
@@ -139,7 +137,7 @@ if run is not None:
 
 st.download_button(
     "Download CSV with results",
-    csv_bytes(loaded, rev.frame, [approved_col, *results_in(rev.frame)]),
+    lambda: csv_bytes(loaded, rev.frame, [approved_col, *results_in(rev.frame)]),  # made when clicked
     file_name=f"{loaded.name.rsplit('.', 1)[0]}-results.csv",
     mime="text/csv",
     key="download",
