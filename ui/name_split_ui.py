@@ -51,5 +51,7 @@ def split_choice(loaded: LoadedList) -> None:
         if choice != NO_SPLIT:
             st.text("\n".join(examples(loaded.frame, NameSplit(column, SplitAt(choice)))))  # user text: plain
     if choice != current:
+        for field in ("first_name", "last_name"):  # Build list's name pickers show the new columns
+            st.session_state.pop(f"map_{field}_{loaded.list_key}", None)
         state.set_list(with_name_split(loaded, NameSplit(column, SplitAt(choice)) if choice != NO_SPLIT else None))
         st.rerun()

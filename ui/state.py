@@ -84,9 +84,6 @@ def current_list() -> LoadedList | None:
 def set_list(loaded: LoadedList | None, *, save: bool = True) -> None:
     st.session_state[LIST] = loaded
     bump_editor()
-    if loaded is not None:  # Build list's column pickers show the new list's columns, not the last choice
-        for field in ("first_name", "last_name", "email", "approved"):
-            st.session_state.pop(f"map_{field}_{loaded.list_key}", None)
     if loaded is not None and save:
         save_list(loaded)
 
