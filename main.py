@@ -18,6 +18,7 @@ page = st.navigation(
         *([st.Page("views/outbox.py", title="Outbox", icon="✉️")] if svc.mail_catcher is not None else []),
     ]
 )
+state.current_list()  # a refreshed tab reopens the list its address names (?list=…), on any page
 common.sidebar(svc)
 common.banner(svc)
 page.run()

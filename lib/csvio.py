@@ -79,6 +79,11 @@ LIMITS_TEXT = (
     f"people per list; Giftrun's result columns don't count towards the size."
 )
 
+# The app's uploader takes files up to the list limit itself (a file Giftrun wrote back with its
+# results counts whole there); .streamlit/config.toml's server.maxUploadSize is the same number.
+UPLOAD_LIMIT_MB = MAX_LIST_BYTES // MIB
+UPLOAD_LIMITS_TEXT = f"Up to {UPLOAD_LIMIT_MB} MB ({MAX_LIST_BYTES:,} bytes) per file and {MAX_ROWS:,} people per list."
+
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 
 # Attributes set on frames returned by the readers (informational; pandas may drop attrs).

@@ -11,7 +11,7 @@ gift but a failure.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,7 +35,7 @@ from .invite_template import (
     render,
 )
 from .models import GiftStatus, Recipient, normalize_email, parse_iso, utcnow
-from .recipients import check_rows
+from .recipients import RowCheck, check_rows
 from .smtp_url import Sender
 from .sources import LoadedList
 from .store import Store
@@ -142,13 +142,15 @@ def plan_invitations(
     *,
     kind: InviteKind = InviteKind.INVITATION,
     reminding: Reminding | None = None,
+    checks: Sequence[RowCheck] | None = None,
 ) -> InvitePlan:
     """Decide each row (see the module docstring). A placeholder naming a column the list lacks
-    raises TemplateError here, before anything is sent."""
+    raises TemplateError here, before anything is sent. `checks`: the list's rows as a review
+    already checked them (the same frame's names, emails and approvals), not checked again."""
     bound = bind_columns(template, loaded.user_columns)
     frame = loaded.frame
     keys = [str(k) for k in frame.index]
-    checks = check_rows(frame, loaded.cmap, keys)
+    checks = check_rows(frame, loaded.cmap, keys) if checks is None else checks
     ids, urls, invited = (_column(frame, c) for c in (GIFT_REQUEST_ID, REDEMPTION_URL_COLUMN, INVITATION_SENT_AT))
     row_status = _column(frame, GIFT_STATUS)
     statuses = {g.gift_request_id: (g.status or "") for g in store.gifts()}

@@ -7,7 +7,6 @@ source frame stable for st.data_editor and applies edits explicitly (docs/archit
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,10 +14,10 @@ from numbers import Number
 
 import numpy as np
 import pandas as pd
-from email_validator import EmailNotValidError, validate_email
 
 from lib.control_chars import problem as control_problem
 from lib.control_chars import visible
+from lib.email_check import email_ok
 from lib.errors import GiftrunError
 from lib.headers import EMAIL_HEADERS, is_email_header, normalise_header
 from lib.models import Recipient, normalize_email
@@ -231,16 +230,6 @@ def _shown(value: str, limit: int = 60) -> str:
     return visible(value)
 
 
-@functools.lru_cache(maxsize=200_000)
-def _email_ok(email: str) -> bool:
-    """Cached: a list often repeats addresses, and validation dominates check_rows."""
-    try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError:
-        return False
-    return True
-
-
 def _name_problems(label: str, value: str) -> list[str]:
     if not value:
         return [f"{label} is missing"]
@@ -261,7 +250,7 @@ def validate_row(first: str, last: str, email: str) -> list[str]:
         problems.append("Email is missing")
     elif (bad := control_problem("Email", email, joiners=False)) is not None:
         problems.append(bad)
-    elif not _email_ok(email):
+    elif not email_ok(email):
         problems.append(f"Email '{_shown(email)}' is not a valid address")
     return problems
 

@@ -13,7 +13,7 @@ from . import donotgift
 from . import eligibility as elig
 from .models import normalize_email, status_label, utcnow
 from .plan import Eligibility, RowAction, RunPlan, apply_results, eligibility_results, plan_rows, result_for_entry
-from .recipients import RowCheck, check_rows
+from .recipients import RowCheck, check_rows, is_approved
 from .sources import LoadedList
 from .store import Store
 from .writeback import (
@@ -140,3 +140,39 @@ def status_results(frame: pd.DataFrame, store: Store) -> list[RowResult]:
         if values:
             out.append(RowResult(str(key), g.email, values))
     return out
+
+
+def reapproved(prev: Review, loaded: LoadedList, store: Store) -> Review:
+    """`prev`, the review of this list, after only approvals changed (a tick, a few ticks): the
+    rows that share an email with a changed row are planned again, every other row keeps its
+    plan. Exact, not an estimate: a row's plan depends on approvals only through the rows with
+    its email (which of them is sent, which is a duplicate). The caller guarantees nothing else
+    changed (the list's cells, the store, the look-back)."""
+    approvals = (
+        [is_approved(v) for v in loaded.frame[loaded.cmap.approved].tolist()]
+        if loaded.cmap.approved in loaded.frame.columns
+        else [False] * len(loaded.frame)
+    )
+    changed = {normalize_email(c.recipient.email) for c, a in zip(prev.checks, approvals) if c.approved != a}
+    if not changed:
+        return prev
+    at = [i for i, c in enumerate(prev.checks) if normalize_email(c.recipient.email) in changed]
+    checks = list(prev.checks)
+    for i in at:
+        checks[i] = replace(checks[i], approved=approvals[i])
+    some = [checks[i] for i in at]
+    keys = [c.row_key for c in some]
+    ids = result_values(loaded.frame, GIFT_REQUEST_ID)
+    gift_ids = {k: str(ids[k]) for k in keys} if ids is not None else {}
+    journal, elsewhere = store.journal(loaded.list_key), store.held_elsewhere(loaded.list_key)
+    part = plan_rows(some, journal, prev.verdicts, gift_ids, elsewhere)
+    rows = list(prev.plan.rows)
+    for i, row in zip(at, part.rows):
+        rows[i] = row
+    sub = apply_results(loaded.frame.loc[keys], eligibility_results(some, prev.verdicts) + part.results())
+    sub = apply_results(sub, status_results(sub, store))
+    frame = prev.frame.copy()
+    for col in sub.columns:
+        if col in frame.columns:
+            frame.loc[keys, col] = sub[col].to_numpy(dtype=object)
+    return Review(checks, prev.verdicts, RunPlan(tuple(rows)), frame)

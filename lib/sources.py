@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import csvio
 from .errors import GiftrunError
+from .name_split import NameSplit, full_name_column, with_split
 from .recipients import YES_TEXT, ColumnMap, ensure_columns, match_columns
 from .writeback import ALL_RESULT_COLUMNS, APPROVED, RESULT_COLUMNS, result_columns
 
@@ -27,6 +28,7 @@ class LoadedList:
     cmap: ColumnMap
     user_columns: tuple[str, ...] = field(default=())
     document: csvio.CsvDocument | None = None  # the CSV file as read: results are written back into it
+    split: NameSplit | None = None  # a full-name column split into Giftrun's first/last name columns
 
     def require_columns(self, *, approval: bool) -> None:
         missing = self.cmap.missing()
@@ -52,14 +54,45 @@ def prepare(
     overrides: Mapping[str, str] | None = None,
     row_keys: Sequence[str] | None = None,
     document: csvio.CsvDocument | None = None,
+    split: NameSplit | None = None,
 ) -> LoadedList:
     """The list with every result column: the user's own where the list has one (matched
-    loosely, `writeback.result_columns`), the missing ones added after the user's columns."""
+    loosely, `writeback.result_columns`), the missing ones added after the user's columns.
+    With `split`, the full-name column's two halves are added beside it and used as the names."""
+    if split is not None:
+        frame = with_split(frame, split)
+        overrides = {"first_name": split.columns[0], "last_name": split.columns[1], **(overrides or {})}
     user_columns = tuple(str(c) for c in frame.columns)
     present = result_columns(user_columns)
     df = ensure_columns(frame, [c for c in RESULT_COLUMNS if c not in present]).reset_index(drop=True)
     df.index = pd.Index(list(row_keys) if row_keys is not None else positional_keys(len(df)), dtype=object)
-    return LoadedList(list_key, name, df, match_columns(user_columns, overrides), user_columns, document)
+    return LoadedList(list_key, name, df, match_columns(user_columns, overrides), user_columns, document, split)
+
+
+def suggested_split(frame: pd.DataFrame) -> NameSplit | None:
+    """A split of the list's full-name column, when it has one and no first or last name column."""
+    columns = [str(c) for c in frame.columns]
+    cmap = match_columns(columns)
+    if cmap.first_name or cmap.last_name:
+        return None
+    column = full_name_column(columns, [cmap.email, cmap.approved])
+    return NameSplit(column) if column else None
+
+
+def with_name_split(loaded: LoadedList, split: NameSplit | None) -> LoadedList:
+    """`loaded` split another way (or not at all: then the names have no column until picked);
+    approvals and every other cell as they were."""
+    old = loaded.split.columns if loaded.split else ()
+    frame = loaded.frame.drop(columns=[c for c in old if c in loaded.frame.columns])
+    user_columns = tuple(c for c in loaded.user_columns if c not in old)
+    names: dict[str, str | None] = {"first_name": None, "last_name": None}
+    if split is not None:
+        frame = with_split(frame, split)
+        at = user_columns.index(split.column) + 1
+        user_columns = (*user_columns[:at], *split.columns, *user_columns[at:])
+        names = {"first_name": split.columns[0], "last_name": split.columns[1]}
+    cmap = type(loaded.cmap)(**{**vars(loaded.cmap), **names})
+    return LoadedList(loaded.list_key, loaded.name, frame, cmap, user_columns, loaded.document, split)
 
 
 def results_in(frame: pd.DataFrame) -> list[str]:
@@ -74,7 +107,8 @@ def csv_bytes(loaded: LoadedList, frame: pd.DataFrame, columns: Sequence[str]) -
     they are, Giftrun's result columns protected against formulas)."""
     if loaded.document is not None:
         return loaded.document.render(frame, columns)
-    keep = list(loaded.user_columns) + [c for c in columns if c not in loaded.user_columns]
+    derived = loaded.split.columns if loaded.split else ()  # Giftrun's name halves are not the user's data
+    keep = [c for c in loaded.user_columns if c not in derived] + [c for c in columns if c not in loaded.user_columns]
     return csvio.to_csv_bytes(frame[keep], protect=results_in(frame))
 
 

@@ -282,7 +282,7 @@ def assert_only_the_gate(at: AppTest) -> None:
         "Review & send",
         "Gift status",
         "Settings",
-        "Upload a CSV",
+        "Upload a",
         "Sample list",
         "&Open key",
         "Demo mode",

@@ -101,13 +101,13 @@ def test_the_20_9_mb_list_is_sent_and_its_21_2_mb_result_accepted_by_the_cli_and
     assert f"Loaded {csvio.MAX_ROWS} people from big-results.csv." in texts(at.success), texts(at.error)
 
 
-def test_the_apps_upload_limit_lets_every_list_through_to_giftruns_own_check():
-    """Streamlit refuses bigger uploads in the browser with only an icon; below its limit
-    Giftrun's own check answers with a visible message. Both limits are the same number."""
+def test_the_apps_uploader_and_every_message_state_one_limit():
+    """The uploader, Streamlit's own refusal and the caption all say the list limit (issue 22:
+    the uploader said 100 MB where lists stop at 20 MB). One constant in lib/ says it."""
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
-    assert config["server"]["maxUploadSize"] * csvio.MIB == csvio.MAX_UPLOAD_BYTES
+    assert config["server"]["maxUploadSize"] == csvio.UPLOAD_LIMIT_MB == csvio.MAX_LIST_BYTES // csvio.MIB
     build = (REPO / "views" / "build_list.py").read_text()
-    assert "max_upload_size=csvio.MAX_UPLOAD_BYTES // csvio.MIB" in build
+    assert "max_upload_size=csvio.UPLOAD_LIMIT_MB" in build and "csvio.UPLOAD_LIMITS_TEXT" in build
 
 
 def test_the_readme_states_the_limit_in_bytes_and_rows():

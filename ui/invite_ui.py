@@ -45,7 +45,7 @@ def with_invitations(svc: Services, loaded: LoadedList, rev: Review) -> Review:
     if sender is None or template is None:
         return rev
     try:
-        plan = plan_invitations(_reviewed(loaded, rev), svc.store, template, sender)
+        plan = plan_invitations(_reviewed(loaded, rev), svc.store, template, sender, checks=rev.checks)
     except GiftrunError:
         return rev
     results = plan.results()
@@ -86,7 +86,7 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
     try:
         template = parse_template(st.session_state[key])
         reviewed = _reviewed(loaded, rev)
-        plan = plan_invitations(reviewed, svc.store, template, sender)
+        plan = plan_invitations(reviewed, svc.store, template, sender, checks=rev.checks)
     except TemplateError as exc:
         st.error(md(exc, limit=1000))
         return False
@@ -107,14 +107,15 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
 def _preview(svc: Services, loaded: LoadedList, template: Template, sender) -> None:
     keys = [str(k) for k in loaded.frame.index]
     emails = loaded.frame[loaded.cmap.email].astype(str).tolist() if loaded.cmap.email else [""] * len(keys)
-    row = st.selectbox(
+    at = st.selectbox(  # options are positions: a label is found by index, not by searching 20,000 keys
         "Preview the email for row",
-        keys,
-        format_func=lambda k: plain(f"{keys.index(k) + 1}: {emails[keys.index(k)]}"),
+        range(len(keys)),
+        format_func=lambda i: plain(f"{i + 1}: {emails[i]}"),
         key="invite-preview-row",
     )
-    if row is None:
+    if at is None:
         return
+    row = keys[at]
     item = preview_item(loaded, row, template, sender)
     try:
         rendered = render(template, item.values, item.sources)

@@ -7,6 +7,8 @@ from typing import Any
 import streamlit as st
 
 from lib import csvio
+from lib.errors import GiftrunError
+from lib.name_split import NameSplit, SplitAt
 from lib.recipients import without_stale
 from lib.runtime import Services, get_services
 from lib.settings import Settings, SettingsError
@@ -14,7 +16,11 @@ from lib.sources import LoadedList, csv_bytes, prepare
 from lib.store import StoreError
 from lib.writeback import APPROVED
 
+from .text import md
+
 LIST = "giftrun_list"  # the LoadedList being worked on (base frame: approvals committed)
+LIST_PARAM = "list"  # the query parameter naming the open list's key, so a refresh reopens it
+RESTORED = "giftrun_restored"  # the list key this session tried to reopen from the address
 EDITOR_VERSION = "giftrun_editor_version"
 LOOKBACK = "giftrun_lookback"
 CAMPAIGN = "giftrun_campaign"
@@ -57,7 +63,22 @@ def actor() -> str:
 
 
 def current_list() -> LoadedList | None:
-    return st.session_state.get(LIST)
+    """The list being worked on. The page's address names it (`?list=KEY`), so a refreshed or
+    reopened tab (a new session) gets it back from the store, approvals included."""
+    loaded = st.session_state.get(LIST)
+    wanted = st.query_params.get(LIST_PARAM)
+    if loaded is None and wanted and st.session_state.get(RESTORED) != wanted:
+        st.session_state[RESTORED] = wanted  # one try per address: a list that cannot come back stays closed
+        try:
+            loaded = reopen_list(wanted)
+        except GiftrunError as exc:  # a sheet that can no longer be read: say so, keep the page usable
+            st.warning(f"Could not reopen the last list: {md(exc, limit=1000)}")
+        if loaded is not None:
+            st.session_state[LIST] = loaded
+            bump_editor()
+    if loaded is not None and wanted != loaded.list_key:
+        st.query_params[LIST_PARAM] = loaded.list_key
+    return loaded
 
 
 def set_list(loaded: LoadedList | None, *, save: bool = True) -> None:
@@ -72,6 +93,8 @@ def save_list(loaded: LoadedList) -> None:
     user's own file with the ticks made here, when it came from a file."""
     approved = [loaded.cmap.approved] if loaded.cmap.approved in loaded.frame.columns else []
     mapping = {k: v for k, v in vars(loaded.cmap).items() if v}
+    if loaded.split is not None:  # the split is made again on reopening, from the user's own column
+        mapping |= {"_split_name": loaded.split.column, "_split_at": str(loaded.split.at)}
     link = st.session_state.get(SHEET_LINKS, {}).get(loaded.list_key)
     if link:  # a sheet list is reopened from its sheet, the durable copy
         mapping |= {"_sheet_link": link[0], "_sheet_tab": link[1] or ""}
@@ -88,6 +111,7 @@ def reopen_list(list_key: str) -> LoadedList | None:
         return None
     name, data, mapping = saved
     link, tab = mapping.pop("_sheet_link", None), mapping.pop("_sheet_tab", None) or None
+    split_name, split_at = mapping.pop("_split_name", None), mapping.pop("_split_at", None)
     if link:
         from lib.sheet_source import SheetColumnsError, load_sheet
 
@@ -102,10 +126,12 @@ def reopen_list(list_key: str) -> LoadedList | None:
         st.session_state.setdefault(SHEET_LINKS, {})[loaded.list_key] = (link, tab)
         return loaded
     document = csvio.read_csv(data, name=name)
-    mapping, note = without_stale([str(c) for c in document.frame.columns], mapping)
+    columns = [str(c) for c in document.frame.columns]
+    split = NameSplit(split_name, SplitAt(split_at)) if split_name in columns and split_at in set(SplitAt) else None
+    mapping, note = without_stale([*columns, *(split.columns if split else ())], mapping)
     if note:
         st.session_state[MAPPING_NOTE] = (list_key, note)
-    return prepare(document.frame, list_key=list_key, name=name, overrides=mapping, document=document)
+    return prepare(document.frame, list_key=list_key, name=name, overrides=mapping, document=document, split=split)
 
 
 def bump_editor() -> None:

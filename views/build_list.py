@@ -2,34 +2,41 @@
 
 import streamlit as st
 
-from lib import csvio, sheets
+from lib import csvio, sheets, xlsx
 from lib.recipients import ColumnMappingError, match_columns
 from lib.sample import SAMPLE_NAME, sample_frame
-from lib.sources import prepare, upload_list_key
+from lib.sources import prepare, suggested_split, upload_list_key
 from lib.timefmt import shown
-from ui import common, sheets_ui, state
+from ui import common, name_split_ui, sheets_ui, state
 from ui.text import md, plain
 
 svc = state.services()
 st.title("Build list")
-st.write("Upload a CSV or open a Google Sheet. Nothing is sent while you build the list.")
+st.write(
+    f"Upload a CSV{' or Excel' if xlsx.XLSX_TYPES else ''} file or open a Google Sheet. "
+    "Nothing is sent while you build the list."
+)
 
 if svc.demo_mode and state.current_list() is None:
     st.write("New here? **Sample list** → *Load the sample list* gives you 25 made-up people to try the whole flow.")
-names = ["Upload a CSV", "Google Sheet", "Recent lists"] + (["Sample list"] if svc.demo_mode else [])
+UPLOAD_TAB = "Upload a file" if xlsx.XLSX_TYPES else "Upload a CSV"
+UPLOAD_LABEL = "CSV file (UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or |)" + (
+    " or Excel workbook (.xlsx: the first sheet)" if xlsx.XLSX_TYPES else ""
+)
+names = [UPLOAD_TAB, "Google Sheet", "Recent lists"] + (["Sample list"] if svc.demo_mode else [])
 tabs = dict(zip(names, st.tabs(names)))  # the made-up sample is for demos only: never sent for real
-with tabs["Upload a CSV"]:
+with tabs[UPLOAD_TAB]:
     common.upload_refusals_visible()
     upload = st.file_uploader(
-        "CSV file (UTF-8, UTF-16 or Windows-1252; comma, semicolon, tab or |)",
-        type=["csv", "txt", "tsv", "xlsx", "xls"],
+        UPLOAD_LABEL,
+        type=["csv", "txt", "tsv", *xlsx.XLSX_TYPES],
         key="giftrun_upload",
-        max_upload_size=csvio.MAX_UPLOAD_BYTES // csvio.MIB,
+        max_upload_size=csvio.UPLOAD_LIMIT_MB,
     )
-    st.caption(csvio.LIMITS_TEXT)
+    st.caption(csvio.UPLOAD_LIMITS_TEXT)
     if upload is not None and st.button("Use this file", type="primary", key="use_upload"):
         try:
-            document = csvio.read_csv(upload.getvalue(), name=upload.name)
+            document = xlsx.read_list(upload.getvalue(), name=upload.name)
         except csvio.CsvError as exc:
             st.error(md(exc, limit=1000))
         else:
@@ -39,6 +46,7 @@ with tabs["Upload a CSV"]:
                     list_key=upload_list_key(upload.name, state.actor()),
                     name=upload.name,
                     document=document,
+                    split=suggested_split(document.frame),
                 )
             )
             st.success(f"Loaded {len(document.frame)} people from {md(upload.name)}.")
@@ -85,6 +93,7 @@ st.caption(
     "Columns are matched loosely (First Name, first_name, Email Address… all work). "
     "If a column was not found, pick it from your own columns; the choice is remembered for this list."
 )
+name_split_ui.split_choice(loaded)
 fields = [("first_name", "First name"), ("last_name", "Last name"), ("email", "Email"), ("approved", "Approved")]
 options = ["(none)"] + list(loaded.user_columns)
 cols = st.columns(len(fields))

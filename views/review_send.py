@@ -8,10 +8,10 @@ from lib import eligibility as elig
 from lib.recipients import apply_approval_edits, set_all_approved
 from lib.review import with_run_notes
 from lib.review_rows import bucket_counts, views
-from lib.send_job import SendChoices, review_for_send
+from lib.send_job import SendChoices
 from lib.sheet_rows import spreadsheet_rows
 from lib.sources import csv_bytes, results_in
-from ui import invite_ui, live_run, review_grid, runview, send_ui, sheets_ui, state
+from ui import invite_ui, live_run, review_cache, review_grid, runview, send_ui, state
 from ui import limits as limits_ui
 from ui.text import md, plain
 
@@ -69,9 +69,7 @@ effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits els
 loaded_view = type(loaded)(loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns)
 overwrite = runview.overwrite_chosen()
 rows = spreadsheet_rows(loaded)  # the file's own row numbers, named in the grid and in every message
-_, rev, overwrites = review_for_send(
-    loaded_view, svc.store, window, overwrite=overwrite, extra_history=sheets_ui.shared_history(svc), row_numbers=rows
-)
+rev, overwrites = review_cache.reviewed(svc, loaded_view, approved_col, window, overwrite, rows)
 run = svc.registry.get(loaded.list_key)
 running = run is not None and run.snapshot().state == "running"
 if run is not None and not running:
@@ -129,7 +127,7 @@ else:
 
 st.download_button(
     "Download CSV with results",
-    csv_bytes(loaded, rev.frame, [approved_col, *results_in(rev.frame)]),
+    lambda: csv_bytes(loaded, rev.frame, [approved_col, *results_in(rev.frame)]),  # made when clicked
     file_name=f"{loaded.name.rsplit('.', 1)[0]}-results.csv",
     mime="text/csv",
     key="download",

@@ -15,11 +15,14 @@ from .lists import ListsMixin
 from .migrations import migrate
 from .resolution import ResolutionMixin
 from .runs import RunsMixin
+from .stamp import StampMixin
 
 RETRY_SECONDS = 60.0  # how long a run waits for a store that blipped (GIFTRUN_DATABASE_RETRY_SECONDS)
 
 
-class Store(JournalMixin, RunsMixin, EventsMixin, ResolutionMixin, ListsMixin, DoNotGiftMixin, InvitationsMixin):
+class Store(
+    JournalMixin, RunsMixin, EventsMixin, ResolutionMixin, ListsMixin, DoNotGiftMixin, InvitationsMixin, StampMixin
+):
     """`Store(folder)` is the embedded SQLite store in that folder; `Store(url)` with a
     `postgresql://…` URL is a shared database (tables in `schema`), at most `pool_size`
     connections from this process. Opening migrates. `retry_seconds` is how long a send run
