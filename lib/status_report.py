@@ -164,9 +164,16 @@ def gifts_frame(
 
 
 def person_label(row: Mapping[str, str]) -> str:
-    """How a gift is picked: by its person, `Ana Lima — ana@example.com · Delivered`."""
+    """How a gift is picked: by its person and list, `Ana Lima — ana@example.com · Spring leads`.
+    Nothing in it changes while the page is open (not the status), so a choice stays chosen."""
     who = f"{row['Name']} — {row['Email']}" if row.get("Name") else row["Email"]
-    return f"{who} · {row['Status']}"
+    return f"{who} · {row['List']}"
+
+
+def people_to_pick(gifts: pd.DataFrame) -> dict[str, str]:
+    """gift id → its person's label, in alphabetical order of the label (a stable order to look in)."""
+    labels = {row["Gift request ID"]: person_label(row) for row in gifts.to_dict("records")}
+    return dict(sorted(labels.items(), key=lambda item: (item[1].casefold(), item[0])))
 
 
 def email_label(record: InvitationRecord | None) -> str:

@@ -19,7 +19,7 @@ from lib.status_report import (
     funnel,
     gifts_frame,
     history_frame,
-    person_label,
+    people_to_pick,
     status_counts,
     summary,
     timeline_frame,
@@ -147,7 +147,7 @@ def _follow_up_download(view) -> None:
         return
     redeemed = int((view["status"] == GiftStatus.REDEEMED).sum())
     st.download_button(
-        f"Download the {len(people):,} people to follow up (CSV)",
+        f"Download the {len(people):,} {'person' if len(people) == 1 else 'people'} to follow up (CSV)",
         csvio.to_csv_bytes(people),
         file_name="follow-up.csv",
         mime="text/csv",
@@ -158,7 +158,7 @@ def _follow_up_download(view) -> None:
 
 def _timeline(svc: Services, view) -> None:
     """One gift's journey, picked by its person."""
-    people = {row["Gift request ID"]: person_label(row) for row in view.head(MAX_PICKER).to_dict("records")}
+    people = people_to_pick(view.head(MAX_PICKER))
     gid = st.selectbox(
         "One gift's timeline",
         list(people),
