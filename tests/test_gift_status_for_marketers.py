@@ -10,7 +10,7 @@ import re
 import pytest
 
 from lib.sample import SAMPLE_NAME
-from tests.apptest_support import button, go, list_key, metrics, new_session, run, services
+from tests.apptest_support import button, go, list_key, metrics, new_session, run, services, texts
 from tests.support import until
 from tests.test_pages import approve_all_and_send, load_sample
 
@@ -69,6 +69,7 @@ def test_each_gift_beside_its_person_company_list_and_campaign_with_filters(data
     m = metrics(at)
     assert m["Gifts shown"] == "2" and m["Redemption rate"] == "50%", m
     assert m["Median time to redeem"] != "—", m
+    assert "1 of 2 gifts shown were redeemed" in texts(at.caption)
 
     downloads = [d.proto for d in at.get("download_button")]
     [follow] = [d for d in downloads if d.label.endswith("to follow up (CSV)")]

@@ -96,8 +96,12 @@ def _body(svc: Services) -> None:
     numbers = summary(view, svc.store.status_reached())
     m1, m2, m3 = st.columns(3)
     m1.metric("Gifts shown", f"{numbers.gifts:,}")
-    m2.metric("Redemption rate", numbers.rate, help=f"{numbers.redeemed:,} of {numbers.gifts:,} gifts redeemed")
-    m3.metric("Median time to redeem", numbers.median, help="From the send to the redemption, redeemed gifts only")
+    m2.metric("Redemption rate", numbers.rate)
+    m3.metric("Median time to redeem", numbers.median)
+    st.caption(
+        f"{numbers.redeemed:,} of {numbers.gifts:,} gifts shown were redeemed (or have gone further); "
+        "the median runs from the send to the redemption, over the redeemed gifts."
+    )
     st.dataframe(
         _bounded_status(view.drop(columns=["status"])),
         hide_index=True,
