@@ -77,6 +77,10 @@ def mask_token(token: str | None) -> str:
 
 DEFAULT_DATA_DIR = ".giftrun"
 DEFAULT_SCHEMA = "giftrun"  # the database schema of a shared store (not `public`: see store/database.py)
+# The example secrets file's values (`ao-v1-production-REPLACE_ME`), or a doc's `…`: a copied
+# example is no key, so it means the demo, said out loud, never a live run with a made-up key.
+_PLACEHOLDER = re.compile(r"replace[_ -]?me|your[_ -]?(api[_ -]?)?key|…|\.\.\.", re.IGNORECASE)
+PLACEHOLDER_KEY = "ANDOPEN_API_KEY is the example's placeholder"
 DEFAULT_POOL_SIZE = 8  # the most database connections one process opens (store/database.py POOL_SIZE)
 DEFAULT_RETRY_SECONDS = 60.0  # how long a send run waits for the store to come back (store/store.py)
 
@@ -84,6 +88,7 @@ DEFAULT_RETRY_SECONDS = 60.0  # how long a send run waits for the store to come 
 @dataclass(frozen=True)
 class Settings:
     api_key: Secret | None = None
+    placeholder_key: bool = False  # ANDOPEN_API_KEY was the example's placeholder: treated as unset
     base_url: str | None = None
     campaign_id: str | None = None
     webhook_secret: Secret | None = None
@@ -153,6 +158,7 @@ class Settings:
                 DEFAULT_RETRY_SECONDS,
             ),
             api_key=secret("ANDOPEN_API_KEY"),
+            placeholder_key=is_placeholder(text("ANDOPEN_API_KEY") or ""),
             base_url=(text("ANDOPEN_BASE_URL") or None),
             campaign_id=text("ANDOPEN_CAMPAIGN_ID"),
             webhook_secret=secret("ANDOPEN_WEBHOOK_SECRET"),
@@ -230,6 +236,23 @@ def _mail_settings(text: Any, secret: Any) -> dict[str, Any]:
         raise SettingsError(exc.message) from None
 
 
+def _secret(name: str, value: str | None) -> Secret | None:
+    """A secret as given; none for an example's placeholder (`REPLACE_ME`)."""
+    if not value or is_placeholder(value):
+        return None
+    if not (value.isascii() and value.isprintable()):
+        raise SettingsError(
+            f"{name} contains a character that is not plain ASCII (a typographic quote "
+            "or a space pasted with it?). Copy the value again."
+        )
+    return Secret(value)
+
+
+def is_placeholder(value: str) -> bool:
+    """A value copied from an example (`REPLACE_ME`, `…`), not a secret anyone was given."""
+    return bool(_PLACEHOLDER.search(value))
+
+
 def _demo_speed(raw: object) -> float:
     if raw is None:
         return 1.0
@@ -272,13 +295,7 @@ class _Sources:
         return str(value).strip() if value not in (None, "") else None
 
     def secret(self, name: str) -> Secret | None:
-        value = self.text(name)
-        if value and not (value.isascii() and value.isprintable()):
-            raise SettingsError(
-                f"{name} contains a character that is not plain ASCII (a typographic quote "
-                "or a space pasted with it?). Copy the value again."
-            )
-        return Secret(value) if value else None
+        return _secret(name, self.text(name))
 
 
 def _bounded(name: str, raw: object, least: float, most: float, default: float) -> float:

@@ -16,7 +16,10 @@ from lib.store import Store
 from lib.store import database as store_database
 from tests.support import run_threads
 
-pytestmark = [pytest.mark.private_store, pytest.mark.slow]  # a SQLite file of its own, and what SQLite does with its lock
+pytestmark = [
+    pytest.mark.private_store,
+    pytest.mark.slow,
+]  # a SQLite file of its own, and what SQLite does with its lock
 
 
 def test_many_writers_in_one_process_queue_instead_of_failing_on_the_lock(tmp_path, monkeypatch):

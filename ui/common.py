@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.runtime import Services
+from lib.settings import PLACEHOLDER_KEY
 
-from .text import code
+from .text import code, md
 
 DEMO_BANNER = (
     "**Demo mode** — Giftrun is talking to its built-in sandbox, a fake &Open. "
@@ -15,6 +16,12 @@ DEMO_BANNER = (
 
 
 def banner(svc: Services) -> None:
+    if svc.settings.placeholder_key:
+        st.warning(
+            f"{md(PLACEHOLDER_KEY)}: running the demo. Put your own &Open key in `.streamlit/secrets.toml` "
+            "(or the environment) to go live.",
+            icon="⚠️",
+        )
     if svc.demo_mode:
         st.info(DEMO_BANNER, icon="🧪")
 

@@ -8,10 +8,23 @@ import streamlit as st
 from lib import csvio
 from lib import eligibility as elig
 from lib.andopen import AndOpenError
-from lib.models import STATUS_RANK, status_label
+from lib.errors import GiftrunError
+from lib.models import STATUS_RANK, GiftStatus, status_label
 from lib.polling import AutoPoller, open_gift_ids, poll_statuses
 from lib.runtime import Services
-from lib.status_report import FOLLOW_UP, funnel, gifts_frame, history_frame, status_counts
+from lib.status_report import (
+    companies_in,
+    filtered,
+    follow_ups,
+    funnel,
+    gifts_frame,
+    history_frame,
+    people_to_pick,
+    status_counts,
+    summary,
+    timeline_frame,
+    timeline_of,
+)
 
 from . import sheets_ui, state
 from .text import STATUS_LIMIT, link_column, md, plain
@@ -68,7 +81,7 @@ def _live(svc: Services) -> None:
 
 
 def _body(svc: Services) -> None:
-    gifts = gifts_frame(svc.store)
+    gifts = gifts_frame(svc.store, companies=_companies(svc), campaigns=_campaign_names(svc))
     if gifts.empty:
         st.info("No gifts yet. Send some from **Review & send**; their statuses appear here as &Open reports them.")
         return
@@ -76,46 +89,120 @@ def _body(svc: Services) -> None:
     cols = st.columns(len(counts))
     for col, (label, n) in zip(cols, counts.items()):
         col.metric(md(label, STATUS_LIMIT), n)  # an unknown status is &Open's text: shown as text, bounded
-    chart = (
-        alt.Chart(funnel(gifts))
-        .mark_bar()
-        .encode(
-            x=alt.X("Gifts:Q"),
-            y=alt.Y("Stage:N", sort=None),
-            color=alt.Color("Stage:N", legend=None, scale=alt.Scale(domain=STAGES, range=STAGE_COLOURS)),
-            tooltip=["Stage", "Gifts"],
-        )
-        .properties(height=180)
-    )
     st.caption("Metrics: where each gift is now. Chart: how many gifts have reached each stage.")
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(funnel_chart(funnel(gifts)), width="stretch")
 
-    f1, f2 = st.columns([2, 1])
-    quick = f1.radio("Show", ["All gifts", *FOLLOW_UP], horizontal=True, key="status_filter")
-    senders = sorted(gifts["Sent by"].unique())
-    sender = f2.selectbox("Sent by", ["Anyone", *senders], key="status_sender", format_func=plain)
-    view = gifts if quick == "All gifts" else gifts[gifts["status"] == FOLLOW_UP[quick]]
-    if sender != "Anyone":
-        view = view[view["Sent by"] == sender]
+    view = _filters(gifts)
+    numbers = summary(view, svc.store.status_reached())
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Gifts shown", f"{numbers.gifts:,}")
+    m2.metric("Redemption rate", numbers.rate)
+    m3.metric("Median time to redeem", numbers.median)
+    st.caption(
+        f"{numbers.redeemed:,} of {numbers.gifts:,} gifts shown were redeemed (or have gone further); "
+        "the median runs from the send to the redemption, over the redeemed gifts."
+    )
     st.dataframe(
         _bounded_status(view.drop(columns=["status"])),
         hide_index=True,
         width="stretch",
         column_config={"Redemption URL": link_column("Redemption URL", view["Redemption URL"])},
     )
+    _follow_up_download(view)
+    _timeline(svc, view)
 
-    recipients = dict(zip(view["Gift request ID"], view["Recipient"]))
-    options = [""] + list(recipients)[:MAX_PICKER]
+
+def funnel_chart(stages) -> alt.Chart:
+    """The funnel: whole gifts on the axis (never 0.5 of a gift)."""
+    return (
+        alt.Chart(stages)
+        .mark_bar()
+        .encode(
+            x=alt.X("Gifts:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("Stage:N", sort=None),
+            color=alt.Color("Stage:N", legend=None, scale=alt.Scale(domain=STAGES, range=STAGE_COLOURS)),
+            tooltip=["Stage", "Gifts"],
+        )
+        .properties(height=180)
+    )
+
+
+def _filters(gifts):
+    """List, campaign, status and sender: none chosen shows every gift."""
+    f1, f2, f3, f4 = st.columns(4)
+    options = {c: sorted(gifts[c].unique()) for c in ("List", "Campaign", "Status", "Sent by")}
+    lists = f1.multiselect("List", options["List"], key="status_lists", format_func=plain, placeholder="All lists")
+    campaigns = f2.multiselect(
+        "Campaign", options["Campaign"], key="status_campaigns", format_func=plain, placeholder="All campaigns"
+    )
+    statuses = f3.multiselect(
+        "Status", options["Status"], key="status_statuses", format_func=_plain_status, placeholder="All statuses"
+    )
+    sender = f4.selectbox("Sent by", ["Anyone", *options["Sent by"]], key="status_sender", format_func=plain)
+    return filtered(
+        gifts, lists=lists, campaigns=campaigns, statuses=statuses, sender=None if sender == "Anyone" else sender
+    )
+
+
+def _follow_up_download(view) -> None:
+    people = follow_ups(view)
+    if people.empty:
+        st.caption("Nobody to follow up among these gifts yet: redeemed and cancelled gifts appear here.")
+        return
+    redeemed = int((view["status"] == GiftStatus.REDEEMED).sum())
+    st.download_button(
+        f"Download the {len(people):,} {'person' if len(people) == 1 else 'people'} to follow up (CSV)",
+        csvio.to_csv_bytes(people),
+        file_name="follow-up.csv",
+        mime="text/csv",
+        key="follow_up_csv",
+        help=f"{redeemed:,} redeemed (follow up), {len(people) - redeemed:,} cancelled (reach them another way)",
+    )
+
+
+def _timeline(svc: Services, view) -> None:
+    """One gift's journey, picked by its person."""
+    people = people_to_pick(view.head(MAX_PICKER))
     gid = st.selectbox(
-        "One gift's history",
-        options,
+        "One gift's timeline",
+        list(people),
+        index=None,
         key="status_gift",
-        format_func=lambda g: g and plain(f"{g} — {recipients.get(g, '')}"),
+        placeholder="Choose a person",
+        format_func=lambda g: plain(people.get(g, g)),
     )
     if gid:
-        st.dataframe(_bounded_status(history_frame(svc.store, gid)), hide_index=True, width="stretch")
-    if len(recipients) > MAX_PICKER:
+        st.dataframe(timeline_frame(timeline_of(svc.store, gid)).map(plain), hide_index=True, width="stretch")
+    if len(view) > MAX_PICKER:
         st.caption(f"The picker lists the {MAX_PICKER} most recently updated gifts of this view.")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _list_companies(_svc: Services, list_key: str, updated_at: str) -> dict[str, str]:
+    saved = _svc.store.load_list(list_key)
+    return companies_in(saved[1]) if saved else {}
+
+
+def _companies(svc: Services) -> dict[str, dict[str, str]]:
+    """Each saved list's companies, read again only when the list was saved again."""
+    return {key: _list_companies(svc, key, at) for key, _, at in svc.store.saved_lists()}
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _campaigns(_svc: Services, cache_key: str) -> dict[str, str]:
+    try:
+        return {c.id: c.name for c in _svc.client().list_campaigns()}
+    except GiftrunError:  # names are a nicety: the ids are shown instead
+        return {}
+
+
+def _campaign_names(svc: Services) -> dict[str, str]:
+    key = svc.settings.api_key
+    return _campaigns(svc, key.masked() if key else "demo")
+
+
+def _plain_status(label: str) -> str:
+    return plain(label, STATUS_LIMIT)
 
 
 def _metric_counts(counts: dict[str, int]) -> dict[str, int]:

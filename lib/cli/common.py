@@ -8,7 +8,7 @@ from ..andopen import AndOpenClient, AndOpenError
 from ..control_chars import visible
 from ..errors import EXIT_INPUT, EXIT_OK, EXIT_STOPPED, GiftrunError
 from ..runtime import http_session, make_client
-from ..settings import Settings
+from ..settings import PLACEHOLDER_KEY, Settings
 
 
 class CliError(GiftrunError):
@@ -32,6 +32,12 @@ def _err(msg: str) -> None:
 
 
 def _client(settings: Settings) -> AndOpenClient:
+    if settings.placeholder_key:
+        raise CliError(
+            f"{PLACEHOLDER_KEY}, not a key: nothing goes to &Open. Put your &Open key in "
+            "ANDOPEN_API_KEY (environment or .streamlit/secrets.toml); for a try-out, start "
+            "`python -m lib.cli sandbox` and use the URL and token it prints."
+        )
     if not settings.api_key:
         raise CliError(
             "ANDOPEN_API_KEY is not set. Set it (and ANDOPEN_CAMPAIGN_ID) in the environment; "

@@ -147,6 +147,18 @@ class EventsMixin:
             ).all()
         return {gid: actor for gid, actor in rows}
 
+    def status_reached(self) -> list[tuple[str, str, str, str | None]]:
+        """(gift id, status, when the gift first reached it, the campaign an event named): one row
+        per status a gift has had however many events said so (a send and &Open's `created`)."""
+        with self.db.read() as conn:
+            rows = self.db.execute(
+                conn,
+                "SELECT gift_request_id, status, MIN(COALESCE(occurred_at, received_at)), MAX(campaign_id) "
+                f"FROM {self.db.table('events')} WHERE status IS NOT NULL AND status<>'' "
+                "GROUP BY gift_request_id, status",
+            ).all()
+        return [(g, s, at, campaign) for g, s, at, campaign in rows]
+
     def gifts(self) -> list[GiftRecord]:
         with self.db.read() as conn:
             rows = self.db.execute(conn, f"SELECT * FROM {self.db.table('gifts')} ORDER BY updated_at DESC").mappings()

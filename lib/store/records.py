@@ -59,6 +59,8 @@ class JournalEntry:
     attempted_at: str | None
     finished_at: str | None
     campaign_id: str | None = None
+    first_name: str = ""  # as the list gave them when the send was journalled
+    last_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ def entry_from(r: Mapping[str, Any]) -> JournalEntry:
         attempted_at=r["attempted_at"],
         finished_at=r["finished_at"],
         campaign_id=r["campaign_id"],
+        first_name=r.get("first_name") or "",
+        last_name=r.get("last_name") or "",
     )
 
 
