@@ -15,11 +15,13 @@ AUTOMATIC_ACTORS = {
 
 
 def person(actor: str | None, me: str | None = None) -> str:
-    """Who acted, as a person reads it: "you" for the local user (or `me`, the signed-in one),
-    "the command line" for the CLI's default, else the signed-in email or name as recorded."""
+    """Who acted, as a person reads it: "you" for the local user (the app without sign-in, where
+    everyone at it is "local"), "the command line" for the CLI's default, else the signed-in email
+    or name as recorded, `me` included: on a shared deployment the audit trail names people, so
+    what one user reads agrees with what a colleague reads."""
     if not actor:
         return "someone"
-    if actor == LOCAL_ACTOR or (me is not None and actor == me):
+    if actor == LOCAL_ACTOR:
         return "you"
     if actor == CLI_ACTOR:
         return "the command line"

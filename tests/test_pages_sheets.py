@@ -30,7 +30,7 @@ def test_open_a_sheet_send_and_results_land_on_its_rows(fake, data_dir, monkeypa
     assert any("4 people" in s.value for s in at.success), [s.value for s in at.success]
 
     go(at, "review_send")
-    assert metrics(at)["To send"] == "2" and metrics(at)["Invalid"] == "1"
+    assert metrics(at)["To send"] == "2" and metrics(at)["Problems"] == "1"
     click(at, "send")
     wait_for_run(at)
     assert not at.exception

@@ -93,7 +93,7 @@ def test_the_end_of_a_run_says_only_what_happened(progress, expected):
     ("actor", "me", "shown"),
     [
         ("local", None, "you"),
-        ("ana@example.com", "ana@example.com", "you"),
+        ("ana@example.com", "ana@example.com", "ana@example.com"),  # signed in: the audit names people
         ("bo@example.com", "ana@example.com", "bo@example.com"),
         ("cli", None, "the command line"),
         ("&Open update", None, "&Open's update"),
