@@ -331,6 +331,7 @@ def test_wrong_password_is_refused_and_the_right_one_opens_the_app(data_dir, san
     assert_only_the_gate(other)
 
 
+@pytest.mark.slow
 def test_the_name_typed_at_sign_in_is_the_runs_sender(data_dir, sandbox, server_state):
     at = run(session(data_dir, sandbox, password=PASSWORD))
     submit_password(at, PASSWORD, name="  ann@team.example ")
@@ -341,12 +342,14 @@ def test_the_name_typed_at_sign_in_is_the_runs_sender(data_dir, sandbox, server_
     assert at.dataframe[0].value.iloc[0]["By"] == "ann@team.example"
 
 
+@pytest.mark.slow
 def test_no_name_at_sign_in_is_recorded_as_a_password_user(data_dir, sandbox, server_state):
     at = run(session(data_dir, sandbox, password=PASSWORD))
     submit_password(at, PASSWORD)
     assert at.session_state["giftrun_actor"] == "password user"
 
 
+@pytest.mark.slow
 def test_five_wrong_passwords_lock_every_session_out(data_dir, sandbox, server_state):
     at = run(session(data_dir, sandbox, password=PASSWORD))
     for _ in range(4):
@@ -364,6 +367,7 @@ def test_five_wrong_passwords_lock_every_session_out(data_dir, sandbox, server_s
     assert_only_the_gate(other)
 
 
+@pytest.mark.slow
 def test_live_mode_without_sign_in_warns_in_the_sidebar(data_dir, sandbox, server_state):
     at = run(session(data_dir, sandbox))
     assert [t.value for t in at.title] == ["Build list"]
@@ -372,6 +376,7 @@ def test_live_mode_without_sign_in_warns_in_the_sidebar(data_dir, sandbox, serve
     assert not at.text_input
 
 
+@pytest.mark.slow
 def test_demo_mode_has_no_gate_and_no_warning(data_dir, server_state):
     at = run(session(data_dir))
     assert services().demo_mode
@@ -381,11 +386,13 @@ def test_demo_mode_has_no_gate_and_no_warning(data_dir, server_state):
     assert not [b for b in at.button if b.label == "Sign in"]
 
 
+@pytest.mark.slow
 def test_demo_mode_ignores_a_configured_password(data_dir, server_state):
     at = run(session(data_dir, password=PASSWORD))
     assert [t.value for t in at.title] == ["Build list"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", ["settings", "review_send", "build_list"])
 @pytest.mark.parametrize("mode", ["password", "oidc"])
 def test_a_direct_link_in_a_fresh_server_process_is_gated(data_dir, sandbox, mode, page):
@@ -422,6 +429,7 @@ OIDC_USERS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("email,domains,allowed", [c[1:] for c in OIDC_USERS], ids=[c[0] for c in OIDC_USERS])
 def test_oidc_signed_in_user_and_the_domain_allow_list(data_dir, sandbox, server_state, email, domains, allowed):
     at = run(
@@ -449,6 +457,7 @@ def test_oidc_signed_in_user_and_the_domain_allow_list(data_dir, sandbox, server
         assert not sandbox.requests
 
 
+@pytest.mark.slow
 def test_oidc_signed_in_without_an_email_is_refused_by_an_allow_list(data_dir, sandbox, server_state):
     at = run(
         session(
@@ -459,6 +468,7 @@ def test_oidc_signed_in_without_an_email_is_refused_by_an_allow_list(data_dir, s
     assert "Build list" not in page_text(at)
 
 
+@pytest.mark.slow
 def test_oidc_sign_out_returns_to_the_sign_in_screen(data_dir, sandbox, server_state):
     at = run(session(data_dir, sandbox, auth=FAKE_AUTH, user={"is_logged_in": True, "email": "ann@team.example"}))
     assert [t.value for t in at.title] == ["Build list"]
@@ -469,6 +479,7 @@ def test_oidc_sign_out_returns_to_the_sign_in_screen(data_dir, sandbox, server_s
     assert [b.label for b in at.button] == ["Sign in"]
 
 
+@pytest.mark.slow
 def test_oidc_user_is_the_runs_sender(data_dir, sandbox, server_state):
     at = run(
         session(
@@ -502,6 +513,7 @@ def exactly(size: int) -> bytes:
     return data
 
 
+@pytest.mark.slow
 def test_an_upload_over_the_size_limit_gets_a_clear_message():
     data = b"First Name,Last Name,Email\n" + b"x" * csvio.MAX_LIST_BYTES
     with pytest.raises(csvio.CsvError) as info:
@@ -526,6 +538,7 @@ def rows_csv(n: int) -> bytes:
     return b"First Name,Last Name,Email\n" + b"".join(b"Ada,Lovelace,ada%d@example.com\n" % i for i in range(n))
 
 
+@pytest.mark.slow
 def test_a_list_over_the_row_limit_gets_a_clear_message():
     assert len(csvio.read_csv_bytes(rows_csv(csvio.MAX_ROWS))) == csvio.MAX_ROWS
     with pytest.raises(csvio.CsvError) as info:
@@ -541,6 +554,7 @@ def test_blank_rows_do_not_count_towards_the_row_limit():
     assert len(csvio.read_csv_bytes(data)) == csvio.MAX_ROWS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name,data,message",
     [

@@ -241,6 +241,7 @@ def test_ci_runs_the_test_command_the_readme_gives():
     assert command in ci_commands, f"README runs `{command}`; .ci/run runs {sorted(ci_commands)}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["lib.plan", "lib.review", "lib.sources", "lib.csvio"])
 def test_planning_a_list_does_not_load_the_run_engine_or_an_http_client(module):
     """Loading a CSV and planning it must stay cheap and offline: the engine and &Open's client

@@ -34,7 +34,7 @@ from tests.browser_support import (
     wait_still,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SAMPLE_COLUMNS = ["First Name", "Last Name", "Email", "Company", "Fit", "Funding", "Approved"]
 SAMPLE_ROWS = 25

@@ -47,6 +47,7 @@ def go_to(page, title: str) -> None:
     wait_idle(page)
 
 
+@pytest.mark.slow
 def test_template_preview_test_send_invitations_outbox_and_gift_status(app, browser):
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()

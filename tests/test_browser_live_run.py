@@ -67,6 +67,7 @@ def sample(page) -> tuple[dict[str, int], tuple[int, ...]] | None:
     return shown, tuple(_n(g) for g in found.groups())
 
 
+@pytest.mark.slow
 @show_server_log_on_failure
 def test_metrics_grid_and_progress_tell_one_truth_while_the_run_goes(app, browser):
     ctx = new_context(browser, viewport=VIEWPORT)

@@ -26,7 +26,7 @@ from tests.support import available_campaign
 from tests.test_browser import show_server_log_on_failure
 from ui.text import STATUS_LIMIT, plain
 
-pytestmark = pytest.mark.browser  # rendering does not depend on the store: these run once, on SQLite
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # rendering does not depend on the store: once, on SQLite
 MARKUP = re.compile(r"<(a|img|strong|em|del|h[1-6]|iframe|svg)\b|katex|stIconMaterial|data-testid=\"stImage", re.I)
 
 

@@ -110,6 +110,7 @@ def test_send_writes_results_into_the_same_file_after_the_users_columns(make_san
     assert (rows[2][GIFT_REQUEST_ID], rows[2][SEND_ERROR]) == ("", "")  # not approved: left alone
 
 
+@pytest.mark.slow
 def test_running_twice_sends_nothing_the_second_time_and_restores_lost_cells(make_sandbox, tmp_path):
     sb = make_sandbox()
     path = tmp_path / "list.csv"
@@ -208,6 +209,7 @@ def test_a_list_held_by_another_run_is_refused(make_sandbox, tmp_path):
 IN_AN_ASCII_FILE = UNKNOWN_MESSAGE.replace("—", "-")  # a plain ASCII list stays plain ASCII (lib/csvtext.py)
 
 
+@pytest.mark.slow
 def test_clear_unknown_lets_a_checked_row_be_sent_again(make_sandbox, tmp_path):
     sb = make_sandbox(faults=Faults(error_500_after_create=1.0))
     path = tmp_path / "list.csv"
@@ -254,6 +256,7 @@ def interrupt_a_run(sb, tmp_path, path, interrupt) -> int:
             proc.wait()
 
 
+@pytest.mark.slow
 def test_sigterm_stops_gracefully_and_writes_the_results(make_sandbox, tmp_path):
     sb = make_sandbox(faults=Faults(latency=0.05))
     path = tmp_path / "list.csv"
@@ -277,6 +280,7 @@ def test_sigterm_stops_gracefully_and_writes_the_results(make_sandbox, tmp_path)
     assert {e.state for e in journal.values()} == {SendState.SENT}
 
 
+@pytest.mark.slow
 def test_stop_pressed_in_another_process_stops_a_cli_run(make_sandbox, tmp_path):
     """The app's "Stop that run" writes a request into the shared store; the CLI's run
     hears it and stops like a Ctrl-C: no new sends, results written, exit 1."""
@@ -302,6 +306,7 @@ def test_stop_pressed_in_another_process_stops_a_cli_run(make_sandbox, tmp_path)
     assert store.run(live.run_id).state == "stopped"
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_run_again_gifts_nobody_twice_and_loses_nothing(make_sandbox, tmp_path):
     sb = make_sandbox(faults=Faults(latency=0.05))
     path = tmp_path / "list.csv"
@@ -382,6 +387,7 @@ def test_a_dry_run_lists_every_row_and_points_to_no_column_it_did_not_write(make
     assert path.read_bytes() == original and posts(sb) == []
 
 
+@pytest.mark.slow
 def test_a_run_that_met_the_limit_says_what_limit_it_found(make_sandbox, tmp_path):
     sb = make_sandbox(faults=Faults(rate_limit=5, limiter="sliding-window"))
     path = tmp_path / "list.csv"

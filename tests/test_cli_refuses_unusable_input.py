@@ -136,6 +136,7 @@ def _sources(tmp: Path) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("command", ["send", "status"])
 def test_every_source_that_is_not_a_file_or_a_sheet_is_refused(workdir, capsys, command):
@@ -151,6 +152,7 @@ def test_every_source_that_is_not_a_file_or_a_sheet_is_refused(workdir, capsys, 
     assert posts(sb) == [] and (tmp / "list.csv").read_bytes() == before
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("command", [["send"], ["send", "--dry-run"], ["status"]])
 @pytest.mark.parametrize("kind", ["pipe", "/dev/zero"])

@@ -62,6 +62,7 @@ def assert_nothing_created(folder) -> None:
         assert not folder.exists(), "a store folder was created"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["status", "--poll"], ["status", "list.csv", "--poll"], ["status", "list.csv"]])
 def test_status_pointed_at_another_store_exits_2_and_creates_nothing(tmp_path, make_sandbox, args):
     sb = make_sandbox()
@@ -95,6 +96,7 @@ def test_status_with_the_live_base_url_after_sandbox_sends_creates_no_live_store
     assert not (tmp_path / ".giftrun" / "giftrun.sqlite3").exists(), "a live store was created"
 
 
+@pytest.mark.slow
 def test_status_poll_with_a_store_that_knows_none_of_the_lists_gift_ids_exits_2(tmp_path, make_sandbox):
     sb = make_sandbox()
     write_list(tmp_path / "a.csv", ROWS[:1])

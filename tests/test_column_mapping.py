@@ -100,6 +100,7 @@ LIST = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize(
     "maps, words",
@@ -192,6 +193,7 @@ def _rename_work_email(fake) -> None:
     fake.set_cell(KEY, "People", 1, 4, "Office Email")
 
 
+@pytest.mark.slow
 def test_reopening_a_list_whose_chosen_column_is_gone_says_so_and_leaves_it_unmatched(fake, data_dir, monkeypatch):
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", fake.host)
     fake.create_spreadsheet(KEY, {"People": [list(r) for r in LIST]})
@@ -209,6 +211,7 @@ def test_reopening_a_list_whose_chosen_column_is_gone_says_so_and_leaves_it_unma
     assert "Pick a column for: Email" in texts(second.warning)
 
 
+@pytest.mark.slow
 def test_sending_after_the_chosen_column_was_renamed_in_the_sheet_is_refused(fake, data_dir, monkeypatch):
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", fake.host)
     fake.create_spreadsheet(KEY, {"People": [list(r) for r in LIST]})

@@ -118,6 +118,7 @@ def put_a_person_on_two_rows(path: Path) -> None:
     path.write_bytes(path.read_bytes() + b"Ana,Lopez,ANA@example.com,no,again\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "edit, why",
     [

@@ -122,6 +122,7 @@ ODD_LISTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("name", list(ODD_LISTS))
 def test_a_real_send_changes_only_result_cells_and_a_second_run_sends_nobody(make_sandbox, tmp_path, name):

@@ -102,6 +102,7 @@ def _mid_run(sb, at: int = 15) -> None:
     assert until(lambda: sum(gift_counts(sb).values()) >= at, timeout=60)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_a_database_stopped_and_started_mid_run_pauses_the_run_and_loses_no_gift(
     pg_cluster,
@@ -129,6 +130,7 @@ def test_a_database_stopped_and_started_mid_run_pauses_the_run_and_loses_no_gift
         store.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fault",
     [
@@ -160,6 +162,7 @@ def test_a_restart_or_killed_backends_mid_run_lose_nothing(
         store.close()
 
 
+@pytest.mark.slow
 def test_a_full_connection_table_pauses_the_run_until_slots_free_up(pg_cluster, make_sandbox, http):
     sb = make_sandbox(faults=Faults(latency=0.05))
     sink = RecordingSink()
@@ -197,6 +200,7 @@ def test_a_full_connection_table_pauses_the_run_until_slots_free_up(pg_cluster, 
         store.close()
 
 
+@pytest.mark.slow
 def test_a_database_that_stays_away_stops_the_cli_with_one_line_and_every_gift_keeps_its_id(
     pg_cluster,
     make_sandbox,

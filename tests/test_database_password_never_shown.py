@@ -125,6 +125,7 @@ def test_the_store_error_its_traceback_and_the_debug_log_hold_no_fragment(specia
     assert (f"127.0.0.1:{port}/giftrun" if readable else "percent-encode") in str(info.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("special,readable", [s[1:] for s in SPECIALS], ids=IDS)
 def test_the_app_before_sign_in_shows_one_message_without_a_fragment(data_dir, monkeypatch, special, readable):
     port = closed_port()
@@ -140,6 +141,7 @@ def test_the_app_before_sign_in_shows_one_message_without_a_fragment(data_dir, m
 READABLE = [(s[0], s[1]) for s in SPECIALS if s[2]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("special", [s[1] for s in READABLE], ids=[s[0] for s in READABLE])
 def test_the_app_after_sign_in_names_the_database_without_a_fragment(
     data_dir, server_state, sandbox, monkeypatch, special

@@ -237,6 +237,7 @@ def _write(path: Path, rows: list[list[str]]) -> None:
         w.writerows(rows)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_one_gift_per_person_across_spellings_lists_and_runs(make_sandbox, tmp_path):
     sb = make_sandbox()

@@ -45,6 +45,7 @@ def cli(tmp_path, make_sandbox):
     return run
 
 
+@pytest.mark.slow
 def test_max_gifts_10_on_30_approved_rows_sends_exactly_10_and_the_other_20_say_why(tmp_path, cli):
     write_list(tmp_path / "list.csv", [f"p{i}@example.com" for i in range(30)])
     before = (tmp_path / "list.csv").read_bytes()
@@ -69,6 +70,7 @@ def test_max_gifts_10_on_30_approved_rows_sends_exactly_10_and_the_other_20_say_
     assert again.returncode == 0 and sum(gift_counts(cli.sandbox).values()) == 20
 
 
+@pytest.mark.slow
 def test_with_a_daily_limit_of_15_two_runs_of_10_send_15_and_the_second_says_the_limit_stopped_it(tmp_path, cli):
     write_list(tmp_path / "one.csv", [f"one{i}@example.com" for i in range(10)])
     write_list(tmp_path / "two.csv", [f"two{i}@example.com" for i in range(10)])
@@ -94,6 +96,7 @@ def test_with_a_daily_limit_of_15_two_runs_of_10_send_15_and_the_second_says_the
     )
 
 
+@pytest.mark.slow
 def test_the_do_not_gift_list_blocks_a_domain_and_a_person_until_the_person_is_removed(tmp_path, cli):
     assert cli("do-not-gift", "add", "@rival.example", "--reason", "competitor").returncode == 0
     added = cli("do-not-gift", "add", "vip0@example.com", "--actor", "maria@team")
@@ -130,6 +133,7 @@ def test_the_do_not_gift_list_blocks_a_domain_and_a_person_until_the_person_is_r
     assert (row["Eligibility"], row["Skip reason"], bool(row["Gift request ID"])) == ("eligible", "", True)
 
 
+@pytest.mark.slow
 def test_do_not_gift_import_is_all_or_nothing(tmp_path, cli):
     (tmp_path / "bad.csv").write_text("Email,Reason\nceo@customer.example,customer\n@com,tld\nbad@,x\n")
     bad = cli("do-not-gift", "import", "bad.csv")

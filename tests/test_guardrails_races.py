@@ -40,6 +40,7 @@ print(won, refused)
 """
 
 
+@pytest.mark.slow
 def test_processes_claiming_at_once_never_pass_the_daily_limit_together(tmp_path):
     limit, already, procs_n, each = 60, 20, 6, 30
     store = backends.store(tmp_path)
@@ -79,6 +80,7 @@ def write_list(path, prefix: str, n: int) -> None:
         w.writerows([f"First{i}", f"Last{i}", f"{prefix}{i}@example.com", "yes"] for i in range(n))
 
 
+@pytest.mark.slow
 def test_two_cli_runs_at_once_send_only_what_is_left_of_the_daily_limit(tmp_path, make_sandbox):
     sb = make_sandbox(faults=Faults(latency=0.05, seed=1))  # slow enough that the two runs overlap
     data = tmp_path / "data"

@@ -72,6 +72,7 @@ def test_the_cli_names_every_one_escaped_and_prints_none_raw(store_backend, make
         assert line in proc.stdout, (line, proc.stdout)
 
 
+@pytest.mark.slow
 def test_the_app_review_grid_names_it_escaped(data_dir, server_state):
     rows = [("zwsp", "\u200b"), ("shy", "\u00ad"), ("rlo", "\u202e"), ("bom", "\ufeff")]
     body = "First Name,Last Name,Email,Approved\n" + "".join(

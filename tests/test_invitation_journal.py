@@ -81,6 +81,7 @@ def test_a_dead_runs_line_becomes_unknown_and_only_a_person_clears_it(store, run
     assert store.audit_log()[0]["action"] == "clear-unknown-invite"
 
 
+@pytest.mark.slow
 def test_the_do_not_gift_list_is_checked_in_the_claim(store, run_id):
     store.add_do_not_gift([new_entry("@rival.example", "competitor")], "maria@team")
     refused = claim(store, "g1", run_id, email="cy@eu.rival.example")
@@ -88,6 +89,7 @@ def test_the_do_not_gift_list_is_checked_in_the_claim(store, run_id):
     assert state(store, "g1") is None
 
 
+@pytest.mark.slow
 def test_the_email_daily_limit_counts_every_host_and_frees_what_never_went(store, run_id, tmp_path):
     other_host = backends.store(tmp_path / "data")  # the same store, opened as another host would
     try:
@@ -102,6 +104,7 @@ def test_the_email_daily_limit_counts_every_host_and_frees_what_never_went(store
         other_host.close()
 
 
+@pytest.mark.slow
 def test_two_hosts_racing_for_one_gift_exactly_one_wins(store, run_id, tmp_path):
     hosts = [backends.store(tmp_path / "data") for _ in range(4)]
     results: list[bool] = []

@@ -81,6 +81,7 @@ def received(server) -> list[str]:
     return sorted(m.rcpt_tos[0] for m in server.messages())
 
 
+@pytest.mark.slow
 def test_each_gift_is_emailed_its_link_once_and_a_rerun_emails_nobody(tmp_path, cli):
     assert cli("send", "list.csv").returncode == 0
     first = cli("invite", "list.csv", "--template", "invite.txt")
@@ -103,6 +104,7 @@ def test_each_gift_is_emailed_its_link_once_and_a_rerun_emails_nobody(tmp_path, 
     assert again.returncode == 0 and "Emailed 0" in again.stdout and len(cli.server.messages()) == 3
 
 
+@pytest.mark.slow
 def test_a_wiped_store_never_emails_a_row_that_shows_invitation_sent_at(tmp_path, cli):
     cli("send", "list.csv")
     cli("invite", "list.csv", "--template", "invite.txt")
@@ -111,6 +113,7 @@ def test_a_wiped_store_never_emails_a_row_that_shows_invitation_sent_at(tmp_path
     assert proc.returncode == 0 and "0 to email" in proc.stdout and len(cli.server.messages()) == 3
 
 
+@pytest.mark.slow
 def test_send_with_invite_sends_the_gifts_then_the_invitations_in_one_command(tmp_path, cli):
     proc = cli("send", "list.csv", "--invite", "--template", "invite.txt")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -174,6 +177,7 @@ def test_dry_run_shows_the_first_email_and_sends_and_writes_nothing(tmp_path, cl
     assert (tmp_path / "list.csv").read_bytes() == before and not cli.server.messages()
 
 
+@pytest.mark.slow
 def test_test_to_sends_one_marked_email_to_that_address_only_and_records_nothing(tmp_path, cli):
     cli("send", "list.csv")
     proc = cli("invite", "list.csv", "--template", "invite.txt", "--test-to", "me@team.example")
@@ -185,6 +189,7 @@ def test_test_to_sends_one_marked_email_to_that_address_only_and_records_nothing
     assert received(cli.server) == ["ana@example.com", "bo@example.com", "cy@example.com", "me@team.example"]
 
 
+@pytest.mark.slow
 def test_cancelled_do_not_gift_and_unapproved_rows_are_never_emailed(tmp_path, cli):
     cli("send", "list.csv")
     rows = read_rows(tmp_path / "list.csv")
@@ -199,6 +204,7 @@ def test_cancelled_do_not_gift_and_unapproved_rows_are_never_emailed(tmp_path, c
     assert "row 2 bo@example.com: do not gift" in proc.stdout
 
 
+@pytest.mark.slow
 def test_an_unknown_email_is_never_resent_until_a_person_clears_it(tmp_path, cli, mail):
     dropping = mail(Faults(drop_after_data={"bo@example.com"}))
     cli("send", "list.csv")
@@ -216,6 +222,7 @@ def test_an_unknown_email_is_never_resent_until_a_person_clears_it(tmp_path, cli
     ]
 
 
+@pytest.mark.slow
 def test_a_dry_run_without_a_gift_yet_says_so(tmp_path, cli):
     shutil.copy(tmp_path / "list.csv", tmp_path / "fresh.csv")
     proc = cli("invite", "fresh.csv", "--template", "invite.txt", "--dry-run")

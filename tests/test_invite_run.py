@@ -87,6 +87,7 @@ def new_run(store, url, todo, clock: FakeClock, **kwargs) -> tuple[InviteRun, Ti
     return run, mailer, sink
 
 
+@pytest.mark.slow
 def test_emails_are_spread_evenly_at_the_rate_and_each_row_says_when(store, smtp):
     server, clock = smtp(), FakeClock()
     run, mailer, sink = new_run(store, server.url, items(10), clock, rate_per_minute=30)
@@ -101,6 +102,7 @@ def test_emails_are_spread_evenly_at_the_rate_and_each_row_says_when(store, smtp
     )
 
 
+@pytest.mark.slow
 def test_a_421_is_retried_later_at_a_slower_pace_then_sent(store, smtp):
     server, clock = smtp(Faults(busy_first=1)), FakeClock()
     run, mailer, _sink = new_run(store, server.url, items(3), clock, rate_per_minute=60)
@@ -111,6 +113,7 @@ def test_a_421_is_retried_later_at_a_slower_pace_then_sent(store, smtp):
     assert sorted(m.rcpt_tos[0] for m in server.messages()) == ["p0@example.com", "p1@example.com", "p2@example.com"]
 
 
+@pytest.mark.slow
 def test_a_550_for_one_address_is_said_on_its_row_and_the_run_goes_on(store, smtp):
     faults = Faults(refuse={"gone@example.com": "550 5.1.1 <gone@example.com>: mailbox unavailable"})
     server, clock = smtp(faults), FakeClock()
@@ -125,6 +128,7 @@ def test_a_550_for_one_address_is_said_on_its_row_and_the_run_goes_on(store, smt
     assert store.invitations(list_key="list:a")[("gift-1", InviteKind.INVITATION)].state == InviteState.REFUSED
 
 
+@pytest.mark.slow
 def test_a_connection_dropped_after_the_message_is_unknown_and_never_sent_again(store, smtp):
     server, clock = smtp(Faults(drop_after_data={"b@example.com"})), FakeClock()
     todo = items(3, ["a@example.com", "b@example.com", "c@example.com"])
@@ -150,6 +154,7 @@ def test_a_refused_password_stops_the_run_before_any_email_or_journal_line(store
     assert server.messages() == []
 
 
+@pytest.mark.slow
 def test_the_daily_limit_stops_the_run_where_it_is_reached(store, smtp):
     server, clock = smtp(), FakeClock()
     run, _mailer, sink = new_run(store, server.url, items(4), clock, daily_limit=2)
@@ -158,6 +163,7 @@ def test_the_daily_limit_stops_the_run_where_it_is_reached(store, smtp):
     assert "GIFTRUN_EMAIL_DAILY_LIMIT" in sink.rows()["3"][INVITATION_ERROR] and len(server.messages()) == 2
 
 
+@pytest.mark.slow
 def test_stop_ends_the_run_after_the_email_in_flight(store, smtp):
     server, clock = smtp(), FakeClock()
     run, _mailer, _sink = new_run(store, server.url, items(5), clock)
@@ -173,6 +179,7 @@ def test_stop_ends_the_run_after_the_email_in_flight(store, smtp):
     assert len(server.messages()) == 2
 
 
+@pytest.mark.slow
 def test_max_caps_the_emails_of_one_run(store, smtp):
     server, clock = smtp(), FakeClock()
     run, _mailer, sink = new_run(store, server.url, items(4), clock, max_emails=1)

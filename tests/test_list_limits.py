@@ -41,6 +41,7 @@ def _list_of(own_bytes: int, codec: str, bom: bytes, rows: int = csvio.MAX_ROWS)
     return data
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("codec,bom", [("utf-8", b""), ("utf-16-le", b"\xff\xfe")], ids=["utf-8", "utf-16"])
 def test_a_list_at_the_limit_is_accepted_again_after_the_longest_results(codec, bom):
     data = _list_of(csvio.MAX_LIST_BYTES, codec, bom)
@@ -57,6 +58,7 @@ def test_a_list_at_the_limit_is_accepted_again_after_the_longest_results(codec, 
     assert again.frame[user].values.tolist() == doc.frame[user].values.tolist()
 
 
+@pytest.mark.slow
 def test_one_byte_more_of_the_users_own_data_is_refused_with_the_limit_in_bytes():
     over = _list_of(csvio.MAX_LIST_BYTES + 1, "utf-8", b"", rows=1000)
     with pytest.raises(csvio.CsvError) as info:
@@ -68,6 +70,7 @@ def test_one_byte_more_of_the_users_own_data_is_refused_with_the_limit_in_bytes(
     assert len(csvio.read_csv(_list_of(csvio.MAX_LIST_BYTES, "utf-8", b"", rows=1000)).frame) == 1000
 
 
+@pytest.mark.slow
 def test_the_20_9_mb_list_is_sent_and_its_21_2_mb_result_accepted_by_the_cli_and_the_app(
     make_sandbox, tmp_path, data_dir, server_state
 ):

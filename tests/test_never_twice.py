@@ -153,6 +153,7 @@ class BrokenAnswerServer:
 
 
 # == 1. a gift id on the row blocks a resend, whatever the journal says ==================
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_a_fresh_data_dir_with_lookback_off_sends_nothing_already_on_the_rows(make_sandbox, tmp_path):
     """A CI runner starts with an empty GIFTRUN_DATA_DIR every time: the gift ids written
@@ -176,6 +177,7 @@ def test_a_fresh_data_dir_with_lookback_off_sends_nothing_already_on_the_rows(ma
     assert gift_ids_in(path) == ids, "the gift ids on the rows changed"
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("lookback", ["30d", "off"])
 def test_a_renamed_copy_of_the_results_file_sends_nothing(make_sandbox, tmp_path, lookback):
@@ -271,6 +273,7 @@ def _two_runs(sb: Sandbox, store: Store, *, lookback) -> tuple[list[SendRun], li
     return runs, sinks
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lookback", [None, 30], ids=["forever", "30 days"])
 def test_two_lists_sent_at_once_gift_each_person_once_with_a_lookback(make_sandbox, store, lookback):
     sb = make_sandbox(faults=Faults(latency=0.05))
@@ -294,6 +297,7 @@ def test_two_lists_sent_at_once_gift_each_person_once_with_a_lookback(make_sandb
         }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lookback", ["NO_LOOKBACK", "default"])
 def test_with_the_lookback_off_both_lists_send(make_sandbox, store, lookback):
     """The switch: with the check off (the default), each list sends to everyone."""
@@ -319,6 +323,7 @@ def test_an_override_lets_that_person_through_the_send_time_lookback(make_sandbo
 
 
 # == 4. stop while rows wait to retry after 429s ==========================================
+@pytest.mark.slow
 def test_stop_while_rows_wait_to_retry_after_429s_leaves_nothing_attempting(make_sandbox, store):
     sb = make_sandbox(faults=Faults(rate_limit=0.2))  # one per 5 s: a refused row waits Retry-After (5 s)
     items = people(40)
@@ -354,6 +359,7 @@ def test_stop_while_rows_wait_to_retry_after_429s_leaves_nothing_attempting(make
 
 
 # == 5. --clear-unknown right after a kill ================================================
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_the_first_clear_unknown_after_a_killed_run_clears_the_in_flight_row(make_sandbox, tmp_path):
     sb = make_sandbox()
@@ -410,6 +416,7 @@ def test_the_first_clear_unknown_after_a_killed_run_clears_the_in_flight_row(mak
 
 
 # == 6. &Open's reason for a rejection survives the review after the run ==================
+@pytest.mark.slow
 def test_the_review_after_a_run_still_shows_andopens_rejection(make_sandbox, store):
     sb = make_sandbox()
     df = pd.DataFrame(
@@ -435,6 +442,7 @@ def test_the_review_after_a_run_still_shows_andopens_rejection(make_sandbox, sto
 
 
 # == 7. a store write failing inside a worker =============================================
+@pytest.mark.slow
 def test_a_store_write_failing_in_a_worker_stops_the_run_and_the_gift_keeps_its_id(make_sandbox, store, monkeypatch):
     sb = make_sandbox()
     died: list = []
@@ -498,6 +506,7 @@ BUGGY_CLI = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_the_cli_prints_no_traceback_for_an_exception_it_logs(make_sandbox, tmp_path):
     """`python -m lib.cli`'s own main(), in a subprocess whose client has a bug: the sender

@@ -105,6 +105,7 @@ SHEET = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overwrite", [False, True], ids=["kept", "overwritten"])
 def test_a_sheets_own_column_is_kept_too_unless_told_to_write_over_it(fake, make_sandbox, tmp_path, overwrite):
     sb = make_sandbox()
@@ -130,6 +131,7 @@ def test_a_sheets_own_column_is_kept_too_unless_told_to_write_over_it(fake, make
     assert [r["Eligibility"] for r in fake.table(KEY, "People")] == ["Tier 1", "Tier 2"]
 
 
+@pytest.mark.slow
 def test_status_keeps_the_lists_own_column_too(make_sandbox, tmp_path):
     """`status` writes Gift status onto rows carrying a gift id: a copy of the list whose own
     `Gift status` says something else keeps it, and the status goes to `Gift status (Giftrun)`."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.models import SendState
@@ -45,6 +46,7 @@ def approval_edit(row: int) -> dict:
 # -- Build list ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_build_list_renders_in_demo_mode(data_dir):
     at = run(new_session(data_dir))
     assert services().demo_mode
@@ -53,6 +55,7 @@ def test_build_list_renders_in_demo_mode(data_dir):
     assert at.session_state.get(state.LIST) is None
 
 
+@pytest.mark.slow
 def test_loading_the_sample_gives_25_people_and_matched_columns(data_dir):
     at = load_sample(new_session(data_dir))
     loaded = at.session_state[state.LIST]
@@ -67,6 +70,7 @@ def test_loading_the_sample_gives_25_people_and_matched_columns(data_dir):
     assert not at.warning  # nothing left to match
 
 
+@pytest.mark.slow
 def test_uploading_a_csv_matches_loose_column_names(data_dir):
     at = run(new_session(data_dir))
     csv = b"first_name,last_name,Email Address\nAda,Lovelace,ada@example.com\nAlan,Turing,alan@example.com\n"
@@ -85,6 +89,7 @@ def test_uploading_a_csv_matches_loose_column_names(data_dir):
     assert "No Approved column" in texts(at.caption)
 
 
+@pytest.mark.slow
 def test_a_reopened_list_keeps_its_approvals(data_dir):
     first = load_sample(new_session(data_dir))
     go(first, "review_send")
@@ -101,12 +106,14 @@ def test_a_reopened_list_keeps_its_approvals(data_dir):
 # -- Review & send ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_review_without_a_list_points_to_build_list(data_dir):
     at = run(new_session(data_dir))
     go(at, "review_send")
     assert "No list yet" in texts(at.info)
 
 
+@pytest.mark.slow
 def test_review_summary_before_and_after_approving(data_dir):
     at = load_sample(new_session(data_dir))
     go(at, "review_send")
@@ -132,6 +139,7 @@ def test_review_summary_before_and_after_approving(data_dir):
     assert metrics(at)["To send"] == "0"
 
 
+@pytest.mark.slow
 def test_campaign_picker_lists_the_sandboxs_live_campaigns(data_dir):
     at = load_sample(new_session(data_dir))
     go(at, "review_send")
@@ -144,6 +152,7 @@ def test_campaign_picker_lists_the_sandboxs_live_campaigns(data_dir):
     assert archived and not set(archived) & set(live)
 
 
+@pytest.mark.slow
 def test_sending_the_sample_sends_20_gifts(data_dir):
     at = load_sample(new_session(data_dir))
     approve_all_and_send(at)
@@ -165,6 +174,7 @@ def test_sending_the_sample_sends_20_gifts(data_dir):
     assert "&Open refused" not in texts(at.caption)  # no 429: nothing said of a limit
 
 
+@pytest.mark.slow
 def test_a_run_that_met_the_limit_says_what_it_found_as_plain_text(data_dir):
     at = load_sample(new_session(data_dir))
     sandbox = services().demo.sandbox
@@ -180,6 +190,7 @@ def test_a_run_that_met_the_limit_says_what_it_found_as_plain_text(data_dir):
     assert f"&Open refused {refused} request" in found and "(asked for: 10/s)." in found
 
 
+@pytest.mark.slow
 def test_an_approval_ticked_in_the_table_is_what_gets_sent(data_dir):
     at = load_sample(new_session(data_dir))
     go(at, "review_send")
@@ -206,6 +217,7 @@ def test_an_approval_ticked_in_the_table_is_what_gets_sent(data_dir):
 # -- Gift status -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_gift_status_with_no_gifts(data_dir):
     at = run(new_session(data_dir))
     go(at, "gift_status")
@@ -213,6 +225,7 @@ def test_gift_status_with_no_gifts(data_dir):
     assert not at.metric
 
 
+@pytest.mark.slow
 def test_gift_status_after_a_send(data_dir):
     at = load_sample(new_session(data_dir))
     approve_all_and_send(at)
@@ -229,6 +242,7 @@ def test_gift_status_after_a_send(data_dir):
 # -- Settings --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_settings_in_demo_mode_and_connection_check(data_dir):
     at = run(new_session(data_dir))
     go(at, "settings")
@@ -244,6 +258,7 @@ def test_settings_in_demo_mode_and_connection_check(data_dir):
     assert re.search(rf"\b{len(sandbox.campaigns)} campaigns\b", message), message
 
 
+@pytest.mark.slow
 def test_settings_audit_trail_shows_the_run(data_dir):
     at = load_sample(new_session(data_dir))
     approve_all_and_send(at)

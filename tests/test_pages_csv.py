@@ -4,6 +4,8 @@ lists" is the user's file with the ticks made in the app, and it reopens with th
 
 from __future__ import annotations
 
+import pytest
+
 from lib import csvio
 from tests.apptest_support import click, go, list_key, metrics, new_session, run, services, texts
 
@@ -16,6 +18,7 @@ ODD = (
 ).encode("cp1252")
 
 
+@pytest.mark.slow
 def test_an_odd_csv_is_read_as_it_is_kept_with_its_ticks_and_reopened(data_dir, server_state):
     first = run(new_session(data_dir))
     first.file_uploader(key="giftrun_upload").set_value(("q3.csv", ODD, "text/csv"))

@@ -7,6 +7,7 @@ override offers it; Settings edits and imports the list, and its audit tables sh
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from lib import csvio
 from lib.donotgift import new_entry
@@ -30,6 +31,7 @@ def review_all(at):
     return click(at, "approve_all")
 
 
+@pytest.mark.slow
 def test_the_cap_field_sends_at_most_that_many_gifts_and_the_run_remembers_who_set_it(data_dir):
     at = review_all(load_sample(new_session(data_dir)))
     assert at.button(key="send").label == "Send 20 gifts"
@@ -55,6 +57,7 @@ def test_the_cap_field_sends_at_most_that_many_gifts_and_the_run_remembers_who_s
     assert list(decisions["What"]) == ["run cap"] and "at most 5 gifts" in decisions.iloc[0]["Detail"]
 
 
+@pytest.mark.slow
 def test_review_shows_the_daily_room_and_a_run_stops_at_the_limit(data_dir):
     at = new_session(data_dir, GIFTRUN_DAILY_LIMIT="8")
     at = review_all(load_sample(at))
@@ -84,6 +87,7 @@ def big_list(n: int) -> bytes:
     )
 
 
+@pytest.mark.slow
 def test_a_run_of_more_than_100_gifts_starts_only_after_the_number_is_typed(data_dir):
     at = run(new_session(data_dir))
     at.file_uploader(key="giftrun_upload").set_value(("big.csv", big_list(130), "text/csv"))
@@ -108,6 +112,7 @@ def test_a_run_of_more_than_100_gifts_starts_only_after_the_number_is_typed(data
     assert not services().store.journal(list_key(at))  # nothing was sent by confirming
 
 
+@pytest.mark.slow
 def test_a_listed_person_shows_skip_with_the_reason_and_no_override_offers_them(data_dir):
     at = run(new_session(data_dir))
     services().store.add_do_not_gift([new_entry("Alice.Smith@example.com", "customer")], "maria@team")
@@ -128,6 +133,7 @@ def test_a_listed_person_shows_skip_with_the_reason_and_no_override_offers_them(
     assert len(services().store.journal(list_key(at))) == 19
 
 
+@pytest.mark.slow
 def test_settings_edits_and_imports_the_do_not_gift_list_and_audits_who(data_dir):
     at = run(new_session(data_dir))
     store = services().store

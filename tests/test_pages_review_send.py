@@ -53,6 +53,7 @@ def grid(at) -> pd.DataFrame:
     return at.data_editor[0].value
 
 
+@pytest.mark.slow
 def test_the_grid_shows_the_spreadsheets_row_numbers_and_names_rows_by_them(data_dir):
     at = sample(data_dir)
     table = grid(at)
@@ -64,6 +65,7 @@ def test_the_grid_shows_the_spreadsheets_row_numbers_and_names_rows_by_them(data
     assert dup["Problem"].startswith("Same email as row 2, which is sent instead →")
 
 
+@pytest.mark.slow
 def test_the_view_filter_shows_one_bucket_and_a_tick_there_lands_on_its_row(data_dir):
     at = sample(data_dir)
     at.segmented_control(key=review_grid.FILTER).set_value(Bucket.PROBLEMS)
@@ -73,6 +75,7 @@ def test_the_view_filter_shows_one_bucket_and_a_tick_there_lands_on_its_row(data
     assert all(shown["Problem"].str.contains("→ fix it in your list"))
 
 
+@pytest.mark.slow
 def test_a_tick_in_a_filtered_grid_is_what_gets_sent(data_dir):
     at = upload(run(new_session(data_dir)), "mixed.csv", MIXED)
     at.segmented_control(key=review_grid.FILTER).set_value(Bucket.NOT_APPROVED)
@@ -90,6 +93,7 @@ def test_a_tick_in_a_filtered_grid_is_what_gets_sent(data_dir):
     assert list(services().store.journal(list_key(at))) == ["di@example.com"]  # not the list's 2nd row (Bo)
 
 
+@pytest.mark.slow
 def test_before_send_the_run_is_said_in_words_and_a_greyed_send_says_why(data_dir):
     at = sample(data_dir)
     send = at.button(key="send")
@@ -119,6 +123,7 @@ def test_a_large_run_has_an_empty_confirmation_box_and_separators_everywhere(dat
     assert "Type 1250 in the box above to confirm this run of 1,250 gifts." in texts(at.caption)
 
 
+@pytest.mark.slow
 def test_after_a_run_the_page_says_what_happened_and_links_to_gift_status(data_dir):
     at = sample(data_dir)
     click(at, "approve_all")
@@ -136,6 +141,7 @@ def test_after_a_run_the_page_says_what_happened_and_links_to_gift_status(data_d
     assert (m["Sent"], m["Problems"], m["To send"]) == ("20", "5", "0")
 
 
+@pytest.mark.slow
 def test_settings_keeps_opens_updates_apart_from_peoples_decisions(data_dir):
     at = sample(data_dir)
     store = services().store

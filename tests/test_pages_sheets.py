@@ -3,6 +3,8 @@ every result on the right person's row of the (fake) sheet, with the history tab
 
 from __future__ import annotations
 
+import pytest
+
 from lib.sandbox import Sandbox
 from tests.apptest_support import click, go, metrics, new_session, run, wait_for_run
 
@@ -22,6 +24,7 @@ def _open(at, link):
     return click(at, "open_sheet")
 
 
+@pytest.mark.slow
 def test_open_a_sheet_send_and_results_land_on_its_rows(fake, data_dir, monkeypatch):
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", fake.host)
     fake.create_spreadsheet(KEY, {"People": [list(r) for r in PEOPLE]})
@@ -64,6 +67,7 @@ def test_open_a_sheet_send_and_results_land_on_its_rows(fake, data_dir, monkeypa
     assert until(history_filled, timeout=20), "the run's send events never reached the Gift history tab"
 
 
+@pytest.mark.slow
 def test_refresh_statuses_writes_the_latest_status_to_the_sheet(fake, data_dir, monkeypatch):
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", fake.host)
     fake.create_spreadsheet(KEY, {"People": [list(r) for r in PEOPLE]})
@@ -86,6 +90,7 @@ def test_refresh_statuses_writes_the_latest_status_to_the_sheet(fake, data_dir, 
     assert body["bo@example.com"]["Gift status"] in {"Submitted", "Redeemed", "Dispatched", "Delivered", "Cancelled"}
 
 
+@pytest.mark.slow
 def test_ids_written_meanwhile_by_another_store_stop_the_app_sending_again(fake, data_dir, monkeypatch):
     """The app sends from the sheet as it is at Send time, not from the copy read when it
     was opened: ids a CLI run on another machine wrote in between mean "already sent"."""
@@ -106,6 +111,7 @@ def test_ids_written_meanwhile_by_another_store_stop_the_app_sending_again(fake,
     assert body["ana@example.com"][5] == "sent-elsewhere-ana" and body["bo@example.com"][5] == "sent-elsewhere-bo"
 
 
+@pytest.mark.slow
 def test_results_land_on_the_opened_tab_even_if_another_tab_is_moved_first(fake, data_dir, monkeypatch):
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", fake.host)
     fake.create_spreadsheet(KEY, {"People": [list(r) for r in PEOPLE]})
@@ -123,6 +129,7 @@ def test_results_land_on_the_opened_tab_even_if_another_tab_is_moved_first(fake,
     assert people["ana@example.com"]["Gift request ID"] and people["bo@example.com"]["Gift request ID"]
 
 
+@pytest.mark.slow
 def test_a_sheet_without_an_approved_column_is_approved_in_the_app_and_sent(fake, data_dir, monkeypatch):
     monkeypatch.setenv("SHEETS_EMULATOR_HOST", fake.host)
     fake.create_spreadsheet(KEY, {"People": [[c for i, c in enumerate(r) if i != 3] for r in PEOPLE]})

@@ -28,6 +28,7 @@ NOTE = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_the_cli_says_which_of_the_lists_own_values_it_writes_over(make_sandbox, tmp_path):
     sb = make_sandbox()
@@ -58,6 +59,7 @@ def test_the_cli_says_which_of_the_lists_own_values_it_writes_over(make_sandbox,
     assert "Note: Your list has values" not in again.stdout, again.stdout
 
 
+@pytest.mark.slow
 def test_review_and_send_says_it_too(data_dir, server_state):
     at = run(new_session(data_dir))
     at.file_uploader(key="giftrun_upload").set_value(("own.csv", OWN, "text/csv"))

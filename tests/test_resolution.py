@@ -111,6 +111,7 @@ def test_an_update_that_does_not_fit_resolves_nothing_and_says_why(store, kind, 
     assert why in unresolved["detail"] and "g-1" in unresolved["detail"]
 
 
+@pytest.mark.slow
 def test_one_gift_fitting_two_lost_sends_resolves_neither(store):
     lost_send(store, list_key=LIST, state=SendState.ATTEMPTING)  # two lists sent at once, both answers lost
     lost_send(store, list_key=OTHER, state=SendState.ATTEMPTING)

@@ -81,6 +81,7 @@ def test_the_intake_resolves_a_lost_send_from_a_signed_created_update(store):
     assert (entry.state, entry.gift_request_id) == (SendState.SENT, "g-9")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_a_run_whose_answers_are_lost_ends_with_every_gift_on_its_row(make_sandbox, tmp_path):
     """Every create answers 500 after creating; &Open's created updates reach a receiver that
@@ -139,6 +140,7 @@ def _resolved(data: Path) -> int:
         store.close()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_an_update_from_another_campaign_or_an_older_gift_resolves_nothing(make_sandbox, tmp_path):
     data = tmp_path / "data"
@@ -176,6 +178,7 @@ def test_an_update_from_another_campaign_or_an_older_gift_resolves_nothing(make_
         stop(receiver.proc)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_kill_soak_gifts_nobody_twice_and_leaves_no_gift_off_its_row(make_sandbox, tmp_path):
     data = tmp_path / "data"

@@ -102,6 +102,7 @@ def _csv(header_for_id: str, sent_at: str, error: str) -> bytes:
     ).encode()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("header", ["Gift Request ID", "gift_request_id", "GiftRequestID", "Gift request id "])
 def test_a_csv_with_its_own_spelling_is_sent_once_and_keeps_its_headers(make_sandbox, tmp_path, header):
@@ -140,6 +141,7 @@ def test_a_csv_with_its_own_spelling_is_sent_once_and_keeps_its_headers(make_san
     assert after.loc["bo@example.com", "Gift status"] == "Submitted"
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_a_list_written_twice_by_an_older_version_sends_nobody_again(make_sandbox, tmp_path):
     """Both `Gift Request ID` (the user's) and `Gift request ID` (ours): an id in either counts,
@@ -196,6 +198,7 @@ def _sheet_env(tmp_path: Path, sb, fake) -> dict[str, str]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_a_sheet_with_its_own_spellings_is_sent_once_into_its_own_columns(make_sandbox, fake, tmp_path):
     sb = make_sandbox()

@@ -185,6 +185,7 @@ def test_changing_the_limiter_at_runtime_starts_a_fresh_one(http, make_sandbox):
     assert [post_gift(http, sb, i).status_code for i in range(4, 7)] == [201, 201, 201]
 
 
+@pytest.mark.slow
 def test_the_cli_sandbox_takes_a_limiter_and_drops_retry_after(http, tmp_path):
     proc = subprocess.Popen(
         [
@@ -224,6 +225,7 @@ def test_the_cli_sandbox_takes_a_limiter_and_drops_retry_after(http, tmp_path):
         proc.wait(10)
 
 
+@pytest.mark.slow
 def test_the_cli_sandbox_refuses_an_unknown_limiter():
     proc = subprocess.run(
         [sys.executable, "-m", "lib.cli", "sandbox", "--limiter", "leaky-bucket"],

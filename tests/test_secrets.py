@@ -280,6 +280,7 @@ class Checked:
 
 
 # -- the app, live against a sandbox that accepts the canary key ------------------------------
+@pytest.mark.slow
 def test_live_app_flow_never_shows_logs_or_stores_the_key(data_dir, server_state, make_sandbox, logs, capsys):
     sb = make_sandbox(KEY)
     c = Checked(live_session(data_dir, sb))
@@ -505,6 +506,7 @@ def _check_cli_output(text: str, code: int, expected_code: int, must_say: list[s
     assert_clean(text, "the CLI's output")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("token,base,args,code,must_say", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
 def test_cli_in_a_subprocess_never_prints_or_writes_the_key(
@@ -551,6 +553,7 @@ def test_cli_in_a_subprocess_never_prints_or_writes_the_key(
         assert_files_clean(tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 @pytest.mark.parametrize("token,base,args,code,must_say", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
 def test_cli_in_process_never_logs_the_key(
@@ -579,6 +582,7 @@ def test_cli_in_process_never_logs_the_key(
     assert_clean(backends.store_dump(tmp_path / "data"), "the database")
 
 
+@pytest.mark.slow
 def test_cli_bad_service_account_setting_does_not_echo_the_private_key(tmp_path):
     """A quoted JSON value (as some .env loaders leave it) used to be taken for a file path and
     echoed whole, private key included, in the error."""
@@ -723,6 +727,7 @@ def _free_port() -> int:
     return port
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_standalone_receiver_process_never_prints_the_secret(tmp_path):
     port = _free_port()

@@ -95,6 +95,7 @@ def in_background(run: SendRun) -> threading.Thread:
 
 
 # -- the happy path -----------------------------------------------------------------------
+@pytest.mark.slow
 def test_every_row_is_sent_and_its_result_carries_the_gift(make_sandbox, store):
     sb = make_sandbox()
     sink = RecordingSink()
@@ -137,6 +138,7 @@ def test_the_sent_at_written_live_is_the_one_the_journal_gives_back_later(make_s
         assert rows[item.row_key][SENT_AT] == again[SENT_AT]
 
 
+@pytest.mark.slow
 def test_the_journal_line_is_written_before_the_request(make_sandbox, store):
     sb = make_sandbox(faults=Faults(latency=1.0))  # the answer is held after the gift is made
     [item] = people(1)
@@ -185,6 +187,7 @@ def test_a_rejected_row_gets_andopens_message_and_the_others_go_on(make_sandbox,
 
 
 # -- safe to retry ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_429s_are_retried_until_every_row_is_sent(make_sandbox, store):
     sb = make_sandbox(faults=Faults(rate_limit=5))  # the engine asks for 20/s
     items = people(20)
@@ -199,6 +202,7 @@ def test_429s_are_retried_until_every_row_is_sent(make_sandbox, store):
     assert gift_counts(sb) == {email_of(i): 1 for i in items}
 
 
+@pytest.mark.slow
 def test_503s_are_retried_to_success(make_sandbox, store):
     sb = make_sandbox(faults=Faults(error_503=0.3, seed=3))
     items = people(20)
@@ -232,6 +236,7 @@ def test_a_row_whose_retries_run_out_is_failed_and_can_be_sent_later(make_sandbo
     assert gift_counts(sb) == {email_of(i): 1 for i in items}
 
 
+@pytest.mark.slow
 def test_a_refused_connection_is_retried_and_then_left_sendable(make_sandbox, store):
     sb = make_sandbox()
     sb.stop()  # nothing listens on its port any more: the request is never sent
@@ -246,6 +251,7 @@ def test_a_refused_connection_is_retried_and_then_left_sendable(make_sandbox, st
         assert sink.rows()[item.row_key][SEND_ERROR] == NOT_SENT_UNAVAILABLE
 
 
+@pytest.mark.slow
 def test_stop_during_a_429_pause_leaves_the_waiting_rows_unsent_and_sendable(make_sandbox, store):
     sb = make_sandbox(faults=Faults(rate_limit=0.2))  # one per 5 s: a refused row waits Retry-After (5 s)
     items = people(20)
@@ -278,6 +284,7 @@ UNKNOWN_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,faults,timeout,status,request_id", UNKNOWN_CASES, ids=[c[0] for c in UNKNOWN_CASES])
 def test_an_unknown_outcome_is_marked_and_never_retried(make_sandbox, store, name, faults, timeout, status, request_id):
     sb = make_sandbox(faults=faults)
@@ -312,6 +319,7 @@ STOPPING_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,token,campaign,words", STOPPING_CASES, ids=[c[0] for c in STOPPING_CASES])
 def test_a_run_stopping_answer_stops_the_run_at_once(make_sandbox, store, name, token, campaign, words):
     sb = make_sandbox(faults=Faults(latency=0.05))
@@ -343,6 +351,7 @@ def test_a_run_stopping_answer_stops_the_run_at_once(make_sandbox, store, name, 
 
 
 # -- stopping by hand ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_stop_mid_run_lets_in_flight_sends_finish_and_journals_nothing_else(make_sandbox, store):
     sb = make_sandbox(faults=Faults(latency=0.2))
     items = people(200)
@@ -426,6 +435,7 @@ def test_a_run_while_another_holds_the_list_is_refused(make_sandbox, store, tmp_
 
 
 # -- the issue's fault mix ----------------------------------------------------------------
+@pytest.mark.slow
 def test_the_fault_mix_ends_every_row_in_a_known_state_and_gifts_nobody_twice(make_sandbox, store):
     # The engine asks for twice the sandbox's limit: about 5% of the answers are 429s.
     sb = make_sandbox(
@@ -493,6 +503,7 @@ def test_the_fault_mix_ends_every_row_in_a_known_state_and_gifts_nobody_twice(ma
 
 
 # -- write-back failures lose nothing -------------------------------------------------------
+@pytest.mark.slow
 def test_a_sink_that_fails_once_gets_the_results_on_a_later_flush(make_sandbox, store):
     sb = make_sandbox(faults=Faults(latency=0.3))
     items = people(5)
@@ -537,6 +548,7 @@ def most_in_flight(sb: Sandbox, latency: float) -> int:
     return max(sum(1 for t in arrived if a - latency < t <= a) for a in arrived)
 
 
+@pytest.mark.slow
 def test_a_slow_api_gets_as_many_requests_in_flight_as_its_latency_needs_and_no_more(make_sandbox, store):
     """A run as the app and the CLI make it (default concurrency): 20/s at 1 s per create
     needs ~20 in flight; a fixed pool of 8 would carry 8/s. A fast API keeps the first 8."""
@@ -570,6 +582,7 @@ def test_a_slow_api_gets_as_many_requests_in_flight_as_its_latency_needs_and_no_
     assert most_in_flight(capped, 1.0) <= 5
 
 
+@pytest.mark.slow
 def test_the_connection_pool_follows_the_requests_in_flight(make_sandbox, store):
     """A session whose pool keeps 2 connections would open (and throw away) one per request
     beyond the second; the run widens it, so connections are reused."""
@@ -586,6 +599,7 @@ def test_the_connection_pool_follows_the_requests_in_flight(make_sandbox, store)
     assert HTTP_POOL >= MAX_CONCURRENCY  # the app's and the CLI's sessions never need widening
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("retry_after", [True, False], ids=["retry-after", "no-retry-after"])
 def test_a_429_teaches_the_ceiling_and_the_pace_stays_just_under_it(make_sandbox, store, retry_after):
     sb = make_sandbox(faults=Faults(rate_limit=10, limiter=LimiterKind.SLIDING_WINDOW, retry_after=retry_after))
@@ -617,6 +631,7 @@ def test_a_run_stopped_at_the_last_moment_before_a_request_leaves_journals_nothi
 
 
 # -- the benchmark runs ---------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_the_benchmark_runs_small_against_every_limiter_and_fails_no_row():
     from bench.send_throughput import main

@@ -64,6 +64,7 @@ def send_args(sb, path: Path, *more: str) -> list[str]:
     return ["send", str(path), "--campaign", sb.campaign_ids[0], "--rate", "100", *more]
 
 
+@pytest.mark.slow
 def test_hosts_sending_overlapping_lists_at_once_gift_nobody_twice(make_sandbox, tmp_path):
     sb = make_sandbox(faults=Faults(latency=0.03))
     lists = {h: tmp_path / f"host-{h}" / "list.csv" for h in "abc"}
@@ -174,6 +175,7 @@ class Receiver:
         self.proc.communicate(timeout=30)
 
 
+@pytest.mark.slow
 def test_a_receiver_on_one_host_and_status_on_another_agree(make_sandbox, tmp_path):
     sb = make_sandbox()
     path = tmp_path / "list.csv"
@@ -202,6 +204,7 @@ def test_a_receiver_on_one_host_and_status_on_another_agree(make_sandbox, tmp_pa
     }
 
 
+@pytest.mark.slow
 def test_concurrent_deliveries_to_several_receivers_store_each_event_once(tmp_path):
     receivers = [Receiver(tmp_path, f"r{i}") for i in range(3)]
     try:
@@ -264,6 +267,7 @@ def test_an_unreachable_database_is_one_clear_error_and_nothing_is_sent(make_san
     assert sb.gifts_by_email() == {} and path.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_a_database_lost_mid_run_stops_the_run_and_nothing_sent_looks_unsent(make_sandbox, tmp_path, http):
     """The network to the database drops during a run: the run stops; every gift &Open made is
     on a journal line that is sent, or in flight (unknown at the next look), never free to send."""

@@ -162,6 +162,7 @@ MIXED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_send_to_a_sheet_works_like_the_csv_path(fake, sb, tmp_path):
     fake.create_spreadsheet(KEY, {TAB: [HEADER, *MIXED], "Other tab": [["keep me"]]})
@@ -231,6 +232,7 @@ def test_an_unusable_sheet_is_one_clear_line(fake, sb, tmp_path, case):
 
 
 # -- rows inserted during a run ----------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_rows_inserted_above_and_sorted_during_a_run_keep_every_result_on_its_row(fake, sb, tmp_path):
     n = 60
@@ -276,6 +278,7 @@ def test_rows_inserted_above_and_sorted_during_a_run_keep_every_result_on_its_ro
 
 
 # -- a quota storm -------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_a_quota_storm_mid_run_loses_no_result(fake, sb, tmp_path):
     n = 60
@@ -301,6 +304,7 @@ def test_a_quota_storm_mid_run_loses_no_result(fake, sb, tmp_path):
 
 
 # -- status with a sheet -------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_status_with_a_sheet_url_polls_and_writes_gift_status_and_history(fake, sb, tmp_path):
     fake.create_spreadsheet(KEY, {TAB: [HEADER, *people(4)]})
@@ -419,6 +423,7 @@ def assert_store_b_sees_the_shared_history(fake: FakeSheets, settings: Settings,
     assert "Redeemed" in verdict.loc["a", SKIP_REASON] and "Delivered" in verdict.loc["b", SKIP_REASON], verdict
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_receiver_appends_accepted_webhooks_to_the_shared_tab_and_another_store_reads_them(fake, tmp_path, monkeypatch):
     monkeypatch.setattr(sheet_source, "MIRROR_INTERVAL", 0.3)
@@ -450,6 +455,7 @@ def test_receiver_appends_accepted_webhooks_to_the_shared_tab_and_another_store_
     assert_store_b_sees_the_shared_history(fake, settings, backends.store(tmp_path / "app"))
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_while_google_refuses_events_wait_in_the_receivers_outbox(fake, tmp_path, monkeypatch):
     monkeypatch.setattr(sheet_source, "MIRROR_INTERVAL", 0.3)
@@ -476,6 +482,7 @@ def test_while_google_refuses_events_wait_in_the_receivers_outbox(fake, tmp_path
     assert_store_b_sees_the_shared_history(fake, settings, backends.store(tmp_path / "app"))
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_mirror_events_keeps_refused_events_queued_and_sync_outbox_sends_them_once(fake, tmp_path):
     fake.create_spreadsheet(HISTORY_KEY, {"Notes": [["x"]]})
@@ -514,6 +521,7 @@ def test_mirror_events_keeps_refused_events_queued_and_sync_outbox_sends_them_on
     assert [r["Event id"] for r in fake.table(HISTORY_KEY, sheets.HISTORY_TITLE)] == [e.event_id for e in events]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_the_cli_on_another_host_skips_a_recipient_known_only_from_the_shared_tab(fake, sb, tmp_path):
     """The receiver's host filled the shared tab; the CLI runs elsewhere with an empty store."""
@@ -610,6 +618,7 @@ def sent_with_shared_history(fake, sb, tmp_path):
     return path, env, ids
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_status_reads_the_shared_tab_without_asking_andopen(sb, tmp_path, sent_with_shared_history):
     path, env, ids = sent_with_shared_history
@@ -623,6 +632,7 @@ def test_status_reads_the_shared_tab_without_asking_andopen(sb, tmp_path, sent_w
     }
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_status_poll_does_not_ask_about_gifts_the_shared_tab_knows_are_final(sb, tmp_path, sent_with_shared_history):
     path, env, ids = sent_with_shared_history

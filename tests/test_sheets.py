@@ -444,6 +444,7 @@ def test_an_edit_landing_between_read_and_write_is_repaired(fake, client, retry)
     assert sink.settle().write_calls == 0
 
 
+@pytest.mark.slow
 def test_concurrent_edits_during_a_loop_of_flushes(fake, client, retry):
     n = 150
     df, sink = read_people(fake, client, retry, n)
@@ -552,6 +553,7 @@ def test_missing_identity_column_is_a_clear_error(fake, client, retry):
         sink.write([result("p0001@example.com")])
 
 
+@pytest.mark.slow
 def test_5000_rows_read_and_one_flush_is_one_write(fake, client, retry):
     n = 5000
     df, sink = read_people(fake, client, retry, n)
@@ -649,6 +651,7 @@ def test_sync_outbox_moves_the_store_outbox_to_the_tab(fake, client, tmp_path, s
 
 
 # -- bench -------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_bench_runs_with_200_rows(capsys):
     path = Path(__file__).resolve().parent.parent / "bench" / "sheets_calls.py"

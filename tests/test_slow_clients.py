@@ -149,6 +149,7 @@ def slow_clients(quick):
             s.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", [k[0] for k in SLOW_KINDS])
 def test_a_request_that_has_not_arrived_whole_in_time_is_closed(quick, slow_clients, http, kind):
     slow = slow_clients[kind]
@@ -161,6 +162,7 @@ def test_a_request_that_has_not_arrived_whole_in_time_is_closed(quick, slow_clie
         )
 
 
+@pytest.mark.slow
 def test_a_request_that_arrives_whole_is_answered_however_long_the_app_takes(quick, http):
     """The deadline is for the client's bytes, not for our answer: a request that arrived
     whole is never cut off, and a keep-alive connection serves several requests."""
@@ -171,6 +173,7 @@ def test_a_request_that_arrives_whole_is_answered_however_long_the_app_takes(qui
             time.sleep(REQUEST_TIMEOUT / 2)
 
 
+@pytest.mark.slow
 def test_a_flood_of_slow_connections_stays_bounded_and_deliveries_get_through(cramped, http):
     """1,500 slow connections at a server allowed 1,024 files: before, it ran out of files,
     refused everyone and logged an error in a loop. Now it sheds the oldest waiting ones."""

@@ -22,6 +22,7 @@ pytestmark = [
 ]  # a SQLite file of its own, and what SQLite does with its lock
 
 
+@pytest.mark.slow
 def test_many_writers_in_one_process_queue_instead_of_failing_on_the_lock(tmp_path, monkeypatch):
     monkeypatch.setattr(store_database, "BUSY_TIMEOUT_MS", 20)
     store = Store(tmp_path / "data")

@@ -103,6 +103,7 @@ MOVES = {
 }
 
 
+@pytest.mark.slow
 def test_status_poll_writes_the_moved_statuses_onto_the_right_rows(sb, tmp_path, sent):
     path, ids = sent
     for email, (status, _label) in MOVES.items():
@@ -130,6 +131,7 @@ def test_status_poll_writes_the_moved_statuses_onto_the_right_rows(sb, tmp_path,
     assert {e: r[GIFT_STATUS] for e, r in rows(path).items()} == {e: r[GIFT_STATUS] for e, r in after.items()}
 
 
+@pytest.mark.slow
 def test_status_without_poll_uses_the_store_only(sb, tmp_path, sent):
     path, ids = sent
     for email, (status, _label) in MOVES.items():
@@ -154,6 +156,7 @@ def test_status_without_poll_uses_the_store_only(sb, tmp_path, sent):
     assert polled["person0@example.com"] == "Delivered"
 
 
+@pytest.mark.slow
 def test_status_restores_an_emptied_redemption_url(sb, tmp_path, sent):
     path, ids = sent
     df = csvio.read_csv_path(path)
@@ -168,6 +171,7 @@ def test_status_restores_an_emptied_redemption_url(sb, tmp_path, sent):
     assert url == sb.gifts[ids["person3@example.com"]]["redemption_url"]
 
 
+@pytest.mark.slow
 def test_status_poll_with_a_wrong_token_stops_with_one_clear_line(sb, tmp_path, sent):
     path, _ids = sent
     before = path.read_bytes()

@@ -168,6 +168,7 @@ def test_forget_attempt_only_undoes_our_own_unsent_attempt(store, run_id, earlie
         assert begin(store, run_id="run-3")
 
 
+@pytest.mark.slow
 def test_mark_orphans_unknown_after_the_run_process_died(store, tmp_path):
     own = store.acquire_run(LIST, "me")  # alive: this process
     assert begin(store, email="live@example.com", run_id=own)
@@ -246,6 +247,7 @@ def test_a_finished_run_frees_the_list(store):
     assert store.acquire_run(LIST, "bob") != first
 
 
+@pytest.mark.slow
 def test_a_run_whose_process_died_is_taken_over(store, tmp_path):
     dead = run_child(CHILD_RUN, str(tmp_path), LIST)
     assert store.run(dead).state == "running" and store.live_runs(LIST) == []
@@ -321,6 +323,7 @@ def test_two_stores_in_two_threads_see_each_others_writes(store, tmp_path):
     assert state(store, "bob@example.com") == SendState.ATTEMPTING
 
 
+@pytest.mark.slow
 def test_two_processes_see_each_others_writes(store, tmp_path):
     assert begin(store)
     store.record_outcome(LIST, ALICE.email, SendState.SENT, gift_request_id="g-1")

@@ -178,6 +178,7 @@ print(store.begin_attempt("list-" + sys.argv[2], Recipient("Al", "Bo", "al@examp
 """
 
 
+@pytest.mark.slow
 def test_hosts_opening_a_new_store_at_the_same_moment_all_get_one_schema(tmp_path):
     """Six processes open an empty store at once: the migrations run once, every process works."""
     procs = [

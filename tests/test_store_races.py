@@ -42,6 +42,7 @@ def spawn(code: str, *args: str) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_overlapping_lists_claimed_at_the_same_moment_claim_each_person_once(tmp_path):
     backends.store(tmp_path).close()  # migrated before the race
     procs = [spawn(CLAIMER, str(tmp_path), str(n), "150") for n in range(5)]
@@ -70,6 +71,7 @@ time.sleep(float(sys.argv[3]))  # a run's process stays alive while the others t
 """
 
 
+@pytest.mark.slow
 def test_one_run_per_list_when_hosts_start_at_the_same_moment(tmp_path):
     backends.store(tmp_path).close()
     procs = [spawn(RUNNER, str(tmp_path), str(n), "8") for n in range(6)]
@@ -90,6 +92,7 @@ for g in range(80):
 """
 
 
+@pytest.mark.slow
 def test_writers_racing_on_the_same_gifts_leave_each_gifts_latest_status_right(tmp_path):
     backends.store(tmp_path).close()
     procs = [spawn(WRITER, str(tmp_path), s) for s in ("delivered", "redeemed", "dispatched")]

@@ -131,6 +131,7 @@ def _post(http, receiver, body: bytes, **kw) -> requests.Response:
     return http.post(receiver.url + WEBHOOK_PATH, data=body, headers=signed_headers(body, **kw), timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, body, expected", BODY_CASES, ids=[c[0] for c in BODY_CASES])
 def test_no_body_gets_a_5xx(receiver, http, case, body, expected):
     r = _post(http, receiver, body)

@@ -361,6 +361,7 @@ def test_real_socket_roundtrip(tmp_path):
 
 
 # -- the benchmark, small -------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_bench_small_run_stores_every_event_once():
     from bench.webhooks import run
@@ -372,6 +373,7 @@ def test_bench_small_run_stores_every_event_once():
     assert result.gifts_status_ok == result.gifts
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("store_backend")
 def test_the_bench_runs_where_an_event_loop_is_already_running():
     """CI met a thread with a running loop left by another test: the load generator keeps its own."""
