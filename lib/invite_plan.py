@@ -165,7 +165,9 @@ def plan_invitations(
         status = status.strip().lower()
         rec = journal.get((gid, kind)) if gid else None
         row = InviteRow(c.row_key, c.row_number, c.recipient.email, InviteAction.EMAIL, "", None, rec)
-        action, why = _decide(c.approved, gid, url, status, blocked.get(c.row_key), invited[i], rec, c.recipient.email)
+        # the row's `Invitation sent at` records the invitation: it holds back a second one, not the reminder
+        shows_sent = invited[i] if kind == InviteKind.INVITATION else ""
+        action, why = _decide(c.approved, gid, url, status, blocked.get(c.row_key), shows_sent, rec, c.recipient.email)
         if action is None and gid in seen:
             action, why = InviteAction.DUPLICATE, "Another row above carries the same gift: emailed there."
         if action is None and kind == InviteKind.REMINDER:

@@ -272,7 +272,14 @@ def _report(run: InviteRun, name: str) -> int:
             f"{p.unknown} emails may or may not have arrived (see Invitation error): they are never sent again by "
             "themselves; after checking, run again with --clear-unknown-invite EMAIL."
         )
-    if run.unflushed:
+    if p.moved_on:
+        _out(
+            f"{p.moved_on} reminders not sent: &Open says the gift is no longer Submitted (or could not be asked); "
+            "nothing was recorded for them."
+        )
+    if run.kind == InviteKind.REMINDER:
+        _out("Reminders write nothing to the list; Gift status shows each one.")
+    elif run.unflushed:
         _out(
             f"Warning: {len(run.unflushed)} results could not be written to {name} ({run.writeback_error}); "
             "the journal keeps them."
