@@ -165,12 +165,14 @@ def start(svc: Services, loaded: LoadedList, template: Template) -> bool:
     return True
 
 
-def launch(svc: Services, loaded: LoadedList, template: Template, actor: str) -> None:
+def launch(
+    svc: Services, loaded: LoadedList, template: Template, actor: str, *, chained: bool = False
+) -> InviteRun | None:
     """Plan the list as it is now (a sheet read again, an upload with the journal's gifts) and
     start its invitation run; no Streamlit here, so a gift run's after-step can call it."""
     sender, mailer = svc.sender(), svc.mailer()
     if sender is None or mailer is None:
-        return
+        return None
     sink, current = None, loaded
     if sheets_ui.is_sheet_list(loaded):
         current, sink = sheets_ui.fresh(svc, loaded)
@@ -189,18 +191,21 @@ def launch(svc: Services, loaded: LoadedList, template: Template, actor: str) ->
         preamble=plan.results() if sink else (),
         actor=actor,
     )
-    svc.registry.start_invites(run)
+    return svc.registry.start_invites(run, chained=chained)
 
 
 def after_gifts(svc: Services, loaded: LoadedList, then=None):
-    """The gift run's after-step: its own (a sheet's), then, when the gifts completed, the invitations."""
+    """The gift run's after-step: its own (a sheet's), then, when the gifts completed and nobody
+    pressed Stop, the invitations, waited for: to the person who pressed Send it is one run."""
     template = _template(svc, loaded)
 
     def finish(run: SendRun) -> None:
         if then is not None:
             then(run)
-        if template is not None and run.snapshot().state == "completed":
-            launch(svc, loaded, template, run.actor)
+        if template is not None and run.snapshot().state == "completed" and not run.stopping:
+            invites = launch(svc, loaded, template, run.actor, chained=True)
+            if invites is not None:
+                invites.wait()
 
     return finish
 
