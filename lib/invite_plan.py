@@ -35,6 +35,7 @@ from .invite_template import (
     render,
 )
 from .models import GiftStatus, Recipient, normalize_email, parse_iso, utcnow
+from .own_columns import refuse_foreign_invitation_columns
 from .recipients import check_rows
 from .smtp_url import Sender
 from .sources import LoadedList
@@ -144,8 +145,11 @@ def plan_invitations(
     reminding: Reminding | None = None,
 ) -> InvitePlan:
     """Decide each row (see the module docstring). A placeholder naming a column the list lacks
-    raises TemplateError here, before anything is sent."""
+    raises TemplateError here, before anything is sent; a column of the user's own named like an
+    invitation result raises ForeignInvitationColumn."""
     bound = bind_columns(template, loaded.user_columns)
+    if kind == InviteKind.INVITATION:  # reminders write nothing on the row
+        refuse_foreign_invitation_columns(loaded, store)
     frame = loaded.frame
     keys = [str(k) for k in frame.index]
     checks = check_rows(frame, loaded.cmap, keys)

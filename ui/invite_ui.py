@@ -87,7 +87,7 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
         template = parse_template(st.session_state[key])
         reviewed = _reviewed(loaded, rev)
         plan = plan_invitations(reviewed, svc.store, template, sender)
-    except TemplateError as exc:
+    except GiftrunError as exc:  # the template, or a column of the user's own named like a result
         st.error(md(exc, limit=1000))
         return False
     _preview(svc, reviewed, template, sender)

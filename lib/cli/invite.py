@@ -18,6 +18,7 @@ from ..invite_plan import InviteAction, InvitePlan, Reminding, plan_invitations
 from ..invite_template import Template, bind_columns, build_message, message_id, parse_template, render
 from ..mailer import MailError, SmtpMailer
 from ..models import utcnow
+from ..own_columns import refuse_foreign_invitation_columns
 from ..runtime import open_store
 from ..settings import Settings
 from ..smtp_url import Sender
@@ -303,7 +304,9 @@ def cmd_send_and_invite(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_send(args, settings)
     template = read_template(args.template, "--template")
     sender, mailer = mail_setup(settings, sending=not args.dry_run)
-    bind_columns(template, Source(args.source, settings, _parse_map(args.map), args.worksheet).loaded.user_columns)
+    before = Source(args.source, settings, _parse_map(args.map), args.worksheet).loaded
+    bind_columns(template, before.user_columns)
+    refuse_foreign_invitation_columns(before, open_store(settings))  # before the first gift, not after
     code = cmd_send(args, settings)
     if code != EXIT_OK or args.dry_run:
         return code
