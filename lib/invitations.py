@@ -54,7 +54,8 @@ class InviteProgress:
     failed: int = 0
     refused: int = 0
     unknown: int = 0
-    skipped: int = 0  # held by the journal when claimed (another run took it), or the gift moved on
+    skipped: int = 0  # held by the journal when claimed (another run took it)
+    moved_on: int = 0  # reminders: &Open says the gift is no longer Submitted (or could not say)
     limited: int = 0  # not emailed: this run's --max or the team's daily limit
     retries: int = 0
     state: str = "pending"  # pending / running / completed / stopped
@@ -64,14 +65,14 @@ class InviteProgress:
 
     @property
     def done(self) -> int:
-        return self.sent + self.failed + self.refused + self.unknown + self.skipped + self.limited
+        return self.sent + self.failed + self.refused + self.unknown + self.skipped + self.moved_on + self.limited
 
     @property
     def elapsed(self) -> float:
         return ((self.finished or time.monotonic()) - self.started) if self.started else 0.0
 
     def counts(self) -> dict:
-        keys = ("total", "sent", "failed", "refused", "unknown", "skipped", "limited", "retries")
+        keys = ("total", "sent", "failed", "refused", "unknown", "skipped", "moved_on", "limited", "retries")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -219,7 +220,8 @@ class InviteRun:
         if self.kind == InviteKind.REMINDER and self.status_check is not None:
             status = (self.status_check(item.gift_request_id) or "").lower()
             if status and status != GiftStatus.SUBMITTED:
-                self._count("skipped")
+                log.info("no reminder for gift %s: &Open says %s", item.gift_request_id, status)
+                self._count("moved_on")
                 return True
         msg_id = message_id(item.gift_request_id, self.kind, self.sender)
         claim = self.store.claim_invitation(

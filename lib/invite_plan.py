@@ -35,6 +35,7 @@ from .invite_template import (
     render,
 )
 from .models import GiftStatus, Recipient, normalize_email, parse_iso, utcnow
+from .own_columns import refuse_foreign_invitation_columns
 from .recipients import RowCheck, check_rows
 from .smtp_url import Sender
 from .sources import LoadedList
@@ -145,9 +146,12 @@ def plan_invitations(
     checks: Sequence[RowCheck] | None = None,
 ) -> InvitePlan:
     """Decide each row (see the module docstring). A placeholder naming a column the list lacks
-    raises TemplateError here, before anything is sent. `checks`: the list's rows as a review
+    raises TemplateError here, before anything is sent; a column of the user's own named like an
+    invitation result raises ForeignInvitationColumn. `checks`: the list's rows as a review
     already checked them (the same frame's names, emails and approvals), not checked again."""
     bound = bind_columns(template, loaded.user_columns)
+    if kind == InviteKind.INVITATION:  # reminders write nothing on the row
+        refuse_foreign_invitation_columns(loaded, store)
     frame = loaded.frame
     keys = [str(k) for k in frame.index]
     checks = check_rows(frame, loaded.cmap, keys) if checks is None else checks
@@ -167,7 +171,9 @@ def plan_invitations(
         status = status.strip().lower()
         rec = journal.get((gid, kind)) if gid else None
         row = InviteRow(c.row_key, c.row_number, c.recipient.email, InviteAction.EMAIL, "", None, rec)
-        action, why = _decide(c.approved, gid, url, status, blocked.get(c.row_key), invited[i], rec, c.recipient.email)
+        # the row's `Invitation sent at` records the invitation: it holds back a second one, not the reminder
+        shows_sent = invited[i] if kind == InviteKind.INVITATION else ""
+        action, why = _decide(c.approved, gid, url, status, blocked.get(c.row_key), shows_sent, rec, c.recipient.email)
         if action is None and gid in seen:
             action, why = InviteAction.DUPLICATE, "Another row above carries the same gift: emailed there."
         if action is None and kind == InviteKind.REMINDER:

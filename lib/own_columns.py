@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from .errors import GiftrunError
 from .models import STATUS_RANK
 from .recipients import ensure_columns
 from .sources import LoadedList
@@ -33,6 +34,9 @@ from .writeback import (
     ELIGIBILITY,
     GIFT_REQUEST_ID,
     GIFT_STATUS,
+    INVITATION_COLUMNS,
+    INVITATION_ERROR,
+    INVITATION_SENT_AT,
     REDEMPTION_URL,
     RESULT_COLUMNS,
     SEND_ERROR,
@@ -123,6 +127,41 @@ def values_not_giftruns(
         if rows:
             out.append(Overwrite(canonical, column, rows))
     return out
+
+
+class ForeignInvitationColumn(GiftrunError):
+    """The list has its own `Invitation sent at` or `Invitation error` holding values Giftrun did
+    not write: no invitation is emailed until the user renames the column or clears them (a
+    column of Giftrun's own beside it, as for the gift results, is not offered for these two)."""
+
+
+def refuse_foreign_invitation_columns(loaded: LoadedList, store: Store, *, limit: int = 8) -> None:
+    """Before any invitation: raise ForeignInvitationColumn naming each of the user's columns
+    called like an invitation result that holds a value Giftrun did not write — a time as
+    Giftrun writes it in `Invitation sent at`; in `Invitation error`, any text in a list Giftrun
+    has written invitations to (it adds both columns, after every gift result column)."""
+    present = result_columns(loaded.user_columns)
+    ours = Written.known(store, loaded).giftruns_list and INVITATION_SENT_AT in present
+    found = []
+    for canonical in INVITATION_COLUMNS:
+        if (column := present.get(canonical)) is None or is_own_column(column):
+            continue
+        rows = [
+            n
+            for n, text in enumerate(_texts(loaded.frame[column]), start=1)
+            if text.strip()
+            and not (canonical == INVITATION_SENT_AT and _GIFTRUN_TIME.fullmatch(text.strip()))
+            and not (canonical == INVITATION_ERROR and ours)
+        ]
+        if rows:
+            shown = ", ".join(str(n) for n in rows[:limit]) + (", …" if len(rows) > limit else "")
+            found.append(f"'{column}' ({len(rows):,} row{'s' if len(rows) != 1 else ''}: {shown})")
+    if found:
+        raise ForeignInvitationColumn(
+            f"Your list has values of its own in {' and '.join(found)}, where Giftrun writes each invitation's "
+            "result; it never writes over them. Rename that column (or clear those cells), then run again. "
+            "Nothing was emailed."
+        )
 
 
 def with_own_columns(loaded: LoadedList, found: Sequence[Overwrite]) -> LoadedList:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .guardrails import DailyRoom
+from .invitations import InviteProgress
 from .lookback_window import Window
 from .plain_words import count, duration
 from .run_progress import RunProgress
@@ -87,8 +88,15 @@ def confirm_label(gifts: int) -> str:
     return f"This run sends up to {count(gifts, 'gift')}. Type {gifts} to confirm, then press Enter"
 
 
-def run_status(p: RunProgress) -> str:
-    """The progress line while a run goes: what is done of what, and how long is left."""
+def run_status(p: RunProgress, invites: InviteProgress | None = None) -> str:
+    """The progress line while a run goes: what is done of what, and how long is left; once the
+    gifts are sent and their invitations go (`invites`), the gifts sent and the emails so far."""
+    if invites is not None:
+        return (
+            f"Emailing invitations: {invites.done:,} of {invites.total:,} done · {p.sent + p.unrecorded:,} sent · "
+            f"{invites.sent:,} invitations emailed · {invites.refused + invites.failed:,} not emailed · "
+            f"{invites.unknown:,} unknown"
+        )
     total = max(p.total, 1)
     reached = p.done + p.already + p.skipped + p.limited
     eta = f" · {duration(p.eta)} left" if p.eta else ""

@@ -13,6 +13,7 @@ import requests
 from lib.sandbox import Sandbox
 from tests import backends
 from tests.fake_sheets import FakeSheets
+from tests.invite_support import invite_cli, mail  # noqa: F401 (fixtures for the invitation tests)
 
 
 # -- the store backend: a test that touches the store runs on SQLite and on PostgreSQL -----------------

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from lib.guardrails import DailyRoom
+from lib.invitations import InviteProgress
 from lib.lookback_window import parse_window
 from lib.plain_words import count, duration, person
 from lib.run_progress import RunProgress
-from lib.send_words import SendGate, SendPlan, before_send, confirm_label, run_finished, send_blocked
+from lib.send_words import SendGate, SendPlan, before_send, confirm_label, run_finished, run_status, send_blocked
 
 
 @pytest.mark.parametrize(
@@ -125,3 +126,23 @@ def test_counts_have_separators_and_the_word_that_fits():
         "1,250 gifts",
         "2 people",
     ]
+
+
+@pytest.mark.parametrize(
+    "invites, expected",
+    [
+        (
+            InviteProgress(total=20, sent=12, refused=1, failed=1, unknown=1),
+            "Emailing invitations: 15 of 20 done · 20 sent · 12 invitations emailed · 2 not emailed · 1 unknown",
+        ),
+        (
+            InviteProgress(total=1500, sent=1200),
+            "Emailing invitations: 1,200 of 1,500 done · 20 sent · 1,200 invitations emailed · 0 not emailed "
+            "· 0 unknown",
+        ),
+    ],
+)
+def test_the_progress_of_a_run_counts_the_invitations_after_its_gifts(invites, expected):
+    gifts = RunProgress(state="completed", total=20, done=20, sent=20)
+    assert run_status(gifts, invites) == expected
+    assert run_status(gifts).startswith("Sending: 20 of 20 done (100%) · 20 sent")  # before any email

@@ -9,6 +9,7 @@ import pytest
 from lib.models import EventSource, Recipient, SendState, StatusEvent
 from lib.store import Store
 from lib.store.copy import copy_store
+from lib.store.invitations import InviteKind, InviteRefusal, InviteState
 from tests import backends
 from tests.support import cli_env, run_cli
 
@@ -59,6 +60,72 @@ def filled_sqlite_store(folder) -> Store:
     return s
 
 
+INV, REM = InviteKind.INVITATION, InviteKind.REMINDER
+EMAILS = {  # (gift, kind) → the line the old server's file holds
+    ("g-sent", INV): InviteState.SENT,
+    ("g-sent", REM): InviteState.SENT,
+    ("g-unknown", INV): InviteState.UNKNOWN,
+    ("g-flight", INV): InviteState.ATTEMPTING,  # a run killed mid-email
+    ("g-failed", INV): InviteState.FAILED,
+    ("g-refused", INV): InviteState.REFUSED,
+    ("g-clash", INV): InviteState.SENT,  # the database holds a failure for it
+    ("g-kept", INV): InviteState.FAILED,  # the database holds it sent
+}
+
+
+def journal_email(store: Store, gift: str, kind: InviteKind, state: InviteState, run_id: str) -> None:
+    claimed = store.claim_invitation(
+        gift, kind, email=f"{gift}@example.com", list_key=LIST, row_key=gift, run_id=run_id, message_id=f"<{gift}>"
+    )
+    assert claimed.claimed
+    if state != InviteState.ATTEMPTING:
+        store.record_invitation(gift, kind, state, error=None if state == InviteState.SENT else "why")
+
+
+def fill_invitations(s: Store) -> None:
+    run = s.acquire_run("invite:" + LIST, "cron@old-server")
+    for (gift, kind), st in EMAILS.items():
+        journal_email(s, gift, kind, st, run)
+    s.save_invite_template(LIST, INV, "Subject: Hi {first_name}\n\n{redemption_url}", "maria@team")
+    s.save_invite_template(LIST, REM, "Subject: Still there?\n\n{redemption_url}", "maria@team")
+
+
+@pytest.mark.usefixtures("store_backend")
+def test_copy_carries_the_invitation_journal_and_nobody_is_emailed_twice_after_the_move(tmp_path):
+    source = Store(tmp_path / "old")
+    fill_invitations(source)
+    target = backends.store(tmp_path / "new")
+    try:
+        run = target.acquire_run("invite:other", "app@new")
+        journal_email(target, "g-clash", INV, InviteState.FAILED, run)
+        journal_email(target, "g-kept", INV, InviteState.SENT, run)
+
+        report = copy_store(source, target)
+        assert (report.copied["invitations"], report.already["invitations"]) == (7, 1)
+        assert report.copied["invite_templates"] == 2
+        lines = target.invitations()
+        assert {k: r.state for k, r in lines.items()} == {
+            **EMAILS,
+            ("g-clash", INV): InviteState.SENT,  # the file's sent beats the database's failure
+            ("g-kept", INV): InviteState.SENT,  # the database's sent is never replaced
+        }
+        assert lines[("g-sent", INV)].message_id == "<g-sent>" and lines[("g-sent", INV)].list_key == LIST
+        fresh = target.acquire_run("invite:" + LIST + ":after", "app@new")
+        for gift, kind in [("g-sent", INV), ("g-sent", REM), ("g-unknown", INV), ("g-flight", INV), ("g-clash", INV)]:
+            claim = target.claim_invitation(
+                gift, kind, email=f"{gift}@example.com", list_key=LIST, row_key=gift, run_id=fresh, message_id="<x>"
+            )
+            assert claim.refusal == InviteRefusal.HELD, f"{gift} {kind} could be emailed again after the move"
+        assert target.invite_template(LIST, REM) == "Subject: Still there?\n\n{redemption_url}"
+        assert target.email_room(100).used == 6  # the team's email limit counts what the old server sent
+
+        again = copy_store(source, target)
+        assert again.copied["invitations"] == 0 and again.copied["invite_templates"] == 0
+    finally:
+        source.close()
+        target.close()
+
+
 @pytest.mark.usefixtures("store_backend")
 def test_copy_moves_everything_and_a_second_copy_changes_nothing(tmp_path):
     source = filled_sqlite_store(tmp_path / "old")
@@ -105,15 +172,19 @@ def test_copy_moves_everything_and_a_second_copy_changes_nothing(tmp_path):
 def test_the_cli_copies_into_the_configured_database_and_says_what_it_did(tmp_path, store_backend):
     if store_backend != "postgres":
         pytest.skip("copies into a PostgreSQL database")
-    filled_sqlite_store(tmp_path / "old").close()
+    old = filled_sqlite_store(tmp_path / "old")
+    fill_invitations(old)
+    old.close()
     env = cli_env(tmp_path / "new")  # GIFTRUN_DATABASE_URL and its schema
     first = run_cli(tmp_path, env, "store", "copy", "--from", str(tmp_path / "old"), timeout=120)
     assert first.returncode == 0, first.stderr
     assert "sends: 5 copied, 0 already there" in first.stdout and "events: 2 copied" in first.stdout
+    assert "invitations: 8 copied, 0 already there" in first.stdout
     second = run_cli(tmp_path, env, "store", "copy", "--from", str(tmp_path / "old"), timeout=120)
     assert "sends: 0 copied, 5 already there" in second.stdout
     info = run_cli(tmp_path, env, "store", "info", timeout=60)
     assert info.returncode == 0 and "PostgreSQL" in info.stdout and "5 journal lines" in info.stdout
+    assert "8 invitation lines (5 sent or held:" in info.stdout
     assert "postgres@" not in info.stdout + first.stdout  # never the URL itself
 
 

@@ -87,7 +87,7 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
         template = parse_template(st.session_state[key])
         reviewed = _reviewed(loaded, rev)
         plan = plan_invitations(reviewed, svc.store, template, sender, checks=rev.checks)
-    except TemplateError as exc:
+    except GiftrunError as exc:  # the template, or a column of the user's own named like a result
         st.error(md(exc, limit=1000))
         return False
     _preview(svc, reviewed, template, sender)
@@ -166,12 +166,14 @@ def start(svc: Services, loaded: LoadedList, template: Template) -> bool:
     return True
 
 
-def launch(svc: Services, loaded: LoadedList, template: Template, actor: str) -> None:
+def launch(
+    svc: Services, loaded: LoadedList, template: Template, actor: str, *, chained: bool = False
+) -> InviteRun | None:
     """Plan the list as it is now (a sheet read again, an upload with the journal's gifts) and
     start its invitation run; no Streamlit here, so a gift run's after-step can call it."""
     sender, mailer = svc.sender(), svc.mailer()
     if sender is None or mailer is None:
-        return
+        return None
     sink, current = None, loaded
     if sheets_ui.is_sheet_list(loaded):
         current, sink = sheets_ui.fresh(svc, loaded)
@@ -190,18 +192,21 @@ def launch(svc: Services, loaded: LoadedList, template: Template, actor: str) ->
         preamble=plan.results() if sink else (),
         actor=actor,
     )
-    svc.registry.start_invites(run)
+    return svc.registry.start_invites(run, chained=chained)
 
 
 def after_gifts(svc: Services, loaded: LoadedList, then=None):
-    """The gift run's after-step: its own (a sheet's), then, when the gifts completed, the invitations."""
+    """The gift run's after-step: its own (a sheet's), then, when the gifts completed and nobody
+    pressed Stop, the invitations, waited for: to the person who pressed Send it is one run."""
     template = _template(svc, loaded)
 
     def finish(run: SendRun) -> None:
         if then is not None:
             then(run)
-        if template is not None and run.snapshot().state == "completed":
-            launch(svc, loaded, template, run.actor)
+        if template is not None and run.snapshot().state == "completed" and not run.stopping:
+            invites = launch(svc, loaded, template, run.actor, chained=True)
+            if invites is not None:
+                invites.wait()
 
     return finish
 

@@ -10,6 +10,7 @@ import streamlit as st
 from lib.plain_words import person
 from lib.review import Review
 from lib.review_rows import FILTERS, bucket_counts, filter_label, in_filter, views
+from lib.runs import RunRegistry
 from lib.send_words import run_finished, run_status
 from lib.sending import SendRun
 
@@ -20,15 +21,16 @@ LIVE_FILTER = "giftrun_live_filter"
 GIFT_STATUS_PAGE = "views/gift_status.py"
 
 
-def panel(run: SendRun, rev: Review, base: pd.DataFrame) -> None:
-    """The run's status panel. `base` is the grid as the page built it; the run's rows are
+def panel(run: SendRun, rev: Review, base: pd.DataFrame, registry: RunRegistry) -> None:
+    """The run's status panel, for the whole run: its gifts, then the invitations emailed after
+    them, with one Stop for both. `base` is the grid as the page built it; the run's rows are
     redrawn from what the run says of them."""
     run_rows = [item.row_key for item in run.items]
 
     @st.fragment(run_every=1.0)
     def _view() -> None:
         p, outcomes = run.live()
-        if p.state != "running":  # over: draw the whole page once more, with the results and Send
+        if not registry.going(run.list_key):  # over: draw the whole page once more, with the results and Send
             seen = st.session_state.setdefault("giftrun_seen_runs", set())
             if p.run_id not in seen:
                 seen.add(p.run_id)
@@ -37,11 +39,13 @@ def panel(run: SendRun, rev: Review, base: pd.DataFrame) -> None:
         shown = views(rev.plan.rows, run_rows, outcomes, running=True)
         counts = bucket_counts(shown.values())
         runview.metrics(counts, live=True)
-        total = max(p.total, 1)
-        st.progress(min(1.0, (p.done + p.already + p.skipped + p.limited) / total), text=md(run_status(p)))
+        invites = registry.chained_invites(run.list_key)
+        i = invites.snapshot() if invites is not None else None
+        done, total = (i.done, i.total) if i is not None else (p.done + p.already + p.skipped + p.limited, p.total)
+        st.progress(min(1.0, done / max(total, 1)), text=md(run_status(p, i)))
         if st.button("Stop", key=f"stop-{p.run_id}"):
-            run.stop(f"Stopped by {person(state.actor())}.")
-            st.toast("Stopping: no new sends; the ones in flight finish and are recorded.")
+            registry.stop(run.list_key, f"Stopped by {person(state.actor())}.")
+            st.toast("Stopping: no new sends or emails; the ones in flight finish and are recorded.")
         if p.waiting:  # a store blip: the run pauses and goes on when the database is back
             st.warning(md(p.waiting, limit=1000))
         if p.writeback_error:

@@ -71,7 +71,7 @@ overwrite = runview.overwrite_chosen()
 rows = spreadsheet_rows(loaded)  # the file's own row numbers, named in the grid and in every message
 rev, overwrites = review_cache.reviewed(svc, loaded_view, approved_col, window, overwrite, rows)
 run = svc.registry.get(loaded.list_key)
-running = run is not None and run.snapshot().state == "running"
+running = run is not None and svc.registry.going(loaded.list_key)  # its invitations after it included
 if run is not None and not running:
     rev = with_run_notes(rev, run.limited_results())  # why a limit kept rows back: not in the journal
 rev = invite_ui.with_invitations(svc, loaded_view, rev)  # the invitation journal, on each row
@@ -80,7 +80,7 @@ display = runview.editor_frame(loaded, rev, approved_col, shown, rows)
 
 if running:  # the run's status panel takes the place of the table's controls and of Send
     assert run is not None
-    live_run.panel(run, rev, display)
+    live_run.panel(run, rev, display, svc.registry)
 else:
     if run is not None:
         live_run.finished(run)

@@ -17,6 +17,7 @@ from ..runtime import open_store
 from ..sandbox_limiters import LimiterKind
 from ..settings import Settings
 from ..store import Store
+from ..store.invitations import HELD
 from ..timefmt import shown
 from ..unknowns import unknowns_report
 from ..writeback import merge_results
@@ -188,6 +189,9 @@ def cmd_store_info(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(store.all_sends())} journal lines, {len(store.gifts())} gifts, {len(store.events())} status events, "
         f"{len(store.runs(limit=100000))} runs, {len(store.saved_lists())} saved lists"
     )
+    emails = store.invitations().values()
+    held = sum(1 for r in emails if r.state in HELD)
+    _out(f"{len(emails)} invitation lines ({held} sent or held: never emailed again by themselves)")
     return EXIT_OK
 
 

@@ -18,6 +18,7 @@ from ..invite_plan import InviteAction, InvitePlan, Reminding, plan_invitations
 from ..invite_template import Template, bind_columns, build_message, message_id, parse_template, render
 from ..mailer import MailError, SmtpMailer
 from ..models import utcnow
+from ..own_columns import refuse_foreign_invitation_columns
 from ..runtime import open_store
 from ..settings import Settings
 from ..smtp_url import Sender
@@ -272,7 +273,14 @@ def _report(run: InviteRun, name: str) -> int:
             f"{p.unknown} emails may or may not have arrived (see Invitation error): they are never sent again by "
             "themselves; after checking, run again with --clear-unknown-invite EMAIL."
         )
-    if run.unflushed:
+    if p.moved_on:
+        _out(
+            f"{p.moved_on} reminders not sent: &Open says the gift is no longer Submitted (or could not be asked); "
+            "nothing was recorded for them."
+        )
+    if run.kind == InviteKind.REMINDER:
+        _out("Reminders write nothing to the list; Gift status shows each one.")
+    elif run.unflushed:
         _out(
             f"Warning: {len(run.unflushed)} results could not be written to {name} ({run.writeback_error}); "
             "the journal keeps them."
@@ -296,7 +304,9 @@ def cmd_send_and_invite(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_send(args, settings)
     template = read_template(args.template, "--template")
     sender, mailer = mail_setup(settings, sending=not args.dry_run)
-    bind_columns(template, Source(args.source, settings, _parse_map(args.map), args.worksheet).loaded.user_columns)
+    before = Source(args.source, settings, _parse_map(args.map), args.worksheet).loaded
+    bind_columns(template, before.user_columns)
+    refuse_foreign_invitation_columns(before, open_store(settings))  # before the first gift, not after
     code = cmd_send(args, settings)
     if code != EXIT_OK or args.dry_run:
         return code
