@@ -29,8 +29,10 @@ def person(actor: str | None, me: str | None = None) -> str:
 
 
 def capital(text: str) -> str:
-    """The first letter in upper case (for a table cell: "You", "&Open's update")."""
-    return text[:1].upper() + text[1:]
+    """Our own words with their first letter in upper case, for a table cell ("You", "The command
+    line"); a person's email or name stays exactly as recorded."""
+    ours = {"you", "someone", "the command line", *AUTOMATIC_ACTORS.values()}
+    return text[:1].upper() + text[1:] if text in ours else text
 
 
 def is_automatic(actor: str | None) -> bool:
