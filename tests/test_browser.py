@@ -493,13 +493,13 @@ def test_guardrails_do_not_gift_table_import_cap_daily_room_and_typed_confirmati
         page.keyboard.press("Enter")
         wait_idle(page)
         page.get_by_text("Cap for this run: at most 120 gifts; 8 of the 128 rows to send will not be sent").wait_for()
-        confirm = page.get_by_label(re.compile(r"Type 120 to confirm"))
+        confirm = page.get_by_role("textbox", name=re.compile(r"Type 120 to confirm"))  # not its help
         confirm.fill("128")
         confirm.press("Enter")
         wait_idle(page)
         page.get_by_text("That is not 120").wait_for()
         assert page.get_by_role("button", name="Send 120 gifts").is_disabled()
-        confirm = page.get_by_label(re.compile(r"Type 120 to confirm"))
+        confirm = page.get_by_role("textbox", name=re.compile(r"Type 120 to confirm"))  # not its help
         confirm.fill("120")
         confirm.press("Enter")
         wait_idle(page)

@@ -144,7 +144,7 @@ def test_an_upload_name_is_text_on_build_list_and_in_another_session(app, contex
     page.get_by_role("button", name="Continue to Review & send →", exact=True).click()
     wait_idle(page)
     page.get_by_role("button", name="Send 24 gifts").click()
-    page.get_by_text("Sending…").wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"^Sending: \d+ of 24 done")).wait_for(timeout=30_000)  # the live panel's progress
 
     other = new_context(context.browser, viewport=VIEWPORT)
     try:
