@@ -166,48 +166,41 @@ def poll(check: Callable[[], T], *, timeout: float, interval: float = 0.25, what
     return last
 
 
-# Counts the app's finished script runs in the page (every change of `stApp`'s script state from
-# "running" to "notRunning", however quick), so waiting for the run an action caused is a condition.
-RUN_COUNTER_JS = """(() => {
-  window.__giftrunRuns = 0;
+# Notes in the page when the person last acted (any mouse, key or input event) and when the app last
+# started a script run, from every change of `stApp`'s script state however quick: so waiting for the
+# run an action caused is a condition (a run that started after the action has ended), not a clock.
+RUN_WATCH_JS = """(() => {
+  window.__giftrunInput = 0;
+  window.__giftrunRunStart = -1;
+  for (const type of ['mousedown', 'mouseup', 'click', 'keydown', 'keyup', 'input', 'change', 'paste', 'drop'])
+    document.addEventListener(type, () => { window.__giftrunInput = performance.now(); }, true);
   new MutationObserver((records) => {
     for (const r of records)
-      if (r.oldValue === 'running' && r.target.getAttribute('data-test-script-state') === 'notRunning')
-        window.__giftrunRuns += 1;
+      if (r.oldValue !== 'running') window.__giftrunRunStart = performance.now();  // it became "running"
   }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
                         attributeFilter: ['data-test-script-state']});
 })()"""
 RERUN_GRACE_MS = 400  # how long an action that causes no run at all (a keystroke mid-cell) holds the test
-_runs_seen: dict[int, tuple[object, int]] = {}  # id(page) -> (page, finished runs already waited for)
+_SETTLED_JS = """(grace) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const input = window.__giftrunInput ?? 0, started = window.__giftrunRunStart ?? -1;  // (a page not watched: ??)
+  if (started >= input) return true;  // the run the action caused has ended
+  return performance.now() - input > grace;  // the action caused none
+}"""
 
 
 def new_context(browser, **kwargs):
-    """A browser context whose pages count the app's script runs (see `wait_idle`)."""
+    """A browser context whose pages note actions and script runs (see `wait_idle`)."""
     ctx = browser.new_context(**kwargs)
-    ctx.add_init_script(RUN_COUNTER_JS)
+    ctx.add_init_script(RUN_WATCH_JS)
     return ctx
 
 
-def _finished_runs(page) -> int:
-    return int(page.evaluate("() => window.__giftrunRuns || 0"))
-
-
 def wait_idle(page, timeout: float = 30.0) -> None:
-    """Wait until the script run triggered by the last action has finished: a run that finished
-    since the last wait ends it at once; one still going is waited for; if none starts within
-    RERUN_GRACE_MS the action caused none."""
-    entry = _runs_seen.get(id(page))
-    seen = entry[1] if entry is not None and entry[0] is page else 0
-    try:
-        page.wait_for_function(
-            "([seen]) => (window.__giftrunRuns || 0) > seen || document.querySelector(" + repr(RUNNING) + ")",
-            arg=[seen],
-            timeout=RERUN_GRACE_MS,
-        )
-    except Exception:
-        pass  # nothing reran
-    page.wait_for_selector(IDLE, timeout=timeout * 1000)
-    _runs_seen[id(page)] = (page, _finished_runs(page))
+    """Wait until the script run triggered by the last action has finished: a run that started
+    after the person's last action has ended; or none started within RERUN_GRACE_MS of it."""
+    page.wait_for_function(_SETTLED_JS, arg=RERUN_GRACE_MS, timeout=timeout * 1000, polling=50)
     assert_no_exception(page)
 
 

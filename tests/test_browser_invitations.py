@@ -15,6 +15,7 @@ from tests.browser_support import (
     VIEWPORT,
     AppServer,
     full_page_screenshot,
+    new_context,
     poll,
     wait_idle,
 )
@@ -49,7 +50,7 @@ def go_to(page, title: str) -> None:
 
 @pytest.mark.slow
 def test_template_preview_test_send_invitations_outbox_and_gift_status(app, browser):
-    context = browser.new_context(viewport=VIEWPORT)
+    context = new_context(browser, viewport=VIEWPORT)
     page = context.new_page()
     page.goto(app.url)
     wait_idle(page, timeout=60)

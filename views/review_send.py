@@ -130,13 +130,15 @@ def _results_csv() -> bytes:
     return csv_bytes(loaded, rev.frame, [approved_col, *results_in(rev.frame)])
 
 
+# Not while a run goes (its results are still coming: the run panel stands where the controls were).
 # Made when clicked, except once a run on this list is over: its results are then made into the file
 # now, with this page, so a click right after "Run finished" downloads them all even if the page is
 # drawn again meanwhile (a redraw takes away the previous drawing's deferred file).
-st.download_button(
-    "Download CSV with results",
-    _results_csv() if run is not None and not running else _results_csv,
-    file_name=f"{loaded.name.rsplit('.', 1)[0]}-results.csv",
-    mime="text/csv",
-    key="download",
-)
+if not running:
+    st.download_button(
+        "Download CSV with results",
+        _results_csv() if run is not None else _results_csv,
+        file_name=f"{loaded.name.rsplit('.', 1)[0]}-results.csv",
+        mime="text/csv",
+        key="download",
+    )
