@@ -114,12 +114,11 @@ def test_status_poll_with_a_store_that_knows_none_of_the_lists_gift_ids_exits_2(
     assert cli_in_process(tmp_path, a, "status", "a.csv", "--poll").returncode == 0, "the right store still works"
 
 
+@pytest.mark.postgres_only
 @pytest.mark.slow
 @pytest.mark.parametrize("verbose", [False, True])
 def test_a_store_lost_after_andopen_created_the_gift_is_one_line_and_the_gift_counts(tmp_path, make_sandbox, verbose):
     """Real PostgreSQL behind a TCP proxy that is cut while &Open is creating the gift."""
-    if backends.current() != "postgres":
-        pytest.skip("cuts the connection to a PostgreSQL server")
     from lib.sandbox import Faults
 
     sb = make_sandbox(faults=Faults(latency=1.5))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import random
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -449,17 +453,34 @@ def test_read_csv_path_directory(tmp_path: Path) -> None:
         read_csv_path(tmp_path)
 
 
-def test_read_csv_path_unreadable(tmp_path: Path) -> None:
-    target = tmp_path / "locked.csv"
+@contextlib.contextmanager
+def _as_nobody_on_the_filesystem():
+    """Root reads any file; for this thread, check files as user `nobody` would (Linux's fsuid,
+    which also drops root's override of file permissions), so the test means the same as root."""
+    if os.geteuid() != 0:
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.setfsuid(65534)
+    try:
+        yield
+    finally:
+        libc.setfsuid(0)
+
+
+def test_read_csv_path_unreadable() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="giftrun-locked-"))  # not under root's private tmp folder
+    os.chmod(folder, 0o755)
+    target = folder / "locked.csv"
     target.write_bytes(b"A\n1\n")
     os.chmod(target, 0)
     try:
-        if os.access(target, os.R_OK):
-            pytest.skip("running as root: permissions are not enforced")
-        with pytest.raises(CsvError, match="permission denied"):
-            read_csv_path(target)
+        with _as_nobody_on_the_filesystem():
+            with pytest.raises(CsvError, match="permission denied"):
+                read_csv_path(target)
     finally:
         os.chmod(target, 0o600)
+        shutil.rmtree(folder)
 
 
 def test_read_csv_path_reads_file(tmp_path: Path) -> None:

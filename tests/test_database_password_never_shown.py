@@ -141,6 +141,7 @@ def test_the_app_before_sign_in_shows_one_message_without_a_fragment(data_dir, m
 READABLE = [(s[0], s[1]) for s in SPECIALS if s[2]]
 
 
+@pytest.mark.postgres_only
 @pytest.mark.slow
 @pytest.mark.parametrize("special", [s[1] for s in READABLE], ids=[s[0] for s in READABLE])
 def test_the_app_after_sign_in_names_the_database_without_a_fragment(
@@ -148,8 +149,6 @@ def test_the_app_after_sign_in_names_the_database_without_a_fragment(
 ):
     """A real PostgreSQL server that trusts 127.0.0.1 ignores the password, so any password connects;
     live mode (a sandbox key), where the password gate is."""
-    if backends.current() != "postgres":
-        pytest.skip("needs the PostgreSQL server (GIFTRUN_TEST_DATABASE_URL)")
     from lib.store.database import normalise_url
 
     server = normalise_url(backends.database_url() or "")

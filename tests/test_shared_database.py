@@ -35,10 +35,7 @@ HEADER = ["First Name", "Last Name", "Email", "Approved"]
 SECRET = "whsec_shared_db_test"
 
 
-@pytest.fixture(autouse=True)
-def _postgres_only(store_backend):
-    if store_backend != "postgres":
-        pytest.skip("hosts share a store only through a database")
+pytestmark = [pytest.mark.postgres_only, pytest.mark.usefixtures("store_backend")]  # hosts share a database
 
 
 def host_env(tmp_path: Path, host: str, sb=None, **extra: str) -> dict[str, str]:

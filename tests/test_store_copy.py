@@ -169,9 +169,8 @@ def test_copy_moves_everything_and_a_second_copy_changes_nothing(tmp_path):
         target.close()
 
 
+@pytest.mark.postgres_only
 def test_the_cli_copies_into_the_configured_database_and_says_what_it_did(tmp_path, store_backend):
-    if store_backend != "postgres":
-        pytest.skip("copies into a PostgreSQL database")
     old = filled_sqlite_store(tmp_path / "old")
     fill_invitations(old)
     old.close()
