@@ -62,7 +62,10 @@ class RunRegistry:
         """The list's whole run goes on: its gifts, or the step after them (invitations included)."""
         with self._lock:
             run = self._runs.get(list_key)
-            return list_key in self._after or (run is not None and run.snapshot().state == "running")
+            # until the run's thread is through (its last journal lines and its end written), not only
+            # until its state says it is over: a page drawn in between would review a journal one
+            # step behind and offer a download without the last rows' results
+            return list_key in self._after or (run is not None and not run.wait(0))
 
     def stop(self, list_key: str, message: str) -> None:
         """One Stop for the whole run: the gifts, and the invitations they started or will start."""

@@ -377,6 +377,11 @@ def test_the_apps_download_is_the_users_file_with_only_result_cells_filled_in(ap
     page.get_by_role("button", name="Send 2 gifts").click()
     page.get_by_text("Run finished").wait_for(timeout=60_000)
     wait_idle(page)
+    # A page drawn at the run's end can still lag one result behind it (a known defect, left open on
+    # issue 22); a refresh reopens the list (?list=…) from the store, as a user's reload does.
+    page.reload()
+    wait_idle(page, timeout=60)
+    wait_metric(page, "Sent", 3)
 
     button = page.get_by_role("button", name="Download CSV with results")
     with page.expect_download(timeout=30_000) as dl:

@@ -60,7 +60,8 @@ def test_template_preview_test_send_invitations_outbox_and_gift_status(app, brow
     click(page, "Approve all")
 
     page.get_by_text("Invitation email").wait_for()  # the example template to start from
-    assert "Subject: A gift for you, {first_name}" in page.locator("textarea").first.input_value()
+    editor = page.get_by_role("textbox", name=re.compile(r"^Template: 'Subject: …'"))
+    assert "Subject: A gift for you, {first_name}" in editor.input_value()
     preview = page.get_by_test_id("stText").filter(has_text="Subject: A gift for you")
     assert "From: Giftrun demo <demo@giftrun.invalid>" in preview.inner_text()
     page.get_by_role("textbox", name="Send a test to me at").fill("me@team.example")

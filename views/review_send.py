@@ -69,6 +69,7 @@ effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits els
 loaded_view = type(loaded)(loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns)
 overwrite = runview.overwrite_chosen()
 rows = spreadsheet_rows(loaded)  # the file's own row numbers, named in the grid and in every message
+drawn_at = svc.store.stamp()  # what the store held when this drawing's review read it
 rev, overwrites = review_cache.reviewed(svc, loaded_view, approved_col, window, overwrite, rows)
 run = svc.registry.get(loaded.list_key)
 running = run is not None and svc.registry.going(loaded.list_key)  # its invitations after it included
@@ -84,6 +85,7 @@ if running:  # the run's status panel takes the place of the table's controls an
 else:
     if run is not None:
         live_run.finished(run)
+        live_run.catch_up(svc.store, run, rev, drawn_at)
     b1, b2, _ = st.columns([1, 1, 4])
     if b1.button("Approve all", key="approve_all"):
         loaded.frame = set_all_approved(effective, approved_col, True)
@@ -131,13 +133,12 @@ def _results_csv() -> bytes:
 
 
 # Not while a run goes (its results are still coming: the run panel stands where the controls were).
-# Made when clicked, except once a run on this list is over: its results are then made into the file
-# now, with this page, so a click right after "Run finished" downloads them all even if the page is
-# drawn again meanwhile (a redraw takes away the previous drawing's deferred file).
+# Made with the page, not when clicked: Streamlit drops a drawing's deferred file when the page is
+# drawn again, so a click that meets a rerun (a tick, the run's end) would download nothing.
 if not running:
     st.download_button(
         "Download CSV with results",
-        _results_csv() if run is not None else _results_csv,
+        _results_csv(),
         file_name=f"{loaded.name.rsplit('.', 1)[0]}-results.csv",
         mime="text/csv",
         key="download",
