@@ -33,6 +33,12 @@ def pytest_configure(config) -> None:
     _count_store_opens()
 
 
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: two workers per core. Most of the suite waits (on servers, timeouts, subprocesses and
+    Chromium), so one worker per core leaves the cores half idle (load 1.4 of 2 measured)."""
+    return 2 * (os.cpu_count() or 1)
+
+
 def pytest_generate_tests(metafunc) -> None:
     if "store_backend" not in metafunc.fixturenames:
         return
