@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets as _secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from .andopen import AndOpenClient
 from .sandbox import DEFAULT_TOKEN, Lifecycle, Sandbox
 from .settings import Secret, Settings
 from .store import Store
+from .store_pause import StorePause
 
 if TYPE_CHECKING:
     from .mail_catcher import MailCatcher
@@ -35,16 +37,27 @@ def http_session() -> requests.Session:
     return session
 
 
-def open_store(settings: Settings, *, demo: bool = False) -> Store:
+def open_store(settings: Settings, *, demo: bool = False, notify: Callable[[str], None] | None = None) -> Store:
     """The store this configuration uses: the shared database, or the embedded SQLite file
-    (`demo`: the app's built-in sandbox, whose fake gifts are kept apart)."""
+    (`demo`: the app's built-in sandbox, whose fake gifts are kept apart). With `notify` (a
+    command about to send), a database that is restarting is waited for as a run waits for
+    it, saying so once, instead of failing the command."""
     location, schema = settings.store_location(demo=demo)
-    return Store(
-        location,
-        schema=schema,
-        pool_size=settings.database_pool_size,
-        retry_seconds=settings.database_retry_seconds,
-    )
+
+    def opened() -> Store:
+        return Store(
+            location,
+            schema=schema,
+            pool_size=settings.database_pool_size,
+            retry_seconds=settings.database_retry_seconds,
+            local_dir=settings.data_dir,  # a shared database's runs keep what it missed on this host
+        )
+
+    if notify is None:
+        return opened()
+    pause = StorePause(settings.database_retry_seconds)
+    pause.notify = notify
+    return pause.call(opened)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import queue
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -20,11 +21,9 @@ from .andopen import AndOpenClient, AndOpenError, RejectedError, RetryableError,
 from .guardrails import RunCap, RunLimits, cap_message
 from .journal_results import UNKNOWN_MESSAGE, result_for_entry
 from .models import (
-    EventSource,
     GiftRequest,
     Recipient,
     SendState,
-    StatusEvent,
     iso,
     normalize_email,
     status_label,
@@ -36,6 +35,7 @@ from .run_journal import RunJournal
 from .run_progress import RowOutcome, RunProgress, keep_alive
 from .run_writeback import RunWriteBack
 from .store import NO_LOOKBACK, Claim, Refusal, Store
+from .store.spill import Fact, SpilledFact, gift_fact, sent_event
 from .store_pause import StorePause
 from .timefmt import shown
 from .writeback import (
@@ -105,7 +105,7 @@ class SendRun(RunWriteBack):
         self.progress = RunProgress(total=len(self.items))
         # A store blip pauses the run for up to `store_wait` s (default: the store's retry setting).
         wait = store_wait if store_wait is not None else getattr(store, "retry_seconds", 60.0)
-        self._journal = RunJournal(StorePause(wait, sleep=sleep))
+        self._journal = RunJournal(StorePause(wait, sleep=sleep), getattr(store, "keep_unsaved", None))
         self._lock = threading.RLock()  # re-entrant: a signal handler may stop() inside snapshot()
         self._stop = threading.Event()
         self._sending_over = threading.Event()
@@ -147,11 +147,22 @@ class SendRun(RunWriteBack):
         self.begin()
         return self.execute()
 
-    def begin(self) -> str:
+    def begin(self, notify: Callable[[str], None] | None = None) -> str:
         """Take the list's run lock: one run per list across every process sharing the
-        store. Call from the thread that must hear about RunInProgress."""
-        self.run_id = self.store.acquire_run(self.list_key, self.actor, max_gifts=self.limits.max_gifts)
-        self.store.mark_orphans_unknown(self.list_key)
+        store. Call from the thread that must hear about RunInProgress. A store blip is
+        waited out as during the run (`notify` hears that it waits); the run id is chosen
+        first, so a lock taken by an attempt whose answer was lost is found to be ours."""
+        run_id = uuid.uuid4().hex
+        self._journal.pause.notify = notify
+        try:
+            self.run_id = self._journal.read(
+                lambda: self.store.acquire_run(
+                    self.list_key, self.actor, max_gifts=self.limits.max_gifts, run_id=run_id
+                )
+            )
+            self._journal.read(lambda: self.store.mark_orphans_unknown(self.list_key))
+        finally:
+            self._journal.pause.notify = None
         with self._lock:
             self.progress.state, self.progress.started, self.progress.run_id = "running", time.monotonic(), self.run_id
         threading.Thread(target=self._beat_loop, daemon=True, name="send-heartbeat").start()
@@ -337,7 +348,11 @@ class SendRun(RunWriteBack):
                 give_up=self._stop.is_set,
             )
         except Exception as exc:
-            self._journal.keep(lambda: self.store.forget_attempt(self.list_key, item.recipient.email, self.run_id), exc)
+            self._journal.keep(
+                lambda: self.store.forget_attempt(self.list_key, item.recipient.email, self.run_id),
+                exc,
+                self._fact(item, Fact.NEVER_SENT),
+            )
             if self._stop.is_set():
                 return False
             raise
@@ -367,19 +382,7 @@ class SendRun(RunWriteBack):
         """A created gift: journal line, status history, and the row's result, with one timestamp.
         The row gets its id even when the store is away (the journal gets it when it is back)."""
         now = iso(utcnow())
-        event = StatusEvent(
-            event_id=f"send:{gift.id}",
-            gift_request_id=gift.id,
-            status=gift.status or "submitted",
-            source=EventSource.SEND,
-            email=item.recipient.email,
-            event_type="gift_request_created",
-            occurred_at=gift.created_at,
-            redemption_url=gift.redemption_url,
-            actor=self.actor,
-            campaign_id=gift.campaign_id,
-            created_at=gift.created_at,
-        )
+        fact = gift_fact(self.list_key, self.run_id, item.recipient.email, gift, at=now, actor=self.actor)
 
         def journal() -> None:  # both upserts: safe to repeat after a blip
             self.store.record_outcome(
@@ -390,9 +393,9 @@ class SendRun(RunWriteBack):
                 redemption_url=gift.redemption_url,
                 at=now,
             )
-            self.store.add_event(event)
+            self.store.add_event(sent_event(fact))
 
-        journalled = self._journal.write(journal)
+        journalled = self._journal.write(journal, fact)
         self._emit(
             RowResult(
                 item.row_key,
@@ -414,8 +417,15 @@ class SendRun(RunWriteBack):
         """Undo this run's journal line of a row that was never sent (now, or when the store is back)."""
         with self._lock:
             self._in_flight.discard(item.row_key)
-        if not self._journal.write(lambda: self.store.forget_attempt(self.list_key, item.recipient.email, self.run_id)):
+        if not self._journal.write(
+            lambda: self.store.forget_attempt(self.list_key, item.recipient.email, self.run_id),
+            self._fact(item, Fact.NEVER_SENT),
+        ):
             self._stop_for_store()
+
+    def _fact(self, item: SendItem, fact: Fact, **fields: str | None) -> SpilledFact:
+        """What this run decided about a row, in the form kept on disk when the store is away."""
+        return SpilledFact(fact, self.list_key, item.recipient.email, self.run_id, fields)
 
     def _stop_for_store(self) -> None:
         error = self._journal.error
@@ -488,7 +498,8 @@ class SendRun(RunWriteBack):
         if not self._journal.write(
             lambda: self.store.record_outcome(
                 self.list_key, item.recipient.email, state, error=error, request_id=request_id
-            )
+            ),
+            self._fact(item, Fact.OUTCOME, state=state.value, error=error, request_id=request_id),
         ):
             self._stop_for_store()
         if state == SendState.UNKNOWN:

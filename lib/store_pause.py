@@ -42,6 +42,7 @@ class StorePause:
         self._down_since: float | None = None
         self._reason = ""
         self.blips = 0
+        self.notify: Callable[[str], None] | None = None  # told once per outage, e.g. a CLI's output
 
     def call(self, fn: Callable[[], T], *, give_up: Callable[[], bool] = lambda: False) -> T:
         """`fn()` once it succeeds. Raises the store's error when it is no blip, when the store
@@ -86,6 +87,8 @@ class StorePause:
                 self._down_since = now
                 self.blips += 1
                 log.warning("the store is unavailable; the run waits up to %g s: %s", self.window, exc.message)
+                if self.notify is not None:
+                    self.notify(f"{WAITING} (up to {self.window:g} s; {exc.message})")
             self._reason = exc.message
             return self.window - (now - self._down_since)
 

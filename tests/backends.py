@@ -52,7 +52,7 @@ def env(folder: Path | str) -> dict[str, str]:
 def store(folder: Path | str) -> Store:
     """The store a Giftrun configured with GIFTRUN_DATA_DIR=folder opens (live mode)."""
     if current() == "postgres":
-        return Store(database_url() or "", schema=schema_for(folder))
+        return Store(database_url() or "", schema=schema_for(folder), local_dir=Path(folder))
     return Store(folder)
 
 

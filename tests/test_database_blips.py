@@ -211,10 +211,7 @@ def test_a_database_that_stays_away_stops_the_cli_with_one_line_and_every_gift_k
     the database is back, the next run journals those ids (no row left unknown) and sends the rest."""
     sb = make_sandbox(faults=Faults(latency=0.3))
     path = tmp_path / "list.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["First Name", "Last Name", "Email", "Approved"])
-        w.writerows([f"First{i}", f"Last{i}", f"person{i}@example.com", "yes"] for i in range(ROWS))
+    write_list(path)
     schema = f"cli_{uuid.uuid4().hex[:12]}"
     env = cli_env(
         tmp_path / "data",
@@ -260,3 +257,47 @@ def test_a_database_that_stays_away_stops_the_cli_with_one_line_and_every_gift_k
         store.close()
     rows = {normalize_email(r["Email"]): r for r in csv.DictReader(open(path, encoding="utf-8"))}
     assert all(r["Gift request ID"] and not r.get("Send error") for r in rows.values()), rows
+
+
+def write_list(path, rows: int = ROWS) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["First Name", "Last Name", "Email", "Approved"])
+        w.writerows([f"First{i}", f"Last{i}", f"person{i}@example.com", "yes"] for i in range(rows))
+
+
+@pytest.mark.slow
+def test_a_send_started_while_the_database_restarts_waits_for_it_and_sends(pg_cluster, make_sandbox, tmp_path):
+    """Opening the store waits out a blip as the run does, saying so: the database is stopped
+    when `send` starts and started once the CLI says it waits; the run then sends every row."""
+    sb = make_sandbox()
+    path = tmp_path / "list.csv"
+    write_list(path, 10)
+    env = cli_env(
+        tmp_path / "data",
+        sb,
+        GIFTRUN_DATABASE_URL=pg_cluster.url,
+        GIFTRUN_DATABASE_SCHEMA=f"late_{uuid.uuid4().hex[:12]}",
+        GIFTRUN_DATABASE_RETRY_SECONDS="60",
+    )
+    pg_cluster.stop("immediate")
+    proc = subprocess.Popen(
+        [*CLI, "send", str(path), "--campaign", sb.campaign_ids[0]],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the CLI's first line: blocks until it says something
+        assert first.startswith("Waiting for the database…"), first
+        pg_cluster.start()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, first + out + err
+    assert "Traceback" not in out + err
+    assert len(sb.gifts_by_email()) == 10
+    assert_nobody_gifted_twice(sb)

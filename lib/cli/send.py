@@ -37,7 +37,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     if not campaign_id:
         raise CliError("No campaign: pass --campaign ID or set ANDOPEN_CAMPAIGN_ID.")
     client = _client(settings)
-    store = open_store(settings)
+    store = open_store(settings, notify=_out)  # a database restarting is waited for, saying so
     source = Source(args.source, settings, _parse_map(args.map), args.worksheet)
     loaded = source.loaded
     _print_notes(loaded)
@@ -66,7 +66,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _out("Nothing new to send; writing what the journal holds back to the list.")
     run = prepared.new_run(client, store, source.sink, to_sheet=source.is_sheet)
-    run.begin()  # the list's lock before the first write: a refused run (RunInProgress) leaves the list alone
+    run.begin(_out)  # the list's lock before the first write: a refused run (RunInProgress) leaves the list alone
     try:
         run.write_preamble()  # validation errors, eligibility etc. land at once
     except BaseException:

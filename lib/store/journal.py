@@ -79,6 +79,8 @@ class JournalMixin:
 
         def _blocking(self, conn: Connection, email: str) -> Entry | None: ...
 
+        def settle_unsaved(self) -> int: ...
+
     def begin_attempt(
         self,
         list_key: str,
@@ -255,7 +257,9 @@ class JournalMixin:
 
     def mark_orphans_unknown(self, list_key: str) -> int:
         """Attempts left by a run that is no longer alive become UNKNOWN: the request may
-        have reached &Open before the process died."""
+        have reached &Open before the process died. First, what runs on this host learned while
+        the store was away (unsaved.py): a claim never sent is no attempt at all."""
+        self.settle_unsaved()
         live = {r.run_id for r in self.live_runs(list_key)}
         sends = self.db.table("sends")
         with self.db.write() as conn:

@@ -60,11 +60,12 @@ class RunsMixin:
             self, conn: Connection, actor: str, action: str, list_key: str | None, email: str | None, detail: str
         ) -> None: ...
 
-    def acquire_run(self, list_key: str, actor: str, *, max_gifts: int | None = None) -> str:
+    def acquire_run(self, list_key: str, actor: str, *, max_gifts: int | None = None, run_id: str | None = None) -> str:
         """Take the list's run lock (RunInProgress when a live run holds it); `max_gifts` is
-        the cap the person set on this run, kept for the audit trail."""
+        the cap the person set on this run, kept for the audit trail. Given a `run_id`, trying
+        again after a lost answer is safe: a lock already held by that id is that run's."""
         db, runs = self.db, self.db.table("runs")
-        run_id = uuid.uuid4().hex
+        run_id = run_id or uuid.uuid4().hex
         now = utcnow()
         with db.write() as conn:
             db.lock(conn, f"run:{list_key}")
@@ -73,6 +74,8 @@ class RunsMixin:
                 .mappings()
                 .all()
             ):
+                if r["run_id"] == run_id:
+                    return run_id  # taken by this very call before its answer was lost
                 if _is_alive(r, now):
                     raise RunInProgress(
                         f"A run on this list is in progress (started by {r['actor']} at "
