@@ -29,11 +29,16 @@ class RunRegistry:
         self.context: dict[str, object] = {}  # list_key -> whatever the UI needs to reattach
 
     def start(
-        self, run: SendRun, context: object | None = None, after: Callable[[SendRun], None] | None = None
+        self,
+        run: SendRun,
+        context: object | None = None,
+        after: Callable[[SendRun], None] | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> SendRun:
-        """Take the list's lock (RunInProgress propagates to the caller), then send in a
-        background thread; `after` runs once the run has ended (e.g. a sheet's history)."""
-        run.begin()
+        """Take the list's lock (RunInProgress propagates to the caller; `notify` hears that a
+        store blip is waited out meanwhile), then send in a background thread; `after` runs
+        once the run has ended (e.g. a sheet's history)."""
+        run.begin(notify)
         with self._lock:
             self._runs[run.list_key] = run
             self._after.add(run.list_key)

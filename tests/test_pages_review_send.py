@@ -153,3 +153,26 @@ def test_settings_keeps_opens_updates_apart_from_peoples_decisions(data_dir):
     people_table, automatic = (df.value for df in at.dataframe if "What" in df.value.columns)
     assert list(people_table["By"]) == ["You"] and list(people_table["What"]) == ["clear-unknown"]
     assert list(automatic["By"]) == ["&Open's update"] and list(automatic["What"]) == ["resolve-unknown"]
+
+
+@pytest.mark.slow
+@pytest.mark.single_backend
+def test_send_pressed_while_the_database_blips_waits_for_it_and_starts_the_run(data_dir, monkeypatch):
+    """Taking the list's lock meets a database restarting (refused twice): the press is not lost."""
+    from lib.store import Store, StoreUnavailable
+
+    taken = Store.acquire_run
+    refusals = iter(range(2))
+
+    def restarting(self, *args, **kwargs):
+        if next(refusals, None) is not None:
+            raise StoreUnavailable("the database system is starting up", transient=True)
+        return taken(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "acquire_run", restarting)
+    at = sample(data_dir)
+    click(at, "approve_all")
+    click(at, "send")
+    assert not at.exception and not texts(at.error), texts(at.error)
+    wait_for_run(at)
+    assert texts(at.success).startswith("Run finished: 20 sent"), texts(at.success)

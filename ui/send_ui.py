@@ -23,7 +23,7 @@ from lib.store import RunInProgress
 
 from . import limits as limits_ui
 from . import sheets_ui, state
-from .text import md
+from .text import md, plain
 
 
 def runs_elsewhere(svc: Services, loaded: LoadedList, run: SendRun | None) -> bool:
@@ -57,7 +57,9 @@ def start(svc: Services, loaded: LoadedList, choices: SendChoices, *, invite_aft
             from .invite_ui import after_gifts
 
             after = after_gifts(svc, loaded, after)
-        svc.registry.start(new_run, context=loaded, after=after)
+        waiting = st.empty()  # a database restarting as Send is pressed: said while it is waited for
+        svc.registry.start(new_run, context=loaded, after=after, notify=lambda why: waiting.warning(plain(why)))
+        waiting.empty()
     except RunInProgress as exc:
         st.warning(md(exc, limit=1000))
         return False
