@@ -28,7 +28,7 @@ from .invite_plan import UNKNOWN_INVITE, InviteItem
 from .invite_template import Template, build_message, message_id, render
 from .mailer import MailRecipientRefused, MailStop, MailTemporary, MailUnknown, SmtpMailer
 from .models import GiftStatus
-from .run_progress import keep_alive
+from .run_progress import start_keep_alive
 from .smtp_url import Sender
 from .store import Store
 from .store.invitations import InviteKind, InviteRefusal, InviteState
@@ -43,8 +43,6 @@ SLOWER = 1.5  # each temporary refusal stretches the pace by this much …
 MAX_INTERVAL = 120.0  # … up to one email every two minutes
 FLUSH_INTERVAL = 2.0
 CATCH_UP = 1.0  # seconds a run that fell behind (a slow store or write-back) may make up, no more
-STOP_POLL_INTERVAL = 0.5
-HEARTBEAT_INTERVAL = 5.0
 
 
 @dataclass
@@ -144,19 +142,10 @@ class InviteRun:
         self.store.mark_invitation_orphans_unknown(key)
         with self._lock:
             self.progress.state, self.progress.started = "running", time.monotonic()
-        threading.Thread(target=self._beat_loop, daemon=True, name="invite-heartbeat").start()
-        return self.run_id
-
-    def _beat_loop(self) -> None:
-        keep_alive(
-            self.store,
-            self.run_id,
-            self._done,
-            self.stop,
-            lambda: self.snapshot().counts(),
-            poll=STOP_POLL_INTERVAL,
-            beat_every=HEARTBEAT_INTERVAL,
+        start_keep_alive(
+            self.store, self.run_id, self._done, self.stop, lambda: self.snapshot().counts(), "invite-heartbeat"
         )
+        return self.run_id
 
     # -- the run ----------------------------------------------------------------------------
     def execute(self) -> InviteProgress:

@@ -100,6 +100,19 @@ class RunProgress:
         }
 
 
+HEARTBEAT_INTERVAL = 5.0  # well inside store.STALE_RUN_SECONDS
+STOP_POLL_INTERVAL = 0.5  # a Stop pressed in another process takes effect within a second
+
+
+def start_keep_alive(
+    store: Any, run_id: str, done: threading.Event, stop: Callable[[str], None], counts: Callable[[], dict], name: str
+) -> threading.Thread:
+    """`keep_alive` on a daemon thread of its own, the way every kind of run starts it."""
+    thread = threading.Thread(target=keep_alive, args=(store, run_id, done, stop, counts), daemon=True, name=name)
+    thread.start()
+    return thread
+
+
 def keep_alive(
     store: Any,
     run_id: str,
@@ -107,8 +120,8 @@ def keep_alive(
     stop: Callable[[str], None],
     counts: Callable[[], dict],
     *,
-    poll: float,
-    beat_every: float,
+    poll: float = STOP_POLL_INTERVAL,
+    beat_every: float = HEARTBEAT_INTERVAL,
 ) -> None:
     """A run's heartbeat thread (gifts and emails alike): it tells other processes the run is
     alive and hears a Stop pressed in any of them, until `done`. On its own thread, so a slow

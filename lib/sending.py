@@ -32,7 +32,7 @@ from .models import (
 from .plan import SendItem
 from .ratelimit import AdaptiveRateLimiter, LatencyGauge, RetryPolicy, retry_delay, workers_for
 from .run_journal import RunJournal
-from .run_progress import RowOutcome, RunProgress, keep_alive
+from .run_progress import RowOutcome, RunProgress, start_keep_alive
 from .run_writeback import RunWriteBack
 from .store import NO_LOOKBACK, Claim, Refusal, Store
 from .store.spill import Fact, SpilledFact, gift_fact, sent_event
@@ -58,8 +58,6 @@ MAX_CONCURRENCY = 64  # the most requests a run keeps in flight, unless told few
 SUPERVISE_INTERVAL = 0.05  # how often the pool is fitted to rate x latency
 FLUSH_INTERVAL = 2.0  # seconds between a run's write-backs to a file
 SHEET_FLUSH_INTERVAL = 4.0  # to a sheet: well inside Google's 60 writes a minute
-HEARTBEAT_INTERVAL = 5.0  # well inside store.STALE_RUN_SECONDS
-STOP_POLL_INTERVAL = 0.5  # a Stop pressed in another process takes effect within a second
 
 NOT_SENT_UNAVAILABLE = "Not sent: &Open was unavailable. Nothing was created; press Send again later."
 NOT_SENT_STOPPED = "Not sent: the run was stopped before this row. Press Send again to send it."
@@ -165,20 +163,10 @@ class SendRun(RunWriteBack):
             self._journal.pause.notify = None
         with self._lock:
             self.progress.state, self.progress.started, self.progress.run_id = "running", time.monotonic(), self.run_id
-        threading.Thread(target=self._beat_loop, daemon=True, name="send-heartbeat").start()
-        return self.run_id
-
-    def _beat_loop(self) -> None:
-        """Alive for other processes, and a Stop pressed in any of them is heard (run_progress.keep_alive)."""
-        keep_alive(
-            self.store,
-            self.run_id,
-            self._done,
-            self.stop,
-            lambda: self.snapshot().counts(),
-            poll=STOP_POLL_INTERVAL,
-            beat_every=HEARTBEAT_INTERVAL,
+        start_keep_alive(  # alive for other processes; a Stop pressed in any of them is heard
+            self.store, self.run_id, self._done, self.stop, lambda: self.snapshot().counts(), "send-heartbeat"
         )
+        return self.run_id
 
     def execute(self) -> RunProgress:
         try:
