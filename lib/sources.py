@@ -71,7 +71,7 @@ def prepare(
     present = result_columns(user_columns)
     df = ensure_columns(frame, [c for c in RESULT_COLUMNS if c not in present]).reset_index(drop=True)
     df.index = pd.Index(list(row_keys) if row_keys is not None else positional_keys(len(df)), dtype=object)
-    numbers = tuple(document.lines) if document is not None else tuple(row_numbers or ())
+    numbers = tuple(document.sheet_rows) if document is not None else tuple(row_numbers or ())
     cmap = match_columns(user_columns, overrides)
     return LoadedList(list_key, name, df, cmap, user_columns, document, split, numbers)
 

@@ -1,8 +1,9 @@
 """A row number means one person everywhere (issue 22, item 3): Review & send's grid and its
 messages, the CLI's dry run, send and invite listings, the notes written back onto rows and the
 invitation preview all name a row by the number the user's spreadsheet shows beside it — the
-header is row 1; title lines, blank lines and the extra lines of a multi-line cell count in a
-CSV; blank rows count in a Google Sheet. Before, the CLI and the invitations counted people from 1.
+header is row 1; in a CSV every record is a row (title lines and blank lines count, a cell over
+several lines is one row, as Excel, LibreOffice and Google Sheets open it); blank rows count in a
+Google Sheet. Before, the CLI and the invitations counted people from 1.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ class Case:
 
 CASES = [
     Case("plain-csv", {"ana": 2, "bo": 3, "cy": 4, "di": 5}, csv=_csv(*map(_line, (HEADER, ANA, BO, CY, DI)))),
-    Case(  # title line 1, blank line 2, header line 3; Bo's note takes lines 6-7
+    Case(  # title row 1, blank row 2, header row 3; Bo's note takes lines 6-7 of the file but one row
         "csv-with-blank-lines-and-a-multi-line-cell",
-        {"ana": 4, "bo": 6, "cy": 8, "di": 10},
+        {"ana": 4, "bo": 6, "cy": 7, "di": 9},
         csv=_csv("Guest list", "", _line(HEADER), _line(ANA), "", _line(BO_LONG), _line(CY), "", _line(DI)),
     ),
     Case(  # blank rows between people count in the sheet's numbering
