@@ -137,6 +137,9 @@ class CsvDocument:
     positions: dict[str, int]  # frame column -> field index in the file
     results_at: frozenset[int]  # field indexes of Giftrun's result columns
     notes: tuple[str, ...] = field(default=())  # what was worked around, for the user
+    # each data row's number as a spreadsheet opening the file shows it: one per record, blank
+    # lines and title lines included, a multi-line cell one row (`lines` counts its line ends)
+    sheet_rows: list[int] = field(default_factory=list)
 
     def render(self, frame: pd.DataFrame, columns: Iterable[str]) -> bytes:
         """The file with `columns` of `frame` (the document's rows, in order) written in:
@@ -302,10 +305,13 @@ def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, c
 
     rows: list[tuple[int, int, int]] = []
     lines: list[int] = []
+    sheet_rows: list[int] = []
     values: list[list[str]] = []
+    ordinal = [at + 1]  # the header's row in a spreadsheet: one row per record above it
 
     def take(rec: tuple[int, int, int, int, list[str]]) -> None:
         start, body_end, end, line, fields = rec
+        ordinal[0] += 1
         if is_blank(fields):
             return
         if len(fields) > width:
@@ -321,6 +327,7 @@ def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, c
             )
         rows.append((start, body_end, end))
         lines.append(line)
+        sheet_rows.append(ordinal[0])
         values.append(fields)
 
     try:
@@ -354,6 +361,7 @@ def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, c
         positions=positions,
         results_at=results_at,
         notes=notes,
+        sheet_rows=sheet_rows,
     )
 
 

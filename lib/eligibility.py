@@ -15,7 +15,7 @@ records is checked in well under a second.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -154,7 +154,9 @@ def _find_email_column(frame: pd.DataFrame) -> str | None:
     return None if found is None else by_name[found]
 
 
-def _from_list(frame: pd.DataFrame, email_col: str | None, list_key: str | None) -> pd.DataFrame:
+def _from_list(
+    frame: pd.DataFrame, email_col: str | None, list_key: str | None, rows: Sequence[int] | None = None
+) -> pd.DataFrame:
     gift_ids = result_values(frame, GIFT_REQUEST_ID)  # the user's own spelling of the column counts too
     if gift_ids is None or len(frame) == 0:
         return empty_known()
@@ -170,6 +172,7 @@ def _from_list(frame: pd.DataFrame, email_col: str | None, list_key: str | None)
         return empty_known()
     sub = frame.loc[has]
     n = int(has.sum())
+    numbers = np.asarray(rows if rows is not None and len(rows) == len(frame) else range(2, len(frame) + 2))
     sent, status_text = result_values(sub, SENT_AT), result_values(sub, GIFT_STATUS)
     sent_at = _to_utc(sent).array if sent is not None else _nat(n)
     status = _norm_status(status_text).to_numpy() if status_text is not None else [""] * n
@@ -180,8 +183,8 @@ def _from_list(frame: pd.DataFrame, email_col: str | None, list_key: str | None)
             "status": pd.array(status, dtype="str"),
             "gift_request_id": pd.array(ids[has], dtype="str"),
             "origin_list": pd.array([list_key or ""] * n, dtype="str"),
-            # row number in this list: 1 = the first data row
-            "origin_row": pd.array(np.flatnonzero(has) + 1, dtype="Int64"),
+            # the row's number as the spreadsheet shows it (`rows`; else the header is row 1)
+            "origin_row": pd.array(numbers[has], dtype="Int64"),
         }
     )
     return out
@@ -218,10 +221,12 @@ def known_gifts(
     list_frame: pd.DataFrame | None = None,
     email_col: str | None = None,
     extra: pd.DataFrame | None = None,
+    list_rows: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Every gift Giftrun knows of, one row per gift, with columns `email` (normalised),
     `gifted_at` (UTC; NaT = date unknown), `status` (raw or ""), `gift_request_id` (or ""),
-    `origin_list` (list key or ""), `origin_row` (1-based row in `list_frame`, or NA).
+    `origin_list` (list key or ""), `origin_row` (the row of `list_frame` as its spreadsheet
+    numbers it: `list_rows`, from `sheet_rows.spreadsheet_rows`; else the header is row 1; or NA).
 
     Sources: the send journal (states sent / unknown / attempting, dated by the attempt),
     the status history (dated by the first update seen), rows of `list_frame` carrying a
@@ -248,7 +253,7 @@ def known_gifts(
     )
     parts = [(history, _P_HISTORY), (journal, _P_JOURNAL)]
     if list_frame is not None:
-        parts.append((_from_list(list_frame, email_col, list_key), _P_LIST))
+        parts.append((_from_list(list_frame, email_col, list_key, list_rows), _P_LIST))
     if extra is not None and len(extra):
         parts.append((_conform(extra), _P_EXTRA))
     frames = [f.assign(_p=p) for f, p in parts if len(f)]

@@ -34,9 +34,10 @@ from .invite_template import (
     bind_columns,
     render,
 )
-from .models import GiftStatus, Recipient, normalize_email, parse_iso, utcnow
+from .models import GiftStatus, normalize_email, parse_iso, utcnow
 from .own_columns import refuse_foreign_invitation_columns
 from .recipients import RowCheck, check_rows
+from .sheet_rows import spreadsheet_rows
 from .smtp_url import Sender
 from .sources import LoadedList
 from .store import Store
@@ -154,7 +155,7 @@ def plan_invitations(
         refuse_foreign_invitation_columns(loaded, store)
     frame = loaded.frame
     keys = [str(k) for k in frame.index]
-    checks = check_rows(frame, loaded.cmap, keys) if checks is None else checks
+    checks = check_rows(frame, loaded.cmap, keys, spreadsheet_rows(loaded)) if checks is None else checks
     ids, urls, invited = (_column(frame, c) for c in (GIFT_REQUEST_ID, REDEMPTION_URL_COLUMN, INVITATION_SENT_AT))
     row_status = _column(frame, GIFT_STATUS)
     statuses = {g.gift_request_id: (g.status or "") for g in store.gifts()}
@@ -183,7 +184,7 @@ def plan_invitations(
             rows.append(_replace(row, action, why))
             continue
         seen.add(gid)
-        item = _item(loaded, i, c.recipient, gid, url, bound, message_col, sender)
+        item = _item(loaded, i, c, gid, url, bound, message_col, sender)
         try:
             render(template, item.values, item.sources)
         except RowValueMissing as exc:
@@ -201,25 +202,23 @@ def preview_item(loaded: LoadedList, row_key: str, template: Template, sender: S
     from; a row without a gift yet shows PENDING_LINK where its link will be."""
     keys = [str(k) for k in loaded.frame.index]
     i = keys.index(row_key)
-    check = check_rows(loaded.frame.iloc[i : i + 1], loaded.cmap, [row_key])[0]
+    check = check_rows(loaded.frame.iloc[i : i + 1], loaded.cmap, [row_key], spreadsheet_rows(loaded)[i : i + 1])[0]
     ids, urls = (_column(loaded.frame, c)[i].strip() for c in (GIFT_REQUEST_ID, REDEMPTION_URL_COLUMN))
     bound = bind_columns(template, loaded.user_columns)
-    return _item(
-        loaded, i, check.recipient, ids or "preview", urls or PENDING_LINK, bound, _message_column(loaded), sender
-    )
+    return _item(loaded, i, check, ids or "preview", urls or PENDING_LINK, bound, _message_column(loaded), sender)
 
 
 def _item(
     loaded: LoadedList,
     i: int,
-    recipient: Recipient,
+    check: RowCheck,
     gid: str,
     url: str,
     bound: Mapping[str, str],
     message_col: str | None,
     sender: Sender,
 ) -> InviteItem:
-    row = loaded.frame.iloc[i]
+    row, recipient = loaded.frame.iloc[i], check.recipient
     values = {
         FIRST_NAME: recipient.first_name,
         LAST_NAME: recipient.last_name,
@@ -231,7 +230,7 @@ def _item(
     }
     sources = {**_builtin_sources(loaded), **bound}
     name = " ".join(f"{recipient.first_name} {recipient.last_name}".split())
-    return InviteItem(str(loaded.frame.index[i]), i + 1, recipient.email, name, gid, values, sources)
+    return InviteItem(str(loaded.frame.index[i]), check.row_number, recipient.email, name, gid, values, sources)
 
 
 def _message_column(loaded: LoadedList) -> str | None:

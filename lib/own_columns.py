@@ -28,6 +28,7 @@ import pandas as pd
 from .errors import GiftrunError
 from .models import STATUS_RANK
 from .recipients import ensure_columns
+from .sheet_rows import spreadsheet_rows
 from .sources import LoadedList
 from .store import Store
 from .writeback import (
@@ -62,7 +63,7 @@ class Overwrite:
 
     canonical: str  # the result (`Eligibility`)
     column: str  # the user's header
-    rows: tuple[int, ...]  # 1-based data row numbers
+    rows: tuple[int, ...]  # the rows' numbers as the spreadsheet shows them (lib/sheet_rows.py)
 
     @property
     def own(self) -> str:
@@ -119,7 +120,7 @@ def values_not_giftruns(
         before, now = _texts(loaded.frame[column]), _texts(after[column])
         rows = tuple(
             n
-            for n, (key, b, a) in enumerate(zip(keys, before, now), start=1)
+            for n, key, b, a in zip(spreadsheet_rows(loaded), keys, before, now)
             if b.strip()
             and (b != a or (canonical in SEND_WRITES and key in sending))
             and not written.wrote(canonical, b)
@@ -148,7 +149,7 @@ def refuse_foreign_invitation_columns(loaded: LoadedList, store: Store, *, limit
             continue
         rows = [
             n
-            for n, text in enumerate(_texts(loaded.frame[column]), start=1)
+            for n, text in zip(spreadsheet_rows(loaded), _texts(loaded.frame[column]))
             if text.strip()
             and not (canonical == INVITATION_SENT_AT and _GIFTRUN_TIME.fullmatch(text.strip()))
             and not (canonical == INVITATION_ERROR and ours)

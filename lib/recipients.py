@@ -268,7 +268,7 @@ class RowCheck:
     """One data row, checked. `problems` includes the duplicate message when duplicate_of is set."""
 
     row_key: str
-    row_number: int  # 1-based data rows (header not counted), or the spreadsheet's row when given
+    row_number: int  # the row's number in the user's spreadsheet (lib/sheet_rows.py): header is row 1
     recipient: Recipient
     approved: bool
     problems: tuple[str, ...]
@@ -297,8 +297,8 @@ def check_rows(
 
     The first row with an email is the one that can be sent; later rows with the same
     email (case and surrounding spaces ignored) point at it. `row_keys` default to the
-    frame's index labels as text; `row_numbers` (how rows are named in messages) to data rows
-    counted from 1 (the app passes the spreadsheet's own row numbers).
+    frame's index labels as text; `row_numbers` (how messages name rows: pass
+    `sheet_rows.spreadsheet_rows(loaded)`) to a spreadsheet's with the header on row 1.
     """
     n = len(df)
     keys = [str(k) for k in (df.index if row_keys is None else row_keys)]
@@ -312,7 +312,7 @@ def check_rows(
 
     first_row_for: dict[str, int] = {}
     checks: list[RowCheck] = []
-    numbers = list(row_numbers) if row_numbers is not None and len(row_numbers) == n else range(1, n + 1)
+    numbers = list(row_numbers) if row_numbers is not None and len(row_numbers) == n else range(2, n + 2)
     for i in range(n):
         row_number = numbers[i]
         problems = validate_row(firsts[i], lasts[i], emails[i])

@@ -14,6 +14,7 @@ from . import eligibility as elig
 from .models import normalize_email, status_label, utcnow
 from .plan import Eligibility, RowAction, RunPlan, apply_results, eligibility_results, plan_rows, result_for_entry
 from .recipients import RowCheck, check_rows, is_approved
+from .sheet_rows import spreadsheet_rows
 from .sources import LoadedList
 from .store import Store
 from .writeback import (
@@ -50,18 +51,23 @@ def review(
     *,
     now: datetime | None = None,
     extra_history: pd.DataFrame | None = None,
-    row_numbers: Sequence[int] | None = None,
 ) -> Review:
-    """`row_numbers`: how messages name rows (see `recipients.check_rows`)."""
+    """Messages name rows by the spreadsheet's own numbers (lib/sheet_rows.py), as the grid does."""
     now = now or utcnow()
     store.mark_orphans_unknown(loaded.list_key)  # a crashed run's attempts show as unknown at once
     store.adopt_row_gifts(loaded.list_key, _row_gift_ids(loaded))  # ids written while the store was away
-    checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index), row_numbers)
+    rows = spreadsheet_rows(loaded)
+    checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index), rows)
     journal = store.journal(loaded.list_key)
     verdicts: dict[str, Eligibility] = {}
     if loaded.cmap.email:
         known = elig.known_gifts(
-            store, list_key=loaded.list_key, list_frame=loaded.frame, email_col=loaded.cmap.email, extra=extra_history
+            store,
+            list_key=loaded.list_key,
+            list_frame=loaded.frame,
+            email_col=loaded.cmap.email,
+            extra=extra_history,
+            list_rows=rows,
         )
         own = result_values(loaded.frame, GIFT_REQUEST_ID)
         result = elig.check(
@@ -111,7 +117,7 @@ def with_run_notes(rev: Review, notes: Sequence[RowResult]) -> Review:
 def held_results(loaded: LoadedList, store: Store) -> list[RowResult]:
     """What the journal holds for each row (sent, unknown), as its result columns: `status`
     writes these too, so a send resolved from &Open's update after its run reaches its row."""
-    checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index))
+    checks = check_rows(loaded.frame, loaded.cmap, list(loaded.frame.index), spreadsheet_rows(loaded))
     plan = plan_rows(checks, store.journal(loaded.list_key))
     return [
         result_for_entry(r.row_key, r.journal)

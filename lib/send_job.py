@@ -7,7 +7,6 @@ steps here means the two can never disagree about who is sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +19,6 @@ from .own_columns import Overwrite, OwnColumnsSink, Written, diverted, values_no
 from .plan import RowAction, RunPlan
 from .review import Review, review
 from .sending import DEFAULT_RATE, FLUSH_INTERVAL, MAX_CONCURRENCY, SHEET_FLUSH_INTERVAL, SendRun
-from .sheet_rows import spreadsheet_rows
 from .sources import LoadedList
 from .store import NO_LOOKBACK, Store
 from .writeback import ResultSink
@@ -37,7 +35,6 @@ class SendChoices:
     rate: float = DEFAULT_RATE
     concurrency: int = MAX_CONCURRENCY
     overwrite_columns: bool = False  # write into the user's own columns that share a result's name
-    sheet_rows: bool = False  # messages name rows as the spreadsheet numbers them (the app), not data rows
 
 
 @dataclass
@@ -95,7 +92,6 @@ def prepare_send(
         overwrite=choices.overwrite_columns,
         now=now,
         extra_history=extra_history,
-        row_numbers=spreadsheet_rows(loaded) if choices.sheet_rows else None,
     )
     return PreparedSend(kept, rev, choices, found)
 
@@ -108,15 +104,14 @@ def review_for_send(
     overwrite: bool,
     now: datetime | None = None,
     extra_history: pd.DataFrame | None = None,
-    row_numbers: Sequence[int] | None = None,
 ) -> tuple[LoadedList, Review, list[Overwrite]]:
     """The review, with the user's own columns that share a result's name kept (lib/own_columns.py):
     the list gets Giftrun's own column for each, unless `overwrite`. Also what those columns hold
     that a run would change, to say before it starts."""
-    rev = review(loaded, store, window, now=now, extra_history=extra_history, row_numbers=row_numbers)
+    rev = review(loaded, store, window, now=now, extra_history=extra_history)
     sending = {r.row_key for r in rev.plan.rows if r.action == RowAction.SEND}
     found = values_not_giftruns(loaded, rev.frame, sending, Written.known(store, loaded))
     if found and not overwrite:
         loaded = with_own_columns(loaded, found)
-        rev = review(loaded, store, window, now=now, extra_history=extra_history, row_numbers=row_numbers)
+        rev = review(loaded, store, window, now=now, extra_history=extra_history)
     return loaded, rev, found

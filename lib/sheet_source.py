@@ -68,6 +68,7 @@ def load_sheet(
         name=f"{sheet.spreadsheet_title} / {sheet.title}",
         overrides={**vars(cmap)},
         row_keys=keys,
+        row_numbers=sheet.row_numbers,  # the tab's own numbers: blank rows between people count
     )
     return loaded, sheet.sink(cmap.email, cmap.first_name, cmap.last_name)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +29,9 @@ class LoadedList:
     user_columns: tuple[str, ...] = field(default=())
     document: csvio.CsvDocument | None = None  # the CSV file as read: results are written back into it
     split: NameSplit | None = None  # a full-name column split into Giftrun's first/last name columns
+    # Each row's number as the user's spreadsheet shows it (a CSV's line, a sheet's row); kept when
+    # the document is set aside, so every message names a row as the app's grid does (lib/sheet_rows.py)
+    row_numbers: tuple[int, ...] = ()
 
     def require_columns(self, *, approval: bool) -> None:
         missing = self.cmap.missing()
@@ -55,10 +58,12 @@ def prepare(
     row_keys: Sequence[str] | None = None,
     document: csvio.CsvDocument | None = None,
     split: NameSplit | None = None,
+    row_numbers: Sequence[int] | None = None,
 ) -> LoadedList:
     """The list with every result column: the user's own where the list has one (matched
     loosely, `writeback.result_columns`), the missing ones added after the user's columns.
-    With `split`, the full-name column's two halves are added beside it and used as the names."""
+    With `split`, the full-name column's two halves are added beside it and used as the names.
+    `row_numbers`: a sheet's own row number of each row (a CSV's come from its `document`)."""
     if split is not None:
         frame = with_split(frame, split)
         overrides = {"first_name": split.columns[0], "last_name": split.columns[1], **(overrides or {})}
@@ -66,7 +71,9 @@ def prepare(
     present = result_columns(user_columns)
     df = ensure_columns(frame, [c for c in RESULT_COLUMNS if c not in present]).reset_index(drop=True)
     df.index = pd.Index(list(row_keys) if row_keys is not None else positional_keys(len(df)), dtype=object)
-    return LoadedList(list_key, name, df, match_columns(user_columns, overrides), user_columns, document, split)
+    numbers = tuple(document.sheet_rows) if document is not None else tuple(row_numbers or ())
+    cmap = match_columns(user_columns, overrides)
+    return LoadedList(list_key, name, df, cmap, user_columns, document, split, numbers)
 
 
 def suggested_split(frame: pd.DataFrame) -> NameSplit | None:
@@ -92,7 +99,7 @@ def with_name_split(loaded: LoadedList, split: NameSplit | None) -> LoadedList:
         user_columns = (*user_columns[:at], *split.columns, *user_columns[at:])
         names = {"first_name": split.columns[0], "last_name": split.columns[1]}
     cmap = type(loaded.cmap)(**{**vars(loaded.cmap), **names})
-    return LoadedList(loaded.list_key, loaded.name, frame, cmap, user_columns, loaded.document, split)
+    return replace(loaded, frame=frame, cmap=cmap, user_columns=user_columns, split=split)
 
 
 def results_in(frame: pd.DataFrame) -> list[str]:

@@ -77,7 +77,7 @@ MIXED = [
     ["Gamma", "Carol", "King", "carol@example.com", "no", ""],  # not approved
     ["Delta", "D", "Lee", "dan@example.com", "TRUE", "=1+1"],  # name too short
     ["Eps", "Erin", "Moss", "erin@example.com", "x", "a, comma"],  # sent
-    ["Acme", "Alice", "Smith", "ALICE@example.com", "yes", "dup"],  # duplicate of row 1
+    ["Acme", "Alice", "Smith", "ALICE@example.com", "yes", "dup"],  # duplicate of row 2 (the header is row 1)
     ["Zeta", "Frank", "Ng", "frank@example.com", "1", "line\nbreak"],  # sent
 ]
 
@@ -105,7 +105,7 @@ def test_send_writes_results_into_the_same_file_after_the_users_columns(make_san
         [gift] = gifts[normalize_email(rows[i]["Email"])]
         assert rows[i][GIFT_REQUEST_ID] == gift["id"] and rows[i][REDEMPTION_URL] == gift["redemption_url"]
         assert (rows[i][GIFT_STATUS], rows[i][SEND_ERROR]) == ("Submitted", "")
-    for i, words in ((1, "bob@example"), (3, "too short"), (5, "row 1")):
+    for i, words in ((1, "bob@example"), (3, "too short"), (5, "Same email as row 2,")):
         assert words in rows[i][SEND_ERROR] and rows[i][GIFT_REQUEST_ID] == "", rows[i]
     assert (rows[2][GIFT_REQUEST_ID], rows[2][SEND_ERROR]) == ("", "")  # not approved: left alone
 
@@ -383,7 +383,7 @@ def test_a_dry_run_lists_every_row_and_points_to_no_column_it_did_not_write(make
     )
     assert proc.returncode == 0, proc.stderr
     assert "Send error" not in proc.stdout and "Skip reason" not in proc.stdout, proc.stdout
-    assert all(f"row {n} bad{n - 1:03d}@: invalid" in proc.stdout for n in range(1, 71)), proc.stdout
+    assert all(f"row {n + 1} bad{n - 1:03d}@: invalid" in proc.stdout for n in range(1, 71)), proc.stdout
     assert path.read_bytes() == original and posts(sb) == []
 
 

@@ -17,12 +17,12 @@ from tests.support import TcpProxy, cli_env, cli_in_process, gift_counts, posts,
 
 pytestmark = pytest.mark.usefixtures("store_backend")
 
-ROWS = [
-    ["Ana", "Bauer", "ana@example.com", "yes"],  # 1 would be sent
-    ["Bo", "Kim", "not-an-email", "yes"],  # 2 invalid
-    ["Cy", "Lee", "cy@example.com", "no"],  # 3 not approved
-    ["Di", "Fox", "ana@example.com", "yes"],  # 4 duplicate of 1
-    ["Ed", "Gray", "ed@example.com", "yes"],  # 5 would be sent
+ROWS = [  # row numbers as the spreadsheet shows them: the header is row 1
+    ["Ana", "Bauer", "ana@example.com", "yes"],  # 2 would be sent
+    ["Bo", "Kim", "not-an-email", "yes"],  # 3 invalid
+    ["Cy", "Lee", "cy@example.com", "no"],  # 4 not approved
+    ["Di", "Fox", "ana@example.com", "yes"],  # 5 duplicate of 2
+    ["Ed", "Gray", "ed@example.com", "yes"],  # 6 would be sent
 ]
 
 
@@ -37,11 +37,11 @@ def test_a_dry_run_lists_every_row_with_what_would_happen(tmp_path, make_sandbox
     proc = cli_in_process(tmp_path, env, "send", "list.csv", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     rows = [line.strip() for line in proc.stdout.splitlines() if line.startswith("  row ")]
-    assert [r.split(":")[0] for r in rows] == [f"row {n} {r[2]}" for n, r in enumerate(ROWS, 1)], proc.stdout
-    assert rows[0] == "row 1 ana@example.com: would be sent" and rows[4] == "row 5 ed@example.com: would be sent"
-    assert rows[1].startswith("row 2 not-an-email: invalid — ")
-    assert rows[2] == "row 3 cy@example.com: not approved"
-    assert rows[3].startswith("row 4 ana@example.com: duplicate — ")
+    assert [r.split(":")[0] for r in rows] == [f"row {n} {r[2]}" for n, r in enumerate(ROWS, 2)], proc.stdout
+    assert rows[0] == "row 2 ana@example.com: would be sent" and rows[4] == "row 6 ed@example.com: would be sent"
+    assert rows[1].startswith("row 3 not-an-email: invalid — ")
+    assert rows[2] == "row 4 cy@example.com: not approved"
+    assert rows[3].startswith("row 5 ana@example.com: duplicate — Same email as row 2, ")
     assert posts(sb) == []
 
 

@@ -269,7 +269,7 @@ def test_a_row_already_carrying_a_gift_id_skips_another_row_with_the_same_email(
             ("Carol@X.com ", "", "", ""),
         ]
     )
-    if also_journalled:  # Giftrun sent row 1 itself: the journal holds the same gift
+    if also_journalled:  # Giftrun sent row 2 (the first person) itself: the journal holds the same gift
         journal_send(store, "L", "carol@x.com", SendState.SENT, gift_id="4fb4e1c2")
     known = known_gifts(store, list_key="L", list_frame=frame, email_col="Email")
     r = check(
@@ -277,17 +277,19 @@ def test_a_row_already_carrying_a_gift_id_skips_another_row_with_the_same_email(
     )
     assert list(r[ELIGIBILITY]) == ["eligible", "eligible", "skip"]
     assert r[SKIP_REASON].iloc[2] == (
-        "Gifted 2026-11-20 (Submitted), 5 days ago — from row 1 of this list — window forever"
+        "Gifted 2026-11-20 (Submitted), 5 days ago — from row 2 of this list — window forever"
     )
 
 
-def test_a_list_row_without_sent_at_is_undated(store):
+@pytest.mark.parametrize("list_rows,named", [(None, 2), ([5, 9], 5)], ids=["header-row-1", "spreadsheet-rows"])
+def test_a_list_row_without_sent_at_is_undated(store, list_rows, named):
+    """The row is named as its spreadsheet numbers it (`list_rows`: a title line, blank lines…)."""
     frame = list_frame([("carol@x.com", "4fb4e1c2", "", ""), ("carol@x.com", "", "", "")])
-    known = known_gifts(store, list_key="L", list_frame=frame)  # email column found by name
+    known = known_gifts(store, list_key="L", list_frame=frame, list_rows=list_rows)  # email column found by name
     r = check(frame["Email"], known, parse_window("90d"), now=NOW, own_gift_ids=frame[GIFT_REQUEST_ID], list_key="L")
     assert list(r[ELIGIBILITY]) == ["eligible", "skip"]
     assert r[SKIP_REASON].iloc[1] == (
-        "Gifted before (gift id 4fb4…, date unknown) — from row 1 of this list — window 90 days"
+        f"Gifted before (gift id 4fb4…, date unknown) — from row {named} of this list — window 90 days"
     )
 
 

@@ -142,7 +142,7 @@ def test_the_look_back_column_rule_gives_exactly_the_same_forms():
 def test_duplicates_in_a_list_are_found_across_spellings(canonical, spellings, _others):
     df = pd.DataFrame({"First": ["Ana"] * len(spellings), "Last": ["Bauer"] * len(spellings), "Email": spellings})
     checks = check_rows(df, match_columns(list(df.columns)))
-    assert [c.duplicate_of for c in checks] == [None] + [1] * (len(spellings) - 1)
+    assert [c.duplicate_of for c in checks] == [None] + [2] * (len(spellings) - 1)  # row 2: the first person
     assert [c.recipient.email for c in checks] == [s.strip() for s in spellings]  # shown and sent as typed
 
 

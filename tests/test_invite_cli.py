@@ -144,7 +144,7 @@ def test_cancelled_do_not_gift_and_unapproved_rows_are_never_emailed(tmp_path, c
     assert cli("do-not-gift", "add", "bo@example.com", "--reason", "asked not to").returncode == 0
     proc = cli("invite", "list.csv", "--template", "invite.txt")
     assert proc.returncode == 0 and received(cli.server) == ["cy@example.com"]
-    assert "row 2 bo@example.com: do not gift" in proc.stdout
+    assert "row 3 bo@example.com: do not gift" in proc.stdout
 
 
 @pytest.mark.slow

@@ -223,7 +223,7 @@ def test_plan_rows_holds_a_row_with_a_gift_id_and_its_duplicate_without_a_journa
     assert by_key[gifted].action == RowAction.ALREADY_SENT, by_key[gifted]
     assert by_key[other].action == RowAction.DUPLICATE, by_key[other]
     assert "which was already sent" in by_key[other].message, by_key[other].message
-    assert f"row {gifted_row + 1}" in by_key[other].message
+    assert f"row {gifted_row + 2}," in by_key[other].message  # as the spreadsheet numbers it: the header is row 1
     assert by_key["2"].action == RowAction.SEND
     assert [i.row_key for i in plan.items] == ["2"], "only the row without a gift id may be sent"
 

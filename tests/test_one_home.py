@@ -157,7 +157,7 @@ def test_the_cli_warns_about_unclear_approvals_only(tmp_path, capsys):
 
     cli._explain_rows(loaded, Plan(), full=False)
     warnings = [line for line in capsys.readouterr().out.splitlines() if "not a recognised yes" in line]
-    assert warnings == [f"  row 5: Approved is 'oui', which is not a recognised yes ({recipients.YES_TEXT}): not sent."]
+    assert warnings == [f"  row 6: Approved is 'oui', which is not a recognised yes ({recipients.YES_TEXT}): not sent."]
 
 
 # -- the names of an email column ----------------------------------------------------------------

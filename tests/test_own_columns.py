@@ -90,7 +90,7 @@ def test_overwriting_the_lists_own_column_takes_the_explicit_option(make_sandbox
     env = cli_env(tmp_path / "data", sb)
     proc = cli_in_process(tmp_path, env, "send", "export.csv", "--campaign", sb.campaign_ids[0], "--overwrite-columns")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "'Eligibility' (2 rows: 1, 2). Giftrun will write over them, as you chose." in proc.stdout, proc.stdout
+    assert "'Eligibility' (2 rows: 2, 3). Giftrun will write over them, as you chose." in proc.stdout, proc.stdout
     frame = csvio.read_csv(path.read_bytes()).frame
     assert frame["Eligibility"].tolist() == ["eligible", "eligible"]
     assert "Eligibility (Giftrun)" not in frame.columns
@@ -114,7 +114,7 @@ def test_a_sheets_own_column_is_kept_too_unless_told_to_write_over_it(fake, make
     args = ("send", LINK, "--campaign", sb.campaign_ids[0], *(["--overwrite-columns"] if overwrite else []))
     proc = cli_in_process(tmp_path, env, *args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "'Eligibility' (2 rows: 1, 2)" in proc.stdout, proc.stdout
+    assert "'Eligibility' (2 rows: 2, 3)" in proc.stdout, proc.stdout
     rows = fake.table(KEY, "People")
     if overwrite:
         assert [r["Eligibility"] for r in rows] == ["eligible", "eligible"]
@@ -148,7 +148,7 @@ def test_status_keeps_the_lists_own_column_too(make_sandbox, tmp_path):
     proc = cli_in_process(tmp_path, env, "status", "crm.csv")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (
-        "'Gift status' (1 row: 1). Giftrun keeps them and writes its results to 'Gift status (Giftrun)'" in proc.stdout
+        "'Gift status' (1 row: 2). Giftrun keeps them and writes its results to 'Gift status (Giftrun)'" in proc.stdout
     )
     row = csvio.read_csv(copy.read_bytes()).frame.iloc[0]
     assert row["Gift status"] == "Contacted" and row["Gift status (Giftrun)"] == "Submitted", dict(row)

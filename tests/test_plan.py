@@ -55,9 +55,10 @@ SEND, NOT_APPROVED, INVALID, DUP, SKIP = (
     RowAction.SKIP,
 )
 SENT_ALREADY, UNKNOWN, BLOCKED = RowAction.ALREADY_SENT, RowAction.UNKNOWN, RowAction.BLOCKED
-UNKNOWN_ROW_1 = "Same email as row 1, whose send has an unknown outcome — check in &Open first"
+UNKNOWN_FIRST = "Same email as row 2, whose send has an unknown outcome — check in &Open first"
 
-# (id, rows, journal entries, eligibility by row key, expected (action, message) per row)
+# (id, rows, journal entries, eligibility by row key, expected (action, message) per row). Messages name
+# rows as a spreadsheet numbers them: the header is row 1, so the first person is row 2.
 CASES = [
     ("approved-valid-sends", [row()], [], {}, [(SEND, "")]),
     ("not-approved", [row(approved=False)], [], {}, [(NOT_APPROVED, "")]),
@@ -88,14 +89,14 @@ CASES = [
         [row(), row(email=" ALICE@example.com ")],
         [],
         {},
-        [(SEND, ""), (DUP, "Same email as row 1, which is sent instead")],
+        [(SEND, ""), (DUP, "Same email as row 2, which is sent instead")],
     ),
     (
         "first-approved-row-sends-after-unapproved-duplicate",
         [row(approved=False), row(), row(), row(B)],
         [],
         {},
-        [(NOT_APPROVED, ""), (SEND, ""), (DUP, "Same email as row 2, which is sent instead"), (SEND, "")],
+        [(NOT_APPROVED, ""), (SEND, ""), (DUP, "Same email as row 3, which is sent instead"), (SEND, "")],
     ),
     (
         "first-valid-row-sends-after-invalid-duplicate",
@@ -109,14 +110,14 @@ CASES = [
         [row(), row()],
         [entry(SendState.SENT, row_key="1")],
         {},
-        [(DUP, "Same email as row 2, which was already sent"), (SENT_ALREADY, "")],
+        [(DUP, "Same email as row 3, which was already sent"), (SENT_ALREADY, "")],
     ),
     (
         "already-sent-owner-is-first-row-when-key-gone",
         [row(B), row(), row()],
         [entry(SendState.SENT, row_key="zz")],
         {},
-        [(SEND, ""), (SENT_ALREADY, ""), (DUP, "Same email as row 2, which was already sent")],
+        [(SEND, ""), (SENT_ALREADY, ""), (DUP, "Same email as row 3, which was already sent")],
     ),
     (
         "already-sent-owner-row-key-now-holds-another-email",
@@ -138,28 +139,28 @@ CASES = [
         [row(), row(), row(B)],
         [entry(SendState.UNKNOWN)],
         {},
-        [(UNKNOWN, ""), (BLOCKED, UNKNOWN_ROW_1), (SEND, "")],
+        [(UNKNOWN, ""), (BLOCKED, UNKNOWN_FIRST), (SEND, "")],
     ),
     (
         "unknown-owner-later-row",
         [row(), row()],
         [entry(SendState.UNKNOWN, row_key="1")],
         {},
-        [(BLOCKED, "Same email as row 2, whose send has an unknown outcome — check in &Open first"), (UNKNOWN, "")],
+        [(BLOCKED, "Same email as row 3, whose send has an unknown outcome — check in &Open first"), (UNKNOWN, "")],
     ),
     (
         "attempting-is-unknown",
         [row(), row()],
         [entry(SendState.ATTEMPTING)],
         {},
-        [(UNKNOWN, ""), (BLOCKED, UNKNOWN_ROW_1)],
+        [(UNKNOWN, ""), (BLOCKED, UNKNOWN_FIRST)],
     ),
     (
         "rejected-is-sendable-again",
         [row(), row()],
         [entry(SendState.REJECTED)],
         {},
-        [(SEND, ""), (DUP, "Same email as row 1, which is sent instead")],
+        [(SEND, ""), (DUP, "Same email as row 2, which is sent instead")],
     ),
     ("failed-is-sendable-again", [row()], [entry(SendState.FAILED)], {}, [(SEND, "")]),
     ("journal-of-another-person-irrelevant", [row()], [entry(SendState.SENT, email=B)], {}, [(SEND, "")]),
@@ -226,10 +227,10 @@ def test_plan_results_explain_rows_not_sent_and_restore_the_journal():
             SENT_AT: "2026-04-16 10:00:01 UTC",
         },
         "1": {SEND_ERROR: ""},  # to be sent: a stale error is cleared
-        "2": {SEND_ERROR: "Same email as row 2, which is sent instead"},
+        "2": {SEND_ERROR: "Same email as row 3, which is sent instead"},
         "4": {SEND_ERROR: "Email 'bad' is not a valid address"},
         "5": {SEND_ERROR: UNKNOWN_MESSAGE},
-        "6": {SEND_ERROR: "Same email as row 6, whose send has an unknown outcome — check in &Open first"},
+        "6": {SEND_ERROR: "Same email as row 7, whose send has an unknown outcome — check in &Open first"},
     }
 
 

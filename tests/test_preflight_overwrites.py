@@ -16,14 +16,14 @@ pytestmark = pytest.mark.usefixtures("store_backend")
 
 OWN = (
     b"First Name,Last Name,Email,Approved,Sent at,Send error\n"
-    b"Ana,Lopez,ana@example.com,yes,2025-03-01,\n"  # row 1: sent -> its Sent at is replaced
-    b"Bo,Ng,bo@example.com,no,2025-04-01,call first\n"  # row 2: not sent, not approved -> kept
-    b"Cy,Oh,cy@example,yes,,typo?\n"  # row 3: invalid -> its Send error is replaced
+    b"Ana,Lopez,ana@example.com,yes,2025-03-01,\n"  # row 2: sent -> its Sent at is replaced
+    b"Bo,Ng,bo@example.com,no,2025-04-01,call first\n"  # row 3: not sent, not approved -> kept
+    b"Cy,Oh,cy@example,yes,,typo?\n"  # row 4: invalid -> its Send error is replaced
     b"Di,Moss,di@example.com,yes,,left over from Clay\n"
-)  # row 4: sent -> its Send error is cleared
+)  # row 5: sent -> its Send error is cleared (rows as the spreadsheet numbers them: the header is row 1)
 NOTE = (
     "Note: Your list has values of its own in columns named like Giftrun's result columns — "
-    "'Sent at' (1 row: 1); 'Send error' (2 rows: 3, 4). Giftrun keeps them and writes its results to "
+    "'Sent at' (1 row: 2); 'Send error' (2 rows: 4, 5). Giftrun keeps them and writes its results to "
     "'Sent at (Giftrun)', 'Send error (Giftrun)' instead. To write over them instead, pass --overwrite-columns."
 )
 
@@ -68,10 +68,10 @@ def test_review_and_send_says_it_too(data_dir, server_state):
     go(at, "review_send")
     shown = texts(at.warning)
     assert "Your list has values of its own in columns named like Giftrun's result columns" in shown, shown
-    assert "'Sent at' (1 row: 1)" in shown and "'Send error' (2 rows: 3, 4)" in shown, shown
+    assert "'Sent at' (1 row: 2)" in shown and "'Send error' (2 rows: 4, 5)" in shown, shown
     assert "writes its results to 'Sent at (Giftrun)', 'Send error (Giftrun)' instead" in shown, shown
 
     at.checkbox(key="giftrun_overwrite_columns").check()  # the explicit choice to write over them
     run(at)
     shown = texts(at.warning)
-    assert "'Sent at' (1 row: 1); 'Send error' (2 rows: 3, 4). Giftrun will write over them, as you chose." in shown
+    assert "'Sent at' (1 row: 2); 'Send error' (2 rows: 4, 5). Giftrun will write over them, as you chose." in shown

@@ -190,9 +190,9 @@ def test_check_rows_duplicates_point_at_the_first_row() -> None:
         ]
     )
     checks = check_rows(df, CMAP)
-    assert [c.row_number for c in checks] == [1, 2, 3, 4, 5, 6]
-    assert [c.duplicate_of for c in checks] == [None, None, 1, None, None, 2]
-    assert checks[2].problems == (duplicate_message(1),)
+    assert [c.row_number for c in checks] == [2, 3, 4, 5, 6, 7]  # as a spreadsheet: the header is row 1
+    assert [c.duplicate_of for c in checks] == [None, None, 2, None, None, 3]
+    assert checks[2].problems == (duplicate_message(2),)
     assert duplicate_message(12) == "Same email as row 12, which is sent instead"
     assert [c.valid for c in checks] == [True, True, False, False, False, False]
     assert [c.approved for c in checks] == [True, False, True, True, False, True]

@@ -92,7 +92,7 @@ def test_the_cli_holds_the_person_with_the_look_back_off_until_cleared(tmp_path,
     sb.faults.error_500_after_create = 0.0
 
     dry = cli_in_process(tmp_path, env, "send", "b.csv", "--lookback", "off", "--dry-run")
-    assert "row 1 ana@example.com: blocked — Held: a send to this person from another list" in dry.stdout, dry.stdout
+    assert "row 2 ana@example.com: blocked — Held: a send to this person from another list" in dry.stdout, dry.stdout
     assert "--clear-unknown ana@example.com" in dry.stdout
     second = cli_in_process(tmp_path, env, "send", "b.csv", "--lookback", "off")
     assert second.returncode == 0, second.stderr

@@ -17,6 +17,7 @@ from lib.plan import apply_results
 from lib.review import Review, review
 from lib.runtime import Services
 from lib.sending import SendRun
+from lib.sheet_rows import spreadsheet_rows
 from lib.sources import LoadedList
 from lib.store import RunInProgress
 from lib.store.invitations import InviteKind
@@ -105,12 +106,12 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
 
 
 def _preview(svc: Services, loaded: LoadedList, template: Template, sender) -> None:
-    keys = [str(k) for k in loaded.frame.index]
+    keys, rows = [str(k) for k in loaded.frame.index], spreadsheet_rows(loaded)  # numbered as the grid
     emails = loaded.frame[loaded.cmap.email].astype(str).tolist() if loaded.cmap.email else [""] * len(keys)
     at = st.selectbox(  # options are positions: a label is found by index, not by searching 20,000 keys
         "Preview the email for row",
         range(len(keys)),
-        format_func=lambda i: plain(f"{i + 1}: {emails[i]}"),
+        format_func=lambda i: plain(f"{rows[i]}: {emails[i]}"),
         key="invite-preview-row",
     )
     if at is None:

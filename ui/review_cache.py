@@ -10,7 +10,6 @@ never uses this copy: `send_job.prepare_send` reviews the list again."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -39,7 +38,6 @@ def reviewed(
     approved_col: str,
     window: elig.Window | None,
     overwrite: bool,
-    row_numbers: Sequence[int] | None = None,
 ) -> tuple[Review, list[Overwrite]]:
     """The review of `view` (the list with the grid's ticks applied), reused while nothing changed,
     and brought up to date row by row when only ticks changed. Between two bumps of the editor
@@ -55,7 +53,7 @@ def reviewed(
         view.user_columns,
         window,
         overwrite,
-        tuple(row_numbers or ()),
+        view.row_numbers,
         stamp,
         datetime.now(UTC).strftime("%Y-%m-%d %H"),  # the look-back counts days back from now
     )
@@ -68,8 +66,6 @@ def reviewed(
             rev = reapproved(kept[2], view, svc.store)
             st.session_state[CACHE] = (made_of, ticks, rev, kept[3])
             return rev, kept[3]
-    _, rev, overwrites = review_for_send(
-        view, svc.store, window, overwrite=overwrite, extra_history=extra, row_numbers=row_numbers
-    )
+    _, rev, overwrites = review_for_send(view, svc.store, window, overwrite=overwrite, extra_history=extra)
     st.session_state[CACHE] = None if _unsettled(stamp) or extra is not None else (made_of, ticks, rev, overwrites)
     return rev, overwrites

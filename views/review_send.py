@@ -66,11 +66,13 @@ max_gifts = limits_ui.cap_input(cap_col)
 # -- the table: approvals are the only editable cells -------------------------------------
 edits = review_grid.pending_edits(loaded)
 effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits else loaded.frame
-loaded_view = type(loaded)(loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns)
-overwrite = runview.overwrite_chosen()
 rows = spreadsheet_rows(loaded)  # the file's own row numbers, named in the grid and in every message
+loaded_view = type(loaded)(
+    loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns, row_numbers=tuple(rows)
+)
+overwrite = runview.overwrite_chosen()
 drawn_at = svc.store.stamp()  # what the store held when this drawing's review read it
-rev, overwrites = review_cache.reviewed(svc, loaded_view, approved_col, window, overwrite, rows)
+rev, overwrites = review_cache.reviewed(svc, loaded_view, approved_col, window, overwrite)
 run = svc.registry.get(loaded.list_key)
 running = run is not None and svc.registry.going(loaded.list_key)  # its invitations after it included
 if run is not None and not running:
@@ -120,9 +122,7 @@ else:
         rev,
         campaign=md(names.get(campaign_id, campaign_id)),
         max_gifts=max_gifts,
-        choices=lambda limits: SendChoices(
-            campaign_id, state.actor(), window, limits, overwrite_columns=overwrite, sheet_rows=True
-        ),
+        choices=lambda limits: SendChoices(campaign_id, state.actor(), window, limits, overwrite_columns=overwrite),
         on_send=_keep_ticks,
         invite_after=invite_after,
     )

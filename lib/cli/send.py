@@ -21,6 +21,7 @@ from ..runtime import open_store
 from ..send_job import PreparedSend, SendChoices, prepare_send
 from ..sending import SendRun
 from ..settings import Settings
+from ..sheet_rows import spreadsheet_rows
 from ..sources import LoadedList
 from ..store import RunInProgress, Store, StoreError
 from ..unknowns import ago, unknowns_report
@@ -257,7 +258,8 @@ def _explain_rows(loaded: LoadedList, plan, *, full: bool, max_gifts: int | None
         _out(f"  … and {shown - limit} more rows (see Send error / Skip reason in the list).")
     col = loaded.cmap.approved
     if col:
-        odd = [(i + 1, v) for i, v in enumerate(loaded.frame[col].astype(str)) if is_unclear_approval(v)]
+        rows = spreadsheet_rows(loaded)
+        odd = [(n, v) for n, v in zip(rows, loaded.frame[col].astype(str)) if is_unclear_approval(v)]
         for n, v in odd[:10]:
             _out(f"  row {n}: Approved is '{v}', which is not a recognised yes ({YES_TEXT}): not sent.")
 
