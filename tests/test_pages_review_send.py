@@ -6,13 +6,30 @@ people's decisions."""
 
 from __future__ import annotations
 
+import threading
+
 import pandas as pd
 import pytest
+import streamlit as st
 
 from lib import csvio
+from lib.plan import RowAction
 from lib.review_rows import Bucket
-from tests.apptest_support import click, go, list_key, metrics, new_session, run, services, texts, wait_for_run
-from ui import review_grid, state
+from lib.sending import SendRun
+from tests.apptest_support import (
+    RUN_DEADLINE,
+    click,
+    go,
+    list_key,
+    metrics,
+    new_session,
+    run,
+    services,
+    texts,
+    wait_for_run,
+)
+from tests.support import until
+from ui import live_run, review_cache, review_grid, state
 from ui.live_run import GIFT_STATUS_PAGE
 
 
@@ -139,6 +156,60 @@ def test_after_a_run_the_page_says_what_happened_and_links_to_gift_status(data_d
     assert "confirm" not in texts(at.caption)
     m = metrics(at)
     assert (m["Sent"], m["Problems"], m["To send"]) == ("20", "5", "0")
+
+
+@pytest.mark.slow
+def test_a_run_that_ends_while_the_page_reviews_is_never_drawn_as_over_with_that_review(data_dir, monkeypatch):
+    """Issue 22: the page drawn right after Send read the store for its review and only then asked whether
+    the run went on. A short run that ended in between was drawn as finished over a review read mid-run
+    (sent rows "To send"; a download made then, or clicked then, without their gift ids). Here the run
+    sends nothing until that review has read the store, then ends before the page goes on: every time."""
+    at = upload(run(new_session(data_dir)), "two.csv", people(2))
+    key, registry = list_key(at), services().registry
+    release = threading.Event()
+    execute, reviewed = SendRun.execute, review_cache.reviewed
+    finished, st_download = live_run.finished, st.download_button
+    drawn: list[object] = []  # each review the page drew from, then "over" where it said the run finished
+    files: list[bytes] = []
+
+    def held_execute(self):
+        release.wait(RUN_DEADLINE)
+        return execute(self)
+
+    def review_then_run_ends(svc, view, *args, **kwargs):
+        rev, overwrites = reviewed(svc, view, *args, **kwargs)
+        if registry.get(key) is not None and not release.is_set():  # the first review once Send started the run
+            release.set()
+            assert until(lambda: not registry.going(key), timeout=RUN_DEADLINE)
+        drawn.append(rev)
+        return rev, overwrites
+
+    def said_over(run_):
+        drawn.append("over")
+        finished(run_)
+
+    def download_button(label, data, **kwargs):
+        files.append(data)
+        return st_download(label, data, **kwargs)
+
+    monkeypatch.setattr(SendRun, "execute", held_execute)
+    monkeypatch.setattr(review_cache, "reviewed", review_then_run_ends)
+    monkeypatch.setattr(live_run, "finished", said_over)
+    monkeypatch.setattr(st, "download_button", download_button)
+
+    click(at, "send")  # and nothing after it: no fragment tick, no click, no reload
+    assert release.is_set(), "the page never reviewed while the run was held: the test proves nothing"
+    over = [i for i, d in enumerate(drawn) if d == "over"]
+    assert over, "the page never said the run finished"
+    for i in over:
+        rev = drawn[i - 1]
+        assert not isinstance(rev, str)
+        planned = [r.action for r in rev.plan.rows]
+        assert planned == [RowAction.ALREADY_SENT] * 2, f"drawn as finished over a review read mid-run: {planned}"
+    assert "Run finished: 2 sent" in texts(at.success)
+    assert (metrics(at)["Sent"], metrics(at)["To send"]) == ("2", "0")
+    results = csvio.read_csv(files[-1]).frame
+    assert results["Gift request ID"].astype(bool).all(), results
 
 
 @pytest.mark.slow

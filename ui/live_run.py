@@ -4,20 +4,15 @@ second, so they never disagree; the confirmation box and Send are not drawn mean
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import streamlit as st
 
-from lib.models import SendState, normalize_email
 from lib.plain_words import person
-from lib.plan import RowAction
 from lib.review import Review
 from lib.review_rows import FILTERS, bucket_counts, filter_label, in_filter, views
 from lib.runs import RunRegistry
 from lib.send_words import run_finished, run_status
 from lib.sending import SendRun
-from lib.store import Store
 
 from . import runview, state
 from .text import md
@@ -92,28 +87,3 @@ def finished(run: SendRun) -> None:
         (st.info if p.message.startswith("Stopped by") else st.error)(md(p.message, limit=1000))
     if p.sent:
         st.page_link(GIFT_STATUS_PAGE, label="Follow these gifts on Gift status", icon="🎁")
-
-
-CATCH_UP_SECONDS = 15.0  # how long after a run's end the page watches for its last journal lines
-
-
-def catch_up(store: Store, run: SendRun, rev: Review, drawn_at: tuple) -> None:
-    """For a short while after a run ended, draw the page again while it lags behind the store: the
-    store changed since this drawing (`drawn_at`, its stamp), or a row this drawing still plans to
-    send is journalled as sent. A result journalled just after the page was drawn must reach the
-    grid, the counts and the download, not wait for the next click."""
-    p = run.snapshot()
-    if p.state == "running" or p.finished is None or time.monotonic() - p.finished > CATCH_UP_SECONDS:
-        return
-    to_send = {normalize_email(r.recipient.email) for r in rev.plan.rows if r.action == RowAction.SEND}
-
-    @st.fragment(run_every=1.0)
-    def _watch() -> None:
-        if time.monotonic() - (p.finished or 0) > CATCH_UP_SECONDS:
-            return
-        journal = store.journal(run.list_key)
-        behind = any(e in journal and journal[e].state == SendState.SENT for e in to_send)
-        if behind or store.stamp() != drawn_at:
-            st.rerun(scope="app")
-
-    _watch()

@@ -71,10 +71,12 @@ loaded_view = type(loaded)(
     loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns, row_numbers=tuple(rows)
 )
 overwrite = runview.overwrite_chosen()
-drawn_at = svc.store.stamp()  # what the store held when this drawing's review read it
-rev, overwrites = review_cache.reviewed(svc, loaded_view, approved_col, window, overwrite)
+# Whether the run goes is asked before the review reads the store, never after: a run that ended while
+# the review read would be drawn as over with the journal as it stood mid-run (a sent row "To send",
+# a download without its gift id). Not going means its thread is through, every journal line written.
 run = svc.registry.get(loaded.list_key)
 running = run is not None and svc.registry.going(loaded.list_key)  # its invitations after it included
+rev, overwrites = review_cache.reviewed(svc, loaded_view, approved_col, window, overwrite)
 if run is not None and not running:
     rev = with_run_notes(rev, run.limited_results())  # why a limit kept rows back: not in the journal
 rev = invite_ui.with_invitations(svc, loaded_view, rev)  # the invitation journal, on each row
@@ -87,7 +89,6 @@ if running:  # the run's status panel takes the place of the table's controls an
 else:
     if run is not None:
         live_run.finished(run)
-        live_run.catch_up(svc.store, run, rev, drawn_at)
     b1, b2, _ = st.columns([1, 1, 4])
     if b1.button("Approve all", key="approve_all"):
         loaded.frame = set_all_approved(effective, approved_col, True)
