@@ -282,6 +282,18 @@ def read_csv_bytes(data: bytes, *, name: str = "file") -> pd.DataFrame:
     return read_csv(data, name=name).frame
 
 
+def _header_at(head: list[tuple[int, int, int, int, list[str]]]) -> tuple[int, list[int]]:
+    """The header's place among the first records, and the title lines above it (one filled
+    field each) that a report export puts there."""
+    non_blank = [k for k, r in enumerate(head) if not is_blank(r[4])]
+    if not non_blank:
+        raise CsvError("The file is empty.")
+    wide = next((k for k in non_blank if filled(head[k][4]) >= 2), None)
+    if wide is not None and all(filled(head[k][4]) == 1 for k in non_blank if k < wide):
+        return wide, [k for k in non_blank if k < wide]
+    return non_blank[0], []
+
+
 def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, check_size: bool) -> CsvDocument:
     stream = records(text, d, begin, first_line)
     head: list[tuple[int, int, int, int, list[str]]] = []
@@ -289,15 +301,7 @@ def _read(text: str, codec: TextCodec, d: str, begin: int, first_line: int, *, c
         head.append(rec)
         if sum(1 for r in head if not is_blank(r[4])) >= _TITLE_LOOKAHEAD:
             break
-    non_blank = [k for k, r in enumerate(head) if not is_blank(r[4])]
-    if not non_blank:
-        raise CsvError("The file is empty.")
-    at = non_blank[0]
-    wide = next((k for k in non_blank if filled(head[k][4]) >= 2), None)
-    titles: list[int] = []
-    if wide is not None and all(filled(head[k][4]) == 1 for k in non_blank if k < wide):
-        titles = [k for k in non_blank if k < wide]
-        at = wide
+    at, titles = _header_at(head)
     header_rec = head[at]
     header_values = header_rec[4]
     width = len(header_values)
