@@ -247,6 +247,9 @@ def apply_results(df: pd.DataFrame, results: Sequence[RowResult]) -> pd.DataFram
     return out
 
 
+ELIGIBILITY_RESULTS = (ELIGIBILITY, SKIP_REASON)  # the columns `eligibility_results` writes
+
+
 def eligibility_results(checks: Sequence[RowCheck], verdicts: Mapping[str, Eligibility]) -> list[RowResult]:
     """`Eligibility` and `Skip reason` per row; blank for rows that cannot be sent anyway
     (no valid email, missing names), where a verdict would mislead."""

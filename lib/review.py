@@ -13,7 +13,16 @@ import pandas as pd
 from . import donotgift
 from . import eligibility as elig
 from .models import normalize_email, status_label, utcnow
-from .plan import Eligibility, RowAction, RunPlan, apply_results, eligibility_results, plan_rows, result_for_entry
+from .plan import (
+    ELIGIBILITY_RESULTS,
+    Eligibility,
+    RowAction,
+    RunPlan,
+    apply_results,
+    eligibility_results,
+    plan_rows,
+    result_for_entry,
+)
 from .recipients import RowCheck, check_rows, is_approved
 from .sheet_rows import spreadsheet_rows
 from .sources import LoadedList
@@ -210,55 +219,70 @@ def _with_results(
     verdicts: Mapping[str, Eligibility],
     moved: tuple[Sequence[int], Sequence[Mapping[str, str] | None], Sequence[Mapping[str, str] | None]],
 ) -> pd.DataFrame:
-    """`frame` (the previous review's, approvals brought up to date) with the rows whose plan results changed
-    written as `review` writes them: the new results, else what the row reads without them (its
-    eligibility, its own cell). A row whose gift id or link changed is made again whole, as the
-    gift's status on it follows them."""
-    whole: list[int] = []
-    cells: dict[str, tuple[list[int], list[object]]] = {}
+    """`frame` (the previous review's, approvals brought up to date) with the rows whose plan
+    results changed written as `review` writes them: the new results, else what the row reads
+    without them (its eligibility, its own cell). A row whose gift id or link changed is made again
+    whole, as the gift's status on it follows them. Column by column, not row by row."""
     names = result_columns(frame.columns)
+    whole: list[int] = []
+    cells: dict[str, tuple[list[int], list[object]]] = {}  # column -> positions, values
+    bare: dict[str, list[int]] = {}  # result -> positions where the new plan writes nothing
     for i, old, new in zip(*moved):
         touched = {*(old or ()), *(new or ())}
         if touched & _STATUS_INPUTS:
             whole.append(i)
             continue
         for canonical in touched:
-            value: object
             if new is not None and canonical in new:
-                value = new[canonical]
+                _put(cells, names.get(canonical, canonical), [i], [new[canonical]])
             else:
-                value = _unplanned(loaded, checks[i], verdicts, canonical, names.get(canonical, canonical), i)
-            positions, values = cells.setdefault(names.get(canonical, canonical), ([], []))
-            positions.append(i)
-            values.append(value)
+                bare.setdefault(canonical, []).append(i)
+    for canonical, positions in bare.items():
+        col = names.get(canonical, canonical)
+        _put(cells, col, positions, _unplanned(loaded, checks, verdicts, canonical, col, positions))
     for col, (positions, values) in cells.items():
-        column = frame[col].to_numpy(dtype=object, copy=True) if col in frame.columns else _blank(len(frame))
-        column[positions] = values
-        frame[col] = column
+        _write(frame, col, positions, values)
     if whole:  # the way `review` makes them, on these rows alone
         mine = [checks[i] for i in whole]
-        results = {i: new for i, new in zip(moved[0], moved[2]) if new is not None}
-        news = [
-            RowResult(checks[i].row_key, checks[i].recipient.email, dict(results[i])) for i in whole if i in results
-        ]
+        after = dict(zip(moved[0], moved[2]))
+        news = [RowResult(c.row_key, c.recipient.email, dict(v)) for i, c in zip(whole, mine) if (v := after[i])]
         sub = apply_results(loaded.frame.iloc[whole], eligibility_results(mine, verdicts) + news)
         sub = apply_results(sub, status_results(sub, store))
         for col in sub.columns:
-            column = frame[col].to_numpy(dtype=object, copy=True) if col in frame.columns else _blank(len(frame))
-            column[whole] = sub[col].to_numpy(dtype=object)
-            frame[col] = column
+            _write(frame, col, whole, sub[col].tolist())
     return frame
 
 
 def _unplanned(
-    loaded: LoadedList, check: RowCheck, verdicts: Mapping[str, Eligibility], canonical: str, col: str, i: int
-) -> object:
-    """A result cell of row `i` when its plan writes nothing there: its eligibility, else the list's own cell."""
-    for r in eligibility_results([check], verdicts):
-        if canonical in r.values:
-            return r.values[canonical]
-    return loaded.frame[col].iloc[i] if col in loaded.frame.columns else ""
+    loaded: LoadedList,
+    checks: Sequence[RowCheck],
+    verdicts: Mapping[str, Eligibility],
+    canonical: str,
+    col: str,
+    positions: Sequence[int],
+) -> list[object]:
+    """Result `canonical` (column `col`) on rows whose plan writes nothing there: their
+    eligibility there, else their own cell (empty in a column the list lacks)."""
+    frame = loaded.frame
+    own = frame[col].to_numpy(dtype=object)[positions].tolist() if col in frame.columns else [""] * len(positions)
+    if canonical not in ELIGIBILITY_RESULTS:
+        return own
+    rows = [checks[i] for i in positions]
+    said = {r.row_key: r.values for r in eligibility_results(rows, verdicts)}
+    return [said.get(c.row_key, {}).get(canonical, v) for c, v in zip(rows, own)]
 
 
-def _blank(n: int) -> np.ndarray:
-    return np.full(n, "", dtype=object)
+def _put(
+    cells: dict[str, tuple[list[int], list[object]]], col: str, at: Sequence[int], values: Sequence[object]
+) -> None:
+    positions, found = cells.setdefault(col, ([], []))
+    positions.extend(at)
+    found.extend(values)
+
+
+def _write(frame: pd.DataFrame, col: str, positions: Sequence[int], values: Sequence[object]) -> None:
+    """Cells of `col` at `positions`; a column the frame lacks is added, empty elsewhere (as
+    `apply_results` adds it)."""
+    column = frame[col].to_numpy(dtype=object, copy=True) if col in frame.columns else np.full(len(frame), "", object)
+    column[list(positions)] = list(values)
+    frame[col] = column
