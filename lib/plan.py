@@ -134,7 +134,7 @@ def plan_rows(
                 )
             )
             continue
-        validation = [p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)]
+        validation = _validation(c) if c.problems else []
         held = held_by(entry)
         if held and owner == c.row_key:
             assert entry is not None  # held_by(None) is False
@@ -177,6 +177,11 @@ def plan_rows(
         first_to_send[email] = c.row_number
         plans.append(RowPlan(c.row_key, c.row_number, RowAction.SEND, c.recipient, "", entry))
     return RunPlan(tuple(plans))
+
+
+def _validation(c: RowCheck) -> list[str]:
+    """The row's own problems: a duplicate among the rows is the plan's to decide (it depends on approvals)."""
+    return [p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)]
 
 
 def held_by(entry: JournalEntry | None) -> bool:
@@ -260,10 +265,7 @@ def eligibility_results(checks: Sequence[RowCheck], verdicts: Mapping[str, Eligi
         v = verdicts.get(c.row_key)
         if v is None:
             continue
-        valid = not c.problems or not [
-            p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)
-        ]
-        if not valid:
+        if c.problems and _validation(c):
             values = blank
         elif (values := said.get((v.eligible, v.reason))) is None:  # type: ignore[assignment]
             values = said[(v.eligible, v.reason)] = {

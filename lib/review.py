@@ -189,7 +189,7 @@ def reapproved(prev: Review, loaded: LoadedList, store: Store) -> Review:
     before: list[Mapping[str, str] | None] = []
     after: list[Mapping[str, str] | None] = []
     for i, row in zip(at, part.rows):
-        if row != rows[i] and (old := rows[i].result_values()) != (new := row.result_values()):
+        if (old := rows[i].result_values()) != (new := row.result_values()):
             moved.append(i)
             before.append(old)
             after.append(new)
