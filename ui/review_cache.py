@@ -41,7 +41,8 @@ def reviewed(
 ) -> tuple[Review, list[Overwrite]]:
     """The review of `view` (the list with the grid's ticks applied), reused while nothing changed,
     and brought up to date row by row when only ticks changed. Between two bumps of the editor
-    version (a new list, Approve all, a finished run…) only the ticks change the list's cells."""
+    version (a new list, a finished run…) only the ticks change the list's cells; Approve all /
+    none bump it having changed only ticks, and say so (`only_approvals_changed`)."""
     extra = sheets_ui.shared_history(svc)
     stamp = svc.store.stamp()
     made_of = (
