@@ -148,7 +148,7 @@ class CsvDocument:
         if len(frame) != len(self.rows):
             raise ValueError(f"frame has {len(frame)} rows, the file {len(self.rows)}")
         d, text = self.delimiter, self.text
-        targets: list[tuple[int, bool, int | None, list]] = []
+        targets: list[tuple[int, bool, int | None, list[str], dict[str, str]]] = []
         new_names: list[str] = []
         for name in columns:
             if name in self.positions:
@@ -159,7 +159,8 @@ class CsvDocument:
                 new_names.append(name)
                 result = is_result_column(name)
             cap = RESULT_CELL_BYTES.get(canonical_of(name) or "") if result else None
-            targets.append((pos, result, cap, frame[name].tolist()))
+            # each column's cells as text once, and each distinct value written once (a column repeats a few)
+            targets.append((pos, result, cap, [_cell(v) for v in frame[name].tolist()], {}))
 
         pieces: list[str] = []
         cursor = 0
@@ -175,15 +176,17 @@ class CsvDocument:
             raw = split_fields(text[start:body_end], d)
             full = len(raw) >= self.width  # rows as wide as the header get every new column, empty or not
             changes: dict[int, str] = {}
-            for pos, result, cap, values in targets:
-                value = _cell(values[i])
+            for pos, result, cap, values, memo in targets:
+                value = values[i]
                 if pos < len(raw):
                     current = unquote(raw[pos])
                     if (restore(current) if result else current) == value:
                         continue
                 elif not value and not full:
                     continue
-                changes[pos] = self._field(value, result, cap)
+                if (field_text := memo.get(value)) is None:
+                    field_text = memo[value] = self._field(value, result, cap)
+                changes[pos] = field_text
             if not changes:
                 continue
             raw += [""] * (max(changes) + 1 - len(raw))
@@ -547,6 +550,8 @@ def to_csv_bytes(df: pd.DataFrame, *, delimiter: str = ",", protect: Iterable[st
 
 
 def _cell(value: object) -> str:
+    if type(value) is str:  # nearly every cell: text as read
+        return value
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return ""
     try:

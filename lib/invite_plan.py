@@ -167,11 +167,11 @@ def plan_invitations(
     rows = []
     for i, c in enumerate(checks):
         gid, url = ids[i].strip(), urls[i].strip()
-        known = {statuses.get(gid, "").strip().lower(), row_status[i].strip().lower()}  # the store's and the row's
-        status = GiftStatus.CANCELLED if GiftStatus.CANCELLED in known else (statuses.get(gid) or row_status[i])
-        status = status.strip().lower()
         rec = journal.get((gid, kind)) if gid else None
-        row = InviteRow(c.row_key, c.row_number, c.recipient.email, InviteAction.EMAIL, "", None, rec)
+        if not c.approved:  # the first rule, and most rows of a large list: nothing else to read
+            rows.append(InviteRow(c.row_key, c.row_number, c.recipient.email, InviteAction.NOT_APPROVED, "", None, rec))
+            continue
+        status = _status(statuses.get(gid, ""), row_status[i]) if gid and url else ""  # read after these two only
         # the row's `Invitation sent at` records the invitation: it holds back a second one, not the reminder
         shows_sent = invited[i] if kind == InviteKind.INVITATION else ""
         action, why = _decide(c.approved, gid, url, status, blocked.get(c.row_key), shows_sent, rec, c.recipient.email)
@@ -181,17 +181,27 @@ def plan_invitations(
             first = journal.get((gid, InviteKind.INVITATION))
             action, why = _reminder_due(first, invited[i], status, reminding)
         if action is not None:
-            rows.append(_replace(row, action, why))
+            rows.append(InviteRow(c.row_key, c.row_number, c.recipient.email, action, why, None, rec))
             continue
         seen.add(gid)
         item = _item(loaded, i, c, gid, url, bound, message_col, sender)
         try:
             render(template, item.values, item.sources)
         except RowValueMissing as exc:
-            rows.append(_replace(row, InviteAction.ROW_ERROR, exc.message))
+            rows.append(
+                InviteRow(c.row_key, c.row_number, c.recipient.email, InviteAction.ROW_ERROR, exc.message, None, rec)
+            )
             continue
         rows.append(InviteRow(c.row_key, c.row_number, c.recipient.email, InviteAction.EMAIL, "", item, rec))
     return InvitePlan(kind, tuple(rows))
+
+
+def _status(stored: str, on_row: str) -> str:
+    """The gift's status, lowercased: cancelled when the store or the row says so, else the store's
+    (the row's when the store has none)."""
+    if GiftStatus.CANCELLED in {stored.strip().lower(), on_row.strip().lower()}:
+        return str(GiftStatus.CANCELLED)
+    return (stored or on_row).strip().lower()
 
 
 PENDING_LINK = "https://link.invalid/the-gift-link-once-the-gift-is-sent"
@@ -284,10 +294,6 @@ def _reminder_due(
     if reminding.now - at < reminding.after:
         return InviteAction.NOT_DUE, f"Invited {shown(at)}: not due yet."
     return None, ""
-
-
-def _replace(row: InviteRow, action: InviteAction, message: str) -> InviteRow:
-    return InviteRow(row.row_key, row.row_number, row.email, action, message, None, row.record)
 
 
 def _column(frame: pd.DataFrame, canonical: str) -> list[str]:

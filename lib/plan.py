@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import pandas as pd
 
@@ -56,6 +57,32 @@ class RowPlan:
     message: str = ""
     journal: JournalEntry | None = None
 
+    def result(self) -> RowResult | None:
+        """This row's result columns before the run (see `RunPlan.results`), or None."""
+        values = self.result_values()
+        return None if values is None else RowResult(self.row_key, self.recipient.email, dict(values))
+
+    def result_values(self) -> Mapping[str, str] | None:
+        """`result`'s values, read-only (shared between rows: a row to send has the same ones)."""
+        j = self.journal
+        if (
+            j is not None
+            and j.list_key
+            and (
+                self.action in (RowAction.ALREADY_SENT, RowAction.UNKNOWN)
+                or (self.action == RowAction.SEND and j.state in (SendState.REJECTED, SendState.FAILED))
+            )
+        ):
+            return result_for_entry(self.row_key, j).values  # incl. &Open's reason for a rejection
+        if self.action in (RowAction.INVALID, RowAction.DUPLICATE, RowAction.BLOCKED):
+            return {SEND_ERROR: self.message}
+        if self.action == RowAction.SEND and j is None:
+            return _NO_ERROR
+        return None
+
+
+_NO_ERROR: Mapping[str, str] = MappingProxyType({SEND_ERROR: ""})
+
 
 @dataclass(frozen=True)
 class RunPlan:
@@ -73,22 +100,7 @@ class RunPlan:
 
     def results(self) -> list[RowResult]:
         """Result columns for rows this run will not send: why not, or what the journal holds."""
-        out = []
-        for r in self.rows:
-            if (
-                r.journal is not None
-                and r.journal.list_key
-                and (
-                    r.action in (RowAction.ALREADY_SENT, RowAction.UNKNOWN)
-                    or (r.action == RowAction.SEND and r.journal.state in (SendState.REJECTED, SendState.FAILED))
-                )
-            ):
-                out.append(result_for_entry(r.row_key, r.journal))  # incl. &Open's reason for a rejection
-            elif r.action in (RowAction.INVALID, RowAction.DUPLICATE, RowAction.BLOCKED):
-                out.append(RowResult(r.row_key, r.recipient.email, {SEND_ERROR: r.message}))
-            elif r.action == RowAction.SEND and r.journal is None:
-                out.append(RowResult(r.row_key, r.recipient.email, {SEND_ERROR: ""}))
-        return out
+        return [result for r in self.rows if (result := r.result()) is not None]
 
 
 def plan_rows(
@@ -103,12 +115,12 @@ def plan_rows(
     approval, validation, a send from another list whose outcome is unknown (`held_elsewhere`:
     held whatever the look-back), duplicates among rows to send, the do-not-gift list, the
     look-back window."""
-    journal = _with_row_gifts(checks, journal, gift_ids or {})
-    owners = _journal_owners(checks, journal)
+    emails = [normalize_email(c.recipient.email) for c in checks]  # once: every step below compares them
+    journal = _with_row_gifts(checks, emails, journal, gift_ids or {})
+    owners = _journal_owners(checks, emails, journal)
     first_to_send: dict[str, int] = {}
     plans = []
-    for c in checks:
-        email = normalize_email(c.recipient.email)
+    for c, email in zip(checks, emails):
         entry = journal.get(email) if email else None
         owner = owners.get(email)
         if gift_ids and (gift_ids.get(c.row_key) or "").strip() and not (held_by(entry) and owner == c.row_key):
@@ -122,7 +134,7 @@ def plan_rows(
                 )
             )
             continue
-        validation = [p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)]
+        validation = _validation(c) if c.problems else []
         held = held_by(entry)
         if held and owner == c.row_key:
             assert entry is not None  # held_by(None) is False
@@ -167,20 +179,27 @@ def plan_rows(
     return RunPlan(tuple(plans))
 
 
+def _validation(c: RowCheck) -> list[str]:
+    """The row's own problems: a duplicate among the rows is the plan's to decide (it depends on approvals)."""
+    return [p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)]
+
+
 def held_by(entry: JournalEntry | None) -> bool:
     """The journal says this person was (or may have been) gifted from this list."""
     return entry is not None and entry.state in (SendState.SENT, SendState.UNKNOWN, SendState.ATTEMPTING)
 
 
 def _with_row_gifts(
-    checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry], gift_ids: Mapping[str, str]
+    checks: Sequence[RowCheck],
+    emails: Sequence[str],
+    journal: Mapping[str, JournalEntry],
+    gift_ids: Mapping[str, str],
 ) -> Mapping[str, JournalEntry]:
     """A row carrying a gift id counts as this list's send of that email, even when this
     store never saw it (a fresh CI runner, a renamed file, a copied sheet)."""
     extra = {}
-    for c in checks:
+    for c, email in zip(checks, emails) if gift_ids else ():
         gid = (gift_ids.get(c.row_key) or "").strip()
-        email = normalize_email(c.recipient.email)
         if gid and email and not held_by(journal.get(email)) and email not in extra:
             extra[email] = JournalEntry(
                 list_key="",
@@ -198,13 +217,16 @@ def _with_row_gifts(
     return {**journal, **extra} if extra else journal
 
 
-def _journal_owners(checks: Sequence[RowCheck], journal: Mapping[str, JournalEntry]) -> dict[str, str]:
+def _journal_owners(
+    checks: Sequence[RowCheck], emails: Sequence[str], journal: Mapping[str, JournalEntry]
+) -> dict[str, str]:
     """email → the row that a journal entry belongs to: the row it was sent from when that
     row still has this email, else the first row with the email."""
     owners: dict[str, str] = {}
-    by_key = {c.row_key: normalize_email(c.recipient.email) for c in checks}
-    for c in checks:
-        email = normalize_email(c.recipient.email)
+    if not journal:
+        return owners
+    by_key = {c.row_key: email for c, email in zip(checks, emails)}
+    for c, email in zip(checks, emails):
         entry = journal.get(email) if email else None
         if entry is None or email in owners:
             continue
@@ -230,19 +252,25 @@ def apply_results(df: pd.DataFrame, results: Sequence[RowResult]) -> pd.DataFram
     return out
 
 
+ELIGIBILITY_RESULTS = (ELIGIBILITY, SKIP_REASON)  # the columns `eligibility_results` writes
+
+
 def eligibility_results(checks: Sequence[RowCheck], verdicts: Mapping[str, Eligibility]) -> list[RowResult]:
     """`Eligibility` and `Skip reason` per row; blank for rows that cannot be sent anyway
     (no valid email, missing names), where a verdict would mislead."""
     out = []
+    blank = {ELIGIBILITY: "", SKIP_REASON: ""}
+    said: dict[tuple[bool, str], dict[str, str]] = {}  # one mapping per verdict: 20,000 rows share a handful
     for c in checks:
         v = verdicts.get(c.row_key)
         if v is None:
             continue
-        valid = not [p for p in c.problems if c.duplicate_of is None or p != duplicate_message(c.duplicate_of)]
-        values = (
-            {ELIGIBILITY: "eligible" if v.eligible else "skip", SKIP_REASON: v.reason}
-            if valid
-            else {ELIGIBILITY: "", SKIP_REASON: ""}
-        )
+        if c.problems and _validation(c):
+            values = blank
+        elif (values := said.get((v.eligible, v.reason))) is None:  # type: ignore[assignment]
+            values = said[(v.eligible, v.reason)] = {
+                ELIGIBILITY: "eligible" if v.eligible else "skip",
+                SKIP_REASON: v.reason,
+            }
         out.append(RowResult(c.row_key, c.recipient.email, values))
     return out

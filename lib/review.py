@@ -3,16 +3,26 @@ the result columns to show. The app and the CLI both call `review`, so they agre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from . import donotgift
 from . import eligibility as elig
 from .models import normalize_email, status_label, utcnow
-from .plan import Eligibility, RowAction, RunPlan, apply_results, eligibility_results, plan_rows, result_for_entry
+from .plan import (
+    ELIGIBILITY_RESULTS,
+    Eligibility,
+    RowAction,
+    RunPlan,
+    apply_results,
+    eligibility_results,
+    plan_rows,
+    result_for_entry,
+)
 from .recipients import RowCheck, check_rows, is_approved
 from .sheet_rows import spreadsheet_rows
 from .sources import LoadedList
@@ -22,6 +32,7 @@ from .writeback import (
     GIFT_STATUS,
     REDEMPTION_URL,
     RowResult,
+    result_columns,
     result_values,
 )
 
@@ -81,13 +92,13 @@ def review(
         )
         verdicts = {
             str(k): Eligibility(e == "eligible", r)
-            for k, e, r in zip(result.index, result["Eligibility"], result["Skip reason"])
+            for k, e, r in zip(result.index.tolist(), result["Eligibility"].tolist(), result["Skip reason"].tolist())
         }
         listed = elig.do_not_gift(loaded.frame[loaded.cmap.email], donotgift.index(store.do_not_gift()))
         for k, reason in listed[listed != ""].items():  # wins over the look-back and any override of it
             verdicts[str(k)] = Eligibility(False, reason, do_not_gift=True)
     ids = result_values(loaded.frame, GIFT_REQUEST_ID)
-    gift_ids = dict(zip(loaded.frame.index.astype(str), ids)) if ids is not None else {}
+    gift_ids = dict(zip(loaded.frame.index.astype(str).tolist(), ids.tolist())) if ids is not None else {}
     plan = plan_rows(checks, journal, verdicts, gift_ids, store.held_elsewhere(loaded.list_key))
     frame = apply_results(loaded.frame, eligibility_results(checks, verdicts) + plan.results())
     frame = apply_results(frame, status_results(frame, store))
@@ -100,7 +111,7 @@ def _row_gift_ids(loaded: LoadedList) -> dict[str, str]:
     if ids is None or not loaded.cmap.email:
         return {}
     found: dict[str, set[str]] = {}
-    for email, gid in zip(loaded.frame[loaded.cmap.email].astype(str), ids.astype(str)):
+    for email, gid in zip(loaded.frame[loaded.cmap.email].astype(str).tolist(), ids.astype(str).tolist()):
         if gid.strip() and normalize_email(email):
             found.setdefault(normalize_email(email), set()).add(gid.strip())
     return {e: next(iter(g)) for e, g in found.items() if len(g) == 1}
@@ -133,10 +144,12 @@ def status_results(frame: pd.DataFrame, store: Store) -> list[RowResult]:
     if ids is None:
         return []
     latest = {g.gift_request_id: g for g in store.gifts()}
+    if not latest:
+        return []
     urls = result_values(frame, REDEMPTION_URL)
     urls = urls if urls is not None else pd.Series("", index=frame.index)
     out = []
-    for key, gid, url in zip(frame.index, ids, urls):
+    for key, gid, url in zip(frame.index.tolist(), ids.tolist(), urls.tolist()):
         g = latest.get(gid.strip()) if gid.strip() else None
         if g is None:
             continue
@@ -149,36 +162,127 @@ def status_results(frame: pd.DataFrame, store: Store) -> list[RowResult]:
 
 
 def reapproved(prev: Review, loaded: LoadedList, store: Store) -> Review:
-    """`prev`, the review of this list, after only approvals changed (a tick, a few ticks): the
-    rows that share an email with a changed row are planned again, every other row keeps its
-    plan. Exact, not an estimate: a row's plan depends on approvals only through the rows with
-    its email (which of them is sent, which is a duplicate). The caller guarantees nothing else
-    changed (the list's cells, the store, the look-back)."""
-    approvals = (
-        [is_approved(v) for v in loaded.frame[loaded.cmap.approved].tolist()]
-        if loaded.cmap.approved in loaded.frame.columns
-        else [False] * len(loaded.frame)
-    )
-    changed = {normalize_email(c.recipient.email) for c, a in zip(prev.checks, approvals) if c.approved != a}
+    """`prev`, the review of this list, after only approvals changed (a tick, a few ticks, every
+    row at once): the rows that share an email with a changed row are planned again, every other
+    row keeps its plan, and only the cells whose results changed are written. Exact, not an
+    estimate: a row's plan depends on approvals only through the rows with its email (which of
+    them is sent, which is a duplicate), its cells only through its plan; validation and the
+    look-back do not read approvals. The caller guarantees nothing else changed (the list's
+    other cells, the store, the look-back)."""
+    approvals = _approvals(loaded)
+    emails = [normalize_email(c.recipient.email) for c in prev.checks]
+    changed = {e for e, c, a in zip(emails, prev.checks, approvals) if c.approved != a}
     if not changed:
         return prev
-    at = [i for i, c in enumerate(prev.checks) if normalize_email(c.recipient.email) in changed]
+    at = [i for i, e in enumerate(emails) if e in changed]
     checks = list(prev.checks)
     for i in at:
-        checks[i] = replace(checks[i], approved=approvals[i])
+        if (c := checks[i]).approved != approvals[i]:
+            checks[i] = RowCheck(c.row_key, c.row_number, c.recipient, approvals[i], c.problems, c.duplicate_of)
     some = [checks[i] for i in at]
-    keys = [c.row_key for c in some]
     ids = result_values(loaded.frame, GIFT_REQUEST_ID)
-    gift_ids = {k: str(ids[k]) for k in keys} if ids is not None else {}
+    gift_ids = dict(zip((c.row_key for c in some), ids.iloc[at].tolist())) if ids is not None else {}
     journal, elsewhere = store.journal(loaded.list_key), store.held_elsewhere(loaded.list_key)
     part = plan_rows(some, journal, prev.verdicts, gift_ids, elsewhere)
     rows = list(prev.plan.rows)
+    moved: list[int] = []  # the rows whose results changed, with their results before and after
+    before: list[Mapping[str, str] | None] = []
+    after: list[Mapping[str, str] | None] = []
     for i, row in zip(at, part.rows):
+        if (old := rows[i].result_values()) != (new := row.result_values()):
+            moved.append(i)
+            before.append(old)
+            after.append(new)
         rows[i] = row
-    sub = apply_results(loaded.frame.loc[keys], eligibility_results(some, prev.verdicts) + part.results())
-    sub = apply_results(sub, status_results(sub, store))
     frame = prev.frame.copy()
-    for col in sub.columns:
-        if col in frame.columns:
-            frame.loc[keys, col] = sub[col].to_numpy(dtype=object)
+    if loaded.cmap.approved in loaded.frame.columns:
+        frame[loaded.cmap.approved] = loaded.frame[loaded.cmap.approved]
+    frame = _with_results(frame, loaded, store, checks, prev.verdicts, (moved, before, after))
     return Review(checks, prev.verdicts, RunPlan(tuple(rows)), frame)
+
+
+def _approvals(loaded: LoadedList) -> list[bool]:
+    col = loaded.cmap.approved
+    if col is None or col not in loaded.frame.columns:
+        return [False] * len(loaded.frame)
+    return [is_approved(v) for v in loaded.frame[col].tolist()]
+
+
+_STATUS_INPUTS = frozenset({GIFT_REQUEST_ID, REDEMPTION_URL, GIFT_STATUS})
+
+
+def _with_results(
+    frame: pd.DataFrame,
+    loaded: LoadedList,
+    store: Store,
+    checks: Sequence[RowCheck],
+    verdicts: Mapping[str, Eligibility],
+    moved: tuple[Sequence[int], Sequence[Mapping[str, str] | None], Sequence[Mapping[str, str] | None]],
+) -> pd.DataFrame:
+    """`frame` (the previous review's, approvals brought up to date) with the rows whose plan
+    results changed written as `review` writes them: the new results, else what the row reads
+    without them (its eligibility, its own cell). A row whose gift id or link changed is made again
+    whole, as the gift's status on it follows them. Column by column, not row by row."""
+    names = result_columns(frame.columns)
+    whole: list[int] = []
+    cells: dict[str, tuple[list[int], list[object]]] = {}  # column -> positions, values
+    bare: dict[str, list[int]] = {}  # result -> positions where the new plan writes nothing
+    for i, old, new in zip(*moved):
+        touched = {*(old or ()), *(new or ())}
+        if touched & _STATUS_INPUTS:
+            whole.append(i)
+            continue
+        for canonical in touched:
+            if new is not None and canonical in new:
+                _put(cells, names.get(canonical, canonical), [i], [new[canonical]])
+            else:
+                bare.setdefault(canonical, []).append(i)
+    for canonical, positions in bare.items():
+        col = names.get(canonical, canonical)
+        _put(cells, col, positions, _unplanned(loaded, checks, verdicts, canonical, col, positions))
+    for col, (positions, values) in cells.items():
+        _write(frame, col, positions, values)
+    if whole:  # the way `review` makes them, on these rows alone
+        mine = [checks[i] for i in whole]
+        after = dict(zip(moved[0], moved[2]))
+        news = [RowResult(c.row_key, c.recipient.email, dict(v)) for i, c in zip(whole, mine) if (v := after[i])]
+        sub = apply_results(loaded.frame.iloc[whole], eligibility_results(mine, verdicts) + news)
+        sub = apply_results(sub, status_results(sub, store))
+        for col in sub.columns:
+            _write(frame, col, whole, sub[col].tolist())
+    return frame
+
+
+def _unplanned(
+    loaded: LoadedList,
+    checks: Sequence[RowCheck],
+    verdicts: Mapping[str, Eligibility],
+    canonical: str,
+    col: str,
+    positions: Sequence[int],
+) -> list[object]:
+    """Result `canonical` (column `col`) on rows whose plan writes nothing there: their
+    eligibility there, else their own cell (empty in a column the list lacks)."""
+    frame = loaded.frame
+    own = frame[col].to_numpy(dtype=object)[positions].tolist() if col in frame.columns else [""] * len(positions)
+    if canonical not in ELIGIBILITY_RESULTS:
+        return own
+    rows = [checks[i] for i in positions]
+    said = {r.row_key: r.values for r in eligibility_results(rows, verdicts)}
+    return [said.get(c.row_key, {}).get(canonical, v) for c, v in zip(rows, own)]
+
+
+def _put(
+    cells: dict[str, tuple[list[int], list[object]]], col: str, at: Sequence[int], values: Sequence[object]
+) -> None:
+    positions, found = cells.setdefault(col, ([], []))
+    positions.extend(at)
+    found.extend(values)
+
+
+def _write(frame: pd.DataFrame, col: str, positions: Sequence[int], values: Sequence[object]) -> None:
+    """Cells of `col` at `positions`; a column the frame lacks is added, empty elsewhere (as
+    `apply_results` adds it)."""
+    column = frame[col].to_numpy(dtype=object, copy=True) if col in frame.columns else np.full(len(frame), "", object)
+    column[list(positions)] = list(values)
+    frame[col] = column

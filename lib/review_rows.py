@@ -124,7 +124,12 @@ def views(
     """Row key -> how it shows. `run_rows`: the rows a run set out to send; while `running`
     those it has not reached yet show as still to be sent (never as unknown: a row in flight
     says "sending"), and every row it reached shows what became of it."""
-    out = {r.row_key: row_view(r.action, r.message) for r in rows}
+    said: dict[tuple[RowAction, str], RowView] = {}  # one view per action and message: rows share them
+    out = {}
+    for r in rows:
+        if (view := said.get((r.action, r.message))) is None:
+            view = said[(r.action, r.message)] = row_view(r.action, r.message)
+        out[r.row_key] = view
     outcomes = outcomes or {}
     for key in run_rows:
         if key in outcomes:

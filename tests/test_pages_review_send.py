@@ -247,3 +247,101 @@ def test_send_pressed_while_the_database_blips_waits_for_it_and_starts_the_run(d
     assert not at.exception and not texts(at.error), texts(at.error)
     wait_for_run(at)
     assert texts(at.success).startswith("Run finished: 20 sent"), texts(at.success)
+
+
+# -- Approve all / none: the kept review brought up to date, never stale ---------------------------
+def _counting(monkeypatch):
+    """The page's full reviews (ui.review_cache → send_job.review_for_send), counted."""
+    from ui import review_cache
+
+    calls: list[str] = []
+    real = review_cache.review_for_send
+
+    def counted(loaded, *args, **kwargs):
+        calls.append(loaded.list_key)
+        return real(loaded, *args, **kwargs)
+
+    monkeypatch.setattr(review_cache, "review_for_send", counted)
+    return calls
+
+
+def _with_history(store, list_key: str) -> None:
+    """Someone on the do-not-gift list, someone gifted from another list lately, someone sent from this one."""
+    from lib.donotgift import new_entry
+    from lib.models import Recipient, SendState
+
+    store.add_do_not_gift([new_entry("dev.patel@example.com", "a competitor")], "tester")
+    for key, (first, last, email), row in [
+        ("list:another", ("Emma", "Johansson", "emma.johansson@example.com"), "0"),
+        (list_key, ("Bruno", "Martins", "bruno.martins@example.com"), "1"),
+    ]:
+        store.claim(key, Recipient(first, last, email), row_key=row, campaign_id="c", run_id=f"r-{key}")
+        store.record_outcome(key, email, SendState.SENT, gift_request_id=f"gr-{first}")
+
+
+def _fresh(at):
+    """The review done afresh, as sending would do it."""
+    from lib import eligibility as elig
+    from lib.send_job import review_for_send
+
+    loaded = at.session_state[state.LIST]
+    return review_for_send(loaded, services().store, elig.parse_window(elig.DEFAULT), overwrite=False)[1]
+
+
+def _kept(at):
+    from ui import review_cache
+
+    return at.session_state[review_cache.CACHE][2]
+
+
+def _same(got, fresh) -> None:
+    assert [(r.row_key, r.action, r.message, r.journal) for r in got.plan.rows] == [
+        (r.row_key, r.action, r.message, r.journal) for r in fresh.plan.rows
+    ]
+    assert got.checks == fresh.checks and got.verdicts == fresh.verdicts
+    assert got.frame.astype(str).to_dict() == fresh.frame.astype(str).to_dict()
+
+
+def test_approve_all_and_none_plan_again_from_the_kept_review_and_it_is_the_review_done_afresh(data_dir, monkeypatch):
+    """Approve all changes the Approved column only: the page brings its kept review up to date
+    (no full review: validation, journal, look-back are not read again), and what it shows is
+    what a review done afresh says (duplicates, invalid rows, look-back skips, do-not-gift, sent)."""
+    at = run(new_session(data_dir))
+    click(at, "load_sample")
+    _with_history(services().store, list_key(at))
+    go(at, "review_send")
+    full = _counting(monkeypatch)
+    click(at, "approve_all")
+    assert full == []
+    fresh = _fresh(at)
+    assert {r.action for r in fresh.plan.rows} >= {
+        "send",
+        "invalid",
+        "duplicate",
+        "skip",
+        "do not gift",
+        "already sent",
+    }
+    _same(_kept(at), fresh)
+    assert metrics(at)["To send"] == str(sum(r.action == "send" for r in fresh.plan.rows))
+    click(at, "approve_none")
+    assert full == []
+    _same(_kept(at), _fresh(at))
+    assert metrics(at)["To send"] == "0"
+
+
+def test_approve_all_after_the_store_changed_reviews_afresh(data_dir, monkeypatch):
+    """The kept review is only carried over while nothing it read has changed: a person put on the
+    do-not-gift list since the page was drawn is skipped after Approve all."""
+    from lib.donotgift import new_entry
+
+    at = sample(data_dir)
+    full = _counting(monkeypatch)
+    services().store.add_do_not_gift([new_entry("hana.tanaka@example.com", "asked not to")], "tester")
+    click(at, "approve_all")
+    assert len(full) == 1
+    table = grid(at)
+    assert table[table["Email"] == "hana.tanaka@example.com"]["What happens"].tolist() == [
+        "will be skipped: do-not-gift list"
+    ]
+    _same(_kept(at), _fresh(at))

@@ -41,12 +41,13 @@ def reviewed(
 ) -> tuple[Review, list[Overwrite]]:
     """The review of `view` (the list with the grid's ticks applied), reused while nothing changed,
     and brought up to date row by row when only ticks changed. Between two bumps of the editor
-    version (a new list, Approve all, a finished run…) only the ticks change the list's cells."""
+    version (a new list, a finished run…) only the ticks change the list's cells; Approve all /
+    none bump it having changed only ticks, and say so (`only_approvals_changed`)."""
     extra = sheets_ui.shared_history(svc)
     stamp = svc.store.stamp()
     made_of = (
         view.list_key,
-        st.session_state.get(state.EDITOR_VERSION, 0),
+        state.editor_version(),
         tuple(view.frame.columns),
         tuple(view.frame.index),
         tuple(sorted(vars(view.cmap).items())),
@@ -69,3 +70,15 @@ def reviewed(
     _, rev, overwrites = review_for_send(view, svc.store, window, overwrite=overwrite, extra_history=extra)
     st.session_state[CACHE] = None if _unsettled(stamp) or extra is not None else (made_of, ticks, rev, overwrites)
     return rev, overwrites
+
+
+def only_approvals_changed(*, since: int) -> None:
+    """Say that the list's Approved column is all that changed since editor version `since` (Approve
+    all / none, which start a new grid): the kept review, if it was made at that version, stays
+    usable and the next drawing plans again only the rows whose approval changed (`reapproved`).
+    Everything else it was made of (the store's stamp, the hour, the look-back…) is still checked."""
+    kept = st.session_state.get(CACHE)
+    if kept is None or kept[0][1] != since:
+        return
+    made_of = (kept[0][0], state.editor_version(), *kept[0][2:])
+    st.session_state[CACHE] = (made_of, *kept[1:])

@@ -50,18 +50,25 @@ def editor_frame(
     columns. Every other column is text, so the grid's column types never change and a tick
     never recreates it."""
     display = pd.DataFrame(index=rev.frame.index)
-    display[approved_col] = [is_approved(v) for v in loaded.frame[approved_col]]
+    display[approved_col] = [is_approved(v) for v in loaded.frame[approved_col].tolist()]
     display["Row"] = [f"{n:,}" for n in rows]
-    keys = [str(k) for k in rev.frame.index]
-    display["What happens"] = [shown[k].happens if k in shown else "" for k in keys]
-    display["Problem"] = [shown[k].problem if k in shown else "" for k in keys]
+    views = [shown.get(str(k)) for k in rev.frame.index.tolist()]
+    display["What happens"] = [v.happens if v else "" for v in views]
+    display["Problem"] = [v.problem if v else "" for v in views]
     person = [c for c in (loaded.cmap.first_name, loaded.cmap.last_name, loaded.cmap.email) if c]
     results = result_columns(rev.frame.columns)  # the user's own spelling of a result column is that column
     labels = {col if is_own_column(col) else canonical: col for canonical, col in results.items()}
     others = [c for c in loaded.user_columns if c != approved_col and c not in person and c not in results.values()]
     for label, col in [*zip(person, person), *labels.items(), *zip(others, others)]:
-        display[label] = rev.frame[col].astype(object).where(rev.frame[col].notna(), "").astype(str)
+        display[label] = _text(rev.frame[col])
     return display
+
+
+def _text(column: pd.Series) -> pd.Series:
+    """A column as text, a missing value as empty: as it is when it is text already (most are)."""
+    if isinstance(column.dtype, pd.StringDtype) and not column.hasnans:
+        return column
+    return column.astype(object).where(column.notna(), "").astype(str)
 
 
 def metrics(counts: Mapping[Bucket, int], *, live: bool = False) -> None:

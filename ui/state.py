@@ -134,12 +134,16 @@ def reopen_list(list_key: str) -> LoadedList | None:
     return prepare(document.frame, list_key=list_key, name=name, overrides=mapping, document=document, split=split)
 
 
+def editor_version() -> int:
+    return st.session_state.get(EDITOR_VERSION, 0)
+
+
 def bump_editor() -> None:
-    st.session_state[EDITOR_VERSION] = st.session_state.get(EDITOR_VERSION, 0) + 1
+    st.session_state[EDITOR_VERSION] = editor_version() + 1
 
 
 def editor_key(loaded: LoadedList) -> str:
-    return f"editor-{loaded.list_key}-{st.session_state.get(EDITOR_VERSION, 0)}"
+    return f"editor-{loaded.list_key}-{editor_version()}"
 
 
 def approved_column(loaded: LoadedList) -> str:

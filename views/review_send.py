@@ -89,15 +89,18 @@ if running:  # the run's status panel takes the place of the table's controls an
 else:
     if run is not None:
         live_run.finished(run)
+
+    def _approve_every_row(value: bool) -> None:
+        """Before the page is drawn again (one drawing, not two); only the Approved column changes,
+        so the kept review is brought up to date rather than done afresh."""
+        before = state.editor_version()
+        loaded.frame = set_all_approved(loaded.frame, approved_col, value)
+        state.set_list(loaded)
+        review_cache.only_approvals_changed(since=before)
+
     b1, b2, _ = st.columns([1, 1, 4])
-    if b1.button("Approve all", key="approve_all"):
-        loaded.frame = set_all_approved(effective, approved_col, True)
-        state.set_list(loaded)
-        st.rerun()
-    if b2.button("Approve none", key="approve_none"):
-        loaded.frame = set_all_approved(effective, approved_col, False)
-        state.set_list(loaded)
-        st.rerun()
+    b1.button("Approve all", key="approve_all", on_click=_approve_every_row, args=(True,))
+    b2.button("Approve none", key="approve_none", on_click=_approve_every_row, args=(False,))
 
     def _commit_edits(changed: dict) -> None:
         """Save ticks as they are made, so leaving the page or closing the tab keeps them."""
