@@ -61,7 +61,8 @@ def test_template_preview_test_send_invitations_outbox_and_gift_status(app, brow
 
     page.get_by_text("Invitation email").wait_for()  # the example template to start from
     editor = page.get_by_role("textbox", name=re.compile(r"^Template: 'Subject: …'"))
-    assert "Subject: A gift for you, {first_name}" in editor.input_value()
+    # the editor is drawn before its text lands in it on a loaded machine: wait for the text, not a clock
+    poll(lambda: "Subject: A gift for you, {first_name}" in editor.input_value(), timeout=20, what="the template")
     preview = page.get_by_test_id("stText").filter(has_text="Subject: A gift for you")
     assert "From: Giftrun demo <demo@giftrun.invalid>" in preview.inner_text()
     page.get_by_role("textbox", name="Send a test to me at").fill("me@team.example")
