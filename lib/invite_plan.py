@@ -204,6 +204,14 @@ def _status(stored: str, on_row: str) -> str:
     return (stored or on_row).strip().lower()
 
 
+def carries_gifts(frame: pd.DataFrame) -> bool:
+    """Whether any row carries a gift id. Without one no row has an invitation to show: every
+    row `InvitePlan.results` writes is about its gift (emailed, unknown, refused, a template
+    value missing for its email), so a page can leave the plan out."""
+    ids = result_values(frame, GIFT_REQUEST_ID)
+    return ids is not None and bool(ids.str.strip().ne("").any())
+
+
 PENDING_LINK = "https://link.invalid/the-gift-link-once-the-gift-is-sent"
 
 
@@ -323,4 +331,13 @@ def now_reminding(after: timedelta | None) -> Reminding | None:
     return Reminding(after, utcnow()) if after is not None else None
 
 
-__all__ = ["BUILT_INS", "InviteAction", "InviteItem", "InvitePlan", "InviteRow", "Reminding", "plan_invitations"]
+__all__ = [
+    "BUILT_INS",
+    "InviteAction",
+    "InviteItem",
+    "InvitePlan",
+    "InviteRow",
+    "Reminding",
+    "carries_gifts",
+    "plan_invitations",
+]

@@ -11,7 +11,7 @@ import streamlit as st
 
 from lib.errors import GiftrunError
 from lib.invitations import InviteRun, send_test
-from lib.invite_plan import PENDING_LINK, plan_invitations, preview_item
+from lib.invite_plan import PENDING_LINK, carries_gifts, plan_invitations, preview_item
 from lib.invite_template import EXAMPLE, Template, TemplateError, build_message, message_id, parse_template, render
 from lib.plan import apply_results
 from lib.review import Review, review
@@ -41,9 +41,10 @@ def _key(loaded: LoadedList) -> str:
 
 
 def with_invitations(svc: Services, loaded: LoadedList, rev: Review) -> Review:
-    """The review's frame with what the invitation journal holds for each row."""
+    """The review's frame with what the invitation journal holds for each row (nothing when no
+    row carries a gift yet: the plan is left out, 20,000 rows' worth of it on every drawing)."""
     sender, template = svc.sender(), _template(svc, loaded)
-    if sender is None or template is None:
+    if sender is None or template is None or not carries_gifts(rev.frame):
         return rev
     try:
         plan = plan_invitations(_reviewed(loaded, rev), svc.store, template, sender, checks=rev.checks)
