@@ -113,7 +113,7 @@ def test_metrics_grid_and_progress_tell_one_truth_while_the_run_goes(app, browse
 
     while sample(page) is not None and not page.get_by_text("Run finished").count():
         try:
-            poll(agree, timeout=3, interval=0.2, what="the metrics to agree with the progress line")
+            poll(agree, timeout=10, interval=0.2, what="the metrics to agree with the progress line")
         except AssertionError as exc:
             raise AssertionError(f"{exc}: last reading {last}") from None
         assert not page.get_by_role("button", name=re.compile(r"^Send \d")).count(), "Send still shows during the run"

@@ -100,7 +100,7 @@ def test_a_run_whose_answers_are_lost_ends_with_every_gift_on_its_row(make_sandb
         assert proc.returncode == 0, proc.stderr
         assert "unknown outcome 12" in proc.stdout
         if not all(r[GIFT_REQUEST_ID] for r in rows(path).values()):  # a late update: `status` writes it
-            assert until(lambda: _resolved(data) == 12, timeout=30)
+            assert until(lambda: _resolved(data) == 12, timeout=90)
             assert run_cli(tmp_path, cli_env(data, sb), "status", "list.csv", timeout=60).returncode == 0
         assert_nobody_gifted_twice(sb)
         assert_every_gift_is_on_its_row(sb, path)
