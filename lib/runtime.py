@@ -50,7 +50,8 @@ def open_store(settings: Settings, *, demo: bool = False, notify: Callable[[str]
             schema=schema,
             pool_size=settings.database_pool_size,
             retry_seconds=settings.database_retry_seconds,
-            local_dir=settings.data_dir,  # a shared database's runs keep what it missed on this host
+            # a shared database's runs keep what it missed in this host's folder; SQLite in its own
+            local_dir=settings.data_dir if schema is not None else None,
         )
 
     if notify is None:
