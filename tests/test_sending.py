@@ -18,7 +18,7 @@ import requests
 
 from lib.andopen import AndOpenClient
 from lib.models import Recipient, SendState, normalize_email
-from lib.ratelimit import RetryPolicy
+from lib.ratelimit import RetryPolicy, workers_for
 from lib.runtime import HTTP_POOL, http_session
 from lib.sandbox import Faults, Sandbox
 from lib.sandbox_limiters import LimiterKind
@@ -542,6 +542,19 @@ def test_a_sink_that_never_works_keeps_everything_for_the_next_run(make_sandbox,
 
 
 # -- the pace and the requests in flight ---------------------------------------------------
+def latency_readings(run: SendRun) -> list[float]:
+    """Every latency the run's pool was fitted to, in order."""
+    readings: list[float] = []
+    seconds = run.latency.seconds
+
+    def read() -> float:
+        readings.append(seconds())
+        return readings[-1]
+
+    run.latency.seconds = read  # type: ignore[method-assign]
+    return readings
+
+
 def most_in_flight(sb: Sandbox, latency: float) -> int:
     """The most creates the sandbox held at once: each is held `latency` after it arrived."""
     arrived = sorted(r.at for r in posts(sb))
@@ -574,7 +587,12 @@ def test_a_slow_api_gets_as_many_requests_in_flight_as_its_latency_needs_and_no_
         policy=FAST,
         sink=RecordingSink(),
     )
-    assert run.run().sent == 50 and run.peak_workers == DEFAULT_CONCURRENCY
+    readings = latency_readings(run)
+    assert run.run().sent == 50
+    # A fast API keeps the first 8; a loaded machine may see a slow answer, and no more than
+    # that answer needs joins (8 then 9 on a busy CI host, never the slow API's 15+).
+    needed = workers_for(20, max(readings, default=0.0), least=DEFAULT_CONCURRENCY, most=MAX_CONCURRENCY)
+    assert DEFAULT_CONCURRENCY <= run.peak_workers <= needed, (run.peak_workers, max(readings, default=0.0))
 
     capped = make_sandbox(faults=Faults(latency=1.0))
     run = engine(capped, store, people(30, "c"), rate=50, concurrency=5, sink=RecordingSink())
@@ -612,7 +630,10 @@ def test_a_429_teaches_the_ceiling_and_the_pace_stays_just_under_it(make_sandbox
     assert (p.state, p.sent, p.failed, p.unknown) == ("completed", 50, 0, 0)
     assert gift_counts(sb) == {email_of(i): 1 for i in items}
     assert 8.0 <= run.limiter.rate < 10.0, "the pace must come back just under the 10/s ceiling, not to 20/s"
-    assert statuses[429] <= 6, f"the ceiling was hit again and again: {statuses}"
+    # Learned: 1 on a quiet machine. Not learned: about 44 (8 with Retry-After pauses, which
+    # the pace assertion above catches). A loaded server stamps some arrivals late, so a few
+    # lone 429s (each retried) are the busy machine's, not the pace's.
+    assert statuses[429] <= len(items) // 4, f"the ceiling was hit again and again: {statuses}"
 
 
 def test_a_run_stopped_at_the_last_moment_before_a_request_leaves_journals_nothing(make_sandbox, store):
