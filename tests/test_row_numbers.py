@@ -15,6 +15,7 @@ import pytest
 from lib import csvio
 from tests.apptest_support import click, go, new_session, run
 from tests.support import cli_env, cli_in_process, sheets_cli_env
+from ui import invite_ui
 
 pytestmark = pytest.mark.usefixtures("store_backend")
 
@@ -140,3 +141,39 @@ def test_review_and_send_names_the_same_rows_in_its_grid_and_invitation_preview(
 
     preview = at.selectbox(key="invite-preview-row")  # the demo's outbox: the invitation step is shown
     assert list(preview.options) == [f"{n[p]}: {EMAILS[p]}" for p in ("ana", "bo", "cy", "di")]
+
+
+@pytest.mark.slow
+def test_a_long_lists_invitation_preview_is_picked_by_typing_the_row_number(data_dir, monkeypatch):
+    """Past PICK_LIST_MAX people the preview's row is typed, not picked from a dropdown of
+    them all; a number that is nobody's row (a blank or title row) says so."""
+    monkeypatch.setattr(invite_ui, "PICK_LIST_MAX", 3)  # these 4 people take the long list's way
+    case = CASES[1]  # rows 4, 6, 7, 9: blank rows between
+    n = case.rows
+    at = run(new_session(data_dir))
+    at.file_uploader(key="giftrun_upload").set_value(("list.csv", case.csv, "text/csv"))
+    run(at)
+    click(at, "use_upload")
+    go(at, "review_send")
+
+    assert not [s for s in at.selectbox if s.key == "invite-preview-row"]
+    box = at.number_input(key="invite-preview-row-number")
+    assert (box.value, box.min, box.max) == (n["ana"], n["ana"], n["di"])
+    assert box.label == f"Preview the email for row ({n['ana']} to {n['di']})"
+
+    def previewed() -> list[str]:
+        return [t.value for t in at.text if "Subject:" in t.value]
+
+    assert f"Row {n['ana']}: `ana@example.com`" in [c.value for c in at.caption]
+    [email] = previewed()
+    assert "To: Ana Lopez <ana@example.com>" in email and "Hi Ana" in email, email
+
+    box.set_value(n["di"])
+    run(at)
+    [email] = previewed()
+    assert "di@example.com" in email and "Hi Di" in email, email
+
+    at.number_input(key="invite-preview-row-number").set_value(5)  # the blank row between Ana and Bo
+    run(at)
+    assert previewed() == []
+    assert "Row 5 holds nobody in this list (a blank or heading row): type another." in [c.value for c in at.caption]

@@ -26,6 +26,7 @@ from . import sheets_ui, state
 from .text import md, plain
 
 log = logging.getLogger(__name__)
+PICK_LIST_MAX = 1000  # rows up to which the preview's row is picked from a dropdown
 
 
 def _template(svc: Services, loaded: LoadedList) -> Template | None:
@@ -106,18 +107,41 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
     return after
 
 
-def _preview(svc: Services, loaded: LoadedList, template: Template, sender) -> None:
+def _pick_row(loaded: LoadedList) -> str | None:
+    """The row to preview, by the grid's row number. A short list is a dropdown of its people; a
+    long one a number to type: 20,000 options cost the page about a second on every load."""
     keys, rows = [str(k) for k in loaded.frame.index], spreadsheet_rows(loaded)  # numbered as the grid
     emails = loaded.frame[loaded.cmap.email].astype(str).tolist() if loaded.cmap.email else [""] * len(keys)
-    at = st.selectbox(  # options are positions: a label is found by index, not by searching 20,000 keys
-        "Preview the email for row",
-        range(len(keys)),
-        format_func=lambda i: plain(f"{rows[i]}: {emails[i]}"),
-        key="invite-preview-row",
+    if not keys:
+        return None
+    if len(keys) <= PICK_LIST_MAX:
+        at = st.selectbox(  # options are positions: a label is found by index, not by searching keys
+            "Preview the email for row",
+            range(len(keys)),
+            format_func=lambda i: plain(f"{rows[i]}: {emails[i]}"),
+            key="invite-preview-row",
+        )
+        return None if at is None else keys[at]
+    number = st.number_input(
+        f"Preview the email for row ({rows[0]:,} to {rows[-1]:,})",
+        min_value=min(rows),
+        max_value=max(rows),
+        value=rows[0],
+        step=1,
+        key="invite-preview-row-number",
     )
+    at = dict(zip(rows, range(len(rows)))).get(int(number))
     if at is None:
+        st.caption(f"Row {int(number):,} holds nobody in this list (a blank or heading row): type another.")
+        return None
+    st.caption(f"Row {rows[at]:,}: {md(emails[at])}")
+    return keys[at]
+
+
+def _preview(svc: Services, loaded: LoadedList, template: Template, sender) -> None:
+    row = _pick_row(loaded)
+    if row is None:
         return
-    row = keys[at]
     item = preview_item(loaded, row, template, sender)
     try:
         rendered = render(template, item.values, item.sources)
