@@ -73,8 +73,9 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
     if svc.mail_catcher is not None:
         st.caption("Demo: invitations go to the built-in outbox (see **Outbox**); nothing leaves this machine.")
     key = _key(loaded)
+    stored = svc.store.invite_template(loaded.list_key)
     if key not in st.session_state:
-        st.session_state[key] = svc.store.invite_template(loaded.list_key) or EXAMPLE
+        st.session_state[key] = stored or EXAMPLE
 
     def save() -> None:
         svc.store.save_invite_template(loaded.list_key, InviteKind.INVITATION, st.session_state[key], state.actor())
@@ -86,6 +87,8 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
         height=220,
         on_change=save,
     )
+    if st.session_state[key] != (stored or EXAMPLE):  # its save callback was cut short (views/review_send.py)
+        save()
     try:
         template = parse_template(st.session_state[key])
         reviewed = _reviewed(loaded, rev)

@@ -22,6 +22,7 @@ LIST = "giftrun_list"  # the LoadedList being worked on (base frame: approvals c
 LIST_PARAM = "list"  # the query parameter naming the open list's key, so a refresh reopens it
 RESTORED = "giftrun_restored"  # the list key this session tried to reopen from the address
 EDITOR_VERSION = "giftrun_editor_version"
+BULK_APPROVAL = "giftrun_bulk_approval"  # Approve all / none still to finish (views/review_send.py)
 LOOKBACK = "giftrun_lookback"
 CAMPAIGN = "giftrun_campaign"
 SHEET_LINKS = "giftrun_sheet_links"  # list_key -> (link, tab) for lists that came from a sheet

@@ -37,6 +37,17 @@ if approved_col not in loaded.frame.columns:
     loaded.user_columns = (*loaded.user_columns, approved_col)
     loaded.cmap = type(loaded.cmap)(**{**vars(loaded.cmap), "approved": approved_col})
 
+# Approve all / none, finished here: their callbacks only change the list object and note it in `bulk`,
+# a plain dict, with no session-state access. A rerun request that arrives while callbacks run (the
+# grid's own message a moment after a click) stops a callback at its first session-state access, and
+# Streamlit never runs the rest: about 1 click in 30 did nothing. This part runs in whichever run comes
+# next, and again if it is cut short (each step can be done twice).
+bulk = st.session_state.setdefault(state.BULK_APPROVAL, {})
+if bulk:
+    state.set_list(loaded)  # a new grid: the old one's ticks would be laid over the new approvals
+    review_cache.only_approvals_changed(since=bulk["since"])  # only the Approved column changed
+    bulk.clear()
+
 # -- settings for this run -----------------------------------------------------------------
 left, right, cap_col = st.columns([2, 2, 1])
 campaigns = runview.campaigns(svc)
@@ -66,6 +77,11 @@ max_gifts = limits_ui.cap_input(cap_col)
 # -- the table: approvals are the only editable cells -------------------------------------
 edits = review_grid.pending_edits(loaded)
 effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits else loaded.frame
+if edits and not effective[approved_col].equals(loaded.frame[approved_col]):
+    # Ticks the grid holds and the list does not: their commit callback was cut short (see `bulk`).
+    # Kept now: the grid drops an edit once its data shows it, and the tick would be gone.
+    loaded.frame = effective
+    state.save_list(loaded)
 rows = spreadsheet_rows(loaded)  # the file's own row numbers, named in the grid and in every message
 loaded_view = type(loaded)(
     loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns, row_numbers=tuple(rows)
@@ -90,17 +106,15 @@ else:
     if run is not None:
         live_run.finished(run)
 
-    def _approve_every_row(value: bool) -> None:
-        """Before the page is drawn again (one drawing, not two); only the Approved column changes,
-        so the kept review is brought up to date rather than done afresh."""
-        before = state.editor_version()
+    def _approve_every_row(value: bool, since: int) -> None:
+        """Before the page is drawn again (one drawing, not two). No session-state access: see `bulk`."""
         loaded.frame = set_all_approved(loaded.frame, approved_col, value)
-        state.set_list(loaded)
-        review_cache.only_approvals_changed(since=before)
+        bulk["since"] = since
 
     b1, b2, _ = st.columns([1, 1, 4])
-    b1.button("Approve all", key="approve_all", on_click=_approve_every_row, args=(True,))
-    b2.button("Approve none", key="approve_none", on_click=_approve_every_row, args=(False,))
+    version = state.editor_version()
+    b1.button("Approve all", key="approve_all", on_click=_approve_every_row, args=(True, version))
+    b2.button("Approve none", key="approve_none", on_click=_approve_every_row, args=(False, version))
 
     def _commit_edits(changed: dict) -> None:
         """Save ticks as they are made, so leaving the page or closing the tab keeps them."""
