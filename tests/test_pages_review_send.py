@@ -389,7 +389,7 @@ def callbacks_cut(monkeypatch):
 
 @pytest.mark.parametrize(("button", "to_send"), [("approve_all", "20"), ("approve_none", "0")])
 def test_approve_all_or_none_is_done_though_a_rerun_request_cuts_its_callback(data_dir, callbacks_cut, button, to_send):
-    """About 1 click in 30 on Approve all did nothing in Chromium: the grid's message right after the
+    """About 1 click in 45 on Approve all did nothing in Chromium: the grid's message right after the
     click cut the callback at its first session-state read. The list changes before any."""
     at = sample(data_dir)
     if button == "approve_none":

@@ -5,13 +5,12 @@ import copy
 import streamlit as st
 
 from lib import eligibility as elig
-from lib.recipients import apply_approval_edits, set_all_approved
 from lib.review import with_run_notes
 from lib.review_rows import bucket_counts, views
 from lib.send_job import SendChoices
 from lib.sheet_rows import spreadsheet_rows
 from lib.sources import csv_bytes, results_in
-from ui import invite_ui, live_run, review_cache, review_grid, runview, send_ui, state
+from ui import approvals, invite_ui, live_run, review_cache, review_grid, runview, send_ui, state
 from ui import limits as limits_ui
 from ui.text import md, plain
 
@@ -36,17 +35,6 @@ if approved_col not in loaded.frame.columns:
     loaded.frame.insert(len(loaded.user_columns), approved_col, "FALSE")
     loaded.user_columns = (*loaded.user_columns, approved_col)
     loaded.cmap = type(loaded.cmap)(**{**vars(loaded.cmap), "approved": approved_col})
-
-# Approve all / none, finished here: their callbacks only change the list object and note it in `bulk`,
-# a plain dict, with no session-state access. A rerun request that arrives while callbacks run (the
-# grid's own message a moment after a click) stops a callback at its first session-state access, and
-# Streamlit never runs the rest: about 1 click in 30 did nothing. This part runs in whichever run comes
-# next, and again if it is cut short (each step can be done twice).
-bulk = st.session_state.setdefault(state.BULK_APPROVAL, {})
-if bulk:
-    state.set_list(loaded)  # a new grid: the old one's ticks would be laid over the new approvals
-    review_cache.only_approvals_changed(since=bulk["since"])  # only the Approved column changed
-    bulk.clear()
 
 # -- settings for this run -----------------------------------------------------------------
 left, right, cap_col = st.columns([2, 2, 1])
@@ -75,13 +63,7 @@ window = elig.parse_window(lookback)
 max_gifts = limits_ui.cap_input(cap_col)
 
 # -- the table: approvals are the only editable cells -------------------------------------
-edits = review_grid.pending_edits(loaded)
-effective = apply_approval_edits(loaded.frame, edits, approved_col) if edits else loaded.frame
-if edits and not effective[approved_col].equals(loaded.frame[approved_col]):
-    # Ticks the grid holds and the list does not: their commit callback was cut short (see `bulk`).
-    # Kept now: the grid drops an edit once its data shows it, and the tick would be gone.
-    loaded.frame = effective
-    state.save_list(loaded)
+effective = approvals.settle(loaded, approved_col)  # the grid's ticks applied
 rows = spreadsheet_rows(loaded)  # the file's own row numbers, named in the grid and in every message
 loaded_view = type(loaded)(
     loaded.list_key, loaded.name, effective, loaded.cmap, loaded.user_columns, row_numbers=tuple(rows)
@@ -106,23 +88,9 @@ else:
     if run is not None:
         live_run.finished(run)
 
-    def _approve_every_row(value: bool, since: int) -> None:
-        """Before the page is drawn again (one drawing, not two). No session-state access: see `bulk`."""
-        loaded.frame = set_all_approved(loaded.frame, approved_col, value)
-        bulk["since"] = since
-
-    b1, b2, _ = st.columns([1, 1, 4])
-    version = state.editor_version()
-    b1.button("Approve all", key="approve_all", on_click=_approve_every_row, args=(True, version))
-    b2.button("Approve none", key="approve_none", on_click=_approve_every_row, args=(False, version))
-
-    def _commit_edits(changed: dict) -> None:
-        """Save ticks as they are made, so leaving the page or closing the tab keeps them."""
-        loaded.frame = apply_approval_edits(loaded.frame, changed, approved_col)
-        state.save_list(loaded)
-
+    approvals.bulk_buttons(loaded, approved_col)
     review_grid.show_filter(shown)
-    review_grid.grid(loaded, display, shown, approved_col, _commit_edits)
+    review_grid.grid(loaded, display, shown, approved_col, approvals.commit(loaded, approved_col))
     runview.metrics(bucket_counts(shown.values()))
     if window is not None and rev.verdicts:
         st.caption(f"Skip rate {rev.skip_rate:.0%} (window {elig.format_window(window)}). {elig.SKIP_RATE_NOTE}")
