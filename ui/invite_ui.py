@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+import pandas as pd
 import streamlit as st
 
 from lib.errors import GiftrunError
@@ -72,13 +73,14 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
         return False
     if svc.mail_catcher is not None:
         st.caption("Demo: invitations go to the built-in outbox (see **Outbox**); nothing leaves this machine.")
-    key = _key(loaded)
-    stored = svc.store.invite_template(loaded.list_key)
+    key, saved = _key(loaded), f"{_key(loaded)}-saved"  # the editor's text, and what was last saved of it
     if key not in st.session_state:
-        st.session_state[key] = stored or EXAMPLE
+        st.session_state[key] = st.session_state[saved] = svc.store.invite_template(loaded.list_key) or EXAMPLE
 
     def save() -> None:
-        svc.store.save_invite_template(loaded.list_key, InviteKind.INVITATION, st.session_state[key], state.actor())
+        text = st.session_state[key]
+        svc.store.save_invite_template(loaded.list_key, InviteKind.INVITATION, text, state.actor())
+        st.session_state[saved] = text
 
     st.text_area(
         "Template: 'Subject: …', a blank line, then the body. Placeholders: {first_name} {last_name} {email} "
@@ -87,7 +89,7 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
         height=220,
         on_change=save,
     )
-    if st.session_state[key] != (stored or EXAMPLE):  # its save callback was cut short (views/review_send.py)
+    if st.session_state[key] != st.session_state.get(saved):  # its save callback was cut short (ui/approvals.py)
         save()
     try:
         template = parse_template(st.session_state[key])
@@ -113,18 +115,19 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
 def _pick_row(loaded: LoadedList) -> str | None:
     """The row to preview, by the grid's row number. A short list is a dropdown of its people; a
     long one a number to type: 20,000 options cost the page about a second on every load."""
-    keys, rows = [str(k) for k in loaded.frame.index], spreadsheet_rows(loaded)  # numbered as the grid
-    emails = loaded.frame[loaded.cmap.email].astype(str).tolist() if loaded.cmap.email else [""] * len(keys)
-    if not keys:
+    frame, rows = loaded.frame, spreadsheet_rows(loaded)  # numbered as the grid
+    emails = frame[loaded.cmap.email] if loaded.cmap.email else pd.Series([""] * len(frame))
+    if not rows:
         return None
-    if len(keys) <= PICK_LIST_MAX:
+    if len(rows) <= PICK_LIST_MAX:
+        shown = emails.astype(str).tolist()
         at = st.selectbox(  # options are positions: a label is found by index, not by searching keys
             "Preview the email for row",
-            range(len(keys)),
-            format_func=lambda i: plain(f"{rows[i]}: {emails[i]}"),
+            range(len(rows)),
+            format_func=lambda i: plain(f"{rows[i]}: {shown[i]}"),
             key="invite-preview-row",
         )
-        return None if at is None else keys[at]
+        return None if at is None else str(frame.index[at])
     number = st.number_input(
         f"Preview the email for row ({rows[0]:,} to {rows[-1]:,})",
         min_value=min(rows),
@@ -133,12 +136,12 @@ def _pick_row(loaded: LoadedList) -> str | None:
         step=1,
         key="invite-preview-row-number",
     )
-    at = dict(zip(rows, range(len(rows)))).get(int(number))
+    at = rows.index(int(number)) if int(number) in rows else None
     if at is None:
         st.caption(f"Row {int(number):,} holds nobody in this list (a blank or heading row): type another.")
         return None
-    st.caption(f"Row {rows[at]:,}: {md(emails[at])}")
-    return keys[at]
+    st.caption(f"Row {rows[at]:,}: {md(emails.iat[at])}")
+    return str(frame.index[at])
 
 
 def _preview(svc: Services, loaded: LoadedList, template: Template, sender) -> None:
