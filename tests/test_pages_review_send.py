@@ -417,12 +417,3 @@ def test_a_tick_whose_commit_callback_is_cut_is_kept_when_the_grid_drops_it(data
     assert metrics(at)["To send"] == "1"
     _, data, _ = services().store.load_list(list_key(at))
     assert csvio.read_csv_bytes(data, name="list.csv")["Approved"].tolist() == ["TRUE"] + ["FALSE"] * 24
-
-
-def test_an_invitation_template_whose_save_callback_is_cut_is_saved_all_the_same(data_dir, callbacks_cut):
-    at = sample(data_dir)
-    text = "Subject: Hello {first_name}\n\nYour gift: {redemption_url}\n"
-    callbacks_cut.set()
-    at.text_area(key=f"invite-template-{list_key(at)}").set_value(text)
-    run(at)
-    assert services().store.invite_template(list_key(at)) == text

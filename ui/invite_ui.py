@@ -73,14 +73,12 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
         return False
     if svc.mail_catcher is not None:
         st.caption("Demo: invitations go to the built-in outbox (see **Outbox**); nothing leaves this machine.")
-    key, saved = _key(loaded), f"{_key(loaded)}-saved"  # the editor's text, and what was last saved of it
+    key = _key(loaded)
     if key not in st.session_state:
-        st.session_state[key] = st.session_state[saved] = svc.store.invite_template(loaded.list_key) or EXAMPLE
+        st.session_state[key] = svc.store.invite_template(loaded.list_key) or EXAMPLE
 
     def save() -> None:
-        text = st.session_state[key]
-        svc.store.save_invite_template(loaded.list_key, InviteKind.INVITATION, text, state.actor())
-        st.session_state[saved] = text
+        svc.store.save_invite_template(loaded.list_key, InviteKind.INVITATION, st.session_state[key], state.actor())
 
     st.text_area(
         "Template: 'Subject: …', a blank line, then the body. Placeholders: {first_name} {last_name} {email} "
@@ -89,8 +87,6 @@ def section(svc: Services, loaded: LoadedList, rev: Review) -> bool:
         height=220,
         on_change=save,
     )
-    if st.session_state[key] != st.session_state.get(saved):  # its save callback was cut short (ui/approvals.py)
-        save()
     try:
         template = parse_template(st.session_state[key])
         reviewed = _reviewed(loaded, rev)
